@@ -1,0 +1,1 @@
+"""onemap HTTP API, map page and the ``onemap`` command line."""

@@ -1,0 +1,52 @@
+"""The FastAPI app factory. No app is built at import time."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from importlib import import_module
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from api import errors
+from api.routers import ROUTERS
+from api.state import AppState
+
+
+def create_app(state: AppState | None = None) -> FastAPI:
+    """Build the service around ``state`` (built from the environment when None)."""
+    state = state or AppState.build()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await state.close()
+
+    app = FastAPI(
+        title="onemap",
+        summary="一张图 spatial governance service: grids, cameras, incidents on one map",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.onemap = state
+    errors.install(app)
+    for path in ROUTERS:
+        app.include_router(import_module(path).router)
+    _install_middleware(app, state)
+    return app
+
+
+def _install_middleware(app: FastAPI, state: AppState) -> None:
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.middleware.gzip import GZipMiddleware
+
+    if state.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=state.api.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["ETag"],
+        )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)

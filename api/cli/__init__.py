@@ -1,0 +1,33 @@
+"""The ``onemap`` command line. Each area has its own module with a Typer app."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Entry point: run the CLI; domain errors print one line and exit non-zero."""
+    from api.cli.root import build
+
+    from geo.errors import OnemapError
+
+    app = build()
+    try:
+        app(standalone_mode=False)
+    except OnemapError as exc:
+        print(f"onemap: error: {exc.detail}", file=sys.stderr)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print("onemap: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            print(f"onemap: error: {exc.format_message()}", file=sys.stderr)
+            sys.exit(exc.exit_code or 2)
+        raise

@@ -1,0 +1,3 @@
+"""``onemap demo`` (to be filled in by its issue)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``onemap load`` (to be filled in by its issue)."""
+
+from __future__ import annotations

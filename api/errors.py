@@ -1,0 +1,94 @@
+"""Domain errors → HTTP status codes, in one table, with one handler per class.
+
+Every error response is JSON ``{"detail": "...", "code": "..."}``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo import errors as E
+
+STATUS: dict[type[E.OnemapError], int] = {
+    E.OnemapError: 400,
+    E.InvalidInput: 400,
+    E.InvalidGeometry: 422,
+    E.OutsideServiceArea: 422,
+    E.UnknownLayer: 404,
+    E.FileFormatError: 400,
+    E.NotFound: 404,
+    E.Conflict: 409,
+    E.PlanConflict: 412,
+    E.Infeasible: 422,
+    E.NotEnoughData: 422,
+    E.DatabaseUnavailable: 503,
+    E.ClusterError: 503,
+}
+
+RETRY_AFTER_S = "5"
+
+
+def error_response(status: int, detail: str, code: str, headers: dict | None = None) -> ORJSONResponse:
+    """The one shape of every error."""
+    return ORJSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+def _status_for(exc: E.OnemapError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+async def _domain(_: Request, exc: E.OnemapError) -> ORJSONResponse:
+    status = _status_for(exc)
+    headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
+    return error_response(status, exc.detail, exc.code, headers)
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path"))
+        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
+    return error_response(422, "; ".join(parts) or "invalid request", "invalid_parameter")
+
+
+async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            413: "body_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return error_response(exc.status_code, detail, code, getattr(exc, "headers", None))
+
+
+async def _db_unavailable(_: Request, exc: Exception) -> ORJSONResponse:
+    return error_response(
+        503, "database unavailable, retry later", "database_unavailable", {"Retry-After": RETRY_AFTER_S}
+    )
+
+
+async def _db_error(request: Request, exc: DBAPIError) -> ORJSONResponse:
+    if exc.connection_invalidated or isinstance(exc, OperationalError):
+        return await _db_unavailable(request, exc)
+    raise exc
+
+
+def install(app: FastAPI) -> None:
+    """Install the handlers on an app."""
+    for cls in STATUS:
+        app.add_exception_handler(cls, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DBAPIError, _db_error)
+    try:
+        import asyncpg
+
+        for cls in (asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
+                    ConnectionError):
+            app.add_exception_handler(cls, _db_unavailable)
+    except ImportError:  # pragma: no cover
+        pass

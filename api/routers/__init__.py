@@ -1,0 +1,13 @@
+"""HTTP routers, one module per area. ``ROUTERS`` lists what ``create_app`` mounts."""
+
+ROUTERS = [
+    "api.routers.health",
+    "api.routers.incidents",
+    "api.routers.cameras",
+    "api.routers.hotspots",
+    "api.routers.coverage",
+    "api.routers.grid_plans",
+    "api.routers.ogc",
+    "api.routers.tiles",
+    "api.routers.map",
+]

@@ -1,0 +1,1 @@
+"""onemap domain: models, database access, import/export, analyses. No HTTP here."""

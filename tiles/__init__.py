@@ -1,0 +1,1 @@
+"""Vector tiles: per-layer MVT SQL, zoom rules, clustering, cache, ETags."""
