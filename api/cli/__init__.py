@@ -13,7 +13,7 @@ def main() -> None:
 
     app = build()
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except OnemapError as exc:
         print(f"onemap: error: {exc.detail}", file=sys.stderr)
         sys.exit(2)
@@ -31,3 +31,4 @@ def main() -> None:
             print(f"onemap: error: {exc.format_message()}", file=sys.stderr)
             sys.exit(exc.exit_code or 2)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)
