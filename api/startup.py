@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 
+from geo.errors import OnemapError
+
+
+class RefuseToListen(OnemapError):
+    """Bound beyond loopback with no API key to protect the data."""
+
+    code = "no_api_keys"
+
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and localhost."""
@@ -15,6 +23,41 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_can_listen(host: str) -> None:
-    """Refuse to listen beyond loopback without API keys (filled in by the security issue)."""
-    return None
+def check_can_listen(host: str, db=None) -> None:
+    """Refuse to listen beyond loopback unless an active API key exists.
+
+    Parameters
+    ----------
+    host : str
+        The address the service will bind.
+    db : geo.settings.DatabaseSettings, optional
+        Where the keys are (read from the environment when None).
+
+    Raises
+    ------
+    RefuseToListen
+        Non-loopback and no active key; the message is one line saying what to do.
+    geo.errors.DatabaseUnavailable
+        The keys cannot be checked.
+    """
+    if is_loopback(host):
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.auth import refusal
+    from geo.db.engine import make_engine
+    from geo.errors import DatabaseUnavailable
+    from geo.keys import has_active_keys
+    from geo.settings import DatabaseSettings
+
+    engine = make_engine(db or DatabaseSettings())
+    try:
+        ok = has_active_keys(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(
+            f"cannot check API keys before listening on {host}: database unavailable"
+        ) from exc
+    finally:
+        engine.dispose()
+    if not ok:
+        raise RefuseToListen(refusal(host))

@@ -1,0 +1,138 @@
+"""The access policy: which roles may call which route.
+
+One table, :data:`POLICY`, keyed on the HTTP method and the route's path
+template (``/ogc/collections/{c}/items``; a ``*`` matches anything, so a rule
+can cover one area). The first rule that matches wins; a route no rule
+matches is refused (default deny), and ``tests/test_auth_policy.py`` fails
+for any route of the app without a rule, so a new router must declare its roles
+here.
+
+Privacy for ``widget`` (public map widgets in other apps): no raw incident
+points or ids anywhere (incident tiles are aggregated to H3 counts by the tiles
+layer, cells under ``ONEMAP_WIDGET_MIN_COUNT`` suppressed), no camera or
+coverage data through the APIs, camera tiles hidden or coarsened per
+``ONEMAP_WIDGET_CAMERAS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+ADMIN = frozenset({"admin"})
+EDITORS = frozenset({"admin", "planner"})
+READERS = frozenset({"admin", "planner", "viewer"})
+EVERYONE = frozenset({"admin", "planner", "viewer", "widget"})
+GET = frozenset({"GET"})
+WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# What a widget may never list through OGC items (raw points, security data).
+WIDGET_HIDDEN_COLLECTIONS = frozenset({"incidents", "cameras", "camera_views", "coverage_gaps"})
+# Tile layers showing where cameras are or what they miss.
+CAMERA_LAYERS = frozenset({"cameras", "camera_views", "coverage_gaps"})
+
+WidgetCheck = Callable[[Mapping[str, object], object], "str | None"]
+
+
+def _first_param(params: Mapping[str, object]) -> str:
+    return str(next(iter(params.values()), ""))
+
+
+def _widget_ogc_items(params: Mapping[str, object], api) -> str | None:
+    c = _first_param(params)
+    if c in WIDGET_HIDDEN_COLLECTIONS and not (c != "incidents" and api.widget_cameras == "show"):
+        return f"role widget may not read {c} features; use the aggregated tiles"
+    return None
+
+
+def _widget_tiles(params: Mapping[str, object], api) -> str | None:
+    layer = _first_param(params)
+    if layer == "cameras" and api.widget_cameras == "hide":
+        return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
+    if layer in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":
+        return f"layer {layer} is hidden from role widget"
+    return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call the routes matching ``methods`` × ``pattern``.
+
+    ``roles`` None means public (no key needed). ``export`` marks data exports,
+    which are written to the audit log. ``widget`` refines access for the
+    widget role from the route's path parameters.
+    """
+
+    methods: frozenset[str]
+    pattern: str
+    roles: frozenset[str] | None
+    export: bool = False
+    widget: WidgetCheck | None = field(default=None, compare=False)
+
+    @property
+    def public(self) -> bool:
+        """No key needed."""
+        return self.roles is None
+
+    def matches(self, method: str, template: str) -> bool:
+        """True when this rule covers the route."""
+        return method in self.methods and fnmatchcase(template, self.pattern)
+
+    def denies(self, role: str, params: Mapping[str, object], api) -> str | None:
+        """Why ``role`` may not call this route with ``params`` (None: it may)."""
+        if self.roles is not None and role not in self.roles:
+            return f"role {role} may not call this route (allowed: {', '.join(sorted(self.roles))})"
+        if role == "widget" and self.widget is not None:
+            return self.widget(params, api)
+        return None
+
+
+POLICY: tuple[Rule, ...] = (
+    # Probes, the schema and its docs: public.
+    Rule(GET, "/healthz", None),
+    Rule(GET, "/readyz", None),
+    Rule(GET, "/openapi.json", None),
+    Rule(GET, "/docs*", None),
+    Rule(GET, "/redoc*", None),
+    Rule(GET, "/static/*", None),
+    Rule(GET, "/map/static/*", None),
+    Rule(GET, "/metrics", ADMIN),
+    # The map page and its widget.
+    Rule(GET, "/", EVERYONE),
+    Rule(GET, "/map/summary*", READERS),
+    Rule(GET, "/map*", EVERYONE),
+    # Standards-based reads; widgets are kept to non-sensitive layers.
+    Rule(GET, "/ogc/collections/*/items*", EVERYONE, export=True, widget=_widget_ogc_items),
+    Rule(GET, "/ogc*", EVERYONE),
+    Rule(GET, "/tiles/*", EVERYONE, widget=_widget_tiles),
+    # Incidents: raw points are personal data.
+    Rule(GET, "/api/v1/incidents*", READERS),
+    Rule(frozenset({"POST"}), "/api/v1/incidents*", ADMIN),
+    # Cameras: security data.
+    Rule(GET, "/api/v1/cameras*", READERS),
+    Rule(WRITE, "/api/v1/cameras*", ADMIN),
+    # Analyses.
+    Rule(GET, "/api/v1/hotspots*", READERS),
+    Rule(GET, "/api/v1/heatmap*", READERS),
+    Rule(GET, "/api/v1/coverage*", READERS),
+    Rule(WRITE, "/api/v1/coverage*", EDITORS),
+    # Grid plans: planners edit, viewers look.
+    Rule(GET, "/api/v1/grid-plans/*/grids*", READERS, export=True),
+    Rule(GET, "/api/v1/grid-plans*", READERS),
+    Rule(WRITE, "/api/v1/grid-plans*", EDITORS),
+    # Administration.
+    Rule(GET | WRITE, "/api/v1/keys*", ADMIN),
+    Rule(GET | WRITE, "/api/v1/audit*", ADMIN),
+    Rule(GET, "/api/v1/*export*", READERS, export=True),
+)
+
+
+@lru_cache(maxsize=1024)
+def rule_for(method: str, template: str) -> Rule | None:
+    """The first rule covering ``method`` on the route ``template`` (None: refused)."""
+    for rule in POLICY:
+        if rule.matches(method, template):
+            return rule
+    return None
