@@ -41,6 +41,9 @@ def _install_middleware(app: FastAPI, state: AppState) -> None:
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.middleware.gzip import GZipMiddleware
 
+    from api import auth
+
+    auth.install(app, state)  # keys, roles, body size, rate limit (inside CORS/GZip)
     if state.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
