@@ -1,0 +1,254 @@
+"""Evaluation of a grid plan: per grid, per community and in total.
+
+Everything metric (areas, perimeters, Polsby–Popper, barrier lengths) is
+computed in a projected CRS; the inputs are expected in one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.gridplan.partition import choose_parts
+from geo.gridplan.settings import band
+
+INSET_M = 2.0
+OUTSIDE_SHARE = 0.01
+
+
+@dataclass
+class PlanData:
+    """A plan's grids and the context they are judged against (metric CRS).
+
+    Attributes
+    ----------
+    grids : GeoDataFrame
+        Index grid id; ``code``, ``community_code``, ``locked``, geometry.
+    buildings : GeoDataFrame
+        Index building id; ``households``, ``population``, ``community_code``,
+        ``grid_id`` (NaN when unassigned), point geometry.
+    communities : GeoDataFrame
+        ``code`` and polygon geometry of the communities concerned.
+    barriers : ndarray of lines
+        Arterial roads and rivers.
+    """
+
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    barriers: np.ndarray
+
+
+class PlanEvaluation:
+    """Judge a plan against the household band and the geometric rules.
+
+    Parameters
+    ----------
+    target : float
+        Households per grid.
+    tolerance : float
+        Relative band.
+    barrier_tolerance_m : float
+        Metres of arterial road / river inside a grid before it "crosses".
+
+    Attributes
+    ----------
+    grids_ : DataFrame
+        One row per grid (index grid id).
+    communities_ : DataFrame
+        One row per community.
+    infeasible_ : list of dict
+        ``{"community_code", "kind", "detail"}``.
+    summary_ : dict
+        Totals.
+    """
+
+    def __init__(self, target: float = 300, tolerance: float = 0.15,
+                 barrier_tolerance_m: float = 15.0):
+        self.target = target
+        self.tolerance = tolerance
+        self.barrier_tolerance_m = barrier_tolerance_m
+
+    def fit(self, data: PlanData) -> PlanEvaluation:
+        """Evaluate ``data``."""
+        self.infeasible_ = self._infeasible(data.buildings)
+        bad_communities = {d["community_code"] for d in self.infeasible_
+                           if d["kind"] != "building_over_upper_bound"}
+        self.grids_ = self._grids(data, bad_communities)
+        self.communities_ = self._communities(data)
+        self.summary_ = self._summary(data)
+        return self
+
+    # -- per grid -------------------------------------------------------------------
+    def _grids(self, data: PlanData, bad_communities: set) -> pd.DataFrame:
+        lo, hi = band(self.target, self.tolerance)
+        g = data.grids
+        b = data.buildings[data.buildings["grid_id"].notna()]
+        agg = b.groupby("grid_id").agg(households=("households", "sum"),
+                                       population=("population", "sum"),
+                                       buildings=("households", "size"),
+                                       largest=("households", "max"))
+        df = pd.DataFrame(index=g.index)
+        df["code"] = g["code"]
+        df["community_code"] = g["community_code"]
+        df["locked"] = g["locked"].astype(bool)
+        df = df.join(agg)
+        df[["households", "population", "buildings", "largest"]] = (
+            df[["households", "population", "buildings", "largest"]].fillna(0).astype(int))
+        df["deviation"] = (df["households"] - self.target) / self.target
+        df["within_band"] = (df["households"] >= lo) & (df["households"] <= hi)
+        df["feasible"] = (df["largest"] <= hi) & ~df["community_code"].isin(bad_communities)
+        geoms = g.geometry.values
+        area = shapely.area(geoms)
+        perim = shapely.length(geoms)
+        df["area_m2"] = area
+        df["parts"] = shapely.get_num_geometries(geoms)
+        df["contiguous"] = df["parts"] == 1
+        df["holes"] = [_holes(x) for x in geoms]
+        df["polsby_popper"] = np.where(perim > 0, 4 * math.pi * area / np.maximum(perim, 1e-9) ** 2, 0)
+        df["outside_community_m2"] = self._outside(g, data.communities)
+        df["crosses_community"] = df["outside_community_m2"] > OUTSIDE_SHARE * np.maximum(area, 1)
+        df["barrier_m"] = self._barrier_length(geoms, data.barriers)
+        df["crosses_barrier"] = df["barrier_m"] > self.barrier_tolerance_m
+        df["buildings_outside"] = self._outside_buildings(g, b)
+        return df.drop(columns="largest")
+
+    @staticmethod
+    def _outside(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.ndarray:
+        comm = dict(zip(communities["code"], communities.geometry.values, strict=True))
+        geoms = [comm.get(c) for c in grids["community_code"]]
+        out = np.zeros(len(grids))
+        have = np.array([x is not None for x in geoms], dtype=bool)
+        if have.any():
+            cg = np.array(geoms, dtype=object)[have]
+            out[have] = shapely.area(shapely.difference(grids.geometry.values[have], cg))
+        return out
+
+    @staticmethod
+    def _barrier_length(geoms: np.ndarray, barriers: np.ndarray) -> np.ndarray:
+        if barriers is None or len(barriers) == 0 or len(geoms) == 0:
+            return np.zeros(len(geoms))
+        lines = shapely.union_all(barriers)
+        inner = shapely.buffer(geoms, -INSET_M)
+        return shapely.length(shapely.intersection(inner, lines))
+
+    @staticmethod
+    def _outside_buildings(grids: gpd.GeoDataFrame, members: gpd.GeoDataFrame) -> np.ndarray:
+        if len(members) == 0:
+            return np.zeros(len(grids), dtype=int)
+        geom_of = pd.Series(grids.geometry.values, index=grids.index)
+        gm = geom_of.reindex(members["grid_id"]).values
+        ok = np.array([x is not None for x in gm], dtype=bool)
+        inside = np.ones(len(members), dtype=bool)
+        inside[ok] = shapely.intersects(gm[ok], members.geometry.values[ok])
+        counts = pd.Series(~inside, index=members["grid_id"].values).groupby(level=0).sum()
+        return counts.reindex(grids.index).fillna(0).astype(int).values
+
+    # -- per community ------------------------------------------------------------
+    def _communities(self, data: PlanData) -> pd.DataFrame:
+        g = data.grids
+        rows = []
+        hh = data.buildings.groupby("community_code")["households"].sum()
+        for code, geom in zip(data.communities["code"], data.communities.geometry.values,
+                              strict=True):
+            mine = g.geometry.values[(g["community_code"] == code).values]
+            union = shapely.union_all(mine) if len(mine) else shapely.Polygon()
+            covered = shapely.area(shapely.intersection(union, geom))
+            rows.append({
+                "community_code": code,
+                "households": int(hh.get(code, 0)),
+                "grids": len(mine),
+                "area_m2": float(geom.area),
+                "grid_area_m2": float(shapely.area(mine).sum()) if len(mine) else 0.0,
+                "overlap_m2": float(shapely.area(mine).sum() - shapely.area(union)) if len(mine) else 0.0,
+                "gap_m2": float(geom.area - covered),
+            })
+        return pd.DataFrame(rows, columns=["community_code", "households", "grids", "area_m2",
+                                           "grid_area_m2", "overlap_m2", "gap_m2"])
+
+    def _infeasible(self, buildings: gpd.GeoDataFrame) -> list[dict]:
+        lo, hi = band(self.target, self.tolerance)
+        out = []
+        for code, grp in buildings.groupby("community_code", sort=True):
+            big = grp[grp["households"] > hi]
+            for bid, h in big["households"].items():
+                out.append({"community_code": code, "kind": "building_over_upper_bound",
+                            "detail": f"building {bid} holds {h} households > {hi:g}",
+                            "buildings": [int(bid)]})
+            rest = float(grp["households"].sum() - big["households"].sum())
+            if big.empty or rest > 0:
+                out.extend(_count_problem(code, rest, self.target, self.tolerance, lo, hi))
+        return out
+
+    # -- totals ---------------------------------------------------------------------
+    def _summary(self, data: PlanData) -> dict:
+        df = self.grids_
+        feas = df[df["feasible"]]
+        unassigned = data.buildings[data.buildings["grid_id"].isna()]
+        return {
+            "grids": int(len(df)),
+            "feasible_grids": int(len(feas)),
+            "within_band": int(feas["within_band"].sum()),
+            "within_band_share": float(feas["within_band"].mean()) if len(feas) else 1.0,
+            "households": int(df["households"].sum()),
+            "mean_abs_deviation": float(df["deviation"].abs().mean()) if len(df) else 0.0,
+            "non_contiguous": int((~df["contiguous"]).sum()),
+            "with_holes": int((df["holes"] > 0).sum()),
+            "mean_polsby_popper": float(df["polsby_popper"].mean()) if len(df) else 0.0,
+            "crossing_community": int(df["crosses_community"].sum()),
+            "crossing_barrier": int(df["crosses_barrier"].sum()),
+            "buildings_outside_their_grid": int(df["buildings_outside"].sum()),
+            "overlap_m2": float(self.communities_["overlap_m2"].sum()),
+            "gap_m2": float(self.communities_["gap_m2"].sum()),
+            "unassigned_buildings": int(len(unassigned)),
+            "unassigned_households": int(unassigned["households"].sum()),
+            "infeasible": len(self.infeasible_),
+            "band": list(band(self.target, self.tolerance)),
+        }
+
+    def to_dict(self, grids: bool = True) -> dict:
+        """JSON-ready result."""
+        out = {"summary": self.summary_,
+               "communities": _records(self.communities_),
+               "infeasible": self.infeasible_}
+        if grids:
+            out["grids"] = _records(self.grids_.reset_index(names="id"))
+        return out
+
+
+def _count_problem(code, h, target, tolerance, lo, hi) -> list[dict]:
+    if h < lo:
+        return [{"community_code": code, "kind": "community_too_small",
+                 "detail": f"{h:g} households < lower bound {lo:g}", "buildings": []}]
+    k = choose_parts(h, target, tolerance)
+    if not lo <= h / k <= hi:
+        return [{"community_code": code, "kind": "no_grid_count_fits",
+                 "detail": f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]",
+                 "buildings": []}]
+    return []
+
+
+def _holes(geom) -> int:
+    if geom is None or geom.is_empty:
+        return 0
+    return int(shapely.get_num_interior_rings(shapely.get_parts(geom)).sum())
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    out = []
+    for rec in df.to_dict(orient="records"):
+        out.append({k: _plain(v) for k, v in rec.items()})
+    return out
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return round(v, 6) if math.isfinite(v) else None
+    return v

@@ -1,0 +1,323 @@
+"""Balanced contiguous partition of a weighted atom graph.
+
+METIS (k-way, contiguous, weighted by households, cut weighted by shared
+boundary) gives a compact start; a repair pass makes every part connected; a
+local search then moves boundary atoms between neighbouring parts while it
+lowers ``BIG·(band violation) + (h − target)²/target + λ·cut`` and never
+disconnects the part it takes from. Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import pymetis
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from geo.gridplan.recombine import recombine
+from geo.gridplan.settings import band
+
+BIG = 1000.0
+
+
+class BalancedPartition:
+    """Split atoms (buildings) into contiguous parts of about ``target`` households.
+
+    Parameters
+    ----------
+    target : float
+        Households per part.
+    tolerance : float
+        Relative band: parts within ``target·(1 ± tolerance)`` count as balanced.
+    seed : int
+        METIS seed; equal input and seed give equal labels.
+    n_parts : int, optional
+        Force the number of parts (``split`` of a grid); by default it is chosen
+        per connected component so the average fits the band best.
+    compactness : float
+        λ, cost per metre of cut boundary in the local search.
+    max_passes : int
+        Passes of the local search.
+    restarts : int
+        Extra METIS seeds tried when parts stay outside the band.
+
+    Attributes
+    ----------
+    labels_ : ndarray of int
+        Part of each atom, 0..n_parts_-1.
+    n_parts_ : int
+    part_weights_ : ndarray
+        Households per part.
+    part_feasible_ : ndarray of bool
+        False for parts that cannot be in the band (oversized atom alone, too
+        small component, no part count fits).
+    infeasible_ : list of dict
+        ``{"kind", "detail", "atoms"}`` per infeasible case.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> n = 12
+    >>> path = sparse.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1]).tocsr()
+    >>> bp = BalancedPartition(target=300).fit(np.full(n, 100.0), path)
+    >>> bp.n_parts_, sorted(bp.part_weights_.tolist())
+    (4, [300.0, 300.0, 300.0, 300.0])
+    """
+
+    def __init__(self, target: float = 300, tolerance: float = 0.15, seed: int = 0,
+                 n_parts: int | None = None, compactness: float = 0.01, max_passes: int = 40,
+                 restarts: int = 1):
+        self.target = target
+        self.tolerance = tolerance
+        self.seed = seed
+        self.n_parts = n_parts
+        self.compactness = compactness
+        self.max_passes = max_passes
+        self.restarts = restarts
+
+    def fit(self, weights, adjacency) -> BalancedPartition:
+        """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
+        w = np.asarray(weights, dtype=float)
+        adj = sparse.csr_array(adjacency)
+        n = len(w)
+        lo, hi = band(self.target, self.tolerance)
+        labels = np.full(n, -1, dtype=np.int64)
+        feasible: list[bool] = []
+        self.infeasible_ = []
+        big = np.flatnonzero(w > hi) if self.n_parts is None else np.empty(0, dtype=int)
+        for i in big:
+            labels[i] = len(feasible)
+            feasible.append(False)
+            self.infeasible_.append({"kind": "building_over_upper_bound", "atoms": [int(i)],
+                                     "detail": f"one building holds {w[i]:g} households > {hi:g}"})
+        rest = np.flatnonzero(labels < 0)
+        if len(rest):
+            sub = adj[rest][:, rest]
+            ncomp, comp = connected_components(sub, directed=False)
+            ks = self._parts_per_component(w[rest], comp, ncomp)
+            for c in range(ncomp):
+                idx = rest[comp == c]
+                local, ok = self._fit_component(w[idx], adj[idx][:, idx], ks[c], lo, hi)
+                labels[idx] = local + len(feasible)
+                feasible.extend([ok] * (local.max() + 1))
+                if not ok:
+                    self.infeasible_.append(self._why(w[idx].sum(), idx, ks[c], lo, hi))
+        self.labels_ = labels
+        self.n_parts_ = len(feasible)
+        self.part_weights_ = np.bincount(labels, w, minlength=self.n_parts_) if n else np.zeros(0)
+        self.part_feasible_ = np.array(feasible, dtype=bool)
+        return self
+
+    # -- how many parts -----------------------------------------------------------
+    def _parts_per_component(self, w, comp, ncomp) -> list[int]:
+        totals = np.bincount(comp, w, minlength=ncomp)
+        if self.n_parts is None:
+            return [choose_parts(h, self.target, self.tolerance) for h in totals]
+        share = totals / max(totals.sum(), 1e-9) * self.n_parts
+        ks = np.maximum(1, np.floor(share)).astype(int)
+        for c in np.argsort(-(share - np.floor(share)), kind="stable"):
+            if ks.sum() >= self.n_parts:
+                break
+            ks[c] += 1
+        return ks.tolist()
+
+    def _why(self, h, idx, k, lo, hi) -> dict:
+        if h < lo:
+            kind, detail = "community_too_small", f"{h:g} households < lower bound {lo:g}"
+        else:
+            kind, detail = "no_grid_count_fits", f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]"
+        return {"kind": kind, "atoms": [int(i) for i in idx], "detail": detail}
+
+    # -- one connected component --------------------------------------------------
+    def _fit_component(self, w, adj, k, lo, hi) -> tuple[np.ndarray, bool]:
+        n = len(w)
+        k = max(1, min(k, n))
+        h = w.sum()
+        avg_ok = lo <= h / k <= hi
+        if k == 1:
+            return np.zeros(n, dtype=np.int64), avg_ok
+        best, best_cost = None, math.inf
+        for attempt in range(self.restarts + 1):
+            labels = _metis(w, adj, k, self.seed + attempt)
+            labels = make_connected(labels, adj, w)
+            labels = rebalance(labels, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
+            cost = _violation(labels, w, lo, hi)
+            if cost > 0:
+                labels = recombine(labels, w, adj, self.target, lo, hi, seed=self.seed + attempt)
+                labels = rebalance(labels, w, adj, self.target, lo, hi, self.compactness,
+                                   self.max_passes)
+                cost = _violation(labels, w, lo, hi)
+            if cost < best_cost:
+                best, best_cost = labels, cost
+            if cost == 0:
+                break
+        return _compact(best), avg_ok
+
+
+def choose_parts(households: float, target: float, tolerance: float) -> int:
+    """Number of grids for ``households``: the count whose average fits the band
+    closest to the target; ``round(h / target)`` (≥ 1) when none fits.
+
+    Examples
+    --------
+    >>> choose_parts(1000, 300, 0.15), choose_parts(100, 300, 0.15), choose_parts(600, 300, 0.15)
+    (3, 1, 2)
+    """
+    lo, hi = band(target, tolerance)
+    if households <= 0:
+        return 1
+    k_min = max(1, math.ceil(households / hi - 1e-9))
+    k_max = math.floor(households / lo + 1e-9)
+    fits = [k for k in range(k_min, k_max + 1) if lo <= households / k <= hi]
+    if fits:
+        return min(fits, key=lambda k: (abs(households / k - target), k))
+    return max(1, round(households / target))
+
+
+def _violation(labels, w, lo, hi) -> float:
+    pw = np.bincount(labels, w)
+    return float(np.sum(np.maximum(0, pw - hi) + np.maximum(0, lo - pw)))
+
+
+def _metis(w, adj, k, seed) -> np.ndarray:
+    opts = pymetis.Options(seed=int(seed), ufactor=30, contig=1)
+    vw = (np.rint(w * 10) + 1).astype(np.int64)
+    part = pymetis.part_graph(
+        k, xadj=adj.indptr.astype(np.int64), adjncy=adj.indices.astype(np.int64),
+        vweights=vw, eweights=adj.data.astype(np.int64), options=opts,
+    )
+    return np.asarray(part.vertex_part if hasattr(part, "vertex_part") else part[1], dtype=np.int64)
+
+
+def _compact(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..m-1 in order of first appearance."""
+    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inv.ravel()]
+
+
+def make_connected(labels: np.ndarray, adj: sparse.csr_array, w: np.ndarray) -> np.ndarray:
+    """Give every detached piece of a part to the neighbouring part it touches most."""
+    labels = labels.copy()
+    coo = adj.tocoo()
+    for _ in range(50):
+        same = labels[coo.row] == labels[coo.col]
+        inner = sparse.coo_array((coo.data[same], (coo.row[same], coo.col[same])), shape=adj.shape)
+        ncomp, comp = connected_components(inner, directed=False)
+        if ncomp == len(np.unique(labels)):
+            return labels
+        size = np.bincount(comp, w + 1e-6)
+        keep = {}
+        for c in np.argsort(-size, kind="stable"):
+            lab = labels[np.flatnonzero(comp == c)[0]]
+            keep.setdefault(lab, c)
+        kept = np.isin(comp, list(keep.values()))
+        for c in np.unique(comp[~kept]):
+            nodes = np.flatnonzero(comp == c)
+            score: dict[int, float] = {}
+            for v in nodes:
+                for u, e in zip(adj.indices[adj.indptr[v]:adj.indptr[v + 1]],
+                                adj.data[adj.indptr[v]:adj.indptr[v + 1]], strict=True):
+                    if comp[u] != c:
+                        score[labels[u]] = score.get(labels[u], 0) + e
+            if score:
+                labels[nodes] = max(sorted(score), key=lambda lab: score[lab])
+    return labels
+
+
+def rebalance(labels, w, adj, target, lo, hi, lam=0.01, max_passes=40) -> np.ndarray:
+    """Local search moving boundary atoms between adjacent parts (see module doc)."""
+    return _Rebalancer(labels, w, adj, target, lo, hi, lam).run(max_passes)
+
+
+class _Rebalancer:
+    def __init__(self, labels, w, adj, target, lo, hi, lam):
+        self.labels = labels.copy()
+        self.w = np.asarray(w, dtype=float)
+        self.indptr, self.indices, self.data = adj.indptr, adj.indices, adj.data.astype(float)
+        k = int(labels.max()) + 1
+        self.pw = np.bincount(labels, self.w, minlength=k)
+        self.count = np.bincount(labels, minlength=k)
+        self.t, self.lo, self.hi, self.lam = float(target), float(lo), float(hi), float(lam)
+
+    def cost(self, x: float) -> float:
+        d = x - self.t
+        if x > self.hi:
+            return BIG * (x - self.hi) + d * d / self.t
+        if x < self.lo:
+            return BIG * (self.lo - x) + d * d / self.t
+        return d * d / self.t
+
+    def run(self, max_passes: int) -> np.ndarray:
+        todo = np.arange(len(self.w))
+        for _ in range(max_passes):
+            changed: set[int] = set()
+            for v in todo.tolist():
+                b = self._try(v)
+                if b is not None:
+                    changed.update(b)
+            if not changed:
+                break
+            todo = self._around(np.fromiter(changed, dtype=np.int64))
+        return self.labels
+
+    def _around(self, parts: np.ndarray) -> np.ndarray:
+        """Atoms in or next to ``parts``: the only ones whose gains changed."""
+        hit = np.isin(self.labels, parts)
+        rows = np.repeat(np.arange(len(self.w)), np.diff(self.indptr))
+        hit[rows[hit[self.indices]]] = True
+        return np.flatnonzero(hit)
+
+    def _try(self, v: int) -> tuple[int, int] | None:
+        labels, a = self.labels, self.labels[v]
+        lo, hi = self.indptr[v], self.indptr[v + 1]
+        if lo == hi or self.count[a] <= 1:
+            return None
+        touch: dict[int, float] = {}
+        for u, e in zip(self.indices[lo:hi], self.data[lo:hi], strict=True):
+            lab = labels[u]
+            touch[lab] = touch.get(lab, 0.0) + e
+        if len(touch) == 1 and a in touch:
+            return None
+        wv, pa = self.w[v], self.pw[a]
+        base_a = self.cost(pa) - self.cost(pa - wv)
+        e_a = touch.get(a, 0.0)
+        options = []
+        for b, e_b in touch.items():
+            if b == a:
+                continue
+            pb = self.pw[b]
+            delta = self.cost(pb + wv) - self.cost(pb) - base_a + self.lam * (e_a - e_b)
+            if delta < -1e-9:
+                options.append((delta, b))
+        if not options:
+            return None
+        if not self._stays_connected(v, a):
+            return None
+        _, b = min(options)
+        labels[v] = b
+        self.pw[a] -= wv
+        self.pw[b] += wv
+        self.count[a] -= 1
+        self.count[b] += 1
+        return int(a), int(b)
+
+    def _stays_connected(self, v: int, a: int) -> bool:
+        labels, indptr, indices = self.labels, self.indptr, self.indices
+        starts = [u for u in indices[indptr[v]:indptr[v + 1]] if labels[u] == a]
+        if not starts:
+            return False
+        seen = {v, starts[0]}
+        queue = deque([starts[0]])
+        while queue:
+            x = queue.popleft()
+            for u in indices[indptr[x]:indptr[x + 1]]:
+                if u not in seen and labels[u] == a:
+                    seen.add(u)
+                    queue.append(u)
+        return len(seen) - 1 == self.count[a] - 1

@@ -1,0 +1,78 @@
+"""Grid polygons: the cells of each grid's atoms dissolved, orphan pieces given away.
+
+Because the cells tile the region, the dissolved polygons tile it too. A cell
+cut by a concave boundary can fall apart; a piece of a grid that holds none of
+its buildings goes to the neighbouring grid it shares the longest border with,
+so grids stay in one piece where the region allows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+
+
+def as_multipolygon(geom) -> MultiPolygon:
+    """Polygonal part of ``geom`` as a MultiPolygon (empty when there is none)."""
+    if geom is None or geom.is_empty:
+        return MultiPolygon()
+    if isinstance(geom, MultiPolygon):
+        return geom
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom])
+    polys = [p for p in shapely.get_parts(geom) if isinstance(p, Polygon | MultiPolygon)]
+    parts = []
+    for p in polys:
+        parts.extend(shapely.get_parts(p))
+    return MultiPolygon(parts)
+
+
+def dissolve(cells: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Union of the cells of each label, as MultiPolygons (index = label)."""
+    out = np.empty(n_labels, dtype=object)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_labels + 1))
+    for lab in range(n_labels):
+        members = cells[order[bounds[lab]:bounds[lab + 1]]]
+        out[lab] = as_multipolygon(shapely.union_all(members)) if len(members) else MultiPolygon()
+    return out
+
+
+def give_away_orphans(polys: np.ndarray, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Move pieces of a grid that contain none of its atom points to a neighbour.
+
+    Parameters
+    ----------
+    polys : ndarray of MultiPolygon (index = label)
+    points : ndarray (n, 2)
+        Atom points.
+    labels : ndarray (n,)
+        Label of each atom.
+    """
+    polys = polys.copy()
+    pts = shapely.points(points)
+    for lab in range(len(polys)):
+        parts = np.asarray(shapely.get_parts(polys[lab]), dtype=object)
+        if len(parts) < 2:
+            continue
+        mine = pts[labels == lab]
+        holds = np.array([shapely.intersects(p, mine).any() for p in parts])
+        if not holds.any():
+            holds[np.argmax(shapely.area(parts))] = True
+        kept = list(parts[holds])
+        for piece in parts[~holds]:
+            target = _longest_border(piece, polys, lab)
+            if target is None:
+                kept.append(piece)
+            else:
+                polys[target] = as_multipolygon(shapely.union(polys[target], piece))
+        polys[lab] = MultiPolygon(kept)
+    return polys
+
+
+def _longest_border(piece, polys, own) -> int | None:
+    shared = shapely.length(shapely.intersection(shapely.boundary(polys), piece.boundary))
+    shared[own] = 0
+    best = int(np.argmax(shared)) if len(shared) else -1
+    return best if best >= 0 and shared[best] > 0.01 else None

@@ -1,0 +1,37 @@
+"""Grid-planning settings (``ONEMAP_GRID_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GridPlanSettings(BaseSettings):
+    """The household band of a grid and the knobs of the redistricting.
+
+    Examples
+    --------
+    >>> s = GridPlanSettings(_env_file=None, grid_target=300, grid_tolerance=0.15)
+    >>> s.band
+    (255.0, 345.0)
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+
+    grid_target: int = Field(300, ge=1, description="households per grid")
+    grid_tolerance: float = Field(0.15, gt=0, lt=1, description="relative band around the target")
+    # Edges between buildings that cross an arterial road or a river keep this share of weight.
+    grid_barrier_weight: float = Field(0.02, ge=0, le=1)
+    # Metres of arterial road / river inside a grid before it counts as "crossing".
+    grid_barrier_tolerance_m: float = Field(15.0, ge=0)
+    grid_seed: int = 0
+
+    @property
+    def band(self) -> tuple[float, float]:
+        """Lower and upper bound of households per grid."""
+        return band(self.grid_target, self.grid_tolerance)
+
+
+def band(target: float, tolerance: float) -> tuple[float, float]:
+    """``(target·(1−tol), target·(1+tol))``, rounded to 1e-9 to absorb float noise."""
+    return round(target * (1 - tolerance), 9), round(target * (1 + tolerance), 9)
