@@ -1,6 +1,9 @@
-"""``onemap db up|down|status|url|migrate``."""
+"""``onemap db up|down|status|url|migrate|dump|restore``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -58,3 +61,30 @@ def migrate_cmd() -> None:
         cluster.start(settings)
     migrate.upgrade(settings)
     typer.echo(f"schema at revision {migrate.head_revision()}")
+
+
+@app.command()
+def dump(file: Annotated[Path, typer.Argument(help="dump file to write (custom format)")]) -> None:
+    """Back up every table of the configured database to FILE."""
+    from geo.db import backup
+
+    summary = _with_spinner("dumping", lambda p: backup.dump(DatabaseSettings(), file, p))
+    typer.echo(f"dumped {summary.tables} tables to {summary.path} ({summary.bytes:,} bytes)")
+
+
+@app.command()
+def restore(file: Annotated[Path, typer.Argument(help="file from `onemap db dump`")]) -> None:
+    """Replace the configured database's contents with FILE (all or nothing)."""
+    from geo.db import backup
+
+    summary = _with_spinner("restoring", lambda p: backup.restore(DatabaseSettings(), file, p))
+    typer.echo(f"restored {summary.tables} tables from {summary.path}")
+
+
+def _with_spinner(what: str, job):
+    """Run ``job(progress)`` showing the object being processed (on stderr)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(what) as status:
+        return job(lambda line: status.update(f"{what}: {line[:80]}"))
