@@ -1,7 +1,86 @@
-"""Routes for map (to be filled in by its issue)."""
+"""The 一张图 page (``/map``), its embeddable widget (``/map/embed``), the small
+JSON the page reads for labels and its summary panel, and ``/static``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from pathlib import Path
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from api.auth import current_role
+from api.deps import StateDep
+from api.map import data
+from api.map.config import EmbedRequest, PageConfig
+from api.map.page import render_page
+from api.state import AppState
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "map" / "static"
+
+router = APIRouter(tags=["map"])
+
+
+class CachedStatic(StaticFiles):
+    """Static files with a cache lifetime (app files are versioned by ``?v=``)."""
+
+    def file_response(self, *args, **kwargs) -> Response:  # noqa: D102
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        return response
+
+
+router.mount("/static", CachedStatic(directory=STATIC_DIR, check_dir=False), name="static")
+
+
+async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -> HTMLResponse:
+    bounds = await run_in_threadpool(data.service_bounds, state.engine)
+    anchor = await run_in_threadpool(data.time_anchor, state.engine)
+    config = PageConfig(
+        settings=state.api, role=current_role(request), bounds=bounds, anchor=anchor,
+        embed=embed, root_path=request.scope.get("root_path", ""),
+    )
+    html = await run_in_threadpool(render_page, config)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/map", response_class=HTMLResponse)
+async def map_page(request: Request, state: StateDep) -> HTMLResponse:
+    """The 一张图 page: layers, filters, summary panel and (for planners) planner mode."""
+    return await _page(request, state, None)
+
+
+@router.get("/map/embed", response_class=HTMLResponse)
+async def map_embed(
+    request: Request,
+    state: StateDep,
+    layers: Annotated[str | None, Query(description="comma-separated layer names")] = None,
+    center: Annotated[str | None, Query(description="lon,lat of the view centre")] = None,
+    zoom: Annotated[int | None, Query(description="zoom level 0-22")] = None,
+) -> HTMLResponse:
+    """The same map without chrome, for iframes; shows only what the caller's role allows."""
+    return await _page(request, state, EmbedRequest.parse(layers, center, zoom))
+
+
+@router.get("/map/labels")
+async def map_labels(state: StateDep) -> list[dict]:
+    """Label points of districts, streets and communities: ``{code,name,level,lon,lat}``."""
+    return await run_in_threadpool(data.admin_labels, state.engine)
+
+
+@router.get("/map/summary")
+async def map_summary(
+    state: StateDep,
+    bbox: Annotated[str, Query(description="lon_min,lat_min,lon_max,lat_max")],
+    from_: Annotated[str, Query(alias="from", description="ISO 8601 start (inclusive)")],
+    to: Annotated[str, Query(description="ISO 8601 end (exclusive)")],
+    category: str | None = None,
+    source: str | None = None,
+) -> dict:
+    """Incidents in the current view and window (the summary panel's first figure)."""
+    view = data.ViewFilter.parse(bbox, from_, to, category, source)
+    count = await run_in_threadpool(data.incident_count, state.engine, view)
+    return {"incidents": count, "from": view.t0.isoformat(), "to": view.t1.isoformat()}

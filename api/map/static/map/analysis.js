@@ -1,0 +1,158 @@
+/* onemap page: layers computed by the analysis APIs — incident heatmap, Gi* hotspots,
+ * emerging-hotspot trends — and the coverage figure of the summary panel.
+ * Each layer refetches when the time/category/source filters change.
+ */
+(function () {
+  "use strict";
+  var onemap = (window.onemap = window.onemap || {});
+  var U = onemap.util, S = onemap.styles;
+
+  // leaflet.heat draws into overlayPane; this one draws into its own pane.
+  var PaneHeat = L.HeatLayer.extend({
+    onAdd: function (map) {
+      L.HeatLayer.prototype.onAdd.call(this, map);
+      map.getPane(this.options.pane).appendChild(this._canvas);
+    },
+    onRemove: function (map) {
+      map.getPanes().overlayPane.appendChild(this._canvas);
+      L.HeatLayer.prototype.onRemove.call(this, map);
+    },
+  });
+
+  // A layer group that (re)loads its content from an API while it is on the map.
+  var FetchedLayer = L.LayerGroup.extend({
+    initialize: function (key, load) {
+      L.LayerGroup.prototype.initialize.call(this, []);
+      this.onemapKey = key;
+      this._load = load;
+      this._stale = true;
+      this.count = 0;
+      this.status = "idle";
+    },
+    onAdd: function (map) {
+      L.LayerGroup.prototype.onAdd.call(this, map);
+      if (this._stale) this.refresh();
+    },
+    onemapRefilter: function () {
+      this._stale = true;
+      if (this._map) this.refresh();
+    },
+    refresh: function () {
+      var self = this, seq = (this._seq = (this._seq || 0) + 1);
+      this._stale = false;
+      this.status = "loading";
+      return this._load().then(function (layer) {
+        if (seq !== self._seq) return;
+        self.clearLayers();
+        if (layer) self.addLayer(layer.layer);
+        self.count = layer ? layer.count : 0;
+        self.data = layer ? layer.data : null;
+        self.status = "ready";
+        self.fire("onemap:loaded");
+      }).catch(function (e) {
+        if (seq !== self._seq) return;
+        self.status = "error";
+        self.error = e.message;
+        console.warn(self.onemapKey, e.message);
+        self.fire("onemap:loaded");
+      });
+    },
+    featureCount: function () { return this.count; },
+  });
+
+  function windowParams() {
+    var f = onemap.filterParams();
+    return { from: f.from, to: f.to, category: f.category, source: f.source };
+  }
+
+  function heatmap() {
+    return new FetchedLayer("heatmap", function () {
+      return U.api("/api/v1/heatmap" + U.qs(windowParams())).then(function (r) {
+        var pts = Array.isArray(r.body) ? r.body : (r.body && r.body.points) || [];
+        var ws = pts.map(function (p) { return +p[2] || 1; }).sort(function (a, b) { return a - b; });
+        var max = ws.length ? ws[Math.floor(ws.length * 0.97)] || ws[ws.length - 1] : 1;
+        var layer = new PaneHeat(pts, {
+          pane: onemap.paneFor("heatmap"), radius: 18, blur: 20, minOpacity: 0.25, max: max, maxZoom: 15,
+          gradient: { 0.2: "#2c7bb6", 0.4: "#abd9e9", 0.6: "#ffffbf", 0.8: "#fdae61", 1.0: "#d7191c" },
+        });
+        return { layer: layer, count: pts.length, data: pts };
+      });
+    });
+  }
+
+  function h3Popup(title, fields) {
+    return function (feature, layer) {
+      layer.bindPopup(function () { return U.popupHtml(title(feature.properties), feature.properties, fields); });
+    };
+  }
+
+  function hotspots() {
+    return new FetchedLayer("hotspots", function () {
+      var b = onemap.cfg.bounds, p = windowParams();
+      p.res = 9;
+      p.bbox = [b[0][1], b[0][0], b[1][1], b[1][0]].join(",");
+      return U.api("/api/v1/hotspots" + U.qs(p)).then(function (r) {
+        var feats = ((r.body && r.body.features) || []).filter(function (f) { return f.properties.bin; });
+        var layer = L.geoJSON({ type: "FeatureCollection", features: feats }, {
+          pane: onemap.paneFor("hotspots"),
+          style: function (f) { return S.hot(f.properties.bin); },
+          onEachFeature: h3Popup(function (pr) { return U.t("bin." + pr.bin); }, ["h3", "count", "gi_z", "p_value", "bin"]),
+        });
+        return { layer: layer, count: feats.length, data: feats };
+      });
+    });
+  }
+
+  // Emerging trends need a long series: at least the 26 weeks before the window's end.
+  function emerging() {
+    return new FetchedLayer("emerging", function () {
+      var f = onemap.filterParams(), to = new Date(f.to);
+      var from = new Date(Math.min(new Date(f.from).getTime(), to.getTime() - 182 * 864e5));
+      var p = { res: 9, from: from.toISOString(), to: f.to, step: "week" };
+      return U.api("/api/v1/hotspots/emerging" + U.qs(p)).then(function (r) {
+        var feats = ((r.body && r.body.features) || []).filter(function (ft) {
+          var c = ft.properties.category;
+          return c && c !== "none";
+        });
+        var layer = L.geoJSON({ type: "FeatureCollection", features: feats }, {
+          pane: onemap.paneFor("emerging"),
+          style: function (ft) { return S.emerging(ft.properties.category); },
+          onEachFeature: h3Popup(function (pr) { return U.t("em." + pr.category) || pr.category; }, ["h3", "category", "trend_z", "trend_p"]),
+        });
+        return { layer: layer, count: feats.length, data: feats };
+      });
+    });
+  }
+
+  // Hot cells (bin > 0) of the hotspot result that touch the current view.
+  function hotCellsInView(hotLayer) {
+    if (!hotLayer || !hotLayer.data) return null;
+    var view = onemap.map.getBounds(), n = 0;
+    hotLayer.getLayers().forEach(function (g) {
+      g.eachLayer(function (cell) {
+        if (cell.feature.properties.bin > 0 && view.intersects(cell.getBounds())) n += 1;
+      });
+    });
+    return n;
+  }
+
+  // City-wide coverage share from the coverage API, whatever its exact field names.
+  function coverageShare() {
+    return U.api("/api/v1/coverage/summary?level=city").then(function (r) {
+      var b = r.body, row = Array.isArray(b) ? b[0] : (b && (b.rows ? b.rows[0] : b.items ? b.items[0] : b));
+      if (!row) return null;
+      var keys = ["public_area_pct", "public_area_share", "coverage_pct", "covered_share", "public_area"];
+      for (var i = 0; i < keys.length; i++) {
+        var v = row[keys[i]];
+        if (v && typeof v === "object") v = v.share !== undefined ? v.share : v.pct;
+        if (typeof v === "number") return v <= 1 ? v * 100 : v;
+      }
+      return null;
+    }).catch(function () { return null; });
+  }
+
+  onemap.analysis = {
+    heatmap: heatmap, hotspots: hotspots, emerging: emerging, hotCellsInView: hotCellsInView,
+    coverageShare: coverageShare, FetchedLayer: FetchedLayer,
+  };
+})();

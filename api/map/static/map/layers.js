@@ -1,0 +1,197 @@
+/* onemap page: the vector-tile layers (our /tiles), the light base map and admin labels.
+ *
+ * Each overlay lives in its own pane (``leaflet-ol-<key>-pane``) so what it drew can
+ * be counted in the DOM, and counts the features of the tiles it has loaded.
+ */
+(function () {
+  "use strict";
+  var onemap = (window.onemap = window.onemap || {});
+  var U = onemap.util, S = onemap.styles;
+
+  // Any layer name inside a tile gets the same style (composite tiles name theirs).
+  function anyLayer(fn) {
+    return new Proxy({}, { get: function () { return fn; } });
+  }
+
+  // VectorGrid.Protobuf that keeps the feature count of every loaded tile.
+  var CountingGrid = L.VectorGrid.Protobuf.extend({
+    initialize: function (url, options) {
+      L.VectorGrid.Protobuf.prototype.initialize.call(this, url, options);
+      this._counts = {};
+      this.on("tileunload", function (e) { delete this._counts[this._tileCoordsToKey(e.coords)]; }, this);
+    },
+    _getVectorTilePromise: function (coords) {
+      var self = this, key = this._tileCoordsToKey(coords);
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, coords).then(function (vt) {
+        var n = 0;
+        Object.keys(vt.layers).forEach(function (name) {
+          var feats = vt.layers[name].features || [];
+          n += feats.length;
+          // The MVT feature id (the row id) is what popups and planner edits need.
+          feats.forEach(function (f) { if (f.id !== undefined && f.properties.id === undefined) f.properties.id = f.id; });
+        });
+        self._counts[key] = n;
+        return vt;
+      });
+    },
+    featureCount: function () {
+      var c = this._counts;
+      return Object.keys(c).reduce(function (s, k) { return s + c[k]; }, 0);
+    },
+  });
+
+  function tileUrl(layer, params) {
+    return onemap.cfg.root + "/tiles/" + layer + "/{z}/{x}/{y}.pbf" + U.qs(params || {});
+  }
+
+  function vectorLayer(key, tileLayer, opts) {
+    var layer = new CountingGrid(tileUrl(tileLayer, opts.params), {
+      pane: onemap.paneFor(key),
+      rendererFactory: opts.canvas ? L.canvas.tile : L.svg.tile,
+      vectorTileLayerStyles: anyLayer(opts.style),
+      interactive: !!opts.popup || !!opts.interactive,
+      getFeatureId: opts.featureId,
+      fetchOptions: { headers: U.authHeaders(), credentials: "same-origin" },
+      maxNativeZoom: 18,
+      maxZoom: 20,
+      minZoom: opts.minZoom || 0,
+      updateWhenZooming: false,
+      keepBuffer: 1,
+    });
+    layer.onemapKey = key;
+    layer.on("tileload", onemap.markFirstTile);
+    if (opts.popup) {
+      layer.on("click", function (e) {
+        if (onemap.planner && onemap.planner.handleClick(key, e)) return;
+        var p = e.layer.properties || {};
+        L.popup({ maxWidth: 320 }).setLatLng(e.latlng)
+          .setContent(U.popupHtml(opts.popup.title(p), p, opts.popup.fields)).openOn(onemap.map);
+      });
+    }
+    return layer;
+  }
+
+  var T = function (k) { return U.t(k); };
+
+  // key → how to build it.
+  var TILE_LAYERS = {
+    admin_areas: {
+      tile: "admin_areas", style: S.admin,
+      popup: { title: function (p) { return p.name || T("layer.admin_areas"); }, fields: ["name", "code", "level"] },
+    },
+    grids: {
+      tile: "grids", style: S.grid,
+      popup: {
+        title: function (p) { return (p.name || p.code || "") + " · " + T("layer.grids").split(/[（(]/)[0]; },
+        fields: ["code", "households", "worker", "community_code"],
+      },
+    },
+    buildings: {
+      tile: "buildings", canvas: true, minZoom: 14,
+      style: function () { return { color: "#8d8676", weight: 0.6, fill: true, fillColor: "#cbc3b2", fillOpacity: 0.8, opacity: 1 }; },
+      featureId: function (f) { return f.id !== undefined ? f.id : f.properties.id; },
+      popup: { title: function (p) { return p.code || T("layer.buildings"); }, fields: ["code", "households", "population", "floors", "kind"] },
+    },
+    roads: {
+      tile: "roads", style: S.road,
+      popup: { title: function (p) { return p.name || T("layer.roads"); }, fields: ["name", "class"] },
+    },
+    places: {
+      tile: "places", style: S.place,
+      popup: { title: function (p) { return p.name || T("layer.places"); }, fields: ["name", "kind", "key"] },
+    },
+    cameras: {
+      tile: "cameras", style: S.camera,
+      popup: {
+        title: function (p) { return p.name || p.code || T("layer.cameras"); },
+        fields: ["code", "class", "kind", "status", "azimuth", "fov", "range_m"],
+      },
+    },
+    camera_views: { tile: "camera_views", canvas: true, style: S.view, minZoom: 13 },
+    coverage_gaps: {
+      tile: "coverage_gaps", style: S.gap,
+      popup: { title: function () { return T("layer.coverage_gaps"); }, fields: ["area_m2", "incidents", "priority", "nearest_camera_m", "community_code"] },
+    },
+    // Gi* cells as tiles: what a widget sees (the hotspot API is for readers).
+    hotspots: {
+      tile: "hotspots", filtered: true, style: function (p) { return S.hot(p.bin); },
+      popup: { title: function (p) { return U.t("bin." + p.bin); }, fields: ["h3", "count", "gi_z", "p_value", "bin"] },
+    },
+    incidents: {
+      tile: "incidents", canvas: true, filtered: true, style: S.incident,
+      popup: {
+        title: function (p) { return p.category ? U.show("category", p.category) : T("layer.incidents"); },
+        fields: ["category", "source", "occurred_at", "status", "count"],
+      },
+    },
+  };
+
+  function buildTileOverlay(key) {
+    var spec = TILE_LAYERS[key];
+    var layer = vectorLayer(key, spec.tile, {
+      style: spec.style, canvas: spec.canvas, popup: spec.popup, featureId: spec.featureId,
+      minZoom: spec.minZoom, params: spec.filtered ? onemap.filterParams() : null,
+      interactive: key === "buildings" || key === "grids",
+    });
+    if (spec.filtered) {
+      layer.onemapRefilter = function () { layer.setUrl(tileUrl(spec.tile, onemap.filterParams())); };
+    }
+    if (key === "admin_areas") return withLabels(layer);
+    return layer;
+  }
+
+  // Admin areas: outlines from tiles plus name labels (district / street / community by zoom).
+  function withLabels(outlines) {
+    var labels = L.layerGroup([], { pane: onemap.paneFor("labels") });
+    var group = L.layerGroup([outlines, labels]);
+    group.onemapKey = "admin_areas";
+    group.featureCount = function () { return outlines.featureCount(); };
+    U.api("/map/labels").then(function (r) {
+      r.body.forEach(function (a) {
+        var icon = L.divIcon({ className: "om-label om-label-" + a.level, html: U.escapeHtml(a.name), iconSize: null });
+        var m = L.marker([a.lat, a.lon], { icon: icon, pane: onemap.paneFor("labels"), interactive: false, keyboard: false });
+        m.level = a.level;
+        labels.addLayer(m);
+      });
+      onemap.updateLabelZoom();
+    }).catch(function (e) { console.warn("labels", e.message); });
+    return group;
+  }
+
+  function updateLabelZoom() {
+    var z = onemap.map.getZoom(), pane = onemap.map.getPane(onemap.paneFor("labels"));
+    if (!pane) return;
+    pane.classList.toggle("om-z-district", z < 13);
+    pane.classList.toggle("om-z-street", z >= 12 && z < 15);
+    pane.classList.toggle("om-z-community", z >= 14);
+  }
+
+  // The default base map: our own admin areas, river, roads and buildings, drawn light.
+  function localBase() {
+    var layer = new CountingGrid(tileUrl("admin_areas,waterways,roads,buildings"), {
+      pane: onemap.paneFor("base"),
+      rendererFactory: L.canvas.tile,
+      vectorTileLayerStyles: {
+        admin_areas: S.base.admin_areas, waterways: S.base.waterways, roads: S.base.roads,
+        buildings: S.base.buildings,
+      },
+      interactive: false,
+      fetchOptions: { headers: U.authHeaders(), credentials: "same-origin" },
+      maxNativeZoom: 18, maxZoom: 20, updateWhenZooming: false, keepBuffer: 1,
+    });
+    layer.onemapKey = "base";
+    layer.on("tileload", onemap.markFirstTile);
+    return layer;
+  }
+
+  function externalBase(base) {
+    var opts = { pane: onemap.paneFor("base"), attribution: base.attribution || "", maxZoom: 20, subdomains: "01234567" };
+    return base.crs === "gcj02" ? new onemap.gcj02.ShiftedTileLayer(base.url, opts) : L.tileLayer(base.url, opts);
+  }
+
+  onemap.layers = {
+    TILE_LAYERS: TILE_LAYERS, buildTileOverlay: buildTileOverlay, localBase: localBase,
+    externalBase: externalBase, tileUrl: tileUrl, CountingGrid: CountingGrid,
+  };
+  onemap.updateLabelZoom = updateLabelZoom;
+})();

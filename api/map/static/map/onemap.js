@@ -1,0 +1,111 @@
+/* onemap page: wires the folium map to our layers, controls and planner mode.
+ *
+ * ``onemap.start(map, cfg)`` is called by the page with the folium map and the
+ * config built by api/map/config.py. Public state for tests and benchmarks:
+ * ``onemap.overlays`` (key → layer), ``onemap.metrics`` (first tile time).
+ */
+(function () {
+  "use strict";
+  var onemap = (window.onemap = window.onemap || {});
+
+  // Bottom → top. Non-interactive canvases sit low so they never hide clickable features.
+  var PANE_ORDER = [
+    "base", "camera_views", "heatmap", "grids", "plangrids", "admin_areas", "hotspots", "emerging", "coverage_gaps",
+    "roads", "buildings", "places", "incidents", "cameras", "labels", "planner",
+  ];
+
+  function paneFor(key) {
+    var name = "ol-" + key, map = onemap.map;
+    if (!map.getPane(name)) {
+      var i = PANE_ORDER.indexOf(key);
+      var pane = map.createPane(name);
+      pane.style.zIndex = key === "base" ? 250 : 380 + 10 * (i < 0 ? PANE_ORDER.length : i);
+    }
+    return name;
+  }
+
+  // The first vector tile drawn after DOMContentLoaded: the page's "first render".
+  function markFirstTile() {
+    if (onemap.metrics.firstTile === undefined) {
+      onemap.metrics.firstTile = performance.now();
+      document.documentElement.setAttribute("data-first-tile", String(onemap.metrics.firstTile));
+    }
+  }
+
+  function buildOverlay(key) {
+    if (key === "heatmap") return onemap.analysis.heatmap();
+    if (key === "hotspots" && onemap.cfg.hotspotSource === "api") return onemap.analysis.hotspots();
+    if (key === "emerging") return onemap.analysis.emerging();
+    return onemap.layers.buildTileOverlay(key);
+  }
+
+  function applyFilter() {
+    Object.keys(onemap.overlays).forEach(function (k) {
+      var l = onemap.overlays[k];
+      if (l.onemapRefilter) l.onemapRefilter();
+    });
+    if (onemap.filterControl) onemap.filterControl.sync();
+    onemap.controls.updateSummary();
+  }
+
+  function baseLayers(cfg) {
+    var t = onemap.util.t, bases = {};
+    var local = onemap.layers.localBase();
+    bases[t("layer.base")] = local;
+    if (cfg.base.url) bases[t("layer.external")] = onemap.layers.externalBase(cfg.base);
+    bases[t("layer.none")] = L.layerGroup();
+    return { all: bases, initial: cfg.base.url ? bases[t("layer.external")] : local };
+  }
+
+  function start(map, cfg) {
+    onemap.map = map;
+    onemap.cfg = cfg;
+    onemap.metrics = { start: performance.now() };
+    // Leaflet.VectorGrid 1.3 calls a helper Leaflet 1.9 no longer has.
+    if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+    map.attributionControl.setPrefix(false);
+    onemap.controls.initFilter(cfg);
+
+    var bases = baseLayers(cfg);
+    bases.initial.addTo(map);
+    onemap.base = bases.initial;
+
+    onemap.overlays = {};
+    var named = {};
+    cfg.layers.forEach(function (key) {
+      var layer = buildOverlay(key);
+      onemap.overlays[key] = layer;
+      named['<span class="om-layer-name" data-layer="' + key + '">' + onemap.util.t("layer." + key) + "</span>"] = layer;
+    });
+    cfg.visible.forEach(function (key) { if (onemap.overlays[key]) onemap.overlays[key].addTo(map); });
+    onemap.layerControl = L.control.layers(bases.all, named, { collapsed: cfg.embed, position: "topright" });
+
+    if (cfg.view) map.setView(cfg.view.center, cfg.view.zoom);
+    else map.fitBounds(cfg.bounds, { padding: [10, 10] });
+
+    if (!cfg.embed) {
+      onemap.controls.header(cfg);
+      if (cfg.summary) onemap.summaryControl = new onemap.controls.SummaryControl().addTo(map);
+      onemap.layerControl.addTo(map);
+      onemap.filterControl = new onemap.controls.FilterControl().addTo(map);
+      new onemap.controls.LegendControl().addTo(map);
+      if (cfg.planner) onemap.planner.init(map, cfg);
+    } else {
+      onemap.layerControl.addTo(map);
+    }
+    var pending = null;
+    map.on("moveend", function () {
+      clearTimeout(pending);
+      pending = setTimeout(onemap.controls.updateSummary, 250);
+    });
+    map.on("zoomend", onemap.updateLabelZoom);
+    onemap.controls.updateSummary();
+    document.documentElement.setAttribute("data-onemap", "ready");
+  }
+
+  onemap.start = start;
+  onemap.paneFor = paneFor;
+  onemap.markFirstTile = markFirstTile;
+  onemap.applyFilter = applyFilter;
+  onemap.PANE_ORDER = PANE_ORDER;
+})();

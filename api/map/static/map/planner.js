@@ -1,0 +1,306 @@
+/* onemap page: planner mode — edit a draft grid plan through the grid-plan API.
+ *
+ * Pick (or create) a draft, click buildings to select them, click a grid (or pick
+ * it in the list) as the target, move; split a grid along a drawn line; merge
+ * selected grids; every edit is sent with If-Match: "<plan version>" and the touched
+ * grids' households and the plan's evaluation are reloaded; publish makes it active.
+ */
+(function () {
+  "use strict";
+  var onemap = (window.onemap = window.onemap || {});
+  var U = onemap.util, S = onemap.styles, el = U.el, t = U.t;
+  var P = "/api/v1/grid-plans";
+  var SELECTED = { color: "#ff6f00", weight: 2, fill: true, fillColor: "#ffca28", fillOpacity: 0.95, opacity: 1 };
+
+  var st = { active: false, plan: null, grids: null, selected: {}, target: "", mergeSel: {}, touched: [], layer: null, labels: null };
+  var ui = {};
+
+  function plansOf(body) { return Array.isArray(body) ? body : (body && (body.plans || body.items || body.features)) || []; }
+  function selectedIds() { return Object.keys(st.selected).map(Number); }
+  function ifMatch() { return { "If-Match": '"' + st.plan.version + '"' }; }
+
+  function msg(text, isError) {
+    ui.msg.textContent = text || "";
+    ui.msg.classList.toggle("om-error", !!isError);
+  }
+
+  function fail(e) {
+    msg(e.status === 412 || e.status === 409 ? t("pl.conflict") + "（" + e.message + "）" : t("msg.error") + "：" + e.message, true);
+  }
+
+  function loadPlans(selectId) {
+    return U.api(P).then(function (r) {
+      var plans = plansOf(r.body);
+      st.plans = plans;
+      ui.plan.innerHTML = "";
+      ui.plan.appendChild(el("option", { value: "", text: plans.some(isDraft) ? t("pl.pick") : t("pl.no_plans") }));
+      plans.filter(isDraft).forEach(function (p) {
+        ui.plan.appendChild(el("option", { value: p.id, text: "#" + p.id + " " + (p.name || "") }));
+      });
+      if (selectId) { ui.plan.value = String(selectId); return openPlan(selectId); }
+    });
+  }
+
+  function isDraft(p) { return (p.status || "draft") === "draft"; }
+
+  function newDraft() {
+    var active = (st.plans || []).filter(function (p) { return p.status === "active"; })[0];
+    var name = t("pl.new_draft") + " " + new Date().toLocaleString(onemap.cfg.lang === "zh" ? "zh-CN" : "en");
+    U.api(P, { method: "POST", body: { from_plan: active ? active.id : null, name: name } }).then(function (r) {
+      return loadPlans(r.body.id);
+    }).catch(fail);
+  }
+
+  function openPlan(id) {
+    if (!id) return Promise.resolve();
+    st.selected = {}; st.mergeSel = {}; st.touched = []; st.target = "";
+    return U.api(P + "/" + id).then(function (r) {
+      st.plan = r.body;
+      var etag = r.headers.get("ETag");
+      if (st.plan.version === undefined && etag) st.plan.version = etag.replace(/"/g, "");
+      return reloadGrids();
+    }).then(evaluate).then(render).catch(fail);
+  }
+
+  function reloadGrids() {
+    return U.api(P + "/" + st.plan.id + "/grids").then(function (r) {
+      var before = {};
+      if (st.grids) st.grids.features.forEach(function (f) { before[f.properties.code] = f.properties.households; });
+      st.grids = r.body;
+      st.householdsBefore = before;
+      drawGrids();
+    });
+  }
+
+  function gridByCode(code) {
+    return (st.grids ? st.grids.features : []).filter(function (f) { return f.properties.code === code; })[0];
+  }
+
+  function drawGrids() {
+    var map = onemap.map;
+    if (st.layer) map.removeLayer(st.layer);
+    if (st.labels) map.removeLayer(st.labels);
+    st.layer = L.geoJSON(st.grids, {
+      pane: onemap.paneFor("plangrids"),
+      style: function (f) {
+        var s = S.grid(f.properties), code = f.properties.code;
+        if (code === st.target || st.mergeSel[code]) { s.weight = 3.5; s.color = "#ff6f00"; }
+        return s;
+      },
+      onEachFeature: function (f, layer) {
+        layer.on("click", function (e) { L.DomEvent.stop(e); gridClicked(f.properties.code); });
+      },
+    }).addTo(map);
+    st.labels = L.layerGroup(st.grids.features.map(function (f) {
+      var c = L.geoJSON(f).getBounds().getCenter();
+      var icon = L.divIcon({ className: "om-plan-label", html: U.escapeHtml(f.properties.code) + "<br>" + U.fmt(f.properties.households) + "户", iconSize: null });
+      return L.marker(c, { icon: icon, interactive: false, pane: onemap.paneFor("labels") });
+    })).addTo(map);
+    ui.target.innerHTML = "";
+    ui.target.appendChild(el("option", { value: "", text: "—" }));
+    st.grids.features.map(function (f) { return f.properties.code; }).sort().forEach(function (c) {
+      ui.target.appendChild(el("option", { value: c, text: c }));
+    });
+    ui.target.value = st.target;
+  }
+
+  function gridClicked(code) {
+    if (st.mode === "merge") {
+      if (st.mergeSel[code]) delete st.mergeSel[code]; else st.mergeSel[code] = true;
+    } else {
+      st.target = code;
+      ui.target.value = code;
+    }
+    st.layer.setStyle(st.layer.options.style);
+    render();
+  }
+
+  // Building clicks select (planner mode only); returns true when handled.
+  function handleClick(key, e) {
+    if (!st.active || !st.plan || key !== "buildings") return false;
+    var p = e.layer.properties || {}, id = p.id;
+    if (id === undefined) return false;
+    L.DomEvent.stop(e);
+    var b = onemap.overlays.buildings;
+    if (st.selected[id]) { delete st.selected[id]; b.resetFeatureStyle(id); }
+    else { st.selected[id] = p; b.setFeatureStyle(id, SELECTED); }
+    render();
+    return true;
+  }
+
+  function clearSelection() {
+    var b = onemap.overlays.buildings;
+    selectedIds().forEach(function (id) { b.resetFeatureStyle(id); });
+    st.selected = {};
+    render();
+  }
+
+  // One edit: POST with If-Match, then reload grids and evaluation.
+  function edit(body) {
+    msg(t("msg.loading"));
+    return U.api(P + "/" + st.plan.id + "/edits", { method: "POST", headers: ifMatch(), body: body }).then(function (r) {
+      var b = r.body || {}, etag = r.headers.get("ETag");
+      st.plan.version = b.version !== undefined ? b.version : (b.plan && b.plan.version) || (etag ? etag.replace(/"/g, "") : st.plan.version);
+      st.lastEdit = b;
+      return reloadGrids().then(function () {
+        st.touched = touchedCodes(b, body);
+        clearSelection();
+        st.mergeSel = {};
+        return evaluate();
+      });
+    }).then(function () { msg(t("pl.saved") + " · " + t("pl.version") + " " + st.plan.version); render(); }).catch(fail);
+  }
+
+  // Grids an edit touched: what the API says, else those whose households changed, plus the target.
+  function touchedCodes(resp, body) {
+    var listed = resp.touched || resp.touched_grids || resp.grids;
+    if (Array.isArray(listed) && listed.length) {
+      return listed.map(function (g) { return typeof g === "string" ? g : g.code; });
+    }
+    var out = {};
+    st.grids.features.forEach(function (f) {
+      var c = f.properties.code;
+      if (st.householdsBefore[c] !== f.properties.households) out[c] = true;
+    });
+    if (body.to_grid) out[body.to_grid] = true;
+    return Object.keys(out);
+  }
+
+  function move() {
+    var ids = selectedIds(), to = ui.target.value;
+    if (!ids.length || !to) return;
+    edit({ op: "move", buildings: ids, to_grid: to });
+  }
+
+  function merge() {
+    var codes = Object.keys(st.mergeSel);
+    if (codes.length < 2) { st.mode = "merge"; msg(t("pl.merge_hint")); render(); return; }
+    st.mode = null;
+    edit({ op: "merge", grids: codes });
+  }
+
+  function split() {
+    var code = ui.target.value;
+    if (!code || !onemap.map.pm) return;
+    msg(t("pl.split_hint"));
+    onemap.map.pm.enableDraw("Line", { snappable: false });
+    onemap.map.once("pm:create", function (e) {
+      var line = e.layer.toGeoJSON().geometry;
+      onemap.map.removeLayer(e.layer);
+      edit({ op: "split", grid: code, line: line });
+    });
+  }
+
+  function publish() {
+    msg(t("msg.loading"));
+    U.api(P + "/" + st.plan.id + "/publish", { method: "POST", headers: ifMatch() }).then(function () {
+      msg(t("pl.published"));
+      var g = onemap.overlays.grids;
+      if (g && g.redraw) g.redraw();
+      return loadPlans();
+    }).catch(fail);
+  }
+
+  function evaluate() {
+    return U.api(P + "/" + st.plan.id + "/evaluate").then(function (r) {
+      st.evaluation = r.body;
+    }).catch(function () { st.evaluation = null; });
+  }
+
+  function inBandShare(ev) {
+    if (!ev) return null;
+    var s = ev.summary || ev;
+    var v = s.in_band_share !== undefined ? s.in_band_share : s.share_in_band !== undefined ? s.share_in_band : s.within_band_share;
+    if (typeof v === "number") return v;
+    var grids = st.grids ? st.grids.features : [];
+    if (!grids.length) return null;
+    return grids.filter(function (f) { return S.gridBand(f.properties.households) === "ok"; }).length / grids.length;
+  }
+
+  function render() {
+    if (!ui.box) return;
+    var ids = selectedIds();
+    ui.count.textContent = String(ids.length);
+    ui.version.textContent = st.plan ? String(st.plan.version) : "—";
+    ui.move.disabled = !st.plan || !ids.length || !ui.target.value;
+    ui.split.disabled = !st.plan || !ui.target.value;
+    ui.merge.disabled = !st.plan;
+    ui.merge.classList.toggle("om-active", st.mode === "merge");
+    ui.publish.disabled = !st.plan;
+    ui.mergeSel.textContent = Object.keys(st.mergeSel).join("、") || "—";
+    var share = inBandShare(st.evaluation);
+    ui.band.textContent = share === null ? "—" : (share * 100).toFixed(1) + "%";
+    ui.touched.innerHTML = "";
+    st.touched.forEach(function (code) {
+      var f = gridByCode(code), h = f ? f.properties.households : null;
+      var band = f ? S.gridBand(h) : "";
+      ui.touched.appendChild(el("tr", { "data-grid": code }, [
+        el("td", { text: code }), el("td", { class: "om-num om-households", text: h === null ? "—" : String(h) }),
+        el("td", { class: "om-" + band, text: band ? t("legend.grid_" + band).split(/[（(]/)[0] : "—" }),
+      ]));
+    });
+  }
+
+  function setActive(on) {
+    st.active = on;
+    ui.box.style.display = on ? "block" : "none";
+    ui.toggle.textContent = on ? t("pl.close") : t("pl.open");
+    ui.toggle.classList.toggle("om-active", on);
+    var b = onemap.overlays.buildings;
+    if (on) {
+      if (b && !onemap.map.hasLayer(b)) b.addTo(onemap.map);
+      loadPlans().catch(fail);
+      msg(t("pl.click_buildings"));
+    } else {
+      if (st.layer) onemap.map.removeLayer(st.layer);
+      if (st.labels) onemap.map.removeLayer(st.labels);
+      clearSelection();
+      st.plan = null;
+    }
+  }
+
+  var PlannerControl = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd: function () {
+      ui.toggle = el("button", { type: "button", id: "om-planner-toggle", text: t("pl.open"), onclick: function () { setActive(!st.active); } });
+      ui.plan = el("select", { id: "om-plan", onchange: function () { openPlan(ui.plan.value); } });
+      ui.version = el("span", { id: "om-plan-version", text: "—" });
+      ui.count = el("span", { id: "om-selected-count", text: "0" });
+      ui.target = el("select", { id: "om-target", onchange: function () { st.target = ui.target.value; if (st.layer) st.layer.setStyle(st.layer.options.style); render(); } });
+      ui.move = el("button", { type: "button", id: "om-move", text: t("pl.move"), onclick: move });
+      ui.split = el("button", { type: "button", id: "om-split", text: t("pl.split"), onclick: split });
+      ui.merge = el("button", { type: "button", id: "om-merge", text: t("pl.merge"), onclick: merge });
+      ui.publish = el("button", { type: "button", id: "om-publish", text: t("pl.publish"), onclick: publish });
+      ui.mergeSel = el("span", { id: "om-merge-sel", text: "—" });
+      ui.band = el("span", { id: "om-in-band", text: "—" });
+      ui.touched = el("tbody", { id: "om-touched" });
+      ui.msg = el("div", { class: "om-msg", id: "om-planner-msg" });
+      ui.box = el("div", { class: "om-planner", style: "display:none" }, [
+        el("h3", { text: t("pl.title") }),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.plan") }), ui.plan]),
+        el("div", { class: "om-btns" }, [el("button", { type: "button", id: "om-new-draft", text: t("pl.new_draft"), onclick: newDraft })]),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.version") }), ui.version]),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.selected") }), ui.count,
+          el("button", { type: "button", id: "om-clear", text: t("pl.clear"), onclick: clearSelection })]),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.target") }), ui.target]),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.selected_grids") }), ui.mergeSel]),
+        el("div", { class: "om-btns" }, [ui.move, ui.split, ui.merge, ui.publish]),
+        el("h4", { text: t("pl.touched") }),
+        el("table", {}, [el("thead", {}, [el("tr", {}, [el("th", { text: t("f.code") }), el("th", { text: t("f.households") }), el("th", { text: t("f.deviation") })])]), ui.touched]),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.in_band") }), ui.band]),
+        ui.msg,
+      ]);
+      var wrap = el("div", { class: "om-panel om-planner" }, [ui.toggle, ui.box]);
+      L.DomEvent.disableClickPropagation(wrap);
+      L.DomEvent.disableScrollPropagation(wrap);
+      return wrap;
+    },
+  });
+
+  function init(map) {
+    new PlannerControl().addTo(map);
+    if (map.pm) map.pm.setLang(onemap.cfg.lang === "zh" ? "zh" : "en");
+  }
+
+  onemap.planner = { init: init, handleClick: handleClick, state: st };
+})();

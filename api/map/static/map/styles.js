@@ -1,0 +1,152 @@
+/* onemap page: colours and per-feature styles of every layer (one place to restyle). */
+(function () {
+  "use strict";
+  var onemap = (window.onemap = window.onemap || {});
+
+  var C = {
+    land: "#f3f1ec",
+    water: "#a9cce6",
+    waterLine: "#7fb2db",
+    building: "#dcd8cf",
+    buildingLine: "#c9c3b6",
+    road: { arterial: "#ffffff", secondary: "#ffffff", local: "#ffffff" },
+    roadCasing: "#cfc8b8",
+    admin: { district: "#6c5b8e", street: "#8b7bab", community: "#b3a8c8" },
+    grid: { under: "#3b82c4", ok: "#34a35b", over: "#d9473a" },
+    camera: { A: "#d7263d", B: "#1f6fd1", C: "#6f6f6f" },
+    hot: { 3: "#d62f27", 2: "#ed7551", 1: "#fab984", 0: "#cccccc", "-1": "#c0ccbe", "-2": "#849eba", "-3": "#4575b5" },
+    emerging: {
+      new: "#ff00ff", consecutive: "#ff8ab4", intensifying: "#b2182b", persistent: "#ef6548",
+      diminishing: "#fdbb84", sporadic: "#fee8c8", oscillating: "#c994c7", historical: "#bdbdbd",
+      cold: "#4575b5",
+    },
+    incident: {
+      dispute: "#e6550d", public_order: "#a50f15", hazard: "#fd8d3c", livelihood: "#3182bd",
+      city_management: "#31a354", other: "#756bb1",
+    },
+    place: {
+      school: "#f28e2b", hospital: "#e15759", hotel: "#b07aa1", station: "#4e79a7",
+      police: "#1d3f8f", market: "#59a14f", government: "#9c755f", other: "#79706e",
+    },
+  };
+
+  // Households per grid against the band (target ± tolerance).
+  function gridBand(households) {
+    var band = onemap.cfg.band, lo = band.target * (1 - band.tolerance), hi = band.target * (1 + band.tolerance);
+    if (households === undefined || households === null) return "ok";
+    return households < lo ? "under" : households > hi ? "over" : "ok";
+  }
+
+  function gridStyle(p) {
+    var b = gridBand(p.households);
+    var dev = Math.min(1, Math.abs((p.households || 0) - onemap.cfg.band.target) / onemap.cfg.band.target);
+    return {
+      color: C.grid[b], weight: 1.2, opacity: 0.9, fill: true, fillColor: C.grid[b],
+      fillOpacity: b === "ok" ? 0.12 : 0.15 + 0.35 * dev,
+    };
+  }
+
+  function adminStyle(p) {
+    var lv = p.level || "community";
+    return {
+      color: C.admin[lv] || C.admin.community, weight: lv === "district" ? 3 : lv === "street" ? 2 : 1,
+      dashArray: lv === "community" ? "4 3" : null, fill: false, opacity: 0.9,
+    };
+  }
+
+  // The key with the largest count among ``keys`` (for cluster colours).
+  function majority(p, keys) {
+    var best = keys[0], n = -1;
+    keys.forEach(function (k) { if ((p[k] || 0) > n) { n = p[k] || 0; best = k; } });
+    return best;
+  }
+
+  function clusterRadius(n) { return Math.min(16, 4 + 2.4 * Math.log(n)); }
+
+  function cameraStyle(p) {
+    if (p["class"] === undefined && p.count !== undefined) {
+      var cc = C.camera[majority(p, ["A", "B", "C"])];
+      return { radius: clusterRadius(p.count), color: "#ffffff", weight: 1.2, fill: true, fillColor: cc, fillOpacity: 0.8, opacity: 1 };
+    }
+    var col = C.camera[p["class"]] || C.camera.B, off = p.status && p.status !== "online";
+    return {
+      radius: p["class"] === "A" ? 4.5 : 3.5, color: col, weight: off ? 1.5 : 1, fill: true,
+      fillColor: off ? "#ffffff" : col, fillOpacity: off ? 0.6 : 0.9, opacity: 1,
+      dashArray: p.status === "fault" ? "2 2" : null,
+    };
+  }
+
+  function viewStyle(p) {
+    var col = C.camera[p["class"]] || C.camera.B;
+    return { color: col, weight: 0.5, opacity: 0.5, fill: true, fillColor: col, fillOpacity: 0.16 };
+  }
+
+  // Gaps: the redder the higher their priority rank (0..1 within the tile's data).
+  function gapStyle(p) {
+    var r = p.priority_rank !== undefined ? p.priority_rank : Math.min(1, Math.log10(1 + (p.incidents || 0)) / 2);
+    var col = r > 0.66 ? "#b10026" : r > 0.33 ? "#fc4e2a" : "#feb24c";
+    return { color: col, weight: 1, opacity: 0.9, fill: true, fillColor: col, fillOpacity: 0.35 };
+  }
+
+  var CATS = ["dispute", "public_order", "hazard", "livelihood", "city_management", "other"];
+
+  function incidentStyle(p) {
+    var n = p.count || 1;
+    var col = C.incident[p.category || majority(p, CATS)] || "#555";
+    return {
+      radius: n > 1 ? clusterRadius(n) : 3, color: "#ffffff", weight: n > 1 ? 1 : 0.6,
+      fill: true, fillColor: col, fillOpacity: 0.85, opacity: 0.9,
+    };
+  }
+
+  function placeStyle(p) {
+    var col = C.place[p.kind] || C.place.other, key = p.key === true || p.key === "true" || p.key === 1;
+    return {
+      radius: key ? 5 : 3.5, color: key ? "#222" : col, weight: key ? 1.5 : 1, fill: true,
+      fillColor: col, fillOpacity: key ? 0.95 : 0.6, opacity: 1,
+    };
+  }
+
+  function roadStyle(p) {
+    var w = { arterial: 5, secondary: 3.5, local: 2 }[p["class"]] || 2;
+    return { color: "#f0a830", weight: w / 1.6, opacity: 0.85, fill: false };
+  }
+
+  function hotStyle(bin) {
+    var col = C.hot[String(bin)] || C.hot[0];
+    return { color: col, weight: 0.6, opacity: bin ? 0.9 : 0, fill: true, fillColor: col, fillOpacity: bin ? 0.6 : 0 };
+  }
+
+  function emergingStyle(cat) {
+    var key = cat && cat.indexOf("cold") >= 0 ? "cold" : cat;
+    var col = C.emerging[key];
+    if (!col) return { opacity: 0, fillOpacity: 0, weight: 0 };
+    return { color: col, weight: 0.6, opacity: 0.9, fill: true, fillColor: col, fillOpacity: 0.55 };
+  }
+
+  // The light base map drawn from our own tiles (readable with no network at all).
+  var base = {
+    waterways: function () {
+      return { color: C.waterLine, weight: 1, fill: true, fillColor: C.water, fillOpacity: 1, opacity: 1 };
+    },
+    admin_areas: function (p) {
+      return p.level === "district"
+        ? { color: "#b9b0c8", weight: 2.5, fill: true, fillColor: C.land, fillOpacity: 1, opacity: 1 }
+        : [];
+    },
+    roads: function (p, z) {
+      var w = { arterial: 6, secondary: 4, local: 2.2 }[p["class"]] || 2;
+      w = w * Math.max(0.45, Math.min(1.6, (z - 11) / 4));
+      return { color: "#ffffff", weight: w, opacity: 1, fill: false };
+    },
+    buildings: function () {
+      return { color: C.buildingLine, weight: 0.5, fill: true, fillColor: C.building, fillOpacity: 1, opacity: 1 };
+    },
+  };
+
+  onemap.styles = {
+    C: C, majority: majority, gridBand: gridBand, grid: gridStyle, admin: adminStyle, camera: cameraStyle, view: viewStyle,
+    gap: gapStyle, incident: incidentStyle, place: placeStyle, road: roadStyle, hot: hotStyle,
+    emerging: emergingStyle, base: base,
+  };
+})();
