@@ -10,4 +10,5 @@ ROUTERS = [
     "api.routers.ogc",
     "api.routers.tiles",
     "api.routers.map",
+    "api.metrics",
 ]

@@ -1,0 +1,204 @@
+"""Render one layer of one tile to MVT bytes, choosing the variant by zoom and role.
+
+Variants: raw features (simplified at low zoom), grid clusters of points,
+coarsened camera positions, and aggregated H3 cells (incidents for widgets,
+hotspots). Each variant has one stable SQL text (``tiles.sql``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+import shapely
+
+from geo.errors import OnemapError
+from tiles import cells as C
+from tiles import sql as S
+from tiles.filters import TileAddress, TileFilters
+from tiles.layers import TileLayer
+from tiles.settings import TileSettings
+
+WIDGET = "widget"
+FULL = "full"
+
+
+class TileTimeout(OnemapError):
+    """A tile query ran past its layer's statement timeout (it was cancelled)."""
+
+    code = "tile_timeout"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the widget role may see (from ``ApiSettings``)."""
+
+    widget_min_count: int = 5
+    widget_cameras: str = "coarsen"
+    widget_camera_cell: float = 300.0
+
+
+PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
+HotspotSource = Callable[[TileFilters, int], Awaitable["object"]]
+
+
+class LayerRenderer:
+    """Turns (layer, tile, filters, role) into MVT bytes with the asyncpg pool.
+
+    Parameters
+    ----------
+    settings : TileSettings
+        Extent, buffer, cluster and simplification parameters.
+    pool : callable
+        Coroutine function returning the asyncpg pool.
+    policy : Policy
+        Widget-role restrictions.
+    hotspots : callable, optional
+        ``await hotspots(filters, res)`` → DataFrame of hotspot cells.
+    """
+
+    def __init__(self, settings: TileSettings, pool: PoolFactory, policy: Policy,
+                 hotspots: HotspotSource | None = None):
+        self.settings = settings
+        self.pool = pool
+        self.policy = policy
+        self.hotspots = hotspots
+
+    async def render(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
+                     role: str) -> bytes:
+        """MVT bytes of ``layer`` for the tile (b'' when it holds nothing)."""
+        if at.z < layer.minzoom:
+            return b""
+        filters = filters.only(layer.filters)
+        widget = role == WIDGET
+        if layer.name == "hotspots":
+            return await self._hotspots(layer, at, filters, widget)
+        if widget and layer.name == "incidents":
+            return await self._h3_counts(layer, at, filters)
+        if widget and layer.name == "cameras" and self.policy.widget_cameras == "hide":
+            return b""
+        if widget and layer.name == "camera_views" and self.policy.widget_cameras != "show":
+            return b""
+        if layer.clustered(at.z):
+            return await self._clusters(layer, at, filters)
+        if widget and layer.name == "cameras" and self.policy.widget_cameras == "coarsen":
+            return await self._coarse(layer, at, filters)
+        return await self._raw(layer, at, filters)
+
+    async def _run(self, layer: TileLayer, stmt: S.Statement, values: dict):
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            try:
+                return await conn.fetch(stmt.text, *stmt.args(values),
+                                        timeout=layer.timeout_ms / 1000)
+            except (TimeoutError, asyncpg.QueryCanceledError):
+                raise TileTimeout(
+                    f"tile query for layer {layer.name} exceeded {layer.timeout_ms} ms"
+                ) from None
+
+    async def _mvt(self, layer: TileLayer, stmt: S.Statement, values: dict) -> bytes:
+        rows = await self._run(layer, stmt, values)
+        return bytes(rows[0][0] or b"") if rows else b""
+
+    def _base(self, at: TileAddress, filters: TileFilters) -> dict:
+        return {"z": at.z, "x": at.x, "y": at.y, **S.filter_values(filters)}
+
+    async def _raw(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
+        s = self.settings
+        simplify = layer.simplified(at.z) and layer.kind != "point" and s.tile_simplify_units > 0
+        stmt = S.raw_statement(layer, layer.zoom_where(at.z), filters.present, simplify,
+                               s.tile_extent, s.tile_buffer)
+        size = 2 * S.ORIGIN / (1 << at.z)
+        values = self._base(at, filters) | {
+            "feature_limit": layer.feature_limit,
+            "tolerance": size / s.tile_extent * s.tile_simplify_units,
+        }
+        return await self._mvt(layer, stmt, values)
+
+    async def _clusters(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
+        s = self.settings
+        k = 1 << max(0, int(math.log2(max(1, 256 // s.tile_cluster_px))))  # cells per tile side
+        size = 2 * S.ORIGIN / (1 << at.z)
+        stmt = S.cluster_statement(layer, layer.zoom_where(at.z), filters.present, False,
+                                   s.tile_extent)
+        values = self._base(at, filters) | {
+            "cell": size / k, "reach": size / s.tile_extent, "id_stride": k << at.z,
+            "cx0": at.x * k, "cx1": at.x * k + k - 1, "cy0": at.y * k, "cy1": at.y * k + k - 1,
+        }
+        return await self._mvt(layer, stmt, values)
+
+    async def _coarse(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
+        """Counts on a fixed global grid, drawn at the cell centres (no positions leak)."""
+        s = self.settings
+        cell = self.policy.widget_camera_cell
+        size = 2 * S.ORIGIN / (1 << at.z)
+        left, top = at.x * size, at.y * size  # from the west and north edges of the world
+        stmt = S.cluster_statement(layer, layer.zoom_where(at.z), filters.present, True,
+                                   s.tile_extent)
+        values = self._base(at, filters) | {
+            "cell": cell, "reach": cell, "id_stride": math.ceil(2 * S.ORIGIN / cell) + 1,
+            "cx0": math.ceil(left / cell - 0.5), "cx1": math.ceil((left + size) / cell - 0.5) - 1,
+            "cy0": math.ceil(top / cell - 0.5), "cy1": math.ceil((top + size) / cell - 0.5) - 1,
+        }
+        return await self._mvt(layer, stmt, values)
+
+    async def _h3_counts(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
+        """Incidents per H3 cell; cells under the widget minimum are suppressed."""
+        res = C.widget_res(at.z)
+        stmt = S.h3_count_statement(layer, filters.present)
+        values = self._base(at, filters) | {
+            "res": res, "reach": C.reach_m(res, C.tile_centre_lat(at.z, at.y)),
+        }
+        rows = await self._run(layer, stmt, values)
+        cells = np.array([r["cell"] for r in rows], dtype=np.int64)
+        counts = np.array([r["n"] for r in rows], dtype=np.int64)
+        keep = counts >= self.policy.widget_min_count
+        return await self._cells(layer, at, cells[keep], {"count": ("int8", counts[keep])})
+
+    async def _hotspots(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
+                        widget: bool) -> bytes:
+        if self.hotspots is None:
+            return b""
+        res = max(6, min(9, at.z - 4))
+        frame = await self.hotspots(filters, res)
+        if frame is None or len(frame) == 0:
+            return b""
+        if widget:
+            frame = frame[frame["count"] >= self.policy.widget_min_count]
+        cells = np.array([_h3_int(h) for h in frame["h3"]], dtype=np.int64)
+        columns = {
+            "count": ("int8", frame["count"].to_numpy(np.int64)),
+            "gi_z": ("float8", frame["gi_z"].to_numpy(np.float64)),
+            "p_value": ("float8", frame["p_value"].to_numpy(np.float64)),
+            "bin": ("int8", frame["bin"].to_numpy(np.int64)),
+            "class": ("text", frame["class"].astype(str).to_numpy()),
+        }
+        return await self._cells(layer, at, cells, columns)
+
+    async def _cells(self, layer: TileLayer, at: TileAddress, cells: np.ndarray,
+                     columns: dict[str, tuple[str, np.ndarray]]) -> bytes:
+        s = self.settings
+        polygons = C.cell_polygons(cells)
+        mask = C.touching(polygons, C.tile_bounds(at.z, at.x, at.y, s.tile_buffer / s.tile_extent))
+        if not mask.any():
+            return b""
+        spec = (("h3", "text"),) + tuple((name, typ) for name, (typ, _) in columns.items())
+        stmt = S.cells_statement(layer.name, spec, s.tile_extent, s.tile_buffer)
+        values = {"z": at.z, "x": at.x, "y": at.y,
+                  "ids": [int(c) for c in cells[mask]],
+                  "wkbs": list(shapely.to_wkb(polygons[mask])),
+                  "h3": [format(int(c), "x") for c in cells[mask]]}
+        for name, (_, arr) in columns.items():
+            values[name] = [v.item() if hasattr(v, "item") else v for v in arr[mask]]
+        return await self._mvt(layer, stmt, values)
+
+
+def _h3_int(cell) -> int:
+    if isinstance(cell, str):
+        import h3
+
+        return h3.str_to_int(cell)
+    return int(cell)

@@ -1,0 +1,189 @@
+"""The tile service: requests → ETag → cache (coalesced) → per-layer renders.
+
+The ETag is a hash of the layers, the tile, the normalised filters, the role
+class, the configuration and the data version of every layer the tile depends
+on. Versions live in memory (:mod:`tiles.versions`), so a conditional request
+is answered without touching the database; an edit changes only the ETags of
+the layers it touches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from geo.errors import InvalidInput
+from tiles.cache import Tile, TileCache
+from tiles.filters import TileAddress, TileFilters
+from tiles.layers import TileLayer, get_layer, registry
+from tiles.render import FULL, WIDGET, HotspotSource, LayerRenderer, Policy, PoolFactory
+from tiles.settings import TileSettings
+from tiles.versions import LayerVersions
+
+MAX_LAYERS = 8
+Observer = Callable[[str, float, int], None]
+
+
+def role_class(role: str) -> str:
+    """Roles that see the same tiles share a class: ``widget`` or ``full``."""
+    return WIDGET if role == WIDGET else FULL
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """A validated request for one tile of one or more layers."""
+
+    layers: tuple[TileLayer, ...]
+    at: TileAddress
+    filters: TileFilters
+    role: str
+
+    @property
+    def name(self) -> str:
+        """The layers as written in the URL (``a,b,c``)."""
+        return ",".join(layer.name for layer in self.layers)
+
+
+class TileService:
+    """Everything tiles need while the app runs.
+
+    Parameters
+    ----------
+    settings : TileSettings
+        Tile configuration.
+    pool : callable
+        Coroutine function returning the asyncpg pool.
+    dsn : str
+        libpq URL for the LISTEN connection.
+    policy : Policy
+        Widget-role restrictions.
+    hotspots : callable, optional
+        Source of hotspot cells (``await hotspots(filters, res)``).
+    observer : callable, optional
+        ``observer(layer, seconds, nbytes)`` after each layer render.
+    """
+
+    def __init__(self, settings: TileSettings, pool: PoolFactory, dsn: str,
+                 policy: Policy | None = None, hotspots: HotspotSource | None = None,
+                 observer: Observer | None = None):
+        self.settings = settings
+        self.layers = registry(settings)
+        self.cache = TileCache(int(settings.tile_cache_mb * 2**20))
+        self.versions = LayerVersions(dsn, settings.tile_version_poll_s, self._changed)
+        self.renderer = LayerRenderer(settings, pool, policy or Policy(), hotspots)
+        self.observer = observer
+        self._pool = pool
+        self._config = hashlib.blake2b(
+            repr((sorted(self.layers.items()), settings.model_dump(), self.renderer.policy))
+            .encode(), digest_size=6,
+        ).hexdigest()
+        self._bounds: dict[tuple[str, int], list[float] | None] = {}
+
+    async def start(self) -> TileService:
+        """Load layer versions and start listening for changes."""
+        await self.versions.start()
+        return self
+
+    async def close(self) -> None:
+        """Stop listening."""
+        await self.versions.close()
+
+    def _changed(self, layer: str) -> None:
+        for name, spec in self.layers.items():
+            if layer in spec.depends_on:
+                self.cache.drop_layer(name)
+
+    def request(self, names: str, z: int, x: int, y: int, params: Mapping[str, str],
+                role: str) -> TileRequest:
+        """Validate a tile request (layers, address, filters)."""
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        if not wanted:
+            raise InvalidInput("no layer named in the tile URL")
+        if len(wanted) > MAX_LAYERS or len(set(wanted)) != len(wanted):
+            raise InvalidInput(f"a composite tile takes up to {MAX_LAYERS} distinct layers")
+        layers = tuple(get_layer(n, self.layers) for n in wanted)
+        at = TileAddress.parse(z, x, y)
+        filters = TileFilters.parse(params, now=datetime.now(UTC),
+                                    quantum_s=self.settings.tile_time_quantum_s,
+                                    tz=self.settings.tile_timezone)
+        accepted = {f for layer in layers for f in layer.filters}
+        filters.check_accepted(accepted, ",".join(wanted))
+        return TileRequest(layers, at, filters, role_class(role))
+
+    def _layer_key(self, req: TileRequest, layer: TileLayer) -> str:
+        versions = ".".join(str(self.versions.get(d)) for d in layer.depends_on)
+        role = req.role if layer.role_sensitive else FULL
+        filters = req.filters.only(layer.filters).key()
+        text = (f"{self._config}|{layer.name}|{req.at.z}/{req.at.x}/{req.at.y}|{filters}|"
+                f"{role}|{versions}")
+        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+    def etag(self, req: TileRequest) -> str:
+        """Weak ETag of the tile (same for its gzip and identity encodings)."""
+        keys = [self._layer_key(req, layer) for layer in req.layers]
+        if len(keys) == 1:
+            return f'W/"{keys[0]}"'
+        joined = hashlib.blake2b("+".join(keys).encode(), digest_size=12).hexdigest()
+        return f'W/"{joined}"'
+
+    def cache_control(self, req: TileRequest) -> str:
+        """``Cache-Control`` of the response (private when the role changes the content)."""
+        value = req.layers[0].cache_control
+        if any(layer.role_sensitive for layer in req.layers):
+            parts = [p.strip() for p in value.split(",") if p.strip() not in ("public", "")]
+            value = ", ".join(["private", *parts])
+        return value
+
+    def cached(self, etag: str) -> Tile | None:
+        """The cached tile for an ETag, if any (no database)."""
+        return self.cache.get(etag)
+
+    async def tile(self, req: TileRequest, etag: str) -> tuple[Tile, str]:
+        """The tile bytes, rendering (once, however many callers) on a miss."""
+        if len(req.layers) == 1:
+            return await self.cache.get_or_render(
+                etag, lambda: self._render_layer(req, req.layers[0])
+            )
+
+        async def compose() -> Tile:
+            parts = await asyncio.gather(*(self._layer_tile(req, layer) for layer in req.layers))
+            return Tile(b"".join(p.data for p in parts), tuple(lay.name for lay in req.layers))
+
+        return await self.cache.get_or_render(etag, compose)
+
+    async def _layer_tile(self, req: TileRequest, layer: TileLayer) -> Tile:
+        key = f'W/"{self._layer_key(req, layer)}"'
+        tile, _ = await self.cache.get_or_render(key, lambda: self._render_layer(req, layer))
+        return tile
+
+    async def _render_layer(self, req: TileRequest, layer: TileLayer) -> Tile:
+        t0 = time.perf_counter()
+        data = await self.renderer.render(layer, req.at, req.filters, req.role)
+        tile = Tile(data, (layer.name,))
+        if data:
+            tile.gzipped(self.settings.tile_gzip_level)
+        if self.observer is not None:
+            self.observer(layer.name, time.perf_counter() - t0, len(data))
+        return tile
+
+    async def bounds(self, layer: TileLayer) -> list[float] | None:
+        """lon/lat bounds of a layer's data (estimated from statistics when available)."""
+        table = layer.table or "incidents"
+        key = (table, self.versions.get(table))
+        if key not in self._bounds:
+            pool = await self._pool()
+            async with pool.acquire() as conn:
+                box = await conn.fetchrow(_BOUNDS.format(table=table))
+            self._bounds[key] = None if box is None or box[0] is None else [
+                round(float(v), 6) for v in box
+            ]
+        return self._bounds[key]
+
+
+_BOUNDS = """
+SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS s"""

@@ -1,0 +1,56 @@
+"""Settings of the tile service (``ONEMAP_TILE_*``), validated at start."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LayerOverride(BaseModel):
+    """Per-layer overrides of the registry defaults (all optional)."""
+
+    model_config = {"extra": "forbid"}
+
+    minzoom: int | None = Field(None, ge=0, le=24)
+    maxzoom: int | None = Field(None, ge=0, le=24)
+    cluster_below: int | None = Field(None, ge=0, le=25)
+    simplify_below: int | None = Field(None, ge=0, le=25)
+    feature_limit: int | None = Field(None, ge=1)
+    timeout_ms: int | None = Field(None, ge=10)
+    cache_control: str | None = None
+
+
+class TileSettings(BaseSettings):
+    """How tiles are rendered, cached and served.
+
+    ``tile_layers`` takes JSON per layer, e.g.
+    ``ONEMAP_TILE_LAYERS='{"cameras": {"cluster_below": 12, "cache_control": "no-cache"}}'``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+
+    # Byte budget of the in-process tile cache; 0 disables caching (coalescing stays on).
+    tile_cache_mb: float = Field(256.0, ge=0)
+    # MVT extent and buffer (in tile units) used by ST_AsMVTGeom and the && margin.
+    tile_extent: int = Field(4096, ge=256, le=16384)
+    tile_buffer: int = Field(256, ge=0, le=4096)
+    # Point layers are clustered below this zoom; cells are this many pixels (of 256) wide.
+    tile_cluster_below: int = Field(14, ge=0, le=25)
+    tile_cluster_px: int = Field(32, ge=4, le=256)
+    # Polygons and lines are simplified below this zoom with this tolerance in 4096-grid units.
+    tile_simplify_below: int = Field(14, ge=0, le=25)
+    tile_simplify_units: float = Field(4.0, ge=0)
+    tile_feature_limit: int = Field(20_000, ge=1)
+    tile_timeout_ms: int = Field(10_000, ge=10)
+    tile_cache_control: str = "public, max-age=60"
+    # gzip level for cached tiles (1 = fastest).
+    tile_gzip_level: int = Field(4, ge=1, le=9)
+    # Fallback poll of layer_versions when LISTEN misses a notification.
+    tile_version_poll_s: float = Field(5.0, gt=0)
+    # Relative time windows and open-ended ``to`` are rounded to this many seconds.
+    tile_time_quantum_s: int = Field(3600, ge=1)
+    # Zone of filter times given without one.
+    tile_timezone: str = "Asia/Shanghai"
+    # Widget role, cameras "coarsen": counts on a global grid of this size (Web Mercator m).
+    tile_widget_camera_cell: float = Field(300.0, ge=10)
+    tile_layers: dict[str, LayerOverride] = {}

@@ -1,0 +1,178 @@
+"""Stable MVT statement texts, one per (layer, variant, filters present).
+
+Only values are bound (``z``, ``x``, ``y``, tolerances, filter values), so the
+text of a variant never changes from tile to tile and asyncpg's per-connection
+statement cache reuses the prepared plan. Statements are written with named
+placeholders (``$z``) and turned into positional ones (``$1``) here.
+
+Examples
+--------
+>>> s = Statement.build("SELECT $z + $x * $z")
+>>> s.text, s.names
+('SELECT $1 + $2 * $1', ('z', 'x'))
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tiles.filters import TileFilters
+from tiles.layers import TileLayer
+
+ORIGIN = 20037508.342789244  # half the Web Mercator world width, metres
+_NAMED = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL text with positional parameters and the names bound to them, in order."""
+
+    text: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def build(cls, sql: str) -> Statement:
+        """Number the named placeholders in order of first appearance."""
+        names: list[str] = []
+
+        def number(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        return cls(_NAMED.sub(number, sql), tuple(names))
+
+    def args(self, values: dict) -> list:
+        """Positional arguments from named values."""
+        return [values[n] for n in self.names]
+
+
+def filter_conditions(layer: TileLayer, present: tuple[str, ...]) -> list[str]:
+    """SQL conditions for the filters that are set (values stay placeholders)."""
+    out = []
+    if "from" in present:
+        out.append(f"{layer.time_sql} >= $time_from")
+    if "to" in present:
+        out.append(f"{layer.time_sql} < $time_to")
+    if "category" in present:
+        out.append("t.category = ANY($categories::text[])")
+    if "source" in present:
+        out.append("t.source = ANY($sources::text[])")
+    return out
+
+
+def _where(layer: TileLayer, z_where: str, present: tuple[str, ...]) -> str:
+    conds = [c for c in (layer.where.replace("$plan", "$plan::int"), z_where) if c]
+    conds += filter_conditions(layer, present)
+    return "".join(f"\n      AND {c}" for c in conds)
+
+
+def _props(layer: TileLayer) -> str:
+    return ", ".join(f'{p.sql} AS "{p.name}"' for p in layer.properties)
+
+
+@lru_cache(maxsize=512)
+def raw_statement(
+    layer: TileLayer, z_where: str, present: tuple[str, ...], simplify: bool,
+    extent: int, buffer: int,
+) -> Statement:
+    """Features as they are, clipped to the buffered tile (simplified at low zoom)."""
+    geom = "ST_Simplify(t.geom_3857, $tolerance, true)" if simplify else "t.geom_3857"
+    margin = buffer / extent
+    where = _where(layer, z_where, present)
+    sql = f"""
+SELECT ST_AsMVT(q, '{layer.name}', {extent}, 'geom', 'id')
+FROM (
+    SELECT {layer.id_sql} AS id, {_props(layer)},
+           ST_AsMVTGeom({geom}, ST_TileEnvelope($z, $x, $y), {extent}, {buffer}, true) AS geom
+    FROM {layer.table} AS t
+    WHERE t.geom_3857 && ST_TileEnvelope($z, $x, $y, margin => {margin!r}){where}
+    LIMIT $feature_limit
+) AS q"""
+    return Statement.build(sql)
+
+
+@lru_cache(maxsize=256)
+def cluster_statement(
+    layer: TileLayer, z_where: str, present: tuple[str, ...], at_centre: bool, extent: int,
+) -> Statement:
+    """Points counted per cell of a global grid aligned with the tiles.
+
+    A cell belongs to exactly one tile (the bound index ranges), so counts add
+    up to the raw count across tiles. The point sits at the members' mean, or
+    at the cell centre when ``at_centre`` (coarsened positions).
+    """
+    counts = "".join(
+        f',\n               count(*) FILTER (WHERE {cond}) AS "{name}"'
+        for name, cond in layer.cluster_counts
+    )
+    names = "".join(f', c."{name}"' for name, _ in layer.cluster_counts)
+    where = _where(layer, z_where, present)
+    if at_centre:
+        point = (f"ST_Point(-{ORIGIN!r} + (c.cx + 0.5) * $cell, "
+                 f"{ORIGIN!r} - (c.cy + 0.5) * $cell, 3857)")
+    else:
+        point = "ST_Point(c.px, c.py, 3857)"
+    sql = f"""
+SELECT ST_AsMVT(q, '{layer.name}', {extent}, 'geom', 'id')
+FROM (
+    SELECT c.cy * $id_stride + c.cx AS id, c.n AS "count"{names},
+           ST_AsMVTGeom({point}, ST_TileEnvelope($z, $x, $y), {extent}, 0, false) AS geom
+    FROM (
+        SELECT floor((ST_X(t.geom_3857) + {ORIGIN!r}) / $cell)::bigint AS cx,
+               floor(({ORIGIN!r} - ST_Y(t.geom_3857)) / $cell)::bigint AS cy,
+               count(*) AS n, avg(ST_X(t.geom_3857)) AS px, avg(ST_Y(t.geom_3857)) AS py{counts}
+        FROM {layer.table} AS t
+        WHERE t.geom_3857 && ST_Expand(ST_TileEnvelope($z, $x, $y), $reach){where}
+        GROUP BY 1, 2
+    ) AS c
+    WHERE c.cx BETWEEN $cx0 AND $cx1 AND c.cy BETWEEN $cy0 AND $cy1
+) AS q"""
+    return Statement.build(sql)
+
+
+@lru_cache(maxsize=64)
+def h3_count_statement(layer: TileLayer, present: tuple[str, ...]) -> Statement:
+    """Incident counts per H3 parent cell around a tile (for aggregated views)."""
+    where = _where(layer, "", present)
+    sql = f"""
+SELECT onemap_h3_parent(t.h3, $res) AS cell, count(*) AS n
+FROM {layer.table} AS t
+WHERE t.geom_3857 && ST_Expand(ST_TileEnvelope($z, $x, $y), $reach){where}
+GROUP BY 1"""
+    return Statement.build(sql)
+
+
+@lru_cache(maxsize=16)
+def cells_statement(name: str, columns: tuple[tuple[str, str], ...], extent: int,
+                    buffer: int) -> Statement:
+    """MVT of polygons passed in as arrays (WKB in EPSG:3857) with their properties.
+
+    ``columns`` pairs a property name with its array type (``bigint``, ``float8``, ``text``…).
+    """
+    decl = ", ".join(f'"{col}" {typ}' for col, typ in columns)
+    arrays = ", ".join(f"${col}::{typ}[]" for col, typ in columns)
+    props = ", ".join(f'c."{col}"' for col, _ in columns)
+    sql = f"""
+SELECT ST_AsMVT(q, '{name}', {extent}, 'geom', 'id')
+FROM (
+    SELECT c.id, {props},
+           ST_AsMVTGeom(ST_GeomFromWKB(c.wkb, 3857), ST_TileEnvelope($z, $x, $y),
+                        {extent}, {buffer}, true) AS geom
+    FROM unnest($ids::bigint[], $wkbs::bytea[], {arrays}) AS c(id, wkb, {decl})
+) AS q"""
+    return Statement.build(sql)
+
+
+def filter_values(filters: TileFilters) -> dict:
+    """Bound values of the filters (all keys, used or not)."""
+    return {
+        "time_from": filters.time_from,
+        "time_to": filters.time_to,
+        "categories": list(filters.categories),
+        "sources": list(filters.sources),
+        "plan": filters.plan,
+    }
