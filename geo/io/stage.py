@@ -1,0 +1,164 @@
+"""The write path: COPY a validated frame into a temporary staging table, then one
+``INSERT … SELECT … ON CONFLICT`` into the layer's table, in the caller's transaction.
+
+Points travel as ``lon``/``lat`` doubles, other shapes as hex WKB, times as
+integer microseconds since the epoch (exact, and cheap to format).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from geo.layers import LayerSpec
+
+STAGE = "onemap_stage"
+_SQL_TYPES = {"text": "text", "enum": "text", "int": "bigint", "float": "double precision",
+              "bool": "boolean", "time": "bigint"}
+_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+
+@dataclass
+class Staged:
+    """What was staged: the data columns, and whether geometry is lon/lat or WKB."""
+
+    fields: list[str]
+    extras: list[str]
+    points: bool
+    rows: int
+
+
+def _stage_table(spec: LayerSpec, frame: gpd.GeoDataFrame) -> tuple[pd.DataFrame, Staged]:
+    fields = [f for f in spec.fields if f in frame.columns]
+    table: dict[str, object] = {}
+    for name in fields:
+        kind = spec.fields[name].kind
+        col = frame[name]
+        if kind == "time":
+            us = (pd.to_datetime(col, utc=True) - _EPOCH) // pd.Timedelta(microseconds=1)
+            table[name] = us.astype("Int64")
+        elif kind == "bool":
+            table[name] = col.astype("boolean").map({True: "t", False: "f"})
+        else:
+            table[name] = col
+    extras = [c for c in ("plan_id", "h3") if c in frame.columns]
+    for c in extras:
+        table[c] = frame[c].astype("Int64")
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    points = spec.db_geometry == "point"
+    if points:
+        table["lon"] = shapely.get_x(geoms)
+        table["lat"] = shapely.get_y(geoms)
+    else:
+        table["wkb"] = shapely.to_wkb(geoms, hex=True)
+    out = pd.DataFrame(table, index=frame.index)
+    return out, Staged(fields, extras, points, len(out))
+
+
+def copy_stage(conn: Connection, spec: LayerSpec, frame: gpd.GeoDataFrame, *, chunk_rows: int,
+               on_chunk: Callable[[int], None] | None = None) -> Staged:
+    """Create the temporary staging table and COPY ``frame`` into it."""
+    table, staged = _stage_table(spec, frame)
+    cols = [f'"{c}" {_SQL_TYPES[spec.fields[c].kind]}' for c in staged.fields]
+    cols += [f"{c} bigint" for c in staged.extras]
+    cols += ["lon double precision", "lat double precision"] if staged.points else ["wkb text"]
+    conn.execute(text(f"CREATE TEMP TABLE {STAGE} ({', '.join(cols)}) ON COMMIT DROP"))
+    names = ", ".join(f'"{c}"' for c in table.columns)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN (FORMAT csv)") as copy:
+        for start in range(0, len(table), chunk_rows):
+            part = table.iloc[start:start + chunk_rows]
+            buf = io.StringIO()
+            part.to_csv(buf, header=False, index=False)
+            copy.write(buf.getvalue())
+            if on_chunk:
+                on_chunk(len(part))
+    cursor.close()
+    return staged
+
+
+def _geom_expr(spec: LayerSpec, staged: Staged) -> str:
+    if staged.points:
+        return "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)"
+    geom = "ST_GeomFromWKB(decode(s.wkb, 'hex'), 4326)"
+    return f"ST_Multi({geom})" if spec.db_geometry == "multi" else geom
+
+
+def _value_expr(spec: LayerSpec, name: str) -> str:
+    if spec.fields[name].kind == "time":
+        return f"timestamptz 'epoch' + s.\"{name}\" * interval '1 microsecond'"
+    return f's."{name}"'
+
+
+def _same_row(spec: LayerSpec, staged: Staged, geom: str) -> str:
+    """SQL true when an equal row (same geometry, same name) is already stored."""
+    name = ' AND t.name IS NOT DISTINCT FROM s.name' if "name" in staged.fields else ""
+    return (f"EXISTS (SELECT 1 FROM {spec.name} t WHERE t.geom && {geom} "
+            f"AND ST_Equals(t.geom, {geom}){name})")
+
+
+def insert_sql(spec: LayerSpec, staged: Staged, *, update: bool, plan_id: int | None) -> str:
+    """The one INSERT … SELECT that moves staged rows into the layer's table.
+
+    Returns counts ``(inserted, updated)``. Rows without a natural key are
+    skipped when an equal row (geometry and name) already exists.
+    """
+    geom = _geom_expr(spec, staged)
+    cols = [f'"{c}"' for c in staged.fields] + ["geom"]
+    exprs = [_value_expr(spec, c) for c in staged.fields] + [geom]
+    joins, where = "", []
+    if spec.name == "incidents":
+        cols += ["h3", "grid_id"]
+        exprs += ["s.h3", "g.id" if plan_id is not None else "NULL"]
+        if plan_id is not None:
+            joins = (
+                "LEFT JOIN LATERAL (SELECT g.id FROM grids g WHERE g.plan_id = :plan "
+                f"AND ST_Intersects(g.geom, {geom}) ORDER BY g.id LIMIT 1) g ON true"
+            )
+    if spec.name == "grids":
+        cols.append("plan_id")
+        exprs.append("COALESCE(s.plan_id, :plan)" if "plan_id" in staged.extras else ":plan")
+    if spec.conflict_target is None:
+        where.append(f"NOT {_same_row(spec, staged, geom)}")
+    elif spec.name in ("buildings", "cameras"):
+        where.append(f"(s.code IS NOT NULL OR NOT {_same_row(spec, staged, geom)})"
+                     if "code" in staged.fields else f"NOT {_same_row(spec, staged, geom)}")
+    conflict = ""
+    if spec.conflict_target is not None:
+        if update:
+            keys = set(spec.key) | {"plan_id"}
+            sets = [f"{c} = EXCLUDED.{c}" for c in cols if c.strip('"') not in keys]
+            if spec.name == "cameras":
+                sets.append("updated_at = now()")
+            conflict = f"ON CONFLICT {spec.conflict_target} DO UPDATE SET {', '.join(sets)}"
+        else:
+            conflict = f"ON CONFLICT {spec.conflict_target} DO NOTHING"
+    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    return f"""
+        WITH ins AS (
+            INSERT INTO {spec.name} ({', '.join(cols)})
+            SELECT {', '.join(exprs)}
+            FROM {STAGE} s
+            {joins}
+            {where_sql}
+            {conflict}
+            RETURNING (xmax = 0) AS fresh
+        )
+        SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM ins
+    """
+
+
+def insert_staged(conn: Connection, spec: LayerSpec, staged: Staged, *, update: bool,
+                  plan_id: int | None) -> tuple[int, int]:
+    """Run :func:`insert_sql`; returns ``(inserted, updated)``."""
+    sql = insert_sql(spec, staged, update=update, plan_id=plan_id)
+    params = {"plan": plan_id} if ":plan" in sql else {}
+    inserted, updated = conn.execute(text(sql), params).one()
+    return int(inserted), int(updated)
