@@ -1,0 +1,242 @@
+"""Hotspot analyses against the database, with in-process caches.
+
+Caches (per engine, per process): the incidents' columns (per incidents-layer
+version), study areas and their weights (per resolution, bbox and data
+versions; weights per cell set), and whole results keyed by the query and the
+data versions from ``layer_versions`` — so a repeated query answers from memory
+and any change to incidents or admin areas invalidates it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from geo.errors import NotEnoughData
+from geo.hotspots import aggregate as A
+from geo.hotspots.cells import parents
+from geo.hotspots.params import Filters
+from geo.hotspots.settings import HotspotSettings
+from geo.hotspots.snapshot import IncidentColumns, to_us
+from geo.hotspots.study import Lru, Study, check_size, clip_to_bbox, extent_area, study_cells
+from geo.settings import ServiceAreaSettings
+
+HEAT_SOURCE_RES = 11
+
+
+@dataclass(frozen=True)
+class DataState:
+    """Versions of the layers an answer depends on, and the estimated row count."""
+
+    incidents: int
+    admin_areas: int
+    rows: float
+
+
+class HotspotService:
+    """Entry point of the hotspot analyses for one database.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+    settings : HotspotSettings, optional
+    area : ServiceAreaSettings, optional
+    """
+
+    def __init__(self, engine: Engine, settings: HotspotSettings | None = None,
+                 area: ServiceAreaSettings | None = None):
+        self.engine = engine
+        self.settings = settings or HotspotSettings()
+        self.area_settings = area or ServiceAreaSettings()
+        self._columns: IncidentColumns | None = None
+        self._columns_lock = threading.Lock()
+        self._areas = Lru(4)
+        self._incident_cells = Lru(8)
+        self._studies = Lru(16)
+        self._study_by_cells = Lru(16)
+        self._index = Lru(4)
+        self.results = Lru(self.settings.cache_entries)
+
+    # -- data state and sources -------------------------------------------------
+
+    def state(self) -> DataState:
+        """Current layer versions (one small query)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT (SELECT version FROM layer_versions WHERE layer = 'incidents'), "
+                "       (SELECT version FROM layer_versions WHERE layer = 'admin_areas'), "
+                "       (SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass)"
+            )).one()
+        return DataState(int(row[0] or 0), int(row[1] or 0), float(row[2] or 0))
+
+    def columns(self, st: DataState) -> IncidentColumns | None:
+        """The in-memory columns at this version, or None when the table is too big."""
+        if st.rows > self.settings.memory_rows:
+            return None
+        cols = self._columns
+        if cols is not None and cols.version == st.incidents:
+            return cols
+        with self._columns_lock:
+            if self._columns is None or self._columns.version != st.incidents:
+                self._columns = IncidentColumns.load(self.engine)
+            cols = self._columns
+        return cols if cols.version == st.incidents else None
+
+    def area(self, st: DataState):
+        """(geometry, source label) of the study area."""
+        def make():
+            with self.engine.connect() as conn:
+                geom, level = A.admin_area(conn)
+                if geom is not None:
+                    return geom, f"admin_areas:{level}"
+                extent = A.incident_extent(conn)
+            if extent is None:
+                raise NotEnoughData("there are no incidents and no admin areas to analyse")
+            return extent_area(extent, self.settings.area_buffer_m), "incident_extent"
+
+        key = (st.admin_areas,) if st.admin_areas > 1 else (st.admin_areas, st.incidents)
+        return self._areas.get(key, make)
+
+    def incident_cells(self, res: int, st: DataState) -> np.ndarray:
+        """Cells at ``res`` holding any incident."""
+        def make():
+            cols = self.columns(st)
+            if cols is not None:
+                return cols.distinct_cells(res)
+            with self.engine.connect() as conn:
+                return A.incident_cells(conn, res)
+
+        return self._incident_cells.get((res, st.incidents), make)
+
+    def study(self, res: int, bbox: tuple | None, st: DataState) -> Study:
+        """The study cells for a resolution and bbox at the current data versions."""
+        def make():
+            geom, source = self.area(st)
+            clipped = clip_to_bbox(geom, bbox)
+            check_size(clipped, res, self.settings.max_cells)
+            cells = study_cells(clipped, res, self.incident_cells(res, st), bbox)
+            if len(cells) < 3:
+                where = "the bbox" if bbox else "the service area"
+                raise NotEnoughData(f"{where} holds {len(cells)} cells at res {res}; "
+                                    "use a larger bbox or a finer res")
+            fresh = Study(res, cells, source)
+            return self._study_by_cells.get((res, fresh.key), lambda: fresh)
+
+        return self._studies.get((res, bbox, st.admin_areas, st.incidents), make)
+
+    # -- counting ---------------------------------------------------------------
+
+    def counts(self, study: Study, f: Filters, st: DataState) -> np.ndarray:
+        """Incidents per study cell (zeros included) for the filters."""
+        cols = self.columns(st)
+        if cols is None:
+            with self.engine.connect() as conn:
+                cells, n = A.counts_by_cell(conn, study.res, f)
+            rows = study.index_of(cells)
+            return np.bincount(rows[rows >= 0], weights=n[rows >= 0],
+                               minlength=len(study)).astype(np.int64)
+        idx = self._cell_index(cols, study)
+        m = cols.mask(f)
+        sel = idx if m is None else idx[m]
+        return np.bincount(sel[sel >= 0], minlength=len(study)).astype(np.int64)
+
+    def cube(self, study: Study, f: Filters, edges: list, st: DataState) -> np.ndarray:
+        """Incidents per study cell and time step, (n, T)."""
+        steps = len(edges) - 1
+        cols = self.columns(st)
+        if cols is None:
+            with self.engine.connect() as conn:
+                cells, step, n = A.counts_by_cell_step(conn, study.res, edges, f)
+            rows = study.index_of(cells)
+            ok = rows >= 0
+            flat = rows[ok] * steps + step[ok]
+            return np.bincount(flat, weights=n[ok], minlength=len(study) * steps
+                               ).reshape(len(study), steps).astype(np.int64)
+        idx = self._cell_index(cols, study)
+        step = np.searchsorted(np.array([to_us(e) for e in edges]), cols.t_us, side="right") - 1
+        ok = (idx >= 0) & (step >= 0) & (step < steps)
+        m = cols.mask(f)
+        if m is not None:
+            ok &= m
+        flat = idx[ok].astype(np.int64) * steps + step[ok]
+        return np.bincount(flat, minlength=len(study) * steps).reshape(len(study), steps)
+
+    def fine_counts(self, f: Filters, bbox: tuple | None, st: DataState):
+        """Incidents per res-11 cell (heatmap input), optionally in a bbox."""
+        cols = self.columns(st)
+        if cols is None:
+            with self.engine.connect() as conn:
+                cells, n = A.counts_by_cell(conn, HEAT_SOURCE_RES, f)
+        else:
+            m = cols.mask(f)
+            h = cols.h3 if m is None else cols.h3[m]
+            cells, n = np.unique(parents(h, HEAT_SOURCE_RES), return_counts=True)
+        if bbox is not None and len(cells):
+            from geo.hotspots.cells import in_bbox
+
+            keep = in_bbox(cells, bbox)
+            cells, n = cells[keep], n[keep]
+        return cells, n
+
+    def _cell_index(self, cols: IncidentColumns, study: Study) -> np.ndarray:
+        return self._index.get((cols.version, study.res, study.key),
+                               lambda: cols.cell_index(study.res, study.cells))
+
+    def require(self, total: int, what: str = "this window and filter") -> None:
+        """Refuse to compute statistics on too few incidents."""
+        need = self.settings.min_incidents
+        if total == 0:
+            raise NotEnoughData(f"no incidents match {what}")
+        if total < need:
+            raise NotEnoughData(f"only {total} incidents match {what}; hotspot statistics "
+                                f"need at least {need} (ONEMAP_HOTSPOT_MIN_INCIDENTS)")
+
+    def time_range(self, f: Filters, st: DataState):
+        """First and last matching incident."""
+        cols = self.columns(st)
+        if cols is not None:
+            return cols.time_range(f)
+        with self.engine.connect() as conn:
+            return A.time_range(conn, f)
+
+
+_SERVICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SERVICES_LOCK = threading.Lock()
+
+
+def service_for(engine: Engine, settings: HotspotSettings | None = None) -> HotspotService:
+    """The service (and its caches) of an engine, created on first use."""
+    with _SERVICES_LOCK:
+        svc = _SERVICES.get(engine)
+        if svc is None:
+            svc = _SERVICES[engine] = HotspotService(engine, settings)
+        return svc
+
+
+def hotspot_cells(engine: Engine, params=None, **query) -> pd.DataFrame:
+    """Gi* per cell as a DataFrame (h3 str, count, gi_z, p_value, bin, class); cached.
+
+    ``params`` is a ``HotspotQuery``; or give raw values as keywords
+    (``res``, ``k``, ``alpha``, ``from_``, ``to``, ``category``, ``source``, ``bbox``).
+    """
+    from geo.hotspots import analyses
+    from geo.hotspots.params import hotspot_query
+
+    svc = service_for(engine)
+    q = params or hotspot_query(svc.settings, **query)
+    return analyses.hotspots(svc, q).frame()
+
+
+def emerging_cells(engine: Engine, params=None, **query) -> pd.DataFrame:
+    """Emerging categories per cell as a DataFrame (h3 str, category, trend_z, trend_p, …)."""
+    from geo.hotspots import analyses
+    from geo.hotspots.params import emerging_query
+
+    svc = service_for(engine)
+    q = params or emerging_query(svc.settings, **query)
+    return analyses.emerging(svc, q).frame()

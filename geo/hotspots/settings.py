@@ -1,0 +1,46 @@
+"""Settings of the hotspot analyses (``ONEMAP_HOTSPOT_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HotspotSettings(BaseSettings):
+    """Defaults and limits of the hotspot analyses.
+
+    ``alpha`` is the false-discovery rate of the middle (95 %) bin: bins ±3/±2/±1
+    use FDR levels ``alpha/5``, ``alpha`` and ``2*alpha`` (0.01/0.05/0.10 by default).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_HOTSPOT_", extra="ignore")
+
+    res: int = Field(9, ge=6, le=12)
+    k: int = Field(1, ge=1, le=3)
+    alpha: float = Field(0.05, gt=0, le=0.2)
+    # Gi* on fewer incidents than this is noise: the request is refused.
+    min_incidents: int = Field(30, ge=1)
+    # Timezone of week/month steps and of dates given without a zone.
+    timezone: str = "Asia/Shanghai"
+    # Buffer of the incidents' extent when there are no admin areas (metres).
+    area_buffer_m: float = Field(500.0, ge=0)
+    # Refuse studies with more cells than this (narrow with bbox or a coarser res).
+    max_cells: int = Field(400_000, ge=100)
+    # Hold the incidents' columns in memory when the table has at most this many rows.
+    memory_rows: int = Field(5_000_000, ge=0)
+    # Result cache entries kept per process.
+    cache_entries: int = Field(64, ge=0)
+    # Emerging hot spots: bins significant at FDR level ``emerging_alpha`` count as
+    # hot/cold (ArcGIS counts any of 90/95/99 %); Mann–Kendall trend level.
+    emerging_alpha: float = Field(0.10, gt=0, le=0.2)
+    trend_alpha: float = Field(0.05, gt=0, le=0.2)
+    # Previous time steps in the space-time neighbourhood (ArcGIS default 1).
+    time_window: int = Field(1, ge=0, le=12)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(v)
+        return v

@@ -1,0 +1,115 @@
+"""The incidents' analysis columns held in memory (h3, time, category, source).
+
+Read once per incidents-layer version with one binary ``COPY`` (about 38 bytes
+a row) inside a repeatable-read transaction together with that version, so the
+snapshot and its version always agree. Filtering and counting are then numpy
+masks and ``bincount``: tens of milliseconds for a million incidents, against
+hundreds for a ``GROUP BY`` over the table. Used when the table holds at most
+``ONEMAP_HOTSPOT_MEMORY_ROWS`` rows; otherwise the SQL path answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import Engine
+
+from geo.hotspots.cells import parents
+from geo.hotspots.params import CATEGORIES, SOURCES, Filters
+
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_HEADER, _TRAILER = 19, 2
+_ROW = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("h3", ">i8"), ("l2", ">i4"), ("t", ">i8"),
+                 ("l3", ">i4"), ("cat", ">i2"), ("l4", ">i4"), ("src", ">i2")])
+
+
+def _code_sql(column: str, values: tuple[str, ...]) -> str:
+    """``CASE`` mapping our own constant names to small integers (no user input)."""
+    whens = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values))
+    return f"(CASE {column} {whens} ELSE -1 END)::int2"
+
+
+def to_us(t: datetime) -> int:
+    """Aware datetime → microseconds since 2000-01-01 UTC (PostgreSQL's epoch)."""
+    return (t - PG_EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(us: int) -> datetime:
+    """Inverse of ``to_us``."""
+    return PG_EPOCH + timedelta(microseconds=int(us))
+
+
+@dataclass
+class IncidentColumns:
+    """Columns of every incident at one layer version."""
+
+    version: int
+    h3: np.ndarray       # int64, the stored (finest) cell
+    t_us: np.ndarray     # int64, occurred_at in µs since 2000-01-01 UTC
+    category: np.ndarray  # int8 index into CATEGORIES
+    source: np.ndarray   # int8 index into SOURCES
+
+    def __len__(self) -> int:
+        return len(self.h3)
+
+    @classmethod
+    def load(cls, engine: Engine) -> IncidentColumns:
+        """Read the columns and their version consistently."""
+        sql = (f"COPY (SELECT h3, occurred_at, {_code_sql('category', CATEGORIES)}, "
+               f"{_code_sql('source', SOURCES)} FROM incidents) TO STDOUT (FORMAT binary)")
+        raw = engine.raw_connection()
+        try:
+            pg = raw.driver_connection
+            with pg.transaction(), pg.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("SELECT version FROM layer_versions WHERE layer = 'incidents'")
+                version = int((cur.fetchone() or (0,))[0])
+                buf = bytearray()
+                with cur.copy(sql) as copy:
+                    for block in copy:
+                        buf += block
+        finally:
+            raw.close()
+        rows = np.frombuffer(bytes(buf), dtype=_ROW, offset=_HEADER,
+                             count=(len(buf) - _HEADER - _TRAILER) // _ROW.itemsize)
+        return cls(version, rows["h3"].astype(np.int64), rows["t"].astype(np.int64),
+                   rows["cat"].astype(np.int8), rows["src"].astype(np.int8))
+
+    def mask(self, f: Filters) -> np.ndarray | None:
+        """Rows passing the filters (None = all rows)."""
+        m = None
+
+        def both(a, b):
+            return b if a is None else a & b
+
+        if f.t0 is not None:
+            m = both(m, self.t_us >= to_us(f.t0))
+        if f.t1 is not None:
+            m = both(m, self.t_us < to_us(f.t1))
+        if f.categories:
+            m = both(m, np.isin(self.category, [CATEGORIES.index(c) for c in f.categories]))
+        if f.sources:
+            m = both(m, np.isin(self.source, [SOURCES.index(s) for s in f.sources]))
+        return m
+
+    def cell_index(self, res: int, cells: np.ndarray) -> np.ndarray:
+        """Row of each incident's parent cell in sorted ``cells`` (−1 when absent)."""
+        p = parents(self.h3, res)
+        pos = np.searchsorted(cells, p)
+        pos[pos == len(cells)] = 0
+        return np.where(cells[pos] == p, pos, -1).astype(np.int32) if len(cells) else \
+            np.full(len(p), -1, np.int32)
+
+    def distinct_cells(self, res: int) -> np.ndarray:
+        """Sorted cells at ``res`` holding at least one incident."""
+        return np.unique(parents(self.h3, res))
+
+    def time_range(self, f: Filters) -> tuple[datetime | None, datetime | None]:
+        """First and last occurrence among filtered incidents."""
+        m = self.mask(f)
+        t = self.t_us if m is None else self.t_us[m]
+        if t.size == 0:
+            return None, None
+        return from_us(t.min()), from_us(t.max())

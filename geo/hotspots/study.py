@@ -1,0 +1,136 @@
+"""The study area of one analysis: its H3 cells, weights and outlines, cached.
+
+Area: the union of the admin areas of the top level present (district, else
+street, else community); with no admin areas, the incidents' bounding box grown
+by ``ONEMAP_HOTSPOT_AREA_BUFFER_M``. Cells: centre in the area (and in the bbox
+when one is given), plus every cell holding an incident (any time, any
+category) whose centre is in the bbox — so the cell set, and therefore n in
+Gi*, does not change with the time window or the category filter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import h3
+import numpy as np
+from scipy import sparse
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import InvalidInput
+from geo.hotspots import cells as C
+
+M_PER_DEG = 111_320.0
+
+
+class Lru:
+    """A small thread-safe LRU cache of computed values."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], object]):
+        """The cached value for ``key``, computing it with ``make()`` when missing."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()
+        if self.maxsize:
+            with self._lock:
+                self._data[key] = value
+                while len(self._data) > self.maxsize:
+                    self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._data.clear()
+
+
+class Study:
+    """Sorted study cells at one resolution, with lazily built k-ring weights.
+
+    Attributes
+    ----------
+    res : int
+    cells : ndarray of int64 (sorted)
+    source : str
+        Where the area came from, e.g. ``admin_areas:district`` or ``incident_extent``.
+    key : str
+        Digest of the cell set (cache key of anything derived from it).
+    """
+
+    def __init__(self, res: int, cells: np.ndarray, source: str):
+        self.res, self.cells, self.source = res, cells, source
+        self.key = hashlib.blake2b(cells.tobytes(), digest_size=12).hexdigest()
+        self._weights: dict[int, sparse.csr_matrix] = {}
+        self._rings: list | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def weights(self, k: int) -> sparse.csr_matrix:
+        """Binary k-ring weights among the study cells (built once)."""
+        with self._lock:
+            if k not in self._weights:
+                self._weights[k] = C.kring_weights(self.cells, k)
+            return self._weights[k]
+
+    def rings(self) -> list:
+        """GeoJSON outline of every cell (built once)."""
+        with self._lock:
+            if self._rings is None:
+                self._rings = C.boundaries(self.cells)
+            return self._rings
+
+    def index_of(self, cells: np.ndarray) -> np.ndarray:
+        """Rows of ``cells`` in the study (−1 when absent)."""
+        if len(self.cells) == 0:
+            return np.full(len(cells), -1)
+        pos = np.searchsorted(self.cells, cells)
+        pos[pos == len(self.cells)] = 0
+        return np.where(self.cells[pos] == cells, pos, -1)
+
+
+def extent_area(extent: tuple[float, float, float, float], buffer_m: float) -> BaseGeometry:
+    """A lon/lat box around ``extent`` grown by ``buffer_m`` metres."""
+    x0, y0, x1, y1 = extent
+    dlat = buffer_m / M_PER_DEG
+    dlon = buffer_m / (M_PER_DEG * np.cos(np.radians((y0 + y1) / 2)))
+    return box(x0 - dlon, max(y0 - dlat, -90), x1 + dlon, min(y1 + dlat, 90))
+
+
+def clip_to_bbox(area: BaseGeometry, bbox: tuple | None) -> BaseGeometry:
+    """The area within the bbox (unchanged without one)."""
+    return area if bbox is None else area.intersection(box(*bbox))
+
+
+def check_size(area: BaseGeometry, res: int, max_cells: int) -> None:
+    """Refuse areas that would hold more than ``max_cells`` cells at ``res``."""
+    if area.is_empty:
+        return
+    lat = area.centroid.y
+    area_m2 = area.area * M_PER_DEG**2 * np.cos(np.radians(lat))
+    estimate = area_m2 / h3.average_hexagon_area(res, unit="m^2")
+    if estimate > max_cells:
+        raise InvalidInput(f"the study area holds about {estimate:,.0f} cells at res {res} "
+                           f"(limit {max_cells:,}); use a coarser res or a bbox")
+
+
+def study_cells(area: BaseGeometry, res: int, incident_cells: np.ndarray,
+                bbox: tuple | None) -> np.ndarray:
+    """Sorted union of the area's cells and the incidents' cells (in the bbox)."""
+    filled = C.polyfill(area, res)
+    extra = np.setdiff1d(incident_cells, filled, assume_unique=True)
+    if bbox is not None and len(extra):
+        extra = extra[C.in_bbox(extra, bbox)]
+    return np.union1d(filled, extra)
