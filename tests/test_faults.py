@@ -1,0 +1,194 @@
+"""The database stops during a stream of incident ingests.
+
+A real uvicorn server runs against a PostgreSQL cluster of this test's own (never
+the shared one); the cluster is stopped mid-stream and started again. The client
+must see 503 with Retry-After (never a hang past its timeout), the service must
+recover by itself, and after retrying every incident is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from geo.db import cluster, migrate
+from geo.db.engine import make_engine
+from geo.settings import DatabaseSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_TIMEOUT_S = 15.0
+BATCHES = 60
+PER_BATCH = 25
+SMALL_CLUSTER = """
+# --- fault-test cluster: small ---
+shared_buffers = 32MB
+max_connections = 60
+effective_cache_size = 256MB
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def own_cluster():
+    """A throw-away PostGIS cluster in data/ (git-ignored), on a free port."""
+    d = ROOT / "data" / f"pgfault-{uuid.uuid4().hex[:8]}"
+    settings = DatabaseSettings(_env_file=None, database_url=None, pg_dir=d, pg_port=free_port(),
+                                data_dir=ROOT / "data")
+    cluster.init(settings)
+    with open(d / "postgresql.conf", "a") as f:
+        f.write(SMALL_CLUSTER)
+    try:
+        cluster.start(settings)
+        migrate.upgrade(settings)
+        yield settings
+    finally:
+        try:
+            cluster.stop(settings)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+            cluster.password_file(settings).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def server(own_cluster):
+    """uvicorn serving the app on the private cluster."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    env.update(ONEMAP_PG_DIR=str(own_cluster.cluster_dir), ONEMAP_PG_PORT=str(own_cluster.pg_port),
+               ONEMAP_DATA_DIR=str(ROOT / "data"), ONEMAP_HOST="127.0.0.1",
+               ONEMAP_STATEMENT_TIMEOUT_MS="10000")
+    log = open(ROOT / "data" / f"fault-server-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("server did not become ready")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def batch(i: int) -> dict:
+    """Batch ``i``: PER_BATCH incidents with ids unique across the stream."""
+    feats = []
+    for j in range(PER_BATCH):
+        feats.append({
+            "type": "Feature",
+            "geometry": {"type": "Point",
+                         "coordinates": [118.03 + 0.0004 * j, 36.78 + 0.0003 * (i % 40)]},
+            "properties": {"external_id": f"fault-{i:04d}-{j:02d}", "source": "12345",
+                           "category": "dispute", "occurred_at": "2025-03-01T09:30:00+08:00",
+                           "status": "received"},
+        })
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def post(client: httpx.Client, i: int) -> tuple[int | None, float, httpx.Response | None]:
+    t0 = time.monotonic()
+    try:
+        r = client.post("/api/v1/incidents", json=batch(i))
+        return r.status_code, time.monotonic() - t0, r
+    except httpx.TimeoutException:
+        return None, time.monotonic() - t0, None
+
+
+def test_database_stops_during_ingest_stream(own_cluster, server):
+    outage: dict[str, float] = {}
+
+    def stop_and_restart():
+        outage["stop"] = time.monotonic()
+        cluster.stop(own_cluster)
+        outage["stopped"] = time.monotonic()
+        time.sleep(4.0)
+        cluster.start(own_cluster)
+        outage["started"] = time.monotonic()
+
+    results: dict[int, int | None] = {}
+    elapsed, unavailable = [], []
+    ready_during_outage = None
+    with httpx.Client(base_url=server, timeout=CLIENT_TIMEOUT_S) as client:
+        killer = None
+        for i in range(BATCHES):
+            if i == BATCHES // 4:
+                killer = threading.Thread(target=stop_and_restart)
+                killer.start()
+            if "stopped" in outage and "started" not in outage and ready_during_outage is None:
+                ready_during_outage = client.get("/readyz")
+            status, dt, r = post(client, i)
+            results[i] = status
+            elapsed.append(dt)
+            if status == 503:
+                unavailable.append(r)
+            time.sleep(0.1)
+        killer.join()
+
+        # The client saw the outage as 503 + Retry-After, and never waited past its timeout.
+        assert unavailable, f"no 503 seen during the outage: {results}"
+        assert all(r.headers.get("retry-after") for r in unavailable)
+        assert all(r.json()["code"] == "database_unavailable" for r in unavailable)
+        assert max(elapsed) < CLIENT_TIMEOUT_S, max(elapsed)
+        assert set(results.values()) <= {200, 201, 503}, results
+        assert ready_during_outage is not None and ready_during_outage.status_code == 503
+
+        # The service recovers by itself.
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "service did not recover"
+            time.sleep(0.5)
+
+        # Retry what failed, and resend some that succeeded: idempotent, all-or-nothing.
+        failed = [i for i, s in results.items() if s not in (200, 201)]
+        for i in failed + [0, 1, BATCHES - 1]:
+            for _ in range(20):
+                status, _, _ = post(client, i)
+                if status in (200, 201):
+                    break
+                time.sleep(0.5)
+            assert status in (200, 201), f"batch {i} still failing after the database returned"
+
+    engine = make_engine(own_cluster)
+    try:
+        with engine.connect() as conn:
+            total, distinct = conn.execute(text(
+                "SELECT count(*), count(DISTINCT (source, external_id)) FROM incidents "
+                "WHERE external_id LIKE 'fault-%'")).one()
+    finally:
+        engine.dispose()
+    assert distinct == BATCHES * PER_BATCH
+    assert total == BATCHES * PER_BATCH
