@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 
 from geo.gridplan.partition import BalancedPartition
-from geo.gridplan.polygons import dissolve, give_away_orphans
+from geo.gridplan.polygons import absorb, dissolve, give_away_orphans
 from geo.gridplan.tessellation import build_graph, dedupe_points
 
 
@@ -67,6 +67,7 @@ class RegionDistricting:
                                  n_parts=self.n_parts).fit(atom_w, graph.adjacency)
         polys = dissolve(graph.cells, part.labels_, part.n_parts_)
         polys = give_away_orphans(polys, atoms, part.labels_)
+        polys = absorb(polys, graph.leftover)
         self.graph_ = graph
         self.atom_of_ = atom_of
         self.labels_ = part.labels_[atom_of]

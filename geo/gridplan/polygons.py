@@ -71,8 +71,37 @@ def give_away_orphans(polys: np.ndarray, points: np.ndarray, labels: np.ndarray)
     return polys
 
 
+def absorb(polys: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """Give each piece (an empty block) to the grid sharing the longest border, else the nearest."""
+    polys = polys.copy()
+    for piece in pieces:
+        target = _longest_border(piece, polys, -1)
+        if target is None and len(polys):
+            target = int(np.argmin(shapely.distance(polys, piece)))
+        if target is not None:
+            polys[target] = as_multipolygon(shapely.union(polys[target], piece))
+    return polys
+
+
 def _longest_border(piece, polys, own) -> int | None:
     shared = shapely.length(shapely.intersection(shapely.boundary(polys), piece.boundary))
-    shared[own] = 0
+    if own >= 0:
+        shared[own] = 0
     best = int(np.argmax(shared)) if len(shared) else -1
     return best if best >= 0 and shared[best] > 0.01 else None
+
+
+def retile(region, points: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Grid polygons over ``region`` for buildings at ``points`` with given ``labels``.
+
+    Used after edits: the touched grids' union is tiled again from their
+    buildings, so the result still has no gaps or overlaps.
+    """
+    from geo.gridplan.tessellation import dedupe_points, voronoi_cells
+
+    atoms, atom_of = dedupe_points(points)
+    atom_label = np.full(len(atoms), -1, dtype=np.int64)
+    atom_label[atom_of[::-1]] = np.asarray(labels)[::-1]
+    cells = voronoi_cells(atoms, region)
+    polys = dissolve(cells, atom_label, n_labels)
+    return give_away_orphans(polys, atoms, atom_label)

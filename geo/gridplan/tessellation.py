@@ -30,8 +30,10 @@ class AtomGraph:
     points : ndarray (n, 2)
         Metric coordinates of the atoms.
     cells : ndarray of shapely geometries (n,)
-        Voronoi cell of each atom clipped to the region (may be empty when the
-        point lies outside the region).
+        Voronoi cell of each atom clipped to its block of the region (may be
+        empty when the point lies outside the region).
+    leftover : ndarray of shapely geometries
+        Blocks of the region (between barriers) without any atom.
     adjacency : scipy.sparse.csr_array (n, n)
         Symmetric edge weights (metres of shared boundary, barrier edges
         down-weighted, minimum 1).
@@ -41,6 +43,7 @@ class AtomGraph:
 
     points: np.ndarray
     cells: np.ndarray
+    leftover: np.ndarray
     adjacency: sparse.csr_array
     crossing: sparse.csr_array
 
@@ -81,6 +84,44 @@ def voronoi_cells(points: np.ndarray, region) -> np.ndarray:
         raise ValueError(f"voronoi returned {len(cells)} cells for {n} points")
     shapely.prepare(region)
     return shapely.intersection(cells, region)
+
+
+def split_region(region, barriers) -> np.ndarray:
+    """Blocks of ``region`` cut by the barrier lines (the region itself when none cuts it)."""
+    if barriers is None or len(barriers) == 0:
+        return np.array([region], dtype=object)
+    lines = shapely.intersection(shapely.union_all(barriers), region)
+    if lines.is_empty or shapely.length(lines) == 0:
+        return np.array([region], dtype=object)
+    noded = shapely.union_all([shapely.boundary(region), lines])
+    pieces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    inside = shapely.within(shapely.point_on_surface(pieces), region) if len(pieces) else []
+    blocks = np.asarray(pieces, dtype=object)[np.asarray(inside, dtype=bool)]
+    return blocks if len(blocks) else np.array([region], dtype=object)
+
+
+def block_cells(points: np.ndarray, region, barriers=None) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of ``points`` tiling ``region`` without crossing barriers.
+
+    The region is cut into blocks by the barriers and each block is tiled by the
+    atoms inside it. Returns the cells and the blocks that hold no atom (to be
+    given to a neighbouring grid).
+    """
+    blocks = split_region(region, barriers)
+    if len(blocks) == 1:
+        return voronoi_cells(points, region), np.empty(0, dtype=object)
+    pts = shapely.points(points)
+    tree = shapely.STRtree(blocks)
+    block_of = tree.nearest(pts)
+    cells = np.empty(len(points), dtype=object)
+    empty = []
+    for b, block in enumerate(blocks):
+        idx = np.flatnonzero(block_of == b)
+        if len(idx) == 0:
+            empty.append(block)
+        else:
+            cells[idx] = voronoi_cells(points[idx], block)
+    return cells, np.asarray(empty, dtype=object)
 
 
 def candidate_pairs(points: np.ndarray) -> np.ndarray:
@@ -134,7 +175,7 @@ def build_graph(points: np.ndarray, region, barriers=None, barrier_weight: float
     """
     points = np.asarray(points, dtype=float).reshape(-1, 2)
     n = len(points)
-    cells = voronoi_cells(points, region)
+    cells, leftover = block_cells(points, region, barriers)
     pairs = candidate_pairs(points)
     if len(pairs):
         shared = shapely.length(shapely.intersection(cells[pairs[:, 0]], cells[pairs[:, 1]]))
@@ -148,7 +189,7 @@ def build_graph(points: np.ndarray, region, barriers=None, barrier_weight: float
     weight = np.maximum(1, np.rint(weight)).astype(np.int64)
     adj = _symmetric(n, pairs, weight)
     cross = _symmetric(n, pairs, crosses.astype(np.int64))
-    return AtomGraph(points=points, cells=cells, adjacency=adj, crossing=cross)
+    return AtomGraph(points=points, cells=cells, leftover=leftover, adjacency=adj, crossing=cross)
 
 
 def _attach_orphans(points, cells, pairs, weight, crosses):
