@@ -137,3 +137,45 @@ def test_support_round_trip():
     g = shapely.box(0, 0, 10, 20)
     back = to_local(to_lonlat(g))
     assert abs(back.area - 200.0) < 1e-6
+
+
+def hand_radii(cam: dict) -> tuple[float, float]:
+    """Outer and blind radius of a camera by the hand formula (16:9, 60° lens when turning)."""
+    import math
+
+    turning = cam.get("kind") in ("dome", "ptz") or cam.get("fov", 90) >= 180
+    h_fov = 60.0 if turning else cam.get("fov", 90.0)
+    v = 2 * math.degrees(math.atan(math.tan(math.radians(h_fov / 2)) * 9 / 16))
+    h, t = cam.get("height_m", 0.0), cam.get("tilt", 0.0)
+    outer = cam.get("range_m", 50.0)
+    if h > 0 and t - v / 2 > 0:
+        outer = min(outer, h / math.tan(math.radians(t - v / 2)))
+    inner = h / math.tan(math.radians(t + v / 2)) if (h > 0 and t + v / 2 < 90) else 0.0
+    return outer, min(inner, outer)
+
+
+def seen_by_rays(px, py, cams: list[dict], buildings) -> np.ndarray:
+    """Independent visibility of points: in some camera's sector and with a clear sight line."""
+    px, py = np.asarray(px, float), np.asarray(py, float)
+    seen = np.zeros(len(px), dtype=bool)
+    tree = shapely.STRtree(list(buildings)) if len(buildings) else None
+    for cam in cams:
+        if cam.get("status", "online") != "online":
+            continue
+        outer, inner = hand_radii(cam)
+        turning = cam.get("kind") in ("dome", "ptz") or cam.get("fov", 90) >= 360
+        d = np.hypot(px - cam["x"], py - cam["y"])
+        bearing = np.degrees(np.arctan2(px - cam["x"], py - cam["y"])) % 360
+        off = np.abs((bearing - cam.get("azimuth", 0.0) + 180) % 360 - 180)
+        cand = (~seen) & (d <= outer) & (d >= inner) & (turning | (off <= cam.get("fov", 90) / 2))
+        ix = np.flatnonzero(cand)
+        if len(ix) == 0:
+            continue
+        ok = np.ones(len(ix), dtype=bool)
+        if tree is not None:
+            start = np.column_stack([np.full(len(ix), cam["x"]), np.full(len(ix), cam["y"])])
+            lines = shapely.linestrings(np.stack([start, np.column_stack([px[ix], py[ix]])], 1))
+            li, _ = tree.query(lines, predicate="intersects")
+            ok[li] = False
+        seen[ix[ok]] = True
+    return seen
