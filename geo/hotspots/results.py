@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from geo.hotspots.cells import to_str
+from geo.hotspots.cells import boundaries, to_str
 from geo.hotspots.study import Study
 
 
@@ -46,13 +46,17 @@ def feature_collection(study: Study, frame: pd.DataFrame, parameters: dict,
             "features": cell_features(study, rows, sub)}
 
 
-def to_geodataframe(study: Study, frame: pd.DataFrame):
-    """The frame with cell polygons (EPSG:4326), for writing files."""
+def to_geodataframe(study: Study, frame: pd.DataFrame, rows: np.ndarray | None = None):
+    """The frame with cell polygons (EPSG:4326), for writing files.
+
+    ``rows`` gives the study row of each frame row (default: the same order).
+    """
     import geopandas as gpd
     import shapely
 
     rings = study.rings()
-    polys = [shapely.Polygon(rings[i]) for i in range(len(frame))]
+    rows = np.arange(len(frame)) if rows is None else np.asarray(rows)
+    polys = [shapely.Polygon(rings[i]) for i in rows.tolist()]
     return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=polys, crs=4326)
 
 
@@ -171,6 +175,15 @@ class HeatmapResult:
         """Columns h3, lon, lat, density (incidents per km²)."""
         return pd.DataFrame({"h3": to_str(self.cells), "lon": self.lonlat[:, 0],
                              "lat": self.lonlat[:, 1], "density": self.density})
+
+    def geojson(self) -> dict:
+        """FeatureCollection of the cells with their density."""
+        frame = self.frame()
+        feats = [{"type": "Feature", "id": h, "properties": {"h3": h, "density": round(d, 4)},
+                  "geometry": {"type": "Polygon", "coordinates": [ring]}}
+                 for h, d, ring in zip(frame["h3"], frame["density"].tolist(),
+                                       boundaries(self.cells), strict=True)]
+        return {"type": "FeatureCollection", "parameters": self.parameters, "features": feats}
 
     def to_dict(self) -> dict:
         """JSON body: points for Leaflet.heat, their maximum, parameters."""
