@@ -8,7 +8,6 @@ import sys
 def main() -> None:
     """Entry point: run the CLI; domain errors print one line and exit non-zero."""
     from api.cli.root import build
-
     from geo.errors import OnemapError
 
     app = build()

@@ -231,7 +231,7 @@ def ensure_database(settings: DatabaseSettings, name: str | None = None) -> None
 
 
 def admin_dsn(settings: DatabaseSettings, database: str) -> str:
-    """libpq DSN of the embedded cluster for one database."""
+    """Libpq DSN of the embedded cluster for one database."""
     pw = cluster_password(settings)
     return (
         f"host=127.0.0.1 port={settings.pg_port} user={settings.pg_user} "
