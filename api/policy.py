@@ -10,8 +10,9 @@ here.
 Privacy for ``widget`` (public map widgets in other apps): no raw incident
 points or ids anywhere (incident tiles are aggregated to H3 counts by the tiles
 layer, cells under ``ONEMAP_WIDGET_MIN_COUNT`` suppressed), no camera or
-coverage data through the APIs, camera tiles hidden or coarsened per
-``ONEMAP_WIDGET_CAMERAS``.
+coverage data through the analysis APIs, camera positions hidden or
+coarsened per ``ONEMAP_WIDGET_CAMERAS`` (camera views and coverage gaps are
+shown to widgets only with ``show``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ EVERYONE = frozenset({"admin", "planner", "viewer", "widget"})
 GET = frozenset({"GET"})
 WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# What a widget may never list through OGC items (raw points, security data).
-WIDGET_HIDDEN_COLLECTIONS = frozenset({"incidents", "cameras", "camera_views", "coverage_gaps"})
-# Tile layers showing where cameras are or what they miss.
+# Layers showing where cameras are or what they miss: hidden from widgets unless
+# ONEMAP_WIDGET_CAMERAS=show (cameras themselves are coarsened by the OGC and
+# tile layers when it is "coarsen").
 CAMERA_LAYERS = frozenset({"cameras", "camera_views", "coverage_gaps"})
 
 WidgetCheck = Callable[[Mapping[str, object], object], "str | None"]
@@ -42,17 +43,22 @@ def _first_param(params: Mapping[str, object]) -> str:
 
 def _widget_ogc_items(params: Mapping[str, object], api) -> str | None:
     c = _first_param(params)
-    if c in WIDGET_HIDDEN_COLLECTIONS and not (c != "incidents" and api.widget_cameras == "show"):
-        return f"role widget may not read {c} features; use the aggregated tiles"
+    if c == "incidents":
+        return "role widget may not read raw incidents; use the aggregated tiles"
+    if c == "cameras" and api.widget_cameras == "hide":
+        return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
+    if c in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":
+        return f"role widget may not read {c} features"
     return None
 
 
 def _widget_tiles(params: Mapping[str, object], api) -> str | None:
-    layer = _first_param(params)
-    if layer == "cameras" and api.widget_cameras == "hide":
-        return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
-    if layer in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":
-        return f"layer {layer} is hidden from role widget"
+    for layer in _first_param(params).split(","):
+        layer = layer.strip()
+        if layer == "cameras" and api.widget_cameras == "hide":
+            return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
+        if layer in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":
+            return f"layer {layer} is hidden from role widget"
     return None
 
 

@@ -30,10 +30,10 @@ def _probe_router() -> APIRouter:
         return JSONResponse({"role": current_role(request), "actor": current_actor(request)},
                             headers={"Cache-Control": "public, max-age=60"})
 
-    r.add_api_route("/api/v1/incidents/_probe", who, methods=["GET"])
-    r.add_api_route("/api/v1/grid-plans/_probe/edits", who, methods=["POST"])
-    r.add_api_route("/ogc/collections/{c}/items/_probe", who, methods=["GET"])
-    r.add_api_route("/tiles/{layer}/_probe", who, methods=["GET"])
+    r.add_api_route("/api/v1/incidents/_probe/x", who, methods=["GET"])
+    r.add_api_route("/api/v1/grid-plans/_probe/x/edits", who, methods=["POST"])
+    r.add_api_route("/ogc/collections/{c}/items/_probe/x", who, methods=["GET"])
+    r.add_api_route("/tiles/{layer}/_probe/x", who, methods=["GET"])
     r.add_api_route("/unpoliced/_probe", who, methods=["GET"])
     return r
 
@@ -64,7 +64,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def test_open_mode_on_loopback_without_keys(empty_db, make_client):
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe")
+    r = c.get("/api/v1/incidents/_probe/x")
     assert r.status_code == 200
     assert r.json() == {"role": "admin", "actor": "local"}
     # Open mode answers for one local user: no private marking is forced on it.
@@ -74,12 +74,12 @@ def test_open_mode_on_loopback_without_keys(empty_db, make_client):
 def test_key_needed_on_loopback_once_a_key_exists(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "viewer", "dashboard")
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe")
+    r = c.get("/api/v1/incidents/_probe/x")
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
     assert "missing API key" in r.json()["detail"]
     assert r.headers["www-authenticate"].startswith("Bearer")
-    r = c.get("/api/v1/incidents/_probe", headers=bearer(secret))
+    r = c.get("/api/v1/incidents/_probe/x", headers=bearer(secret))
     assert r.status_code == 200
     key_id = keys.parse_key(secret)[0]
     assert r.json() == {"role": "viewer", "actor": f"key:{key_id} (dashboard)"}
@@ -88,10 +88,10 @@ def test_key_needed_on_loopback_once_a_key_exists(empty_db, make_client):
 def test_non_loopback_app_without_key_gets_401(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "admin")
     c = make_client(host="0.0.0.0")
-    r = c.get("/api/v1/incidents/_probe")
+    r = c.get("/api/v1/incidents/_probe/x")
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
-    assert c.get("/api/v1/incidents/_probe", headers=bearer(secret)).status_code == 200
+    assert c.get("/api/v1/incidents/_probe/x", headers=bearer(secret)).status_code == 200
     # Probes stay public.
     assert c.get("/healthz").status_code == 200
 
@@ -109,9 +109,9 @@ def test_remote_client_is_never_open(empty_db, db_settings):
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
     app.include_router(_probe_router())
     with TestClient(app, client=("10.1.2.3", 5555)) as c:
-        assert c.get("/api/v1/incidents/_probe").status_code == 401
+        assert c.get("/api/v1/incidents/_probe/x").status_code == 401
     with TestClient(app, client=("127.0.0.1", 5555)) as c:
-        assert c.get("/api/v1/incidents/_probe").status_code == 200
+        assert c.get("/api/v1/incidents/_probe/x").status_code == 200
 
 
 @pytest.mark.parametrize("token", [
@@ -122,7 +122,7 @@ def test_remote_client_is_never_open(empty_db, db_settings):
 def test_bad_keys_get_401(empty_db, make_client, token):
     keys.create_key(empty_db, "admin")
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe", headers={"Authorization": token})
+    r = c.get("/api/v1/incidents/_probe/x", headers={"Authorization": token})
     assert r.status_code == 401
     assert r.json() == {"detail": "invalid or revoked API key", "code": "unauthorized"}
 
@@ -131,17 +131,17 @@ def test_wrong_secret_for_a_real_key_id_gets_401(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "admin")
     forged = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
     c = make_client()
-    assert c.get("/api/v1/incidents/_probe", headers=bearer(forged)).status_code == 401
-    assert c.get("/api/v1/incidents/_probe", headers=bearer(secret)).status_code == 200
+    assert c.get("/api/v1/incidents/_probe/x", headers=bearer(forged)).status_code == 401
+    assert c.get("/api/v1/incidents/_probe/x", headers=bearer(secret)).status_code == 200
 
 
 def test_revoked_key_stops_working_at_once(empty_db, make_client):
     key, secret = keys.create_key(empty_db, "planner")
     keys.create_key(empty_db, "admin")  # another key stays, so no fallback to open mode
     c = make_client()
-    assert c.post("/api/v1/grid-plans/_probe/edits", headers=bearer(secret)).status_code == 200
+    assert c.post("/api/v1/grid-plans/_probe/x/edits", headers=bearer(secret)).status_code == 200
     keys.revoke_key(empty_db, key.key_id)
-    r = c.post("/api/v1/grid-plans/_probe/edits", headers=bearer(secret))
+    r = c.post("/api/v1/grid-plans/_probe/x/edits", headers=bearer(secret))
     assert r.status_code == 401
     assert r.json()["detail"] == "invalid or revoked API key"
 
@@ -149,13 +149,13 @@ def test_revoked_key_stops_working_at_once(empty_db, make_client):
 def test_roles_follow_the_policy(empty_db, make_client):
     secrets_ = {role: keys.create_key(empty_db, role)[1] for role in keys.ROLES}
     c = make_client()
-    edit = {role: c.post("/api/v1/grid-plans/_probe/edits", headers=bearer(s)).status_code
+    edit = {role: c.post("/api/v1/grid-plans/_probe/x/edits", headers=bearer(s)).status_code
             for role, s in secrets_.items()}
     assert edit == {"admin": 200, "planner": 200, "viewer": 403, "widget": 403}
-    raw = {role: c.get("/api/v1/incidents/_probe", headers=bearer(s)).status_code
+    raw = {role: c.get("/api/v1/incidents/_probe/x", headers=bearer(s)).status_code
            for role, s in secrets_.items()}
     assert raw == {"admin": 200, "planner": 200, "viewer": 200, "widget": 403}
-    r = c.get("/api/v1/incidents/_probe", headers=bearer(secrets_["widget"]))
+    r = c.get("/api/v1/incidents/_probe/x", headers=bearer(secrets_["widget"]))
     assert r.json()["code"] == "forbidden"
     assert "role widget may not" in r.json()["detail"]
 
@@ -164,25 +164,28 @@ def test_widget_is_kept_off_sensitive_layers(empty_db, make_client):
     _, widget = keys.create_key(empty_db, "widget")
     c = make_client(widget_cameras="coarsen")
     h = bearer(widget)
-    for c_name in ("incidents", "cameras", "camera_views", "coverage_gaps"):
-        r = c.get(f"/ogc/collections/{c_name}/items/_probe", headers=h)
+    for c_name in ("incidents", "camera_views", "coverage_gaps"):
+        r = c.get(f"/ogc/collections/{c_name}/items/_probe/x", headers=h)
         assert r.status_code == 403, c_name
-    for c_name in ("roads", "grids", "admin_areas", "places"):
-        assert c.get(f"/ogc/collections/{c_name}/items/_probe", headers=h).status_code == 200
-    assert c.get("/tiles/incidents/_probe", headers=h).status_code == 200  # aggregated there
-    assert c.get("/tiles/cameras/_probe", headers=h).status_code == 200  # coarsened there
-    assert c.get("/tiles/camera_views/_probe", headers=h).status_code == 403
+    for c_name in ("roads", "grids", "admin_areas", "places", "cameras"):  # cameras coarsened
+        assert c.get(f"/ogc/collections/{c_name}/items/_probe/x", headers=h).status_code == 200
+    assert c.get("/tiles/incidents/_probe/x", headers=h).status_code == 200  # aggregated there
+    assert c.get("/tiles/cameras/_probe/x", headers=h).status_code == 200  # coarsened there
+    assert c.get("/tiles/camera_views/_probe/x", headers=h).status_code == 403
+    assert c.get("/tiles/roads,coverage_gaps/_probe/x", headers=h).status_code == 403
+    assert c.get("/tiles/roads,incidents/_probe/x", headers=h).status_code == 200
     hidden = make_client(widget_cameras="hide")
-    assert hidden.get("/tiles/cameras/_probe", headers=h).status_code == 403
+    assert hidden.get("/tiles/cameras/_probe/x", headers=h).status_code == 403
+    assert hidden.get("/ogc/collections/cameras/items/_probe/x", headers=h).status_code == 403
     shown = make_client(widget_cameras="show")
-    assert shown.get("/ogc/collections/cameras/items/_probe", headers=h).status_code == 200
-    assert shown.get("/ogc/collections/incidents/items/_probe", headers=h).status_code == 403
+    assert shown.get("/ogc/collections/cameras/items/_probe/x", headers=h).status_code == 200
+    assert shown.get("/ogc/collections/incidents/items/_probe/x", headers=h).status_code == 403
 
 
 def test_keyed_responses_are_private(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "viewer")
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe", headers=bearer(secret))
+    r = c.get("/api/v1/incidents/_probe/x", headers=bearer(secret))
     assert r.headers["cache-control"] == "private, max-age=60"
     assert "Authorization" in r.headers["vary"]
 
@@ -198,23 +201,23 @@ def test_route_without_policy_is_refused(empty_db, make_client):
 def test_access_token_query_parameter_for_reads_only(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "admin")
     c = make_client()
-    assert c.get(f"/api/v1/incidents/_probe?access_token={secret}").status_code == 200
-    assert c.post(f"/api/v1/grid-plans/_probe/edits?access_token={secret}").status_code == 401
+    assert c.get(f"/api/v1/incidents/_probe/x?access_token={secret}").status_code == 200
+    assert c.post(f"/api/v1/grid-plans/_probe/x/edits?access_token={secret}").status_code == 401
 
 
 def test_writes_are_audited_with_the_actor(empty_db, make_client):
     key, secret = keys.create_key(empty_db, "planner", "ops")
     c = make_client()
-    assert c.post("/api/v1/grid-plans/_probe/edits", headers=bearer(secret)).status_code == 200
-    c.get("/ogc/collections/roads/items/_probe", headers=bearer(secret))
+    assert c.post("/api/v1/grid-plans/_probe/x/edits", headers=bearer(secret)).status_code == 200
+    c.get("/ogc/collections/roads/items/_probe/x", headers=bearer(secret))
     with empty_db.connect() as conn:
         rows = conn.execute(text("SELECT actor, action, target, detail FROM audit_log ORDER BY id"))
         rows = rows.all()
     assert [(r.actor, r.action, r.target) for r in rows] == [
-        (f"key:{key.key_id} (ops)", "POST /api/v1/grid-plans/_probe/edits",
-         "/api/v1/grid-plans/_probe/edits"),
-        (f"key:{key.key_id} (ops)", "export GET /ogc/collections/{c}/items/_probe",
-         "/ogc/collections/roads/items/_probe"),
+        (f"key:{key.key_id} (ops)", "POST /api/v1/grid-plans/_probe/x/edits",
+         "/api/v1/grid-plans/_probe/x/edits"),
+        (f"key:{key.key_id} (ops)", "export GET /ogc/collections/{c}/items/_probe/x",
+         "/ogc/collections/roads/items/_probe/x"),
     ]
     assert rows[0].detail["role"] == "planner"
     assert rows[0].detail["status"] == 200
@@ -223,7 +226,7 @@ def test_writes_are_audited_with_the_actor(empty_db, make_client):
 def test_refused_requests_write_no_audit(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "viewer")
     c = make_client()
-    assert c.post("/api/v1/grid-plans/_probe/edits", headers=bearer(secret)).status_code == 403
+    assert c.post("/api/v1/grid-plans/_probe/x/edits", headers=bearer(secret)).status_code == 403
     with empty_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 0
 
@@ -232,7 +235,7 @@ def test_database_down_gives_503_fast_and_probes_still_answer(make_client):
     dead = DatabaseSettings(_env_file=None, database_url="postgresql://u:p@127.0.0.1:9/none")
     c = make_client(db=dead)
     t0 = time.monotonic()
-    r = c.get("/api/v1/incidents/_probe")
+    r = c.get("/api/v1/incidents/_probe/x")
     assert time.monotonic() - t0 < 6
     assert r.status_code == 503
     assert r.headers["retry-after"] == "5"

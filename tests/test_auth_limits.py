@@ -21,7 +21,7 @@ def _router() -> APIRouter:
     async def eat(request: Request) -> dict:
         return {"bytes": len(await request.body())}
 
-    r.add_api_route("/api/v1/grid-plans/_probe/edits", eat, methods=["POST"])
+    r.add_api_route("/api/v1/grid-plans/_probe/x/edits", eat, methods=["POST"])
     return r
 
 
@@ -36,12 +36,12 @@ def client(empty_db, db_settings):
 
 
 def test_body_within_limit_passes(client):
-    r = client.post("/api/v1/grid-plans/_probe/edits", content=b"x" * LIMIT)
+    r = client.post("/api/v1/grid-plans/_probe/x/edits", content=b"x" * LIMIT)
     assert r.status_code == 200 and r.json() == {"bytes": LIMIT}
 
 
 def test_declared_large_body_is_refused_before_reading(client):
-    r = client.post("/api/v1/grid-plans/_probe/edits", content=b"x" * (LIMIT + 1))
+    r = client.post("/api/v1/grid-plans/_probe/x/edits", content=b"x" * (LIMIT + 1))
     assert r.status_code == 413
     assert r.json()["code"] == "body_too_large"
     assert f"larger than {LIMIT} bytes" in r.json()["detail"]
@@ -56,7 +56,7 @@ def test_streamed_large_body_is_cut_off(client):
             sent += 1024
             yield b"y" * 1024
 
-    r = client.post("/api/v1/grid-plans/_probe/edits", content=chunks())
+    r = client.post("/api/v1/grid-plans/_probe/x/edits", content=chunks())
     assert r.status_code == 413
     assert r.json()["code"] == "body_too_large"
 
