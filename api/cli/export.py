@@ -15,7 +15,10 @@ def command(
     crs: str = typer.Option(None, "--crs", help="write in this CRS: EPSG code, gcj02 or bd09"),
 ) -> None:
     """Export LAYER to FILE (CSV: points as lon/lat, other shapes as WKT)."""
+    from sqlalchemy.exc import OperationalError
+
     from geo.db.engine import make_engine
+    from geo.errors import DatabaseUnavailable
     from geo.io.export import export_layer
     from geo.layers import get_layer
     from geo.settings import DatabaseSettings
@@ -24,6 +27,11 @@ def command(
     engine = make_engine(DatabaseSettings())
     try:
         n = export_layer(engine, layer, file, crs=crs)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
+            "start it with `onemap db up`"
+        ) from None
     finally:
         engine.dispose()
     typer.echo(f"{layer}: wrote {n} rows to {file}")

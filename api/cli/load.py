@@ -36,7 +36,10 @@ def command(
     encoding: str = typer.Option(None, "--encoding", help="text encoding of a CSV (default UTF-8)"),
 ) -> None:
     """Load FILE into LAYER (validated; nothing is written if a row is bad)."""
+    from sqlalchemy.exc import OperationalError
+
     from geo.db.engine import make_engine
+    from geo.errors import DatabaseUnavailable
     from geo.io.load import load_file
     from geo.layers import get_layer
     from geo.settings import DatabaseSettings
@@ -48,6 +51,11 @@ def command(
         report = load_file(engine, layer, file, crs=crs, mapping=parse_mapping(mapping),
                            on_conflict=on_conflict, reject_file=reject_file,
                            allow_outside=allow_outside, progress=True, encoding=encoding)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
+            "start it with `onemap db up`"
+        ) from None
     finally:
         engine.dispose()
     for message in report.messages[:20]:
