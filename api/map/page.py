@@ -99,6 +99,8 @@ def render_page(config: PageConfig) -> str:
     title = config.as_json()["t"]["embed_title" if config.embed else "title"]
     lang = "zh-CN" if config.settings.language == "zh" else "en"
     root.header.add_child(Element(f"<title>{title}</title>"), name="title", index=0)
+    # No favicon request (it would be a 404 in the network log).
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon", index=1)
     html = root.render()
     html = html.replace("<html>", f'<html lang="{lang}">', 1)
     body_class = "onemap-embed" if config.embed else "onemap-full"

@@ -90,6 +90,7 @@
     return new FetchedLayer("hotspots", function () {
       var b = onemap.cfg.bounds, p = windowParams();
       p.res = 9;
+      p.significant_only = "true";
       p.bbox = [b[0][1], b[0][0], b[1][1], b[1][0]].join(",");
       return U.api("/api/v1/hotspots" + U.qs(p)).then(function (r) {
         var feats = ((r.body && r.body.features) || []).filter(function (f) { return f.properties.bin; });
@@ -108,7 +109,7 @@
     return new FetchedLayer("emerging", function () {
       var f = onemap.filterParams(), to = new Date(f.to);
       var from = new Date(Math.min(new Date(f.from).getTime(), to.getTime() - 182 * 864e5));
-      var p = { res: 9, from: from.toISOString(), to: f.to, step: "week" };
+      var p = { res: 9, from: from.toISOString(), to: f.to, step: "week", pattern_only: "true" };
       return U.api("/api/v1/hotspots/emerging" + U.qs(p)).then(function (r) {
         var feats = ((r.body && r.body.features) || []).filter(function (ft) {
           var c = ft.properties.category;

@@ -147,32 +147,50 @@
     return el("i", { class: "om-swatch" + (hollow ? " om-hollow" : ""), style: "background:" + (hollow ? "#fff" : color) + ";border-color:" + color });
   }
 
+  // Legend sections per layer; only the layers on the map show theirs.
+  function legendSections() {
+    var C = S.C, band = onemap.cfg.band;
+    var lo = Math.round(band.target * (1 - band.tolerance)), hi = Math.round(band.target * (1 + band.tolerance));
+    var tb = function (k) { return t(k).replace("{lo}", lo).replace("{hi}", hi); };
+    var item = function (sw, text) { return el("div", { class: "om-legend-row" }, [sw, el("span", { text: text })]); };
+    return {
+      grids: [item(swatch(C.grid.under), tb("legend.grid_under")), item(swatch(C.grid.ok), tb("legend.grid_ok")),
+        item(swatch(C.grid.over), tb("legend.grid_over"))],
+      cameras: ["A", "B", "C"].map(function (k) { return item(swatch(C.camera[k]), t("v." + k)); })
+        .concat([item(swatch("#555", true), t("legend.camera_off"))]),
+      incidents: Object.keys(C.incident).map(function (k) { return item(swatch(C.incident[k]), t("v." + k)); }),
+      hotspots: [3, 2, 1, -1, -2, -3].map(function (b) { return item(swatch(C.hot[b]), t("bin." + b)); }),
+      emerging: ["new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating", "historical", "cold"]
+        .map(function (k) { return item(swatch(C.emerging[k]), t("em." + k)); }),
+      coverage_gaps: [el("div", { class: "om-ramp om-ramp-gap" })],
+      heatmap: [el("div", { class: "om-ramp om-ramp-heat" })],
+    };
+  }
+
   var LegendControl = L.Control.extend({
     options: { position: "bottomright" },
-    onAdd: function () {
-      var C = S.C, rows = [], band = onemap.cfg.band;
-      var lo = Math.round(band.target * (1 - band.tolerance)), hi = Math.round(band.target * (1 + band.tolerance));
-      var tb = function (k) { return t(k).replace("{lo}", lo).replace("{hi}", hi); };
-      var item = function (sw, text) { return el("div", { class: "om-legend-row" }, [sw, el("span", { text: text })]); };
-      rows.push(el("h4", { text: t("layer.grids") }));
-      rows.push(item(swatch(C.grid.under), tb("legend.grid_under")));
-      rows.push(item(swatch(C.grid.ok), tb("legend.grid_ok")));
-      rows.push(item(swatch(C.grid.over), tb("legend.grid_over")));
-      rows.push(el("h4", { text: t("legend.camera_class") }));
-      ["A", "B", "C"].forEach(function (k) { rows.push(item(swatch(C.camera[k]), t("v." + k))); });
-      rows.push(item(swatch("#555", true), t("legend.camera_off")));
-      rows.push(el("h4", { text: t("layer.hotspots") }));
-      [3, 2, 1, -1, -2, -3].forEach(function (b) { rows.push(item(swatch(C.hot[b]), t("bin." + b))); });
-      rows.push(el("h4", { text: t("layer.emerging") }));
-      ["new", "intensifying", "persistent", "diminishing"].forEach(function (k) { rows.push(item(swatch(C.emerging[k]), t("em." + k))); });
-      rows.push(el("h4", { text: t("legend.gap") }));
-      rows.push(el("div", { class: "om-ramp om-ramp-gap" }));
-      rows.push(el("h4", { text: t("legend.heat") }));
-      rows.push(el("div", { class: "om-ramp om-ramp-heat" }));
-      var box = el("div", { class: "om-panel om-legend" }, [el("h3", { text: t("legend.title") })].concat(rows));
+    onAdd: function (map) {
+      var box = el("div", { class: "om-panel om-legend", id: "om-legend" });
+      this._box = box;
+      this._sections = legendSections();
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
+      map.on("overlayadd overlayremove", this.update, this);
+      this.update();
       return box;
+    },
+    update: function () {
+      var box = this._box, sections = this._sections;
+      box.innerHTML = "";
+      box.appendChild(el("h3", { text: t("legend.title") }));
+      var title = { cameras: t("legend.camera_class"), coverage_gaps: t("legend.gap"), heatmap: t("legend.heat") };
+      Object.keys(sections).forEach(function (key) {
+        var layer = onemap.overlays[key];
+        if (!layer || !onemap.map.hasLayer(layer)) return;
+        var sec = el("div", { class: "om-legend-section", "data-layer": key }, [el("h4", { text: title[key] || t("layer." + key) })].concat(sections[key]));
+        box.appendChild(sec);
+      });
+      box.style.display = box.children.length > 1 ? "flex" : "none";
     },
   });
 

@@ -118,7 +118,7 @@
       popup: { title: function (p) { return U.t("bin." + p.bin); }, fields: ["h3", "count", "gi_z", "p_value", "bin"] },
     },
     incidents: {
-      tile: "incidents", canvas: true, filtered: true, style: S.incident,
+      tile: "incidents", filtered: true, style: S.incident,
       popup: {
         title: function (p) { return p.category ? U.show("category", p.category) : T("layer.incidents"); },
         fields: ["category", "source", "occurred_at", "status", "count"],
@@ -148,7 +148,7 @@
     group.featureCount = function () { return outlines.featureCount(); };
     U.api("/map/labels").then(function (r) {
       r.body.forEach(function (a) {
-        var icon = L.divIcon({ className: "om-label om-label-" + a.level, html: U.escapeHtml(a.name), iconSize: null });
+        var icon = L.divIcon({ className: "om-label om-label-" + a.level, html: "<span>" + U.escapeHtml(a.name) + "</span>", iconSize: [0, 0] });
         var m = L.marker([a.lat, a.lon], { icon: icon, pane: onemap.paneFor("labels"), interactive: false, keyboard: false });
         m.level = a.level;
         labels.addLayer(m);

@@ -88,7 +88,7 @@
       if (cfg.summary) onemap.summaryControl = new onemap.controls.SummaryControl().addTo(map);
       onemap.layerControl.addTo(map);
       onemap.filterControl = new onemap.controls.FilterControl().addTo(map);
-      new onemap.controls.LegendControl().addTo(map);
+      onemap.legend = new onemap.controls.LegendControl({ position: "bottomleft" }).addTo(map);
       if (cfg.planner) onemap.planner.init(map, cfg);
     } else {
       onemap.layerControl.addTo(map);

@@ -93,7 +93,7 @@
     }).addTo(map);
     st.labels = L.layerGroup(st.grids.features.map(function (f) {
       var c = L.geoJSON(f).getBounds().getCenter();
-      var icon = L.divIcon({ className: "om-plan-label", html: U.escapeHtml(f.properties.code) + "<br>" + U.fmt(f.properties.households) + "户", iconSize: null });
+      var icon = L.divIcon({ className: "om-plan-label", html: "<span>" + U.escapeHtml(f.properties.code) + "<br>" + U.fmt(f.properties.households) + "</span>", iconSize: [0, 0] });
       return L.marker(c, { icon: icon, interactive: false, pane: onemap.paneFor("labels") });
     })).addTo(map);
     ui.target.innerHTML = "";

@@ -1,0 +1,266 @@
+"""The 一张图 page in a real headless Chromium against a real server and PostGIS.
+
+A uvicorn subprocess serves the app on a free loopback port over a database
+holding the small town of ``test_map_seed``; Playwright drives Debian's
+``/usr/bin/chromium`` (never a downloaded browser). What a layer drew is counted
+in its own pane: SVG paths with geometry, or canvases with painted pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import Engine, text
+
+from geo.settings import DatabaseSettings
+from conftest import DATA_TABLES, ROOT
+from test_map_seed import seed_town
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SCREENSHOT = ROOT / "data" / "screenshots" / "map.png"
+
+# What one overlay has drawn, counted in its pane.
+DRAWN_JS = """
+(key) => {
+  const pane = document.querySelector('.leaflet-ol-' + key + '-pane');
+  if (!pane) return 0;
+  let n = 0;
+  for (const p of pane.querySelectorAll('path')) {
+    const d = p.getAttribute('d');
+    if (d && d !== 'M0 0' && d.length > 4) n += 1;
+  }
+  for (const c of pane.querySelectorAll('canvas')) {
+    if (!c.width || !c.height) continue;
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < px.length; i += 4) { if (px[i]) { n += 1; break; } }
+  }
+  return n;
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running app: its base URL and the subprocess."""
+
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).netloc
+
+
+def start_server(database_url: str, log: Path, extra_env: dict | None = None) -> Server:
+    """uvicorn on a free loopback port; returns once /readyz answers 200."""
+    port = free_port()
+    env = dict(os.environ, ONEMAP_DATABASE_URL=database_url, **(extra_env or {}))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out = log.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return Server(url, proc, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError(f"server not ready in 90 s: {log.read_text()[-2000:]}")
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def town(engine: Engine) -> Engine:
+    """The session database holding only the small town."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+    seed_town(engine)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def server(town: Engine, db_settings: DatabaseSettings) -> Iterator[Server]:
+    assert db_settings.database_url
+    s = start_server(db_settings.database_url, ROOT / "data" / "screenshots" / "server.log")
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (make setup)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Watched:
+    """A page with everything it logged and asked for."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def open_page(browser: Browser, url: str) -> Watched:
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    w = Watched(page)
+    page.on("console", lambda m: w.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: w.errors.append(f"pageerror: {e}"))
+    page.on("request", lambda r: w.requests.append(r.url))
+    page.on("requestfailed", lambda r: w.failed.append(f"{r.url} {r.failure}"))
+    page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(url)
+    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=20_000)
+    page.wait_for_function("document.documentElement.dataset.firstTile !== undefined", timeout=20_000)
+    return w
+
+
+# True once the overlay (and any layer inside it) has no tile or request in flight.
+IDLE_JS = """
+(key) => {
+  const l = onemap.overlays[key];
+  const parts = [l].concat(l instanceof L.LayerGroup ? l.getLayers() : []);
+  return parts.every(x => x._loading !== true && x.status !== 'loading' && x.status !== 'idle');
+}
+"""
+
+
+def drawn(page: Page, key: str) -> int:
+    return page.evaluate(DRAWN_JS, key)
+
+
+def wait_drawn(page: Page, key: str, timeout: float = 20_000) -> int:
+    page.wait_for_function(f"({DRAWN_JS})({key!r}) > 0 && ({IDLE_JS})({key!r})", timeout=timeout)
+    page.wait_for_timeout(300)
+    return drawn(page, key)
+
+
+def set_overlay(page: Page, key: str, on: bool) -> None:
+    box = page.locator(f'.leaflet-control-layers-overlays label:has(span[data-layer="{key}"]) input')
+    if box.is_checked() != on:
+        box.click()
+
+
+def off_host(w: Watched, host: str) -> list[str]:
+    return [u for u in w.requests
+            if urlparse(u).scheme not in ("data", "blob") and urlparse(u).netloc != host]
+
+
+def test_page_loads_clean_and_stays_on_host(server: Server, browser: Browser) -> None:
+    w = open_page(browser, server.url + "/map")
+    w.page.wait_for_timeout(1500)
+    assert w.failed == []
+    assert w.errors == []
+    assert off_host(w, server.host) == []
+    assert any("/tiles/" in u for u in w.requests)
+    assert any("/static/vendor/leaflet/leaflet.js" in u for u in w.requests)
+    # Chinese first.
+    assert w.page.title() == "一张图 · 市域社会治理"
+    assert w.page.locator('span[data-layer="grids"]').inner_text() == "网格（户数偏差）"
+    w.page.close()
+
+
+def test_every_layer_in_the_control_draws(server: Server, browser: Browser) -> None:
+    w = open_page(browser, server.url + "/map")
+    page = w.page
+    keys = page.eval_on_selector_all(
+        ".leaflet-control-layers-overlays span[data-layer]", "els => els.map(e => e.dataset.layer)"
+    )
+    assert len(keys) == 12
+    # Close enough for buildings (z13+) and camera views, and the whole town in view.
+    page.evaluate("onemap.map.setView([36.80, 118.05], 15)")
+    page.click('button[data-days="90"]')
+    counts = {}
+    for key in keys:
+        set_overlay(page, key, True)
+        counts[key] = wait_drawn(page, key)
+    assert all(n > 0 for n in counts.values()), counts
+    # Known facts of the seed show up: 8 grids, 24 cameras, 5 places, 2 gaps.
+    assert counts["grids"] >= 8 and counts["cameras"] >= 24
+    assert counts["coverage_gaps"] >= 2 and counts["places"] >= 5
+    assert w.errors == [] and w.failed == [] and off_host(w, server.host) == []
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    for key in ("buildings", "roads", "camera_views", "incidents", "emerging", "coverage_gaps"):
+        set_overlay(page, key, False)
+    page.evaluate("onemap.map.setView([36.80, 118.05], 14)")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SCREENSHOT))
+    page.close()
+
+
+def test_time_filter_changes_the_incident_layer(server: Server, browser: Browser, town: Engine) -> None:
+    w = open_page(browser, server.url + "/map")
+    page = w.page
+    page.evaluate("onemap.map.setView([36.80, 118.05], 15)")
+    set_overlay(page, "incidents", True)
+
+    def incidents_after(preset: str) -> tuple[int, str, int]:
+        page.click(f'button[data-days="{preset}"]')
+        page.wait_for_function(
+            "Object.keys(onemap.overlays.incidents._counts).length > 0 && "
+            "onemap.overlays.incidents._loading === false", timeout=20_000)
+        page.wait_for_timeout(800)
+        return drawn(page, "incidents"), page.inner_text("#om-sum-incidents"), _in_view(page, town)
+
+    n90, shown90, db90 = incidents_after("90")
+    n7, shown7, db7 = incidents_after("7")
+    assert n90 > n7 > 0
+    assert db90 > db7 > 0
+    assert shown7 == f"{db7:,}" and shown90 == f"{db90:,}"
+    assert w.errors == [] and w.failed == []
+    page.close()
+
+
+def _in_view(page: Page, engine: Engine) -> int:
+    """Incidents in the page's view and time window, counted in SQL."""
+    v = page.evaluate("""() => { const b = onemap.map.getBounds(), f = onemap.filterParams();
+        return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), f.from, f.to]; }""")
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM incidents WHERE geom && ST_MakeEnvelope(:a, :b, :c, :d, 4326) "
+            "AND occurred_at >= :t0 AND occurred_at < :t1"),
+            dict(a=v[0], b=v[1], c=v[2], d=v[3], t0=v[4], t1=v[5])).scalar_one()
