@@ -1,0 +1,7 @@
+"""The deterministic demo city: roads, river, areas, buildings, grids, places, cameras,
+incidents with planted hotspot clusters and camera gaps, and the ground truth."""
+
+from geo.demo.city import LAYERS, DemoCity, generate
+from geo.demo.spec import DEFAULT_END, SIZES
+
+__all__ = ["DEFAULT_END", "LAYERS", "SIZES", "DemoCity", "generate"]
