@@ -198,7 +198,8 @@ _BASE: tuple[TileLayer, ...] = (
          Prop("priority", "t.priority", "Number"),
          Prop("nearest_camera_m", "t.nearest_camera_m", "Number"),
          Prop("community_code", "t.community_code")),
-        simplify_below=14, description="camera coverage gaps ranked by incidents inside",
+        simplify_below=14, role_sensitive=True,
+        description="camera coverage gaps ranked by incidents inside",
     ),
     TileLayer(
         "waterways", "waterways", "mixed",

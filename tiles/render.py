@@ -24,6 +24,8 @@ from tiles.settings import TileSettings
 
 WIDGET = "widget"
 FULL = "full"
+# Layers a widget sees only with ONEMAP_WIDGET_CAMERAS=show (they reveal what cameras miss).
+SHOWN_ONLY = frozenset({"camera_views", "coverage_gaps"})
 
 
 class TileTimeout(OnemapError):
@@ -80,7 +82,7 @@ class LayerRenderer:
             return await self._h3_counts(layer, at, filters)
         if widget and layer.name == "cameras" and self.policy.widget_cameras == "hide":
             return b""
-        if widget and layer.name == "camera_views" and self.policy.widget_cameras != "show":
+        if widget and layer.name in SHOWN_ONLY and self.policy.widget_cameras != "show":
             return b""
         if layer.clustered(at.z):
             return await self._clusters(layer, at, filters)

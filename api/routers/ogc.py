@@ -1,7 +1,173 @@
-"""Routes for ogc (to be filled in by its issue)."""
+"""OGC API Features Part 1 (Core) under ``/ogc``; GeoJSON only.
+
+Read by GDAL (``OAPIF:http://host/ogc``), QGIS and any OGC client. The ``widget``
+role never sees incidents (403) and sees cameras per ``ONEMAP_WIDGET_CAMERAS``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
 
-router = APIRouter()
+import orjson
+from fastapi import APIRouter, Path, Request, Response
+from starlette.exceptions import HTTPException
+
+from api.auth import current_role
+from api.ogc import documents as D
+from api.ogc.collections import COLLECTION_NAMES, Collection, get_collection
+from api.ogc.query import ItemsQuery, feature_sql, item_sql, items_sql, number_matched
+from api.ogc.settings import OgcSettings
+from geo.errors import InvalidInput, NotFound
+
+router = APIRouter(tags=["ogc"])
+
+WIDGET_SHOW_ONLY = frozenset({"cameras", "camera_views", "coverage_gaps"})
+
+_EXTENT = """
+SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+FROM (SELECT coalesce(ST_EstimatedExtent('public', '{table}', 'geom'),
+                      (SELECT ST_Extent(geom) FROM {table})) AS e) AS s"""
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _json(doc: dict, media_type: str = D.JSON) -> Response:
+    return Response(orjson.dumps(doc), media_type=media_type)
+
+
+def _settings(request: Request) -> OgcSettings:
+    found = getattr(request.app.state, "ogc_settings", None)
+    if found is None:
+        found = OgcSettings()
+        request.app.state.ogc_settings = found
+    return found
+
+
+def _check_format(request: Request) -> None:
+    f = request.query_params.get("f")
+    if f not in (None, "", "json", "geojson"):
+        raise InvalidInput(f"f={f} is not offered; this API speaks json/geojson")
+
+
+def _guard(request: Request, c: Collection) -> None:
+    """403 for what the widget role may not list (same rules as ``api.policy``)."""
+    if current_role(request) != "widget":
+        return
+    if c.name == "incidents":
+        raise HTTPException(403, "the widget role cannot read raw incidents; use the tiles")
+    if c.name in WIDGET_SHOW_ONLY and request.app.state.onemap.api.widget_cameras != "show":
+        raise HTTPException(403, f"the widget role cannot read {c.name}")
+
+
+@router.get("/ogc", response_class=Response)
+async def landing(request: Request) -> Response:
+    """Landing page with links to the API definition, conformance and collections."""
+    _check_format(request)
+    return _json(D.landing(_base(request)))
+
+
+@router.get("/ogc/conformance", response_class=Response)
+async def conformance(request: Request) -> Response:
+    """Conformance classes (core, oas30, geojson)."""
+    _check_format(request)
+    return _json(D.conformance())
+
+
+async def _describe(request: Request, c: Collection) -> dict:
+    pool = await request.app.state.onemap.pool()
+    async with pool.acquire() as conn:
+        box = await conn.fetchrow(_EXTENT.format(table=c.name))
+        interval = None
+        if c.datetime_sql is not None:
+            row = await conn.fetchrow(
+                f"SELECT min({c.datetime_sql}), max({c.datetime_sql}) FROM {c.name} AS t"
+            )
+            if row[0] is not None:
+                interval = [row[0].isoformat(), row[1].isoformat()]
+    bbox = None if box is None or box[0] is None else [round(float(v), 7) for v in box]
+    return D.collection(c, _base(request), bbox, interval)
+
+
+@router.get("/ogc/collections", response_class=Response)
+async def collections(request: Request) -> Response:
+    """Every collection with its extent."""
+    _check_format(request)
+    docs = [await _describe(request, get_collection(n)) for n in COLLECTION_NAMES]
+    base = _base(request)
+    return _json({"collections": docs,
+                  "links": [{"href": f"{base}/ogc/collections", "rel": "self", "type": D.JSON}]})
+
+
+@router.get("/ogc/collections/{collection_id}", response_class=Response)
+async def collection(request: Request, collection_id: str = Path(description="collection")):
+    """One collection."""
+    _check_format(request)
+    return _json(await _describe(request, get_collection(collection_id)))
+
+
+@router.get(
+    "/ogc/collections/{collection_id}/items",
+    response_class=Response,
+    responses={200: {"content": {D.GEOJSON: {}}, "description": "GeoJSON FeatureCollection"}},
+)
+async def items(request: Request, collection_id: str = Path(description="collection")):
+    """Features with ``bbox``, ``datetime``, ``limit``, ``offset`` and ``<property>=value``."""
+    _check_format(request)
+    c = get_collection(collection_id)
+    _guard(request, c)
+    s = _settings(request)
+    params = dict(request.query_params)
+    q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit)
+    sql, args = items_sql(c, q, feature_sql(c))
+    pool = await request.app.state.onemap.pool()
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(sql, *args)
+        matched, exact = await number_matched(conn, c, q, s.exact_count_below)
+    links = D.items_links(c, _base(request), q, params, len(rows), matched if exact else None)
+    head = orjson.dumps({
+        "type": "FeatureCollection",
+        "numberMatched": max(matched, q.offset + len(rows)),
+        "numberReturned": len(rows),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "links": links,
+    })
+    features = b",".join(r[0].encode() for r in rows)
+    body = head[:-1] + b',"features":[' + features + b"]}"
+    return Response(body, media_type=D.GEOJSON)
+
+
+@router.get(
+    "/ogc/collections/{collection_id}/items/{feature_id}",
+    response_class=Response,
+    responses={200: {"content": {D.GEOJSON: {}}, "description": "GeoJSON Feature"}},
+)
+async def item(
+    request: Request,
+    collection_id: str = Path(description="collection"),
+    feature_id: str = Path(description="feature id"),
+):
+    """One feature by id (404 when absent)."""
+    _check_format(request)
+    c = get_collection(collection_id)
+    _guard(request, c)
+    try:
+        fid = int(feature_id)
+    except ValueError:
+        raise NotFound(f"no feature {feature_id!r} in {c.name}") from None
+    if not -(2**63) <= fid < 2**63:
+        raise NotFound(f"no feature {feature_id!r} in {c.name}")
+    pool = await request.app.state.onemap.pool()
+    async with pool.acquire() as conn:
+        text = await conn.fetchval(item_sql(c, feature_sql(c)), fid)
+    if text is None:
+        raise NotFound(f"no feature {fid} in {c.name}")
+    feature = orjson.loads(text)
+    base = _base(request)
+    href = f"{base}/ogc/collections/{c.name}"
+    feature["links"] = [
+        {"href": f"{href}/items/{fid}", "rel": "self", "type": D.GEOJSON},
+        {"href": href, "rel": "collection", "type": D.JSON},
+    ]
+    return Response(orjson.dumps(feature), media_type=D.GEOJSON)
