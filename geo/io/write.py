@@ -8,6 +8,7 @@ and kept as timestamps in GeoParquet.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -75,7 +76,10 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, *, time_columns=(),
         out.to_parquet(path, index=False)
     else:
         _check_single_type(out, fmt)
-        out.to_file(path, driver=_DRIVERS[fmt], engine="pyogrio")
+        with warnings.catch_warnings():
+            # Shapefile truncates long field names; the reader maps them back.
+            warnings.filterwarnings("ignore", message=".*(truncated|laundered).*")
+            out.to_file(path, driver=_DRIVERS[fmt], engine="pyogrio")
 
 
 def _csv_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
