@@ -60,6 +60,7 @@ class HotspotService:
         self._studies = Lru(16)
         self._study_by_cells = Lru(16)
         self._index = Lru(4)
+        self._counts = Lru(2)
         self.results = Lru(self.settings.cache_entries)
 
     # -- data state and sources -------------------------------------------------
@@ -76,7 +77,7 @@ class HotspotService:
 
     def columns(self, st: DataState) -> IncidentColumns | None:
         """The in-memory columns at this version, or None when the table is too big."""
-        if st.rows > self.settings.memory_rows:
+        if self.settings.memory_rows <= 0 or self._row_count(st) > self.settings.memory_rows:
             return None
         cols = self._columns
         if cols is not None and cols.version == st.incidents:
@@ -86,6 +87,17 @@ class HotspotService:
                 self._columns = IncidentColumns.load(self.engine)
             cols = self._columns
         return cols if cols.version == st.incidents else None
+
+    def _row_count(self, st: DataState) -> float:
+        """Planner's row estimate; an exact count when the table was never analysed."""
+        if st.rows >= 0:
+            return st.rows
+
+        def make():
+            with self.engine.connect() as conn:
+                return float(conn.execute(text("SELECT count(*) FROM incidents")).scalar())
+
+        return self._counts.get(st.incidents, make)
 
     def area(self, st: DataState):
         """(geometry, source label) of the study area."""
