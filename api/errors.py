@@ -20,6 +20,7 @@ STATUS: dict[type[E.OnemapError], int] = {
     E.OutsideServiceArea: 422,
     E.UnknownLayer: 404,
     E.FileFormatError: 400,
+    E.InvalidRows: 422,
     E.NotFound: 404,
     E.Conflict: 409,
     E.PlanConflict: 412,

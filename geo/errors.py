@@ -45,6 +45,12 @@ class FileFormatError(InvalidInput):
     code = "bad_file"
 
 
+class InvalidRows(InvalidInput):
+    """Rows of a file or request fail validation (the message names the first one)."""
+
+    code = "invalid_rows"
+
+
 class NotFound(OnemapError):
     """The thing asked for does not exist."""
 
