@@ -211,3 +211,18 @@ def _lonlat(geom):
     from test_coverage_support import to_lonlat
 
     return to_lonlat(geom)
+
+
+def test_camera_inside_its_building_sees_around_it(empty_db):
+    """A position snapped into the footprint: the mount hides nothing beyond itself."""
+    house = shapely.box(-5, -5, 5, 5)
+    with empty_db.begin() as conn:
+        cid = add_camera(conn, 1, 1, kind="dome", fov=360.0, range_m=30.0)
+        add_building(conn, house)
+    refresh_all(empty_db)
+    with empty_db.connect() as conn:
+        view, area = stored_view(conn, cid)
+    # the disc (about the camera) minus the footprint
+    disc = shapely.Point(1, 1).buffer(30, quad_segs=256)
+    assert area == pytest.approx(disc.area - house.area, rel=2e-3)
+    assert view.intersection(house).area < 1e-6
