@@ -81,6 +81,14 @@ def _buildings(conn, grids: list[tuple[str, Polygon]]) -> None:
     conn.execute(text("""
         INSERT INTO grid_members (plan_id, building_id, grid_id)
         SELECT g.plan_id, b.id, g.id FROM buildings b JOIN grids g ON ST_Contains(g.geom, b.geom)"""))
+    # The per-grid cache the grid-planning code keeps (revision 0002).
+    conn.execute(text("""
+        UPDATE grids g SET households = s.hh, population = s.pop, buildings = s.n
+          FROM (SELECT m.grid_id, sum(b.households)::int AS hh,
+                       coalesce(sum(b.population), 0)::int AS pop, count(*)::int AS n
+                  FROM grid_members m JOIN buildings b ON b.id = m.building_id
+                 GROUP BY m.grid_id) s
+         WHERE s.grid_id = g.id"""))
 
 
 def _lines(conn) -> None:
@@ -163,3 +171,6 @@ def test_seed_town_is_what_the_map_tests_assume(empty_db: Engine) -> None:
     assert hh == {"G101": 180, "G102": 300, "G201": 400, "G202": 140,
                   "G301": 300, "G302": 400, "G401": 240, "G402": 300}
     assert newest == NEWEST
+    with empty_db.connect() as conn:
+        cached = dict(conn.execute(text("SELECT code, households FROM grids WHERE plan_id = 1")).all())
+    assert cached == hh

@@ -65,19 +65,42 @@
     return { from: f.from, to: f.to, category: f.category, source: f.source };
   }
 
+  // Kernel radius in screen pixels: the API's bandwidth (metres) at the current zoom.
+  function heatRadius(bandwidthM) {
+    var map = onemap.map, lat = map.getCenter().lat;
+    var mPerPx = 156543.03392 * Math.cos(lat * Math.PI / 180) / Math.pow(2, map.getZoom());
+    return Math.max(8, Math.min(60, 0.6 * (bandwidthM || 400) / mPerPx));
+  }
+
   function heatmap() {
-    return new FetchedLayer("heatmap", function () {
+    var fetched = new FetchedLayer("heatmap", function () {
       return U.api("/api/v1/heatmap" + U.qs(windowParams())).then(function (r) {
-        var pts = Array.isArray(r.body) ? r.body : (r.body && r.body.points) || [];
+        var body = r.body || {}, pts = Array.isArray(body) ? body : body.points || [];
+        var bw = body.parameters && body.parameters.bandwidth_m;
         var ws = pts.map(function (p) { return +p[2] || 1; }).sort(function (a, b) { return a - b; });
-        var max = ws.length ? ws[Math.floor(ws.length * 0.97)] || ws[ws.length - 1] : 1;
+        // Neighbouring kernels overlap on screen and add up: leave head room above the peak.
+        var max = ws.length ? 2.5 * ws[ws.length - 1] : 1;
+        var radius = heatRadius(bw);
         var layer = new PaneHeat(pts, {
-          pane: onemap.paneFor("heatmap"), radius: 18, blur: 20, minOpacity: 0.25, max: max, maxZoom: 15,
+          pane: onemap.paneFor("heatmap"), radius: radius, blur: Math.min(30, radius * 0.6), minOpacity: 0.05,
+          max: max, maxZoom: onemap.map.getZoom(),
           gradient: { 0.2: "#2c7bb6", 0.4: "#abd9e9", 0.6: "#ffffbf", 0.8: "#fdae61", 1.0: "#d7191c" },
         });
+        layer.bandwidthM = bw;
         return { layer: layer, count: pts.length, data: pts };
       });
     });
+    // Keep the kernel's ground size when zooming (leaflet.heat works in pixels).
+    fetched.on("add", function () {
+      onemap.map.on("zoomend", fetched._rescale = function () {
+        fetched.eachLayer(function (h) {
+          var r = heatRadius(h.bandwidthM);
+          h.setOptions({ radius: r, blur: Math.min(30, r * 0.6), maxZoom: onemap.map.getZoom() });
+        });
+      });
+    });
+    fetched.on("remove", function () { onemap.map.off("zoomend", fetched._rescale); });
+    return fetched;
   }
 
   function h3Popup(title, fields) {
