@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
@@ -37,6 +38,11 @@ To = Annotated[str | None, Query(description="ISO 8601 end (exclusive; a date me
 Category = Annotated[str | None, Query(description="comma-separated categories")]
 Source = Annotated[str | None, Query(description="comma-separated sources")]
 Bbox = Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")]
+
+
+def _json(body: dict) -> Response:
+    """A JSON response serialised once with orjson (bodies hold thousands of cells)."""
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def get_service(engine: EngineDep) -> HotspotService:
@@ -94,33 +100,33 @@ def heatmap_params(svc: ServiceDep, res: Res = None,
 
 @router.get("/hotspots")
 async def hotspots(svc: ServiceDep, q: Annotated[HotspotQuery, Depends(hotspot_params)],
-                   significant_only: bool = False) -> ORJSONResponse:
+                   significant_only: bool = False) -> Response:
     """Gi* hot and cold spots on H3 cells with BH-FDR bins (FeatureCollection)."""
     result = await run_in_threadpool(analyses.hotspots, svc, q)
-    return ORJSONResponse(await run_in_threadpool(result.geojson, significant_only))
+    return _json(await run_in_threadpool(result.geojson, significant_only))
 
 
 @router.get("/hotspots/emerging")
 async def emerging(svc: ServiceDep, q: Annotated[EmergingQuery, Depends(emerging_params)],
-                   pattern_only: bool = False) -> ORJSONResponse:
+                   pattern_only: bool = False) -> Response:
     """Emerging hot spot category of every cell (FeatureCollection)."""
     result = await run_in_threadpool(analyses.emerging, svc, q)
-    return ORJSONResponse(await run_in_threadpool(result.geojson, pattern_only))
+    return _json(await run_in_threadpool(result.geojson, pattern_only))
 
 
 @router.get("/hotspots/backtest")
 async def backtest(svc: ServiceDep, q: Annotated[BacktestQuery, Depends(backtest_params)]
-                   ) -> ORJSONResponse:
+                   ) -> Response:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
     result = await run_in_threadpool(analyses.backtest, svc, q)
-    return ORJSONResponse(result.to_dict())
+    return _json(result.to_dict())
 
 
 @router.get("/heatmap")
 async def heatmap(svc: ServiceDep, q: Annotated[HeatmapQuery, Depends(heatmap_params)],
-                  format: Literal["points", "cells"] = "points") -> ORJSONResponse:
+                  format: Literal["points", "cells"] = "points") -> Response:
     """Quartic kernel density: ``[[lat, lon, density]]`` for Leaflet.heat, or H3 cells."""
     result = await run_in_threadpool(analyses.heatmap, svc, q)
     if format == "cells":
-        return ORJSONResponse(result.geojson())
-    return ORJSONResponse(result.to_dict())
+        return _json(result.geojson())
+    return _json(result.to_dict())
