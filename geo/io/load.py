@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from geo.crs import parse_crs, to_wgs84
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, InvalidRows
 from geo.io import membership
 from geo.io.area import service_area_bbox
 from geo.io.read import read_frame, strip_z
@@ -109,14 +109,14 @@ def h3_cells(frame: gpd.GeoDataFrame, res: int) -> np.ndarray:
     return np.asarray(cells, dtype=np.uint64).astype(np.int64)
 
 
-def _database_error(exc: Exception, layer: str) -> InvalidInput:
+def _database_error(exc: Exception, layer: str) -> InvalidRows:
     orig = getattr(exc, "orig", exc)
     diag = getattr(orig, "diag", None)
     name = getattr(diag, "constraint_name", None)
     primary = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
     detail = getattr(diag, "message_detail", None) or ""
     where = f" (constraint {name})" if name else ""
-    return InvalidInput(f"{layer}: the database refused the rows{where}: {primary} {detail}".strip())
+    return InvalidRows(f"{layer}: the database refused the rows{where}: {primary} {detail}".strip())
 
 
 def write_rejects(rejects: pd.DataFrame, source: gpd.GeoDataFrame | None, path: Path,
@@ -218,7 +218,7 @@ def load_frame(
         bar.step("validate")
         clean, rejects = validate_frame(layer, frame, area_bbox=service_area_bbox(engine, area),
                                         allow_outside=allow_outside, label=label, settings=settings)
-        _handle_rejects(report, rejects, source_frame, reject_file, settings)
+        _handle_rejects(report, rejects, source_frame, reject_file, settings, label)
         report.repaired = clean.attrs.get("repaired", 0)
         report.messages.extend(clean.attrs.get("messages", []))
         if spec.name == "incidents" and not clean.empty:
@@ -233,15 +233,16 @@ def load_frame(
 
 
 def _handle_rejects(report: LoadReport, rejects: pd.DataFrame, source, reject_file,
-                    settings: IngestSettings) -> None:
+                    settings: IngestSettings, label: str) -> None:
     report.rejected = len(rejects)
     if rejects.empty and reject_file is None:
         return
     if reject_file is None:
         first = rejects["reason"].iloc[0]
-        more = f" (and {len(rejects) - 1} more bad rows)" if len(rejects) > 1 else ""
-        raise InvalidInput(f"{report.layer}: {first}{more}; nothing loaded — fix the file or "
-                           "pass --reject-file to load the good rows")
+        more = f" (and {len(rejects) - 1} more bad {label}s)" if len(rejects) > 1 else ""
+        hint = ("nothing loaded — fix the file or pass --reject-file to load the good rows"
+                if label == "row" else "nothing written")
+        raise InvalidRows(f"{report.layer}: {first}{more}; {hint}")
     write_rejects(rejects, source, Path(reject_file), settings)
     if len(rejects):
         report.messages.append(f"{len(rejects)} rejected rows written to {reject_file}")

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidRows
 from geo.io.settings import IngestSettings
 from geo.layers import FieldSpec, LayerSpec, get_layer, parse_bool
 
@@ -108,7 +108,7 @@ def validate_frame(
 
     Raises
     ------
-    InvalidInput
+    InvalidRows
         When a required column is missing altogether.
     """
     spec = get_layer(layer)
@@ -134,7 +134,7 @@ def _require_columns(spec: LayerSpec, frame: gpd.GeoDataFrame) -> None:
     if missing:
         have = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name) or "none"
         names = ", ".join(repr(m) for m in missing)
-        raise InvalidInput(
+        raise InvalidRows(
             f"missing required field {names} for {spec.name} (the file has: {have}); "
             f"rename a column with --map SRC={missing[0]}"
         )
