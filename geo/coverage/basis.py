@@ -82,7 +82,8 @@ class Basis:
     proj: Projector
     views: pd.DataFrame
     cameras: pd.DataFrame
-    obstacles: np.ndarray
+    footprints: np.ndarray
+    water: np.ndarray
     roads: np.ndarray
     places: pd.DataFrame
     incidents: pd.DataFrame
@@ -91,6 +92,11 @@ class Basis:
     tiling: Tiling | None = None
     _cover: dict = field(default_factory=dict)
     _obstacle_tiles: tuple | None = None
+
+    @property
+    def obstacles(self) -> np.ndarray:
+        """Footprints and water: ground that is not public."""
+        return np.concatenate([self.footprints, self.water])
 
     def setup_tiles(self, extent_bounds) -> None:
         """Fix the tile lattice over the extent of the units measured."""
@@ -187,7 +193,8 @@ def read_basis(conn: Connection, *, window_days: int = 90, until: datetime | Non
     cameras = pd.DataFrame(conn.execute(_CAMERA_STATE_SQL).mappings().all(),
                            columns=["id", "code", "name", "class", "kind", "status", "lon", "lat",
                                     "has_view", "area_m2"])
-    obstacles = _obstacles(conn, proj)
+    footprints, water = _obstacles(conn, proj)
+    obstacles = np.concatenate([footprints, water])
     roads = proj.to_metric(shapely.from_wkb(
         [r[0] for r in conn.execute(text("SELECT ST_AsBinary(geom) FROM roads ORDER BY id"))]))
     places = _wkb_frame(conn, "SELECT id, name, kind, ST_AsBinary(geom) AS wkb FROM places "
@@ -202,18 +209,15 @@ def read_basis(conn: Connection, *, window_days: int = 90, until: datetime | Non
                            columns=["id", "lon", "lat"])
     inc["x"], inc["y"] = proj.xy_to_metric(inc["lon"].to_numpy(float), inc["lat"].to_numpy(float))
     inc["sx"], inc["sy"] = doorsteps(inc["x"], inc["y"], obstacles, doorstep_m)
-    return Basis(proj, views, cameras, obstacles, roads, places, inc, window, tile_size)
+    return Basis(proj, views, cameras, footprints, water, roads, places, inc, window, tile_size)
 
 
-def _obstacles(conn: Connection, proj: Projector) -> np.ndarray:
+def _obstacles(conn: Connection, proj: Projector) -> tuple[np.ndarray, np.ndarray]:
     """Polygonal footprints and water bodies, metric, exploded to polygons."""
-    rows = conn.execute(text(
-        """
-        SELECT ST_AsBinary(geom) FROM buildings WHERE GeometryType(geom) <> 'POINT'
-        UNION ALL
-        SELECT ST_AsBinary(geom) FROM waterways
-        WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')
-        """
-    ))
-    geoms = shapely.from_wkb([r[0] for r in rows])
-    return polygon_parts(proj.to_metric(geoms)) if len(geoms) else np.empty(0, dtype=object)
+    out = []
+    for sql in ("SELECT ST_AsBinary(geom) FROM buildings WHERE GeometryType(geom) <> 'POINT'",
+                "SELECT ST_AsBinary(geom) FROM waterways "
+                "WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')"):
+        geoms = shapely.from_wkb([r[0] for r in conn.execute(text(sql))])
+        out.append(polygon_parts(proj.to_metric(geoms)) if len(geoms) else np.empty(0, dtype=object))
+    return out[0], out[1]
