@@ -153,7 +153,7 @@ def cells_statement(name: str, columns: tuple[tuple[str, str], ...], extent: int
 
     ``columns`` pairs a property name with its array type (``bigint``, ``float8``, ``text``…).
     """
-    decl = ", ".join(f'"{col}" {typ}' for col, typ in columns)
+    decl = ", ".join(f'"{col}"' for col, _ in columns)
     arrays = ", ".join(f"${col}::{typ}[]" for col, typ in columns)
     props = ", ".join(f'c."{col}"' for col, _ in columns)
     sql = f"""
