@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
-from geo.gridplan.partition import BalancedPartition
+from geo.gridplan.partition import BalancedPartition, choose_parts
 from geo.gridplan.polygons import absorb, dissolve, give_away_orphans
+from geo.gridplan.settings import band
 from geo.gridplan.tessellation import build_graph, dedupe_points
 
 
@@ -63,8 +66,11 @@ class RegionDistricting:
         atoms, atom_of = dedupe_points(points)
         atom_w = np.bincount(atom_of, households, minlength=len(atoms))
         graph = build_graph(atoms, region, barriers, self.barrier_weight)
+        adjacency = graph.adjacency
+        if self.n_parts is None:
+            adjacency = cut_barriers(adjacency, graph.crossing, atom_w, self.target, self.tolerance)
         part = BalancedPartition(self.target, self.tolerance, seed=self.seed,
-                                 n_parts=self.n_parts).fit(atom_w, graph.adjacency)
+                                 n_parts=self.n_parts).fit(atom_w, adjacency)
         polys = dissolve(graph.cells, part.labels_, part.n_parts_)
         polys = give_away_orphans(polys, atoms, part.labels_)
         polys = absorb(polys, graph.leftover)
@@ -91,6 +97,34 @@ class RegionDistricting:
         first[self.atom_of_[::-1]] = np.arange(len(self.atom_of_))[::-1]
         lab = self.labels_[first]
         return float(np.mean(lab[cross.row] == lab[cross.col]))
+
+
+def cut_barriers(adjacency, crossing, weights, target, tolerance):
+    """Drop the barrier-crossing edges where each side can be districted on its own.
+
+    The pieces between roads/rivers whose households fit a whole number of
+    grids are partitioned alone (no grid crosses the barrier); pieces that do
+    not fit keep their crossing edges and join their neighbours.
+    """
+    if crossing.nnz == 0:
+        return adjacency
+    lo, hi = band(target, tolerance)
+    inner = (adjacency - adjacency.multiply(crossing > 0)).tocsr()
+    inner.eliminate_zeros()
+    ncomp, comp = connected_components(inner, directed=False)
+    if ncomp == 1:
+        return adjacency
+    totals = np.bincount(comp, weights, minlength=ncomp)
+    fits = np.array([h >= lo and lo <= h / choose_parts(h, target, tolerance) <= hi for h in totals])
+    cross = crossing.tocoo()
+    cross = sparse.coo_array((cross.data[cross.data > 0], (cross.row[cross.data > 0],
+                              cross.col[cross.data > 0])), shape=crossing.shape)
+    keep = ~fits[comp[cross.row]] | ~fits[comp[cross.col]]
+    drop = sparse.coo_array((np.ones(int((~keep).sum())), (cross.row[~keep], cross.col[~keep])),
+                            shape=adjacency.shape)
+    out = (adjacency - adjacency.multiply(drop > 0)).tocsr()
+    out.eliminate_zeros()
+    return out
 
 
 def region_minus(community, locked) -> shapely.Geometry:

@@ -221,6 +221,7 @@ def _symmetric(n: int, pairs: np.ndarray, values: np.ndarray) -> sparse.csr_arra
     v = np.concatenate([values, values]) if len(pairs) else np.empty(0, dtype=np.int64)
     m = sparse.coo_array((v, (i, j)), shape=(n, n)).tocsr()
     m.sum_duplicates()
+    m.eliminate_zeros()
     return m
 
 

@@ -1,0 +1,170 @@
+"""The grid-planning algorithms on synthetic buildings (no database).
+
+Contiguity is checked independently of our graph: the test builds its own
+Voronoi cells with shapely and unions the cells of each grid's buildings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from scipy import sparse
+
+from geo.gridplan.codes import assign_codes, spatial_order
+from geo.gridplan.districting import RegionDistricting
+from geo.gridplan.partition import BalancedPartition, choose_parts
+from geo.gridplan.tessellation import dedupe_points, split_region
+
+REGION = shapely.box(0, 0, 1200, 900)
+
+
+def synth(n, seed=0, tower_share=0.06, region=REGION):
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = region.bounds
+    pts = np.column_stack([rng.uniform(x0 + 5, x1 - 5, n), rng.uniform(y0 + 5, y1 - 5, n)])
+    hh = np.where(rng.random(n) < tower_share, rng.integers(100, 301, n), rng.integers(10, 41, n))
+    hh[rng.random(n) < 0.1] = 0
+    return pts, hh.astype(float)
+
+
+def independent_cells(points, region):
+    """Voronoi cells by plain shapely, matched to points by containment."""
+    diagram = shapely.get_parts(shapely.voronoi_polygons(
+        shapely.multipoints(points), extend_to=region.buffer(1000)))
+    tree = shapely.STRtree(diagram)
+    owner = tree.query(shapely.points(points), predicate="intersects")
+    cells = np.empty(len(points), dtype=object)
+    cells[owner[0]] = shapely.intersection(diagram[owner[1]], region)
+    return cells
+
+
+@pytest.fixture(scope="module")
+def districted():
+    pts, hh = synth(2000, seed=3)
+    return pts, hh, RegionDistricting(target=300, tolerance=0.15).fit(REGION, pts, hh)
+
+
+def test_every_building_gets_one_grid_and_households_add_up(districted):
+    pts, hh, rd = districted
+    assert rd.labels_.shape == (len(pts),)
+    assert rd.labels_.min() == 0 and rd.labels_.max() == rd.n_grids_ - 1
+    assert rd.households_.sum() == pytest.approx(hh.sum())
+    assert rd.n_grids_ == choose_parts(hh.sum(), 300, 0.15)
+
+
+def test_balance_within_band(districted):
+    _, _, rd = districted
+    h = rd.households_[rd.feasible_]
+    share = np.mean((h >= 255) & (h <= 345))
+    assert share >= 0.99, sorted(h)
+    assert rd.feasible_.all()
+
+
+def test_grids_are_contiguous_by_an_independent_union(districted):
+    pts, _, rd = districted
+    cells = independent_cells(pts, REGION)
+    for k in range(rd.n_grids_):
+        union = shapely.union_all(shapely.buffer(cells[rd.labels_ == k], 0.001))
+        assert union.geom_type == "Polygon", f"grid {k} falls apart: {union.geom_type}"
+
+
+def test_polygons_tile_the_region(districted):
+    _, _, rd = districted
+    areas = shapely.area(rd.polygons_)
+    assert areas.sum() == pytest.approx(REGION.area, rel=1e-3)
+    assert shapely.area(shapely.union_all(rd.polygons_)) == pytest.approx(REGION.area, rel=1e-3)
+    assert all(p.geom_type == "MultiPolygon" and len(p.geoms) == 1 for p in rd.polygons_)
+
+
+def test_every_building_lies_in_its_grid_polygon(districted):
+    pts, _, rd = districted
+    inside = shapely.intersects(rd.polygons_[rd.labels_], shapely.points(pts))
+    assert inside.all()
+
+
+def test_same_input_same_labels(districted):
+    pts, hh, rd = districted
+    again = RegionDistricting(target=300, tolerance=0.15).fit(REGION, pts, hh)
+    np.testing.assert_array_equal(again.labels_, rd.labels_)
+
+
+def test_compact_grids(districted):
+    _, _, rd = districted
+    a, p = shapely.area(rd.polygons_), shapely.length(rd.polygons_)
+    pp = 4 * np.pi * a / p**2
+    assert np.median(pp) > 0.45, np.median(pp)
+
+
+def test_roads_cut_grids():
+    pts, hh = synth(1200, seed=5)
+    road = np.array([shapely.LineString([(600, -10), (640, 910)])])
+    rd = RegionDistricting(target=300).fit(REGION, pts, hh, road)
+    inner = shapely.buffer(rd.polygons_, -2)
+    crossing = shapely.length(shapely.intersection(inner, road[0])) > 15
+    assert crossing.sum() <= 1, crossing.sum()
+    h = rd.households_
+    assert np.mean((h >= 255) & (h <= 345)) >= 0.97
+    # cells never cross the road: a road splits the region into two blocks
+    assert len(split_region(REGION, road)) == 2
+    assert shapely.area(rd.polygons_).sum() == pytest.approx(REGION.area, rel=1e-3)
+
+
+def test_oversized_building_and_small_community_are_reported():
+    pts = np.array([[10.0, 10], [20, 10], [30, 10], [40, 10]])
+    rd = RegionDistricting().fit(shapely.box(0, 0, 50, 20), pts, [400, 30, 30, 30])
+    kinds = sorted(d["kind"] for d in rd.infeasible_)
+    assert kinds == ["building_over_upper_bound", "community_too_small"]
+    assert rd.n_grids_ == 2
+    assert not rd.feasible_.any()
+    big = next(d for d in rd.infeasible_ if d["kind"] == "building_over_upper_bound")
+    assert big["buildings"] == [0]
+
+
+def test_duplicate_points_share_a_grid():
+    pts, hh = synth(400, seed=1)
+    pts = np.vstack([pts, pts[:5]])
+    hh = np.concatenate([hh, np.full(5, 10.0)])
+    rd = RegionDistricting().fit(REGION, pts, hh)
+    np.testing.assert_array_equal(rd.labels_[:5], rd.labels_[-5:])
+    atoms, atom_of = dedupe_points(pts)
+    assert len(atoms) == 400 and atom_of[-1] == atom_of[4]
+
+
+def test_forced_split_count():
+    pts, hh = synth(80, seed=2, region=shapely.box(0, 0, 200, 200))
+    rd = RegionDistricting(n_parts=3).fit(shapely.box(0, 0, 200, 200), pts, hh)
+    assert rd.n_grids_ == 3
+
+
+def test_partition_on_a_path_graph_is_exact():
+    n = 12
+    path = sparse.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1]).tocsr()
+    bp = BalancedPartition(target=300).fit(np.full(n, 100.0), path)
+    assert sorted(bp.part_weights_.tolist()) == [300.0] * 4
+    for k in range(4):
+        idx = np.flatnonzero(bp.labels_ == k)
+        assert idx.max() - idx.min() == len(idx) - 1  # consecutive on a path = connected
+
+
+@pytest.mark.parametrize(("h", "k"), [(100, 1), (300, 1), (600, 2), (1000, 3), (400, 1), (700, 2)])
+def test_choose_parts(h, k):
+    assert choose_parts(h, 300, 0.15) == k
+
+
+def test_codes_follow_columns_west_to_east_then_north_to_south():
+    cents = np.array([[50.0, 500], [60, 100], [450, 900], [455, 50], [55, 300]])
+    order = spatial_order(cents, column_width=200)
+    assert order.tolist() == [0, 4, 1, 2, 3]
+    members = [frozenset({i}) for i in range(5)]
+    codes = assign_codes("C", cents, members, {}, column_width=200)
+    assert codes == ["C001", "C003", "C004", "C005", "C002"]
+
+
+def test_codes_kept_for_unchanged_grids_and_free_numbers_reused():
+    cents = np.array([[0.0, 0], [100, 0], [200, 0]])
+    members = [frozenset({1, 2}), frozenset({3}), frozenset({4})]
+    previous = {"C002": frozenset({1, 2}), "C001": frozenset({3, 9})}
+    codes = assign_codes("C", cents, members, previous, taken={"C003"}, column_width=50)
+    assert codes[0] == "C002"
+    assert codes[1:] == ["C001", "C004"]
