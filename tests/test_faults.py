@@ -8,11 +8,7 @@ recover by itself, and after retrying every incident is stored exactly once.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _server import free_port, serve
 from sqlalchemy import text
 
 from geo.db import cluster, migrate
@@ -38,12 +35,6 @@ effective_cache_size = 256MB
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def own_cluster():
     """A throw-away PostGIS cluster in data/ (git-ignored), on a free port."""
@@ -56,6 +47,12 @@ def own_cluster():
     try:
         cluster.start(settings)
         migrate.upgrade(settings)
+        engine = make_engine(settings)
+        with engine.begin() as conn:  # a service area, so ingest has somewhere to put points
+            conn.execute(text(
+                "INSERT INTO admin_areas (code, name, level, geom) VALUES ('370303', '张店区', "
+                "'district', ST_Multi(ST_MakeEnvelope(118.00, 36.75, 118.10, 36.85, 4326)))"))
+        engine.dispose()
         yield settings
     finally:
         try:
@@ -68,40 +65,11 @@ def own_cluster():
 @pytest.fixture(scope="module")
 def server(own_cluster):
     """uvicorn serving the app on the private cluster."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
-    env.update(ONEMAP_PG_DIR=str(own_cluster.cluster_dir), ONEMAP_PG_PORT=str(own_cluster.pg_port),
-               ONEMAP_DATA_DIR=str(ROOT / "data"), ONEMAP_HOST="127.0.0.1",
-               ONEMAP_STATEMENT_TIMEOUT_MS="10000")
-    log = open(ROOT / "data" / f"fault-server-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
-        else:
-            raise RuntimeError("server did not become ready")
+    with serve({"ONEMAP_PG_DIR": str(own_cluster.cluster_dir),
+                "ONEMAP_PG_PORT": str(own_cluster.pg_port),
+                "ONEMAP_DATA_DIR": str(ROOT / "data"), "ONEMAP_HOST": "127.0.0.1",
+                "ONEMAP_STATEMENT_TIMEOUT_MS": "10000"}) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        Path(log.name).unlink(missing_ok=True)
 
 
 def batch(i: int) -> dict:
