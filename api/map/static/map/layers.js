@@ -82,12 +82,12 @@
     grids: {
       tile: "grids", style: S.grid,
       popup: {
-        title: function (p) { return (p.name || p.code || "") + " · " + T("layer.grids").split(/[（(]/)[0]; },
+        title: function (p) { return p.name || p.code || T("layer.grids"); },
         fields: ["code", "households", "worker", "community_code"],
       },
     },
     buildings: {
-      tile: "buildings", canvas: true, minZoom: 14,
+      tile: "buildings", minZoom: 14,
       style: function () { return { color: "#8d8676", weight: 0.6, fill: true, fillColor: "#cbc3b2", fillOpacity: 0.8, opacity: 1 }; },
       featureId: function (f) { return f.id !== undefined ? f.id : f.properties.id; },
       popup: { title: function (p) { return p.code || T("layer.buildings"); }, fields: ["code", "households", "population", "floors", "kind"] },
