@@ -105,6 +105,97 @@ def db_env(db_settings: DatabaseSettings, monkeypatch: pytest.MonkeyPatch) -> di
     return env
 
 
+# --- demo city fixtures ------------------------------------------------------------------
+# ``small_demo`` / ``city_demo`` are shared and READ-ONLY by convention; tests that write use
+# ``small_demo_copy`` (a fresh database cloned from a pristine template nobody connects to).
+
+
+def _demo_database(server: DatabaseSettings, size: str, truth_dir: Path):
+    """A new database loaded with the demo ``size`` (seed 42); (settings, name, load)."""
+    from geo.demo import load_demo
+
+    name = f"onemap_demo_{size}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    settings = create_database(server, name)
+    eng = make_engine(settings)
+    try:
+        loaded = load_demo(eng, size, 42, progress=False, data_dir=truth_dir)
+    finally:
+        eng.dispose()
+    return settings, name, loaded
+
+
+def clone_database(server: DatabaseSettings, template: str, name: str) -> DatabaseSettings:
+    """``CREATE DATABASE name TEMPLATE template``; settings that point at the copy."""
+    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = url_string(sqlalchemy_url(server, name))
+    return DatabaseSettings(database_url=url, data_dir=ROOT / "data")
+
+
+@pytest.fixture(scope="session")
+def _small_demo_template(pg_server: DatabaseSettings, tmp_path_factory: pytest.TempPathFactory):
+    """The pristine small demo database (never connected to after loading) and its city."""
+    settings, name, loaded = _demo_database(pg_server, "small", tmp_path_factory.mktemp("demo"))
+    yield name, loaded
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def small_demo(pg_server: DatabaseSettings, _small_demo_template) -> Iterator[DatabaseSettings]:
+    """A database holding the small demo city (seed 42). Shared: do not write to it."""
+    template, _ = _small_demo_template
+    name = f"{template}_ro"
+    settings = clone_database(pg_server, template, name)
+    yield settings
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def small_demo_city(_small_demo_template):
+    """The generated small demo (``geo.demo.DemoCity``: frames in EPSG:4326 + ``truth``)."""
+    return _small_demo_template[1].city
+
+
+@pytest.fixture(scope="session")
+def small_demo_truth(_small_demo_template) -> dict:
+    """The small demo's ground truth (the content of ``ground_truth.json``)."""
+    import json
+
+    return json.loads(_small_demo_template[1].truth_path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture()
+def small_demo_copy(pg_server: DatabaseSettings, _small_demo_template) -> Iterator[DatabaseSettings]:
+    """A private copy of the small demo database for one test (dropped afterwards)."""
+    template, _ = _small_demo_template
+    name = f"{template}_{uuid.uuid4().hex[:8]}"
+    settings = clone_database(pg_server, template, name)
+    yield settings
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def _city_demo_db(pg_server: DatabaseSettings, tmp_path_factory: pytest.TempPathFactory):
+    settings, name, loaded = _demo_database(pg_server, "city", tmp_path_factory.mktemp("demo"))
+    yield settings, loaded
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def city_demo(_city_demo_db) -> DatabaseSettings:
+    """A database holding the city demo (seed 42), built once per session. Read-only."""
+    return _city_demo_db[0]
+
+
+@pytest.fixture(scope="session")
+def city_demo_truth(_city_demo_db) -> dict:
+    """The city demo's ground truth (the content of ``ground_truth.json``)."""
+    import json
+
+    return json.loads(_city_demo_db[1].truth_path.read_text(encoding="utf-8"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: database and browser tests must run."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def build_truth(spec: DemoSpec, seed: int, start: date, end: date, frame: Frame,
     from geo.demo.gaps import CLEARANCE_M
 
     classes = city.cameras["class"].value_counts().reindex(["A", "B", "C"], fill_value=0)
-    return {
+    doc = {
         "schema": SCHEMA,
         "size": spec.name,
         "seed": seed,
@@ -96,6 +97,7 @@ def build_truth(spec: DemoSpec, seed: int, start: date, end: date, frame: Frame,
         },
         "camera_gaps": {"clearance_m": CLEARANCE_M, "gaps": _gaps(gaps, frame, city)},
     }
+    return json.loads(json.dumps(doc))  # plain JSON types: equal to the file's content
 
 
 def truth_path(data_dir: Path, size: str) -> Path:
@@ -107,5 +109,7 @@ def write_truth(truth: dict, data_dir: Path) -> Path:
     """Write ``data/demo/<size>/ground_truth.json``; returns its path."""
     path = truth_path(data_dir, truth["size"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
     return path
