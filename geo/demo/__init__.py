@@ -1,5 +1,8 @@
-"""The deterministic demo city: roads, river, areas, buildings, grids, places, cameras,
-incidents with planted hotspot clusters and camera gaps, and the ground truth."""
+"""The deterministic demo city and its ground truth.
+
+Roads, a river, areas, buildings, grids, places, cameras and incidents with
+planted hotspot clusters and camera gaps.
+"""
 
 from geo.demo.city import LAYERS, DemoCity, generate
 from geo.demo.load import DemoLoad, load_demo

@@ -101,7 +101,8 @@ def make_cameras(n: int, net: RoadNet, buildings: pd.DataFrame, areas: list[Area
     cross = _crossings(net)
     k_cross = min(len(cross) * 2, n_a // 4)
     cx = np.repeat(cross, 2, axis=0)[:k_cross] + rng.normal(0, 8, (k_cross, 2))
-    frames.append(pd.DataFrame({"x": cx[:, 0], "y": cx[:, 1], "azimuth": rng.uniform(0, 360, k_cross),
+    frames.append(pd.DataFrame({"x": cx[:, 0], "y": cx[:, 1],
+                                "azimuth": rng.uniform(0, 360, k_cross),
                                 "anchor": "路口", "class": "A", "kind": "vehicle"}))
     x, y, h, names = _road_sites(net, n_a - k_cross, rng, ("arterial", "secondary"))
     frames.append(pd.DataFrame({"x": x, "y": y, "azimuth": h, "anchor": names, "class": "A"}))

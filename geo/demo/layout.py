@@ -87,8 +87,8 @@ def build_areas(spec: DemoSpec, boundary: Polygon, net: RoadNet,
     cell_of = np.array([int(np.argmax(shapely.contains(cell_arr, p))) for p in pts])
     n_d = len(spec.districts)
     d_label = _group(cells, n_d, rng)
-    d_order = reading_order([shapely.union_all([c for c, l in zip(cells, d_label, strict=True)
-                                                if l == d]) for d in range(n_d)], 1e9)
+    d_order = reading_order([shapely.union_all([c for c, lab in zip(cells, d_label, strict=True)
+                                                if lab == d]) for d in range(n_d)], 1e9)
     street_names = unique_names(rng, STREET_STEMS, n_d * spec.streets_per_district, "街道")
     comm_names = unique_names(rng, COMMUNITY_STEMS, len(comms), "社区")
     areas: list[Area] = []
