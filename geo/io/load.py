@@ -146,6 +146,8 @@ def _transaction(engine: Engine, layer: str):
     try:
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL statement_timeout = 0"))
+            # An acknowledged load must survive a crash, whatever the server's default.
+            conn.execute(text("SET LOCAL synchronous_commit = on"))
             yield conn
     except (IntegrityError, DataError) as exc:
         raise _database_error(exc, layer) from None
