@@ -2,7 +2,8 @@
 # Install the system packages onemap needs, only when missing (idempotent, quiet when done).
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium)
+# fonts-wqy-microhei: a CJK font, so the map page (and its screenshots) show Chinese text.
+packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
