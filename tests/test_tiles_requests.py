@@ -78,5 +78,7 @@ def test_naive_times_are_read_in_the_service_zone():
     f = TileFilters.parse({"from": "2024-03-01", "to": "2024-03-02T08:00:00Z"})
     assert f.time_from == datetime(2024, 2, 29, 16, 0, tzinfo=UTC)
     assert f.time_to == datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    day = TileFilters.parse({"from": "2024-03-01", "to": "2024-03-01"})
+    assert day.time_to - day.time_from == timedelta(days=1)  # a date-only "to" holds that day
     with pytest.raises(InvalidInput, match="ISO 8601"):
         TileFilters.parse({"to": "-P"})

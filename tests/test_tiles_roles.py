@@ -8,8 +8,16 @@ from collections import Counter
 import h3
 import shapely
 from sqlalchemy import text
-from test_tiles_support import LAT0, LON0, client_for, features, role_keys, seed_cameras
-from test_tiles_support import seed_incidents, tile_of
+from test_tiles_support import (
+    LAT0,
+    LON0,
+    client_for,
+    features,
+    role_keys,
+    seed_cameras,
+    seed_incidents,
+    tile_of,
+)
 
 from tiles.cells import cell_polygons, tile_bounds, widget_res
 

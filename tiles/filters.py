@@ -74,7 +74,8 @@ class TileFilters:
     ) -> TileFilters:
         """Read ``from``, ``to``, ``category``, ``source``, ``plan`` from query parameters.
 
-        Other parameters are ignored. Naive times are read in ``tz``.
+        Other parameters are ignored. Naive times are read in ``tz``; ``to`` is
+        exclusive, and a date-only ``to`` includes that day (as in the hotspot API).
         """
         now = now or datetime.now(UTC)
         zone = ZoneInfo(tz)
@@ -147,6 +148,8 @@ def _time(
         return _floor(now - delta, quantum_s)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if name == "to" and len(text) == 10:  # a date-only "to" includes that day
+            value += timedelta(days=1)
     except ValueError:
         raise InvalidInput(
             f"{name}={raw!r} is not an ISO 8601 time, a relative window like -P30D, or 'now'"

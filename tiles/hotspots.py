@@ -1,42 +1,31 @@
 """The hotspots tile layer's data: Gi* cells from ``geo.hotspots.service``.
 
-The analysis runs in a worker thread on the SQLAlchemy engine; its result is
-memoised per (filters, resolution, incidents version) by the caller's cache of
-tiles and here by a small LRU, so panning does not re-run Gi*.
+The analysis runs in a worker thread on the SQLAlchemy engine; the hotspot
+service caches results per query and data version, and rendered tiles are
+cached by the tile cache (keyed on the incidents and admin-area versions).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
+from geo.errors import NotEnoughData
 from tiles.filters import TileFilters
-
-_KEEP = 16
 
 
 def hotspot_source(engine: Engine):
-    """``async (filters, res) -> DataFrame | None``; None when the analysis is unavailable."""
-    memo: OrderedDict[tuple, object] = OrderedDict()
+    """``async (filters, res) -> DataFrame | None`` (None: too few incidents for Gi*)."""
 
-    async def source(filters: TileFilters, res: int, version: int = 0):
+    async def source(filters: TileFilters, res: int):
+        from geo.hotspots.service import hotspot_cells
+
         try:
-            from geo.hotspots.service import hotspot_cells
-        except ImportError:
+            return await run_in_threadpool(
+                hotspot_cells, engine, res=res, from_=filters.time_from, to=filters.time_to,
+                category=list(filters.categories) or None, source=list(filters.sources) or None,
+            )
+        except NotEnoughData:
             return None
-        key = (filters.key(), res, version)
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-        params = {"res": res, "from": filters.time_from, "to": filters.time_to,
-                  "category": list(filters.categories) or None,
-                  "source": list(filters.sources) or None}
-        frame = await run_in_threadpool(hotspot_cells, engine, params)
-        memo[key] = frame
-        while len(memo) > _KEEP:
-            memo.popitem(last=False)
-        return frame
 
     return source

@@ -210,7 +210,8 @@ _BASE: tuple[TileLayer, ...] = (
         "hotspots", None, "cells",
         (Prop("h3", ""), Prop("count", "", "Number"), Prop("gi_z", "", "Number"),
          Prop("p_value", "", "Number"), Prop("bin", "", "Number"), Prop("class", "")),
-        minzoom=9, filters=INCIDENT_FILTERS, depends_on=("incidents",), role_sensitive=True,
+        minzoom=9, filters=INCIDENT_FILTERS, depends_on=("incidents", "admin_areas"),
+        role_sensitive=True,
         description="Gi* hotspot H3 cells (res by zoom) with FDR bins",
     ),
 )
