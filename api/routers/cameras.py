@@ -1,7 +1,82 @@
-"""Routes for cameras (to be filled in by its issue)."""
+"""Cameras: list, read, create, update, delete (DESIGN §5). Each write recomputes
+the camera's view in the same transaction."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+import orjson
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import Response
+
+from api.auth import current_actor
+from api.deps import EngineDep, StateDep
+from api.routers.coverage import SettingsDep, parse_bbox
+from geo.coverage import camera_edits
+
+router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
+
+GEOJSON = "application/geo+json"
+
+
+def _geojson(body: dict, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=GEOJSON)
+
+
+@router.get("")
+def list_cameras(engine: EngineDep,
+                 bbox: Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")
+                                 ] = None,
+                 status: Literal["online", "offline", "fault"] | None = None,
+                 cls: Annotated[Literal["A", "B", "C"] | None, Query(alias="class")] = None,
+                 kind: Literal["bullet", "dome", "ptz", "face", "vehicle"] | None = None,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    """Cameras as a GeoJSON FeatureCollection (with the area each one sees)."""
+    with engine.connect() as conn:
+        fc = camera_edits.list_cameras(conn, bbox=parse_bbox(bbox), status=status, cls=cls,
+                                       kind=kind, limit=limit, offset=offset)
+    return _geojson(fc)
+
+
+@router.get("/{camera_id}")
+def get_camera(camera_id: int, engine: EngineDep,
+               view: Annotated[bool, Query(description="include the view polygon")] = False
+               ) -> Response:
+    """One camera as a GeoJSON Feature."""
+    with engine.connect() as conn:
+        return _geojson(camera_edits.get_camera(conn, camera_id, with_view=view))
+
+
+def _with_report(feature: dict, report) -> dict:
+    feature["properties"]["view_refresh_s"] = report.seconds
+    return feature
+
+
+@router.post("")
+def create_camera(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
+                  body: Annotated[dict[str, Any], Body(description="GeoJSON Feature or fields "
+                                                                    "with lon/lat")]) -> Response:
+    """Add a camera; its view is computed before the answer (201)."""
+    feature, report = camera_edits.create_camera(engine, body, current_actor(request),
+                                                 settings=settings, area=state.area)
+    return _geojson(_with_report(feature, report), 201)
+
+
+@router.put("/{camera_id}")
+def update_camera(camera_id: int, request: Request, engine: EngineDep, state: StateDep,
+                  settings: SettingsDep,
+                  body: Annotated[dict[str, Any], Body(description="fields to change "
+                                                                    "(Feature or flat)")]
+                  ) -> Response:
+    """Change a camera (fields not given keep their values); its view is recomputed."""
+    feature, report = camera_edits.update_camera(engine, camera_id, body, current_actor(request),
+                                                 settings=settings, area=state.area)
+    return _geojson(_with_report(feature, report))
+
+
+@router.delete("/{camera_id}", status_code=204)
+def delete_camera(camera_id: int, request: Request, engine: EngineDep) -> Response:
+    """Remove a camera and its view."""
+    camera_edits.delete_camera(engine, camera_id, current_actor(request))
+    return Response(status_code=204)

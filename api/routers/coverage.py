@@ -1,7 +1,128 @@
-"""Routes for coverage (to be filled in by its issue)."""
+"""Coverage: figures per level, gaps, siting, full refresh (DESIGN §5)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
 
-router = APIRouter()
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import EngineDep, StateDep
+from geo.coverage.gapstore import gap_features
+from geo.coverage.placement import site_cameras
+from geo.coverage.settings import CoverageSettings
+from geo.coverage.summary import ResultCache, summary
+from geo.coverage.views import refresh_all
+from geo.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1/coverage", tags=["coverage"])
+
+Level = Literal["city", "district", "street", "community", "grid"]
+Days = Annotated[int | None, Query(ge=1, le=3660, description="incident window, days")]
+
+
+def _json(body: dict, media_type: str = "application/json") -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type=media_type)
+
+
+def coverage_settings(request: Request) -> CoverageSettings:
+    """The app's coverage settings (read from the environment once per app)."""
+    st = request.app.state
+    if getattr(st, "coverage_settings", None) is None:
+        st.coverage_settings = CoverageSettings()
+    return st.coverage_settings
+
+
+def coverage_cache(request: Request) -> ResultCache:
+    """The app's cache of computed figures and gaps."""
+    st = request.app.state
+    if getattr(st, "coverage_cache", None) is None:
+        st.coverage_cache = ResultCache()
+    return st.coverage_cache
+
+
+SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
+CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """``lon_min,lat_min,lon_max,lat_max`` → floats (None when absent)."""
+    if bbox is None or bbox == "":
+        return None
+    try:
+        parts = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max") from None
+    if len(parts) != 4:
+        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max")
+    return parts  # type: ignore[return-value]
+
+
+@router.get("/summary")
+def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
+                     level: Level = "city", days: Days = None,
+                     until: Annotated[datetime | None, Query(
+                         description="end of the incident window (default: newest incident)")
+                     ] = None) -> Response:
+    """Coverage per unit of ``level`` over public area, roads, key places, H3 cells and
+    incidents, overall and per camera class; cameras that see nothing are listed."""
+    return _json(summary(engine, level, settings=settings, area=state.area, until=until,
+                         days=days, cache=cache))
+
+
+@router.get("/gaps")
+def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
+                  bbox: Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")
+                                  ] = None,
+                  min_area: Annotated[float | None, Query(ge=0, description="m²")] = None,
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                  days: Days = None) -> Response:
+    """Uncovered public ground, best first (priority = incidents + hectares)."""
+    fc = gap_features(engine, bbox=parse_bbox(bbox), min_area=min_area, limit=limit, days=days,
+                      settings=settings, area=state.area, cache=cache)
+    return _json(fc, "application/geo+json")
+
+
+class Candidate(BaseModel):
+    """A site the caller proposes (bearing optional: several are tried)."""
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    azimuth: float | None = Field(None, ge=0, lt=360)
+    fov: float | None = Field(None, gt=0, le=360)
+    range_m: float | None = Field(None, gt=0, le=2000)
+    height_m: float | None = Field(None, ge=0, le=300)
+    tilt: float | None = Field(None, ge=0, le=90)
+
+
+class SitingRequest(BaseModel):
+    """Where should ``k`` new cameras go?"""
+
+    k: int = Field(ge=1, le=500)
+    weight: Literal["incidents", "area", "roads"] = "incidents"
+    candidates: list[Candidate] | None = Field(None, max_length=20_000)
+    method: Literal["greedy", "exact", "auto"] = "greedy"
+    days: int | None = Field(None, ge=1, le=3660)
+
+
+@router.post("/siting")
+def coverage_siting(body: SitingRequest, engine: EngineDep, state: StateDep,
+                    settings: SettingsDep) -> Response:
+    """Propose ``k`` new cameras (existing ones fixed) with the coverage curve."""
+    posted = None
+    if body.candidates is not None:
+        posted = [c.model_dump(exclude_none=True) for c in body.candidates]
+    return _json(site_cameras(engine, body.k, body.weight, candidates=posted,
+                              method=body.method, settings=settings, area=state.area,
+                              days=body.days))
+
+
+@router.post("/refresh")
+def coverage_refresh(engine: EngineDep, state: StateDep, settings: SettingsDep) -> dict:
+    """Recompute every camera view (and the stored gaps on their next read)."""
+    report = refresh_all(engine, settings, state.area)
+    return {"cameras": report.cameras, "views": report.views, "blocked": report.blocked,
+            "removed": report.removed, "seconds": report.seconds}
