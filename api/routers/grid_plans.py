@@ -1,7 +1,213 @@
-"""Routes for grid_plans (to be filled in by its issue)."""
+"""Grid plans over HTTP (DESIGN §5): versions, evaluation, redistricting, edits, diff, 多网合一.
+
+``{plan}`` is a plan id or ``active``. Writes to a draft take ``If-Match: "<version>"``
+(required for edits, optional for redistrict/publish); a stale version answers
+412 ``plan_version_conflict`` and changes nothing.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from api.auth import current_actor
+from api.deps import EngineDep
+from api.errors import error_response
+from geo.errors import PlanConflict
+from geo.gridplan import plans, service
+from geo.gridplan.diff import diff_plans
+from geo.gridplan.edits import apply_edit
+from geo.gridplan.merge import read_layer
+from geo.gridplan.redistrict import RedistrictParams, redistrict
+from geo.gridplan.settings import GridPlanSettings
+
+router = APIRouter(prefix="/api/v1/grid-plans", tags=["grid plans"])
+
+PlanRef = Annotated[str, Path(pattern=r"^(\d+|active)$", description="plan id or `active`")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description='plan version, e.g. "3"')]
+
+
+class NewPlan(BaseModel):
+    """A new draft: a copy of ``from_plan`` (empty when null)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    from_plan: int | None = None
+    note: str | None = Field(None, max_length=2000)
+
+
+class RedistrictBody(BaseModel):
+    """Redistricting request; defaults from ``ONEMAP_GRID_*``."""
+
+    target: int | None = Field(None, ge=10, le=10_000)
+    tolerance: float | None = Field(None, gt=0, lt=1)
+    communities: list[str] | None = Field(None, max_length=10_000)
+    seed: int | None = None
+
+
+class EditBody(BaseModel):
+    """One edit of a draft (see ``geo.gridplan.edits``)."""
+
+    op: Literal["move", "split", "merge", "lock", "unlock"]
+    buildings: list[int] | None = Field(None, max_length=100_000)
+    to_grid: str | None = None
+    grid: str | None = None
+    grids: list[str] | None = Field(None, max_length=1000)
+    k: int | None = None
+
+
+def _plan_id(engine, plan: str) -> int:
+    return service.resolve_plan(engine, None if plan == "active" else int(plan))
+
+
+def _version(if_match: str | None) -> int | None:
+    """``"3"``, ``W/"3"`` or ``3`` → 3; anything else can never match (412)."""
+    if if_match is None:
+        return None
+    raw = if_match.strip()
+    raw = raw[2:] if raw.startswith("W/") else raw
+    raw = raw.strip('"')
+    if not raw.isdigit():
+        raise PlanConflict(f"If-Match {if_match!r} is not a plan version")
+    return int(raw)
+
+
+def _geojson(fc: dict) -> Response:
+    return Response(orjson.dumps(fc), media_type="application/geo+json")
+
+
+def _etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+@router.get("")
+def list_plans(engine: EngineDep) -> list[dict]:
+    """All plans, newest first, with grid and household counts."""
+    with engine.connect() as conn:
+        return plans.list_plans(conn)
+
+
+@router.post("", status_code=201)
+def create_plan(body: NewPlan, request: Request, response: Response, engine: EngineDep) -> dict:
+    """Start a draft as a copy of ``from_plan``."""
+    with engine.begin() as conn:
+        plan_id = plans.create_plan(conn, body.name, body.from_plan, current_actor(request), body.note)
+        out = plans.get_plan(conn, plan_id)
+    _etag(response, out["version"])
+    response.headers["Location"] = f"/api/v1/grid-plans/{plan_id}"
+    return out
+
+
+@router.get("/{plan}")
+def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
+    """One plan; ``ETag`` is its version (send it back as ``If-Match``)."""
+    plan_id = _plan_id(engine, plan)
+    with engine.connect() as conn:
+        out = plans.get_plan(conn, plan_id)
+    _etag(response, out["version"])
+    return out
+
+
+@router.get("/{plan}/history")
+def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
+    """Every recorded change of the plan, oldest first."""
+    plan_id = _plan_id(engine, plan)
+    with engine.connect() as conn:
+        return plans.history(conn, plan_id)
+
+
+@router.get("/{plan}/evaluate")
+def evaluate(
+    plan: PlanRef, engine: EngineDep,
+    target: Annotated[int | None, Query(ge=10, le=10_000)] = None,
+    tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
+    community: Annotated[list[str] | None, Query()] = None,
+    grids: bool = True,
+) -> dict:
+    """Per grid and in total: band, deviation, contiguity, holes, Polsby–Popper,
+    overlaps/gaps, unassigned buildings, crossings, infeasible cases.
+    """
+    plan_id = _plan_id(engine, plan)
+    return service.evaluate_plan(engine, plan_id, GridPlanSettings(), community, target,
+                                 tolerance, grids=grids)
+
+
+@router.get("/{plan}/grids")
+def grids(plan: PlanRef, engine: EngineDep, community: str | None = None,
+          buildings: bool = True) -> Response:
+    """FeatureCollection of the plan's grids: code, households, community_code, deviation,
+    within_band, locked, building_ids (``buildings=false`` leaves the ids out).
+    """
+    plan_id = _plan_id(engine, plan)
+    fc = service.grids_geojson(engine, plan_id, GridPlanSettings(), community, buildings)
+    return _geojson(fc)
+
+
+@router.get("/{plan}/buildings")
+def plan_buildings(plan: PlanRef, engine: EngineDep, grid: str | None = None,
+                   community: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=200_000)] = 50_000) -> Response:
+    """Buildings (points) with their grid code in this plan; ``grid=`` or ``community=`` filter."""
+    plan_id = _plan_id(engine, plan)
+    fc = service.buildings_geojson(engine, plan_id, grid, community, limit)
+    return _geojson(fc)
+
+
+@router.post("/{plan}/redistrict")
+def redistrict_plan(plan: PlanRef, body: RedistrictBody, request: Request, response: Response,
+                    engine: EngineDep, if_match: IfMatch = None) -> dict:
+    """Redistrict the draft's communities (all, or ``communities``)."""
+    plan_id = _plan_id(engine, plan)
+    params = RedistrictParams.from_settings(GridPlanSettings(), target=body.target,
+                                            tolerance=body.tolerance, seed=body.seed)
+    out = redistrict(engine, plan_id, params, current_actor(request), body.communities,
+                     _version(if_match))
+    _etag(response, out["version"])
+    return out
+
+
+@router.post("/{plan}/edits", responses={412: {"description": "stale If-Match version"},
+                                         428: {"description": "If-Match missing"}})
+def edit_plan(plan: PlanRef, body: EditBody, request: Request, response: Response,
+              engine: EngineDep, if_match: IfMatch = None) -> Any:
+    """Move buildings, split, merge, lock/unlock; returns the new version and the
+    evaluation of the touched grids.
+    """
+    if if_match is None:
+        return error_response(428, 'send If-Match: "<plan version>" (GET the plan for its ETag)',
+                              "precondition_required")
+    plan_id = _plan_id(engine, plan)
+    out = apply_edit(engine, plan_id, body.model_dump(exclude_none=True), current_actor(request),
+                     _version(if_match), GridPlanSettings())
+    _etag(response, out["version"])
+    return out
+
+
+@router.post("/{plan}/publish")
+def publish(plan: PlanRef, request: Request, response: Response, engine: EngineDep,
+            if_match: IfMatch = None) -> dict:
+    """Make the draft active (the old active plan is archived); incidents move to its grids."""
+    plan_id = _plan_id(engine, plan)
+    with engine.begin() as conn:
+        out = plans.publish(conn, plan_id, current_actor(request), _version(if_match))
+    _etag(response, out["version"])
+    return out
+
+
+@router.get("/{a}/diff/{b}")
+def diff(a: PlanRef, b: PlanRef, engine: EngineDep,
+         moves: Annotated[int, Query(ge=0, le=100_000)] = 5000) -> dict:
+    """Grids added/removed/changed, buildings and households that change grid, a change layer."""
+    ia, ib = _plan_id(engine, a), _plan_id(engine, b)
+    with engine.connect() as conn:
+        return diff_plans(conn, ia, ib, moves)
+
+
+@router.post("/{plan}/overlay")
+def overlay(plan: PlanRef, layer: dict[str, Any], engine: EngineDep,
+            key: str | None = None) -> dict:
+    """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
+    plan_id = _plan_id(engine, plan)
+    return service.overlay(engine, plan_id, read_layer(layer, key))

@@ -168,7 +168,8 @@ def plan_data(conn: Connection, plan_id: int, proj: Projector,
 
 def insert_grids(conn: Connection, plan_id: int, rows: Sequence[dict]) -> dict[str, int]:
     """Insert grids ``{code, community_code, geom (lon/lat), locked?, name?, worker?}``;
-    returns code → id."""
+    returns code → id.
+    """
     if not rows:
         return {}
     res = conn.execute(text("""
