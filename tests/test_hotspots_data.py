@@ -12,7 +12,7 @@ from geo.hotspots.synthetic import Cluster, copy_incidents, synthetic_incidents
 START = datetime(2025, 1, 1, tzinfo=UTC)
 # A cluster active all year and one that starts in the last three weeks.
 STEADY = Cluster(118.040, 36.805, 120.0, 1500)
-LATE = Cluster(118.065, 36.790, 100.0, 400, start_day=344, end_day=365)
+LATE = Cluster(118.065, 36.790, 100.0, 150, start_day=344, end_day=365)
 STEADY_CELL9 = h3.latlng_to_cell(STEADY.lat, STEADY.lon, 9)
 
 

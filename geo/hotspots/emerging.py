@@ -7,14 +7,17 @@ The cube
     ``counts[i, t]`` = incidents of cell ``i`` in time step ``t`` (weeks or calendar
     months), every study cell present, zeros included.
 
-Gi* per bin (space-time neighbourhood, as ArcGIS)
-    A bin's neighbours are its k-ring cells in the same step and in the
-    ``time_window`` previous steps (binary weights, the bin itself included).
-    Gi* is computed over the whole cube: mean and deviation are those of all
-    bins, so a cell whose counts grow gets growing z-scores. Bins are judged with
-    Benjamini–Hochberg over all bins at level ``alpha`` (default 0.10: a bin is
-    a *hot bin* when its z > 0 and it passes 90 % confidence after FDR, a *cold
-    bin* when z < 0 and it passes).
+Gi* per bin
+    ``time_window = 0`` (the default): every time step is its own Gi* study —
+    binary k-ring weights, that step's mean and deviation — so a cell's z
+    measures how concentrated incidents are around it *relative to that step*;
+    a city-wide rise or a seasonal swing does not by itself make cells
+    "intensifying". ``time_window = τ ≥ 1``: ArcGIS's space-time neighbourhood —
+    a bin's neighbours are its k-ring cells in the same step and in the τ
+    previous steps, and Gi* runs over the whole cube (mean and deviation of all
+    bins). Either way bins are judged with Benjamini–Hochberg over all
+    cell-steps at level ``alpha`` (default 0.10): a *hot bin* has z > 0 and
+    passes 90 % confidence after FDR, a *cold bin* z < 0 and passes.
 
 Trend
     Mann–Kendall (tie-corrected, continuity-corrected) on each cell's series of
@@ -128,7 +131,7 @@ class EmergingHotspots:
         One of ``CATEGORIES``.
     """
 
-    def __init__(self, time_window: int = 1, alpha: float = 0.10, trend_alpha: float = 0.05):
+    def __init__(self, time_window: int = 0, alpha: float = 0.10, trend_alpha: float = 0.05):
         self.time_window = time_window
         self.alpha = alpha
         self.trend_alpha = trend_alpha
@@ -143,8 +146,11 @@ class EmergingHotspots:
             raise NotEnoughData(f"emerging hot spots need at least 3 time steps, got {steps}")
         if counts.sum() <= 0:
             raise NotEnoughData("no incidents in the study area for this window")
-        W_st = space_time_weights(W, steps, self.time_window)
-        z = gi_star_z(counts.T.ravel(), W_st).reshape(steps, n).T
+        if self.time_window == 0:
+            z = gi_star_z(counts, W)  # each step its own Gi* study
+        else:
+            W_st = space_time_weights(W, steps, self.time_window)
+            z = gi_star_z(counts.T.ravel(), W_st).reshape(steps, n).T
         significant = bh_reject(two_sided_p(z).ravel(), self.alpha).reshape(n, steps)
         self.z_ = z
         self.hot_ = significant & (z > 0)

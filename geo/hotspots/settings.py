@@ -34,8 +34,9 @@ class HotspotSettings(BaseSettings):
     # hot/cold (ArcGIS counts any of 90/95/99 %); Mann–Kendall trend level.
     emerging_alpha: float = Field(0.10, gt=0, le=0.2)
     trend_alpha: float = Field(0.05, gt=0, le=0.2)
-    # Previous time steps in the space-time neighbourhood (ArcGIS default 1).
-    time_window: int = Field(1, ge=0, le=12)
+    # Previous time steps in the space-time neighbourhood: 0 = each step its own Gi*
+    # study (default); ≥ 1 = ArcGIS-style space-time Gi* over the whole cube.
+    time_window: int = Field(0, ge=0, le=12)
 
     @field_validator("timezone")
     @classmethod
