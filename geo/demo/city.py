@@ -154,7 +154,7 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     cams = cam.finish_cameras(cams)
     step("cameras")
     rng = rng_for(seed, "incidents")
-    n_bg = int(spec.incidents * 0.86)
+    n_bg = int(spec.incidents * spec.background_share)
     bx, by = inc.background_points(n_bg, bld, net, places, boundary, rng)
     density = spec.incidents / boundary.area
     gap_n = [int(round(2.0 * density * g.area)) for g in gaps]

@@ -66,6 +66,8 @@ class DemoSpec:
     min_community_m2: float = 120_000.0
     #: Gi* z targets (weekly, k=1 ring) of the planted clusters: (low, high).
     z_range: tuple[float, float] = (4.0, 7.0)
+    #: Share of ``incidents`` drawn as background; planted clusters and gaps add the rest.
+    background_share: float = 0.79
 
 
 SIZES: dict[str, DemoSpec] = {
@@ -74,7 +76,7 @@ SIZES: dict[str, DemoSpec] = {
         "small", 4200, 3200, (("370303", "张店区"),), 2,
         buildings=1_500, households=18_000, cameras=300, incidents=30_000,
         clusters_per_pattern=1, gaps=2, arterial_spacing_m=1400.0,
-        min_community_m2=450_000.0, z_range=(3.6, 5.6),
+        min_community_m2=450_000.0, z_range=(3.6, 5.6), background_share=0.76,
     ),
     "city": DemoSpec(
         "city", 6400, 4800, (("370303", "张店区"),), 8,
@@ -85,7 +87,7 @@ SIZES: dict[str, DemoSpec] = {
         "large", 12000, 8800,
         (("370302", "淄川区"), ("370303", "张店区"), ("370305", "临淄区")), 8,
         buildings=50_000, households=600_000, cameras=10_000, incidents=2_000_000,
-        clusters_per_pattern=3, gaps=8,
+        clusters_per_pattern=3, gaps=8, background_share=0.915,
     ),
 }
 
