@@ -54,6 +54,11 @@ async def _domain(_: Request, exc: E.OnemapError) -> ORJSONResponse:
 async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
     parts = []
     for err in exc.errors()[:5]:
+        if err.get("type") == "json_invalid":  # say so plainly, with where it broke
+            why = (err.get("ctx") or {}).get("error", "syntax error")
+            at = err.get("loc", ("body", "?"))[-1]
+            return error_response(400, f"request body is not valid JSON: {why} (at character "
+                                  f"{at})", "invalid_json")
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path"))
         parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
     return error_response(422, "; ".join(parts) or "invalid request", "invalid_parameter")

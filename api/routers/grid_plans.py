@@ -17,6 +17,7 @@ from api.auth import current_actor
 from api.deps import EngineDep
 from api.errors import error_response
 from geo.errors import PlanConflict
+from geo.geojson_checks import features_of
 from geo.gridplan import plans, service
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
@@ -209,5 +210,6 @@ def diff(a: PlanRef, b: PlanRef, engine: EngineDep,
 def overlay(plan: PlanRef, layer: dict[str, Any], engine: EngineDep,
             key: str | None = None) -> dict:
     """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
+    features_of(layer, allowed={"Polygon", "MultiPolygon"})  # ranges, closed rings, validity
     plan_id = _plan_id(engine, plan)
     return service.overlay(engine, plan_id, read_layer(layer, key))
