@@ -54,6 +54,7 @@ class LoadReport:
     messages: list[str] = field(default_factory=list)
     reject_file: Path | None = None
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line: the counts (and where rejects went)."""
@@ -99,6 +100,19 @@ class _Progress:
             if self.task is not None:
                 self.bar.update(self.task, completed=self.bar.tasks[self.task].total)
             self.bar.stop()
+
+
+class _Clock:
+    """Seconds per phase, written into a dict."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.into[name] = self.into.get(name, 0.0) + now - self.t
+        self.t = now
 
 
 def h3_cells(frame: gpd.GeoDataFrame, res: int) -> np.ndarray:
@@ -216,17 +230,21 @@ def load_frame(
         raise InvalidInput(f"{layer}: no rows to load (the file has no features)")
     report = LoadReport(layer, read=len(frame), reject_file=reject_file)
     bar = _Progress(progress and len(frame) > settings.progress_min_rows, len(frame))
+    clock = _Clock(report.timings)
     try:
         bar.step("validate")
-        clean, rejects = validate_frame(layer, frame, area_bbox=service_area_bbox(engine, area),
-                                        allow_outside=allow_outside, label=label, settings=settings)
+        bbox = service_area_bbox(engine, area)
+        clean, rejects = validate_frame(layer, frame, area_bbox=bbox, allow_outside=allow_outside,
+                                        label=label, settings=settings)
+        clock.lap("validate")
         _handle_rejects(report, rejects, source_frame, reject_file, settings, label)
         report.repaired = clean.attrs.get("repaired", 0)
         report.messages.extend(clean.attrs.get("messages", []))
         if spec.name == "incidents" and not clean.empty:
             clean["h3"] = h3_cells(clean, area.incident_h3_res)
+            clock.lap("h3")
         if not clean.empty:
-            _write(engine, spec, clean, on_conflict, report, bar, settings)
+            _write(engine, spec, clean, on_conflict, report, bar, settings, clock)
     finally:
         bar.close()
     report.skipped = len(clean) - report.inserted - report.updated
@@ -251,17 +269,25 @@ def _handle_rejects(report: LoadReport, rejects: pd.DataFrame, source, reject_fi
 
 
 def _write(engine: Engine, spec, clean: gpd.GeoDataFrame, on_conflict: str, report: LoadReport,
-           bar: _Progress, settings: IngestSettings) -> None:
+           bar: _Progress, settings: IngestSettings, clock: _Clock) -> None:
     with _transaction(engine, spec.name) as conn:
         plan = _target_plan(conn, spec.name)
+        if spec.name == "incidents" and plan is not None:
+            grid = membership.grid_of_points(conn, plan, clean.geometry.x.to_numpy(),
+                                             clean.geometry.y.to_numpy())
+            clean["grid_id"] = pd.array(np.where(grid < 0, None, grid), dtype="Int64")
+            clock.lap("grid join")
         bar.step("copy", len(clean))
         staged = copy_stage(conn, spec, clean, chunk_rows=settings.copy_chunk_rows,
                             on_chunk=bar.advance)
+        clock.lap("copy")
         bar.step("insert")
         report.inserted, report.updated = insert_staged(
             conn, spec, staged, update=on_conflict == "update", plan_id=plan
         )
+        clock.lap("insert")
         _after_load(conn, spec.name, clean, plan, report)
+    clock.lap("memberships+commit")
 
 
 def _target_plan(conn: Connection, layer: str) -> int | None:
@@ -329,6 +355,7 @@ def load_file(
     path = Path(path)
     if reject_file is not None and Path(reject_file).resolve() == path.resolve():
         raise InvalidInput("--reject-file must not be the input file")
+    started = time.perf_counter()
     raw = strip_z(read_frame(path, mapping=mapping, layer=spec, encoding=encoding))
     if raw.empty:
         raise InvalidInput(f"{path.name}: no rows to load (the file has no features)")
@@ -336,4 +363,7 @@ def load_file(
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
                         source_frame=raw)
+    report.seconds = time.perf_counter() - started
+    report.timings = {"read+crs": report.seconds - sum(report.timings.values()),
+                      **report.timings}
     return report

@@ -1,11 +1,17 @@
 """Which grid things fall in: grid plans for imports, building memberships, incident grids.
 
-All set-based SQL: one statement per step, joined through the GiST index on
-``grids.geom``; nothing runs per row in Python.
+Everything is set-based: memberships and late incident assignment are one SQL
+statement each (joined through the GiST index on ``grids.geom``); the grids of a
+batch of new incidents are found by one vectorised spatial join in GEOS
+(:func:`grid_of_points`: an STRtree over the plan's grids, then prepared
+point-in-polygon tests on the candidate pairs), which is several times faster
+than probing the index once per row inside the INSERT.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import shapely
 from sqlalchemy import Connection, text
 
 IMPORT_PLAN_NAME = "导入网格"
@@ -74,3 +80,40 @@ def assign_incident_grids(conn: Connection, plan_id: int) -> int:
         {"plan": plan_id},
     )
     return result.rowcount
+
+
+def grid_of_points(conn: Connection, plan_id: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Id of the grid of ``plan_id`` each point falls in (``ST_Intersects`` semantics; the
+    lowest id where grids share an edge), ``-1`` where none.
+
+    Examples
+    --------
+    The join on its own, without a database::
+
+        >>> import numpy as np, shapely
+        >>> grids = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)])
+        >>> _join(np.array([10, 11]), grids, np.array([0.5, 1.0, 5.0]), np.zeros(3) + 0.5)
+        array([10, 10, -1])
+    """
+    rows = conn.execute(
+        text("SELECT id, ST_AsBinary(geom) FROM grids WHERE plan_id = :plan ORDER BY id"),
+        {"plan": plan_id},
+    ).all()
+    if not rows:
+        return np.full(len(x), -1, dtype=np.int64)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    grids = shapely.from_wkb([bytes(r[1]) for r in rows])
+    return _join(ids, grids, np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64"))
+
+
+def _join(ids: np.ndarray, grids: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    tree = shapely.STRtree(grids)
+    pt, gi = tree.query(shapely.points(x, y))  # bounding-box candidates
+    shapely.prepare(grids)
+    hit = shapely.intersects_xy(grids[gi], x[pt], y[pt])
+    best = np.full(len(x), len(ids), dtype=np.int64)
+    np.minimum.at(best, pt[hit], gi[hit])  # grids are ordered by id: lowest index = lowest id
+    out = np.full(len(x), -1, dtype=np.int64)
+    found = best < len(ids)
+    out[found] = ids[best[found]]
+    return out

@@ -48,7 +48,7 @@ def _stage_table(spec: LayerSpec, frame: gpd.GeoDataFrame) -> tuple[pd.DataFrame
             table[name] = col.astype("boolean").map({True: "t", False: "f"})
         else:
             table[name] = col
-    extras = [c for c in ("plan_id", "h3") if c in frame.columns]
+    extras = [c for c in ("plan_id", "h3", "grid_id") if c in frame.columns]
     for c in extras:
         table[c] = frame[c].astype("Int64")
     geoms = np.asarray(frame.geometry.values, dtype=object)
@@ -108,20 +108,17 @@ def insert_sql(spec: LayerSpec, staged: Staged, *, update: bool, plan_id: int | 
     """The one INSERT … SELECT that moves staged rows into the layer's table.
 
     Returns counts ``(inserted, updated)``. Rows without a natural key are
-    skipped when an equal row (geometry and name) already exists.
+    skipped when an equal row (geometry and name) already exists. Grids go into
+    ``plan_id`` unless the row names its plan; incidents carry their grid from
+    the stage (see :func:`geo.io.membership.grid_of_points`).
     """
     geom = _geom_expr(spec, staged)
     cols = [f'"{c}"' for c in staged.fields] + ["geom"]
     exprs = [_value_expr(spec, c) for c in staged.fields] + [geom]
-    joins, where = "", []
+    where: list[str] = []
     if spec.name == "incidents":
         cols += ["h3", "grid_id"]
-        exprs += ["s.h3", "g.id" if plan_id is not None else "NULL"]
-        if plan_id is not None:
-            joins = (
-                "LEFT JOIN LATERAL (SELECT g.id FROM grids g WHERE g.plan_id = :plan "
-                f"AND ST_Intersects(g.geom, {geom}) ORDER BY g.id LIMIT 1) g ON true"
-            )
+        exprs += ["s.h3", "s.grid_id" if "grid_id" in staged.extras else "NULL"]
     if spec.name == "grids":
         cols.append("plan_id")
         exprs.append("COALESCE(s.plan_id, :plan)" if "plan_id" in staged.extras else ":plan")
@@ -146,7 +143,6 @@ def insert_sql(spec: LayerSpec, staged: Staged, *, update: bool, plan_id: int | 
             INSERT INTO {spec.name} ({', '.join(cols)})
             SELECT {', '.join(exprs)}
             FROM {STAGE} s
-            {joins}
             {where_sql}
             {conflict}
             RETURNING (xmax = 0) AS fresh
