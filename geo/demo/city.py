@@ -71,8 +71,10 @@ class _Steps:
         self._bar = None
         self._stack = contextlib.ExitStack()
         if enabled:
+            from rich.console import Console
             from rich.progress import Progress
-            self._bar = self._stack.enter_context(Progress(transient=True))
+            self._bar = self._stack.enter_context(
+                Progress(console=Console(stderr=True), transient=True))
             self._task = self._bar.add_task("demo city", total=total)
 
     def __call__(self, label: str) -> None:
