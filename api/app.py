@@ -42,7 +42,9 @@ def _install_middleware(app: FastAPI, state: AppState) -> None:
     from fastapi.middleware.gzip import GZipMiddleware
 
     from api import auth
+    from api.routers.tiles import TileFastPath
 
+    app.add_middleware(TileFastPath)  # innermost: cached/valid tiles skip FastAPI routing
     auth.install(app, state)  # keys, roles, body size, rate limit (inside CORS/GZip)
     if state.api.cors_origins:
         app.add_middleware(

@@ -4,21 +4,29 @@
 carry a weak ETag; ``If-None-Match`` is answered from memory with 304. Tiles are
 cached gzipped and sent gzipped to clients that accept it (the app's GZip
 middleware leaves responses that already have a ``Content-Encoding`` alone).
+
+:func:`answer` is shared by the FastAPI route and :class:`TileFastPath`, an ASGI
+middleware placed inside the security middleware that answers well-formed tile
+requests without FastAPI routing and dependency resolution; anything else (the
+first request, bad input) goes on to the route, which gives the proper error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 
 from api.auth import current_role
-from api.errors import error_response
 from api.metrics import metrics
 from geo.db.urls import libpq_url
+from geo.errors import OnemapError
 from tiles.cache import Tile
 from tiles.render import Policy, TileTimeout
 from tiles.service import TileRequest, TileService
@@ -26,6 +34,7 @@ from tiles.settings import TileSettings
 from tiles.tilejson import tilejson
 
 MVT = "application/vnd.mapbox-vector-tile"
+Disconnected = Callable[[], Awaitable[None]]
 _DISCONNECT_POLL_S = 0.25
 
 
@@ -68,7 +77,25 @@ async def tile_service(request: Request) -> TileService:
     return service
 
 
-def _matches(header: str | None, etag: str) -> bool:
+Disconnected = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Answer:
+    """What to send back, and how the tile was obtained (for metrics)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    outcome: str
+
+
+class ClientGone(Exception):
+    """The client disconnected before the tile was ready."""
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Weak comparison of ``If-None-Match`` against our ETag."""
     if not header:
         return False
     if header.strip() == "*":
@@ -77,21 +104,112 @@ def _matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
-class _ClientGone(Exception):
-    pass
+async def render_or_cancel(work: Awaitable[tuple[Tile, str]],
+                           disconnected: Disconnected) -> tuple[Tile, str]:
+    """Await the render; if the client leaves first, cancel it (and its query)."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(disconnected())
+    try:
+        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    raise ClientGone
 
 
-async def _render_or_cancel(request: Request, service: TileService, req: TileRequest,
-                            etag: str) -> tuple[Tile, str]:
-    """Render, but cancel the work (and its query) when the client goes away."""
-    work = asyncio.ensure_future(service.tile(req, etag))
-    while True:
-        done, _ = await asyncio.wait({work}, timeout=_DISCONNECT_POLL_S)
-        if done:
-            return work.result()
-        if await request.is_disconnected():
-            work.cancel()
-            raise _ClientGone
+async def answer(service: TileService, req: TileRequest, if_none_match: str | None,
+                 accepts_gzip: bool, disconnected: Disconnected, metrics) -> Answer:
+    """Answer one validated tile request and record its metrics."""
+    t0 = time.perf_counter()
+    etag = service.etag(req)
+    headers = {"ETag": etag, "Cache-Control": service.cache_control(req),
+               "Vary": "Accept-Encoding"}
+    if etag_matches(if_none_match, etag):
+        metrics.observe_tile(req.name, "not_modified", time.perf_counter() - t0, 0)
+        return Answer(304, headers, b"", "not_modified")
+    tile = service.cached(etag)
+    outcome = "hit"
+    if tile is None:
+        try:
+            tile, outcome = await render_or_cancel(service.tile(req, etag), disconnected)
+        except TileTimeout as exc:
+            metrics.tile_errors.labels(req.name, exc.code).inc()
+            body = orjson.dumps({"detail": exc.detail, "code": exc.code})
+            return Answer(504, {"Content-Type": "application/json"}, body, "timeout")
+        except ClientGone:
+            metrics.observe_tile(req.name, "cancelled", time.perf_counter() - t0, 0)
+            return Answer(499, {}, b"", "cancelled")
+    body = tile.data
+    if body and accepts_gzip:
+        if tile.gz is None:
+            tile.gzipped(service.settings.tile_gzip_level)
+            service.cache.resize(etag)
+        body = tile.gz
+        headers["Content-Encoding"] = "gzip"
+    headers["Content-Type"] = MVT
+    metrics.observe_tile(req.name, outcome, time.perf_counter() - t0, len(tile.data))
+    return Answer(200, headers, body, outcome)
+
+
+class TileFastPath:
+    """ASGI middleware answering ``GET /tiles/{layers}/{z}/{x}/{y}.pbf`` directly.
+
+    Install it inside the security middleware (so keys, roles, the access
+    policy and rate limits still apply) and outside FastAPI's router.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: D102
+        if scope["type"] != "http" or scope["method"] != "GET" \
+                or not scope["path"].startswith("/tiles/"):
+            return await self.app(scope, receive, send)
+        parsed = self._parse(scope)
+        if parsed is None:
+            return await self.app(scope, receive, send)
+        service, req, inm, gz = parsed
+        app = scope["app"]
+
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        ans = await answer(service, req, inm, gz, disconnected, app.state.metrics)
+        if ans.status == 499:
+            return
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in ans.headers.items()]
+        if ans.status != 304:
+            raw.append((b"content-length", str(len(ans.body)).encode()))
+        await send({"type": "http.response.start", "status": ans.status, "headers": raw})
+        await send({"type": "http.response.body", "body": ans.body})
+
+    @staticmethod
+    def _parse(scope) -> tuple[TileService, TileRequest, str | None, bool] | None:
+        app = scope.get("app")
+        service = getattr(getattr(app, "state", None), "tiles", None)
+        if service is None or not service.versions.started \
+                or getattr(app.state, "metrics", None) is None:
+            return None
+        parts = scope["path"].split("/")
+        if len(parts) != 6 or not parts[5].endswith(".pbf"):
+            return None
+        try:
+            z, x, y = int(parts[3]), int(parts[4]), int(parts[5][:-4])
+            query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+            role = scope.get("state", {}).get("role", "admin")
+            req = service.request(parts[2], z, x, y, query, role)
+        except (ValueError, OnemapError):
+            return None  # the route answers with the proper error
+        inm, gz = None, False
+        for key, value in scope["headers"]:
+            if key == b"if-none-match":
+                inm = value.decode("latin-1")
+            elif key == b"accept-encoding":
+                gz = b"gzip" in value
+        return service, req, inm, gz
 
 
 @router.get(
@@ -113,36 +231,18 @@ async def get_tile(
     plan: int | None = Query(None, description="grid plan id (grids; default: the active plan)"),
 ) -> Response:
     """One MVT tile of one or more layers (incidents and hotspots take the filters)."""
-    t0 = time.perf_counter()
     service = await tile_service(request)
     req = service.request(layers, z, x, y, request.query_params, current_role(request))
-    etag = service.etag(req)
-    headers = {"ETag": etag, "Cache-Control": service.cache_control(req),
-               "Vary": "Accept-Encoding"}
-    observe = metrics(request.app).observe_tile
-    if _matches(request.headers.get("if-none-match"), etag):
-        observe(req.name, "not_modified", time.perf_counter() - t0, 0)
-        return Response(status_code=304, headers=headers)
-    tile = service.cached(etag)
-    state = "hit"
-    if tile is None:
-        try:
-            tile, state = await _render_or_cancel(request, service, req, etag)
-        except TileTimeout as exc:
-            metrics(request.app).tile_errors.labels(req.name, exc.code).inc()
-            return error_response(504, exc.detail, exc.code)
-        except _ClientGone:
-            observe(req.name, "cancelled", time.perf_counter() - t0, 0)
-            return Response(status_code=499)
-    body = tile.data
-    if body and "gzip" in request.headers.get("accept-encoding", ""):
-        if tile.gz is None:
-            tile.gzipped(service.settings.tile_gzip_level)
-            service.cache.resize(etag)
-        body = tile.gz
-        headers["Content-Encoding"] = "gzip"
-    observe(req.name, state, time.perf_counter() - t0, len(tile.data))
-    return Response(body, media_type=MVT, headers=headers)
+
+    async def disconnected() -> None:
+        while not await request.is_disconnected():
+            await asyncio.sleep(_DISCONNECT_POLL_S)
+
+    ans = await answer(service, req, request.headers.get("if-none-match"),
+                       "gzip" in request.headers.get("accept-encoding", ""), disconnected,
+                       metrics(request.app))
+    media = ans.headers.pop("Content-Type", None)
+    return Response(ans.body, status_code=ans.status, headers=ans.headers, media_type=media)
 
 
 @router.get("/tiles/{layers}/tilejson.json", response_class=Response,
