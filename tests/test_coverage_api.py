@@ -10,8 +10,14 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 from test_coverage_gaps import BUILDINGS, CAMS, COMMUNITY, PLAZA, _incidents
-from test_coverage_support import add_area, add_building, add_camera, add_incidents, add_road
-from test_coverage_support import to_local
+from test_coverage_support import (
+    add_area,
+    add_building,
+    add_camera,
+    add_incidents,
+    add_road,
+    to_local,
+)
 
 from api.app import create_app
 from api.settings import ApiSettings

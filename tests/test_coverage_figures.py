@@ -146,7 +146,7 @@ def test_incidents_and_key_places_agree(world):
     assert city["incident_share"] == pytest.approx(city["incidents_covered"] / len(pts))
     point_seen = seen_by_rays([PLACE_POINT[0]], [PLACE_POINT[1]], _cams(), BUILDINGS)[0]
     gx, gy, _ = _lattice(PLACE_POLY)
-    poly_seen = seen_by_rays(gx, gy, _cams(), BUILDINGS).mean() >= 0.5
+    poly_seen = seen_by_rays(gx, gy, _cams(), BUILDINGS).mean() >= 0.25
     assert city["key_places"] == 2
     assert city["key_places_covered"] == int(point_seen) + int(poly_seen)
     names = {p["name"] for p in city["key_places_list"]["covered"]}
@@ -178,7 +178,8 @@ def test_camera_set_offline_drops_out_of_the_figures(world):
     after = {u["code"]: u for u in summary(engine, "community")["units"]}
     b = {u["code"]: u for u in before["units"]}
     assert after["C2"]["covered_area_m2"] < b["C2"]["covered_area_m2"] - 1000
-    assert after["C2"]["by_class"]["B"]["covered_area_m2"] < b["C2"]["by_class"]["B"]["covered_area_m2"]
+    b_after, b_before = after["C2"]["by_class"]["B"], b["C2"]["by_class"]["B"]
+    assert b_after["covered_area_m2"] < b_before["covered_area_m2"]
     assert after["C1"]["by_class"]["A"] == b["C1"]["by_class"]["A"]
     _, covered = _independent_area(COMMUNITIES["C2"], _cams(offline={2}))
     assert _rel(after["C2"]["covered_area_m2"], covered) < 0.01

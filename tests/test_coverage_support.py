@@ -21,7 +21,9 @@ X0, Y0 = _FWD.transform(*ORIGIN)
 
 def to_lonlat(geom):
     """Local metres → lon/lat geometry."""
-    return shapely.transform(geom, lambda xy: np.column_stack(_INV.transform(xy[:, 0] + X0, xy[:, 1] + Y0)))
+    def fn(xy):
+        return np.column_stack(_INV.transform(xy[:, 0] + X0, xy[:, 1] + Y0))
+    return shapely.transform(geom, fn)
 
 
 def to_local(geom):
@@ -123,8 +125,8 @@ def visible_by_rays(cam_xy, azimuth, fov, outer, inner, buildings, step=0.25):
     off = np.abs((bearing - azimuth + 180) % 360 - 180)
     keep = (d <= outer) & (d >= inner) & ((off <= fov / 2) | (fov >= 360))
     gx, gy = gx[keep], gy[keep]
-    lines = shapely.linestrings(np.stack([np.column_stack([np.full(len(gx), cx), np.full(len(gx), cy)]),
-                                          np.column_stack([gx, gy])], axis=1))
+    start = np.column_stack([np.full(len(gx), cx), np.full(len(gx), cy)])
+    lines = shapely.linestrings(np.stack([start, np.column_stack([gx, gy])], axis=1))
     blocked = np.zeros(len(gx), dtype=bool)
     if len(buildings):
         tree = shapely.STRtree(list(buildings))

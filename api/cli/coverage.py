@@ -17,6 +17,8 @@ from geo.errors import InvalidInput
 app = typer.Typer(help="Camera coverage: views, figures, gaps, siting.", no_args_is_help=True)
 
 LEVELS = "city|district|street|community|grid"
+OUT = typer.Option(None, "--out", help="write GeoJSON here")
+CANDIDATES = typer.Option(None, "--candidates", help="GeoJSON of candidate points (optional)")
 
 
 @contextmanager
@@ -111,7 +113,7 @@ def gaps(limit: int = typer.Option(20, "--limit", min=1),
          min_area: float = typer.Option(None, "--min-area", min=0, help="m²"),
          bbox: str = typer.Option(None, "--bbox", help="lon_min,lat_min,lon_max,lat_max"),
          days: int = typer.Option(None, "--days", min=1, help="incident window (days)"),
-         out: Path = typer.Option(None, "--out", help="write GeoJSON here")) -> None:
+         out: Path = OUT) -> None:
     """The uncovered public ground, best first."""
     from rich.console import Console
     from rich.table import Table
@@ -140,9 +142,8 @@ def gaps(limit: int = typer.Option(20, "--limit", min=1),
 def siting(k: int = typer.Option(10, "--k", min=1, max=500, help="cameras to add"),
            weight: str = typer.Option("incidents", "--weight", help="incidents|area|roads"),
            method: str = typer.Option("greedy", "--method", help="greedy|exact|auto"),
-           candidates: Path = typer.Option(None, "--candidates",
-                                           help="GeoJSON of candidate points (optional)"),
-           out: Path = typer.Option(None, "--out", help="write the sites as GeoJSON here"),
+           candidates: Path = CANDIDATES,
+           out: Path = OUT,
            as_json: bool = typer.Option(False, "--json", help="print the full JSON")) -> None:
     """Propose k new cameras (existing ones fixed) and the coverage curve."""
     from rich.console import Console

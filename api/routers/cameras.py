@@ -1,5 +1,7 @@
-"""Cameras: list, read, create, update, delete (DESIGN §5). Each write recomputes
-the camera's view in the same transaction."""
+"""Cameras: list, read, create, update, delete (DESIGN §5).
+
+Each write recomputes the camera's view in the same transaction.
+"""
 
 from __future__ import annotations
 

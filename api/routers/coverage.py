@@ -67,8 +67,11 @@ def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, 
                      until: Annotated[datetime | None, Query(
                          description="end of the incident window (default: newest incident)")
                      ] = None) -> Response:
-    """Coverage per unit of ``level`` over public area, roads, key places, H3 cells and
-    incidents, overall and per camera class; cameras that see nothing are listed."""
+    """Coverage per unit of ``level``, overall and per camera class.
+
+    Bases: public area, roads, key places, H3 cells and incidents; cameras that
+    see nothing are listed.
+    """
     return _json(summary(engine, level, settings=settings, area=state.area, until=until,
                          days=days, cache=cache))
 
@@ -99,7 +102,7 @@ class Candidate(BaseModel):
 
 
 class SitingRequest(BaseModel):
-    """Where should ``k`` new cameras go?"""
+    """Where ``k`` new cameras should go."""
 
     k: int = Field(ge=1, le=500)
     weight: Literal["incidents", "area", "roads"] = "incidents"

@@ -48,7 +48,7 @@ _CAMERA_STATE_SQL = text(
 _WINDOW_END_SQL = text("SELECT max(occurred_at) FROM incidents")
 _INCIDENTS_SQL = text(
     """
-    SELECT id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incidents
+    SELECT array_agg(ST_X(geom)), array_agg(ST_Y(geom)) FROM incidents
     WHERE occurred_at > :since AND occurred_at <= :until
     """
 )
@@ -71,7 +71,9 @@ class Window:
 
     def as_dict(self) -> dict:
         """JSON form."""
-        iso = (lambda t: t.isoformat() if t else None)
+        def iso(t):
+            return t.isoformat() if t else None
+
         return {"from": iso(self.since), "to": iso(self.until), "days": self.days}
 
 
@@ -100,8 +102,11 @@ class Basis:
 
     def setup_tiles(self, extent_bounds) -> None:
         """Fix the tile lattice over the extent of the units measured."""
-        self.tiling = Tiling.over(extent_bounds, self.tile_size)
-        self._cover.clear()
+        tiling = Tiling.over(extent_bounds, self.tile_size)
+        if tiling == self.tiling:
+            return
+        self.tiling = tiling
+        self._cover = {k: v for k, v in self._cover.items() if k[0] in ("open", "points")}
         self._obstacle_tiles = None
 
     def obstacle_tiles(self) -> tuple[np.ndarray, np.ndarray]:
@@ -122,11 +127,52 @@ class Basis:
         """
         key = (cls, public)
         if key not in self._cover:
-            sel = self.views if cls is None else self.views[self.views["class"] == cls]
-            tiles, unions = tiled_union(sel["geometry"].to_numpy(), self.tiling)
+            tiles, unions = self._class_tiles(cls)
             self._cover[(cls, False)] = polygon_parts(unions)
             ot, ou = self.obstacle_tiles()
             self._cover[(cls, True)] = polygon_parts(subtract_per_tile(tiles, unions, ot, ou))
+        return self._cover[key]
+
+    def _class_tiles(self, cls: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-tile union of the views of one class; all classes = union of the three."""
+        key = ("tiles", cls)
+        if key not in self._cover:
+            if cls is None:
+                parts = [self._class_tiles(k) for k in CLASSES]
+                tiles = np.concatenate([p[0] for p in parts])
+                geoms = np.concatenate([p[1] for p in parts])
+                order = np.argsort(tiles, kind="stable")
+                tiles, geoms = tiles[order], geoms[order]
+                uniq, starts = np.unique(tiles, return_index=True)
+                ends = np.r_[starts[1:], len(tiles)]
+                unions = np.array([geoms[a] if b - a == 1 else shapely.union_all(geoms[a:b])
+                                   for a, b in zip(starts, ends, strict=True)], dtype=object)
+                self._cover[key] = (uniq, unions)
+            else:
+                sel = self.views[self.views["class"] == cls]
+                self._cover[key] = tiled_union(sel["geometry"].to_numpy(), self.tiling)
+        return self._cover[key]
+
+    def open_ground(self, attach_m: float) -> np.ndarray:
+        """Incidents that happened out in the open: farther than ``attach_m`` from any footprint."""
+        key = ("open", attach_m)
+        if key not in self._cover:
+            pts = self.incident_points()
+            far = np.ones(len(pts), dtype=bool)
+            if len(pts) and len(self.footprints):
+                tree = shapely.STRtree(self.footprints)
+                near, _ = tree.query(pts, predicate="dwithin", distance=attach_m)
+                far[near] = False
+            self._cover[key] = far
+        return self._cover[key]
+
+    def incident_points(self, doorstep: bool = False) -> np.ndarray:
+        """Incidents as shapely points (metric), where they happened or at their doorsteps."""
+        key = ("points", doorstep)
+        if key not in self._cover:
+            cols = ("sx", "sy") if doorstep else ("x", "y")
+            self._cover[key] = shapely.points(self.incidents[cols[0]].to_numpy(float),
+                                              self.incidents[cols[1]].to_numpy(float))
         return self._cover[key]
 
     def blocked(self) -> list[dict]:
@@ -202,11 +248,12 @@ def read_basis(conn: Connection, *, window_days: int = 90, until: datetime | Non
     if len(places):
         places["geometry"] = proj.to_metric(places["geometry"].to_numpy())
     window = incident_window(conn, window_days, until, since)
-    inc = pd.DataFrame(columns=["id", "lon", "lat"])
+    lon = lat = None
     if window.until is not None:
-        inc = pd.DataFrame(conn.execute(_INCIDENTS_SQL, {"since": window.since,
-                                                         "until": window.until}).all(),
-                           columns=["id", "lon", "lat"])
+        lon, lat = conn.execute(_INCIDENTS_SQL, {"since": window.since,
+                                                 "until": window.until}).one()
+    inc = pd.DataFrame({"lon": np.asarray(lon or [], dtype=float),
+                        "lat": np.asarray(lat or [], dtype=float)})
     inc["x"], inc["y"] = proj.xy_to_metric(inc["lon"].to_numpy(float), inc["lat"].to_numpy(float))
     inc["sx"], inc["sy"] = doorsteps(inc["x"], inc["y"], obstacles, doorstep_m)
     return Basis(proj, views, cameras, footprints, water, roads, places, inc, window, tile_size)
@@ -219,5 +266,6 @@ def _obstacles(conn: Connection, proj: Projector) -> tuple[np.ndarray, np.ndarra
                 "SELECT ST_AsBinary(geom) FROM waterways "
                 "WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')"):
         geoms = shapely.from_wkb([r[0] for r in conn.execute(text(sql))])
-        out.append(polygon_parts(proj.to_metric(geoms)) if len(geoms) else np.empty(0, dtype=object))
+        empty = np.empty(0, dtype=object)
+        out.append(polygon_parts(proj.to_metric(geoms)) if len(geoms) else empty)
     return out[0], out[1]

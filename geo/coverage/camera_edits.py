@@ -1,5 +1,7 @@
-"""Cameras one at a time: read, create, update, delete — each edit recomputes the
-camera's view in the same transaction (so the map never shows a stale view).
+"""Cameras one at a time: read, create, update, delete.
+
+Each edit recomputes the camera's view in the same transaction (so the map
+never shows a stale view).
 
 Input is a GeoJSON Feature (Point, properties as in DESIGN §4) or a flat object
 with ``lon``/``lat``; it is validated exactly like a file row

@@ -5,8 +5,11 @@ Five bases are measured at once, each for all online cameras and per class:
 * **public area** — the unit minus building footprints and water; covered =
   the part inside the union of views;
 * **road length** — road centre lines inside the unit; covered = inside a view;
-* **key places** — ``places.key``; a point place is covered when it is in view,
-  a polygon place when ``place_min_share`` of its public ground is;
+* **key places** — ``places.key``; a point place in the open is covered when
+  it is in view; a point place inside a building (a school, a hospital) when
+  ``place_min_share`` of the apron around the building (``apron_m``, its
+  entrances and forecourt) is; a polygon place when that share of its public
+  ground is;
 * **grid cells** — H3 cells (``cell_res``) whose centre lies in the unit; a cell
   is covered when ``cell_min_share`` of its public ground is in view;
 * **incident demand** — incidents of the window inside the unit; covered when
@@ -55,7 +58,10 @@ class CoverageFigures:
     cell_res : int
         H3 resolution of the cell basis.
     cell_min_share, place_min_share : float
-        Share of public ground that must be in view for a cell / polygon place.
+        Share of its public ground that must be in view for a cell / a place.
+    apron_m : float
+        A point place inside a building is seen through the ground within
+        this distance around the building (its entrances and forecourt).
 
     Attributes
     ----------
@@ -67,10 +73,11 @@ class CoverageFigures:
     """
 
     def __init__(self, cell_res: int = 10, cell_min_share: float = 0.5,
-                 place_min_share: float = 0.5):
+                 place_min_share: float = 0.25, apron_m: float = 5.0):
         self.cell_res = cell_res
         self.cell_min_share = cell_min_share
         self.place_min_share = place_min_share
+        self.apron_m = apron_m
 
     def fit(self, basis: Basis, units: pd.DataFrame) -> CoverageFigures:
         """Measure every unit of ``units`` (metric ``geometry``, ``lonlat``) against ``basis``."""
@@ -111,15 +118,36 @@ class CoverageFigures:
         if n:
             g = p["geometry"].to_numpy()
             members = _pairs_within(geoms, shapely.point_on_surface(g))
-            point = shapely.get_type_id(g) == 0
-            polys = g[~point]
-            public = shapely.area(polys) - overlap_sums(polys, basis.obstacle_parts())
+            ground = self._place_ground(basis, g)
+            point = shapely.get_type_id(ground) == 0
+            areas = ground[~point]
+            public = shapely.area(areas)
             for k in kinds:
-                seen[k][point] = points_in(basis.cover(k), shapely.get_x(g[point]),
-                                           shapely.get_y(g[point]))
-                got = overlap_sums(polys, basis.cover(k))
+                seen[k][point] = points_in(basis.cover(k), ground[point])
+                got = overlap_sums(areas, basis.cover(k))
                 seen[k][~point] = (public > 0) & (got >= self.place_min_share * public)
         return {"members": members, "seen": seen}
+
+    def _place_ground(self, basis: Basis, g: np.ndarray) -> np.ndarray:
+        """What must be seen of each place.
+
+        The point itself in the open; for a point inside a building, the apron
+        around that building; for a polygon, its public part.
+        """
+        out = g.copy()
+        obstacles = basis.obstacle_parts()
+        tree = shapely.STRtree(basis.footprints)
+        is_point = shapely.get_type_id(g) == 0
+        pi, fi = tree.query(g[is_point], predicate="within")
+        apron = np.flatnonzero(is_point)[pi]
+        out[apron] = shapely.buffer(basis.footprints[fi], self.apron_m)
+        polys = np.flatnonzero(shapely.get_type_id(out) != 0)
+        o_tree = shapely.STRtree(obstacles)
+        for i in polys:
+            hits = o_tree.query(out[i], predicate="intersects")
+            if len(hits):
+                out[i] = shapely.difference(out[i], shapely.union_all(obstacles[hits]))
+        return out
 
     def _cells(self, basis: Basis, units: pd.DataFrame, kinds) -> dict:
         ids, polys = h3_cells(shapely.union_all(units["lonlat"].to_numpy()), self.cell_res)
@@ -139,13 +167,12 @@ class CoverageFigures:
         return out
 
     def _incidents(self, basis: Basis, geoms, kinds) -> dict:
-        inc = basis.incidents
         n = len(geoms)
-        pi, ui = _pairs_within(geoms, shapely.points(inc["x"].to_numpy(float),
-                                                     inc["y"].to_numpy(float)))
+        pi, ui = _pairs_within(geoms, basis.incident_points())
         out = {"total": np.bincount(ui, minlength=n).astype(float)}
+        doorsteps = basis.incident_points(doorstep=True)
         for k in kinds:
-            hit = points_in(basis.cover(k), inc["sx"].to_numpy(float), inc["sy"].to_numpy(float))
+            hit = points_in(basis.cover(k), doorsteps)
             out[k] = np.bincount(ui, weights=hit[pi].astype(float), minlength=n)
         return out
 

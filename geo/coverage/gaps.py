@@ -5,13 +5,18 @@ is cut along community boundaries and an H3 lattice (``cell_res``, 9 by
 default: cells of about 0.1 km²). Each piece of at least ``min_area`` m² is a
 gap, with
 
-* ``incidents`` — incidents of the window inside it (indoor incidents count at
-  their doorstep, see :mod:`geo.coverage.basis`);
+* ``incidents`` — incidents of the window that happened inside it;
+* ``open_incidents`` — those of them out in the open, farther than
+  ``attach_m`` (10 m) from any building. Incidents at a building — its water,
+  heating, neighbours, geocoded to its address — are its occupants' matters
+  that no street camera sees; what happens in squares, parks and streets is
+  what a camera is for;
 * the nearest camera (any status — an offline camera next to a gap is the
   cheapest fix) and its distance;
-* ``priority = incidents + area_weight · area_m2 / 10 000`` — the incidents
-  an added camera could see, plus (by default) one per hectare of unseen
-  ground, so quiet but large gaps still rank above quiet small ones.
+* ``priority = open_incidents + area_weight · area_m2 / 10 000`` — the
+  open-ground incidents an added camera could see, plus (by default) one per
+  hectare of unseen ground, so quiet but large gaps still rank above quiet
+  small ones.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from geo.coverage.basis import Basis
 from geo.coverage.figures import h3_cells
 
 
-def _union_near(piece, parts: np.ndarray, tree: shapely.STRtree):
-    hits = tree.query(piece, predicate="intersects")
-    return shapely.union_all(parts[hits]) if len(hits) else None
+def _union_groups(geoms: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Union of ``geoms`` per value of ``group`` (sorted by group)."""
+    order = np.argsort(group, kind="stable")
+    geoms, group = geoms[order], group[order]
+    _, starts = np.unique(group, return_index=True)
+    ends = np.r_[starts[1:], len(group)]
+    return np.array([geoms[a] if b - a == 1 else shapely.union_all(geoms[a:b])
+                     for a, b in zip(starts, ends, strict=True)], dtype=object)
 
 
 class GapFinder:
@@ -41,39 +51,56 @@ class GapFinder:
         Smallest gap kept, m².
     area_weight : float
         Priority points per hectare of gap.
+    attach_m : float
+        Incidents within this distance of a building are its occupants' matters
+        (water, heating, neighbours): they are counted in ``incidents`` but not
+        in ``open_incidents``, which drives the priority.
 
     Attributes
     ----------
     gaps_ : DataFrame
-        ``geometry`` (metric), ``area_m2``, ``incidents``, ``nearest_camera_id``,
-        ``nearest_camera_m``, ``priority``, ``community_code``; best first.
+        ``geometry`` (metric), ``area_m2``, ``incidents``, ``open_incidents``,
+        ``nearest_camera_id``, ``nearest_camera_m``, ``priority``,
+        ``community_code``; best first.
     """
 
-    def __init__(self, cell_res: int = 9, min_area: float = 200.0, area_weight: float = 1.0):
+    def __init__(self, cell_res: int = 9, min_area: float = 200.0, area_weight: float = 1.0,
+                 attach_m: float = 10.0):
         self.cell_res = cell_res
         self.min_area = min_area
         self.area_weight = area_weight
+        self.attach_m = attach_m
 
     def fit(self, basis: Basis, areas: pd.DataFrame) -> GapFinder:
         """Find the gaps inside ``areas`` (metric ``geometry``, ``lonlat``, ``code``)."""
         geoms = areas["geometry"].to_numpy()
         basis.setup_tiles(shapely.total_bounds(geoms))
+        free_ids, free = self._free_tiles(basis, geoms)
         pieces, codes = self._pieces(basis, areas)
-        obstacles, cover = basis.obstacle_parts(), basis.cover(None)
-        o_tree, c_tree = shapely.STRtree(obstacles), shapely.STRtree(cover)
-        holes = []
-        for piece in pieces:
-            blockers = [g for g in (_union_near(piece, obstacles, o_tree),
-                                    _union_near(piece, cover, c_tree)) if g is not None]
-            holes.append(shapely.union_all(blockers) if blockers else None)
-        holes = np.array(holes, dtype=object)
-        has = ~shapely.is_missing(holes)
-        free = pieces.copy()
-        free[has] = shapely.difference(pieces[has], holes[has])
-        parts, owner = shapely.get_parts(free, return_index=True)
+        pi, fi = shapely.STRtree(free).query(pieces, predicate="intersects")
+        bits = shapely.intersection(pieces[pi], free[fi])
+        merged = _union_groups(bits, pi)
+        parts, owner = shapely.get_parts(merged, return_index=True)
         keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) >= self.min_area)
-        self.gaps_ = self._rank(basis, parts[keep], codes[owner[keep]])
+        self.gaps_ = self._rank(basis, parts[keep], codes[np.unique(pi)][owner[keep]])
         return self
+
+    @staticmethod
+    def _free_tiles(basis: Basis, geoms) -> tuple[np.ndarray, np.ndarray]:
+        """Each tile meeting the areas minus its obstacles and its views."""
+        _, tid = basis.tiling.pairs(geoms)
+        tiles = np.unique(tid)
+        blockers = np.full(len(tiles), None, dtype=object)
+        for ids, unions in (basis.obstacle_tiles(), basis._class_tiles(None)):
+            _, at, au = np.intersect1d(tiles, ids, return_indices=True)
+            both = ~shapely.is_missing(blockers[at])
+            blockers[at[both]] = shapely.union(blockers[at[both]], unions[au[both]])
+            blockers[at[~both]] = unions[au[~both]]
+        free = basis.tiling.boxes(tiles)
+        has = ~shapely.is_missing(blockers)
+        free[has] = shapely.difference(free[has], blockers[has])
+        keep = ~shapely.is_empty(free)
+        return tiles[keep], free[keep]
 
     def _pieces(self, basis: Basis, areas: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Areas cut by the H3 lattice (cells reaching one edge beyond the areas)."""
@@ -89,18 +116,21 @@ class GapFinder:
         return pieces[ok], areas["code"].to_numpy()[ai[ok]]
 
     def _rank(self, basis: Basis, gaps: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
-        inc = basis.incidents
         counts = np.zeros(len(gaps), dtype=np.int64)
-        if len(gaps) and len(inc):
-            pts = shapely.points(inc["sx"].to_numpy(float), inc["sy"].to_numpy(float))
-            _, gi = shapely.STRtree(gaps).query(pts, predicate="within")
+        open_counts = np.zeros(len(gaps), dtype=np.int64)
+        pts = basis.incident_points()
+        if len(gaps) and len(pts):
+            pi, gi = shapely.STRtree(gaps).query(pts, predicate="within")
             counts = np.bincount(gi, minlength=len(gaps))
+            is_open = basis.open_ground(self.attach_m)[pi]
+            open_counts = np.bincount(gi[is_open], minlength=len(gaps))
         cam_id, cam_m = self._nearest(basis, gaps)
         area = shapely.area(gaps)
         frame = pd.DataFrame({
             "geometry": gaps, "area_m2": area, "incidents": counts,
+            "open_incidents": open_counts,
             "nearest_camera_id": cam_id, "nearest_camera_m": cam_m,
-            "priority": counts + self.area_weight * area / 10_000.0,
+            "priority": open_counts + self.area_weight * area / 10_000.0,
             "community_code": codes,
         })
         return frame.sort_values(["priority", "area_m2"], ascending=False, ignore_index=True)

@@ -34,7 +34,8 @@ _STALE_SQL = text(
     """
 )
 _GAPS_SQL = """
-    SELECT g.id, ST_AsBinary(g.geom) AS wkb, g.area_m2, g.incidents, g.nearest_camera_id,
+    SELECT g.id, ST_AsBinary(g.geom) AS wkb, g.area_m2, g.incidents, g.open_incidents,
+           g.nearest_camera_id,
            g.nearest_camera_m, c.status AS nearest_camera_status, g.priority, g.community_code,
            g.computed_at
     FROM coverage_gaps AS g LEFT JOIN cameras AS c ON c.id = g.nearest_camera_id
@@ -58,7 +59,8 @@ def find_gaps(conn: Connection, settings: CoverageSettings, area: ServiceAreaSet
     """Compute gaps now → (frame with metric geometry, projector)."""
     basis = read_basis(conn, window_days=days or settings.window_days, until=until, area=area)
     areas = gap_areas(conn, basis)
-    finder = GapFinder(settings.gap_res, min_area, settings.gap_area_weight).fit(basis, areas)
+    finder = GapFinder(settings.gap_res, min_area, settings.gap_area_weight,
+                       settings.attach_m).fit(basis, areas)
     return finder.gaps_, basis.proj
 
 
@@ -76,14 +78,15 @@ def refresh_gaps(engine: Engine, settings: CoverageSettings | None = None,
             indices=np.arange(len(gaps))))
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(
-            "COPY coverage_gaps (geom, area_m2, incidents, nearest_camera_id, nearest_camera_m, "
-            "priority, community_code) FROM STDIN"
+            "COPY coverage_gaps (geom, area_m2, incidents, open_incidents, nearest_camera_id, "
+            "nearest_camera_m, priority, community_code) FROM STDIN"
         ) as copy:
             for g, row in zip(ewkb_hex(geoms), gaps.itertuples(index=False), strict=True):
                 cam = None if row.nearest_camera_id is None else int(row.nearest_camera_id)
                 dist = None if np.isnan(row.nearest_camera_m) else float(row.nearest_camera_m)
-                copy.write_row((g, float(row.area_m2), int(row.incidents), cam, dist,
-                                float(row.priority), row.community_code))
+                copy.write_row((g, float(row.area_m2), int(row.incidents),
+                                int(row.open_incidents), cam, dist, float(row.priority),
+                                row.community_code))
     return len(gaps)
 
 
@@ -132,7 +135,7 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
 def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
     with engine.connect() as conn:
         key = ("gaps", str(engine.url), days, settings.gap_res, settings.gap_area_weight,
-               data_versions(conn))
+               settings.attach_m, data_versions(conn))
         found = cache.get(key) if cache is not None else None
         if found is None:
             found = find_gaps(conn, settings, area, days=days, min_area=FLOOR_M2)
@@ -145,13 +148,14 @@ def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
         keep = shapely.intersects(geoms, shapely.box(*bbox))
         gaps, geoms = gaps[keep], geoms[keep]
     rows = gaps.head(limit).to_dict("records")
-    feats = [_feature(None, g, r, i + 1) for i, (g, r) in enumerate(zip(geoms[:limit], rows))]
+    feats = [_feature(None, g, r, i + 1)
+             for i, (g, r) in enumerate(zip(geoms[:limit], rows, strict=True))]
     return {"type": "FeatureCollection", "features": feats,
             "min_area_m2": max(min_area, FLOOR_M2), "window_days": days}
 
 
 def _feature(fid, geom, row: dict, rank: int) -> dict:
-    props = {k: row.get(k) for k in ("area_m2", "incidents", "nearest_camera_id",
+    props = {k: row.get(k) for k in ("area_m2", "incidents", "open_incidents", "nearest_camera_id",
                                      "nearest_camera_m", "priority", "community_code")}
     if "nearest_camera_status" in row:
         props["nearest_camera_status"] = row["nearest_camera_status"]

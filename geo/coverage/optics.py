@@ -118,7 +118,8 @@ def effective_ranges(
         if detail not in DETAIL_PPM:
             from geo.errors import InvalidInput
 
-            raise InvalidInput(f"unknown detail level {detail!r}; use one of {', '.join(DETAIL_PPM)}")
+            raise InvalidInput(f"unknown detail level {detail!r}; "
+                               f"use one of {', '.join(DETAIL_PPM)}")
         px = np.asarray(resolution_px, dtype=float)
         outer = np.minimum(outer, detail_range(px, fov, DETAIL_PPM[detail], lens_fov))
     inner = np.minimum(blind_radius(height_m, tilt, vfov), outer)

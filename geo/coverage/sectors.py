@@ -69,7 +69,8 @@ def sectors(x, y, azimuth, fov, outer, inner=None, n_arc: int = 96) -> np.ndarra
         shell = shapely.linearrings(_arc(*args, outer[ix], n_arc)[:, :-1])
         holes = None
         if hole:
-            holes = shapely.linearrings(_arc(*args, inner[ix], n_arc, reverse=True)[:, :-1])[:, None]
+            ring = _arc(*args, inner[ix], n_arc, reverse=True)[:, :-1]
+            holes = shapely.linearrings(ring)[:, None]
         out[ix] = shapely.polygons(shell, holes)
     for mask, annular in ((part & (inner > 0), True), (part & (inner <= 0), False)):
         if not mask.any():

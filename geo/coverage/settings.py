@@ -26,7 +26,11 @@ class CoverageSettings(BaseSettings):
     window_days: int = Field(90, ge=1, le=3660)
     cell_res: int = Field(10, ge=6, le=13)
     cell_min_share: float = Field(0.5, gt=0, le=1)
-    place_min_share: float = Field(0.5, gt=0, le=1)
+    place_min_share: float = Field(0.25, gt=0, le=1)
+    apron_m: float = Field(5.0, ge=0, le=100)
+    # Incidents within this distance of a building are its occupants' matters: gaps rank
+    # by the incidents out in the open.
+    attach_m: float = Field(10.0, ge=0, le=200)
     # Gaps: tessellation (H3 resolution), minimum area, weight of one hectare in the priority.
     gap_res: int = Field(9, ge=6, le=12)
     gap_min_area_m2: float = Field(200.0, ge=0)

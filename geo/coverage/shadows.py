@@ -53,7 +53,8 @@ class Footprints:
         n = len(geoms)
         polygonal = shapely.get_type_id(geoms) >= 0
         polygonal &= np.isin(shapely.get_type_id(geoms), (3, 6))
-        oriented = np.where(polygonal, shapely.orient_polygons(np.where(polygonal, geoms, None)), None)
+        oriented = shapely.orient_polygons(np.where(polygonal, geoms, None))
+        oriented = np.where(polygonal, oriented, None)
         parts, part_owner = shapely.get_parts(oriented, return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
@@ -113,7 +114,8 @@ def _convex_shadows(fp: Footprints, cxy, radius, bld) -> np.ndarray:
     v = fp.vert_xy[vix]
     c = cxy[pair]
     dist = np.hypot(*(v - c).T)
-    far = FAR_FACTOR * np.maximum(radius, np.maximum.reduceat(dist, _starts(pair)) if len(pair) else 0)
+    farthest = np.maximum.reduceat(dist, _starts(pair)) if len(pair) else 0
+    far = FAR_FACTOR * np.maximum(radius, farthest)
     far_v = far[pair]
     proj = _project(c, v, far_v)
     # Bisector of the silhouette: the extreme bearings of the vertices seen from c.

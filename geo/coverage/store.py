@@ -53,7 +53,8 @@ def read_buildings(conn: Connection, boxes: np.ndarray | None = None) -> np.ndar
         """
     )
     boxes = np.asarray(boxes, dtype=float)
-    rows = conn.execute(sql, {k: boxes[:, i].tolist() for i, k in enumerate(("x0", "y0", "x1", "y1"))})
+    names = ("x0", "y0", "x1", "y1")
+    rows = conn.execute(sql, {k: boxes[:, i].tolist() for i, k in enumerate(names)})
     return shapely.from_wkb([r[0] for r in rows])
 
 
@@ -76,7 +77,8 @@ def write_views(conn: Connection, camera_ids, geoms_lonlat, areas, *, replace_al
     else:
         gone = camera_ids + [int(i) for i in drop_ids]
         if gone:
-            conn.execute(text("DELETE FROM camera_views WHERE camera_id = ANY(:ids)"), {"ids": gone})
+            conn.execute(text("DELETE FROM camera_views WHERE camera_id = ANY(:ids)"),
+                         {"ids": gone})
     if not camera_ids:
         return 0
     wkb = ewkb_hex(geoms_lonlat)

@@ -25,8 +25,8 @@ DEPENDS_ON = ("camera_views", "cameras", "buildings", "waterways", "roads", "pla
 
 def data_versions(conn: Connection, layers=DEPENDS_ON) -> tuple:
     """Versions of ``layers`` (a cache key that changes with any edit of them)."""
-    rows = dict(conn.execute(text("SELECT layer, version FROM layer_versions WHERE layer = ANY(:l)"),
-                             {"l": list(layers)}).all())
+    sql = text("SELECT layer, version FROM layer_versions WHERE layer = ANY(:l)")
+    rows = dict(conn.execute(sql, {"l": list(layers)}).all())
     return tuple(int(rows.get(layer, 0)) for layer in layers)
 
 
@@ -73,13 +73,13 @@ def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings |
     with engine.connect() as conn:
         versions = data_versions(conn)
         key = ("summary", str(engine.url), level, days, until, settings.cell_res,
-               settings.cell_min_share, settings.place_min_share, versions)
+               settings.cell_min_share, settings.place_min_share, settings.apron_m, versions)
         if cache is not None and (hit := cache.get(key)) is not None:
             return hit
         basis = read_basis(conn, window_days=days, until=until, area=area)
         units = read_units(conn, level, basis.proj)
     figures = CoverageFigures(settings.cell_res, settings.cell_min_share,
-                              settings.place_min_share).fit(basis, units)
+                              settings.place_min_share, settings.apron_m).fit(basis, units)
     result = {
         "level": level,
         "window": basis.window.as_dict(),

@@ -124,13 +124,14 @@ def overlap_sums(regions, parts, measure: str = "area") -> np.ndarray:
     return np.bincount(ri, weights=vals, minlength=len(regions))
 
 
-def points_in(parts, x, y) -> np.ndarray:
-    """Boolean per point: inside any of ``parts``."""
-    x = np.asarray(x, dtype=float)
-    hit = np.zeros(len(x), dtype=bool)
-    if len(x) == 0 or len(parts) == 0:
+def points_in(parts, x, y=None) -> np.ndarray:
+    """Boolean per point: inside any of ``parts``. Points as ``x, y`` or a shapely array ``x``."""
+    pts = np.asarray(x, dtype=object) if y is None else shapely.points(np.asarray(x, float),
+                                                                       np.asarray(y, float))
+    hit = np.zeros(len(pts), dtype=bool)
+    if len(pts) == 0 or len(parts) == 0:
         return hit
     tree = shapely.STRtree(parts)
-    pi, _ = tree.query(shapely.points(x, y), predicate="intersects")
+    pi, _ = tree.query(pts, predicate="intersects")
     hit[pi] = True
     return hit

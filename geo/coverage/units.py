@@ -57,7 +57,8 @@ def read_units(conn: Connection, level: str, proj: Projector) -> pd.DataFrame:
         frame = pd.DataFrame(conn.execute(sql, {"level": level}).mappings().all(),
                              columns=["code", "name", "level", "parent_code", "wkb"])
         if len(frame) == 0:
-            what = "grids in the active plan" if level == "grid" else f"admin areas of level {level}"
+            what = ("grids in the active plan" if level == "grid"
+                    else f"admin areas of level {level}")
             raise NotFound(f"no {what}; load them first")
         frame["lonlat"] = shapely.make_valid(shapely.from_wkb(frame.pop("wkb").to_numpy()))
     frame["geometry"] = proj.to_metric(frame["lonlat"].to_numpy())
