@@ -67,7 +67,7 @@ class DemoSpec:
     #: Gi* z targets (weekly, k=1 ring) of the planted clusters: (low, high).
     z_range: tuple[float, float] = (4.0, 7.0)
     #: Share of ``incidents`` drawn as background; planted clusters and gaps add the rest.
-    background_share: float = 0.79
+    background_share: float = 0.835
 
 
 SIZES: dict[str, DemoSpec] = {
