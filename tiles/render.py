@@ -117,6 +117,7 @@ class LayerRenderer:
         values = self._base(at, filters) | {
             "feature_limit": layer.feature_limit,
             "tolerance": size / s.tile_extent * s.tile_simplify_units,
+            "min_size": size / 256 * s.tile_min_feature_px,
         }
         return await self._mvt(layer, stmt, values)
 

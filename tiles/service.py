@@ -25,6 +25,7 @@ from tiles.settings import TileSettings
 from tiles.versions import LayerVersions
 
 MAX_LAYERS = 8
+_GZIP_IN_THREAD = 64 * 1024
 Observer = Callable[[str, float, int], None]
 
 
@@ -164,7 +165,9 @@ class TileService:
         t0 = time.perf_counter()
         data = await self.renderer.render(layer, req.at, req.filters, req.role)
         tile = Tile(data, (layer.name,))
-        if data:
+        if len(data) > _GZIP_IN_THREAD:  # zlib lets go of the GIL: keep the loop serving
+            await asyncio.to_thread(tile.gzipped, self.settings.tile_gzip_level)
+        elif data:
             tile.gzipped(self.settings.tile_gzip_level)
         if self.observer is not None:
             self.observer(layer.name, time.perf_counter() - t0, len(data))

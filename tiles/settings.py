@@ -40,11 +40,14 @@ class TileSettings(BaseSettings):
     # Polygons and lines are simplified below this zoom with this tolerance in 4096-grid units.
     tile_simplify_below: int = Field(14, ge=0, le=25)
     tile_simplify_units: float = Field(4.0, ge=0)
+    # ... and features whose bounding box is under this many pixels (of a 256-px tile)
+    # in both directions are left out there (0 keeps everything).
+    tile_min_feature_px: float = Field(1.0, ge=0)
     tile_feature_limit: int = Field(20_000, ge=1)
     tile_timeout_ms: int = Field(10_000, ge=10)
     tile_cache_control: str = "public, max-age=60"
-    # gzip level for cached tiles (1 = fastest).
-    tile_gzip_level: int = Field(4, ge=1, le=9)
+    # gzip level for cached tiles (1 = fastest; MVT compresses well even at 1).
+    tile_gzip_level: int = Field(1, ge=1, le=9)
     # Fallback poll of layer_versions when LISTEN misses a notification.
     tile_version_poll_s: float = Field(5.0, gt=0)
     # Relative time windows and open-ended ``to`` are rounded to this many seconds.

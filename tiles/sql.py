@@ -64,8 +64,17 @@ def filter_conditions(layer: TileLayer, present: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _where(layer: TileLayer, z_where: str, present: tuple[str, ...]) -> str:
+# Sub-pixel features are skipped at low zoom (points always stay).
+_VISIBLE = ("(ST_Dimension(t.geom_3857) = 0"
+            " OR ST_XMax(t.geom_3857) - ST_XMin(t.geom_3857) >= $min_size"
+            " OR ST_YMax(t.geom_3857) - ST_YMin(t.geom_3857) >= $min_size)")
+
+
+def _where(layer: TileLayer, z_where: str, present: tuple[str, ...],
+           drop_tiny: bool = False) -> str:
     conds = [c for c in (layer.where.replace("$plan", "$plan::int"), z_where) if c]
+    if drop_tiny:
+        conds.append(_VISIBLE)
     conds += filter_conditions(layer, present)
     return "".join(f"\n      AND {c}" for c in conds)
 
@@ -79,10 +88,14 @@ def raw_statement(
     layer: TileLayer, z_where: str, present: tuple[str, ...], simplify: bool,
     extent: int, buffer: int,
 ) -> Statement:
-    """Features as they are, clipped to the buffered tile (simplified at low zoom)."""
+    """Features as they are, clipped to the buffered tile.
+
+    With ``simplify`` (low zoom), geometries are simplified and features smaller
+    than ``$min_size`` in both directions are left out.
+    """
     geom = "ST_Simplify(t.geom_3857, $tolerance, true)" if simplify else "t.geom_3857"
     margin = buffer / extent
-    where = _where(layer, z_where, present)
+    where = _where(layer, z_where, present, drop_tiny=simplify)
     sql = f"""
 SELECT ST_AsMVT(q, '{layer.name}', {extent}, 'geom', 'id')
 FROM (
