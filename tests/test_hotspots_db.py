@@ -8,6 +8,7 @@ import h3
 import numpy as np
 import pytest
 from sqlalchemy import text
+from test_hotspots_data import LATE, STEADY_CELL9, load
 
 from geo.errors import InvalidInput, NotEnoughData
 from geo.hotspots import analyses
@@ -16,7 +17,6 @@ from geo.hotspots.cells import polyfill
 from geo.hotspots.params import Filters, emerging_query, hotspot_query
 from geo.hotspots.service import HotspotService, hotspot_cells
 from geo.hotspots.settings import HotspotSettings
-from test_hotspots_data import LATE, STEADY_CELL9, load
 
 SETTINGS = HotspotSettings(_env_file=None)
 FILTERS = [
@@ -143,6 +143,27 @@ def test_empty_and_thin_windows_say_so(memory):
                                                 to="2025-03-01T02:00:00Z"))
 
 
+def test_fast_geojson_bytes_equal_the_dict_form(memory):
+    import json
+
+    gi = analyses.hotspots(memory, hotspot_query(SETTINGS, category="dispute"))
+    for only in (False, True):
+        assert json.loads(gi.geojson_bytes(only)) == json.loads(json.dumps(gi.geojson(only)))
+    em = analyses.emerging(memory, emerging_query(SETTINGS, from_="2025-01-01", to="2025-12-31"))
+    for only in (False, True):
+        assert json.loads(em.geojson_bytes(only)) == json.loads(json.dumps(em.geojson(only)))
+
+
+def test_bbox_slice_equals_filling_the_clipped_area(memory):
+    st = memory.state()
+    bbox = (118.02, 36.78, 118.06, 36.81)
+    sliced = memory.study(9, bbox, st)
+    filled = memory._fill(9, bbox, st)
+    assert np.array_equal(sliced.cells, filled.cells)
+    for k in (1, 2, 3):
+        assert (sliced.weights(k) != filled.weights(k)).nnz == 0
+    assert sliced.rings() == filled.rings() and sliced.heads() == filled.heads()
+
 def test_results_follow_the_data_version(memory, loaded):
     q = hotspot_query(SETTINGS)
     before = analyses.hotspots(memory, q)
@@ -185,3 +206,4 @@ def test_no_data_at_all_is_not_enough_data(empty_db):
     svc = HotspotService(empty_db, SETTINGS)
     with pytest.raises(NotEnoughData, match="no incidents and no admin areas"):
         analyses.hotspots(svc, hotspot_query(SETTINGS))
+

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -40,9 +39,19 @@ Source = Annotated[str | None, Query(description="comma-separated sources")]
 Bbox = Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")]
 
 
-def _json(body: dict) -> Response:
-    """A JSON response serialised once with orjson (bodies hold thousands of cells)."""
-    return Response(orjson.dumps(body), media_type="application/json")
+def _send(request: Request, result, variant: str, make_body) -> Response:
+    """The result's JSON, serialised once per variant.
+
+    Gzip-compressed at a fast level when the client accepts it (the app's gzip
+    middleware leaves encoded bodies alone); repeated requests answer from the
+    cached bytes.
+    """
+    gzip = "gzip" in request.headers.get("accept-encoding", "")
+    body = result.encoded(variant, make_body, gzip)
+    headers = {"Vary": "Accept-Encoding"}
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def get_service(engine: EngineDep) -> HotspotService:
@@ -98,35 +107,41 @@ def heatmap_params(svc: ServiceDep, res: Res = None,
     return heatmap_query(svc.settings, bandwidth_m, res, from_, to, category, source, bbox)
 
 
+HotspotParams = Annotated[HotspotQuery, Depends(hotspot_params)]
+EmergingParams = Annotated[EmergingQuery, Depends(emerging_params)]
+BacktestParams = Annotated[BacktestQuery, Depends(backtest_params)]
+HeatmapParams = Annotated[HeatmapQuery, Depends(heatmap_params)]
+
+
 @router.get("/hotspots")
-async def hotspots(svc: ServiceDep, q: Annotated[HotspotQuery, Depends(hotspot_params)],
+async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
                    significant_only: bool = False) -> Response:
     """Gi* hot and cold spots on H3 cells with BH-FDR bins (FeatureCollection)."""
     result = await run_in_threadpool(analyses.hotspots, svc, q)
-    return _json(await run_in_threadpool(result.geojson, significant_only))
+    return await run_in_threadpool(_send, request, result, f"fc-{significant_only}",
+                                   lambda: result.geojson_bytes(significant_only))
 
 
 @router.get("/hotspots/emerging")
-async def emerging(svc: ServiceDep, q: Annotated[EmergingQuery, Depends(emerging_params)],
+async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
                    pattern_only: bool = False) -> Response:
     """Emerging hot spot category of every cell (FeatureCollection)."""
     result = await run_in_threadpool(analyses.emerging, svc, q)
-    return _json(await run_in_threadpool(result.geojson, pattern_only))
+    return await run_in_threadpool(_send, request, result, f"fc-{pattern_only}",
+                                   lambda: result.geojson_bytes(pattern_only))
 
 
 @router.get("/hotspots/backtest")
-async def backtest(svc: ServiceDep, q: Annotated[BacktestQuery, Depends(backtest_params)]
-                   ) -> Response:
+async def backtest(request: Request, svc: ServiceDep, q: BacktestParams) -> Response:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
     result = await run_in_threadpool(analyses.backtest, svc, q)
-    return _json(result.to_dict())
+    return await run_in_threadpool(_send, request, result, "json", result.to_dict)
 
 
 @router.get("/heatmap")
-async def heatmap(svc: ServiceDep, q: Annotated[HeatmapQuery, Depends(heatmap_params)],
+async def heatmap(request: Request, svc: ServiceDep, q: HeatmapParams,
                   format: Literal["points", "cells"] = "points") -> Response:
     """Quartic kernel density: ``[[lat, lon, density]]`` for Leaflet.heat, or H3 cells."""
     result = await run_in_threadpool(analyses.heatmap, svc, q)
-    if format == "cells":
-        return _json(result.geojson())
-    return _json(result.to_dict())
+    make = result.geojson if format == "cells" else result.to_dict
+    return await run_in_threadpool(_send, request, result, format, make)

@@ -5,6 +5,7 @@ DataFrame, GeoJSON, GeoDataFrame for GeoPackage files.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,50 @@ import pandas as pd
 
 from geo.hotspots.cells import boundaries, to_str
 from geo.hotspots.study import Study
+
+
+class Encoded:
+    """Caches a result's serialised bodies (JSON, and gzip at a fast level) per variant."""
+
+    def encoded(self, variant: str, make_body, gzip: bool) -> bytes:
+        """JSON bytes of ``make_body()`` for ``variant`` (gzip-compressed when asked)."""
+        import gzip as gz
+
+        import orjson
+
+        cache = self.__dict__.setdefault("_encoded", {})
+        if variant not in cache:
+            body = make_body()
+            cache[variant] = body if isinstance(body, bytes) else orjson.dumps(body)
+        if not gzip:
+            return cache[variant]
+        zipped = variant + ".gz"
+        if zipped not in cache:
+            cache[zipped] = gz.compress(cache[variant], compresslevel=GZIP_LEVEL, mtime=0)
+        return cache[zipped]
+
+
+GZIP_LEVEL = 1
+
+
+def _num(v: float) -> str:
+    """A float as JSON (shortest round-trip form; non-finite → null)."""
+    return repr(v) if math.isfinite(v) else "null"
+
+
+def encode_collection(study: Study, rows: np.ndarray, props: list[str], **members) -> bytes:
+    """GeoJSON FeatureCollection bytes from per-row property objects (JSON text).
+
+    Geometry comes pre-serialised from the study; ``members`` (parameters,
+    summary …) are written before the features.
+    """
+    import orjson
+
+    heads = study.heads()
+    head = orjson.dumps({"type": "FeatureCollection", **members})[:-1]
+    feats = b",".join([heads[i] + p.encode() + b"}" for i, p in zip(rows.tolist(), props,
+                                                                      strict=True)])
+    return head + b',"features":[' + feats + b"]}"
 
 
 def _clean(v):
@@ -61,7 +106,7 @@ def to_geodataframe(study: Study, frame: pd.DataFrame, rows: np.ndarray | None =
 
 
 @dataclass
-class HotspotResult:
+class HotspotResult(Encoded):
     """Gi* per study cell."""
 
     study: Study
@@ -93,9 +138,21 @@ class HotspotResult:
         return feature_collection(self.study, self.frame(), self.parameters, rows,
                                   summary=self.summary())
 
+    def geojson_bytes(self, significant_only: bool = False) -> bytes:
+        """The same FeatureCollection serialised directly (fast path of the API)."""
+        rows = np.flatnonzero(self.bins != 0) if significant_only else np.arange(len(self.bins))
+        h3s = to_str(self.study.cells[rows])
+        props = [f'{{"h3":"{h}","count":{c},"gi_z":{_num(z)},"p_value":{_num(p)},'
+                 f'"bin":{b},"class":"{k}"}}'
+                 for h, c, z, p, b, k in zip(h3s, self.counts[rows].tolist(), self.z[rows].tolist(),
+                                             self.p[rows].tolist(), self.bins[rows].tolist(),
+                                             self.classes[rows].tolist(), strict=True)]
+        return encode_collection(self.study, rows, props, parameters=self.parameters,
+                                 summary=self.summary())
+
 
 @dataclass
-class EmergingResult:
+class EmergingResult(Encoded):
     """Emerging hot spot category per study cell."""
 
     study: Study
@@ -130,9 +187,22 @@ class EmergingResult:
         return feature_collection(self.study, self.frame(), self.parameters, rows,
                                   summary=self.summary())
 
+    def geojson_bytes(self, pattern_only: bool = False) -> bytes:
+        """The same FeatureCollection serialised directly (fast path of the API)."""
+        n = len(self.category)
+        rows = np.flatnonzero(self.category != "none") if pattern_only else np.arange(n)
+        cols = [to_str(self.study.cells[rows])] + [
+            a[rows].tolist() for a in (self.category, self.trend_z, self.trend_p, self.counts,
+                                       self.hot_steps, self.cold_steps, self.last_z)]
+        props = [f'{{"h3":"{h}","category":"{c}","trend_z":{_num(tz)},"trend_p":{_num(tp)},'
+                 f'"count":{n_},"hot_steps":{hs},"cold_steps":{cs},"last_z":{_num(lz)}}}'
+                 for h, c, tz, tp, n_, hs, cs, lz in zip(*cols, strict=True)]
+        return encode_collection(self.study, rows, props, parameters=self.parameters,
+                                 summary=self.summary())
+
 
 @dataclass
-class BacktestResult:
+class BacktestResult(Encoded):
     """Hit rate, PAI and RRI of training hotspots on a test window."""
 
     study: Study
@@ -158,7 +228,7 @@ class BacktestResult:
 
 
 @dataclass
-class HeatmapResult:
+class HeatmapResult(Encoded):
     """Quartic kernel density on H3 cell centres."""
 
     cells: np.ndarray

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from geo.errors import NotEnoughData
+from geo.errors import InvalidInput, NotEnoughData
 from geo.hotspots import aggregate as A
 from geo.hotspots.cells import parents
 from geo.hotspots.params import Filters
@@ -126,20 +126,30 @@ class HotspotService:
         return self._incident_cells.get((res, st.incidents), make)
 
     def study(self, res: int, bbox: tuple | None, st: DataState) -> Study:
-        """The study cells for a resolution and bbox at the current data versions."""
+        """The study cells for a resolution and bbox at the current data versions.
+
+        With a bbox, the whole area's study is sliced when it is within the size
+        limit; otherwise only the clipped area is filled.
+        """
         def make():
-            geom, source = self.area(st)
-            clipped = clip_to_bbox(geom, bbox)
-            check_size(clipped, res, self.settings.max_cells)
-            cells = study_cells(clipped, res, self.incident_cells(res, st), bbox)
-            if len(cells) < 3:
-                where = "the bbox" if bbox else "the service area"
-                raise NotEnoughData(f"{where} holds {len(cells)} cells at res {res}; "
-                                    "use a larger bbox or a finer res")
-            fresh = Study(res, cells, source)
-            return self._study_by_cells.get((res, fresh.key), lambda: fresh)
+            if bbox is None:
+                return self._fill(res, None, st)
+            try:
+                whole = self.study(res, None, st)
+            except InvalidInput:
+                return self._fill(res, bbox, st)
+            return _enough(whole.subset(bbox), res, bbox)
 
         return self._studies.get((res, bbox, st.admin_areas, st.incidents), make)
+
+    def _fill(self, res: int, bbox: tuple | None, st: DataState) -> Study:
+        """Polyfill the (clipped) area and add the incidents' cells."""
+        geom, source = self.area(st)
+        clipped = clip_to_bbox(geom, bbox)
+        check_size(clipped, res, self.settings.max_cells)
+        cells = study_cells(clipped, res, self.incident_cells(res, st), bbox)
+        fresh = _enough(Study(res, cells, source), res, bbox)
+        return self._study_by_cells.get((res, fresh.key), lambda: fresh)
 
     # -- counting ---------------------------------------------------------------
 
@@ -152,10 +162,10 @@ class HotspotService:
             rows = study.index_of(cells)
             return np.bincount(rows[rows >= 0], weights=n[rows >= 0],
                                minlength=len(study)).astype(np.int64)
-        idx = self._cell_index(cols, study)
+        idx = self._cell_index(cols, study)  # len(study) marks incidents outside the study
         m = cols.mask(f)
         sel = idx if m is None else idx[m]
-        return np.bincount(sel[sel >= 0], minlength=len(study)).astype(np.int64)
+        return np.bincount(sel, minlength=len(study) + 1)[: len(study)].astype(np.int64)
 
     def cube(self, study: Study, f: Filters, edges: list, st: DataState) -> np.ndarray:
         """Incidents per study cell and time step, (n, T)."""
@@ -171,7 +181,7 @@ class HotspotService:
                                ).reshape(len(study), steps).astype(np.int64)
         idx = self._cell_index(cols, study)
         step = np.searchsorted(np.array([to_us(e) for e in edges]), cols.t_us, side="right") - 1
-        ok = (idx >= 0) & (step >= 0) & (step < steps)
+        ok = (idx < len(study)) & (step >= 0) & (step < steps)
         m = cols.mask(f)
         if m is not None:
             ok &= m
@@ -215,6 +225,15 @@ class HotspotService:
             return cols.time_range(f)
         with self.engine.connect() as conn:
             return A.time_range(conn, f)
+
+
+def _enough(study: Study, res: int, bbox: tuple | None) -> Study:
+    """The study, unless it has too few cells for Gi*."""
+    if len(study) < 3:
+        where = "the bbox" if bbox else "the service area"
+        raise NotEnoughData(f"{where} holds {len(study)} cells at res {res}; "
+                            "use a larger bbox or a finer res")
+    return study
 
 
 _SERVICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -31,6 +31,13 @@ def _code_sql(column: str, values: tuple[str, ...]) -> str:
     return f"(CASE {column} {whens} ELSE -1 END)::int2"
 
 
+def _lookup(names: tuple[str, ...], chosen: tuple[str, ...]) -> np.ndarray:
+    """Boolean table indexed by code (code −1, unknown, maps to the last slot: False)."""
+    table = np.zeros(len(names) + 1, dtype=bool)
+    table[[names.index(c) for c in chosen]] = True
+    return table
+
+
 def to_us(t: datetime) -> int:
     """Aware datetime → microseconds since 2000-01-01 UTC (PostgreSQL's epoch)."""
     return (t - PG_EPOCH) // timedelta(microseconds=1)
@@ -79,28 +86,31 @@ class IncidentColumns:
 
     def mask(self, f: Filters) -> np.ndarray | None:
         """Rows passing the filters (None = all rows)."""
-        m = None
-
-        def both(a, b):
-            return b if a is None else a & b
-
+        parts = []
         if f.t0 is not None:
-            m = both(m, self.t_us >= to_us(f.t0))
+            parts.append(self.t_us >= to_us(f.t0))
         if f.t1 is not None:
-            m = both(m, self.t_us < to_us(f.t1))
+            parts.append(self.t_us < to_us(f.t1))
         if f.categories:
-            m = both(m, np.isin(self.category, [CATEGORIES.index(c) for c in f.categories]))
+            parts.append(_lookup(CATEGORIES, f.categories)[self.category])
         if f.sources:
-            m = both(m, np.isin(self.source, [SOURCES.index(s) for s in f.sources]))
+            parts.append(_lookup(SOURCES, f.sources)[self.source])
+        if not parts:
+            return None
+        m = parts[0]
+        for p in parts[1:]:
+            m &= p
         return m
 
     def cell_index(self, res: int, cells: np.ndarray) -> np.ndarray:
-        """Row of each incident's parent cell in sorted ``cells`` (−1 when absent)."""
+        """Row of each incident's parent cell in sorted ``cells`` (``len(cells)`` when absent)."""
+        n = len(cells)
         p = parents(self.h3, res)
+        if n == 0:
+            return np.zeros(len(p), np.int32)
         pos = np.searchsorted(cells, p)
-        pos[pos == len(cells)] = 0
-        return np.where(cells[pos] == p, pos, -1).astype(np.int32) if len(cells) else \
-            np.full(len(p), -1, np.int32)
+        pos[pos == n] = 0
+        return np.where(cells[pos] == p, pos, n).astype(np.int32)
 
     def distinct_cells(self, res: int) -> np.ndarray:
         """Sorted cells at ``res`` holding at least one incident."""

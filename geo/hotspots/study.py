@@ -68,11 +68,15 @@ class Study:
         Digest of the cell set (cache key of anything derived from it).
     """
 
-    def __init__(self, res: int, cells: np.ndarray, source: str):
+    def __init__(self, res: int, cells: np.ndarray, source: str,
+                 parent: Study | None = None, rows: np.ndarray | None = None):
         self.res, self.cells, self.source = res, cells, source
         self.key = hashlib.blake2b(cells.tobytes(), digest_size=12).hexdigest()
+        self._parent, self._rows = parent, rows
         self._weights: dict[int, sparse.csr_matrix] = {}
         self._rings: list | None = None
+        self._heads: list[bytes] | None = None
+        self._centres: np.ndarray | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -80,6 +84,10 @@ class Study:
 
     def weights(self, k: int) -> sparse.csr_matrix:
         """Binary k-ring weights among the study cells (built once)."""
+        if self._parent is not None and k not in self._weights:
+            full = self._parent.weights(k)
+            with self._lock:
+                self._weights[k] = full[self._rows][:, self._rows].tocsr()
         with self._lock:
             if k not in self._weights:
                 self._weights[k] = C.kring_weights(self.cells, k)
@@ -87,10 +95,51 @@ class Study:
 
     def rings(self) -> list:
         """GeoJSON outline of every cell (built once)."""
+        if self._parent is not None and self._rings is None:
+            full = self._parent.rings()
+            self._rings = [full[i] for i in self._rows.tolist()]
         with self._lock:
             if self._rings is None:
                 self._rings = C.boundaries(self.cells)
             return self._rings
+
+    def heads(self) -> list[bytes]:
+        """Per cell, the serialised start of its GeoJSON Feature up to ``"properties":``.
+
+        Built once per study so a response only has to format the properties.
+        """
+        if self._parent is not None and self._heads is None:
+            full = self._parent.heads()
+            self._heads = [full[i] for i in self._rows.tolist()]
+        if self._heads is None:
+            import orjson
+
+            heads = [b'{"type":"Feature","id":"%s","geometry":{"type":"Polygon","coordinates":'
+                     b'[%s]},"properties":' % (h.encode(), orjson.dumps(ring))
+                     for h, ring in zip(C.to_str(self.cells), self.rings(), strict=True)]
+            with self._lock:
+                self._heads = heads
+        return self._heads
+
+    def centres(self) -> np.ndarray:
+        """(n, 2) lon, lat of the cell centres (built once)."""
+        with self._lock:
+            if self._centres is None:
+                self._centres = C.centres(self.cells)
+            return self._centres
+
+    def subset(self, bbox: tuple[float, float, float, float]) -> Study:
+        """The cells whose centre lies in ``bbox``; weights and outlines are sliced from here.
+
+        Equal to building the study of the area clipped to the bbox: a cell's centre
+        is in the clipped area exactly when it is in the area and in the bbox, and
+        k-ring neighbours outside the bbox drop out either way.
+        """
+        xy = self.centres()
+        x0, y0, x1, y1 = bbox
+        rows = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) &
+                              (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+        return Study(self.res, self.cells[rows], self.source, parent=self, rows=rows)
 
     def index_of(self, cells: np.ndarray) -> np.ndarray:
         """Rows of ``cells`` in the study (−1 when absent)."""
