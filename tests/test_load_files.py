@@ -137,6 +137,20 @@ def test_loading_the_same_incidents_twice_adds_nothing(area_db):
     assert count(area_db, "incidents") == 40
 
 
+def test_bulk_path_is_idempotent_too(area_db):
+    from geo.io.load import load_frame
+    from geo.io.read import read_frame
+    from geo.io.settings import IngestSettings
+
+    bulk = IngestSettings(_env_file=None, bulk_min_rows=1)
+    frame = read_frame(LOAD / "incidents.csv")
+    first = load_frame(area_db, "incidents", frame, progress=False, settings=bulk)
+    again = load_frame(area_db, "incidents", frame, progress=False, settings=bulk)
+    assert (first.inserted, again.inserted, again.skipped) == (40, 0, 40)
+    with area_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 40
+
+
 def test_incidents_without_external_id_are_idempotent(area_db, tmp_path):
     table = pd.read_csv(LOAD / "incidents.csv", dtype=str).drop(columns="external_id")
     path = tmp_path / "noid.csv"

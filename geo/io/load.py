@@ -283,7 +283,8 @@ def _write(engine: Engine, spec, clean: gpd.GeoDataFrame, on_conflict: str, repo
         clock.lap("copy")
         bar.step("insert")
         report.inserted, report.updated = insert_staged(
-            conn, spec, staged, update=on_conflict == "update", plan_id=plan
+            conn, spec, staged, update=on_conflict == "update", plan_id=plan,
+            bulk_rows=settings.bulk_min_rows,
         )
         clock.lap("insert")
         _after_load(conn, spec.name, clean, plan, report)

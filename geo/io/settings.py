@@ -19,6 +19,9 @@ class IngestSettings(BaseSettings):
         Rows per COPY chunk (the progress bar advances per chunk).
     future_tolerance_s : float
         How far in the future an ``occurred_at`` may lie (clock skew).
+    bulk_min_rows : int
+        Incident batches this large lock the table against other writers and
+        skip existing rows by an anti-join instead of ``ON CONFLICT``.
     """
 
     model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
@@ -27,6 +30,7 @@ class IngestSettings(BaseSettings):
     progress_min_rows: int = Field(10_000, ge=0)
     copy_chunk_rows: int = Field(100_000, ge=1_000)
     future_tolerance_s: float = Field(86_400.0, ge=0)
+    bulk_min_rows: int = Field(50_000, ge=1)
 
     @field_validator("local_timezone")
     @classmethod
