@@ -49,14 +49,20 @@ class Metrics:
         )
         self.cache_bytes = Gauge("onemap_tile_cache_bytes", "Bytes held by the tile cache",
                                  registry=self.registry)
+        self._children: dict[tuple[str, str], tuple] = {}
         self.cache_entries = Gauge("onemap_tile_cache_entries", "Tiles held by the tile cache",
                                    registry=self.registry)
 
     def observe_tile(self, layer: str, cache: str, seconds: float, nbytes: int) -> None:
-        """One answered tile request (cache: hit, miss, coalesced, not_modified)."""
-        self.tile_seconds.labels(layer, cache).observe(seconds)
+        """One answered tile request (cache: hit, miss, coalesced, not_modified, cancelled)."""
+        key = (layer, cache)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and hashes; look each pair up once
+            children = (self.tile_seconds.labels(layer, cache), self.tile_bytes.labels(layer))
+            self._children[key] = children
+        children[0].observe(seconds)
         if cache != "not_modified":
-            self.tile_bytes.labels(layer).observe(nbytes)
+            children[1].observe(nbytes)
 
     def observe_render(self, layer: str, seconds: float, nbytes: int) -> None:
         """One layer rendered by the database."""

@@ -11,8 +11,15 @@ import asyncpg
 import psycopg
 import pytest
 from sqlalchemy import text
-from test_tiles_support import LAT0, LON0, client_for, features, seed_cameras, seed_plan_with_grids
-from test_tiles_support import tile_of
+from test_tiles_support import (
+    LAT0,
+    LON0,
+    client_for,
+    features,
+    seed_cameras,
+    seed_plan_with_grids,
+    tile_of,
+)
 
 from geo.db.urls import libpq_url
 from tiles.cache import Tile, TileCache

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from geo.errors import InvalidInput
 from tiles.cache import Tile, TileCache
-from tiles.filters import TileAddress, TileFilters
+from tiles.filters import FILTER_NAMES, TileAddress, TileFilters
 from tiles.layers import TileLayer, get_layer, registry
 from tiles.render import FULL, WIDGET, HotspotSource, LayerRenderer, Policy, PoolFactory
 from tiles.settings import TileSettings
@@ -26,6 +26,8 @@ from tiles.versions import LayerVersions
 
 MAX_LAYERS = 8
 _GZIP_IN_THREAD = 64 * 1024
+_NO_FILTERS = TileFilters()
+_MEMO = 50_000  # remembered requests and ETags (cleared when full)
 Observer = Callable[[str, float, int], None]
 
 
@@ -34,9 +36,12 @@ def role_class(role: str) -> str:
     return WIDGET if role == WIDGET else FULL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TileRequest:
-    """A validated request for one tile of one or more layers."""
+    """A validated request for one tile of one or more layers.
+
+    Compared and hashed by identity: equal requests are the same remembered object.
+    """
 
     layers: tuple[TileLayer, ...]
     at: TileAddress
@@ -82,7 +87,10 @@ class TileService:
             repr((sorted(self.layers.items()), settings.model_dump(), self.renderer.policy))
             .encode(), digest_size=6,
         ).hexdigest()
-        self._bounds: dict[tuple[str, int], list[float] | None] = {}
+        self._bounds: dict[tuple[str, str], list[float] | None] = {}
+        self._requests: dict[tuple, TileRequest] = {}
+        self._etags: dict[tuple, str] = {}
+        self._cache_controls: dict[str, str] = {}
 
     async def start(self) -> TileService:
         """Load layer versions and start listening for changes."""
@@ -100,7 +108,17 @@ class TileService:
 
     def request(self, names: str, z: int, x: int, y: int, params: Mapping[str, str],
                 role: str) -> TileRequest:
-        """Validate a tile request (layers, address, filters)."""
+        """Validate a tile request (layers, address, filters).
+
+        Requests without time filters are remembered (map clients ask for the
+        same tiles over and over); relative times depend on the clock.
+        """
+        memo_key = None
+        if "from" not in params and "to" not in params:
+            memo_key = (names, z, x, y, tuple(sorted(params.items())), role_class(role))
+            found = self._requests.get(memo_key)
+            if found is not None:
+                return found
         wanted = [n.strip() for n in names.split(",") if n.strip()]
         if not wanted:
             raise InvalidInput("no layer named in the tile URL")
@@ -108,12 +126,20 @@ class TileService:
             raise InvalidInput(f"a composite tile takes up to {MAX_LAYERS} distinct layers")
         layers = tuple(get_layer(n, self.layers) for n in wanted)
         at = TileAddress.parse(z, x, y)
-        filters = TileFilters.parse(params, now=datetime.now(UTC),
-                                    quantum_s=self.settings.tile_time_quantum_s,
-                                    tz=self.settings.tile_timezone)
+        if any(name in params for name in FILTER_NAMES):
+            filters = TileFilters.parse(params, now=datetime.now(UTC),
+                                        quantum_s=self.settings.tile_time_quantum_s,
+                                        tz=self.settings.tile_timezone)
+        else:
+            filters = _NO_FILTERS
         accepted = {f for layer in layers for f in layer.filters}
         filters.check_accepted(accepted, ",".join(wanted))
-        return TileRequest(layers, at, filters, role_class(role))
+        req = TileRequest(layers, at, filters, role_class(role))
+        if memo_key is not None:
+            if len(self._requests) >= _MEMO:
+                self._requests.clear()
+            self._requests[memo_key] = req
+        return req
 
     def _layer_key(self, req: TileRequest, layer: TileLayer) -> str:
         versions = ".".join(str(self.versions.get(d)) for d in layer.depends_on)
@@ -125,19 +151,28 @@ class TileService:
 
     def etag(self, req: TileRequest) -> str:
         """Weak ETag of the tile (same for its gzip and identity encodings)."""
+        versions = tuple(self.versions.get(d) for layer in req.layers for d in layer.depends_on)
+        memo_key = (req, versions)
+        found = self._etags.get(memo_key)
+        if found is not None:
+            return found
         keys = [self._layer_key(req, layer) for layer in req.layers]
         if len(keys) == 1:
-            return f'W/"{keys[0]}"'
-        joined = hashlib.blake2b("+".join(keys).encode(), digest_size=12).hexdigest()
-        return f'W/"{joined}"'
+            etag = f'W/"{keys[0]}"'
+        else:
+            etag = f'W/"{hashlib.blake2b("+".join(keys).encode(), digest_size=12).hexdigest()}"'
+        if len(self._etags) >= _MEMO:
+            self._etags.clear()
+        self._etags[memo_key] = etag
+        return etag
 
     def cache_control(self, req: TileRequest) -> str:
         """``Cache-Control`` of the response (private when the role changes the content)."""
-        value = req.layers[0].cache_control
-        if any(layer.role_sensitive for layer in req.layers):
-            parts = [p.strip() for p in value.split(",") if p.strip() not in ("public", "")]
-            value = ", ".join(["private", *parts])
-        return value
+        name = req.name
+        found = self._cache_controls.get(name)
+        if found is None:
+            found = self._cache_controls[name] = _cache_control(req.layers)
+        return found
 
     def cached(self, etag: str) -> Tile | None:
         """The cached tile for an ETag, if any (no database)."""
@@ -185,6 +220,14 @@ class TileService:
                 round(float(v), 6) for v in box
             ]
         return self._bounds[key]
+
+
+def _cache_control(layers: tuple[TileLayer, ...]) -> str:
+    value = layers[0].cache_control
+    if any(layer.role_sensitive for layer in layers):
+        parts = [p.strip() for p in value.split(",") if p.strip() not in ("public", "")]
+        value = ", ".join(["private", *parts])
+    return value
 
 
 _BOUNDS = """
