@@ -183,6 +183,7 @@ def open_page(browser: Browser, url: str) -> Watched:
 IDLE_JS = """
 (key) => {
   const l = onemap.overlays[key];
+  if (!l) return true;  // not a switchable overlay (e.g. the planner's draft grids)
   const parts = [l].concat(l instanceof L.LayerGroup ? l.getLayers() : []);
   return parts.every(x => x._loading !== true && x.status !== 'loading' && x.status !== 'idle');
 }
@@ -287,3 +288,104 @@ def _in_view(page: Page, engine: Engine) -> int:
             "SELECT count(*) FROM incidents WHERE geom && ST_MakeEnvelope(:a, :b, :c, :d, 4326) "
             "AND occurred_at >= :t0 AND occurred_at < :t1"),
             dict(a=v[0], b=v[1], c=v[2], d=v[3], t0=v[4], t1=v[5])).scalar_one()
+
+
+def test_planner_moves_a_building_and_the_households_follow(server: Server, browser: Browser,
+                                                           demo_engine: Engine) -> None:
+    w = open_page(browser, server.url + "/map")
+    page = w.page
+    page.click("#om-planner-toggle")
+    # A new draft from the active plan, through the grid-plan API.
+    page.click("#om-new-draft")
+    page.wait_for_function("onemap.planner.state.plan && onemap.planner.state.grids && "
+                           "document.getElementById('om-plan-version').textContent !== '—'",
+                           timeout=30_000)
+    plan_id = page.evaluate("onemap.planner.state.plan.id")
+    version0 = page.inner_text("#om-plan-version")
+    wait_drawn(page, "plangrids")
+    # A residential building and a neighbouring grid of the same community.
+    with demo_engine.connect() as conn:
+        b = conn.execute(text("""
+            SELECT b.id, b.households, g.code AS grid, ST_X(p) AS lon, ST_Y(p) AS lat,
+                   (SELECT n.code FROM grids n WHERE n.plan_id = g.plan_id AND n.id <> g.id
+                       AND n.community_code = g.community_code AND ST_Touches(n.geom, g.geom)
+                     ORDER BY n.code LIMIT 1) AS target
+            FROM buildings b
+            JOIN grid_members m ON m.building_id = b.id AND m.plan_id = :p
+            JOIN grids g ON g.id = m.grid_id
+            CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom) AS p) s
+            WHERE b.households > 0 AND GeometryType(b.geom) IN ('POLYGON', 'MULTIPOLYGON')
+            ORDER BY ST_Area(b.geom) DESC LIMIT 1"""), {"p": plan_id}).mappings().one()
+        # Households per grid from the memberships themselves (the truth, not a cache).
+        before = dict(conn.execute(text(
+            "SELECT g.code, coalesce(sum(b.households), 0) FROM grids g "
+            "LEFT JOIN grid_members m ON m.grid_id = g.id "
+            "LEFT JOIN buildings b ON b.id = m.building_id WHERE g.plan_id = :p GROUP BY g.code"),
+            {"p": plan_id}).all())
+    assert b["target"], "the building's grid has no neighbour in its community"
+    page.evaluate(f"onemap.map.setView([{b['lat']}, {b['lon']}], 18)")
+    wait_drawn(page, "buildings")
+    # Click the building where it is drawn on screen: the planner selects it.
+    x, y = page.evaluate(f"""() => {{ const p = onemap.map.latLngToContainerPoint([{b['lat']}, {b['lon']}]);
+        const r = onemap.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }}""")
+    page.mouse.click(x, y)
+    page.wait_for_function("document.getElementById('om-selected-count').textContent === '1'")
+    assert page.evaluate("Object.keys(onemap.planner.state.selected).map(Number)") == [b["id"]]
+    page.select_option("#om-target", b["target"])
+    page.click("#om-move")
+    row = f'#om-touched tr[data-grid="{b["target"]}"] .om-households'
+    page.wait_for_selector(row, timeout=30_000)
+    moved_to = int(page.inner_text(row))
+    moved_from = int(page.inner_text(f'#om-touched tr[data-grid="{b["grid"]}"] .om-households'))
+    assert moved_to == before[b["target"]] + b["households"]
+    assert moved_from == before[b["grid"]] - b["households"]
+    assert int(page.inner_text("#om-plan-version")) == int(version0) + 1
+    with demo_engine.connect() as conn:
+        grid_now = conn.execute(text(
+            "SELECT g.code FROM grid_members m JOIN grids g ON g.id = m.grid_id "
+            "WHERE m.plan_id = :p AND m.building_id = :b"), {"p": plan_id, "b": b["id"]}).scalar_one()
+        hh_now = conn.execute(text("SELECT households FROM grids WHERE plan_id = :p AND code = :c"),
+                              {"p": plan_id, "c": b["target"]}).scalar_one()
+    assert grid_now == b["target"] and hh_now == moved_to
+    assert w.errors == [] and w.failed == [] and off_host(w, server.host) == []
+    page.close()
+
+
+def test_widget_embed_gets_aggregated_incidents_only(server: Server, browser: Browser,
+                                                     demo_engine: Engine) -> None:
+    """Runs last: once a key exists the server requires keys for everything."""
+    from mapbox_vector_tile import decode
+
+    from geo.keys import create_key
+
+    _, token = create_key(demo_engine, "widget", name="map test widget")
+    time.sleep(1.2)  # the server re-reads "are there keys" at most once a second
+    page = browser.new_page(viewport={"width": 900, "height": 600})
+    incident_tiles: list[dict] = []
+
+    def on_response(r) -> None:
+        if "/tiles/incidents/" in r.url and r.status == 200:
+            incident_tiles.append(decode(r.body()))
+
+    page.on("response", on_response)
+    w = Watched(page)
+    page.on("console", lambda m: w.errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: w.requests.append(r.url))
+    page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(server.url + "/map/embed?layers=grids,incidents,heatmap,hotspots"
+              f"&zoom=15&access_token={token}")
+    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=20_000)
+    cfg = page.evaluate("onemap.cfg")
+    assert cfg["role"] == "widget" and cfg["layers"] == ["grids", "incidents", "hotspots"]
+    counts = {key: wait_drawn(page, key) for key in cfg["layers"]}
+    assert all(n > 0 for n in counts.values()), counts
+    # No chrome: no planner, filters or summary; only the map and its layer switch.
+    for sel in ("#om-planner-toggle", ".om-filters", "#om-summary", ".om-header"):
+        assert page.locator(sel).count() == 0, sel
+    # Incidents reach the widget as H3 count cells, never as points with details.
+    feats = [f for t in incident_tiles for layer in t.values() for f in layer["features"]]
+    assert feats and all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in feats)
+    assert all(set(f["properties"]) <= {"h3", "count"} for f in feats)
+    assert not any("/api/v1/" in u for u in w.requests)
+    assert w.errors == [] and w.failed == [] and off_host(w, server.host) == []
+    page.close()

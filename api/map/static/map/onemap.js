@@ -65,6 +65,9 @@
     if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function (e) { e._stopped = true; };
     map.attributionControl.setPrefix(false);
     onemap.controls.initFilter(cfg);
+    // The view first, so no layer asks for tiles of folium's opening view.
+    if (cfg.view) map.setView(cfg.view.center, cfg.view.zoom, { animate: false });
+    else map.fitBounds(cfg.bounds, { padding: [10, 10], animate: false });
 
     var bases = baseLayers(cfg);
     bases.initial.addTo(map);
@@ -79,9 +82,6 @@
     });
     cfg.visible.forEach(function (key) { if (onemap.overlays[key]) onemap.overlays[key].addTo(map); });
     onemap.layerControl = L.control.layers(bases.all, named, { collapsed: cfg.embed, position: "topright" });
-
-    if (cfg.view) map.setView(cfg.view.center, cfg.view.zoom);
-    else map.fitBounds(cfg.bounds, { padding: [10, 10] });
 
     if (!cfg.embed) {
       onemap.controls.header(cfg);

@@ -1,7 +1,7 @@
 /* onemap page: planner mode — edit a draft grid plan through the grid-plan API.
  *
- * Pick (or create) a draft, click buildings to select them, click a grid (or pick
- * it in the list) as the target, move; split a grid along a drawn line; merge
+ * Pick (or create) a draft, click buildings (or draw a box) to select them, click a
+ * grid (or pick it in the list) as the target, move; split a grid into k; merge
  * selected grids; every edit is sent with If-Match: "<plan version>" and the touched
  * grids' households and the plan's evaluation are reloaded; publish makes it active.
  */
@@ -12,7 +12,7 @@
   var P = "/api/v1/grid-plans";
   var SELECTED = { color: "#ff6f00", weight: 2, fill: true, fillColor: "#ffca28", fillOpacity: 0.95, opacity: 1 };
 
-  var st = { active: false, plan: null, grids: null, selected: {}, target: "", mergeSel: {}, touched: [], layer: null, labels: null };
+  var st = { active: false, plan: null, grids: null, selected: {}, target: "", mergeSel: {}, touched: [], layer: null, labels: null, buildings: null };
   var ui = {};
 
   function plansOf(body) { return Array.isArray(body) ? body : (body && (body.plans || body.items || body.features)) || []; }
@@ -43,10 +43,13 @@
 
   function isDraft(p) { return (p.status || "draft") === "draft"; }
 
+  // A new draft copies the active plan (the plan list is loaded first if needed).
   function newDraft() {
-    var active = (st.plans || []).filter(function (p) { return p.status === "active"; })[0];
     var name = t("pl.new_draft") + " " + new Date().toLocaleString(onemap.cfg.lang === "zh" ? "zh-CN" : "en");
-    U.api(P, { method: "POST", body: { from_plan: active ? active.id : null, name: name } }).then(function (r) {
+    (st.plans ? Promise.resolve() : loadPlans()).then(function () {
+      var active = st.plans.filter(function (p) { return p.status === "active"; })[0];
+      return U.api(P, { method: "POST", body: { from_plan: active ? active.id : null, name: name } });
+    }).then(function (r) {
       return loadPlans(r.body.id);
     }).catch(fail);
   }
@@ -72,6 +75,9 @@
     });
   }
 
+  // Grid codes are long (community code + sequence); labels show the sequence.
+  function shortCode(code) { return code && code.length > 6 ? "…" + code.slice(-3) : code; }
+
   function gridByCode(code) {
     return (st.grids ? st.grids.features : []).filter(function (f) { return f.properties.code === code; })[0];
   }
@@ -93,7 +99,7 @@
     }).addTo(map);
     st.labels = L.layerGroup(st.grids.features.map(function (f) {
       var c = L.geoJSON(f).getBounds().getCenter();
-      var icon = L.divIcon({ className: "om-plan-label", html: "<span>" + U.escapeHtml(f.properties.code) + "<br>" + U.fmt(f.properties.households) + "</span>", iconSize: [0, 0] });
+      var icon = L.divIcon({ className: "om-plan-label", html: "<span>" + U.escapeHtml(shortCode(f.properties.code)) + "<br>" + U.fmt(f.properties.households) + "</span>", iconSize: [0, 0] });
       return L.marker(c, { icon: icon, interactive: false, pane: onemap.paneFor("labels") });
     })).addTo(map);
     ui.target.innerHTML = "";
@@ -180,14 +186,42 @@
   }
 
   function split() {
-    var code = ui.target.value;
-    if (!code || !onemap.map.pm) return;
-    msg(t("pl.split_hint"));
-    onemap.map.pm.enableDraw("Line", { snappable: false });
-    onemap.map.once("pm:create", function (e) {
-      var line = e.layer.toGeoJSON().geometry;
-      onemap.map.removeLayer(e.layer);
-      edit({ op: "split", grid: code, line: line });
+    var code = ui.target.value, k = parseInt(ui.k.value, 10) || 2;
+    if (!code) return;
+    edit({ op: "split", grid: code, k: k });
+  }
+
+  // Box selection: draw a rectangle (Leaflet-Geoman); every building of the plan inside it
+  // is selected. The plan's building points come from the grid-plan API once per plan.
+  function boxSelect() {
+    var map = onemap.map;
+    if (!map.pm || !st.plan) return;
+    msg(t("pl.box_hint"));
+    map.pm.enableDraw("Rectangle", { snappable: false });
+    map.once("pm:create", function (e) {
+      var bounds = e.layer.getBounds();
+      map.removeLayer(e.layer);
+      map.pm.disableDraw();
+      planBuildings().then(function (fc) {
+        var b = onemap.overlays.buildings;
+        fc.features.forEach(function (f) {
+          var c = f.geometry.coordinates, id = f.properties.id;
+          if (bounds.contains([c[1], c[0]]) && !st.selected[id]) {
+            st.selected[id] = f.properties;
+            b.setFeatureStyle(id, SELECTED);
+          }
+        });
+        msg("");
+        render();
+      }).catch(fail);
+    });
+  }
+
+  function planBuildings() {
+    if (st.buildings && st.buildings.plan === st.plan.id) return Promise.resolve(st.buildings.fc);
+    return U.api(P + "/" + st.plan.id + "/buildings").then(function (r) {
+      st.buildings = { plan: st.plan.id, fc: r.body };
+      return r.body;
     });
   }
 
@@ -202,7 +236,7 @@
   }
 
   function evaluate() {
-    return U.api(P + "/" + st.plan.id + "/evaluate").then(function (r) {
+    return U.api(P + "/" + st.plan.id + "/evaluate?grids=false").then(function (r) {
       st.evaluation = r.body;
     }).catch(function () { st.evaluation = null; });
   }
@@ -224,6 +258,7 @@
     ui.version.textContent = st.plan ? String(st.plan.version) : "—";
     ui.move.disabled = !st.plan || !ids.length || !ui.target.value;
     ui.split.disabled = !st.plan || !ui.target.value;
+    ui.box.disabled = !st.plan;
     ui.merge.disabled = !st.plan;
     ui.merge.classList.toggle("om-active", st.mode === "merge");
     ui.publish.disabled = !st.plan;
@@ -247,8 +282,11 @@
     ui.toggle.textContent = on ? t("pl.close") : t("pl.open");
     ui.toggle.classList.toggle("om-active", on);
     var b = onemap.overlays.buildings;
+    var g = onemap.overlays.grids;
     if (on) {
       if (b && !onemap.map.hasLayer(b)) b.addTo(onemap.map);
+      st.gridsWereOn = g && onemap.map.hasLayer(g);
+      if (st.gridsWereOn) onemap.map.removeLayer(g);
       loadPlans().catch(fail);
       msg(t("pl.click_buildings"));
     } else {
@@ -256,6 +294,7 @@
       if (st.labels) onemap.map.removeLayer(st.labels);
       clearSelection();
       st.plan = null;
+      if (st.gridsWereOn) g.addTo(onemap.map);
     }
   }
 
@@ -269,6 +308,8 @@
       ui.target = el("select", { id: "om-target", onchange: function () { st.target = ui.target.value; if (st.layer) st.layer.setStyle(st.layer.options.style); render(); } });
       ui.move = el("button", { type: "button", id: "om-move", text: t("pl.move"), onclick: move });
       ui.split = el("button", { type: "button", id: "om-split", text: t("pl.split"), onclick: split });
+      ui.k = el("input", { type: "number", id: "om-split-k", min: "2", max: "20", value: "2", style: "width:3.5em" });
+      ui.box = el("button", { type: "button", id: "om-box", text: t("pl.box"), onclick: boxSelect });
       ui.merge = el("button", { type: "button", id: "om-merge", text: t("pl.merge"), onclick: merge });
       ui.publish = el("button", { type: "button", id: "om-publish", text: t("pl.publish"), onclick: publish });
       ui.mergeSel = el("span", { id: "om-merge-sel", text: "—" });
@@ -280,11 +321,11 @@
         el("div", { class: "om-row" }, [el("label", { text: t("pl.plan") }), ui.plan]),
         el("div", { class: "om-btns" }, [el("button", { type: "button", id: "om-new-draft", text: t("pl.new_draft"), onclick: newDraft })]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.version") }), ui.version]),
-        el("div", { class: "om-row" }, [el("label", { text: t("pl.selected") }), ui.count,
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.selected") }), ui.count, ui.box,
           el("button", { type: "button", id: "om-clear", text: t("pl.clear"), onclick: clearSelection })]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.target") }), ui.target]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.selected_grids") }), ui.mergeSel]),
-        el("div", { class: "om-btns" }, [ui.move, ui.split, ui.merge, ui.publish]),
+        el("div", { class: "om-btns" }, [ui.move, ui.split, el("label", { text: "k" }), ui.k, ui.merge, ui.publish]),
         el("h4", { text: t("pl.touched") }),
         el("table", {}, [el("thead", {}, [el("tr", {}, [el("th", { text: t("f.code") }), el("th", { text: t("f.households") }), el("th", { text: t("f.deviation") })])]), ui.touched]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.in_band") }), ui.band]),

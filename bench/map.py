@@ -1,0 +1,252 @@
+"""First render of the 一张图 page on the ``city`` demo, in headless Chromium.
+
+Target (DESIGN §7): DOMContentLoaded → first vector tile drawn < 2 s, zero
+requests off the host. Writes the ``## Map page`` section of ``bench/RESULTS.md``.
+
+The page marks the moment its first vector tile has been drawn
+(``data-first-tile``, a ``performance.now()`` value); the bench subtracts the
+navigation's ``domContentLoadedEventStart``. Each cold run uses a fresh browser
+context (empty HTTP cache); the first run also meets a cold server (empty tile
+cache, nothing memoised), later ones a warm server. A warm run reloads in the
+same context (assets from the browser cache).
+
+The city demo is built once into ``onemap_bench_map`` on the embedded cluster
+(or ``ONEMAP_BENCH_DATABASE_URL``) and kept between runs (``--fresh`` rebuilds).
+
+Usage: ``python bench/map.py [--runs 7] [--fresh] [--no-write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import psycopg
+from playwright.sync_api import sync_playwright
+from rich.console import Console
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.db import cluster, migrate  # noqa: E402
+from geo.db.engine import make_engine  # noqa: E402
+from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
+from geo.settings import DatabaseSettings  # noqa: E402
+
+SECTION = "## Map page"
+DB_NAME = "onemap_bench_map"
+TARGET_MS = 2000.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+FIRST_RENDER_JS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const first = Number(document.documentElement.dataset.firstTile);
+  return {dcl: nav.domContentLoadedEventStart, first: first, render: first - nav.domContentLoadedEventStart};
+}"""
+# All layers shown at opening have drawn (tiles loaded, heatmap fetched).
+SETTLED_JS = """() => Object.values(onemap.overlays).filter(l => onemap.map.hasLayer(l)).every(l =>
+  [l].concat(l instanceof L.LayerGroup ? l.getLayers() : [])
+     .every(x => x._loading !== true && x.status !== 'loading' && x.status !== 'idle'))"""
+
+console = Console()
+
+
+def city_database(fresh: bool) -> DatabaseSettings:
+    """Settings of a database holding the city demo (built when missing or ``fresh``)."""
+    url = os.environ.get("ONEMAP_BENCH_DATABASE_URL")
+    if url:
+        settings = DatabaseSettings(database_url=url)
+    else:
+        server = DatabaseSettings(data_dir=ROOT / "data")
+        if server.embedded:
+            cluster.start(server)
+        with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+            if fresh or not exists:
+                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        with psycopg.connect(libpq_url(server, DB_NAME), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, DB_NAME)),
+                                    data_dir=ROOT / "data")
+    migrate.upgrade(settings)
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM buildings")).scalar_one()
+        if n == 0:
+            from geo.demo import load_demo
+
+            console.print("map bench: building the city demo (once)")
+            load_demo(engine, "city", 42, progress=True, data_dir=ROOT / "bench" / ".work")
+    finally:
+        engine.dispose()
+    return settings
+
+
+def start_server(database_url: str) -> tuple[subprocess.Popen, str]:
+    """uvicorn on a free loopback port; (process, base URL) once /readyz answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, ONEMAP_DATABASE_URL=database_url)
+    log = (ROOT / "bench" / ".work").joinpath("map-server.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit(f"map bench: server did not start: {log.read_text()[-2000:]}")
+
+
+def measure(page, url: str, host: str, reload: bool = False) -> dict:
+    """One page load: first render (ms), settle time (ms), requests, off-host requests."""
+    requests: list[str] = []
+    slow: list[tuple[float, str]] = []
+
+    def on_request(r) -> None:
+        requests.append(r.url)
+
+    def on_finished(r) -> None:
+        t = r.timing
+        if t and t.get("responseEnd", -1) > 0:
+            slow.append((t["responseEnd"] - max(t.get("requestStart", 0), 0), r.url))
+
+    page.on("request", on_request)
+    page.on("requestfinished", on_finished)
+    if reload:
+        page.reload()
+    else:
+        page.goto(url)
+    page.wait_for_function("document.documentElement.dataset.firstTile !== undefined",
+                           timeout=60_000)
+    m = page.evaluate(FIRST_RENDER_JS)
+    page.wait_for_function(SETTLED_JS, timeout=120_000)
+    settled = page.evaluate("performance.now()") - m["dcl"]
+    off = [u for u in requests if urlparse(u).scheme in ("http", "https")
+           and urlparse(u).netloc != host]
+    page.remove_listener("request", on_request)
+    page.remove_listener("requestfinished", on_finished)
+    slow.sort(reverse=True)
+    return {"render": m["render"], "settled": settled, "requests": len(requests), "off": off,
+            "slowest": slow[:3]}
+
+
+def run(url: str, runs: int) -> tuple[list[dict], list[dict]]:
+    """Cold runs (fresh context each) and warm runs (reload in one context)."""
+    host = urlparse(url).netloc
+    cold, warm = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for i in range(runs):
+            ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+            page = ctx.new_page()
+            cold.append(measure(page, url + "/map", host))
+            console.print(f"cold run {i + 1}: first tile {cold[-1]['render']:.0f} ms, "
+                          f"settled {cold[-1]['settled']:.0f} ms, {cold[-1]['requests']} requests; slowest: "
+                          + ", ".join(f"{ms:.0f} ms {u.split('?')[0][len(url):]}"
+                                      for ms, u in cold[-1]["slowest"]))
+            if i == runs - 1:
+                for j in range(3):
+                    warm.append(measure(page, url + "/map", host, reload=True))
+                    console.print(f"warm run {j + 1}: first tile {warm[-1]['render']:.0f} ms")
+            ctx.close()
+        browser.close()
+    return cold, warm
+
+
+def write_results(lines: list[str]) -> None:
+    """Replace (or append) this bench's section of bench/RESULTS.md."""
+    path = ROOT / "bench" / "RESULTS.md"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    body = "\n".join([SECTION, "", *lines]) + "\n"
+    start = old.find(SECTION + "\n")
+    if start == -1:
+        new = old.rstrip("\n") + "\n\n" + body
+    else:
+        end = old.find("\n## ", start + len(SECTION))
+        new = old[:start] + body + ("\n" + old[end + 1:] if end != -1 else "")
+    path.write_text(new, encoding="utf-8")
+
+
+def report(cold: list[dict], warm: list[dict], counts: dict) -> list[str]:
+    first = cold[0]["render"]
+    later = [r["render"] for r in cold[1:]] or [first]
+    med = statistics.median(later)
+    worst = max(r["render"] for r in cold)
+    off = sum(len(r["off"]) for r in cold + warm)
+    ok = worst < TARGET_MS and off == 0
+    return [
+        f"City demo ({counts['buildings']:,} buildings, {counts['grids']:,} grids, "
+        f"{counts['cameras']:,} cameras, {counts['incidents']:,} incidents); Chromium "
+        f"1920×1080, default layers (base, admin areas, grids, cameras, heatmap).",
+        "",
+        "| run | DOMContentLoaded → first vector tile drawn | all opening layers drawn |",
+        "|---|---|---|",
+        f"| cold browser, cold server (1st) | {first:.0f} ms | {cold[0]['settled']:.0f} ms |",
+        f"| cold browser, warm server (median of {len(later)}) | {med:.0f} ms | "
+        f"{statistics.median(r['settled'] for r in cold[1:] or cold):.0f} ms |",
+        f"| warm browser (median of {len(warm)}) | "
+        f"{statistics.median(r['render'] for r in warm):.0f} ms | "
+        f"{statistics.median(r['settled'] for r in warm):.0f} ms |",
+        "",
+        f"Worst first render {worst:.0f} ms vs target < {TARGET_MS:.0f} ms; requests off the host: "
+        f"{off} (target 0); requests per cold load: {cold[-1]['requests']}. "
+        f"**{'PASS' if ok else 'FAIL'}**",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="cold runs (default 7)")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the city demo database")
+    parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    args = parser.parse_args()
+    settings = city_database(args.fresh)
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                  for t in ("buildings", "grids", "cameras", "incidents")}
+    engine.dispose()
+    proc, url = start_server(settings.database_url or "")
+    try:
+        cold, warm = run(url, args.runs)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    lines = report(cold, warm, counts)
+    console.print("\n".join(lines))
+    if not args.no_write:
+        write_results(lines)
+
+
+if __name__ == "__main__":
+    main()
