@@ -209,7 +209,7 @@ class TileService:
         return tile
 
     async def bounds(self, layer: TileLayer) -> list[float] | None:
-        """lon/lat bounds of a layer's data (estimated from statistics when available)."""
+        """lon/lat bounds of a layer's data (from planner statistics when the table has them)."""
         table = layer.table or "incidents"
         key = (table, self.versions.get(table))
         if key not in self._bounds:
@@ -232,4 +232,5 @@ def _cache_control(layers: tuple[TileLayer, ...]) -> str:
 
 _BOUNDS = """
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS s"""
+FROM (SELECT coalesce(ST_EstimatedExtent('public', '{table}', 'geom'),
+                      (SELECT ST_Extent(geom) FROM {table})) AS e) AS s"""

@@ -77,9 +77,6 @@ async def tile_service(request: Request) -> TileService:
     return service
 
 
-Disconnected = Callable[[], Awaitable[None]]
-
-
 @dataclass
 class Answer:
     """What to send back, and how the tile was obtained (for metrics)."""
