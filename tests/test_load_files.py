@@ -142,13 +142,25 @@ def test_bulk_path_is_idempotent_too(area_db):
     from geo.io.read import read_frame
     from geo.io.settings import IngestSettings
 
+    def indexes():
+        with area_db.connect() as conn:
+            return conn.execute(text("SELECT indexname, indexdef FROM pg_indexes "
+                                     "WHERE tablename = 'incidents' ORDER BY 1")).all()
+
+    before = indexes()
     bulk = IngestSettings(_env_file=None, bulk_min_rows=1)
     frame = read_frame(LOAD / "incidents.csv")
+    # The first load is larger than the (empty) table: secondary indexes are rebuilt.
     first = load_frame(area_db, "incidents", frame, progress=False, settings=bulk)
     again = load_frame(area_db, "incidents", frame, progress=False, settings=bulk)
     assert (first.inserted, again.inserted, again.skipped) == (40, 0, 40)
+    assert indexes() == before and len(before) >= 7
     with area_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 40
+        near = conn.execute(text(
+            "SELECT count(*) FROM incidents WHERE geom && ST_MakeEnvelope(118, 36.7, 118.1, 36.9, 4326)"
+        )).scalar()
+    assert near == 40
 
 
 def test_incidents_without_external_id_are_idempotent(area_db, tmp_path):
