@@ -226,3 +226,9 @@ def test_camera_inside_its_building_sees_around_it(empty_db):
     disc = shapely.Point(1, 1).buffer(30, quad_segs=256)
     assert area == pytest.approx(disc.area - house.area, rel=2e-3)
     assert view.intersection(house).area < 1e-6
+
+
+def test_refresh_with_no_cameras_is_a_no_op(empty_db):
+    report = refresh_all(empty_db)
+    assert (report.cameras, report.views) == (0, 0)
+    assert refresh_near(empty_db, _lonlat(shapely.box(0, 0, 10, 10))).views == 0

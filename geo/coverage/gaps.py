@@ -1,13 +1,14 @@
 """Coverage gaps: public ground no online camera sees, cut into ranked pieces.
 
 The uncovered public ground of a city is one sprawling connected polygon, so it
-is cut along community boundaries and an H3 lattice (``cell_res``, 9 by
-default: cells of about 0.1 km²). Each piece of at least ``min_area`` m² is a
-gap, with
+is cut along community boundaries and an H3 lattice (``cell_res``, 10 by
+default: cells of about 1.5 ha, edge ≈ 66 m — about what one or two new
+cameras can take in, so "incidents inside" compares like with like). Each
+piece of at least ``min_area`` m² is a gap, with
 
 * ``incidents`` — incidents of the window that happened inside it;
 * ``open_incidents`` — those of them out in the open, farther than
-  ``attach_m`` (10 m) from any building. Incidents at a building — its water,
+  ``attach_m`` (15 m) from any building. Incidents at a building — its water,
   heating, neighbours, geocoded to its address — are its occupants' matters
   that no street camera sees; what happens in squares, parks and streets is
   what a camera is for;
@@ -64,8 +65,8 @@ class GapFinder:
         ``community_code``; best first.
     """
 
-    def __init__(self, cell_res: int = 9, min_area: float = 200.0, area_weight: float = 1.0,
-                 attach_m: float = 10.0):
+    def __init__(self, cell_res: int = 10, min_area: float = 200.0, area_weight: float = 1.0,
+                 attach_m: float = 15.0):
         self.cell_res = cell_res
         self.min_area = min_area
         self.area_weight = area_weight

@@ -30,9 +30,9 @@ class CoverageSettings(BaseSettings):
     apron_m: float = Field(5.0, ge=0, le=100)
     # Incidents within this distance of a building are its occupants' matters: gaps rank
     # by the incidents out in the open.
-    attach_m: float = Field(10.0, ge=0, le=200)
+    attach_m: float = Field(15.0, ge=0, le=200)
     # Gaps: tessellation (H3 resolution), minimum area, weight of one hectare in the priority.
-    gap_res: int = Field(9, ge=6, le=12)
+    gap_res: int = Field(10, ge=6, le=12)
     gap_min_area_m2: float = Field(200.0, ge=0)
     gap_area_weight: float = Field(1.0, ge=0)
     # Siting: candidate spacing along roads, azimuths per site, default new-camera optics.

@@ -113,7 +113,7 @@ def refresh_all(engine: Engine, settings: CoverageSettings | None = None,
     bld_m = proj.to_metric(buildings)
     tree = shapely.STRtree(bld_m)
     jobs = []
-    for rows in _batches(cams, settings.batch):
+    for rows in (_batches(cams, settings.batch) if len(cams) else []):
         part = cams.iloc[rows]
         r = part["range_m"].max() * _BOX_PAD[0] + _BOX_PAD[1]
         box = shapely.box(part["x"].min() - r, part["y"].min() - r,
