@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -216,10 +217,16 @@ class TileService:
             pool = await self._pool()
             async with pool.acquire() as conn:
                 box = await conn.fetchrow(_BOUNDS.format(table=table))
-            self._bounds[key] = None if box is None or box[0] is None else [
-                round(float(v), 6) for v in box
-            ]
+            self._bounds[key] = None if box is None or box[0] is None else outward(box, 6)
         return self._bounds[key]
+
+
+def outward(box, digits: int) -> list[float]:
+    """A lon/lat box rounded outwards to ``digits`` decimals (so it still holds the data)."""
+    k = 10.0**digits
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return [math.floor(x0 * k) / k, math.floor(y0 * k) / k,
+            math.ceil(x1 * k) / k, math.ceil(y1 * k) / k]
 
 
 def _cache_control(layers: tuple[TileLayer, ...]) -> str:
@@ -232,5 +239,6 @@ def _cache_control(layers: tuple[TileLayer, ...]) -> str:
 
 _BOUNDS = """
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-FROM (SELECT coalesce(ST_EstimatedExtent('public', '{table}', 'geom'),
-                      (SELECT ST_Extent(geom) FROM {table})) AS e) AS s"""
+FROM (SELECT CASE WHEN (SELECT reltuples FROM pg_class WHERE oid = '{table}'::regclass) > 100000
+                  THEN ST_EstimatedExtent('public', '{table}', 'geom')
+                  ELSE (SELECT ST_Extent(geom) FROM {table}) END AS e) AS s"""

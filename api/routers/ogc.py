@@ -18,6 +18,7 @@ from api.ogc.collections import COLLECTION_NAMES, Collection, get_collection
 from api.ogc.query import ItemsQuery, feature_sql, item_sql, items_sql, number_matched
 from api.ogc.settings import OgcSettings
 from geo.errors import InvalidInput, NotFound
+from tiles.service import outward
 
 router = APIRouter(tags=["ogc"])
 
@@ -25,8 +26,9 @@ WIDGET_SHOW_ONLY = frozenset({"cameras", "camera_views", "coverage_gaps"})
 
 _EXTENT = """
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-FROM (SELECT coalesce(ST_EstimatedExtent('public', '{table}', 'geom'),
-                      (SELECT ST_Extent(geom) FROM {table})) AS e) AS s"""
+FROM (SELECT CASE WHEN (SELECT reltuples FROM pg_class WHERE oid = '{table}'::regclass) > 100000
+                  THEN ST_EstimatedExtent('public', '{table}', 'geom')
+                  ELSE (SELECT ST_Extent(geom) FROM {table}) END AS e) AS s"""
 
 
 def _base(request: Request) -> str:
@@ -86,7 +88,7 @@ async def _describe(request: Request, c: Collection) -> dict:
             )
             if row[0] is not None:
                 interval = [row[0].isoformat(), row[1].isoformat()]
-    bbox = None if box is None or box[0] is None else [round(float(v), 7) for v in box]
+    bbox = None if box is None or box[0] is None else outward(box, 7)
     return D.collection(c, _base(request), bbox, interval)
 
 
