@@ -361,13 +361,6 @@ def test_widget_embed_gets_aggregated_incidents_only(server: Server, browser: Br
     _, token = create_key(demo_engine, "widget", name="map test widget")
     time.sleep(1.2)  # the server re-reads "are there keys" at most once a second
     page = browser.new_page(viewport={"width": 900, "height": 600})
-    incident_tiles: list[dict] = []
-
-    def on_response(r) -> None:
-        if "/tiles/incidents/" in r.url and r.status == 200:
-            incident_tiles.append(decode(r.body()))
-
-    page.on("response", on_response)
     w = Watched(page)
     page.on("console", lambda m: w.errors.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: w.requests.append(r.url))
@@ -382,7 +375,12 @@ def test_widget_embed_gets_aggregated_incidents_only(server: Server, browser: Br
     # No chrome: no planner, filters or summary; only the map and its layer switch.
     for sel in ("#om-planner-toggle", ".om-filters", "#om-summary", ".om-header"):
         assert page.locator(sel).count() == 0, sel
-    # Incidents reach the widget as H3 count cells, never as points with details.
+    # Incidents reach the widget as H3 count cells, never as points with details: the very
+    # tiles the page asked for, fetched again with its key (Playwright keeps no fetch bodies).
+    urls = [u for u in w.requests if "/tiles/incidents/" in u]
+    assert urls
+    incident_tiles = [decode(httpx.get(u, headers={"Authorization": f"Bearer {token}"}).content)
+                      for u in urls]
     feats = [f for t in incident_tiles for layer in t.values() for f in layer["features"]]
     assert feats and all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in feats)
     assert all(set(f["properties"]) <= {"h3", "count"} for f in feats)
