@@ -5,13 +5,13 @@ DataFrame, GeoJSON, GeoDataFrame for GeoPackage files.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from geo.hotspots.cells import boundaries, to_str
+from geo.hotspots.fdr import class_labels
 from geo.hotspots.study import Study
 
 
@@ -39,23 +39,41 @@ class Encoded:
 GZIP_LEVEL = 1
 
 
-def _num(v: float) -> str:
-    """A float as JSON (shortest round-trip form; non-finite → null)."""
-    return repr(v) if math.isfinite(v) else "null"
+def json_items(values: np.ndarray) -> list[bytes]:
+    """Each value of a numeric array as JSON text, without a Python call per value.
+
+    orjson writes shortest round-trip floats and null for non-finite values.
+    """
+    import orjson
+
+    if len(values) == 0:
+        return []
+    return orjson.dumps(np.ascontiguousarray(values),
+                        option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
 
 
-def encode_collection(study: Study, rows: np.ndarray, props: list[str], **members) -> bytes:
-    """GeoJSON FeatureCollection bytes from per-row property objects (JSON text).
+def text_items(values: np.ndarray) -> list[bytes]:
+    """Strings without quotes or backslashes (class and category names) as bytes."""
+    names, inverse = np.unique(values.astype(str), return_inverse=True)
+    return np.array([n.encode() for n in names.tolist()], dtype=object)[inverse].tolist()
 
-    Geometry comes pre-serialised from the study; ``members`` (parameters,
-    summary …) are written before the features.
+
+def encode_collection(study: Study, rows: np.ndarray, template: bytes, columns: list,
+                      **members) -> bytes:
+    """GeoJSON FeatureCollection bytes.
+
+    Geometry comes pre-serialised from the study; each feature's properties are
+    ``template % row`` over ``columns`` (lists of bytes, one per ``%s``), written
+    after the ``"h3"`` property the study's heads end with;
+    ``members`` (parameters, summary …) are written before the features.
     """
     import orjson
 
     heads = study.heads()
     head = orjson.dumps({"type": "FeatureCollection", **members})[:-1]
-    feats = b",".join([heads[i] + p.encode() + b"}" for i, p in zip(rows.tolist(), props,
-                                                                      strict=True)])
+    feats = b",".join([heads[i] + template % vals
+                       for i, vals in zip(rows.tolist(), zip(*columns, strict=True),
+                                          strict=True)])
     return head + b',"features":[' + feats + b"]}"
 
 
@@ -122,15 +140,16 @@ class HotspotResult(Encoded):
         """Columns h3, count, gi_z, p_value, bin, class (one row per study cell)."""
         if self._frame is None:
             self._frame = pd.DataFrame({
-                "h3": to_str(self.study.cells), "count": self.counts.astype(np.int64),
+                "h3": self.study.ids().tolist(), "count": self.counts.astype(np.int64),
                 "gi_z": self.z, "p_value": self.p, "bin": self.bins.astype(np.int64),
                 "class": self.classes.astype(str)})
         return self._frame
 
     def summary(self) -> dict:
         """Cells per class."""
-        names, counts = np.unique(self.classes.astype(str), return_counts=True)
-        return dict(zip(names.tolist(), counts.tolist(), strict=True))
+        per_bin = np.bincount(self.bins.astype(np.int64) + 3, minlength=7)
+        names = class_labels(np.arange(-3, 4), self.parameters.get("alpha", 0.05))
+        return {str(k): int(v) for k, v in sorted(zip(names, per_bin, strict=True)) if v}
 
     def geojson(self, significant_only: bool = False) -> dict:
         """FeatureCollection of the cells (all, or only those with bin ≠ 0)."""
@@ -141,13 +160,12 @@ class HotspotResult(Encoded):
     def geojson_bytes(self, significant_only: bool = False) -> bytes:
         """The same FeatureCollection serialised directly (fast path of the API)."""
         rows = np.flatnonzero(self.bins != 0) if significant_only else np.arange(len(self.bins))
-        h3s = to_str(self.study.cells[rows])
-        props = [f'{{"h3":"{h}","count":{c},"gi_z":{_num(z)},"p_value":{_num(p)},'
-                 f'"bin":{b},"class":"{k}"}}'
-                 for h, c, z, p, b, k in zip(h3s, self.counts[rows].tolist(), self.z[rows].tolist(),
-                                             self.p[rows].tolist(), self.bins[rows].tolist(),
-                                             self.classes[rows].tolist(), strict=True)]
-        return encode_collection(self.study, rows, props, parameters=self.parameters,
+        labels = np.array([c.encode() for c in class_labels(
+            np.arange(-3, 4), self.parameters.get("alpha", 0.05))], dtype=object)
+        cols = [json_items(self.counts[rows]), json_items(self.z[rows]), json_items(self.p[rows]),
+                json_items(self.bins[rows]), labels[self.bins[rows].astype(np.int64) + 3].tolist()]
+        template = b'"count":%s,"gi_z":%s,"p_value":%s,"bin":%s,"class":"%s"}}'
+        return encode_collection(self.study, rows, template, cols, parameters=self.parameters,
                                  summary=self.summary())
 
 
@@ -170,7 +188,7 @@ class EmergingResult(Encoded):
         """Columns h3, category, trend_z, trend_p, count, hot_steps, cold_steps, last_z."""
         if self._frame is None:
             self._frame = pd.DataFrame({
-                "h3": to_str(self.study.cells), "category": self.category.astype(str),
+                "h3": self.study.ids().tolist(), "category": self.category.astype(str),
                 "trend_z": self.trend_z, "trend_p": self.trend_p,
                 "count": self.counts.astype(np.int64), "hot_steps": self.hot_steps,
                 "cold_steps": self.cold_steps, "last_z": self.last_z})
@@ -191,13 +209,12 @@ class EmergingResult(Encoded):
         """The same FeatureCollection serialised directly (fast path of the API)."""
         n = len(self.category)
         rows = np.flatnonzero(self.category != "none") if pattern_only else np.arange(n)
-        cols = [to_str(self.study.cells[rows])] + [
-            a[rows].tolist() for a in (self.category, self.trend_z, self.trend_p, self.counts,
-                                       self.hot_steps, self.cold_steps, self.last_z)]
-        props = [f'{{"h3":"{h}","category":"{c}","trend_z":{_num(tz)},"trend_p":{_num(tp)},'
-                 f'"count":{n_},"hot_steps":{hs},"cold_steps":{cs},"last_z":{_num(lz)}}}'
-                 for h, c, tz, tp, n_, hs, cs, lz in zip(*cols, strict=True)]
-        return encode_collection(self.study, rows, props, parameters=self.parameters,
+        cols = [text_items(self.category[rows])] + [
+            json_items(a[rows]) for a in (self.trend_z, self.trend_p, self.counts,
+                                          self.hot_steps, self.cold_steps, self.last_z)]
+        template = (b'"category":"%s","trend_z":%s,"trend_p":%s,"count":%s,'
+                    b'"hot_steps":%s,"cold_steps":%s,"last_z":%s}}')
+        return encode_collection(self.study, rows, template, cols, parameters=self.parameters,
                                  summary=self.summary())
 
 
@@ -216,7 +233,7 @@ class BacktestResult(Encoded):
     def frame(self) -> pd.DataFrame:
         """The hotspot cells: h3, rank, train_count, test_count, train_gi_z."""
         return pd.DataFrame({
-            "h3": to_str(self.study.cells[self.rows]), "rank": np.arange(1, len(self.rows) + 1),
+            "h3": self.study.ids()[self.rows].tolist(), "rank": np.arange(1, len(self.rows) + 1),
             "train_count": self.train[self.rows].astype(np.int64),
             "test_count": self.test[self.rows].astype(np.int64), "train_gi_z": self.z[self.rows]})
 

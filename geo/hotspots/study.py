@@ -76,6 +76,7 @@ class Study:
         self._weights: dict[int, sparse.csr_matrix] = {}
         self._rings: list | None = None
         self._heads: list[bytes] | None = None
+        self._ids: np.ndarray | None = None
         self._centres: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -103,10 +104,17 @@ class Study:
                 self._rings = C.boundaries(self.cells)
             return self._rings
 
-    def heads(self) -> list[bytes]:
-        """Per cell, the serialised start of its GeoJSON Feature up to ``"properties":``.
+    def ids(self) -> np.ndarray:
+        """H3 hex strings of the cells (object array, built once)."""
+        if self._ids is None:
+            self._ids = np.array(C.to_str(self.cells), dtype=object)
+        return self._ids
 
-        Built once per study so a response only has to format the properties.
+    def heads(self) -> list[bytes]:
+        """Per cell, the serialised start of its GeoJSON Feature.
+
+        Up to and including ``"properties":{"h3":"<id>",``; built once per study,
+        so a response only formats the remaining properties.
         """
         if self._parent is not None and self._heads is None:
             full = self._parent.heads()
@@ -115,8 +123,9 @@ class Study:
             import orjson
 
             heads = [b'{"type":"Feature","id":"%s","geometry":{"type":"Polygon","coordinates":'
-                     b'[%s]},"properties":' % (h.encode(), orjson.dumps(ring))
-                     for h, ring in zip(C.to_str(self.cells), self.rings(), strict=True)]
+                     b'[%s]},"properties":{"h3":"%s",' % (h.encode(), orjson.dumps(ring),
+                                                          h.encode())
+                     for h, ring in zip(self.ids().tolist(), self.rings(), strict=True)]
             with self._lock:
                 self._heads = heads
         return self._heads
