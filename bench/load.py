@@ -92,7 +92,7 @@ def start_server(settings: DatabaseSettings, workers: int) -> tuple[subprocess.P
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
     env.update(ONEMAP_DATABASE_URL=settings.database_url, ONEMAP_HOST="127.0.0.1",
-               ONEMAP_RATE_LIMIT_PER_MINUTE="10000000")
+               ONEMAP_RATE_LIMIT_PER_MINUTE="10000000", PYTHONWARNINGS="ignore")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port",
          str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
@@ -153,6 +153,7 @@ class Traffic:
     ext: Extent
     run: str
     headers: dict[str, dict[str, str]]
+    mix: dict[str, float] = field(default_factory=lambda: dict(MIX))
     rng: random.Random = field(default_factory=lambda: random.Random(8))
     counter: int = 0
 
@@ -175,13 +176,15 @@ class Traffic:
             "params": {"bbox": bbox, "limit": 100}, "headers": self.headers["viewer"]}
 
     def hotspots(self) -> tuple[str, str, dict]:
-        t0, t1 = (datetime.fromisoformat(t) for t in (self.ext.t0, self.ext.t1))
-        start = t0 + (t1 - t0) * self.rng.uniform(0, 0.75)
-        end = start + timedelta(days=self.rng.choice([30, 91]))
-        return "GET", "/api/v1/hotspots", {
-            "params": {"res": 9, "from": start.isoformat(), "to": end.isoformat(),
-                       "category": self.rng.choice(["dispute", "hazard", "public_order"])},
-            "headers": self.headers["viewer"]}
+        """A dashboard's questions: last 7/30/90 days, all or one category."""
+        end = datetime.fromisoformat(self.ext.t1).date() + timedelta(days=1)
+        days = self.rng.choice([7, 30, 90])
+        params = {"res": 9, "from": (end - timedelta(days=days)).isoformat(),
+                  "to": end.isoformat()}
+        category = self.rng.choice([None, "dispute", "hazard"])
+        if category:
+            params["category"] = category
+        return "GET", "/api/v1/hotspots", {"params": params, "headers": self.headers["viewer"]}
 
     def ingest(self) -> tuple[str, str, dict]:
         self.counter += 1
@@ -197,7 +200,7 @@ class Traffic:
         return "POST", "/api/v1/incidents", {"json": body, "headers": self.headers["admin"]}
 
     def next(self) -> tuple[str, str, str, dict]:
-        kind = self.rng.choices(list(MIX), weights=list(MIX.values()))[0]
+        kind = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
         return (kind, *getattr(self, kind)())
 
 
@@ -232,7 +235,8 @@ async def run_load(base: str, traffic: Traffic, clients: int, seconds: float):
 
 # -- results ---------------------------------------------------------------------------------
 
-def report(lat, errors, wall: float, clients: int, workers: int, size: str) -> str:
+def report(lat, errors, wall: float, clients: int, workers: int, size: str,
+           mix: dict[str, float]) -> str:
     rows = []
     all_lat = np.concatenate([np.asarray(v) for v in lat.values() if v]) * 1000
     for kind, v in [*lat.items(), ("all", None)]:
@@ -248,8 +252,9 @@ def report(lat, errors, wall: float, clients: int, workers: int, size: str) -> s
         SECTION, "",
         f"`python bench/load.py`: {clients} concurrent clients for {wall:.0f} s of mixed traffic "
         f"on the `{size}` demo; uvicorn with {workers} worker(s), keys mode (widget key for tiles, "
-        "viewer for features/hotspots, admin for ingest of 10-incident batches). Latency in ms, "
-        f"client side. **Errors: {total_err}.**", "",
+        "viewer for features/hotspots, admin for ingest of 10-incident batches); mix "
+        + ", ".join(f"{k} {v:g}" for k, v in mix.items())
+        + f". Latency in ms, client side. **Errors: {total_err}.**", "",
         "| kind | requests | errors | req/s | p50 | p95 | p99 | max |",
         "|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "",
     ]
@@ -271,12 +276,25 @@ def write_section(body: str) -> None:
     path.write_text(new)
 
 
+def _mix(text_: str) -> dict[str, float]:
+    mix = {}
+    for part in text_.split(","):
+        name, _, share = part.partition("=")
+        if name not in MIX:
+            raise argparse.ArgumentTypeError(f"unknown kind {name!r}; use {', '.join(MIX)}")
+        mix[name] = float(share)
+    return mix
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--size", default="city")
+    ap.add_argument("--mix", type=_mix, default=dict(MIX),
+                    help="shares, e.g. tiles=50,features=20,hotspots=15,ingest=15")
+    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = ap.parse_args(argv)
 
     settings = bench_database(args.size)
@@ -287,21 +305,30 @@ def main(argv: list[str] | None = None) -> int:
     headers = {role: {"Authorization": f"Bearer {secret}"} for role, (_, secret) in made.items()}
     proc, base = start_server(settings, args.workers)
     try:
-        traffic = Traffic(Extent.read(settings), run, headers)
+        traffic = Traffic(Extent.read(settings), run, headers, args.mix)
         print(f"load: {args.clients} clients for {args.seconds:.0f} s against {base}", flush=True)
         lat, errors, wall = asyncio.run(run_load(base, traffic, args.clients, args.seconds))
+        body = report(lat, errors, wall, args.clients, args.workers, args.size, args.mix)
+        print(body, flush=True)
+        if not args.no_write:
+            write_section(body)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop_server(proc)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM incidents WHERE external_id LIKE :p"), {"p": f"{run}-%"})
         for key, _ in made.values():
             keys.revoke_key(engine, key.key_id)
         engine.dispose()
-    body = report(lat, errors, wall, args.clients, args.workers, args.size)
-    print(body)
-    write_section(body)
     return 1 if sum(map(len, errors.values())) else 0
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 if __name__ == "__main__":
