@@ -30,8 +30,9 @@ def synth(n, seed=0, tower_share=0.06, region=REGION):
 
 def independent_cells(points, region):
     """Voronoi cells by plain shapely, matched to points by containment."""
-    diagram = shapely.get_parts(shapely.voronoi_polygons(
-        shapely.multipoints(points), extend_to=region.buffer(1000)))
+    diagram = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=region.buffer(1000))
+    )
     tree = shapely.STRtree(diagram)
     owner = tree.query(shapely.points(points), predicate="intersects")
     cells = np.empty(len(points), dtype=object)
@@ -168,3 +169,43 @@ def test_codes_kept_for_unchanged_grids_and_free_numbers_reused():
     codes = assign_codes("C", cents, members, previous, taken={"C003"}, column_width=50)
     assert codes[0] == "C002"
     assert codes[1:] == ["C001", "C004"]
+
+
+def test_group_cover_pairs_towers_on_a_path():
+    from geo.gridplan.setcover import GroupCover
+
+    # towers that only fit the band in pairs or with the small buildings next to them
+    w = np.array([150, 0, 150, 200, 0, 100, 290, 20, 0, 130, 140], dtype=float)
+    n = len(w)
+    path = sparse.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1]).tocsr()
+    gc = GroupCover(300, 255, 345).fit(w, path)
+    assert gc.ok_ and gc.broken_ == 0
+    sums = np.bincount(gc.labels_, w)
+    assert ((sums >= 255) & (sums <= 345)).all(), sums
+    for k in range(gc.labels_.max() + 1):
+        idx = np.flatnonzero(gc.labels_ == k)
+        assert idx.max() - idx.min() == len(idx) - 1
+
+
+def test_tower_district_is_balanced():
+    """Compounds of two towers that only fit the band together (a feasible plan exists)."""
+    rng = np.random.default_rng(11)
+    region = shapely.box(0, 0, 900, 700)
+    centres = np.column_stack([rng.uniform(40, 860, 40), rng.uniform(40, 660, 40)])
+    centres = centres[np.argsort(centres[:, 0])]
+    first = rng.integers(100, 201, len(centres)).astype(float)
+    second = 300 - first + rng.integers(-30, 31, len(centres))
+    angle = rng.uniform(0, np.pi, len(centres))
+    off = 12 * np.column_stack([np.cos(angle), np.sin(angle)])
+    towers = np.vstack([centres - off, centres + off])
+    empty = np.column_stack([rng.uniform(5, 895, 150), rng.uniform(5, 695, 150)])
+    pts = np.vstack([towers, empty])
+    hh = np.concatenate([first, second, np.zeros(len(empty))])
+    rd = RegionDistricting().fit(region, pts, hh)
+    h = rd.households_[rd.feasible_]
+    assert rd.feasible_.all()
+    assert np.mean((h >= 255) & (h <= 345)) >= 0.95, sorted(h)
+    cells = independent_cells(pts, region)
+    for k in range(rd.n_grids_):
+        union = shapely.union_all(shapely.buffer(cells[rd.labels_ == k], 0.001))
+        assert union.geom_type == "Polygon"

@@ -42,17 +42,30 @@ def test_list_create_get(client):
 
 def test_redistrict_then_grids_and_evaluate(client):
     d = draft(client)
-    r = client.post(f"{BASE}/{d['id']}/redistrict", json={"target": 300, "tolerance": 0.15},
-                    headers={"If-Match": f'"{d["version"]}"'})
+    r = client.post(
+        f"{BASE}/{d['id']}/redistrict",
+        json={"target": 300, "tolerance": 0.15},
+        headers={"If-Match": f'"{d["version"]}"'},
+    )
     assert r.status_code == 200, r.text
     rep = r.json()
     assert rep["within_band_share"] >= 0.99 and rep["version"] == d["version"] + 1
-    assert {i["kind"] for i in rep["infeasible"]} == {"building_over_upper_bound", "community_too_small"}
+    assert {i["kind"] for i in rep["infeasible"]} == {
+        "building_over_upper_bound",
+        "community_too_small",
+    }
     fc = client.get(f"{BASE}/{d['id']}/grids").json()
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == rep["grids"]
     props = fc["features"][0]["properties"]
-    assert {"code", "households", "community_code", "deviation", "within_band", "locked",
-            "building_ids"} <= set(props)
+    assert {
+        "code",
+        "households",
+        "community_code",
+        "deviation",
+        "within_band",
+        "locked",
+        "building_ids",
+    } <= set(props)
     assert props["households"] > 0 and props["building_ids"]
     assert fc["features"][0]["geometry"]["type"] == "MultiPolygon"
     b = client.get(f"{BASE}/{d['id']}/buildings", params={"grid": props["code"]}).json()
@@ -60,8 +73,9 @@ def test_redistrict_then_grids_and_evaluate(client):
     assert all(f["properties"]["grid"] == props["code"] for f in b["features"])
     ev = client.get(f"{BASE}/{d['id']}/evaluate").json()
     assert ev["summary"]["within_band_share"] >= 0.99 and ev["summary"]["non_contiguous"] == 0
-    one = client.get(f"{BASE}/{d['id']}/evaluate",
-                     params={"community": COMMUNITIES[0], "grids": "false"}).json()
+    one = client.get(
+        f"{BASE}/{d['id']}/evaluate", params={"community": COMMUNITIES[0], "grids": "false"}
+    ).json()
     assert [c["community_code"] for c in one["communities"]] == [COMMUNITIES[0]]
     assert "grids" not in one
 
@@ -72,30 +86,41 @@ def test_edit_needs_if_match_and_stale_version_is_412(client, empty_db):
     code = COMMUNITIES[0] + "001"
     r = client.post(url, json={"op": "lock", "grid": code})
     assert r.status_code == 428 and r.json()["code"] == "precondition_required"
-    r = client.post(url, json={"op": "lock", "grid": code}, headers={"If-Match": f'"{d["version"]}"'})
+    r = client.post(
+        url, json={"op": "lock", "grid": code}, headers={"If-Match": f'"{d["version"]}"'}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["version"] == d["version"] + 1 and r.headers["etag"] == f'"{body["version"]}"'
     assert body["evaluation"]["grids"][0]["locked"] is True
     # a second client still holding the old version
-    r = client.post(url, json={"op": "unlock", "grid": code}, headers={"If-Match": f'"{d["version"]}"'})
+    r = client.post(
+        url, json={"op": "unlock", "grid": code}, headers={"If-Match": f'"{d["version"]}"'}
+    )
     assert r.status_code == 412
     assert r.json() == {"detail": r.json()["detail"], "code": "plan_version_conflict"}
     with empty_db.connect() as conn:
-        locked = conn.execute(text("SELECT locked FROM grids WHERE plan_id = :p AND code = :c"),
-                              {"p": d["id"], "c": code}).scalar()
-        version = conn.execute(text("SELECT version FROM grid_plans WHERE id = :p"), {"p": d["id"]}).scalar()
+        locked = conn.execute(
+            text("SELECT locked FROM grids WHERE plan_id = :p AND code = :c"),
+            {"p": d["id"], "c": code},
+        ).scalar()
+        version = conn.execute(
+            text("SELECT version FROM grid_plans WHERE id = :p"), {"p": d["id"]}
+        ).scalar()
     assert locked is True and version == d["version"] + 1
     r = client.post(url, json={"op": "lock", "grid": code}, headers={"If-Match": "garbage"})
     assert r.status_code == 412
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"op": "explode"}, 422, "invalid_parameter"),
-    ({"op": "split", "grid": "nope", "k": 2}, 404, "not_found"),
-    ({"op": "split", "grid": COMMUNITIES[0] + "001", "k": 99}, 400, "invalid_input"),
-    ({"op": "move", "buildings": [1], "to_grid": "nope"}, 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"op": "explode"}, 422, "invalid_parameter"),
+        ({"op": "split", "grid": "nope", "k": 2}, 404, "not_found"),
+        ({"op": "split", "grid": COMMUNITIES[0] + "001", "k": 99}, 400, "invalid_input"),
+        ({"op": "move", "buildings": [1], "to_grid": "nope"}, 404, "not_found"),
+    ],
+)
 def test_bad_edits_get_4xx(client, body, status, code):
     d = draft(client)
     r = client.post(f"{BASE}/{d['id']}/edits", json=body, headers={"If-Match": str(d["version"])})
@@ -104,8 +129,11 @@ def test_bad_edits_get_4xx(client, body, status, code):
 
 
 def test_active_plan_edit_is_409_and_unknown_plan_404(client):
-    r = client.post(f"{BASE}/{client.active}/edits", json={"op": "lock", "grid": "x"},
-                    headers={"If-Match": '"1"'})
+    r = client.post(
+        f"{BASE}/{client.active}/edits",
+        json={"op": "lock", "grid": "x"},
+        headers={"If-Match": '"1"'},
+    )
     assert r.status_code == 409 and r.json()["code"] == "conflict"
     assert client.get(f"{BASE}/999999").status_code == 404
     assert client.get(f"{BASE}/abc").status_code == 422
@@ -124,7 +152,11 @@ def test_publish_and_diff(client):
     assert client.get(f"{BASE}/active").json()["id"] == d["id"]
     diff = client.get(f"{BASE}/{client.active}/diff/{d['id']}").json()
     assert diff["buildings_moved"] > 0 and diff["layer"]["type"] == "FeatureCollection"
-    assert {f["properties"]["change"] for f in diff["layer"]["features"]} <= {"added", "changed", "removed"}
+    assert {f["properties"]["change"] for f in diff["layer"]["features"]} <= {
+        "added",
+        "changed",
+        "removed",
+    }
     assert client.post(f"{BASE}/{d['id']}/publish").status_code == 409
 
 
@@ -133,8 +165,10 @@ def test_overlay(client):
 
     box = community_boxes()[0]
     geom = shapely.geometry.mapping(PROJ.inverse(box))
-    layer = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "综治网格1"}, "geometry": geom}]}
+    layer = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"name": "综治网格1"}, "geometry": geom}],
+    }
     r = client.post(f"{BASE}/active/overlay", json=layer)
     assert r.status_code == 200, r.text
     f = r.json()["layer"]["features"][0]["properties"]

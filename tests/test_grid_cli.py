@@ -10,13 +10,17 @@ import sys
 import geopandas as gpd
 import pytest
 import shapely
-
 from test_grid_fixtures import PROJ, community_boxes, load_synthetic_city
 
 
 def onemap(env, *args, ok=True):
-    r = subprocess.run([sys.executable, "-m", "api.cli", "grids", *args], env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "api.cli", "grids", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if ok:
         assert r.returncode == 0, r.stderr
     return r
@@ -57,15 +61,22 @@ def test_export_formats_and_members_csv(city, tmp_path, suffix):
     with (tmp_path / "m.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(r["grid_code"] for r in rows)
-    assert set(rows[0]) == {"building_id", "building_code", "households", "community_code", "grid_code"}
+    assert set(rows[0]) == {
+        "building_id",
+        "building_code",
+        "households",
+        "community_code",
+        "grid_code",
+    }
 
 
 def test_overlay_cli(city, tmp_path):
     env, _ = city
     box = community_boxes()[1]
     path = tmp_path / "dept.geojson"
-    gpd.GeoDataFrame({"code": ["D1"]}, geometry=[PROJ.inverse(shapely.box(*box.bounds))],
-                     crs=4326).to_file(path)
+    gpd.GeoDataFrame(
+        {"code": ["D1"]}, geometry=[PROJ.inverse(shapely.box(*box.bounds))], crs=4326
+    ).to_file(path)
     out = onemap(env, "overlay", str(path), "--out", str(tmp_path / "o.geojson")).stdout
     assert "match" in out
     layer = json.loads((tmp_path / "o.geojson").read_text(encoding="utf-8"))

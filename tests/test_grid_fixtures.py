@@ -34,8 +34,14 @@ def community_boxes():
         cx, cy = x0 + (i % 3) * 600, y0 - (i // 3) * 500
         boxes.append(shapely.box(cx, cy, cx + 600, cy + 500))
     # a concave community: cut a notch so Voronoi cells get clipped awkwardly
-    boxes[2] = boxes[2].difference(shapely.box(boxes[2].bounds[0] + 250, boxes[2].bounds[1],
-                                               boxes[2].bounds[0] + 350, boxes[2].bounds[1] + 300))
+    boxes[2] = boxes[2].difference(
+        shapely.box(
+            boxes[2].bounds[0] + 250,
+            boxes[2].bounds[1],
+            boxes[2].bounds[0] + 350,
+            boxes[2].bounds[1] + 300,
+        )
+    )
     return boxes
 
 
@@ -55,7 +61,13 @@ def synth_buildings(seed: int = 7):
                 hh = int(rng.integers(5, 15))
             else:
                 r = rng.random()
-                hh = int(rng.integers(100, 301)) if r < 0.05 else 0 if r < 0.15 else int(rng.integers(10, 41))
+                hh = (
+                    int(rng.integers(100, 301))
+                    if r < 0.05
+                    else 0
+                    if r < 0.15
+                    else int(rng.integers(10, 41))
+                )
             rows.append((code, x, y, hh))
             placed += 1
         if code == BIG_BUILDING_COMMUNITY:
@@ -68,52 +80,83 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
     boxes = community_boxes()
     with engine.begin() as conn:
         for code, box in zip(COMMUNITIES, boxes, strict=True):
-            conn.execute(text("""
+            conn.execute(
+                text("""
                 INSERT INTO admin_areas (code, name, level, parent_code, geom)
                 VALUES (:c, :n, 'community', '370303001', ST_Multi(ST_GeomFromWKB(:g, 4326)))
-            """), {"c": code, "n": f"社区{code[-1]}", "g": shapely.to_wkb(PROJ.inverse(box))})
+            """),
+                {"c": code, "n": f"社区{code[-1]}", "g": shapely.to_wkb(PROJ.inverse(box))},
+            )
         rows = synth_buildings(seed)
         xy = np.array([(x, y) for _, x, y, _ in rows])
         polys = PROJ.inverse(shapely.box(xy[:, 0] - 6, xy[:, 1] - 6, xy[:, 0] + 6, xy[:, 1] + 6))
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO buildings (code, households, population, floors, kind, community_code, geom)
             SELECT t.code, t.hh, (t.hh * 2.6)::int, 3, 'residential', t.cc, ST_GeomFromWKB(t.g, 4326)
               FROM unnest(CAST(:codes AS text[]), CAST(:hh AS int[]), CAST(:cc AS text[]),
                           CAST(:g AS bytea[])) WITH ORDINALITY AS t(code, hh, cc, g, k)
              ORDER BY t.k
-        """), {"codes": [f"B{k:05d}" for k in range(len(rows))], "hh": [r[3] for r in rows],
-               "cc": [r[0] for r in rows], "g": [shapely.to_wkb(p) for p in polys]})
+        """),
+            {
+                "codes": [f"B{k:05d}" for k in range(len(rows))],
+                "hh": [r[3] for r in rows],
+                "cc": [r[0] for r in rows],
+                "g": [shapely.to_wkb(p) for p in polys],
+            },
+        )
         b0 = boxes[0].bounds
-        road = PROJ.inverse(shapely.LineString([(b0[0] + 310, b0[1] - 50), (b0[0] + 290, b0[3] + 50)]))
-        conn.execute(text("""
+        road = PROJ.inverse(
+            shapely.LineString([(b0[0] + 310, b0[1] - 50), (b0[0] + 290, b0[3] + 50)])
+        )
+        conn.execute(
+            text("""
             INSERT INTO roads (name, class, geom) VALUES ('主干道', 'arterial', ST_Multi(ST_GeomFromWKB(:g, 4326)))
-        """), {"g": shapely.to_wkb(road)})
-        plan = conn.execute(text("""
+        """),
+            {"g": shapely.to_wkb(road)},
+        )
+        plan = conn.execute(
+            text("""
             INSERT INTO grid_plans (name, status, author, published_at)
             VALUES ('现状网格', 'active', 'demo', now()) RETURNING id
-        """)).scalar_one()
+        """)
+        ).scalar_one()
         for code, box in zip(COMMUNITIES, boxes, strict=True):
-            gid = conn.execute(text("""
+            gid = conn.execute(
+                text("""
                 INSERT INTO grids (plan_id, code, community_code, geom)
                 VALUES (:p, :code, :cc, ST_Multi(ST_GeomFromWKB(:g, 4326))) RETURNING id
-            """), {"p": plan, "code": code + "001", "cc": code,
-                   "g": shapely.to_wkb(PROJ.inverse(box))}).scalar_one()
-            conn.execute(text("""
+            """),
+                {
+                    "p": plan,
+                    "code": code + "001",
+                    "cc": code,
+                    "g": shapely.to_wkb(PROJ.inverse(box)),
+                },
+            ).scalar_one()
+            conn.execute(
+                text("""
                 INSERT INTO grid_members (plan_id, building_id, grid_id)
                 SELECT :p, id, :g FROM buildings WHERE community_code = :cc
-            """), {"p": plan, "g": gid, "cc": code})
+            """),
+                {"p": plan, "g": gid, "cc": code},
+            )
         if with_incidents:
             rng = np.random.default_rng(seed)
             pts = []
             for k in range(200):
                 x0, y0, x1, y1 = boxes[k % 6].bounds
                 pts.append(shapely.points(rng.uniform(x0, x1), rng.uniform(y0, y1)))
-            conn.execute(text("""
+            conn.execute(
+                text("""
                 INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom)
                 SELECT 'E' || t.k, '12345', 'other', now(), 0, ST_GeomFromWKB(t.g, 4326)
                   FROM unnest(CAST(:g AS bytea[])) WITH ORDINALITY AS t(g, k)
-            """), {"g": [shapely.to_wkb(p) for p in PROJ.inverse(np.array(pts))]})
+            """),
+                {"g": [shapely.to_wkb(p) for p in PROJ.inverse(np.array(pts))]},
+            )
     from geo.gridplan import store
+
     with engine.begin() as conn:
         store.refresh_stats(conn, plan)
     return {"active": plan}

@@ -6,6 +6,14 @@ import geopandas as gpd
 import pytest
 import shapely
 from sqlalchemy import text
+from test_grid_fixtures import (
+    BIG_BUILDING_COMMUNITY,
+    COMMUNITIES,
+    PROJ,
+    SMALL,
+    community_boxes,
+    load_synthetic_city,
+)
 
 from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
 from geo.gridplan import plans, service
@@ -13,8 +21,6 @@ from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
 from geo.gridplan.merge import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
-from test_grid_fixtures import (BIG_BUILDING_COMMUNITY, COMMUNITIES, PROJ, SMALL,
-                                community_boxes, load_synthetic_city)
 
 
 @pytest.fixture()
@@ -39,18 +45,23 @@ def new_draft(engine, parent, name="草案"):
 def grid_state(engine, plan):
     """code → (community, sorted member ids, households) for a plan."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT g.code, g.community_code, g.households,
                    array_agg(m.building_id ORDER BY m.building_id) AS members
               FROM grids g LEFT JOIN grid_members m ON m.grid_id = g.id
              WHERE g.plan_id = :p GROUP BY g.id ORDER BY g.code
-        """), {"p": plan}).all()
+        """),
+            {"p": plan},
+        ).all()
     return {r.code: (r.community_code, tuple(r.members or ()), r.households) for r in rows}
 
 
 def version_of(engine, plan):
     with engine.connect() as conn:
-        return conn.execute(text("SELECT version FROM grid_plans WHERE id = :p"), {"p": plan}).scalar()
+        return conn.execute(
+            text("SELECT version FROM grid_plans WHERE id = :p"), {"p": plan}
+        ).scalar()
 
 
 def test_draft_is_a_copy_of_its_parent(city):
@@ -78,26 +89,36 @@ def test_redistrict_balances_every_feasible_grid(districted):
         assert c["overlap_m2"] <= 1e-3 * c["area_m2"]
         assert c["gap_m2"] <= 1e-3 * c["area_m2"]
     kinds = {(d["community_code"], d["kind"]) for d in ev["infeasible"]}
-    assert kinds == {(BIG_BUILDING_COMMUNITY, "building_over_upper_bound"),
-                     (SMALL, "community_too_small")}
+    assert kinds == {
+        (BIG_BUILDING_COMMUNITY, "building_over_upper_bound"),
+        (SMALL, "community_too_small"),
+    }
 
 
 def test_every_building_assigned_once_and_grids_contiguous_by_union(districted):
     engine, _, draft, _ = districted
     with engine.connect() as conn:
         n_b = conn.execute(text("SELECT count(*) FROM buildings")).scalar()
-        n_m = conn.execute(text("SELECT count(DISTINCT building_id) FROM grid_members "
-                                "WHERE plan_id = :p"), {"p": draft}).scalar()
+        n_m = conn.execute(
+            text("SELECT count(DISTINCT building_id) FROM grid_members WHERE plan_id = :p"),
+            {"p": draft},
+        ).scalar()
         # independent check: the union of each grid's polygon is one polygon in PostGIS,
         # and every member building's footprint centre lies in its grid
-        parts = conn.execute(text("""
+        parts = conn.execute(
+            text("""
             SELECT max(ST_NumGeometries(ST_UnaryUnion(geom))) FROM grids WHERE plan_id = :p
-        """), {"p": draft}).scalar()
-        outside = conn.execute(text("""
+        """),
+            {"p": draft},
+        ).scalar()
+        outside = conn.execute(
+            text("""
             SELECT count(*) FROM grid_members m JOIN grids g ON g.id = m.grid_id
               JOIN buildings b ON b.id = m.building_id
              WHERE m.plan_id = :p AND NOT ST_Intersects(g.geom, ST_PointOnSurface(b.geom))
-        """), {"p": draft}).scalar()
+        """),
+            {"p": draft},
+        ).scalar()
     assert n_m == n_b
     assert parts == 1
     assert outside == 0
@@ -132,10 +153,13 @@ def test_one_building_changes_only_its_community(districted):
     engine, active, draft, _ = districted
     community = COMMUNITIES[3]
     with engine.begin() as conn:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             UPDATE buildings SET households = households + 25
              WHERE id = (SELECT min(id) FROM buildings WHERE community_code = :c AND households BETWEEN 10 AND 40)
-        """), {"c": community})
+        """),
+            {"c": community},
+        )
     again = new_draft(engine, active, "after one building")
     redistrict(engine, again, RedistrictParams())
     with engine.connect() as conn:
@@ -157,12 +181,16 @@ def test_locked_grid_is_left_untouched(districted):
     apply_edit(engine, draft, {"op": "lock", "grid": code}, if_match=v)
     before = grid_state(engine, draft)[code]
     with engine.connect() as conn:
-        geom_before = conn.execute(text("SELECT ST_AsBinary(geom) FROM grids WHERE plan_id=:p AND code=:c"),
-                                   {"p": draft, "c": code}).scalar()
+        geom_before = conn.execute(
+            text("SELECT ST_AsBinary(geom) FROM grids WHERE plan_id=:p AND code=:c"),
+            {"p": draft, "c": code},
+        ).scalar()
     redistrict(engine, draft, RedistrictParams(target=250), communities=[before[0]])
     with engine.connect() as conn:
-        geom_after = conn.execute(text("SELECT ST_AsBinary(geom) FROM grids WHERE plan_id=:p AND code=:c"),
-                                  {"p": draft, "c": code}).scalar()
+        geom_after = conn.execute(
+            text("SELECT ST_AsBinary(geom) FROM grids WHERE plan_id=:p AND code=:c"),
+            {"p": draft, "c": code},
+        ).scalar()
     assert grid_state(engine, draft)[code] == before
     assert bytes(geom_after) == bytes(geom_before)
     ev = service.evaluate_plan(engine, draft, communities=[before[0]])
@@ -177,8 +205,9 @@ def test_move_split_merge_with_versions(districted):
     a, b = codes[0], codes[1]
     v = version_of(engine, draft)
     moved = list(state[a][1][:2])
-    res = apply_edit(engine, draft, {"op": "move", "buildings": moved, "to_grid": b}, actor="alice",
-                     if_match=v)
+    res = apply_edit(
+        engine, draft, {"op": "move", "buildings": moved, "to_grid": b}, actor="alice", if_match=v
+    )
     assert res["version"] == v + 1
     assert set(res["touched"]) == {a, b}
     assert {g["code"] for g in res["evaluation"]["grids"]} == {a, b}
@@ -217,13 +246,16 @@ def test_stale_version_conflicts_and_changes_nothing(districted):
     assert version_of(engine, draft) == v + 1
 
 
-@pytest.mark.parametrize(("edit", "error"), [
-    ({"op": "explode"}, InvalidInput),
-    ({"op": "move", "buildings": [], "to_grid": "x"}, InvalidInput),
-    ({"op": "move", "buildings": [10**9], "to_grid": "x"}, NotFound),
-    ({"op": "split", "grid": "nope", "k": 2}, NotFound),
-    ({"op": "merge", "grids": ["only-one"]}, InvalidInput),
-])
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        ({"op": "explode"}, InvalidInput),
+        ({"op": "move", "buildings": [], "to_grid": "x"}, InvalidInput),
+        ({"op": "move", "buildings": [10**9], "to_grid": "x"}, NotFound),
+        ({"op": "split", "grid": "nope", "k": 2}, NotFound),
+        ({"op": "merge", "grids": ["only-one"]}, InvalidInput),
+    ],
+)
 def test_bad_edits_are_domain_errors(districted, edit, error):
     engine, _, draft, _ = districted
     with pytest.raises(error):
@@ -246,14 +278,19 @@ def test_publish_archives_and_reassigns_incidents(districted):
     assert res["archived"] == active and res["incidents_reassigned"] > 0
     with engine.connect() as conn:
         status = dict(conn.execute(text("SELECT id, status FROM grid_plans")).all())
-        wrong = conn.execute(text("""
+        wrong = conn.execute(
+            text("""
             SELECT count(*) FROM incidents i LEFT JOIN grids g ON g.id = i.grid_id
              WHERE g.plan_id IS DISTINCT FROM :p
                AND EXISTS (SELECT 1 FROM grids g2 WHERE g2.plan_id = :p AND ST_Intersects(g2.geom, i.geom))
-        """), {"p": draft}).scalar()
-        inside = conn.execute(text("""
+        """),
+            {"p": draft},
+        ).scalar()
+        inside = conn.execute(
+            text("""
             SELECT bool_and(ST_Intersects(g.geom, i.geom)) FROM incidents i JOIN grids g ON g.id = i.grid_id
-        """)).scalar()
+        """)
+        ).scalar()
     assert status[active] == "archived" and status[draft] == "active"
     assert wrong == 0 and inside
     with pytest.raises(Conflict):
@@ -279,8 +316,15 @@ def test_overlay_of_a_department_layer(districted, tmp_path):
     x0, y0, x1, y1 = boxes[0].bounds
     dept = gpd.GeoDataFrame(
         {"name": ["whole community", "straddles", "far away"]},
-        geometry=PROJ.inverse([boxes[0], shapely.box(x1 - 100, y0, x1 + 100, y1),
-                               shapely.box(x0 - 5000, y0, x0 - 4000, y1)]), crs=4326)
+        geometry=PROJ.inverse(
+            [
+                boxes[0],
+                shapely.box(x1 - 100, y0, x1 + 100, y1),
+                shapely.box(x0 - 5000, y0, x0 - 4000, y1),
+            ]
+        ),
+        crs=4326,
+    )
     path = tmp_path / "dept.geojson"
     dept.to_file(path)
     layer = read_layer(str(path), key="name")

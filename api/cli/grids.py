@@ -19,8 +19,9 @@ from geo.gridplan.merge import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
 
-app = typer.Typer(help="Grid plans: evaluate, redistrict, diff, publish, export, 多网合一.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Grid plans: evaluate, redistrict, diff, publish, export, 多网合一.", no_args_is_help=True
+)
 PLAN_HELP = "plan id (default: the active plan)"
 
 
@@ -43,15 +44,25 @@ def list_cmd() -> None:
         rows = plans.list_plans(conn)
     table = Table("id", "name", "status", "version", "grids", "households", "author", "created")
     for p in rows:
-        table.add_row(str(p["id"]), p["name"], p["status"], str(p["version"]), str(p["grids"]),
-                      str(p["households"]), p["author"], p["created_at"][:16])
+        table.add_row(
+            str(p["id"]),
+            p["name"],
+            p["status"],
+            str(p["version"]),
+            str(p["grids"]),
+            str(p["households"]),
+            p["author"],
+            p["created_at"][:16],
+        )
     Console().print(table)
 
 
 @app.command("new")
-def new_cmd(name: str = typer.Argument(..., help="name of the draft"),
-            from_plan: int | None = typer.Option(None, "--from", help=PLAN_HELP),
-            note: str | None = typer.Option(None)) -> None:
+def new_cmd(
+    name: str = typer.Argument(..., help="name of the draft"),
+    from_plan: int | None = typer.Option(None, "--from", help=PLAN_HELP),
+    note: str | None = typer.Option(None),
+) -> None:
     """Create a draft as a copy of a plan; prints its id last."""
     engine = _engine()
     src = service.resolve_plan(engine, from_plan)
@@ -62,16 +73,20 @@ def new_cmd(name: str = typer.Argument(..., help="name of the draft"),
 
 
 @app.command("evaluate")
-def evaluate_cmd(plan: int | None = typer.Option(None, help=PLAN_HELP),
-                 community: list[str] | None = typer.Option(None, help="only these communities"),
-                 target: int | None = typer.Option(None), tolerance: float | None = typer.Option(None),
-                 as_json: bool = typer.Option(False, "--json", help="full JSON with every grid")) -> None:
+def evaluate_cmd(
+    plan: int | None = typer.Option(None, help=PLAN_HELP),
+    community: list[str] | None = typer.Option(None, help="only these communities"),
+    target: int | None = typer.Option(None),
+    tolerance: float | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json", help="full JSON with every grid"),
+) -> None:
     """Evaluate a plan: band, contiguity, compactness, gaps/overlaps, crossings, infeasible."""
     engine = _engine()
     plan_id = service.resolve_plan(engine, plan)
     with _spinner(f"evaluating plan {plan_id}"):
-        ev = service.evaluate_plan(engine, plan_id, GridPlanSettings(), community or None,
-                                   target, tolerance, grids=as_json)
+        ev = service.evaluate_plan(
+            engine, plan_id, GridPlanSettings(), community or None, target, tolerance, grids=as_json
+        )
     if as_json:
         _out(ev)
         return
@@ -80,43 +95,65 @@ def evaluate_cmd(plan: int | None = typer.Option(None, help=PLAN_HELP),
 
 
 @app.command("redistrict")
-def redistrict_cmd(plan: int | None = typer.Option(None, help="draft to redistrict (default: a "
-                                                     "new draft copied from the active plan)"),
-                   name: str | None = typer.Option(None, help="name of the new draft"),
-                   community: list[str] | None = typer.Option(None, help="only these communities"),
-                   target: int | None = typer.Option(None, help="households per grid"),
-                   tolerance: float | None = typer.Option(None, help="relative band"),
-                   seed: int | None = typer.Option(None),
-                   as_json: bool = typer.Option(False, "--json")) -> None:
+def redistrict_cmd(
+    plan: int | None = typer.Option(
+        None, help="draft to redistrict (default: a new draft copied from the active plan)"
+    ),
+    name: str | None = typer.Option(None, help="name of the new draft"),
+    community: list[str] | None = typer.Option(None, help="only these communities"),
+    target: int | None = typer.Option(None, help="households per grid"),
+    tolerance: float | None = typer.Option(None, help="relative band"),
+    seed: int | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Redistrict communities into balanced, contiguous, compact grids."""
     engine = _engine()
-    params = RedistrictParams.from_settings(GridPlanSettings(), target=target,
-                                            tolerance=tolerance, seed=seed)
+    params = RedistrictParams.from_settings(
+        GridPlanSettings(), target=target, tolerance=tolerance, seed=seed
+    )
     if plan is None:
         src = service.resolve_plan(engine, None)
         with engine.begin() as conn:
-            plan = plans.create_plan(conn, name or f"重划 {datetime.now():%Y-%m-%d %H:%M}", src,
-                                     "cli", f"onemap grids redistrict from plan {src}")
+            plan = plans.create_plan(
+                conn,
+                name or f"重划 {datetime.now():%Y-%m-%d %H:%M}",
+                src,
+                "cli",
+                f"onemap grids redistrict from plan {src}",
+            )
         typer.echo(f"new draft {plan} from plan {src}", err=True)
     with engine.begin() as conn:
         plans.check_draft(conn, plan, None)  # fail before drawing a progress bar
         codes = store.community_codes(conn, community or None)
     with _progress() as bar:
         task = bar.add_task("communities", total=len(codes))
-        rep = redistrict(engine, plan, params, "cli", community or None,
-                         progress=lambda code: bar.update(task, advance=1, description=code))
+        rep = redistrict(
+            engine,
+            plan,
+            params,
+            "cli",
+            community or None,
+            progress=lambda code: bar.update(task, advance=1, description=code),
+        )
     if as_json:
         _out(rep)
         return
-    _summary_table(f"plan {plan} redistricted (v{rep['version']}, {rep['seconds']} s)",
-                   {k: rep[k] for k in ("grids", "feasible_grids", "within_band",
-                                        "within_band_share", "band")})
+    _summary_table(
+        f"plan {plan} redistricted (v{rep['version']}, {rep['seconds']} s)",
+        {
+            k: rep[k]
+            for k in ("grids", "feasible_grids", "within_band", "within_band_share", "band")
+        },
+    )
     _infeasible(rep["infeasible"])
 
 
 @app.command("diff")
-def diff_cmd(a: int = typer.Argument(...), b: int = typer.Argument(...),
-             as_json: bool = typer.Option(False, "--json")) -> None:
+def diff_cmd(
+    a: int = typer.Argument(...),
+    b: int = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """What changes from plan A to plan B."""
     engine = _engine()
     with engine.connect() as conn:
@@ -124,28 +161,42 @@ def diff_cmd(a: int = typer.Argument(...), b: int = typer.Argument(...),
     if as_json:
         _out(d)
         return
-    _summary_table(f"plan {a} → plan {b}", {
-        "added": len(d["added"]), "removed": len(d["removed"]), "changed": len(d["changed"]),
-        "unchanged": d["unchanged"], "buildings_moved": d["buildings_moved"],
-        "households_moved": d["households_moved"]})
+    _summary_table(
+        f"plan {a} → plan {b}",
+        {
+            "added": len(d["added"]),
+            "removed": len(d["removed"]),
+            "changed": len(d["changed"]),
+            "unchanged": d["unchanged"],
+            "buildings_moved": d["buildings_moved"],
+            "households_moved": d["households_moved"],
+        },
+    )
 
 
 @app.command("publish")
-def publish_cmd(plan: int = typer.Argument(...),
-                version: int | None = typer.Option(None, help="expected version (If-Match)")) -> None:
+def publish_cmd(
+    plan: int = typer.Argument(...),
+    version: int | None = typer.Option(None, help="expected version (If-Match)"),
+) -> None:
     """Make a draft the active plan; incidents are re-assigned to its grids."""
     engine = _engine()
     with _spinner(f"publishing plan {plan}"), engine.begin() as conn:
         res = plans.publish(conn, plan, "cli", version)
-    typer.echo(f"plan {plan} active (v{res['version']}); archived {res['archived']}; "
-               f"{res['incidents_reassigned']} incidents re-assigned")
+    typer.echo(
+        f"plan {plan} active (v{res['version']}); archived {res['archived']}; "
+        f"{res['incidents_reassigned']} incidents re-assigned"
+    )
 
 
 @app.command("export")
-def export_cmd(file: Path = typer.Argument(..., help=f"output ({', '.join(FORMATS)}); "
-                                               ".csv writes building → grid"),
-               plan: int | None = typer.Option(None, help=PLAN_HELP),
-               members: Path | None = typer.Option(None, help="also write building → grid CSV here")) -> None:
+def export_cmd(
+    file: Path = typer.Argument(
+        ..., help=f"output ({', '.join(FORMATS)}); .csv writes building → grid"
+    ),
+    plan: int | None = typer.Option(None, help=PLAN_HELP),
+    members: Path | None = typer.Option(None, help="also write building → grid CSV here"),
+) -> None:
     """Export a plan's grids (GeoPackage/GeoJSON/Shapefile) and/or the building → grid CSV."""
     engine = _engine()
     plan_id = service.resolve_plan(engine, plan)
@@ -161,10 +212,12 @@ def export_cmd(file: Path = typer.Argument(..., help=f"output ({', '.join(FORMAT
 
 
 @app.command("overlay")
-def overlay_cmd(file: Path = typer.Argument(..., help="another department's grid layer"),
-                plan: int | None = typer.Option(None, help=PLAN_HELP),
-                key: str | None = typer.Option(None, help="field naming the departmental grids"),
-                out: Path | None = typer.Option(None, help="write the classified layer (GeoJSON)")) -> None:
+def overlay_cmd(
+    file: Path = typer.Argument(..., help="another department's grid layer"),
+    plan: int | None = typer.Option(None, help=PLAN_HELP),
+    key: str | None = typer.Option(None, help="field naming the departmental grids"),
+    out: Path | None = typer.Option(None, help="write the classified layer (GeoJSON)"),
+) -> None:
     """多网合一: where a departmental layer matches, nests in, or conflicts with the base grids."""
     if not file.exists():
         raise InvalidInput(f"no such file: {file}")
@@ -172,8 +225,10 @@ def overlay_cmd(file: Path = typer.Argument(..., help="another department's grid
     plan_id = service.resolve_plan(engine, plan)
     res = service.overlay(engine, plan_id, read_layer(str(file), key))
     s = res["summary"]
-    _summary_table(f"{file.name} vs plan {plan_id}", {
-        **{k: v for k, v in s.items() if k != "by_status"}, **s["by_status"]})
+    _summary_table(
+        f"{file.name} vs plan {plan_id}",
+        {**{k: v for k, v in s.items() if k != "by_status"}, **s["by_status"]},
+    )
     if out is not None:
         out.write_text(json.dumps(res["layer"], ensure_ascii=False), encoding="utf-8")
         typer.echo(f"classified layer → {out}")
@@ -196,8 +251,13 @@ def _infeasible(rows: list[dict]) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True))
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
 
 
 def _spinner(text: str):

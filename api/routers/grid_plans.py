@@ -94,7 +94,9 @@ def list_plans(engine: EngineDep) -> list[dict]:
 def create_plan(body: NewPlan, request: Request, response: Response, engine: EngineDep) -> dict:
     """Start a draft as a copy of ``from_plan``."""
     with engine.begin() as conn:
-        plan_id = plans.create_plan(conn, body.name, body.from_plan, current_actor(request), body.note)
+        plan_id = plans.create_plan(
+            conn, body.name, body.from_plan, current_actor(request), body.note
+        )
         out = plans.get_plan(conn, plan_id)
     _etag(response, out["version"])
     response.headers["Location"] = f"/api/v1/grid-plans/{plan_id}"
@@ -121,25 +123,32 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
 
 @router.get("/{plan}/evaluate")
 def evaluate(
-    plan: PlanRef, engine: EngineDep,
+    plan: PlanRef,
+    engine: EngineDep,
     target: Annotated[int | None, Query(ge=10, le=10_000)] = None,
     tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
     community: Annotated[list[str] | None, Query()] = None,
     grids: bool = True,
 ) -> dict:
-    """Per grid and in total: band, deviation, contiguity, holes, Polsby–Popper,
-    overlaps/gaps, unassigned buildings, crossings, infeasible cases.
+    """Evaluate a plan per grid and in total.
+
+    Band, deviation, contiguity, holes, Polsby–Popper, overlaps/gaps, unassigned
+    buildings, crossings, infeasible cases.
     """
     plan_id = _plan_id(engine, plan)
-    return service.evaluate_plan(engine, plan_id, GridPlanSettings(), community, target,
-                                 tolerance, grids=grids)
+    return service.evaluate_plan(
+        engine, plan_id, GridPlanSettings(), community, target, tolerance, grids=grids
+    )
 
 
 @router.get("/{plan}/grids")
-def grids(plan: PlanRef, engine: EngineDep, community: str | None = None,
-          buildings: bool = True) -> Response:
-    """FeatureCollection of the plan's grids: code, households, community_code, deviation,
-    within_band, locked, building_ids (``buildings=false`` leaves the ids out).
+def grids(
+    plan: PlanRef, engine: EngineDep, community: str | None = None, buildings: bool = True
+) -> Response:
+    """FeatureCollection of the plan's grids.
+
+    Properties: code, households, community_code, deviation, within_band, locked,
+    building_ids (``buildings=false`` leaves the ids out).
     """
     plan_id = _plan_id(engine, plan)
     fc = service.grids_geojson(engine, plan_id, GridPlanSettings(), community, buildings)
@@ -147,9 +156,13 @@ def grids(plan: PlanRef, engine: EngineDep, community: str | None = None,
 
 
 @router.get("/{plan}/buildings")
-def plan_buildings(plan: PlanRef, engine: EngineDep, grid: str | None = None,
-                   community: str | None = None,
-                   limit: Annotated[int, Query(ge=1, le=200_000)] = 50_000) -> Response:
+def plan_buildings(
+    plan: PlanRef,
+    engine: EngineDep,
+    grid: str | None = None,
+    community: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200_000)] = 50_000,
+) -> Response:
     """Buildings (points) with their grid code in this plan; ``grid=`` or ``community=`` filter."""
     plan_id = _plan_id(engine, plan)
     fc = service.buildings_geojson(engine, plan_id, grid, community, limit)
@@ -157,38 +170,68 @@ def plan_buildings(plan: PlanRef, engine: EngineDep, grid: str | None = None,
 
 
 @router.post("/{plan}/redistrict")
-def redistrict_plan(plan: PlanRef, body: RedistrictBody, request: Request, response: Response,
-                    engine: EngineDep, if_match: IfMatch = None) -> dict:
+def redistrict_plan(
+    plan: PlanRef,
+    body: RedistrictBody,
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    if_match: IfMatch = None,
+) -> dict:
     """Redistrict the draft's communities (all, or ``communities``)."""
     plan_id = _plan_id(engine, plan)
-    params = RedistrictParams.from_settings(GridPlanSettings(), target=body.target,
-                                            tolerance=body.tolerance, seed=body.seed)
-    out = redistrict(engine, plan_id, params, current_actor(request), body.communities,
-                     _version(if_match))
+    params = RedistrictParams.from_settings(
+        GridPlanSettings(), target=body.target, tolerance=body.tolerance, seed=body.seed
+    )
+    out = redistrict(
+        engine, plan_id, params, current_actor(request), body.communities, _version(if_match)
+    )
     _etag(response, out["version"])
     return out
 
 
-@router.post("/{plan}/edits", responses={412: {"description": "stale If-Match version"},
-                                         428: {"description": "If-Match missing"}})
-def edit_plan(plan: PlanRef, body: EditBody, request: Request, response: Response,
-              engine: EngineDep, if_match: IfMatch = None) -> Any:
-    """Move buildings, split, merge, lock/unlock; returns the new version and the
-    evaluation of the touched grids.
+@router.post(
+    "/{plan}/edits",
+    responses={
+        412: {"description": "stale If-Match version"},
+        428: {"description": "If-Match missing"},
+    },
+)
+def edit_plan(
+    plan: PlanRef,
+    body: EditBody,
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    if_match: IfMatch = None,
+) -> Any:
+    """Edit a draft: move buildings, split, merge, lock/unlock.
+
+    Returns the new version and the evaluation of the touched grids.
     """
     if if_match is None:
-        return error_response(428, 'send If-Match: "<plan version>" (GET the plan for its ETag)',
-                              "precondition_required")
+        return error_response(
+            428,
+            'send If-Match: "<plan version>" (GET the plan for its ETag)',
+            "precondition_required",
+        )
     plan_id = _plan_id(engine, plan)
-    out = apply_edit(engine, plan_id, body.model_dump(exclude_none=True), current_actor(request),
-                     _version(if_match), GridPlanSettings())
+    out = apply_edit(
+        engine,
+        plan_id,
+        body.model_dump(exclude_none=True),
+        current_actor(request),
+        _version(if_match),
+        GridPlanSettings(),
+    )
     _etag(response, out["version"])
     return out
 
 
 @router.post("/{plan}/publish")
-def publish(plan: PlanRef, request: Request, response: Response, engine: EngineDep,
-            if_match: IfMatch = None) -> dict:
+def publish(
+    plan: PlanRef, request: Request, response: Response, engine: EngineDep, if_match: IfMatch = None
+) -> dict:
     """Make the draft active (the old active plan is archived); incidents move to its grids."""
     plan_id = _plan_id(engine, plan)
     with engine.begin() as conn:
@@ -198,8 +241,9 @@ def publish(plan: PlanRef, request: Request, response: Response, engine: EngineD
 
 
 @router.get("/{a}/diff/{b}")
-def diff(a: PlanRef, b: PlanRef, engine: EngineDep,
-         moves: Annotated[int, Query(ge=0, le=100_000)] = 5000) -> dict:
+def diff(
+    a: PlanRef, b: PlanRef, engine: EngineDep, moves: Annotated[int, Query(ge=0, le=100_000)] = 5000
+) -> dict:
     """Grids added/removed/changed, buildings and households that change grid, a change layer."""
     ia, ib = _plan_id(engine, a), _plan_id(engine, b)
     with engine.connect() as conn:
@@ -207,8 +251,9 @@ def diff(a: PlanRef, b: PlanRef, engine: EngineDep,
 
 
 @router.post("/{plan}/overlay")
-def overlay(plan: PlanRef, layer: dict[str, Any], engine: EngineDep,
-            key: str | None = None) -> dict:
+def overlay(
+    plan: PlanRef, layer: dict[str, Any], engine: EngineDep, key: str | None = None
+) -> dict:
     """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
     features_of(layer, allowed={"Polygon", "MultiPolygon"})  # ranges, closed rings, validity
     plan_id = _plan_id(engine, plan)

@@ -1,5 +1,7 @@
-"""Grid planning (网格化管理): versioned grid plans, evaluation, balanced
-contiguous redistricting, edits, diffs and departmental overlays (多网合一).
+"""Grid planning (网格化管理).
+
+Versioned grid plans, evaluation, balanced contiguous redistricting, edits,
+diffs and departmental overlays (多网合一).
 
 Pure algorithms (``tessellation``, ``partition``, ``polygons``, ``codes``,
 ``evaluate``, ``merge``) work on numpy/shapely arrays in a metric CRS; the

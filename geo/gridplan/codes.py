@@ -37,9 +37,14 @@ def make_code(prefix: str, seq: int) -> str:
     return f"{prefix}{seq:03d}"
 
 
-def assign_codes(prefix: str, centroids: np.ndarray, members: Sequence[frozenset],
-                 previous: Mapping[str, frozenset], taken: set[str] | None = None,
-                 column_width: float | None = None) -> list[str]:
+def assign_codes(
+    prefix: str,
+    centroids: np.ndarray,
+    members: Sequence[frozenset],
+    previous: Mapping[str, frozenset],
+    taken: set[str] | None = None,
+    column_width: float | None = None,
+) -> list[str]:
     """Codes for new grids of one community.
 
     Parameters
@@ -55,6 +60,7 @@ def assign_codes(prefix: str, centroids: np.ndarray, members: Sequence[frozenset
     taken : set of str, optional
         Codes that must not be reused (locked grids, other communities).
     column_width : float, optional
+        Width of a column (metres); by default about one grid wide.
 
     Returns
     -------

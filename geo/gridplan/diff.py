@@ -40,8 +40,11 @@ def diff_plans(conn: Connection, a: int, b: int, moves_limit: int = 5000) -> dic
     gb = {r["code"]: dict(r) for r in conn.execute(text(_GRIDS), {"plan": b}).mappings()}
     added = sorted(set(gb) - set(ga))
     removed = sorted(set(ga) - set(gb))
-    changed = sorted(c for c in set(ga) & set(gb)
-                     if ga[c]["members"] != gb[c]["members"] or ga[c]["shape"] != gb[c]["shape"])
+    changed = sorted(
+        c
+        for c in set(ga) & set(gb)
+        if ga[c]["members"] != gb[c]["members"] or ga[c]["shape"] != gb[c]["shape"]
+    )
     moves = conn.execute(text(_MOVES), {"a": a, "b": b}).mappings().all()
     features = (
         [_feature(gb[c], "added", None) for c in added]
@@ -49,8 +52,11 @@ def diff_plans(conn: Connection, a: int, b: int, moves_limit: int = 5000) -> dic
         + [_feature(gb[c], "changed", ga[c]) for c in changed]
     )
     return {
-        "a": a, "b": b,
-        "added": added, "removed": removed, "changed": changed,
+        "a": a,
+        "b": b,
+        "added": added,
+        "removed": removed,
+        "changed": changed,
         "unchanged": len(set(ga) & set(gb)) - len(changed),
         "buildings_moved": len(moves),
         "households_moved": int(sum(m["households"] for m in moves)),
@@ -61,8 +67,12 @@ def diff_plans(conn: Connection, a: int, b: int, moves_limit: int = 5000) -> dic
 
 
 def _feature(row: dict, change: str, before: dict | None) -> dict:
-    props = {"code": row["code"], "community_code": row["community_code"], "change": change,
-             "households": row["households"]}
+    props = {
+        "code": row["code"],
+        "community_code": row["community_code"],
+        "change": change,
+        "households": row["households"],
+    }
     if before is not None:
         props["households_before"] = before["households"]
         gained = set(row["members"]) - set(before["members"])

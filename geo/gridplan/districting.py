@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.partition import BalancedPartition, choose_parts
-from geo.gridplan.polygons import absorb, dissolve, give_away_orphans
+from geo.gridplan.polygons import dissolve, give_away_orphans, share_leftover
 from geo.gridplan.settings import band
 from geo.gridplan.tessellation import build_graph, dedupe_points
 
@@ -52,8 +52,14 @@ class RegionDistricting:
     6000
     """
 
-    def __init__(self, target: float = 300, tolerance: float = 0.15, seed: int = 0,
-                 barrier_weight: float = 0.02, n_parts: int | None = None):
+    def __init__(
+        self,
+        target: float = 300,
+        tolerance: float = 0.15,
+        seed: int = 0,
+        barrier_weight: float = 0.02,
+        n_parts: int | None = None,
+    ):
         self.target = target
         self.tolerance = tolerance
         self.seed = seed
@@ -66,14 +72,10 @@ class RegionDistricting:
         atoms, atom_of = dedupe_points(points)
         atom_w = np.bincount(atom_of, households, minlength=len(atoms))
         graph = build_graph(atoms, region, barriers, self.barrier_weight)
-        adjacency = graph.adjacency
-        if self.n_parts is None:
-            adjacency = cut_barriers(adjacency, graph.crossing, atom_w, self.target, self.tolerance)
-        part = BalancedPartition(self.target, self.tolerance, seed=self.seed,
-                                 n_parts=self.n_parts).fit(atom_w, adjacency)
+        part = self._partition(graph, atom_w)
         polys = dissolve(graph.cells, part.labels_, part.n_parts_)
+        polys = share_leftover(polys, graph.leftover, atoms, part.labels_)
         polys = give_away_orphans(polys, atoms, part.labels_)
-        polys = absorb(polys, graph.leftover)
         self.graph_ = graph
         self.atom_of_ = atom_of
         self.labels_ = part.labels_[atom_of]
@@ -82,11 +84,36 @@ class RegionDistricting:
         self.households_ = part.part_weights_
         self.feasible_ = part.part_feasible_
         self.infeasible_ = [
-            {"kind": d["kind"], "detail": d["detail"],
-             "buildings": np.flatnonzero(np.isin(atom_of, d["atoms"])).tolist()}
+            {
+                "kind": d["kind"],
+                "detail": d["detail"],
+                "buildings": np.flatnonzero(np.isin(atom_of, d["atoms"])).tolist(),
+            }
             for d in part.infeasible_
         ]
         return self
+
+    def _partition(self, graph, atom_w) -> BalancedPartition:
+        """Partition, cutting barriers where each side fits on its own.
+
+        If that leaves grids outside the band, the partition is also tried with
+        the barriers only down-weighted, and the better of the two is kept.
+        """
+
+        def fit(adj):
+            return BalancedPartition(
+                self.target, self.tolerance, seed=self.seed, n_parts=self.n_parts
+            ).fit(atom_w, adj)
+
+        if self.n_parts is not None:
+            return fit(graph.adjacency)
+        cut = cut_barriers(graph.adjacency, graph.crossing, atom_w, self.target, self.tolerance)
+        part = fit(cut)
+        worse = _outside(part, self.target, self.tolerance)
+        if cut is graph.adjacency or worse == 0:
+            return part
+        alt = fit(graph.adjacency)
+        return alt if _outside(alt, self.target, self.tolerance) < worse else part
 
     def crossing_share(self) -> float:
         """Share of barrier-crossing edges that are inside one grid (lower is better)."""
@@ -97,6 +124,13 @@ class RegionDistricting:
         first[self.atom_of_[::-1]] = np.arange(len(self.atom_of_))[::-1]
         lab = self.labels_[first]
         return float(np.mean(lab[cross.row] == lab[cross.col]))
+
+
+def _outside(part: BalancedPartition, target, tolerance) -> int:
+    """Feasible parts outside the band."""
+    lo, hi = band(target, tolerance)
+    h = part.part_weights_[part.part_feasible_]
+    return int(np.sum((h < lo) | (h > hi)))
 
 
 def cut_barriers(adjacency, crossing, weights, target, tolerance):
@@ -115,13 +149,18 @@ def cut_barriers(adjacency, crossing, weights, target, tolerance):
     if ncomp == 1:
         return adjacency
     totals = np.bincount(comp, weights, minlength=ncomp)
-    fits = np.array([h >= lo and lo <= h / choose_parts(h, target, tolerance) <= hi for h in totals])
+    fits = np.array(
+        [h >= lo and lo <= h / choose_parts(h, target, tolerance) <= hi for h in totals]
+    )
     cross = crossing.tocoo()
-    cross = sparse.coo_array((cross.data[cross.data > 0], (cross.row[cross.data > 0],
-                              cross.col[cross.data > 0])), shape=crossing.shape)
+    cross = sparse.coo_array(
+        (cross.data[cross.data > 0], (cross.row[cross.data > 0], cross.col[cross.data > 0])),
+        shape=crossing.shape,
+    )
     keep = ~fits[comp[cross.row]] | ~fits[comp[cross.col]]
-    drop = sparse.coo_array((np.ones(int((~keep).sum())), (cross.row[~keep], cross.col[~keep])),
-                            shape=adjacency.shape)
+    drop = sparse.coo_array(
+        (np.ones(int((~keep).sum())), (cross.row[~keep], cross.col[~keep])), shape=adjacency.shape
+    )
     out = (adjacency - adjacency.multiply(drop > 0)).tocsr()
     out.eliminate_zeros()
     return out

@@ -31,8 +31,14 @@ OPS = ("move", "split", "merge", "lock", "unlock")
 MAX_SPLIT = 20
 
 
-def apply_edit(engine: Engine, plan_id: int, edit: dict, actor: str = "system",
-               if_match: int | None = None, settings: GridPlanSettings | None = None) -> dict:
+def apply_edit(
+    engine: Engine,
+    plan_id: int,
+    edit: dict,
+    actor: str = "system",
+    if_match: int | None = None,
+    settings: GridPlanSettings | None = None,
+) -> dict:
     """Apply one edit; returns ``{version, op, touched, evaluation}``."""
     settings = settings or GridPlanSettings()
     op = edit.get("op")
@@ -41,8 +47,9 @@ def apply_edit(engine: Engine, plan_id: int, edit: dict, actor: str = "system",
     with engine.begin() as conn:
         plans.check_draft(conn, plan_id, if_match)
         proj = store.projector(conn)
-        handler = {"move": _move, "split": _split, "merge": _merge,
-                   "lock": _lock, "unlock": _lock}[op]
+        handler = {"move": _move, "split": _split, "merge": _merge, "lock": _lock, "unlock": _lock}[
+            op
+        ]
         touched, detail = handler(conn, plan_id, proj, edit, settings)
         store.refresh_stats(conn, plan_id, touched)
         version = plans.bump(conn, plan_id, actor, op, detail)
@@ -50,26 +57,39 @@ def apply_edit(engine: Engine, plan_id: int, edit: dict, actor: str = "system",
     return {"plan": plan_id, "version": version, "op": op, **ev}
 
 
-def evaluate_grids(conn: Connection, plan_id: int, proj, grid_ids, settings: GridPlanSettings) -> dict:
+def evaluate_grids(
+    conn: Connection, plan_id: int, proj, grid_ids, settings: GridPlanSettings
+) -> dict:
     """Evaluation of some grids of a plan (against their communities' buildings)."""
     grids = store.grids_frame(conn, plan_id, proj, grid_ids=grid_ids)
     codes = sorted({c for c in grids["community_code"] if c})
     data = store.plan_data(conn, plan_id, proj, communities=codes)
     data.grids = grids
-    ev = PlanEvaluation(settings.grid_target, settings.grid_tolerance,
-                        settings.grid_barrier_tolerance_m).fit(data)
+    ev = PlanEvaluation(
+        settings.grid_target, settings.grid_tolerance, settings.grid_barrier_tolerance_m
+    ).fit(data)
     out = ev.to_dict()
-    return {"touched": list(grids["code"]), "evaluation": {"grids": out["grids"],
-                                                          "infeasible": out["infeasible"]}}
+    return {
+        "touched": list(grids["code"]),
+        "evaluation": {"grids": out["grids"], "infeasible": out["infeasible"]},
+    }
 
 
 # -- helpers ------------------------------------------------------------------------
 def _grid(conn: Connection, plan_id: int, code) -> dict:
     if not isinstance(code, str) or not code:
         raise InvalidInput("a grid code (string) is required")
-    row = conn.execute(text("SELECT id, code, community_code, locked FROM grids "
-                            "WHERE plan_id = :p AND code = :c"), {"p": plan_id, "c": code}
-                       ).mappings().first()
+    row = (
+        conn.execute(
+            text(
+                "SELECT id, code, community_code, locked FROM grids "
+                "WHERE plan_id = :p AND code = :c"
+            ),
+            {"p": plan_id, "c": code},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(f"grid {code} is not in plan {plan_id}")
     return dict(row)
@@ -105,12 +125,19 @@ def _move(conn, plan_id, proj, edit, settings):
     if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
         raise InvalidInput("move needs 'buildings': a non-empty list of building ids")
     target = _unlocked(_grid(conn, plan_id, edit.get("to_grid")))
-    rows = conn.execute(text("""
+    rows = (
+        conn.execute(
+            text("""
         SELECT b.id, m.grid_id, g.code, g.locked FROM buildings b
           LEFT JOIN grid_members m ON m.building_id = b.id AND m.plan_id = :p
           LEFT JOIN grids g ON g.id = m.grid_id
          WHERE b.id = ANY(:ids)
-    """), {"p": plan_id, "ids": ids}).mappings().all()
+    """),
+            {"p": plan_id, "ids": ids},
+        )
+        .mappings()
+        .all()
+    )
     missing = sorted(set(ids) - {r["id"] for r in rows})
     if missing:
         raise NotFound(f"unknown building id(s): {missing[:10]}")
@@ -120,8 +147,11 @@ def _move(conn, plan_id, proj, edit, settings):
     sources = sorted({r["grid_id"] for r in rows if r["grid_id"] is not None} - {target["id"]})
     store.set_members(conn, plan_id, ids, [target["id"]] * len(ids))
     touched = _retile_grids(conn, plan_id, proj, sources + [target["id"]])
-    return touched, {"buildings": ids, "to_grid": target["code"],
-                     "from_grids": sorted({r["code"] for r in rows if r["code"]})}
+    return touched, {
+        "buildings": ids,
+        "to_grid": target["code"],
+        "from_grids": sorted({r["code"] for r in rows if r["code"]}),
+    }
 
 
 def _split(conn, plan_id, proj, edit, settings):
@@ -133,14 +163,19 @@ def _split(conn, plan_id, proj, edit, settings):
     if len(bld) < k:
         raise InvalidInput(f"grid {g['code']} has {len(bld)} buildings; cannot split in {k}")
     geom = store.grids_frame(conn, plan_id, proj, grid_ids=[g["id"]]).geometry.values[0]
-    rd = RegionDistricting(settings.grid_target, settings.grid_tolerance, seed=settings.grid_seed,
-                           n_parts=k).fit(geom, shapely.get_coordinates(bld.geometry.values),
-                                          bld["households"].to_numpy(float))
+    rd = RegionDistricting(
+        settings.grid_target, settings.grid_tolerance, seed=settings.grid_seed, n_parts=k
+    ).fit(geom, shapely.get_coordinates(bld.geometry.values), bld["households"].to_numpy(float))
     codes = _split_codes(conn, plan_id, g, rd.polygons_)
     store.delete_grids(conn, [g["id"]])
-    ids = store.insert_grids(conn, plan_id, [
-        {"code": c, "community_code": g["community_code"], "geom": as_multipolygon(p)}
-        for c, p in zip(codes, proj.inverse(rd.polygons_), strict=True)])
+    ids = store.insert_grids(
+        conn,
+        plan_id,
+        [
+            {"code": c, "community_code": g["community_code"], "geom": as_multipolygon(p)}
+            for c, p in zip(codes, proj.inverse(rd.polygons_), strict=True)
+        ],
+    )
     grid_ids = [ids[c] for c in codes]
     store.set_members(conn, plan_id, bld.index.tolist(), np.asarray(grid_ids)[rd.labels_])
     return grid_ids, {"grid": g["code"], "k": k, "into": codes}
@@ -148,8 +183,9 @@ def _split(conn, plan_id, proj, edit, settings):
 
 def _split_codes(conn, plan_id, g, polys) -> list[str]:
     """First part (west→east, north→south) keeps the code; the others take free numbers."""
-    taken = set(conn.execute(text("SELECT code FROM grids WHERE plan_id = :p"),
-                             {"p": plan_id}).scalars())
+    taken = set(
+        conn.execute(text("SELECT code FROM grids WHERE plan_id = :p"), {"p": plan_id}).scalars()
+    )
     prefix = g["community_code"] or ""
     order = spatial_order(shapely.get_coordinates(shapely.centroid(polys)))
     codes = [""] * len(polys)
@@ -171,14 +207,19 @@ def _merge(conn, plan_id, proj, edit, settings):
     grids = [_unlocked(_grid(conn, plan_id, c)) for c in sorted(set(codes))]
     keep, drop = grids[0], grids[1:]
     ids = [x["id"] for x in grids]
-    conn.execute(text("""
+    conn.execute(
+        text("""
         UPDATE grids SET geom = (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(
                                      ST_UnaryUnion(ST_Collect(geom))), 3))
                                    FROM grids WHERE id = ANY(:ids))
          WHERE id = :keep
-    """), {"ids": ids, "keep": keep["id"]})
-    conn.execute(text("UPDATE grid_members SET grid_id = :keep WHERE plan_id = :p AND grid_id = ANY(:ids)"),
-                 {"keep": keep["id"], "p": plan_id, "ids": ids})
+    """),
+        {"ids": ids, "keep": keep["id"]},
+    )
+    conn.execute(
+        text("UPDATE grid_members SET grid_id = :keep WHERE plan_id = :p AND grid_id = ANY(:ids)"),
+        {"keep": keep["id"], "p": plan_id, "ids": ids},
+    )
     store.delete_grids(conn, [x["id"] for x in drop])
     return [keep["id"]], {"grids": [x["code"] for x in grids], "into": keep["code"]}
 

@@ -16,6 +16,7 @@ import shapely
 
 from geo.gridplan.partition import choose_parts
 from geo.gridplan.settings import band
+from geo.gridplan.tessellation import split_region
 
 INSET_M = 2.0
 OUTSIDE_SHARE = 0.01
@@ -68,8 +69,9 @@ class PlanEvaluation:
         Totals.
     """
 
-    def __init__(self, target: float = 300, tolerance: float = 0.15,
-                 barrier_tolerance_m: float = 15.0):
+    def __init__(
+        self, target: float = 300, tolerance: float = 0.15, barrier_tolerance_m: float = 15.0
+    ):
         self.target = target
         self.tolerance = tolerance
         self.barrier_tolerance_m = barrier_tolerance_m
@@ -77,8 +79,11 @@ class PlanEvaluation:
     def fit(self, data: PlanData) -> PlanEvaluation:
         """Evaluate ``data``."""
         self.infeasible_ = self._infeasible(data.buildings)
-        bad_communities = {d["community_code"] for d in self.infeasible_
-                           if d["kind"] != "building_over_upper_bound"}
+        bad_communities = {
+            d["community_code"]
+            for d in self.infeasible_
+            if d["kind"] != "building_over_upper_bound"
+        }
         self.grids_ = self._grids(data, bad_communities)
         self.communities_ = self._communities(data)
         self.summary_ = self._summary(data)
@@ -89,17 +94,20 @@ class PlanEvaluation:
         lo, hi = band(self.target, self.tolerance)
         g = data.grids
         b = data.buildings[data.buildings["grid_id"].notna()]
-        agg = b.groupby("grid_id").agg(households=("households", "sum"),
-                                       population=("population", "sum"),
-                                       buildings=("households", "size"),
-                                       largest=("households", "max"))
+        agg = b.groupby("grid_id").agg(
+            households=("households", "sum"),
+            population=("population", "sum"),
+            buildings=("households", "size"),
+            largest=("households", "max"),
+        )
         df = pd.DataFrame(index=g.index)
         df["code"] = g["code"]
         df["community_code"] = g["community_code"]
         df["locked"] = g["locked"].astype(bool)
         df = df.join(agg)
         df[["households", "population", "buildings", "largest"]] = (
-            df[["households", "population", "buildings", "largest"]].fillna(0).astype(int))
+            df[["households", "population", "buildings", "largest"]].fillna(0).astype(int)
+        )
         df["deviation"] = (df["households"] - self.target) / self.target
         df["within_band"] = (df["households"] >= lo) & (df["households"] <= hi)
         df["feasible"] = (df["largest"] <= hi) & ~df["community_code"].isin(bad_communities)
@@ -110,11 +118,19 @@ class PlanEvaluation:
         df["parts"] = shapely.get_num_geometries(geoms)
         df["contiguous"] = df["parts"] == 1
         df["holes"] = [_holes(x) for x in geoms]
-        df["polsby_popper"] = np.where(perim > 0, 4 * math.pi * area / np.maximum(perim, 1e-9) ** 2, 0)
+        df["polsby_popper"] = np.where(
+            perim > 0, 4 * math.pi * area / np.maximum(perim, 1e-9) ** 2, 0
+        )
         df["outside_community_m2"] = self._outside(g, data.communities)
         df["crosses_community"] = df["outside_community_m2"] > OUTSIDE_SHARE * np.maximum(area, 1)
         df["barrier_m"] = self._barrier_length(geoms, data.barriers)
-        df["crosses_barrier"] = df["barrier_m"] > self.barrier_tolerance_m
+        sides = self._sides(b, data.communities, data.barriers)
+        df["barrier_sides"] = sides.reindex(df.index).fillna(1).astype(int)
+        df["crosses_barrier"] = (df["barrier_sides"] > 1) | (
+            df["barrier_sides"].eq(1)
+            & (df["buildings"] == 0)
+            & (df["barrier_m"] > self.barrier_tolerance_m)
+        )
         df["buildings_outside"] = self._outside_buildings(g, b)
         return df.drop(columns="largest")
 
@@ -138,6 +154,28 @@ class PlanEvaluation:
         return shapely.length(shapely.intersection(inner, lines))
 
     @staticmethod
+    def _sides(
+        members: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, barriers: np.ndarray
+    ) -> pd.Series:
+        """Per grid, on how many sides of arterial roads / the river its buildings lie."""
+        block = pd.Series(-1, index=members.index, dtype=np.int64)
+        offset = 0
+        for code, geom in zip(communities["code"], communities.geometry.values, strict=True):
+            mine = (members["community_code"] == code).values
+            if not mine.any():
+                continue
+            near = (
+                barriers[shapely.intersects(barriers, shapely.envelope(geom))]
+                if len(barriers)
+                else barriers
+            )
+            blocks = split_region(geom, near)
+            idx = shapely.STRtree(blocks).nearest(members.geometry.values[mine])
+            block[members.index[mine]] = idx + offset
+            offset += len(blocks)
+        return block.groupby(members["grid_id"].values).nunique()
+
+    @staticmethod
     def _outside_buildings(grids: gpd.GeoDataFrame, members: gpd.GeoDataFrame) -> np.ndarray:
         if len(members) == 0:
             return np.zeros(len(grids), dtype=int)
@@ -154,22 +192,37 @@ class PlanEvaluation:
         g = data.grids
         rows = []
         hh = data.buildings.groupby("community_code")["households"].sum()
-        for code, geom in zip(data.communities["code"], data.communities.geometry.values,
-                              strict=True):
+        for code, geom in zip(
+            data.communities["code"], data.communities.geometry.values, strict=True
+        ):
             mine = g.geometry.values[(g["community_code"] == code).values]
             union = shapely.union_all(mine) if len(mine) else shapely.Polygon()
             covered = shapely.area(shapely.intersection(union, geom))
-            rows.append({
-                "community_code": code,
-                "households": int(hh.get(code, 0)),
-                "grids": len(mine),
-                "area_m2": float(geom.area),
-                "grid_area_m2": float(shapely.area(mine).sum()) if len(mine) else 0.0,
-                "overlap_m2": float(shapely.area(mine).sum() - shapely.area(union)) if len(mine) else 0.0,
-                "gap_m2": float(geom.area - covered),
-            })
-        return pd.DataFrame(rows, columns=["community_code", "households", "grids", "area_m2",
-                                           "grid_area_m2", "overlap_m2", "gap_m2"])
+            rows.append(
+                {
+                    "community_code": code,
+                    "households": int(hh.get(code, 0)),
+                    "grids": len(mine),
+                    "area_m2": float(geom.area),
+                    "grid_area_m2": float(shapely.area(mine).sum()) if len(mine) else 0.0,
+                    "overlap_m2": float(shapely.area(mine).sum() - shapely.area(union))
+                    if len(mine)
+                    else 0.0,
+                    "gap_m2": float(geom.area - covered),
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "community_code",
+                "households",
+                "grids",
+                "area_m2",
+                "grid_area_m2",
+                "overlap_m2",
+                "gap_m2",
+            ],
+        )
 
     def _infeasible(self, buildings: gpd.GeoDataFrame) -> list[dict]:
         lo, hi = band(self.target, self.tolerance)
@@ -177,9 +230,14 @@ class PlanEvaluation:
         for code, grp in buildings.groupby("community_code", sort=True):
             big = grp[grp["households"] > hi]
             for bid, h in big["households"].items():
-                out.append({"community_code": code, "kind": "building_over_upper_bound",
-                            "detail": f"building {bid} holds {h} households > {hi:g}",
-                            "buildings": [int(bid)]})
+                out.append(
+                    {
+                        "community_code": code,
+                        "kind": "building_over_upper_bound",
+                        "detail": f"building {bid} holds {h} households > {hi:g}",
+                        "buildings": [int(bid)],
+                    }
+                )
             rest = float(grp["households"].sum() - big["households"].sum())
             if big.empty or rest > 0:
                 out.extend(_count_problem(code, rest, self.target, self.tolerance, lo, hi))
@@ -213,9 +271,11 @@ class PlanEvaluation:
 
     def to_dict(self, grids: bool = True) -> dict:
         """JSON-ready result."""
-        out = {"summary": self.summary_,
-               "communities": _records(self.communities_),
-               "infeasible": self.infeasible_}
+        out = {
+            "summary": self.summary_,
+            "communities": _records(self.communities_),
+            "infeasible": self.infeasible_,
+        }
         if grids:
             out["grids"] = _records(self.grids_.reset_index(names="id"))
         return out
@@ -223,13 +283,24 @@ class PlanEvaluation:
 
 def _count_problem(code, h, target, tolerance, lo, hi) -> list[dict]:
     if h < lo:
-        return [{"community_code": code, "kind": "community_too_small",
-                 "detail": f"{h:g} households < lower bound {lo:g}", "buildings": []}]
+        return [
+            {
+                "community_code": code,
+                "kind": "community_too_small",
+                "detail": f"{h:g} households < lower bound {lo:g}",
+                "buildings": [],
+            }
+        ]
     k = choose_parts(h, target, tolerance)
     if not lo <= h / k <= hi:
-        return [{"community_code": code, "kind": "no_grid_count_fits",
-                 "detail": f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]",
-                 "buildings": []}]
+        return [
+            {
+                "community_code": code,
+                "kind": "no_grid_count_fits",
+                "detail": f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]",
+                "buildings": [],
+            }
+        ]
     return []
 
 

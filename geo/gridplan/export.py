@@ -14,23 +14,35 @@ from geo.gridplan.settings import GridPlanSettings, band
 
 FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 # Shapefile field names are limited to 10 characters.
-SHP_NAMES = {"community_code": "community", "households": "households",
-             "population": "population", "deviation": "deviation", "within_band": "in_band"}
+SHP_NAMES = {
+    "community_code": "community",
+    "households": "households",
+    "population": "population",
+    "deviation": "deviation",
+    "within_band": "in_band",
+}
 
 
-def export_grids(engine: Engine, plan_id: int, path: Path, settings: GridPlanSettings | None = None) -> int:
+def export_grids(
+    engine: Engine, plan_id: int, path: Path, settings: GridPlanSettings | None = None
+) -> int:
     """Write the plan's grids (EPSG:4326) with households and band figures; returns the count."""
     path = Path(path)
     driver = FORMATS.get(path.suffix.lower())
     if driver is None:
-        raise InvalidInput(f"unknown export format {path.suffix!r}; use one of {', '.join(FORMATS)} or .csv")
+        raise InvalidInput(
+            f"unknown export format {path.suffix!r}; use one of {', '.join(FORMATS)} or .csv"
+        )
     s = settings or GridPlanSettings()
     lo, hi = band(s.grid_target, s.grid_tolerance)
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)
         grids = store.grids_frame(conn, plan_id, None)
-    gdf = gpd.GeoDataFrame(grids.drop(columns="geometry").reset_index(drop=True),
-                           geometry=list(grids.geometry.values), crs=4326)
+    gdf = gpd.GeoDataFrame(
+        grids.drop(columns="geometry").reset_index(drop=True),
+        geometry=list(grids.geometry.values),
+        crs=4326,
+    )
     gdf["deviation"] = (gdf["households"] - s.grid_target) / s.grid_target
     gdf["within_band"] = ((gdf["households"] >= lo) & (gdf["households"] <= hi)).astype(int)
     gdf["locked"] = gdf["locked"].astype(int)
@@ -39,8 +51,12 @@ def export_grids(engine: Engine, plan_id: int, path: Path, settings: GridPlanSet
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
-    gdf.to_file(path, driver=driver, layer="grids" if driver == "GPKG" else None,
-                **({"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}))
+    gdf.to_file(
+        path,
+        driver=driver,
+        layer="grids" if driver == "GPKG" else None,
+        **({"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}),
+    )
     return len(gdf)
 
 
@@ -49,13 +65,16 @@ def export_members(engine: Engine, plan_id: int, path: Path) -> int:
     path = Path(path)
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT b.id, b.code, b.households, b.community_code, g.code AS grid_code
               FROM buildings b
               LEFT JOIN grid_members m ON m.building_id = b.id AND m.plan_id = :p
               LEFT JOIN grids g ON g.id = m.grid_id
              ORDER BY b.id
-        """), {"p": plan_id}).all()
+        """),
+            {"p": plan_id},
+        ).all()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

@@ -44,8 +44,13 @@ class LayerOverlay:
         self.inside_share = inside_share
         self.min_share = min_share
 
-    def fit(self, other: gpd.GeoDataFrame, base: gpd.GeoDataFrame, other_key: str = "key",
-            base_key: str = "code") -> LayerOverlay:
+    def fit(
+        self,
+        other: gpd.GeoDataFrame,
+        base: gpd.GeoDataFrame,
+        other_key: str = "key",
+        base_key: str = "code",
+    ) -> LayerOverlay:
         """Compare ``other`` (column ``other_key``) with ``base`` (column ``base_key``)."""
         og, bg = other.geometry.values, base.geometry.values
         oa, ba = shapely.area(og), shapely.area(bg)
@@ -55,22 +60,29 @@ class LayerOverlay:
         inter = shapely.area(shapely.intersection(og[oi], bg[bi])) if len(oi) else np.zeros(0)
         keep = (inter > self.min_share * oa[oi]) | (inter > self.min_share * ba[bi])
         pairs = pd.DataFrame({"o": oi[keep], "b": bi[keep], "inter": inter[keep]})
-        rows = [self._classify(i, pairs[pairs["o"] == i], oa[i], ba, base[base_key].values)
-                for i in range(len(og))]
+        rows = [
+            self._classify(i, pairs[pairs["o"] == i], oa[i], ba, base[base_key].values)
+            for i in range(len(og))
+        ]
         self.features_ = pd.DataFrame(rows, index=other.index)
         self.features_.insert(0, "key", other[other_key].values)
         per_base = pairs.groupby("b")["o"].nunique()
-        self.base_ = pd.DataFrame({"code": base[base_key].values,
-                                   "department_grids": per_base.reindex(range(len(bg))).fillna(0)
-                                   .astype(int).values})
+        self.base_ = pd.DataFrame(
+            {
+                "code": base[base_key].values,
+                "department_grids": per_base.reindex(range(len(bg))).fillna(0).astype(int).values,
+            }
+        )
         union = shapely.union_all(bg) if len(bg) else shapely.Polygon()
         covered = shapely.area(shapely.intersection(og, union)).sum() if len(og) else 0.0
         counts = self.features_["status"].value_counts().to_dict() if len(og) else {}
         self.summary_ = {
             "department_grids": int(len(og)),
             "base_grids": int(len(bg)),
-            "by_status": {k: int(counts.get(k, 0))
-                          for k in ("match", "inside", "covers", "conflict", "outside")},
+            "by_status": {
+                k: int(counts.get(k, 0))
+                for k in ("match", "inside", "covers", "conflict", "outside")
+            },
             "area_share_in_base": float(covered / oa.sum()) if len(og) and oa.sum() > 0 else 0.0,
             "base_grids_untouched": int((self.base_["department_grids"] == 0).sum()),
         }
@@ -78,8 +90,13 @@ class LayerOverlay:
 
     def _classify(self, i, p, area, base_area, codes) -> dict:
         if p.empty or area <= 0:
-            return {"status": "outside", "best_base": None, "iou": 0.0, "share_in_base": 0.0,
-                    "base_grids": []}
+            return {
+                "status": "outside",
+                "best_base": None,
+                "iou": 0.0,
+                "share_in_base": 0.0,
+                "base_grids": [],
+            }
         share = p["inter"].to_numpy() / area
         base_share = p["inter"].to_numpy() / base_area[p["b"].to_numpy()]
         j = int(np.argmax(share))
@@ -96,9 +113,13 @@ class LayerOverlay:
             status = "covers"
         else:
             status = "conflict"
-        return {"status": status, "best_base": codes[b], "iou": round(iou, 6),
-                "share_in_base": round(float(share.sum()), 6),
-                "base_grids": [codes[int(x)] for x in p["b"]]}
+        return {
+            "status": status,
+            "best_base": codes[b],
+            "iou": round(iou, 6),
+            "share_in_base": round(float(share.sum()), 6),
+            "base_grids": [codes[int(x)] for x in p["b"]],
+        }
 
 
 def read_layer(source, key: str | None = None) -> gpd.GeoDataFrame:

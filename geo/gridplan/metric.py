@@ -38,15 +38,21 @@ class Projector:
         self._inv = Transformer.from_crs(epsg, 4326, always_xy=True)
 
     @classmethod
-    def for_area(cls, lon: float, lat: float, settings: ServiceAreaSettings | None = None) -> Projector:
+    def for_area(
+        cls, lon: float, lat: float, settings: ServiceAreaSettings | None = None
+    ) -> Projector:
         """The configured metric CRS (``ONEMAP_METRIC_EPSG``) or the UTM zone at ``(lon, lat)``."""
         settings = settings or ServiceAreaSettings()
         return cls(settings.metric_epsg or utm_epsg(lon, lat))
 
     def forward(self, geoms):
         """Lon/lat → metres."""
-        return shapely.transform(geoms, lambda xy: np.column_stack(self._fwd.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            geoms, lambda xy: np.column_stack(self._fwd.transform(xy[:, 0], xy[:, 1]))
+        )
 
     def inverse(self, geoms):
         """Metres → lon/lat."""
-        return shapely.transform(geoms, lambda xy: np.column_stack(self._inv.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            geoms, lambda xy: np.column_stack(self._inv.transform(xy[:, 0], xy[:, 1]))
+        )

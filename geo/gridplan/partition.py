@@ -18,6 +18,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.recombine import recombine
+from geo.gridplan.regroup import regroup
+from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
 
 BIG = 1000.0
@@ -43,6 +45,8 @@ class BalancedPartition:
         Passes of the local search.
     restarts : int
         Extra METIS seeds tried when parts stay outside the band.
+    max_cover : int
+        Largest number of household-holding atoms handed to the exact grouping.
 
     Attributes
     ----------
@@ -67,9 +71,17 @@ class BalancedPartition:
     (4, [300.0, 300.0, 300.0, 300.0])
     """
 
-    def __init__(self, target: float = 300, tolerance: float = 0.15, seed: int = 0,
-                 n_parts: int | None = None, compactness: float = 0.01, max_passes: int = 40,
-                 restarts: int = 1):
+    def __init__(
+        self,
+        target: float = 300,
+        tolerance: float = 0.15,
+        seed: int = 0,
+        n_parts: int | None = None,
+        compactness: float = 0.01,
+        max_passes: int = 40,
+        restarts: int = 1,
+        max_cover: int = 400,
+    ):
         self.target = target
         self.tolerance = tolerance
         self.seed = seed
@@ -77,6 +89,7 @@ class BalancedPartition:
         self.compactness = compactness
         self.max_passes = max_passes
         self.restarts = restarts
+        self.max_cover = max_cover
 
     def fit(self, weights, adjacency) -> BalancedPartition:
         """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
@@ -91,8 +104,13 @@ class BalancedPartition:
         for i in big:
             labels[i] = len(feasible)
             feasible.append(False)
-            self.infeasible_.append({"kind": "building_over_upper_bound", "atoms": [int(i)],
-                                     "detail": f"one building holds {w[i]:g} households > {hi:g}"})
+            self.infeasible_.append(
+                {
+                    "kind": "building_over_upper_bound",
+                    "atoms": [int(i)],
+                    "detail": f"one building holds {w[i]:g} households > {hi:g}",
+                }
+            )
         rest = np.flatnonzero(labels < 0)
         if len(rest):
             sub = adj[rest][:, rest]
@@ -128,38 +146,82 @@ class BalancedPartition:
         if h < lo:
             kind, detail = "community_too_small", f"{h:g} households < lower bound {lo:g}"
         else:
-            kind, detail = "no_grid_count_fits", f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]"
+            kind, detail = (
+                "no_grid_count_fits",
+                f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]",
+            )
         return {"kind": kind, "atoms": [int(i) for i in idx], "detail": detail}
 
     # -- one connected component --------------------------------------------------
     def _fit_component(self, w, adj, k, lo, hi) -> tuple[np.ndarray, bool]:
         n = len(w)
         k = max(1, min(k, n))
-        h = w.sum()
-        avg_ok = lo <= h / k <= hi
+        avg_ok = lo <= w.sum() / k <= hi
         if k == 1:
             return np.zeros(n, dtype=np.int64), avg_ok
-        best, best_cost = None, math.inf
-        for attempt in range(self.restarts + 1):
-            labels = _metis(w, adj, k, self.seed + attempt)
-            labels = make_connected(labels, adj, w)
-            labels = rebalance(labels, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
-            cost = _violation(labels, w, lo, hi)
-            if cost > 0:
-                labels = recombine(labels, w, adj, self.target, lo, hi, seed=self.seed + attempt)
-                labels = rebalance(labels, w, adj, self.target, lo, hi, self.compactness,
-                                   self.max_passes)
-                cost = _violation(labels, w, lo, hi)
-            if cost < best_cost:
-                best, best_cost = labels, cost
-            if cost == 0:
+        labels = self._start(w, adj, k, lo, hi, self.seed)
+        cost = _violation(labels, w, lo, hi)
+        if cost > 0 and avg_ok:
+            labels, cost = self._repair(labels, cost, w, adj, lo, hi)
+        for attempt in range(1, self.restarts + 1):
+            if cost == 0 or not avg_ok:
                 break
-        return _compact(best), avg_ok
+            alt = self._start(w, adj, k, lo, hi, self.seed + attempt)
+            alt = self._pick(
+                alt,
+                recombine(alt, w, adj, self.target, lo, hi, seed=self.seed + attempt),
+                w,
+                adj,
+                lo,
+                hi,
+            )
+            if _violation(alt, w, lo, hi) < cost:
+                labels, cost = alt, _violation(alt, w, lo, hi)
+        return _compact(labels), avg_ok
+
+    def _start(self, w, adj, k, lo, hi, seed) -> np.ndarray:
+        """METIS, made connected, then the boundary local search."""
+        labels = _compact(make_connected(_metis(w, adj, k, seed), adj, w))
+        return rebalance(labels, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
+
+    def _pick(self, labels, alt, w, adj, lo, hi) -> np.ndarray:
+        """``alt`` (connected, polished) when it violates the band less than ``labels``."""
+        alt = _compact(make_connected(alt, adj, w))
+        alt = rebalance(alt, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
+        return alt if _violation(alt, w, lo, hi) < _violation(labels, w, lo, hi) else labels
+
+    def _repair(self, labels, cost, w, adj, lo, hi):
+        """Repair parts outside the band.
+
+        Exact grouping of the buildings with households (ILP), then recombination of
+        neighbouring grids, then the tower hill climb; each kept only when it helps.
+        """
+        heavy = int((w > 0).sum())
+        if heavy <= self.max_cover and heavy <= 5 * (int(labels.max()) + 1):  # tower districts
+            cover = GroupCover(self.target, lo, hi).fit(w, adj)
+            if cover.ok_:
+                labels = self._pick(labels, cover.labels_, w, adj, lo, hi)
+        if _violation(labels, w, lo, hi) > 0:
+            labels = self._pick(
+                labels,
+                recombine(labels, w, adj, self.target, lo, hi, seed=self.seed),
+                w,
+                adj,
+                lo,
+                hi,
+            )
+        if _violation(labels, w, lo, hi) > 0:
+            labels = self._pick(
+                labels, regroup(labels, w, adj, self.target, lo, hi), w, adj, lo, hi
+            )
+        return labels, _violation(labels, w, lo, hi)
 
 
 def choose_parts(households: float, target: float, tolerance: float) -> int:
-    """Number of grids for ``households``: the count whose average fits the band
-    closest to the target; ``round(h / target)`` (≥ 1) when none fits.
+    """Number of grids for ``households``.
+
+    The count whose average fits the band closest to the target;
+    ``round(h / target)`` (≥ 1) when none fits.
 
     Examples
     --------
@@ -186,8 +248,12 @@ def _metis(w, adj, k, seed) -> np.ndarray:
     opts = pymetis.Options(seed=int(seed), ufactor=30, contig=1)
     vw = (np.rint(w * 10) + 1).astype(np.int64)
     part = pymetis.part_graph(
-        k, xadj=adj.indptr.astype(np.int64), adjncy=adj.indices.astype(np.int64),
-        vweights=vw, eweights=adj.data.astype(np.int64), options=opts,
+        k,
+        xadj=adj.indptr.astype(np.int64),
+        adjncy=adj.indices.astype(np.int64),
+        vweights=vw,
+        eweights=adj.data.astype(np.int64),
+        options=opts,
     )
     return np.asarray(part.vertex_part if hasattr(part, "vertex_part") else part[1], dtype=np.int64)
 
@@ -221,8 +287,11 @@ def make_connected(labels: np.ndarray, adj: sparse.csr_array, w: np.ndarray) -> 
             nodes = np.flatnonzero(comp == c)
             score: dict[int, float] = {}
             for v in nodes:
-                for u, e in zip(adj.indices[adj.indptr[v]:adj.indptr[v + 1]],
-                                adj.data[adj.indptr[v]:adj.indptr[v + 1]], strict=True):
+                for u, e in zip(
+                    adj.indices[adj.indptr[v] : adj.indptr[v + 1]],
+                    adj.data[adj.indptr[v] : adj.indptr[v + 1]],
+                    strict=True,
+                ):
                     if comp[u] != c:
                         score[labels[u]] = score.get(labels[u], 0) + e
             if score:
@@ -309,14 +378,14 @@ class _Rebalancer:
 
     def _stays_connected(self, v: int, a: int) -> bool:
         labels, indptr, indices = self.labels, self.indptr, self.indices
-        starts = [u for u in indices[indptr[v]:indptr[v + 1]] if labels[u] == a]
+        starts = [u for u in indices[indptr[v] : indptr[v + 1]] if labels[u] == a]
         if not starts:
             return False
         seen = {v, starts[0]}
         queue = deque([starts[0]])
         while queue:
             x = queue.popleft()
-            for u in indices[indptr[x]:indptr[x + 1]]:
+            for u in indices[indptr[x] : indptr[x + 1]]:
                 if u not in seen and labels[u] == a:
                     seen.add(u)
                     queue.append(u)

@@ -17,8 +17,17 @@ from geo import audit
 from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
 from geo.gridplan import store
 
-PLAN_COLUMNS = ("id", "name", "status", "parent_id", "author", "note", "version",
-                "created_at", "published_at")
+PLAN_COLUMNS = (
+    "id",
+    "name",
+    "status",
+    "parent_id",
+    "author",
+    "note",
+    "version",
+    "created_at",
+    "published_at",
+)
 
 
 def _public(row: dict) -> dict:
@@ -31,15 +40,23 @@ def _public(row: dict) -> dict:
 
 def list_plans(conn: Connection) -> list[dict]:
     """All plans, newest first, with grid and household counts."""
-    rows = conn.execute(text("""
+    rows = (
+        conn.execute(
+            text("""
         SELECT p.*, COALESCE(s.grids, 0) AS grids, COALESCE(s.households, 0) AS households
           FROM grid_plans p
           LEFT JOIN (SELECT plan_id, count(*) AS grids, sum(households) AS households
                        FROM grids GROUP BY plan_id) s ON s.plan_id = p.id
          ORDER BY p.id DESC
-    """)).mappings().all()
-    return [{**_public(dict(r)), "grids": int(r["grids"]), "households": int(r["households"])}
-            for r in rows]
+    """)
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        {**_public(dict(r)), "grids": int(r["grids"]), "households": int(r["households"])}
+        for r in rows
+    ]
 
 
 def get_plan(conn: Connection, plan_id: int) -> dict:
@@ -51,29 +68,51 @@ def get_plan(conn: Connection, plan_id: int) -> dict:
 
 def list_plans_by_id(conn: Connection, plan_id: int) -> list[dict]:
     """The plan ``plan_id`` as a one-element list (empty when absent)."""
-    row = conn.execute(text("""
+    row = (
+        conn.execute(
+            text("""
         SELECT p.*, (SELECT count(*) FROM grids g WHERE g.plan_id = p.id) AS grids,
-               (SELECT COALESCE(sum(households), 0) FROM grids g WHERE g.plan_id = p.id) AS households,
+               (SELECT COALESCE(sum(households), 0) FROM grids g
+                 WHERE g.plan_id = p.id) AS households,
                (SELECT count(*) FROM grid_members m WHERE m.plan_id = p.id) AS members
           FROM grid_plans p WHERE p.id = :id
-    """), {"id": plan_id}).mappings().first()
+    """),
+            {"id": plan_id},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return []
-    return [{**_public(dict(row)), "grids": int(row["grids"]), "households": int(row["households"]),
-             "buildings": int(row["members"])}]
+    return [
+        {
+            **_public(dict(row)),
+            "grids": int(row["grids"]),
+            "households": int(row["households"]),
+            "buildings": int(row["members"]),
+        }
+    ]
 
 
-def create_plan(conn: Connection, name: str, from_plan: int | None = None,
-                author: str = "system", note: str | None = None) -> int:
+def create_plan(
+    conn: Connection,
+    name: str,
+    from_plan: int | None = None,
+    author: str = "system",
+    note: str | None = None,
+) -> int:
     """A new draft, empty or a copy of ``from_plan`` (grids, members, locks). Returns its id."""
     if not name or not name.strip():
         raise InvalidInput("a plan needs a name")
     if from_plan is not None:
         store.plan_row(conn, from_plan)
-    new_id = conn.execute(text("""
+    new_id = conn.execute(
+        text("""
         INSERT INTO grid_plans (name, status, parent_id, author, note)
         VALUES (:name, 'draft', :parent, :author, :note) RETURNING id
-    """), {"name": name.strip(), "parent": from_plan, "author": author, "note": note}).scalar_one()
+    """),
+        {"name": name.strip(), "parent": from_plan, "author": author, "note": note},
+    ).scalar_one()
     if from_plan is not None:
         copy_grids(conn, from_plan, new_id)
     _log(conn, new_id, 1, author, "create", {"from_plan": from_plan, "name": name})
@@ -82,21 +121,27 @@ def create_plan(conn: Connection, name: str, from_plan: int | None = None,
 
 def copy_grids(conn: Connection, src: int, dst: int) -> None:
     """Copy every grid and membership of plan ``src`` into plan ``dst``."""
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO grids (plan_id, code, name, community_code, worker, locked, geom,
                            households, population, buildings)
         SELECT :dst, code, name, community_code, worker, locked, geom,
                households, population, buildings
           FROM grids WHERE plan_id = :src
-    """), {"src": src, "dst": dst})
-    conn.execute(text("""
+    """),
+        {"src": src, "dst": dst},
+    )
+    conn.execute(
+        text("""
         INSERT INTO grid_members (plan_id, building_id, grid_id)
         SELECT :dst, m.building_id, g2.id
           FROM grid_members m
           JOIN grids g1 ON g1.id = m.grid_id
           JOIN grids g2 ON g2.plan_id = :dst AND g2.code = g1.code
          WHERE m.plan_id = :src
-    """), {"src": src, "dst": dst})
+    """),
+        {"src": src, "dst": dst},
+    )
 
 
 def check_draft(conn: Connection, plan_id: int, if_match: int | None) -> dict:
@@ -104,65 +149,95 @@ def check_draft(conn: Connection, plan_id: int, if_match: int | None) -> dict:
     row = store.plan_row(conn, plan_id, lock=True)
     if if_match is not None and int(if_match) != row["version"]:
         raise PlanConflict(
-            f"plan {plan_id} is at version {row['version']}, not {if_match}: reload and retry")
+            f"plan {plan_id} is at version {row['version']}, not {if_match}: reload and retry"
+        )
     if row["status"] != "draft":
-        raise Conflict(f"plan {plan_id} is {row['status']}; only drafts can change "
-                       "(create a draft from it first)")
+        raise Conflict(
+            f"plan {plan_id} is {row['status']}; only drafts can change "
+            "(create a draft from it first)"
+        )
     return row
 
 
 def bump(conn: Connection, plan_id: int, actor: str, kind: str, detail: dict) -> int:
     """Next version of the plan, with its ``plan_edits`` row and an audit entry."""
-    version = conn.execute(text(
-        "UPDATE grid_plans SET version = version + 1 WHERE id = :id RETURNING version"),
-        {"id": plan_id}).scalar_one()
+    version = conn.execute(
+        text("UPDATE grid_plans SET version = version + 1 WHERE id = :id RETURNING version"),
+        {"id": plan_id},
+    ).scalar_one()
     _log(conn, plan_id, version, actor, kind, detail)
     return version
 
 
 def _log(conn: Connection, plan_id: int, version: int, actor: str, kind: str, detail: dict) -> None:
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO plan_edits (plan_id, version, actor, kind, detail)
         VALUES (:plan, :version, :actor, :kind, CAST(:detail AS jsonb))
-    """), {"plan": plan_id, "version": version, "actor": actor, "kind": kind,
-           "detail": json.dumps(detail, ensure_ascii=False, default=str)})
-    audit.record(conn, actor, f"grid_plan.{kind}", f"grid_plans/{plan_id}",
-                 {"version": version, **detail})
+    """),
+        {
+            "plan": plan_id,
+            "version": version,
+            "actor": actor,
+            "kind": kind,
+            "detail": json.dumps(detail, ensure_ascii=False, default=str),
+        },
+    )
+    audit.record(
+        conn, actor, f"grid_plan.{kind}", f"grid_plans/{plan_id}", {"version": version, **detail}
+    )
 
 
 def history(conn: Connection, plan_id: int) -> list[dict]:
     """The plan's edits, oldest first."""
     store.plan_row(conn, plan_id)
-    rows = conn.execute(text("""
+    rows = (
+        conn.execute(
+            text("""
         SELECT version, actor, at, kind, detail FROM plan_edits
          WHERE plan_id = :id ORDER BY id
-    """), {"id": plan_id}).mappings().all()
+    """),
+            {"id": plan_id},
+        )
+        .mappings()
+        .all()
+    )
     return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
 
 
 def publish(conn: Connection, plan_id: int, actor: str, if_match: int | None = None) -> dict:
     """Make a draft the active plan, archive the old one, re-assign incidents to its grids."""
     row = check_draft(conn, plan_id, if_match)
-    n_grids = conn.execute(text("SELECT count(*) FROM grids WHERE plan_id = :id"),
-                           {"id": plan_id}).scalar_one()
+    n_grids = conn.execute(
+        text("SELECT count(*) FROM grids WHERE plan_id = :id"), {"id": plan_id}
+    ).scalar_one()
     if n_grids == 0:
         raise Conflict(f"plan {plan_id} has no grids; nothing to publish")
     old = store.active_plan_id(conn)
     if old is not None:
         conn.execute(text("UPDATE grid_plans SET status = 'archived' WHERE id = :id"), {"id": old})
-    conn.execute(text("""
+    conn.execute(
+        text("""
         UPDATE grid_plans SET status = 'active', published_at = now() WHERE id = :id
-    """), {"id": plan_id})
+    """),
+        {"id": plan_id},
+    )
     moved = reassign_incidents(conn, plan_id)
-    version = bump(conn, plan_id, actor, "publish",
-                   {"archived": old, "incidents_reassigned": moved, "from_version": row["version"]})
+    version = bump(
+        conn,
+        plan_id,
+        actor,
+        "publish",
+        {"archived": old, "incidents_reassigned": moved, "from_version": row["version"]},
+    )
     return {"plan": plan_id, "archived": old, "incidents_reassigned": moved, "version": version}
 
 
 def reassign_incidents(conn: Connection, plan_id: int) -> int:
     """Point every incident at the grid of ``plan_id`` that holds it (NULL outside); set-based."""
     conn.execute(text("SET LOCAL statement_timeout = 0"))
-    return conn.execute(text("""
+    return conn.execute(
+        text("""
         UPDATE incidents i
            SET grid_id = s.gid
           FROM (SELECT i2.id,
@@ -171,4 +246,6 @@ def reassign_incidents(conn: Connection, plan_id: int) -> int:
                          ORDER BY g.id LIMIT 1) AS gid
                   FROM incidents i2) s
          WHERE s.id = i.id AND i.grid_id IS DISTINCT FROM s.gid
-    """), {"plan": plan_id}).rowcount
+    """),
+        {"plan": plan_id},
+    ).rowcount

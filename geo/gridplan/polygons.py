@@ -34,7 +34,7 @@ def dissolve(cells: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(n_labels + 1))
     for lab in range(n_labels):
-        members = cells[order[bounds[lab]:bounds[lab + 1]]]
+        members = cells[order[bounds[lab] : bounds[lab + 1]]]
         out[lab] = as_multipolygon(shapely.union_all(members)) if len(members) else MultiPolygon()
     return out
 
@@ -44,7 +44,8 @@ def give_away_orphans(polys: np.ndarray, points: np.ndarray, labels: np.ndarray)
 
     Parameters
     ----------
-    polys : ndarray of MultiPolygon (index = label)
+    polys : ndarray of MultiPolygon
+        Grid polygons, index = label.
     points : ndarray (n, 2)
         Atom points.
     labels : ndarray (n,)
@@ -68,6 +69,27 @@ def give_away_orphans(polys: np.ndarray, points: np.ndarray, labels: np.ndarray)
             else:
                 polys[target] = as_multipolygon(shapely.union(polys[target], piece))
         polys[lab] = MultiPolygon(kept)
+    return polys
+
+
+def share_leftover(
+    polys: np.ndarray, pieces: np.ndarray, points: np.ndarray, labels: np.ndarray
+) -> np.ndarray:
+    """Share blocks without buildings among the nearest grids.
+
+    Blocks such as a river or a park between roads are split among the grids of
+    the nearest buildings (plain Voronoi over all atoms), so no single grid takes all of it.
+    """
+    from geo.gridplan.tessellation import voronoi_cells
+
+    if len(pieces) == 0 or len(points) == 0:
+        return polys
+    polys = polys.copy()
+    blocks = shapely.union_all(pieces)
+    cells = voronoi_cells(points, blocks)
+    for lab, part in enumerate(dissolve(cells, labels, len(polys))):
+        if not part.is_empty:
+            polys[lab] = as_multipolygon(shapely.union(polys[lab], part))
     return polys
 
 

@@ -37,15 +37,25 @@ class RedistrictParams:
     @classmethod
     def from_settings(cls, s: GridPlanSettings, **over) -> RedistrictParams:
         """Defaults from ``ONEMAP_GRID_*`` with explicit overrides (None ignored)."""
-        base = {"target": s.grid_target, "tolerance": s.grid_tolerance, "seed": s.grid_seed,
-                "barrier_weight": s.grid_barrier_weight}
+        base = {
+            "target": s.grid_target,
+            "tolerance": s.grid_tolerance,
+            "seed": s.grid_seed,
+            "barrier_weight": s.grid_barrier_weight,
+        }
         base.update({k: v for k, v in over.items() if v is not None})
         return cls(**base)
 
 
-def redistrict(engine: Engine, plan_id: int, params: RedistrictParams, actor: str = "system",
-               communities: Sequence[str] | None = None, if_match: int | None = None,
-               progress: Callable[[str], None] | None = None) -> dict:
+def redistrict(
+    engine: Engine,
+    plan_id: int,
+    params: RedistrictParams,
+    actor: str = "system",
+    communities: Sequence[str] | None = None,
+    if_match: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Redistrict ``communities`` (all by default) of draft ``plan_id``; a JSON-ready report."""
     t0 = time.perf_counter()
     with engine.begin() as conn:
@@ -58,9 +68,18 @@ def redistrict(engine: Engine, plan_id: int, params: RedistrictParams, actor: st
             rows.append(_one_community(conn, plan_id, ctx, code, params))
             if progress:
                 progress(code)
-        version = plans.bump(conn, plan_id, actor, "redistrict", {
-            "communities": codes if communities is not None else "all",
-            "target": params.target, "tolerance": params.tolerance, "seed": params.seed})
+        version = plans.bump(
+            conn,
+            plan_id,
+            actor,
+            "redistrict",
+            {
+                "communities": codes if communities is not None else "all",
+                "target": params.target,
+                "tolerance": params.tolerance,
+                "seed": params.seed,
+            },
+        )
     return _report(plan_id, version, rows, params, time.perf_counter() - t0)
 
 
@@ -85,8 +104,9 @@ class _Context:
         )
 
 
-def _one_community(conn: Connection, plan_id: int, ctx: _Context, code: str,
-                   params: RedistrictParams) -> dict:
+def _one_community(
+    conn: Connection, plan_id: int, ctx: _Context, code: str, params: RedistrictParams
+) -> dict:
     t0 = time.perf_counter()
     geom = ctx.communities.geometry.values[(ctx.communities["code"] == code).values][0]
     g = ctx.grids
@@ -102,19 +122,27 @@ def _one_community(conn: Connection, plan_id: int, ctx: _Context, code: str,
         return _empty_community(conn, plan_id, ctx, code, region, bld, params, len(locked), t0)
     pts = shapely.get_coordinates(bld.geometry.values)
     barriers = _near(ctx.barriers, region)
-    rd = RegionDistricting(params.target, params.tolerance, seed=params.seed,
-                           barrier_weight=params.barrier_weight).fit(
-        region, pts, bld["households"].to_numpy(float), barriers)
+    rd = RegionDistricting(
+        params.target, params.tolerance, seed=params.seed, barrier_weight=params.barrier_weight
+    ).fit(region, pts, bld["households"].to_numpy(float), barriers)
     ids = bld.index.to_numpy()
     members = [frozenset(ids[rd.labels_ == k].tolist()) for k in range(rd.n_grids_)]
-    previous = {c: frozenset(ctx.members.get(gid, [])) for gid, c in zip(old.index, old["code"], strict=True)}
+    previous = {
+        c: frozenset(ctx.members.get(gid, []))
+        for gid, c in zip(old.index, old["code"], strict=True)
+    }
     taken = set(g["code"]) - set(old["code"])
     cents = shapely.get_coordinates(shapely.centroid(rd.polygons_))
     new_codes = assign_codes(code, cents, members, previous, taken)
     lonlat = ctx.proj.inverse(rd.polygons_)
-    code_to_id = store.insert_grids(conn, plan_id, [
-        {"code": c, "community_code": code, "geom": as_multipolygon(p)}
-        for c, p in zip(new_codes, lonlat, strict=True)])
+    code_to_id = store.insert_grids(
+        conn,
+        plan_id,
+        [
+            {"code": c, "community_code": code, "geom": as_multipolygon(p)}
+            for c, p in zip(new_codes, lonlat, strict=True)
+        ],
+    )
     grid_ids = [code_to_id[c] for c in new_codes]
     store.set_members(conn, plan_id, ids, np.asarray(grid_ids)[rd.labels_])
     store.refresh_stats(conn, plan_id, grid_ids)
@@ -131,9 +159,14 @@ def _one_community(conn: Connection, plan_id: int, ctx: _Context, code: str,
         "within_band": int(((hh >= lo) & (hh <= hi) & feas).sum()),
         "kept_codes": int(len(set(new_codes) & set(previous))),
         "crossing_edges_inside": rd.crossing_share(),
-        "infeasible": [{"kind": d["kind"], "detail": d["detail"],
-                        "buildings": [int(ids[i]) for i in d["buildings"][:20]]}
-                       for d in rd.infeasible_],
+        "infeasible": [
+            {
+                "kind": d["kind"],
+                "detail": d["detail"],
+                "buildings": [int(ids[i]) for i in d["buildings"][:20]],
+            }
+            for d in rd.infeasible_
+        ],
         "seconds": round(time.perf_counter() - t0, 4),
     }
 
@@ -145,20 +178,42 @@ def _empty_community(conn, plan_id, ctx, code, region, bld, params, n_locked, t0
     if not region.is_empty and shapely.area(region) > 1.0:
         taken = set(ctx.grids["code"])
         new_code = assign_codes(code, np.zeros((1, 2)), [frozenset()], {}, taken)[0]
-        ids = store.insert_grids(conn, plan_id, [
-            {"code": new_code, "community_code": code,
-             "geom": as_multipolygon(ctx.proj.inverse(region))}])
+        ids = store.insert_grids(
+            conn,
+            plan_id,
+            [
+                {
+                    "code": new_code,
+                    "community_code": code,
+                    "geom": as_multipolygon(ctx.proj.inverse(region)),
+                }
+            ],
+        )
         if not bld.empty:
             store.set_members(conn, plan_id, bld.index.tolist(), [ids[new_code]] * len(bld))
         store.refresh_stats(conn, plan_id, list(ids.values()))
         grids = 1
         lo, _ = band(params.target, params.tolerance)
-        infeasible.append({"kind": "community_too_small",
-                           "detail": f"0 households < lower bound {lo:g}", "buildings": []})
-    return {"community_code": code, "households": 0, "buildings": int(len(bld)), "grids": grids,
-            "locked_grids": n_locked, "feasible_grids": 0, "within_band": 0, "kept_codes": 0,
-            "crossing_edges_inside": 0.0, "infeasible": infeasible,
-            "seconds": round(time.perf_counter() - t0, 4)}
+        infeasible.append(
+            {
+                "kind": "community_too_small",
+                "detail": f"0 households < lower bound {lo:g}",
+                "buildings": [],
+            }
+        )
+    return {
+        "community_code": code,
+        "households": 0,
+        "buildings": int(len(bld)),
+        "grids": grids,
+        "locked_grids": n_locked,
+        "feasible_grids": 0,
+        "within_band": 0,
+        "kept_codes": 0,
+        "crossing_edges_inside": 0.0,
+        "infeasible": infeasible,
+        "seconds": round(time.perf_counter() - t0, 4),
+    }
 
 
 def _near(barriers: np.ndarray, region) -> np.ndarray:
@@ -181,8 +236,9 @@ def _report(plan_id, version, rows, params, seconds) -> dict:
         "feasible_grids": feasible,
         "within_band": within,
         "within_band_share": within / feasible if feasible else 1.0,
-        "infeasible": [{"community_code": r["community_code"], **d}
-                       for r in rows for d in r["infeasible"]],
+        "infeasible": [
+            {"community_code": r["community_code"], **d} for r in rows for d in r["infeasible"]
+        ],
         "seconds": round(seconds, 3),
         "communities": rows,
     }

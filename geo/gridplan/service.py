@@ -20,9 +20,15 @@ from geo.gridplan.merge import LayerOverlay
 from geo.gridplan.settings import GridPlanSettings, band
 
 
-def evaluate_plan(engine: Engine, plan_id: int, settings: GridPlanSettings | None = None,
-                  communities: Sequence[str] | None = None, target: float | None = None,
-                  tolerance: float | None = None, grids: bool = True) -> dict:
+def evaluate_plan(
+    engine: Engine,
+    plan_id: int,
+    settings: GridPlanSettings | None = None,
+    communities: Sequence[str] | None = None,
+    target: float | None = None,
+    tolerance: float | None = None,
+    grids: bool = True,
+) -> dict:
     """Evaluation of a whole plan (or of some communities)."""
     s = settings or GridPlanSettings()
     with engine.connect() as conn:
@@ -31,10 +37,16 @@ def evaluate_plan(engine: Engine, plan_id: int, settings: GridPlanSettings | Non
             store.community_codes(conn, communities)
         proj = store.projector(conn)
         data = store.plan_data(conn, plan_id, proj, communities=communities)
-    ev = PlanEvaluation(target or s.grid_target, tolerance or s.grid_tolerance,
-                        s.grid_barrier_tolerance_m).fit(data)
-    return {"plan": plan_id, "version": plan["version"], "status": plan["status"],
-            "metric_epsg": proj.epsg, **ev.to_dict(grids=grids)}
+    ev = PlanEvaluation(
+        target or s.grid_target, tolerance or s.grid_tolerance, s.grid_barrier_tolerance_m
+    ).fit(data)
+    return {
+        "plan": plan_id,
+        "version": plan["version"],
+        "status": plan["status"],
+        "metric_epsg": proj.epsg,
+        **ev.to_dict(grids=grids),
+    }
 
 
 def resolve_plan(engine: Engine, plan_id: int | None) -> int:
@@ -48,14 +60,21 @@ def resolve_plan(engine: Engine, plan_id: int | None) -> int:
     return active
 
 
-def grids_geojson(engine: Engine, plan_id: int, settings: GridPlanSettings | None = None,
-                  community: str | None = None, with_buildings: bool = True) -> dict:
+def grids_geojson(
+    engine: Engine,
+    plan_id: int,
+    settings: GridPlanSettings | None = None,
+    community: str | None = None,
+    with_buildings: bool = True,
+) -> dict:
     """FeatureCollection of a plan's grids with households, deviation, band, lock, building ids."""
     s = settings or GridPlanSettings()
     lo, hi = band(s.grid_target, s.grid_tolerance)
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)
-        rows = conn.execute(text("""
+        rows = (
+            conn.execute(
+                text("""
             SELECT g.id, g.code, g.name, g.community_code, g.worker, g.locked,
                    g.households, g.population, g.buildings, ST_AsGeoJSON(g.geom, 7) AS geojson,
                    (SELECT array_agg(m.building_id ORDER BY m.building_id)
@@ -63,29 +82,64 @@ def grids_geojson(engine: Engine, plan_id: int, settings: GridPlanSettings | Non
               FROM grids g
              WHERE g.plan_id = :plan AND (CAST(:cc AS text) IS NULL OR g.community_code = :cc)
              ORDER BY g.code
-        """), {"plan": plan_id, "cc": community}).mappings().all()
+        """),
+                {"plan": plan_id, "cc": community},
+            )
+            .mappings()
+            .all()
+        )
     features = []
     for r in rows:
-        props = {k: r[k] for k in ("id", "code", "name", "community_code", "worker", "locked",
-                                   "households", "population", "buildings")}
+        props = {
+            k: r[k]
+            for k in (
+                "id",
+                "code",
+                "name",
+                "community_code",
+                "worker",
+                "locked",
+                "households",
+                "population",
+                "buildings",
+            )
+        }
         props["deviation"] = round((r["households"] - s.grid_target) / s.grid_target, 6)
         props["within_band"] = bool(lo <= r["households"] <= hi)
         if with_buildings:
             props["building_ids"] = list(r["building_ids"] or [])
-        features.append({"type": "Feature", "id": r["id"], "properties": props,
-                         "geometry": json.loads(r["geojson"])})
+        features.append(
+            {
+                "type": "Feature",
+                "id": r["id"],
+                "properties": props,
+                "geometry": json.loads(r["geojson"]),
+            }
+        )
     return {"type": "FeatureCollection", "plan": plan_id, "band": [lo, hi], "features": features}
 
 
-def buildings_geojson(engine: Engine, plan_id: int, grid: str | None = None,
-                      community: str | None = None, limit: int = 50_000) -> dict:
+def buildings_geojson(
+    engine: Engine,
+    plan_id: int,
+    grid: str | None = None,
+    community: str | None = None,
+    limit: int = 50_000,
+) -> dict:
     """Buildings (points) with their grid code in the plan, optionally of one grid/community."""
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)
-        if grid is not None and not conn.execute(text(
-                "SELECT 1 FROM grids WHERE plan_id = :p AND code = :c"), {"p": plan_id, "c": grid}).first():
+        if (
+            grid is not None
+            and not conn.execute(
+                text("SELECT 1 FROM grids WHERE plan_id = :p AND code = :c"),
+                {"p": plan_id, "c": grid},
+            ).first()
+        ):
             raise NotFound(f"grid {grid} is not in plan {plan_id}")
-        rows = conn.execute(text("""
+        rows = (
+            conn.execute(
+                text("""
             SELECT b.id, b.code, b.households, b.population, b.community_code, g.code AS grid,
                    ST_AsGeoJSON(ST_PointOnSurface(b.geom), 7) AS geojson
               FROM buildings b
@@ -94,12 +148,28 @@ def buildings_geojson(engine: Engine, plan_id: int, grid: str | None = None,
              WHERE (CAST(:grid AS text) IS NULL OR g.code = :grid)
                AND (CAST(:cc AS text) IS NULL OR b.community_code = :cc)
              ORDER BY b.id LIMIT :limit
-        """), {"plan": plan_id, "grid": grid, "cc": community, "limit": limit}).mappings().all()
-    return {"type": "FeatureCollection", "plan": plan_id, "features": [
-        {"type": "Feature", "id": r["id"],
-         "properties": {k: r[k] for k in ("id", "code", "households", "population",
-                                          "community_code", "grid")},
-         "geometry": json.loads(r["geojson"])} for r in rows]}
+        """),
+                {"plan": plan_id, "grid": grid, "cc": community, "limit": limit},
+            )
+            .mappings()
+            .all()
+        )
+    return {
+        "type": "FeatureCollection",
+        "plan": plan_id,
+        "features": [
+            {
+                "type": "Feature",
+                "id": r["id"],
+                "properties": {
+                    k: r[k]
+                    for k in ("id", "code", "households", "population", "community_code", "grid")
+                },
+                "geometry": json.loads(r["geojson"]),
+            }
+            for r in rows
+        ],
+    }
 
 
 def overlay(engine: Engine, plan_id: int, layer: gpd.GeoDataFrame, **params) -> dict:
@@ -112,10 +182,18 @@ def overlay(engine: Engine, plan_id: int, layer: gpd.GeoDataFrame, **params) -> 
     ov = LayerOverlay(**params).fit(other, base.reset_index())
     feats = []
     for geom, (_, row) in zip(layer.geometry.values, ov.features_.iterrows(), strict=True):
-        feats.append({"type": "Feature", "properties": {k: _plain(v) for k, v in row.items()},
-                      "geometry": json.loads(shapely.to_geojson(geom))})
-    return {"plan": plan_id, "summary": ov.summary_,
-            "layer": {"type": "FeatureCollection", "features": feats}}
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {k: _plain(v) for k, v in row.items()},
+                "geometry": json.loads(shapely.to_geojson(geom)),
+            }
+        )
+    return {
+        "plan": plan_id,
+        "summary": ov.summary_,
+        "layer": {"type": "FeatureCollection", "features": feats},
+    }
 
 
 def _plain(v):

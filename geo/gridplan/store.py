@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from geo.errors import NotFound
 from geo.gridplan.evaluate import PlanData
 from geo.gridplan.metric import Projector
+from geo.gridplan.polygons import as_multipolygon
 from geo.settings import ServiceAreaSettings
 
 _COMMUNITY_OF = """
@@ -43,21 +44,26 @@ def active_plan_id(conn: Connection) -> int | None:
 
 def projector(conn: Connection, settings: ServiceAreaSettings | None = None) -> Projector:
     """Metric projector for the service area (centre of the admin areas or buildings)."""
-    row = conn.execute(text("""
+    row = conn.execute(
+        text("""
         SELECT ST_X(c), ST_Y(c) FROM (
             SELECT ST_Centroid(ST_Extent(geom)::geometry) AS c FROM admin_areas
             UNION ALL
             SELECT ST_Centroid(ST_Extent(geom)::geometry) FROM buildings
         ) s WHERE c IS NOT NULL LIMIT 1
-    """)).first()
+    """)
+    ).first()
     lon, lat = (row[0], row[1]) if row else (118.05, 36.8)
     return Projector.for_area(lon, lat, settings)
 
 
 def community_codes(conn: Connection, codes: Sequence[str] | None = None) -> list[str]:
     """Codes of communities (all, or the given ones checked to exist)."""
-    have = conn.execute(text(
-        "SELECT code FROM admin_areas WHERE level = 'community' ORDER BY code")).scalars().all()
+    have = (
+        conn.execute(text("SELECT code FROM admin_areas WHERE level = 'community' ORDER BY code"))
+        .scalars()
+        .all()
+    )
     if codes is None:
         return list(have)
     missing = sorted(set(codes) - set(have))
@@ -66,22 +72,39 @@ def community_codes(conn: Connection, codes: Sequence[str] | None = None) -> lis
     return sorted(set(codes))
 
 
-def communities_frame(conn: Connection, proj: Projector, codes: Sequence[str] | None) -> gpd.GeoDataFrame:
+def communities_frame(
+    conn: Connection, proj: Projector, codes: Sequence[str] | None
+) -> gpd.GeoDataFrame:
     """Communities (code, name, metric geometry)."""
     sql = "SELECT code, name, ST_AsBinary(geom) AS wkb FROM admin_areas WHERE level = 'community'"
     params = {}
     if codes is not None:
         sql += " AND code = ANY(:codes)"
         params["codes"] = list(codes)
-    df = pd.DataFrame(conn.execute(text(sql + " ORDER BY code"), params).mappings().all(),
-                      columns=["code", "name", "wkb"])
-    geoms = proj.forward(shapely.from_wkb(df["wkb"].values)) if len(df) else []
+    df = pd.DataFrame(
+        conn.execute(text(sql + " ORDER BY code"), params).mappings().all(),
+        columns=["code", "name", "wkb"],
+    )
+    geoms = valid_polygons(proj.forward(shapely.from_wkb(df["wkb"].values))) if len(df) else []
     return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=np.asarray(geoms, dtype=object))
 
 
-def buildings_frame(conn: Connection, plan_id: int, proj: Projector,
-                    communities: Sequence[str] | None = None,
-                    grid_ids: Sequence[int] | None = None) -> gpd.GeoDataFrame:
+def valid_polygons(geoms) -> np.ndarray:
+    """``geoms`` with invalid ones (e.g. after reprojection) repaired to MultiPolygons."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms[bad] = [as_multipolygon(g) for g in shapely.make_valid(geoms[bad])]
+    return geoms
+
+
+def buildings_frame(
+    conn: Connection,
+    plan_id: int,
+    proj: Projector,
+    communities: Sequence[str] | None = None,
+    grid_ids: Sequence[int] | None = None,
+) -> gpd.GeoDataFrame:
     """Buildings with households, their community and their grid in the plan (metric points)."""
     where, params = [], {"plan": plan_id}
     if communities is not None:
@@ -100,16 +123,21 @@ def buildings_frame(conn: Connection, plan_id: int, proj: Projector,
          ORDER BY b.id
     """
     rows = conn.execute(text(sql), params).mappings().all()
-    df = pd.DataFrame(rows, columns=["id", "code", "households", "population", "community_code",
-                                     "grid_id", "wkb"]).set_index("id")
+    df = pd.DataFrame(
+        rows, columns=["id", "code", "households", "population", "community_code", "grid_id", "wkb"]
+    ).set_index("id")
     geoms = proj.forward(shapely.from_wkb(df["wkb"].values)) if len(df) else []
     df["grid_id"] = df["grid_id"].astype("Float64").astype(float)
     return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=np.asarray(geoms, dtype=object))
 
 
-def grids_frame(conn: Connection, plan_id: int, proj: Projector | None,
-                communities: Sequence[str] | None = None,
-                grid_ids: Sequence[int] | None = None) -> gpd.GeoDataFrame:
+def grids_frame(
+    conn: Connection,
+    plan_id: int,
+    proj: Projector | None,
+    communities: Sequence[str] | None = None,
+    grid_ids: Sequence[int] | None = None,
+) -> gpd.GeoDataFrame:
     """Grids of a plan (index id), geometry metric when ``proj`` is given, else lon/lat."""
     where, params = ["plan_id = :plan"], {"plan": plan_id}
     if communities is not None:
@@ -123,12 +151,24 @@ def grids_frame(conn: Connection, plan_id: int, proj: Projector | None,
                ST_AsBinary(geom) AS wkb
           FROM grids WHERE {" AND ".join(where)} ORDER BY code
     """
-    cols = ["id", "code", "name", "community_code", "worker", "locked", "households",
-            "population", "buildings", "wkb"]
-    df = pd.DataFrame(conn.execute(text(sql), params).mappings().all(), columns=cols).set_index("id")
+    cols = [
+        "id",
+        "code",
+        "name",
+        "community_code",
+        "worker",
+        "locked",
+        "households",
+        "population",
+        "buildings",
+        "wkb",
+    ]
+    df = pd.DataFrame(conn.execute(text(sql), params).mappings().all(), columns=cols).set_index(
+        "id"
+    )
     geoms = shapely.from_wkb(df["wkb"].values) if len(df) else np.empty(0, dtype=object)
     if proj is not None and len(df):
-        geoms = proj.forward(geoms)
+        geoms = valid_polygons(proj.forward(geoms))
     return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=np.asarray(geoms, dtype=object))
 
 
@@ -151,9 +191,13 @@ def barriers(conn: Connection, proj: Projector, bbox_geom=None) -> np.ndarray:
     return np.asarray(proj.forward(shapely.from_wkb(np.asarray(wkbs, dtype=object))), dtype=object)
 
 
-def plan_data(conn: Connection, plan_id: int, proj: Projector,
-              communities: Sequence[str] | None = None,
-              grid_ids: Sequence[int] | None = None) -> PlanData:
+def plan_data(
+    conn: Connection,
+    plan_id: int,
+    proj: Projector,
+    communities: Sequence[str] | None = None,
+    grid_ids: Sequence[int] | None = None,
+) -> PlanData:
     """Everything the evaluation needs, for the whole plan or a part of it."""
     grids = grids_frame(conn, plan_id, proj, communities, grid_ids)
     if grid_ids is not None:
@@ -167,12 +211,14 @@ def plan_data(conn: Connection, plan_id: int, proj: Projector,
 
 
 def insert_grids(conn: Connection, plan_id: int, rows: Sequence[dict]) -> dict[str, int]:
-    """Insert grids ``{code, community_code, geom (lon/lat), locked?, name?, worker?}``;
-    returns code → id.
+    """Insert grids; returns code → id.
+
+    Rows are ``{code, community_code, geom (lon/lat), locked?, name?, worker?}``.
     """
     if not rows:
         return {}
-    res = conn.execute(text("""
+    res = conn.execute(
+        text("""
         INSERT INTO grids (plan_id, code, name, community_code, worker, locked, geom)
         SELECT :plan, t.code, t.name, t.cc, t.worker, t.locked,
                ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(t.wkb, 4326)), 3))
@@ -180,39 +226,49 @@ def insert_grids(conn: Connection, plan_id: int, rows: Sequence[dict]) -> dict[s
                       CAST(:workers AS text[]), CAST(:locked AS boolean[]), CAST(:wkbs AS bytea[]))
                AS t(code, name, cc, worker, locked, wkb)
         RETURNING id, code
-    """), {
-        "plan": plan_id,
-        "codes": [r["code"] for r in rows],
-        "names": [r.get("name") for r in rows],
-        "ccs": [r.get("community_code") for r in rows],
-        "workers": [r.get("worker") for r in rows],
-        "locked": [bool(r.get("locked", False)) for r in rows],
-        "wkbs": [shapely.to_wkb(r["geom"]) for r in rows],
-    })
+    """),
+        {
+            "plan": plan_id,
+            "codes": [r["code"] for r in rows],
+            "names": [r.get("name") for r in rows],
+            "ccs": [r.get("community_code") for r in rows],
+            "workers": [r.get("worker") for r in rows],
+            "locked": [bool(r.get("locked", False)) for r in rows],
+            "wkbs": [shapely.to_wkb(r["geom"]) for r in rows],
+        },
+    )
     return {code: gid for gid, code in res.all()}
 
 
-def set_members(conn: Connection, plan_id: int, building_ids: Sequence[int], grid_ids: Sequence[int]) -> None:
+def set_members(
+    conn: Connection, plan_id: int, building_ids: Sequence[int], grid_ids: Sequence[int]
+) -> None:
     """Put buildings into grids (replacing their previous grid in the plan)."""
     if not len(building_ids):
         return
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO grid_members (plan_id, building_id, grid_id)
         SELECT :plan, t.b, t.g FROM unnest(CAST(:b AS int[]), CAST(:g AS int[])) AS t(b, g)
         ON CONFLICT (plan_id, building_id) DO UPDATE SET grid_id = EXCLUDED.grid_id
-    """), {"plan": plan_id, "b": [int(x) for x in building_ids], "g": [int(x) for x in grid_ids]})
+    """),
+        {"plan": plan_id, "b": [int(x) for x in building_ids], "g": [int(x) for x in grid_ids]},
+    )
 
 
 def update_geometries(conn: Connection, ids: Sequence[int], geoms: Sequence) -> None:
     """Replace grid polygons (lon/lat)."""
     if not len(ids):
         return
-    conn.execute(text("""
+    conn.execute(
+        text("""
         UPDATE grids g
            SET geom = ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(t.wkb, 4326)), 3))
           FROM unnest(CAST(:ids AS int[]), CAST(:wkbs AS bytea[])) AS t(id, wkb)
          WHERE g.id = t.id
-    """), {"ids": [int(i) for i in ids], "wkbs": [shapely.to_wkb(g) for g in geoms]})
+    """),
+        {"ids": [int(i) for i in ids], "wkbs": [shapely.to_wkb(g) for g in geoms]},
+    )
 
 
 def delete_grids(conn: Connection, ids: Sequence[int]) -> None:
@@ -224,7 +280,8 @@ def delete_grids(conn: Connection, ids: Sequence[int]) -> None:
 def refresh_stats(conn: Connection, plan_id: int, grid_ids: Sequence[int] | None = None) -> None:
     """Recompute the cached households / population / buildings of grids."""
     only = "AND g.id = ANY(:ids)" if grid_ids is not None else ""
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         UPDATE grids g
            SET households = COALESCE(s.households, 0), population = COALESCE(s.population, 0),
                buildings = COALESCE(s.buildings, 0)
@@ -236,14 +293,21 @@ def refresh_stats(conn: Connection, plan_id: int, grid_ids: Sequence[int] | None
                       WHERE m.plan_id = :plan
                       GROUP BY m.grid_id) s ON s.grid_id = g2.id
          WHERE g.id = g2.id AND g2.plan_id = :plan {only}
-    """), {"plan": plan_id, "ids": [int(i) for i in (grid_ids or [])]})
+    """),
+        {"plan": plan_id, "ids": [int(i) for i in (grid_ids or [])]},
+    )
 
 
-def members_by_grid(conn: Connection, plan_id: int, grid_ids: Sequence[int] | None = None) -> dict[int, list[int]]:
+def members_by_grid(
+    conn: Connection, plan_id: int, grid_ids: Sequence[int] | None = None
+) -> dict[int, list[int]]:
     """Building ids per grid id."""
     only = "AND grid_id = ANY(:ids)" if grid_ids is not None else ""
-    rows = conn.execute(text(f"""
+    rows = conn.execute(
+        text(f"""
         SELECT grid_id, array_agg(building_id ORDER BY building_id)
           FROM grid_members WHERE plan_id = :plan {only} GROUP BY grid_id
-    """), {"plan": plan_id, "ids": [int(i) for i in (grid_ids or [])]}).all()
+    """),
+        {"plan": plan_id, "ids": [int(i) for i in (grid_ids or [])]},
+    ).all()
     return {gid: list(b) for gid, b in rows}

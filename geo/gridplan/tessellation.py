@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from scipy import sparse
-from scipy.spatial import Delaunay, QhullError
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import Delaunay, QhullError, cKDTree
 
 MIN_SHARED_M = 0.01
 
@@ -56,6 +57,7 @@ def voronoi_cells(points: np.ndarray, region) -> np.ndarray:
     points : ndarray (n, 2)
         Distinct coordinates (metres).
     region : shapely Polygon or MultiPolygon
+        What the cells tile.
 
     Returns
     -------
@@ -77,7 +79,9 @@ def voronoi_cells(points: np.ndarray, region) -> np.ndarray:
     px0, py0 = points.min(axis=0)
     px1, py1 = points.max(axis=0)
     pad = max(x1 - x0, y1 - y0, px1 - px0, py1 - py0, 1.0)
-    env = shapely.box(min(x0, px0) - pad, min(y0, py0) - pad, max(x1, px1) + pad, max(y1, py1) + pad)
+    env = shapely.box(
+        min(x0, px0) - pad, min(y0, py0) - pad, max(x1, px1) + pad, max(y1, py1) + pad
+    )
     diagram = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=env, ordered=True)
     cells = np.asarray(shapely.get_parts(diagram), dtype=object)
     if len(cells) != n:  # degenerate input (should not happen for distinct points)
@@ -155,7 +159,9 @@ def crossing_mask(points: np.ndarray, pairs: np.ndarray, barriers: np.ndarray | 
     return mask
 
 
-def build_graph(points: np.ndarray, region, barriers=None, barrier_weight: float = 0.02) -> AtomGraph:
+def build_graph(
+    points: np.ndarray, region, barriers=None, barrier_weight: float = 0.02
+) -> AtomGraph:
     """Cells and adjacency of distinct atom ``points`` inside ``region``.
 
     Parameters
@@ -186,6 +192,7 @@ def build_graph(points: np.ndarray, region, barriers=None, barrier_weight: float
     crosses = crossing_mask(points, pairs, barriers)
     weight = np.where(crosses, shared * barrier_weight, shared)
     pairs, weight, crosses = _attach_orphans(points, cells, pairs, weight, crosses)
+    pairs, weight, crosses = _bridge_components(points, pairs, weight, crosses)
     weight = np.maximum(1, np.rint(weight)).astype(np.int64)
     adj = _symmetric(n, pairs, weight)
     cross = _symmetric(n, pairs, crosses.astype(np.int64))
@@ -213,6 +220,39 @@ def _attach_orphans(points, cells, pairs, weight, crosses):
     weight = np.concatenate([weight, np.ones(len(extra))])
     crosses = np.concatenate([crosses, np.zeros(len(extra), dtype=bool)])
     return pairs, weight, crosses
+
+
+def _bridge_components(points, pairs, weight, crosses):
+    """Bridge the pieces of a disconnected graph.
+
+    Pieces separated by an empty block (a river, a park between roads) get one
+    weak barrier edge between their closest atoms.
+    """
+    n = len(points)
+    if n < 2:
+        return pairs, weight, crosses
+    g = sparse.coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    ncomp, comp = connected_components(g, directed=False)
+    extra = []
+    while ncomp > 1:
+        sizes = np.bincount(comp)
+        small = int(np.argmin(sizes))
+        mine, rest = np.flatnonzero(comp == small), np.flatnonzero(comp != small)
+        d, j = cKDTree(points[rest]).query(points[mine])
+        i = int(np.argmin(d))
+        a, b = int(mine[i]), int(rest[j[i]])
+        extra.append(sorted((a, b)))
+        comp[comp == small] = comp[b]
+        _, comp = np.unique(comp, return_inverse=True)
+        ncomp -= 1
+    if not extra:
+        return pairs, weight, crosses
+    extra = np.asarray(extra, dtype=pairs.dtype)
+    return (
+        np.concatenate([pairs, extra]),
+        np.concatenate([weight, np.ones(len(extra))]),
+        np.concatenate([crosses, np.ones(len(extra), dtype=bool)]),
+    )
 
 
 def _symmetric(n: int, pairs: np.ndarray, values: np.ndarray) -> sparse.csr_array:

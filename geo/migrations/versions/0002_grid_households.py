@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22
 """
+
 from alembic import op
 
 revision = "0002"
@@ -40,4 +41,6 @@ def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS plan_edits_plan")
     op.execute("DROP INDEX IF EXISTS grid_members_plan_grid")
     op.execute("DROP INDEX IF EXISTS grids_plan_community")
-    op.execute("ALTER TABLE grids DROP COLUMN households, DROP COLUMN population, DROP COLUMN buildings")
+    op.execute(
+        "ALTER TABLE grids DROP COLUMN households, DROP COLUMN population, DROP COLUMN buildings"
+    )
