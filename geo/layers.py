@@ -1,5 +1,6 @@
-"""Per-layer specifications: canonical fields, types, required fields, geometry types,
-enumerations and the aliases people actually write in their files.
+"""Per-layer specifications: canonical fields, types, geometry types, enumerations.
+
+Also the required fields and the aliases people actually write in their files.
 
 One :class:`LayerSpec` per loadable table. ``LAYERS`` holds the seven contract
 layers of DESIGN §4 plus ``waterways`` (loaded by the demo city, not by the CLI

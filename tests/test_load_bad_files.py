@@ -137,7 +137,8 @@ def test_encoding_option_reads_gbk(loaded_db, capsys, monkeypatch):
                              capsys, monkeypatch)
     assert code == 0, err
     with loaded_db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM cameras WHERE name = '张店区摄像机'")).scalar() == 1
+        named = conn.execute(text("SELECT count(*) FROM cameras WHERE name = '张店区摄像机'"))
+        assert named.scalar() == 1
 
 
 def test_entry_point_in_a_subprocess(loaded_db, db_env):

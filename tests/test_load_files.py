@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -10,7 +12,6 @@ from sqlalchemy import text
 
 from geo.errors import InvalidInput
 from geo.io.load import load_file, load_frame
-from pathlib import Path
 
 LOAD = Path(__file__).resolve().parent / "fixtures" / "load"
 
@@ -158,7 +159,8 @@ def test_bulk_path_is_idempotent_too(area_db):
     with area_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 40
         near = conn.execute(text(
-            "SELECT count(*) FROM incidents WHERE geom && ST_MakeEnvelope(118, 36.7, 118.1, 36.9, 4326)"
+            "SELECT count(*) FROM incidents "
+            "WHERE geom && ST_MakeEnvelope(118, 36.7, 118.1, 36.9, 4326)"
         )).scalar()
     assert near == 40
 
@@ -192,7 +194,8 @@ def test_on_conflict_update_changes_existing_rows(area_db, tmp_path):
     upd = load_file(area_db, "cameras", path, on_conflict="update", progress=False)
     assert (upd.inserted, upd.updated) == (0, 12)
     with area_db.connect() as conn:
-        assert conn.execute(text("SELECT DISTINCT status FROM cameras")).scalars().all() == ["fault"]
+        statuses = conn.execute(text("SELECT DISTINCT status FROM cameras")).scalars().all()
+    assert statuses == ["fault"]
 
 
 def test_mapping_renames_columns(area_db, tmp_path):
@@ -204,7 +207,8 @@ def test_mapping_renames_columns(area_db, tmp_path):
                        mapping={"名称": "name", "类别": "class"})
     assert report.inserted == 12
     with area_db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM cameras WHERE name LIKE '摄像机%'")).scalar() == 12
+        named = conn.execute(text("SELECT count(*) FROM cameras WHERE name LIKE '摄像机%'"))
+        assert named.scalar() == 12
 
 
 def test_reject_file_loads_the_good_rows(area_db, tmp_path):

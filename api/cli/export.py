@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from api.cli.load import LAYER_HELP
+
 
 def command(
-    layer: str = typer.Argument(..., help="admin_areas, grids, buildings, cameras, incidents, "
-                                          "roads or places"),
-    file: Path = typer.Argument(..., help="target; the suffix picks the format "
-                                          "(.geojson .gpkg .shp .fgb .parquet .csv)"),
-    crs: str = typer.Option(None, "--crs", help="write in this CRS: EPSG code, gcj02 or bd09"),
+    layer: Annotated[str, typer.Argument(help=LAYER_HELP)],
+    file: Annotated[Path, typer.Argument(help="target; the suffix picks the format "
+                                              "(.geojson .gpkg .shp .fgb .parquet .csv)")],
+    crs: Annotated[str | None, typer.Option("--crs", help="write in this CRS: EPSG code, gcj02 "
+                                                          "or bd09")] = None,
 ) -> None:
     """Export LAYER to FILE (CSV: points as lon/lat, other shapes as WKT)."""
     from sqlalchemy.exc import OperationalError

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from geo.errors import InvalidInput
+
+LAYER_HELP = "admin_areas, grids, buildings, cameras, incidents, roads or places"
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -21,19 +24,21 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def command(
-    layer: str = typer.Argument(..., help="admin_areas, grids, buildings, cameras, incidents, "
-                                          "roads or places"),
-    file: Path = typer.Argument(..., help="GeoJSON, GeoPackage, Shapefile, FlatGeobuf, "
-                                          "GeoParquet or CSV (lon/lat or x/y columns)"),
-    crs: str = typer.Option(None, "--crs", help="the file's CRS: EPSG code, gcj02 or bd09"),
-    mapping: list[str] = typer.Option(None, "--map", help="rename a column: SRC=DST (repeat)"),
-    on_conflict: str = typer.Option("skip", "--on-conflict",
-                                    help="skip or update rows whose key exists"),
-    reject_file: Path = typer.Option(None, "--reject-file",
-                                     help="write bad rows here (with a reason) and load the rest"),
-    allow_outside: bool = typer.Option(False, "--allow-outside",
-                                       help="accept features far outside the service area"),
-    encoding: str = typer.Option(None, "--encoding", help="text encoding of a CSV (default UTF-8)"),
+    layer: Annotated[str, typer.Argument(help=LAYER_HELP)],
+    file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile, FlatGeobuf, "
+                                              "GeoParquet or CSV (lon/lat or x/y columns)")],
+    crs: Annotated[str | None, typer.Option("--crs", help="the file's CRS: EPSG code, gcj02 "
+                                                          "or bd09")] = None,
+    mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SRC=DST "
+                                                                    "(repeat)")] = None,
+    on_conflict: Annotated[str, typer.Option("--on-conflict", help="skip or update rows whose "
+                                                                   "key exists")] = "skip",
+    reject_file: Annotated[Path | None, typer.Option(
+        "--reject-file", help="write bad rows here (with a reason) and load the rest")] = None,
+    allow_outside: Annotated[bool, typer.Option(
+        "--allow-outside", help="accept features far outside the service area")] = False,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", help="text encoding of a CSV (default UTF-8)")] = None,
 ) -> None:
     """Load FILE into LAYER (validated; nothing is written if a row is bad)."""
     from sqlalchemy.exc import OperationalError
@@ -45,8 +50,7 @@ def command(
     from geo.settings import DatabaseSettings
 
     get_layer(layer)
-    settings = DatabaseSettings()
-    engine = make_engine(settings)
+    engine = make_engine(DatabaseSettings())
     try:
         report = load_file(engine, layer, file, crs=crs, mapping=parse_mapping(mapping),
                            on_conflict=on_conflict, reject_file=reject_file,

@@ -58,8 +58,9 @@ class LoadReport:
 
     def summary(self) -> str:
         """One line: the counts (and where rejects went)."""
-        line = (f"{self.layer}: read {self.read}, inserted {self.inserted}, updated {self.updated}, "
-                f"skipped {self.skipped}, rejected {self.rejected}, repaired {self.repaired}")
+        line = (f"{self.layer}: read {self.read}, inserted {self.inserted}, "
+                f"updated {self.updated}, skipped {self.skipped}, rejected {self.rejected}, "
+                f"repaired {self.repaired}")
         if self.reject_file is not None and self.rejected:
             line += f" (rejects in {self.reject_file})"
         if self.seconds:
@@ -74,8 +75,13 @@ class _Progress:
         self.bar = None
         if enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-            from rich.progress import TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
                                 MofNCompleteColumn(), TimeElapsedColumn(),
@@ -341,15 +347,21 @@ def load_file(
 
     Parameters
     ----------
+    engine : sqlalchemy.Engine
+        The database.
+    layer : str
+        Layer name.
+    path : path-like
+        The file (format from its suffix).
     crs : str, optional
         The file's CRS: an EPSG code, ``gcj02`` or ``bd09`` (overrides what the
         file declares).
     mapping : dict, optional
         Source column → canonical column.
+    on_conflict, reject_file, allow_outside, progress, area
+        As for :func:`load_frame`.
     encoding : str, optional
         Text encoding of CSV files (UTF-8 by default).
-
-    Other parameters are those of :func:`load_frame`.
     """
     spec = get_layer(layer)
     source_crs = parse_crs(crs)

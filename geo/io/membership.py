@@ -37,8 +37,11 @@ def ensure_active_plan(conn: Connection, author: str = "import") -> int:
 
 
 def fill_members(conn: Connection, plan_id: int) -> int:
-    """Assign buildings without a membership in ``plan_id`` to the grid holding their
-    point-on-surface. Returns how many memberships were added."""
+    """Assign buildings without a membership in ``plan_id`` to the grid holding them.
+
+    A building belongs to the grid containing its point-on-surface. Returns how
+    many memberships were added.
+    """
     result = conn.execute(
         text(
             """
@@ -83,8 +86,9 @@ def assign_incident_grids(conn: Connection, plan_id: int) -> int:
 
 
 def grid_of_points(conn: Connection, plan_id: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Id of the grid of ``plan_id`` each point falls in (``ST_Intersects`` semantics; the
-    lowest id where grids share an edge), ``-1`` where none.
+    """Id of the grid of ``plan_id`` each point falls in, ``-1`` where none.
+
+    ``ST_Intersects`` semantics: a point on a shared edge goes to the lowest id.
 
     Examples
     --------

@@ -46,7 +46,9 @@ def file_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         known = ", ".join(sorted(SUFFIXES))
-        raise FileFormatError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {known}")
+        raise FileFormatError(
+            f"{path.name}: unsupported file type {suffix or '(none)'}; use {known}"
+        )
     return SUFFIXES[suffix]
 
 
@@ -122,12 +124,16 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
         return gpd.read_parquet(path)
     except ValueError as exc:
         if "geo" not in str(exc).lower():
-            raise FileFormatError(f"{path.name}: cannot read as GeoParquet: {_first_line(exc)}")
+            raise FileFormatError(
+                f"{path.name}: cannot read as GeoParquet: {_first_line(exc)}"
+            ) from None
         # A plain Parquet table with lon/lat columns.
         table = pd.read_parquet(path)
         return _frame_from_table(table, path)
     except Exception as exc:  # pyarrow raises many kinds for broken files
-        raise FileFormatError(f"{path.name}: cannot read as GeoParquet: {_first_line(exc)}") from None
+        raise FileFormatError(
+            f"{path.name}: cannot read as GeoParquet: {_first_line(exc)}"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -374,7 +374,8 @@ def _check_incident(cols: dict[str, pd.Series], geoms: np.ndarray, reasons: _Rea
     occurred = cols["occurred_at"]
     limit = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=settings.future_tolerance_s)
     future = (occurred > limit).fillna(False).to_numpy()
-    reasons.flag(future, [f"occurred_at {t.isoformat()} is in the future" for t in occurred[future]])
+    reasons.flag(future, [f"occurred_at {t.isoformat()} is in the future"
+                          for t in occurred[future]])
     if "resolved_at" in cols:
         before = (cols["resolved_at"] < occurred).fillna(False).to_numpy()
         reasons.flag(before, "resolved_at is before occurred_at")
