@@ -4,16 +4,16 @@ Each edit recomputes the camera's view in the same transaction (so the map
 never shows a stale view).
 
 Input is a GeoJSON Feature (Point, properties as in DESIGN §4) or a flat object
-with ``lon``/``lat``; it is validated exactly like a file row
-(:func:`geo.io.validate.validate_frame`: class aliases 一类/二类/三类 and 1/2/3,
-ranges, GB/T 28181 codes, service area), plus ``resolution_px`` (> 0).
+with ``lon``/``lat``; it is validated by the loader's rules — the same field
+specs (``geo.layers``: class aliases 一类/二类/三类 and 1/2/3, kinds, ranges),
+GB/T 28181 codes and service area — for one row without a data frame, plus
+``resolution_px`` (> 0).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
 import shapely
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
@@ -66,32 +66,83 @@ def parse_body(body: Any) -> tuple[dict, shapely.Point | None]:
     return props, point
 
 
-def _validate(conn: Connection, fields: dict, point: shapely.Point,
+def _validate(conn: Connection, fields: dict, point: shapely.Point | None,
               area: ServiceAreaSettings | None) -> dict:
+    """One camera checked by the loader's rules.
+
+    The ``geo.layers`` specs, GB/T 28181 codes and the service area, without
+    building a data frame, so an edit stays interactive.
+    """
     from geo.io.area import service_area_bbox
-    from geo.io.validate import validate_frame
+    from geo.io.validate import gbt28181_problem
+    from geo.layers import get_layer
 
     if point is None or point.is_empty:
         raise InvalidInput("a camera needs a location (Point geometry or lon/lat)")
-    res = fields.get("resolution_px")
-    if res is not None:
-        try:
-            res = int(res)
-        except (TypeError, ValueError):
-            raise InvalidInput("resolution_px must be a positive integer") from None
-        if res <= 0:
-            raise InvalidInput("resolution_px must be a positive integer")
-    row = {k: v for k, v in fields.items() if k != "resolution_px" and v is not None}
-    frame = gpd.GeoDataFrame({k: [v] for k, v in row.items()}, geometry=[point], crs=4326)
-    clean, rejects = validate_frame("cameras", frame, area_bbox=service_area_bbox(conn, area),
-                                    label="camera")
-    if len(rejects):
-        raise InvalidInput(str(rejects["reason"].iloc[0]))
-    rec = {k: clean[k].iloc[0] for k in FIELDS if k in clean.columns}
-    rec = {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
-    rec["resolution_px"] = res
-    rec["wkt"] = clean.geometry.iloc[0].wkt
+    spec = get_layer("cameras")
+    rec: dict = {}
+    for name, fs in spec.fields.items():
+        value = fields.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            rec[name] = fs.default
+            continue
+        rec[name] = _field_value(fs, value)
+    if rec.get("code") is not None:
+        rec["code"] = str(rec["code"]).strip()
+        why = gbt28181_problem(rec["code"])
+        if why:
+            raise InvalidInput(f"camera code {rec['code']!r} is not a GB/T 28181 code: {why}")
+    rec["resolution_px"] = _resolution(fields.get("resolution_px"))
+    _check_location(point, service_area_bbox(conn, area))
+    rec["wkt"] = point.wkt
     return rec
+
+
+def _field_value(fs, value):
+    """A typed, range-checked value for one field (messages as the loader's)."""
+    if fs.kind == "enum":
+        got = fs.normalise(value)
+        if got is None:
+            raise InvalidInput(f"{fs.name} {value!r} is not one of {', '.join(fs.choices)}")
+        return got
+    if fs.kind in ("float", "int"):
+        try:
+            num = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{fs.name} {value!r} is not a number") from None
+        low_bad = fs.low is not None and (num <= fs.low if fs.low_open else num < fs.low)
+        high_bad = fs.high is not None and (num >= fs.high if fs.high_open else num > fs.high)
+        if low_bad or high_bad or num != num:
+            raise InvalidInput(f"{fs.name} {num:g} is outside {fs.range_text()}")
+        return num
+    return str(value)
+
+
+def _resolution(value) -> int | None:
+    if value is None:
+        return None
+    try:
+        res = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("resolution_px must be a positive integer") from None
+    if res <= 0 or res != float(value):
+        raise InvalidInput("resolution_px must be a positive integer")
+    return res
+
+
+def _check_location(point: shapely.Point, bbox) -> None:
+    x0, y0, x1, y1 = bbox
+
+    def inside(u, v):
+        return x0 <= u <= x1 and y0 <= v <= y1
+
+    if inside(point.x, point.y):
+        return
+    if inside(point.y, point.x):
+        raise InvalidInput(f"lat/lon swapped? ({point.x:g}, {point.y:g}) is not in the service "
+                           f"area but ({point.y:g}, {point.x:g}) is")
+    raise InvalidInput(f"({point.x:g}, {point.y:g}) is far outside the service area "
+                       f"({x0:g},{y0:g} – {x1:g},{y1:g})")
 
 
 def _feature(row: dict, with_view: bool = False) -> dict:
