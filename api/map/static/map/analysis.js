@@ -160,18 +160,12 @@
     return n;
   }
 
-  // City-wide coverage share from the coverage API, whatever its exact field names.
+  // City-wide camera coverage of public (non-building) area, from the coverage API.
   function coverageShare() {
     return U.api("/api/v1/coverage/summary?level=city").then(function (r) {
-      var b = r.body, row = Array.isArray(b) ? b[0] : (b && (b.rows ? b.rows[0] : b.items ? b.items[0] : b));
-      if (!row) return null;
-      var keys = ["public_area_pct", "public_area_share", "coverage_pct", "covered_share", "public_area"];
-      for (var i = 0; i < keys.length; i++) {
-        var v = row[keys[i]];
-        if (v && typeof v === "object") v = v.share !== undefined ? v.share : v.pct;
-        if (typeof v === "number") return v <= 1 ? v * 100 : v;
-      }
-      return null;
+      var units = (r.body && r.body.units) || [];
+      var share = units.length ? units[0].area_share : null;
+      return typeof share === "number" ? share * 100 : null;
     }).catch(function () { return null; });
   }
 

@@ -107,6 +107,7 @@
           figure("om-sum-coverage", t("sum.coverage")),
         ]),
         el("div", { class: "om-note", id: "om-sum-window" }),
+        el("div", { class: "om-note", text: t("sum.coverage_basis") }),
       ]);
       L.DomEvent.disableClickPropagation(box);
       return box;
