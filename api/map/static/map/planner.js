@@ -331,7 +331,7 @@
         el("div", { class: "om-row" }, [el("label", { text: t("pl.in_band") }), ui.band]),
         ui.msg,
       ]);
-      var wrap = el("div", { class: "om-panel om-planner" }, [ui.toggle, ui.box]);
+      var wrap = el("div", { class: "om-panel om-planner-wrap" }, [ui.toggle, ui.box]);
       L.DomEvent.disableClickPropagation(wrap);
       L.DomEvent.disableScrollPropagation(wrap);
       return wrap;
