@@ -36,6 +36,7 @@ from tiles.tilejson import tilejson
 MVT = "application/vnd.mapbox-vector-tile"
 Disconnected = Callable[[], Awaitable[None]]
 _DISCONNECT_POLL_S = 0.25
+_WATCH_AFTER_S = 0.05
 
 
 @asynccontextmanager
@@ -103,17 +104,37 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 async def render_or_cancel(work: Awaitable[tuple[Tile, str]],
                            disconnected: Disconnected) -> tuple[Tile, str]:
-    """Await the render; if the client leaves first, cancel it (and its query)."""
+    """Await the render; if the client leaves first, cancel it (and its query).
+
+    Most tiles are ready in a few milliseconds, so the disconnect watcher only
+    starts once the render has taken longer than ``_WATCH_AFTER_S``.
+    """
     task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(disconnected())
+    gone = False
+    watcher: asyncio.Task | None = None
+
+    async def watch() -> None:
+        nonlocal gone
+        await disconnected()
+        gone = True
+        task.cancel()
+
+    def start_watching() -> None:
+        nonlocal watcher
+        if not task.done():
+            watcher = asyncio.ensure_future(watch())
+
+    timer = asyncio.get_running_loop().call_later(_WATCH_AFTER_S, start_watching)
     try:
-        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        return await task
+    except asyncio.CancelledError:
+        if gone:
+            raise ClientGone from None
+        raise
     finally:
-        watch.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    raise ClientGone
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def answer(service: TileService, req: TileRequest, if_none_match: str | None,
