@@ -27,6 +27,8 @@ from geo.hotspots.study import Lru, Study, check_size, clip_to_bbox, extent_area
 from geo.settings import ServiceAreaSettings
 
 HEAT_SOURCE_RES = 11
+# Studies up to this many cells get their k = 2 and 3 weights built in the background.
+PREBUILD_MAX_CELLS = 60_000
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,11 @@ class HotspotService:
         check_size(clipped, res, self.settings.max_cells)
         cells = study_cells(clipped, res, self.incident_cells(res, st), bbox)
         fresh = _enough(Study(res, cells, source), res, bbox)
-        return self._study_by_cells.get((res, fresh.key), lambda: fresh)
+        study = self._study_by_cells.get((res, fresh.key), lambda: fresh)
+        if study is fresh and len(study) <= PREBUILD_MAX_CELLS:
+            threading.Thread(target=_prebuild, args=(study,), daemon=True,
+                             name="onemap-hotspot-weights").start()
+        return study
 
     # -- counting ---------------------------------------------------------------
 
@@ -225,6 +231,12 @@ class HotspotService:
             return cols.time_range(f)
         with self.engine.connect() as conn:
             return A.time_range(conn, f)
+
+
+def _prebuild(study: Study) -> None:
+    """Build the k = 1, 2, 3 weights of a new study ahead of the requests that need them."""
+    for k in (1, 2, 3):
+        study.weights(k)
 
 
 def _enough(study: Study, res: int, bbox: tuple | None) -> Study:

@@ -74,6 +74,7 @@ class Study:
         self.key = hashlib.blake2b(cells.tobytes(), digest_size=12).hexdigest()
         self._parent, self._rows = parent, rows
         self._weights: dict[int, sparse.csr_matrix] = {}
+        self._k_locks: dict[int, threading.Lock] = {}
         self._rings: list | None = None
         self._heads: list[bytes] | None = None
         self._ids: np.ndarray | None = None
@@ -84,14 +85,16 @@ class Study:
         return len(self.cells)
 
     def weights(self, k: int) -> sparse.csr_matrix:
-        """Binary k-ring weights among the study cells (built once)."""
-        if self._parent is not None and k not in self._weights:
-            full = self._parent.weights(k)
-            with self._lock:
-                self._weights[k] = full[self._rows][:, self._rows].tocsr()
+        """Binary k-ring weights among the study cells (built once per k)."""
         with self._lock:
+            lock = self._k_locks.setdefault(k, threading.Lock())
+        with lock:  # one builder per k; other k's and readers are not held up
             if k not in self._weights:
-                self._weights[k] = C.kring_weights(self.cells, k)
+                if self._parent is not None:
+                    full = self._parent.weights(k)
+                    self._weights[k] = full[self._rows][:, self._rows].tocsr()
+                else:
+                    self._weights[k] = C.kring_weights(self.cells, k)
             return self._weights[k]
 
     def rings(self) -> list:
