@@ -125,7 +125,11 @@ def coverage_siting(body: SitingRequest, engine: EngineDep, state: StateDep,
 
 @router.post("/refresh")
 def coverage_refresh(engine: EngineDep, state: StateDep, settings: SettingsDep) -> dict:
-    """Recompute every camera view (and the stored gaps on their next read)."""
-    report = refresh_all(engine, settings, state.area)
+    """Recompute every camera view (and the stored gaps on their next read).
+
+    Runs in this process (no forked workers from a server thread); the CLI's
+    ``onemap coverage refresh`` uses worker processes.
+    """
+    report = refresh_all(engine, settings.model_copy(update={"workers": 1}), state.area)
     return {"cameras": report.cameras, "views": report.views, "blocked": report.blocked,
             "removed": report.removed, "seconds": report.seconds}

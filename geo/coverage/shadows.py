@@ -172,9 +172,11 @@ def cast(fp: Footprints, cam_xy: np.ndarray, radius: np.ndarray, cam: np.ndarray
     """
     cam = np.asarray(cam, dtype=np.int64)
     bld = np.asarray(bld, dtype=np.int64)
-    polys, owners = [fp.geoms[bld]], [cam]
     points = shapely.points(cam_xy[cam])
     mount = shapely.dwithin(fp.geoms[bld], points, mount_tolerance)
+    # A shadow contains its footprint (every point inside lies behind a facing
+    # edge), so only mounts need their footprint added on its own.
+    polys, owners = [fp.geoms[bld[mount]]], [cam[mount]]
     cam, bld = cam[~mount], bld[~mount]
     convex = fp.convex[bld]
     if convex.any():

@@ -118,8 +118,8 @@ def refresh_all(engine: Engine, settings: CoverageSettings | None = None,
         r = part["range_m"].max() * _BOX_PAD[0] + _BOX_PAD[1]
         box = shapely.box(part["x"].min() - r, part["y"].min() - r,
                           part["x"].max() + r, part["y"].max() + r)
-        jobs.append((part, bld_m[tree.query(box)], proj.epsg, settings))
-    ids, views, areas = _run(jobs, settings.workers, progress)
+        jobs.append((rows, tree.query(box)))
+    ids, views, areas = _run(_Context(cams, bld_m, proj.epsg, settings), jobs, progress)
     with engine.begin() as conn:
         n = store.write_views(conn, ids, views, areas, replace_all=True)
     return RefreshReport(cameras=len(cams) + len(dropped), views=n,
@@ -127,29 +127,60 @@ def refresh_all(engine: Engine, settings: CoverageSettings | None = None,
                          seconds=time.perf_counter() - t0)
 
 
-def _run(jobs: list, workers: int, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Compute the batches (in worker processes when there are several)."""
+@dataclass
+class _Context:
+    """What every batch reads: all cameras and buildings (metric), the CRS, the settings."""
+
+    cams: pd.DataFrame
+    buildings: np.ndarray
+    epsg: int
+    settings: CoverageSettings
+
+    def batch(self, job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows, near = job
+        return compute_batch(self.cams.iloc[rows], self.buildings[near], self.epsg, self.settings)
+
+
+#: The context inherited by forked worker processes (set in each worker by its initializer).
+_WORKER: dict = {}
+
+
+def _init_worker(ctx: _Context) -> None:
+    _WORKER["ctx"] = ctx
+
+
+def _work(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _WORKER["ctx"].batch(job)
+
+
+def _run(ctx: _Context, jobs: list, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compute the batches, in forked worker processes when ``workers`` > 1.
+
+    Workers are forked with the context as their initializer argument, so the
+    cameras and buildings are inherited, not pickled; only row indices go out
+    and views come back.
+    """
+    import multiprocessing as mp
+
     from rich.progress import Progress
 
     results = []
+    workers = ctx.settings.workers
     with Progress(disable=not progress, transient=False) as bar:
         task = bar.add_task("camera views", total=sum(len(j[0]) for j in jobs))
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for job, res in zip(jobs, pool.map(_job, jobs), strict=True):
+        if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                     initializer=_init_worker, initargs=(ctx,)) as pool:
+                for job, res in zip(jobs, pool.map(_work, jobs), strict=True):
                     results.append(res)
                     bar.advance(task, len(job[0]))
         else:
             for job in jobs:
-                results.append(_job(job))
+                results.append(ctx.batch(job))
                 bar.advance(task, len(job[0]))
     if not results:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=object), np.empty(0)
     return tuple(np.concatenate([r[i] for r in results]) for i in range(3))  # type: ignore[return-value]
-
-
-def _job(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return compute_batch(*job)
 
 
 def refresh_cameras(engine: Engine, ids, settings: CoverageSettings | None = None,

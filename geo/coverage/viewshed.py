@@ -117,8 +117,8 @@ def _occlude(ground, wedge, cam_xy, radius, buildings, mount_tolerance) -> np.nd
     shadow, owner = shadow[order], owner[order]
     cams, starts = np.unique(owner, return_index=True)
     bounds = np.r_[starts, len(owner)]
-    unions = np.array([shapely.union_all(shadow[bounds[i]:bounds[i + 1]])
-                       for i in range(len(cams))], dtype=object)
+    unions = np.array([shadow[a] if b - a == 1 else shapely.union_all(shadow[a:b])
+                       for a, b in zip(bounds[:-1], bounds[1:], strict=True)], dtype=object)
     views[cams] = shapely.difference(ground[cams], unions)
     return _polygonal(views)
 
