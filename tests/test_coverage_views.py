@@ -232,3 +232,18 @@ def test_refresh_with_no_cameras_is_a_no_op(empty_db):
     report = refresh_all(empty_db)
     assert (report.cameras, report.views) == (0, 0)
     assert refresh_near(empty_db, _lonlat(shapely.box(0, 0, 10, 10))).views == 0
+
+
+def test_after_load_hook_refreshes_what_a_load_touched(empty_db):
+    from geo.coverage.hooks import after_load
+
+    with empty_db.begin() as conn:
+        a = add_camera(conn, 0, 0, range_m=30.0)
+        b = add_camera(conn, 500, 0, range_m=30.0)
+    assert after_load(empty_db, "roads") is None
+    assert after_load(empty_db, "cameras").views == 2
+    with empty_db.begin() as conn:
+        add_building(conn, shapely.box(-20, 5, 20, 8))
+    report = after_load(empty_db, "buildings", geometry=_lonlat(shapely.box(-20, 5, 20, 8)))
+    assert report.views == 1
+    assert after_load(empty_db, "cameras", camera_ids=[a, b]).views == 2

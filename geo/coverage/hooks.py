@@ -1,0 +1,43 @@
+"""What loaders call after writing layers that camera views depend on.
+
+``camera_views`` is derived from ``cameras`` and ``buildings``; a loader (files,
+the demo city, HTTP ingest) calls :func:`after_load` once its transaction has
+committed. Gaps and figures need no call: they are recomputed on their next
+read because the layer versions moved.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from geo.coverage.views import RefreshReport, refresh_all, refresh_cameras, refresh_near
+
+#: Layers whose changes alter what cameras see.
+VIEW_INPUTS = ("cameras", "buildings")
+
+
+def after_load(engine: Engine, layer: str, *, camera_ids=None, geometry=None,
+               progress: bool = False) -> RefreshReport | None:
+    """Bring ``camera_views`` up to date after ``layer`` changed.
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    layer : str
+        The layer that was written; other layers need nothing (None is returned).
+    camera_ids : iterable of int, optional
+        For ``cameras``: the cameras added or changed (default: all of them).
+    geometry : shapely geometry, optional
+        For ``buildings``: where footprints changed, lon/lat (old and new
+        footprints together); default: every camera is recomputed.
+    progress : bool
+        Show a progress bar for a full refresh.
+    """
+    if layer not in VIEW_INPUTS:
+        return None
+    if layer == "cameras" and camera_ids is not None:
+        return refresh_cameras(engine, camera_ids)
+    if layer == "buildings" and geometry is not None:
+        return refresh_near(engine, geometry)
+    return refresh_all(engine, progress=progress)
