@@ -373,10 +373,14 @@ async def uncached(db, tiles: dict, concurrency: int) -> dict[str, dict[int, Run
         await load(b.port, [tipg_path(*t) for t in warm], 1, GZIP)
         await bare_pool.run(warm, 1, textbook=True)
         for z in ZOOMS:
+            cpu = a.cpu_seconds()
             runs["ours"][z] = await load(a.port, [our_path(*t) for t in tiles[z]], concurrency,
                                          GZIP)
+            runs["ours"][z].server_cpu = a.cpu_seconds() - cpu
+            cpu = b.cpu_seconds()
             runs["tipg"][z] = await load(b.port, [tipg_path(*t) for t in tiles[z]], concurrency,
                                          GZIP)
+            runs["tipg"][z].server_cpu = b.cpu_seconds() - cpu
             runs["bare"][z] = await bare_pool.run(tiles[z], concurrency, textbook=False)
             runs["textbook"][z] = await bare_pool.run(tiles[z], concurrency, textbook=True)
             print(f"tiles: z{z}: ours {runs['ours'][z].rate:.0f}/s, tipg "
@@ -416,7 +420,8 @@ async def cached(db, tiles: list, concurrency: int, seconds: float,
 
 
 def _all(runs: dict[int, Run]) -> Run:
-    out = Run(seconds=sum(r.seconds for r in runs.values()))
+    out = Run(seconds=sum(r.seconds for r in runs.values()),
+              server_cpu=sum(r.server_cpu for r in runs.values()))
     for r in runs.values():
         out.latencies += r.latencies
         out.sizes += r.sizes
@@ -451,8 +456,9 @@ def report(args, counts, tiles, runs, hits: list[Run], revalidated: list[Run], l
         f"textbook SQL run zoom by zoom, interleaved.",
         "",
         "| zoom | tiles | ours tiles/s | ours p50 / p95 ms | tipg tiles/s | tipg p50 / p95 ms "
-        "| ours/tipg | bare SQL tiles/s | endpoint/bare time | gzip bytes ours / tipg |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ours/tipg | bare SQL tiles/s | endpoint/bare time | server CPU ms/tile ours / tipg "
+        "| gzip bytes ours / tipg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for z in ZOOMS:
         a, b, c = mine[z], theirs[z], bare_ours[z]
@@ -460,11 +466,13 @@ def report(args, counts, tiles, runs, hits: list[Run], revalidated: list[Run], l
             f"| {z} | {len(a.latencies)} | {a.rate:.0f} | {a.pct(50):.1f} / {a.pct(95):.1f} | "
             f"{b.rate:.0f} | {b.pct(50):.1f} / {b.pct(95):.1f} | {a.rate / b.rate:.2f}× | "
             f"{c.rate:.0f} | {a.seconds / c.seconds:.2f}× | "
+            f"{1e3 / a.per_cpu_second:.2f} / {1e3 / b.per_cpu_second:.2f} | "
             f"{np.mean(a.sizes):,.0f} / {np.mean(b.sizes):,.0f} |")
     lines += [
         f"| **12–16** | {len(m_all.latencies)} | **{m_all.rate:.0f}** | {m_all.pct(50):.1f} / "
         f"{m_all.pct(95):.1f} | **{t_all.rate:.0f}** | {t_all.pct(50):.1f} / "
-        f"{t_all.pct(95):.1f} | **{ratio:.2f}×** | {b_all.rate:.0f} | **{overhead:.2f}×** | |",
+        f"{t_all.pct(95):.1f} | **{ratio:.2f}×** | {b_all.rate:.0f} | **{overhead:.2f}×** | "
+        f"{1e3 / m_all.per_cpu_second:.2f} / {1e3 / t_all.per_cpu_second:.2f} | |",
         "",
         f"- **Uncached, ours/tipg: {ratio:.2f}×** tiles/s over z12–16 (target ≥ 2×). "
         f"Statuses ours {m_all.statuses}, tipg {t_all.statuses}. tipg transforms every row to "
