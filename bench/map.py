@@ -53,7 +53,8 @@ CHROMIUM_ARGS = [
 FIRST_RENDER_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const first = Number(document.documentElement.dataset.firstTile);
-  return {dcl: nav.domContentLoadedEventStart, first: first, render: first - nav.domContentLoadedEventStart};
+  const dcl = nav.domContentLoadedEventStart;
+  return {dcl: dcl, first: first, render: first - dcl};
 }"""
 # All layers shown at opening have drawn (tiles loaded, heatmap fetched).
 SETTLED_JS = """() => Object.values(onemap.overlays).filter(l => onemap.map.hasLayer(l)).every(l =>
@@ -73,7 +74,8 @@ def city_database(fresh: bool) -> DatabaseSettings:
         if server.embedded:
             cluster.start(server)
         with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (DB_NAME,)).fetchone()
             if fresh or not exists:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
                 conn.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -168,7 +170,8 @@ def run(url: str, runs: int) -> tuple[list[dict], list[dict]]:
             page = ctx.new_page()
             cold.append(measure(page, url + "/map", host))
             console.print(f"cold run {i + 1}: first tile {cold[-1]['render']:.0f} ms, "
-                          f"settled {cold[-1]['settled']:.0f} ms, {cold[-1]['requests']} requests; slowest: "
+                          f"settled {cold[-1]['settled']:.0f} ms, {cold[-1]['requests']} requests; "
+                          "slowest: "
                           + ", ".join(f"{ms:.0f} ms {u.split('?')[0][len(url):]}"
                                       for ms, u in cold[-1]["slowest"]))
             if i == runs - 1:

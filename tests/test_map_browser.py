@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from conftest import ROOT, clone_database, drop_database
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine, text
 
@@ -28,7 +29,6 @@ from geo.coverage.gapstore import refresh_gaps
 from geo.coverage.views import refresh_all
 from geo.db.engine import make_engine
 from geo.settings import DatabaseSettings
-from conftest import ROOT, clone_database, drop_database
 
 pytestmark = pytest.mark.browser
 
@@ -172,10 +172,12 @@ def open_page(browser: Browser, url: str) -> Watched:
     page.on("pageerror", lambda e: w.errors.append(f"pageerror: {e}"))
     page.on("request", lambda r: w.requests.append(r.url))
     page.on("requestfailed", lambda r: w.failed.append(f"{r.url} {r.failure}"))
-    page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}")
+            if r.status >= 400 else None)
     page.goto(url)
     page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=20_000)
-    page.wait_for_function("document.documentElement.dataset.firstTile !== undefined", timeout=20_000)
+    page.wait_for_function("document.documentElement.dataset.firstTile !== undefined",
+                           timeout=20_000)
     return w
 
 
@@ -201,7 +203,8 @@ def wait_drawn(page: Page, key: str, timeout: float = 20_000) -> int:
 
 
 def set_overlay(page: Page, key: str, on: bool) -> None:
-    box = page.locator(f'.leaflet-control-layers-overlays label:has(span[data-layer="{key}"]) input')
+    box = page.locator(
+        f'.leaflet-control-layers-overlays label:has(span[data-layer="{key}"]) input')
     if box.is_checked() != on:
         box.click()
 
@@ -268,7 +271,8 @@ def test_time_filter_changes_the_incident_layer(server: Server, browser: Browser
             "Object.keys(onemap.overlays.incidents._counts).length > 0 && "
             "onemap.overlays.incidents._loading === false", timeout=20_000)
         page.wait_for_timeout(800)
-        return drawn(page, "incidents"), page.inner_text("#om-sum-incidents"), _in_view(page, demo_engine)
+        shown = page.inner_text("#om-sum-incidents")
+        return drawn(page, "incidents"), shown, _in_view(page, demo_engine)
 
     n90, shown90, db90 = incidents_after("90")
     n7, shown7, db7 = incidents_after("7")
@@ -326,8 +330,10 @@ def test_planner_moves_a_building_and_the_households_follow(server: Server, brow
     page.evaluate(f"onemap.map.setView([{b['lat']}, {b['lon']}], 18)")
     wait_drawn(page, "buildings")
     # Click the building where it is drawn on screen: the planner selects it.
-    x, y = page.evaluate(f"""() => {{ const p = onemap.map.latLngToContainerPoint([{b['lat']}, {b['lon']}]);
-        const r = onemap.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }}""")
+    x, y = page.evaluate("""([lat, lon]) => {
+        const p = onemap.map.latLngToContainerPoint([lat, lon]);
+        const r = onemap.map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y]; }""", [b["lat"], b["lon"]])
     page.mouse.click(x, y)
     page.wait_for_function("document.getElementById('om-selected-count').textContent === '1'")
     assert page.evaluate("Object.keys(onemap.planner.state.selected).map(Number)") == [b["id"]]
@@ -343,12 +349,47 @@ def test_planner_moves_a_building_and_the_households_follow(server: Server, brow
     with demo_engine.connect() as conn:
         grid_now = conn.execute(text(
             "SELECT g.code FROM grid_members m JOIN grids g ON g.id = m.grid_id "
-            "WHERE m.plan_id = :p AND m.building_id = :b"), {"p": plan_id, "b": b["id"]}).scalar_one()
+            "WHERE m.plan_id = :p AND m.building_id = :b"),
+            {"p": plan_id, "b": b["id"]}).scalar_one()
         hh_now = conn.execute(text("SELECT households FROM grids WHERE plan_id = :p AND code = :c"),
                               {"p": plan_id, "c": b["target"]}).scalar_one()
     assert grid_now == b["target"] and hh_now == moved_to
     assert w.errors == [] and w.failed == [] and off_host(w, server.host) == []
     page.close()
+
+
+def test_gcj02_base_map_is_shifted_under_our_layers(demo: DatabaseSettings,
+                                                    browser: Browser) -> None:
+    """With a GCJ-02 base map, its pane moves by the WGS-84 → GCJ-02 offset at the centre."""
+    import math
+
+    from geo.crs import wgs84_to_gcj02
+
+    # A "tile server" on the app's own host: every tile is Leaflet's layers icon.
+    env = {"ONEMAP_BASE_MAP_URL": "/static/vendor/leaflet/images/layers.png?{z}/{x}/{y}",
+           "ONEMAP_BASE_MAP_CRS": "gcj02", "ONEMAP_BASE_MAP_ATTRIBUTION": "test tiles"}
+    s = start_server(demo.database_url or "", ROOT / "data" / "screenshots" / "server-gcj.log", env)
+    try:
+        w = open_page(browser, s.url + "/map/embed?layers=grids&center=118.05,36.80&zoom=16")
+        page = w.page
+        page.wait_for_function("document.querySelectorAll('.leaflet-ol-base-pane img').length > 0")
+        dx, dy, lat, lon, z = page.evaluate("""() => { const p = L.DomUtil.getPosition(
+            onemap.map.getPane('ol-base')), c = onemap.map.getCenter();
+            return [p.x, p.y, c.lat, c.lng, onemap.map.getZoom()]; }""")
+        glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
+
+        def px(lo: float, la: float) -> tuple[float, float]:
+            n = 256 * 2**z
+            y = math.log(math.tan(math.radians(la)) + 1 / math.cos(math.radians(la)))
+            return (lo + 180) / 360 * n, (1 - y / math.pi) / 2 * n
+
+        (x0, y0), (x1, y1) = px(lon, lat), px(glon, glat)
+        assert abs(dx - (x0 - x1)) < 0.5 and abs(dy - (y0 - y1)) < 0.5
+        assert abs(x0 - x1) > 50  # hundreds of metres at zoom 16: a visible correction
+        assert w.errors == [] and w.failed == [] and off_host(w, s.host) == []
+        page.close()
+    finally:
+        stop_server(s)
 
 
 def test_widget_embed_gets_aggregated_incidents_only(server: Server, browser: Browser,
@@ -364,7 +405,8 @@ def test_widget_embed_gets_aggregated_incidents_only(server: Server, browser: Br
     w = Watched(page)
     page.on("console", lambda m: w.errors.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: w.requests.append(r.url))
-    page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}")
+            if r.status >= 400 else None)
     page.goto(server.url + "/map/embed?layers=grids,incidents,heatmap,hotspots"
               f"&zoom=15&access_token={token}")
     page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=20_000)

@@ -50,7 +50,8 @@ def test_dictionaries_have_the_same_keys() -> None:
     assert all(v.strip() for v in list(ZH.values()) + list(EN.values()))
 
 
-def test_page_is_chinese_first_and_references_only_local_assets(town: Engine, client: TestClient) -> None:
+def test_page_is_chinese_first_and_references_only_local_assets(town: Engine,
+                                                                client: TestClient) -> None:
     r = client.get("/map")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
@@ -114,8 +115,10 @@ def test_widget_role_gets_tiles_only_layers() -> None:
     assert "heatmap" not in widget and "emerging" not in widget
     assert "camera_views" not in widget and "coverage_gaps" not in widget
     assert "incidents" in widget and "cameras" in widget  # incidents aggregated by the tiles
-    assert "cameras" not in allowed_layers("widget", ApiSettings(_env_file=None, widget_cameras="hide"))
-    assert "camera_views" in allowed_layers("widget", ApiSettings(_env_file=None, widget_cameras="show"))
+    hide = ApiSettings(_env_file=None, widget_cameras="hide")
+    show = ApiSettings(_env_file=None, widget_cameras="show")
+    assert "cameras" not in allowed_layers("widget", hide)
+    assert "camera_views" in allowed_layers("widget", show)
     assert allowed_layers("viewer", s) == LAYERS
     from datetime import UTC, datetime
 
@@ -146,7 +149,8 @@ def test_labels_put_every_admin_area_inside_itself(town: Engine, client: TestCli
             assert inside, a
 
 
-def test_summary_counts_incidents_in_view_window_and_filters(town: Engine, client: TestClient) -> None:
+def test_summary_counts_incidents_in_view_window_and_filters(town: Engine,
+                                                             client: TestClient) -> None:
     bbox = f"{X0},{Y0},{(X0 + X1) / 2},{Y1}"
     params = {"bbox": bbox, "from": "2026-10-17T18:00:00Z", "to": "2026-11-16T18:00:01Z",
               "category": "hazard", "source": ""}
@@ -166,7 +170,8 @@ def test_summary_counts_incidents_in_view_window_and_filters(town: Engine, clien
     ({"bbox": "1,2,3", "from": "2026-01-01", "to": "2026-02-01"}, "bbox must be"),
     ({"bbox": "3,2,1,4", "from": "2026-01-01", "to": "2026-02-01"}, "min < max"),
     ({"bbox": "1,2,3,4", "from": "yesterday", "to": "2026-02-01"}, "from must be an ISO 8601"),
-    ({"bbox": "1,2,3,4", "from": "2026-01-01", "to": "2026-02-01", "category": "x"}, "category must"),
+    ({"bbox": "1,2,3,4", "from": "2026-01-01", "to": "2026-02-01", "category": "x"},
+     "category must"),
     ({"bbox": "1,2,3,4", "from": "2026-01-01", "to": "2026-02-01", "source": "x"}, "source must"),
 ])
 def test_summary_rejects_bad_input(client: TestClient, params: dict, message: str) -> None:

@@ -33,7 +33,8 @@ def _insert(conn, sql: str, rows: list[dict]) -> None:
 
 def _admin(conn) -> list[Polygon]:
     xm, ym = (X0 + X1) / 2, (Y0 + Y1) / 2
-    rows = [dict(code="370303", name="张店区", level="district", parent=None, g=_wkt(box(X0, Y0, X1, Y1)))]
+    district = _wkt(box(X0, Y0, X1, Y1))
+    rows = [dict(code="370303", name="张店区", level="district", parent=None, g=district)]
     streets = [box(X0, Y0, xm, Y1), box(xm, Y0, X1, Y1)]
     for i, s in enumerate(streets):
         rows.append(dict(code=f"3703030{i + 1}", name=["车站街道", "和平街道"][i], level="street",
@@ -43,14 +44,16 @@ def _admin(conn) -> list[Polygon]:
     for i, c in enumerate(comms):
         rows.append(dict(code=f"3703030{i // 2 + 1}00{i + 1}", name=names[i], level="community",
                          parent=f"3703030{i // 2 + 1}", g=_wkt(c)))
-    _insert(conn, """INSERT INTO admin_areas (code, name, level, parent_code, geom)
-                     VALUES (:code, :name, :level, :parent, ST_Multi(ST_GeomFromText(:g, 4326)))""", rows)
+    _insert(conn, """
+        INSERT INTO admin_areas (code, name, level, parent_code, geom)
+        VALUES (:code, :name, :level, :parent, ST_Multi(ST_GeomFromText(:g, 4326)))""", rows)
     return comms
 
 
 def _grids(conn, comms: list[Polygon]) -> list[tuple[str, Polygon]]:
-    conn.execute(text("INSERT INTO grid_plans (id, name, status, version, published_at) "
-                      "VALUES (1, '现行网格', 'active', 1, now()), (2, '调整草案', 'draft', 1, NULL)"))
+    conn.execute(text("""
+        INSERT INTO grid_plans (id, name, status, version, published_at)
+        VALUES (1, '现行网格', 'active', 1, now()), (2, '调整草案', 'draft', 1, NULL)"""))
     conn.execute(text("SELECT setval('grid_plans_id_seq', 2)"))
     grids = []
     for i, c in enumerate(comms):
@@ -59,9 +62,11 @@ def _grids(conn, comms: list[Polygon]) -> list[tuple[str, Polygon]]:
         for j, g in enumerate((box(x0, y0, xm, y1), box(xm, y0, x1, y1))):
             grids.append((f"G{i + 1}{j + 1:02d}", g, f"3703030{i // 2 + 1}00{i + 1}"))
     for plan in (1, 2):
-        _insert(conn, """INSERT INTO grids (plan_id, code, name, community_code, worker, geom)
-                         VALUES (:plan, :code, :name, :comm, :worker, ST_Multi(ST_GeomFromText(:g, 4326)))""",
-                [dict(plan=plan, code=code, name=f"第{k + 1}网格", comm=comm, worker=f"网格员{k + 1}", g=_wkt(g))
+        _insert(conn, """
+            INSERT INTO grids (plan_id, code, name, community_code, worker, geom)
+            VALUES (:plan, :code, :name, :comm, :worker, ST_Multi(ST_GeomFromText(:g, 4326)))""",
+                [dict(plan=plan, code=code, name=f"第{k + 1}网格", comm=comm,
+                      worker=f"网格员{k + 1}", g=_wkt(g))
                  for k, (code, g, comm) in enumerate(grids)])
     return [(code, g) for code, g, _ in grids]
 
@@ -80,7 +85,8 @@ def _buildings(conn, grids: list[tuple[str, Polygon]]) -> None:
                      VALUES (:code, :hh, :hh * 3, 6, :kind, ST_GeomFromText(:g, 4326))""", rows)
     conn.execute(text("""
         INSERT INTO grid_members (plan_id, building_id, grid_id)
-        SELECT g.plan_id, b.id, g.id FROM buildings b JOIN grids g ON ST_Contains(g.geom, b.geom)"""))
+        SELECT g.plan_id, b.id, g.id
+        FROM buildings b JOIN grids g ON ST_Contains(g.geom, b.geom)"""))
     # The per-grid cache the grid-planning code keeps (revision 0002).
     conn.execute(text("""
         UPDATE grids g SET households = s.hh, population = s.pop, buildings = s.n
@@ -104,7 +110,8 @@ def _lines(conn) -> None:
     conn.execute(text("INSERT INTO waterways (name, kind, geom) VALUES ('猪龙河', 'river', "
                       "ST_GeomFromText(:g, 4326))"), dict(g=_wkt(river)))
     places = [("张店区实验中学", "school", True), ("区人民医院", "hospital", True),
-              ("淄博站", "station", True), ("车站派出所", "police", True), ("华光菜市场", "market", False)]
+              ("淄博站", "station", True), ("车站派出所", "police", True),
+              ("华光菜市场", "market", False)]
     _insert(conn, """INSERT INTO places (name, kind, key, geom)
                      VALUES (:n, :k, :key, ST_SetSRID(ST_Point(:x, :y), 4326))""",
             [dict(n=n, k=k, key=key, x=X0 + 0.008 + 0.011 * i, y=Y0 + 0.006 + 0.006 * i)
@@ -116,20 +123,23 @@ def _cameras(conn) -> None:
     rows = []
     for i in range(24):
         x, y = X0 + 0.004 + 0.052 * rng.random(), Y0 + 0.003 + 0.034 * rng.random()
+        status = ["online", "online", "offline", "fault"][i % 4] if i % 3 == 0 else "online"
         rows.append(dict(code=f"3703030000132{i:07d}", name=f"摄像机{i + 1}", cls="ABBC"[i % 4],
-                         status=["online", "online", "offline", "fault"][i % 4] if i % 3 == 0 else "online",
-                         az=float((i * 47) % 360), x=x, y=y))
-    _insert(conn, """INSERT INTO cameras (code, name, class, kind, azimuth, fov, range_m, status, geom)
+                         status=status, az=float((i * 47) % 360), x=x, y=y))
+    _insert(conn, """
+        INSERT INTO cameras (code, name, class, kind, azimuth, fov, range_m, status, geom)
                      VALUES (:code, :name, :cls, 'bullet', :az, 90, 80, :status,
                              ST_SetSRID(ST_Point(:x, :y), 4326))""", rows)
     conn.execute(text("""
         INSERT INTO camera_views (camera_id, geom, area_m2)
         SELECT id, ST_Multi(ST_Buffer(geom::geography, range_m)::geometry), pi() * range_m ^ 2
         FROM cameras WHERE status = 'online'"""))
-    gaps = [box(X0 + 0.03, Y0 + 0.004, X0 + 0.036, Y0 + 0.008), box(X0 + 0.004, Y0 + 0.03, X0 + 0.009, Y0 + 0.034)]
+    gaps = [box(X0 + 0.03, Y0 + 0.004, X0 + 0.036, Y0 + 0.008),
+            box(X0 + 0.004, Y0 + 0.03, X0 + 0.009, Y0 + 0.034)]
     _insert(conn, """INSERT INTO coverage_gaps (geom, area_m2, incidents, priority)
                      VALUES (ST_Multi(ST_GeomFromText(:g, 4326)), :a, :n, :p)""",
-            [dict(g=_wkt(g), a=200000.0, n=12 - 8 * i, p=1.0 - 0.5 * i) for i, g in enumerate(gaps)])
+            [dict(g=_wkt(g), a=200000.0, n=12 - 8 * i, p=1.0 - 0.5 * i)
+             for i, g in enumerate(gaps)])
 
 
 def _incidents(conn) -> None:
@@ -146,8 +156,9 @@ def _incidents(conn) -> None:
                  h3=h3.str_to_int(h3.latlng_to_cell(float(y[i]), float(x[i]), 12)))
             for i in range(n)]
     rows[0]["t"] = NEWEST
-    _insert(conn, """INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom)
-                     VALUES (:eid, :src, :cat, :t, :h3, ST_SetSRID(ST_Point(:x, :y), 4326))""", rows)
+    _insert(conn, """
+        INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom)
+        VALUES (:eid, :src, :cat, :t, :h3, ST_SetSRID(ST_Point(:x, :y), 4326))""", rows)
 
 
 def seed_town(engine: Engine) -> None:
@@ -172,5 +183,6 @@ def test_seed_town_is_what_the_map_tests_assume(empty_db: Engine) -> None:
                   "G301": 300, "G302": 400, "G401": 240, "G402": 300}
     assert newest == NEWEST
     with empty_db.connect() as conn:
-        cached = dict(conn.execute(text("SELECT code, households FROM grids WHERE plan_id = 1")).all())
+        cached = dict(conn.execute(text(
+            "SELECT code, households FROM grids WHERE plan_id = 1")).all())
     assert cached == hh

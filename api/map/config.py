@@ -1,5 +1,7 @@
-"""What one rendering of the page needs to know: layers the caller may see, the
-initial view, the base map, the time anchor and the text in the caller's language.
+"""What one rendering of the page needs to know.
+
+Layers the caller may see, the initial view, the base map, the time anchor and
+the text in the caller's language.
 
 The result is plain JSON handed to ``static/map/onemap.js``; the browser decides
 nothing about roles.

@@ -1,5 +1,7 @@
-"""The 一张图 page (``/map``), its embeddable widget (``/map/embed``), the small
-JSON the page reads for labels and its summary panel, and ``/static``."""
+"""The 一张图 page (``/map``) and its embeddable widget (``/map/embed``).
+
+Also the small JSON the page reads for labels and its summary panel, and ``/static``.
+"""
 
 from __future__ import annotations
 
