@@ -247,3 +247,41 @@ def test_after_load_hook_refreshes_what_a_load_touched(empty_db):
     report = after_load(empty_db, "buildings", geometry=_lonlat(shapely.box(-20, 5, 20, 8)))
     assert report.views == 1
     assert after_load(empty_db, "cameras", camera_ids=[a, b]).views == 2
+
+
+def test_detail_level_limits_the_range_by_pixels_per_metre(empty_db):
+    from geo.coverage.settings import CoverageSettings
+
+    # IEC 62676-4 "recognise" = 125 px/m; 1920 px over a 90° lens: 1920 / (2·125·tan 45°)
+    assert float(optics.detail_range(1920, 90.0, optics.DETAIL_PPM["recognise"])) == \
+        pytest.approx(7.68, rel=1e-12)
+    with empty_db.begin() as conn:
+        hd = add_camera(conn, 0, 0, fov=90.0, range_m=50.0, resolution_px=1920)
+        plain = add_camera(conn, 300, 0, fov=90.0, range_m=50.0)
+    refresh_all(empty_db, CoverageSettings(_env_file=None, detail="recognise", workers=1))
+    with empty_db.connect() as conn:
+        _, a_hd = stored_view(conn, hd)
+        _, a_plain = stored_view(conn, plain)
+    assert a_hd == pytest.approx(math.pi * 7.68**2 / 4, rel=0.005)
+    assert a_plain == pytest.approx(math.pi * 50.0**2 / 4, rel=0.005)  # no pixels: range_m
+
+
+def test_steep_tilt_limits_the_far_edge_to_the_horizon(empty_db):
+    h, tilt = 6.0, 60.0
+    v = float(optics.vertical_fov(90.0))
+    far = h / math.tan(math.radians(tilt - v / 2))
+    near = h / math.tan(math.radians(tilt + v / 2))
+    with empty_db.begin() as conn:
+        cid = add_camera(conn, 0, 0, fov=90.0, range_m=50.0, height_m=h, tilt=tilt)
+    refresh_all(empty_db)
+    with empty_db.connect() as conn:
+        _, area = stored_view(conn, cid)
+    assert 10 < far < 11
+    assert area == pytest.approx(math.pi * (far**2 - near**2) / 4, rel=0.005)
+
+
+def test_bad_detail_level_is_refused():
+    from geo.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="detail level"):
+        optics.effective_ranges([50.0], [4.0], [10.0], [90.0], [1920], detail="glimpse")
