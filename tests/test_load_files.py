@@ -263,3 +263,16 @@ def test_service_bbox_setting_when_no_admin_areas(empty_db):
     assert ok.inserted == 12
     with pytest.raises(InvalidInput, match="far outside"):
         load_file(empty_db, "cameras", LOAD / "bad" / "outside.csv", progress=False, area=area)
+
+
+def test_waterways_load_through_load_frame(area_db):
+    river = shapely.LineString([(118.0, 36.79), (118.05, 36.795), (118.1, 36.80)])
+    canal = shapely.Polygon([(118.02, 36.77), (118.03, 36.77), (118.03, 36.771),
+                             (118.02, 36.771)])
+    frame = gpd.GeoDataFrame({"name": ["孝妇河", "引水渠"], "kind": ["river", None]},
+                             geometry=[river, canal], crs=4326)
+    report = load_frame(area_db, "waterways", frame, progress=False)
+    assert report.inserted == 2
+    with area_db.connect() as conn:
+        kinds = dict(conn.execute(text("SELECT name, kind FROM waterways")).all())
+    assert kinds == {"孝妇河": "river", "引水渠": "river"}
