@@ -140,6 +140,20 @@ def test_bad_feature_is_named_and_nothing_is_written(client, engine, bad, messag
     assert n_incidents(engine) == 0
 
 
+@pytest.mark.parametrize("odd", [
+    {"geometry": "x", "nested": {"a": [1, 2]}},
+    {"occurred_at": 1700000000},
+    {"source": None},
+    {"external_id": 12345678901234567890},
+])
+def test_odd_properties_never_500(client, engine, odd):
+    f = feature(1)
+    f["properties"].update(odd)
+    r = post(client, f)
+    assert r.status_code in (200, 422), r.text
+    assert n_incidents(engine) == (1 if r.status_code == 200 else 0)
+
+
 def test_missing_required_property_is_422(client, engine):
     f = feature(1)
     del f["properties"]["occurred_at"]

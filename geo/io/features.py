@@ -95,5 +95,6 @@ def frame_from_geojson(body: bytes, *, ndjson: bool = False) -> gpd.GeoDataFrame
             props["external_id"] = str(feature["id"])
         rows.append(props)
         geoms.append(_geometry(feature, n))
-    table = pd.DataFrame.from_records(rows)
+    # A property called "geometry" would shadow the geometry column.
+    table = pd.DataFrame.from_records(rows).drop(columns=["geometry"], errors="ignore")
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=table.index), crs=4326)
