@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import current_actor
@@ -19,6 +19,7 @@ from geo.coverage import camera_edits
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
 GEOJSON = "application/geo+json"
+CameraId = Annotated[int, Path(ge=1, le=2_147_483_647, description="camera id")]
 
 
 def _geojson(body: dict, status: int = 200) -> Response:
@@ -33,7 +34,7 @@ def list_cameras(engine: EngineDep,
                  cls: Annotated[Literal["A", "B", "C"] | None, Query(alias="class")] = None,
                  kind: Literal["bullet", "dome", "ptz", "face", "vehicle"] | None = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                 offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> Response:
     """Cameras as a GeoJSON FeatureCollection (with the area each one sees)."""
     with engine.connect() as conn:
         fc = camera_edits.list_cameras(conn, bbox=parse_bbox(bbox), status=status, cls=cls,
@@ -42,7 +43,7 @@ def list_cameras(engine: EngineDep,
 
 
 @router.get("/{camera_id}")
-def get_camera(camera_id: int, engine: EngineDep,
+def get_camera(camera_id: CameraId, engine: EngineDep,
                view: Annotated[bool, Query(description="include the view polygon")] = False
                ) -> Response:
     """One camera as a GeoJSON Feature."""
@@ -66,7 +67,7 @@ def create_camera(request: Request, engine: EngineDep, state: StateDep, settings
 
 
 @router.put("/{camera_id}")
-def update_camera(camera_id: int, request: Request, engine: EngineDep, state: StateDep,
+def update_camera(camera_id: CameraId, request: Request, engine: EngineDep, state: StateDep,
                   settings: SettingsDep,
                   body: Annotated[dict[str, Any], Body(description="fields to change "
                                                                     "(Feature or flat)")]
@@ -78,7 +79,7 @@ def update_camera(camera_id: int, request: Request, engine: EngineDep, state: St
 
 
 @router.delete("/{camera_id}", status_code=204)
-def delete_camera(camera_id: int, request: Request, engine: EngineDep) -> Response:
+def delete_camera(camera_id: CameraId, request: Request, engine: EngineDep) -> Response:
     """Remove a camera and its view."""
     camera_edits.delete_camera(engine, camera_id, current_actor(request))
     return Response(status_code=204)

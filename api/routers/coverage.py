@@ -58,6 +58,10 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
         raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max") from None
     if len(parts) != 4:
         raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max")
+    x0, y0, x1, y1 = parts
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        raise InvalidInput("bbox must be lon_min,lat_min,lon_max,lat_max in degrees, "
+                           "min < max")
     return parts  # type: ignore[return-value]
 
 
@@ -106,7 +110,7 @@ class SitingRequest(BaseModel):
 
     k: int = Field(ge=1, le=500)
     weight: Literal["incidents", "area", "roads"] = "incidents"
-    candidates: list[Candidate] | None = Field(None, max_length=20_000)
+    candidates: list[Candidate] | None = Field(None, max_length=5_000)
     method: Literal["greedy", "exact", "auto"] = "greedy"
     days: int | None = Field(None, ge=1, le=3660)
 

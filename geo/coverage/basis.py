@@ -201,7 +201,10 @@ def incident_window(conn: Connection, days: int, until: datetime | None = None,
     until = until or conn.execute(_WINDOW_END_SQL).scalar()
     if until is None:
         return Window(None, None, days)
-    since = since or until - timedelta(days=days)
+    try:
+        since = since or until - timedelta(days=days)
+    except OverflowError:
+        raise InvalidInput("the incident window reaches before year 1; pick a later end") from None
     if since >= until:
         raise InvalidInput("the incident window must end after it starts")
     return Window(since, until, max(1, (until - since).days))

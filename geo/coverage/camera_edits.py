@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
@@ -47,7 +48,7 @@ def parse_body(body: Any) -> tuple[dict, shapely.Point | None]:
             if not isinstance(geom, dict) or geom.get("type") != "Point":
                 raise InvalidInput("a camera's geometry must be a GeoJSON Point")
             try:
-                point = shapely.geometry.shape(geom)
+                point = shapely.force_2d(shapely.geometry.shape(geom))
             except Exception:
                 raise InvalidInput("the camera's Point geometry is malformed") from None
     else:
@@ -79,6 +80,8 @@ def _validate(conn: Connection, fields: dict, point: shapely.Point | None,
 
     if point is None or point.is_empty:
         raise InvalidInput("a camera needs a location (Point geometry or lon/lat)")
+    if not (np.isfinite(point.x) and np.isfinite(point.y)):
+        raise InvalidInput("the camera's coordinates must be finite numbers")
     spec = get_layer("cameras")
     rec: dict = {}
     for name, fs in spec.fields.items():
@@ -125,8 +128,9 @@ def _resolution(value) -> int | None:
         res = int(value)
     except (TypeError, ValueError):
         raise InvalidInput("resolution_px must be a positive integer") from None
-    if res <= 0 or res != float(value):
-        raise InvalidInput("resolution_px must be a positive integer")
+    if res <= 0 or res != float(value) or res > 100_000:
+        raise InvalidInput("resolution_px must be a positive integer (horizontal pixels, "
+                           "at most 100000)")
     return res
 
 
