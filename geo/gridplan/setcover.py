@@ -20,7 +20,7 @@ from scipy import sparse
 
 from geo.gridplan.recombine import band_cost
 
-HOPS = 4  # household-free atoms a link between two buildings may pass through
+HOPS = 3  # household-free atoms a link between two buildings may pass through
 
 
 class GroupCover:
@@ -53,7 +53,7 @@ class GroupCover:
         lo: float,
         hi: float,
         max_size: int = 5,
-        max_groups: int = 60_000,
+        max_groups: int = 12_000,
         time_limit: float = 5.0,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
