@@ -7,6 +7,7 @@ hotspots). Each variant has one stable SQL text (``tiles.sql``).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ class LayerRenderer:
         self.pool = pool
         self.policy = policy
         self.hotspots = hotspots
+        self._releasing: set[asyncio.Future] = set()
 
     async def render(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
                      role: str) -> bytes:
@@ -91,15 +93,28 @@ class LayerRenderer:
         return await self._raw(layer, at, filters)
 
     async def _run(self, layer: TileLayer, stmt: S.Statement, values: dict):
+        """Rows of a statement.
+
+        The connection goes back to the pool (asyncpg's reset round trip) after
+        the rows are handed on, not before.
+        """
         pool = await self.pool()
-        async with pool.acquire() as conn:
-            try:
-                return await conn.fetch(stmt.text, *stmt.args(values),
-                                        timeout=layer.timeout_ms / 1000)
-            except (TimeoutError, asyncpg.QueryCanceledError):
-                raise TileTimeout(
-                    f"tile query for layer {layer.name} exceeded {layer.timeout_ms} ms"
-                ) from None
+        conn = await pool.acquire()
+        try:
+            rows = await conn.fetch(stmt.text, *stmt.args(values),
+                                    timeout=layer.timeout_ms / 1000)
+        except (TimeoutError, asyncpg.QueryCanceledError):
+            await pool.release(conn)
+            raise TileTimeout(
+                f"tile query for layer {layer.name} exceeded {layer.timeout_ms} ms"
+            ) from None
+        except BaseException:
+            await pool.release(conn)
+            raise
+        release = asyncio.ensure_future(pool.release(conn))
+        self._releasing.add(release)
+        release.add_done_callback(self._releasing.discard)
+        return rows
 
     async def _mvt(self, layer: TileLayer, stmt: S.Statement, values: dict) -> bytes:
         rows = await self._run(layer, stmt, values)
