@@ -79,8 +79,9 @@ def test_plan_activation_changes_grid_etags(empty_db, db_settings):
     with client_for(db_settings) as client:
         before = client.get(_url("grids", GRID))
         with empty_db.begin() as conn:
-            conn.execute(text("UPDATE grid_plans SET status = 'archived' WHERE id = :i"), {"i": first})
-            conn.execute(text("UPDATE grid_plans SET status = 'active' WHERE id = :i"), {"i": second})
+            flip = text("UPDATE grid_plans SET status = :s WHERE id = :i")
+            conn.execute(flip, {"s": "archived", "i": first})
+            conn.execute(flip, {"s": "active", "i": second})
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             after = client.get(_url("grids", GRID))

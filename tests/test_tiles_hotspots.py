@@ -5,8 +5,7 @@ from __future__ import annotations
 import h3
 import pytest
 import shapely
-from test_tiles_support import LAT0, LON0, client_for, features, role_keys, seed_incidents
-from test_tiles_support import tile_of
+from test_tiles_support import LAT0, LON0, client_for, features, role_keys, seed_incidents, tile_of
 
 from geo.hotspots.service import hotspot_cells
 from tiles.cells import cell_polygons, tile_bounds

@@ -52,7 +52,7 @@ def test_camera_tile_has_ids_properties_and_positions(empty_db, db_settings):
     assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     got = {f["id"]: f for f in features(r.content, "cameras")}
     inside = {i for i, c in db.items()
-              if int(frac_tile(c.lon, c.lat, z)[0]) == x and int(frac_tile(c.lon, c.lat, z)[1]) == y}
+              if tuple(int(v) for v in frac_tile(c.lon, c.lat, z)) == (x, y)}
     assert inside and inside <= set(got)
     for i in inside:
         f, row = got[i], db[i]
@@ -72,7 +72,8 @@ def test_cluster_counts_sum_to_raw_counts(empty_db, db_settings, z):
     seed_incidents(empty_db, 900, spread=0.1)
     with empty_db.connect() as conn:
         per_class = dict(conn.execute(text("SELECT class, count(*) FROM cameras GROUP BY 1")).all())
-        per_cat = dict(conn.execute(text("SELECT category, count(*) FROM incidents GROUP BY 1")).all())
+        per_cat = dict(conn.execute(text(
+            "SELECT category, count(*) FROM incidents GROUP BY 1")).all())
     tiles = tiles_covering(LON0 - 0.001, LAT0 - 0.001, LON0 + 0.101, LAT0 + 0.101, z)
     cams, incs = Counter(), Counter()
     ids = []
@@ -109,7 +110,8 @@ def test_features_straddling_a_tile_edge_appear_in_both_buffers(empty_db, db_set
     with empty_db.begin() as conn:
         road = conn.execute(text(
             "INSERT INTO roads (name, class, geom) VALUES ('edge road', 'local', "
-            "ST_Multi(ST_SetSRID(ST_MakeLine(ST_MakePoint(:a, :lat), ST_MakePoint(:b, :lat)), 4326)))"
+            "ST_Multi(ST_SetSRID(ST_MakeLine(ST_MakePoint(:a, :lat), "
+            "ST_MakePoint(:b, :lat)), 4326)))"
             " RETURNING id"), {"a": left_lon, "b": right_lon, "lat": top_lat}).scalar_one()
         cam = conn.execute(text(
             "INSERT INTO cameras (name, geom) VALUES ('edge cam', "
@@ -150,7 +152,8 @@ def test_polygons_are_simplified_below_the_simplify_zoom(empty_db, db_settings, 
     with empty_db.begin() as conn:
         conn.execute(text(
             "INSERT INTO admin_areas (code, name, level, geom) VALUES "
-            "('D1', 'district', 'district', ST_GeomFromText(:g, 4326))"), {"g": _circle(4000, 0.05)})
+            "('D1', 'district', 'district', ST_GeomFromText(:g, 4326))"),
+            {"g": _circle(4000, 0.05)})
     z = 11
     x, y = (int(v) for v in frac_tile(LON0 + 0.02, LAT0 + 0.02, z))
     url = f"/tiles/admin_areas/{z}/{x}/{y}.pbf"
@@ -219,7 +222,8 @@ def test_incident_filters_match_sql_counts(empty_db, db_settings):
     cases = [
         ("", "TRUE"),
         ("category=hazard", "category = 'hazard'"),
-        ("category=hazard,dispute&source=110", "category IN ('hazard','dispute') AND source = '110'"),
+        ("category=hazard,dispute&source=110",
+         "category IN ('hazard','dispute') AND source = '110'"),
         ("from=2024-03-01&to=2024-06-01T00:00:00%2B08:00",
          "occurred_at >= '2024-03-01 00:00+08' AND occurred_at < '2024-06-01 00:00+08'"),
         ("from=2024-12-01T00:00:00Z", "occurred_at >= '2024-12-01 00:00Z'"),
@@ -227,9 +231,10 @@ def test_incident_filters_match_sql_counts(empty_db, db_settings):
     with client_for(db_settings) as client, empty_db.connect() as conn:
         for query, where in cases:
             want = conn.execute(text(f"SELECT count(*) FROM incidents WHERE {where}")).scalar()
-            got = sum(f["properties"]["count"] for x, y in tiles
-                      for f in features(client.get(f"/tiles/incidents/{z}/{x}/{y}.pbf?{query}").content,
-                                        "incidents"))
+            got = sum(
+                f["properties"]["count"] for x, y in tiles
+                for f in features(client.get(f"/tiles/incidents/{z}/{x}/{y}.pbf?{query}").content,
+                                  "incidents"))
             assert got == want, query
         # raw points at high zoom honour the filters too
         zx, zy = (int(v) for v in frac_tile(LON0 + 0.005, LAT0 + 0.005, 16))

@@ -79,15 +79,17 @@ def seed_incidents(engine: Engine, n: int, seed: int = 2, spread: float = 0.02,
     day = rng.integers(0, 366, n)
     rows = [
         {"eid": f"t{seed}-{i}", "src": SOURCES[i % 5], "cat": CATEGORIES[i % 6],
-         "day": int(day[i]), "h3": h3.str_to_int(h3.latlng_to_cell(float(lat[i]), float(lon[i]), 12)),
+         "day": int(day[i]),
+         "h3": h3.str_to_int(h3.latlng_to_cell(float(lat[i]), float(lon[i]), 12)),
          "lon": float(lon[i]), "lat": float(lat[i])}
         for i in range(n)
     ]
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES (:eid, :src, :cat, timestamptz '2024-01-01 00:00:00+08' + :day * interval '1 day',"
-            " :h3, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+            "VALUES (:eid, :src, :cat, "
+            "timestamptz '2024-01-01 00:00:00+08' + :day * interval '1 day', "
+            ":h3, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
         ), rows)
 
 
