@@ -276,3 +276,12 @@ def test_waterways_load_through_load_frame(area_db):
     with area_db.connect() as conn:
         kinds = dict(conn.execute(text("SELECT name, kind FROM waterways")).all())
     assert kinds == {"孝妇河": "river", "引水渠": "river"}
+
+
+def test_file_loads_refresh_camera_views(area_db):
+    load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False)
+    report = load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False)
+    assert any(m.startswith("camera views: ") for m in report.messages)
+    with area_db.connect() as conn:
+        views = conn.execute(text("SELECT count(*) FROM camera_views")).scalar()
+    assert views == 12

@@ -55,6 +55,8 @@ class LoadReport:
     reject_file: Path | None = None
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    changed_ids: list[int] = field(default_factory=list, repr=False)
+    changed_bounds: tuple[float, float, float, float] | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         """One line: the counts (and where rejects went)."""
@@ -294,6 +296,12 @@ def _write(engine: Engine, spec, clean: gpd.GeoDataFrame, on_conflict: str, repo
         )
         clock.lap("insert")
         _after_load(conn, spec.name, clean, plan, report)
+        if spec.name == "cameras" and report.inserted + report.updated:
+            # Rows written by this transaction carry its now() (insert default, update SET).
+            report.changed_ids = conn.execute(
+                text("SELECT id FROM cameras WHERE updated_at = now()")).scalars().all()
+        if spec.name == "buildings" and report.inserted + report.updated:
+            report.changed_bounds = tuple(float(v) for v in clean.total_bounds)
     clock.lap("memberships+commit")
 
 
@@ -376,7 +384,28 @@ def load_file(
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
                         source_frame=raw)
+    refresh_camera_views(engine, report)
     report.seconds = time.perf_counter() - started
     report.timings = {"read+crs": report.seconds - sum(report.timings.values()),
                       **report.timings}
     return report
+
+
+def refresh_camera_views(engine: Engine, report: LoadReport) -> None:
+    """After cameras or buildings changed, bring camera views up to date (coverage hook).
+
+    File loads call this; the demo city and other bulk callers of :func:`load_frame`
+    refresh once at the end themselves.
+    """
+    if not (report.changed_ids or report.changed_bounds):
+        return
+    import shapely
+
+    from geo.coverage.hooks import after_load
+
+    if report.layer == "cameras":
+        done = after_load(engine, "cameras", camera_ids=report.changed_ids)
+    else:
+        done = after_load(engine, "buildings", geometry=shapely.box(*report.changed_bounds))
+    if done is not None:
+        report.messages.append(f"camera views: {done.summary()}")
