@@ -174,10 +174,10 @@ def open_page(browser: Browser, url: str) -> Watched:
     page.on("requestfailed", lambda r: w.failed.append(f"{r.url} {r.failure}"))
     page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}")
             if r.status >= 400 else None)
-    page.goto(url)
-    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=20_000)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=45_000)
     page.wait_for_function("document.documentElement.dataset.firstTile !== undefined",
-                           timeout=20_000)
+                           timeout=45_000)
     return w
 
 
@@ -196,7 +196,7 @@ def drawn(page: Page, key: str) -> int:
     return page.evaluate(DRAWN_JS, key)
 
 
-def wait_drawn(page: Page, key: str, timeout: float = 20_000) -> int:
+def wait_drawn(page: Page, key: str, timeout: float = 45_000) -> int:
     page.wait_for_function(f"({DRAWN_JS})({key!r}) > 0 && ({IDLE_JS})({key!r})", timeout=timeout)
     page.wait_for_timeout(300)
     return drawn(page, key)
@@ -269,7 +269,7 @@ def test_time_filter_changes_the_incident_layer(server: Server, browser: Browser
         page.click(f'button[data-days="{preset}"]')
         page.wait_for_function(
             "Object.keys(onemap.overlays.incidents._counts).length > 0 && "
-            "onemap.overlays.incidents._loading === false", timeout=20_000)
+            "onemap.overlays.incidents._loading === false", timeout=45_000)
         page.wait_for_timeout(800)
         shown = page.inner_text("#om-sum-incidents")
         return drawn(page, "incidents"), shown, _in_view(page, demo_engine)
@@ -408,8 +408,8 @@ def test_widget_embed_gets_aggregated_incidents_only(server: Server, browser: Br
     page.on("response", lambda r: w.failed.append(f"{r.status} {r.url}")
             if r.status >= 400 else None)
     page.goto(server.url + "/map/embed?layers=grids,incidents,heatmap,hotspots"
-              f"&zoom=15&access_token={token}")
-    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=20_000)
+              f"&zoom=15&access_token={token}", wait_until="domcontentloaded")
+    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'", timeout=45_000)
     cfg = page.evaluate("onemap.cfg")
     assert cfg["role"] == "widget" and cfg["layers"] == ["grids", "incidents", "hotspots"]
     counts = {key: wait_drawn(page, key) for key in cfg["layers"]}
