@@ -5,6 +5,8 @@ PY    := $(VENV)/bin/python
 ONEMAP := $(VENV)/bin/onemap
 STAMP := $(VENV)/.onemap-installed
 ASSETS := api/map/static/vendor/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: setup system venv assets run test bench lint clean-db
 
@@ -31,7 +33,7 @@ run: setup
 	@$(ONEMAP) db up
 	@$(ONEMAP) db migrate
 	@$(ONEMAP) demo --size city --if-empty
-	@$(ONEMAP) serve --host 127.0.0.1 --port 8000
+	@$(ONEMAP) serve --host $(HOST) --port $(PORT)
 
 test: setup
 	@$(PY) -m pytest
