@@ -285,3 +285,25 @@ def test_file_loads_refresh_camera_views(area_db):
     with area_db.connect() as conn:
         views = conn.execute(text("SELECT count(*) FROM camera_views")).scalar()
     assert views == 12
+
+
+def test_loaded_grids_carry_their_households(small_demo):
+    """The per-grid household figures equal the sum over member buildings after a load."""
+    from sqlalchemy import text
+
+    from geo.db.engine import make_engine
+
+    eng = make_engine(small_demo)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(text("""
+                SELECT g.households, COALESCE(sum(b.households), 0)
+                  FROM grids g
+                  JOIN grid_plans p ON p.id = g.plan_id AND p.status = 'active'
+                  LEFT JOIN grid_members m ON m.grid_id = g.id
+                  LEFT JOIN buildings b ON b.id = m.building_id
+                 GROUP BY g.id, g.households""")).all()
+    finally:
+        eng.dispose()
+    assert rows and all(cached == summed for cached, summed in rows)
+    assert sum(r[0] for r in rows) > 0

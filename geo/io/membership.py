@@ -61,6 +61,10 @@ def fill_members(conn: Connection, plan_id: int) -> int:
         ),
         {"plan": plan_id},
     )
+    # Buildings (or their households) changed: keep the per-grid figures current.
+    from geo.gridplan.store import refresh_stats
+
+    refresh_stats(conn, plan_id)
     return result.rowcount
 
 
