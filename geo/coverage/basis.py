@@ -144,7 +144,7 @@ class Basis:
                 order = np.argsort(tiles, kind="stable")
                 tiles, geoms = tiles[order], geoms[order]
                 uniq, starts = np.unique(tiles, return_index=True)
-                ends = np.r_[starts[1:], len(tiles)]
+                ends = np.r_[starts[1:], len(tiles)] if len(starts) else starts  # no views
                 unions = np.array([geoms[a] if b - a == 1 else shapely.union_all(geoms[a:b])
                                    for a, b in zip(starts, ends, strict=True)], dtype=object)
                 self._cover[key] = (uniq, unions)
