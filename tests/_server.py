@@ -29,6 +29,7 @@ def serve(env_overrides: dict[str, str], ready_path: str = "/readyz",
     """Run ``uvicorn api.asgi:app`` with only the given ``ONEMAP_*`` variables; yield its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    env["PYTHONWARNINGS"] = "ignore"  # keep the log to what went wrong
     env.update(env_overrides)
     log_path = ROOT / "data" / f"test-server-{port}.log"
     log = open(log_path, "w")
@@ -67,4 +68,4 @@ def server_log_tail(base: str) -> str:
     """The last lines a running test server wrote (for failure messages)."""
     port = base.rsplit(":", 1)[-1]
     p = ROOT / "data" / f"test-server-{port}.log"
-    return p.read_text()[-3000:] if p.exists() else ""
+    return p.read_text()[-8000:] if p.exists() else ""
