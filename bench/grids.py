@@ -54,7 +54,7 @@ def communities(city):
     """Per community: code, region, points, households, barriers (all metric)."""
     aa = city.admin_areas
     comm = aa[aa["level"] == "community"].sort_values("code")
-    c = comm.unary_union.centroid if hasattr(comm, "unary_union") else comm.union_all().centroid
+    c = comm.union_all().centroid
     proj = Projector.for_area(c.x, c.y)
     b = city.buildings
     pts = proj.forward(shapely.point_on_surface(b.geometry.values))

@@ -11,7 +11,6 @@ better balance.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 import numpy as np
@@ -29,12 +28,13 @@ def regroup(
     hi,
     max_nonzero: int = 80,
     sweeps: int = 8,
-    seconds: float = 1.0,
+    evaluations: int = 3000,
 ) -> np.ndarray:
     """Labels at least as good as ``labels`` (same number of parts), see module doc.
 
     Only towers in groups outside the band are moved or swapped; the climb
-    stops after ``sweeps`` passes or ``seconds``.
+    stops after ``sweeps`` passes or ``evaluations`` scored groupings (a count,
+    not a clock, so the result never depends on the machine's load).
     """
     nz = np.flatnonzero(w > 0)
     k = int(labels.max()) + 1
@@ -45,13 +45,12 @@ def regroup(
     groups = labels[nz].copy()
     best = climber.score(groups)
     start = _score_labels(labels, w, nbrs, k, target, lo, hi)
-    deadline = time.perf_counter() + seconds
     for _ in range(sweeps):
         improved = False
         pw = np.bincount(groups, w[nz], minlength=k)
         bad = set(np.flatnonzero((pw < lo) | (pw > hi)).tolist())
         for i in [i for i in range(len(nz)) if groups[i] in bad]:
-            if time.perf_counter() > deadline:
+            if len(climber.cache) > evaluations:
                 break
             for g in range(k):
                 trial = groups.copy()
@@ -67,7 +66,7 @@ def regroup(
                 if _take(climber, trial, groups, best):
                     improved = True
                     best = climber.score(groups)
-        if not improved or best[:2] == (0, 0.0) or time.perf_counter() > deadline:
+        if not improved or best[:2] == (0, 0.0) or len(climber.cache) > evaluations:
             break
     grown = climber.grow(groups)
     if grown is None or best >= start:

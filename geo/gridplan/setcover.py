@@ -34,8 +34,9 @@ class GroupCover:
         Largest group (atoms) enumerated.
     max_groups : int
         Give up (``ok_ = False``) when more candidate groups than this exist.
-    time_limit : float
-        Seconds for the solver.
+    max_nodes : int
+        Branch-and-bound nodes for the solver (a count, not a clock, so the
+        result does not depend on the machine's load).
 
     Attributes
     ----------
@@ -54,12 +55,12 @@ class GroupCover:
         hi: float,
         max_size: int = 5,
         max_groups: int = 12_000,
-        time_limit: float = 5.0,
+        max_nodes: int = 100,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_size = max_size
         self.max_groups = max_groups
-        self.time_limit = time_limit
+        self.max_nodes = max_nodes
 
     def fit(self, w: np.ndarray, adj: sparse.csr_array) -> GroupCover:
         """Group the atoms with ``w > 0`` on the atom graph ``adj``."""
@@ -112,7 +113,9 @@ class GroupCover:
         for vs in uses.values():
             if len(vs) > 1:
                 prob += pulp.lpSum(vs) <= 1
-        status = prob.solve(pulp.PULP_CBC_CMD(msg=0, timeLimit=self.time_limit, threads=1))
+        status = prob.solve(
+            pulp.PULP_CBC_CMD(msg=0, threads=1, options=[f"maxNodes {self.max_nodes}"])
+        )
         if pulp.LpStatus[status] not in ("Optimal",) and not any(v.value() for v in x):
             return None
         return [i for i, v in enumerate(x) if v.value() and v.value() > 0.5]
