@@ -137,3 +137,37 @@ def test_bad_gap_parameters(town):
         gap_features(town["engine"], bbox=(10, 10, 5, 5))
     with pytest.raises(InvalidInput):
         gap_features(town["engine"], limit=0)
+
+
+def test_no_camera_sees_anything(town):
+    """Every camera offline: nothing covered, all public ground is a gap, siting still works."""
+    from geo.coverage.placement import site_cameras
+    from geo.coverage.summary import summary
+
+    engine = town["engine"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE cameras SET status = 'offline'"))
+    refresh_cameras(engine, town["ids"])
+    unit = summary(engine, "community")["units"][0]
+    assert unit["covered_area_m2"] == 0 and unit["incidents_covered"] == 0
+    with engine.connect() as conn:
+        basis = read_basis(conn)
+        gaps = GapFinder(min_area=0.0).fit(basis, gap_areas(conn, basis)).gaps_
+    public = COMMUNITY.area - sum(b.area for b in BUILDINGS)
+    assert gaps["area_m2"].sum() == pytest.approx(public, rel=1e-6)
+    assert gap_features(engine, limit=3)["features"]
+    from test_coverage_support import to_lonlat
+
+    here = to_lonlat(shapely.Point(480, 150))
+    out = site_cameras(engine, 1, "incidents", candidates=[{"lon": here.x, "lat": here.y}])
+    assert out["baseline"]["share"] == 0 and out["curve"][-1]["share"] > 0
+
+
+def test_everything_seen_leaves_no_gaps(empty_db):
+    from test_coverage_support import add_area
+
+    with empty_db.begin() as conn:
+        add_area(conn, "C1", "community", shapely.box(0, 0, 40, 40))
+        add_camera(conn, 20, 20, kind="dome", fov=360.0, range_m=100.0)
+    refresh_all(empty_db)
+    assert gap_features(empty_db, min_area=0)["features"] == []

@@ -22,7 +22,13 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo.coverage.metric import Projector, metric_epsg
-from geo.coverage.tiling import Tiling, polygon_parts, subtract_per_tile, tiled_union
+from geo.coverage.tiling import (
+    Tiling,
+    polygon_parts,
+    subtract_per_tile,
+    tiled_union,
+    union_by,
+)
 from geo.errors import InvalidInput
 from geo.settings import ServiceAreaSettings
 
@@ -139,15 +145,8 @@ class Basis:
         if key not in self._cover:
             if cls is None:
                 parts = [self._class_tiles(k) for k in CLASSES]
-                tiles = np.concatenate([p[0] for p in parts])
-                geoms = np.concatenate([p[1] for p in parts])
-                order = np.argsort(tiles, kind="stable")
-                tiles, geoms = tiles[order], geoms[order]
-                uniq, starts = np.unique(tiles, return_index=True)
-                ends = np.r_[starts[1:], len(tiles)] if len(starts) else starts  # no views
-                unions = np.array([geoms[a] if b - a == 1 else shapely.union_all(geoms[a:b])
-                                   for a, b in zip(starts, ends, strict=True)], dtype=object)
-                self._cover[key] = (uniq, unions)
+                self._cover[key] = union_by(np.concatenate([p[1] for p in parts]),
+                                            np.concatenate([p[0] for p in parts]))
             else:
                 sel = self.views[self.views["class"] == cls]
                 self._cover[key] = tiled_union(sel["geometry"].to_numpy(), self.tiling)

@@ -29,16 +29,7 @@ import shapely
 
 from geo.coverage.basis import Basis
 from geo.coverage.figures import h3_cells
-
-
-def _union_groups(geoms: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Union of ``geoms`` per value of ``group`` (sorted by group)."""
-    order = np.argsort(group, kind="stable")
-    geoms, group = geoms[order], group[order]
-    _, starts = np.unique(group, return_index=True)
-    ends = np.r_[starts[1:], len(group)]
-    return np.array([geoms[a] if b - a == 1 else shapely.union_all(geoms[a:b])
-                     for a, b in zip(starts, ends, strict=True)], dtype=object)
+from geo.coverage.tiling import union_by
 
 
 class GapFinder:
@@ -80,10 +71,10 @@ class GapFinder:
         pieces, codes = self._pieces(basis, areas)
         pi, fi = shapely.STRtree(free).query(pieces, predicate="intersects")
         bits = shapely.intersection(pieces[pi], free[fi])
-        merged = _union_groups(bits, pi)
+        owners, merged = union_by(bits, pi)
         parts, owner = shapely.get_parts(merged, return_index=True)
         keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) >= self.min_area)
-        self.gaps_ = self._rank(basis, parts[keep], codes[np.unique(pi)][owner[keep]])
+        self.gaps_ = self._rank(basis, parts[keep], codes[owners][owner[keep]])
         return self
 
     @staticmethod

@@ -62,6 +62,24 @@ class Tiling:
         return gi, ry * self.nx + rx
 
 
+def union_by(geoms: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of ``geoms`` per key → (sorted unique keys, one geometry per key).
+
+    Works for empty input (two empty arrays); single members are passed through.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    keys = np.asarray(keys)
+    if len(keys) == 0:
+        return keys[:0], np.empty(0, dtype=object)
+    order = np.argsort(keys, kind="stable")
+    geoms, keys = geoms[order], keys[order]
+    uniq, starts = np.unique(keys, return_index=True)
+    ends = np.r_[starts[1:], len(keys)]
+    unions = np.array([geoms[a] if b - a == 1 else shapely.union_all(geoms[a:b])
+                       for a, b in zip(starts, ends, strict=True)], dtype=object)
+    return uniq, unions
+
+
 def tiled_union(geoms, tiling: Tiling) -> tuple[np.ndarray, np.ndarray]:
     """Union of ``geoms`` per tile → (tile ids, one geometry per tile)."""
     geoms = np.asarray(geoms, dtype=object)
@@ -71,14 +89,7 @@ def tiled_union(geoms, tiling: Tiling) -> tuple[np.ndarray, np.ndarray]:
     gi, tid = tiling.pairs(geoms)
     clipped = shapely.intersection(geoms[gi], tiling.boxes(tid))
     keep = ~shapely.is_empty(clipped)
-    clipped, tid = clipped[keep], tid[keep]
-    order = np.argsort(tid, kind="stable")
-    clipped, tid = clipped[order], tid[order]
-    tiles, starts = np.unique(tid, return_index=True)
-    ends = np.r_[starts[1:], len(tid)]
-    unions = np.array([shapely.union_all(clipped[s:e]) for s, e in zip(starts, ends, strict=True)],
-                      dtype=object)
-    return tiles, unions
+    return union_by(clipped[keep], tid[keep])
 
 
 def polygon_parts(geoms: np.ndarray) -> np.ndarray:
