@@ -175,7 +175,7 @@ def test_results_follow_the_data_version(memory, loaded):
             "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
             "VALUES ('extra-1', 'grid', 'hazard', '2025-05-05T10:00:00+08', :h, "
             "ST_SetSRID(ST_Point(:x, :y), 4326))"), {"h": cell12, "x": lon, "y": lat})
-    after = analyses.hotspots(memory, q)
+    after = analyses.hotspots(memory, q, fresh=True)
     assert after is not before
     assert after.counts.sum() == before.counts.sum() + 1
     assert after.parameters["data_version"] == before.parameters["data_version"] + 1

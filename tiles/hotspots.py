@@ -1,13 +1,15 @@
 """The hotspots tile layer's data: Gi* cells from ``geo.hotspots.service``.
 
-The analysis runs in a worker thread on the SQLAlchemy engine; the hotspot
-service caches results per query and data version, and rendered tiles are
-cached by the tile cache (keyed on the incidents and admin-area versions).
+The analysis runs in a worker thread on the SQLAlchemy engine, behind the hotspot
+service's gate (at most ``ONEMAP_HOTSPOT_MAX_CONCURRENT`` at once); the service
+caches results per query and data version, and rendered tiles are cached by the
+tile cache (keyed on the incidents and admin-area versions). Tiles read fresh
+data (no stale snapshot), because a tile cached under a version must hold that
+version's incidents.
 """
 
 from __future__ import annotations
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from geo.errors import NotEnoughData
@@ -18,13 +20,16 @@ def hotspot_source(engine: Engine):
     """``async (filters, res) -> DataFrame | None`` (None: too few incidents for Gi*)."""
 
     async def source(filters: TileFilters, res: int):
-        from geo.hotspots.service import hotspot_cells
+        from geo.hotspots.service import hotspot_cells, service_for
+
+        def cells():
+            return hotspot_cells(
+                engine, fresh=True, res=res, from_=filters.time_from, to=filters.time_to,
+                category=list(filters.categories) or None,
+                source=list(filters.sources) or None)
 
         try:
-            return await run_in_threadpool(
-                hotspot_cells, engine, res=res, from_=filters.time_from, to=filters.time_to,
-                category=list(filters.categories) or None, source=list(filters.sources) or None,
-            )
+            return await service_for(engine).gate.run(cells)
         except NotEnoughData:
             return None
 

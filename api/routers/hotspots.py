@@ -3,7 +3,10 @@
 Query parameters are read by small dependencies that build validated query
 objects (``geo.hotspots.params``); bad values raise ``InvalidInput`` (400) and
 windows with too few incidents ``NotEnoughData`` (422). Every answer echoes the
-parameters it used under ``parameters``.
+parameters it used under ``parameters`` (``data_version``: the incidents version
+read, at most ``ONEMAP_HOTSPOT_MAX_STALE_S`` behind the database). Computations
+run in worker threads, at most ``ONEMAP_HOTSPOT_MAX_CONCURRENT`` at once per
+process, so tiles and features keep answering while hotspots queue.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
 from geo.hotspots import analyses
@@ -117,31 +119,31 @@ HeatmapParams = Annotated[HeatmapQuery, Depends(heatmap_params)]
 async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
                    significant_only: bool = False) -> Response:
     """Gi* hot and cold spots on H3 cells with BH-FDR bins (FeatureCollection)."""
-    result = await run_in_threadpool(analyses.hotspots, svc, q)
-    return await run_in_threadpool(_send, request, result, f"fc-{significant_only}",
-                                   lambda: result.geojson_bytes(significant_only))
+    result = await svc.gate.run(analyses.hotspots, svc, q)
+    return await svc.gate.run(_send, request, result, f"fc-{significant_only}",
+                              lambda: result.geojson_bytes(significant_only))
 
 
 @router.get("/hotspots/emerging")
 async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
                    pattern_only: bool = False) -> Response:
     """Emerging hot spot category of every cell (FeatureCollection)."""
-    result = await run_in_threadpool(analyses.emerging, svc, q)
-    return await run_in_threadpool(_send, request, result, f"fc-{pattern_only}",
-                                   lambda: result.geojson_bytes(pattern_only))
+    result = await svc.gate.run(analyses.emerging, svc, q)
+    return await svc.gate.run(_send, request, result, f"fc-{pattern_only}",
+                              lambda: result.geojson_bytes(pattern_only))
 
 
 @router.get("/hotspots/backtest")
 async def backtest(request: Request, svc: ServiceDep, q: BacktestParams) -> Response:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
-    result = await run_in_threadpool(analyses.backtest, svc, q)
-    return await run_in_threadpool(_send, request, result, "json", result.to_dict)
+    result = await svc.gate.run(analyses.backtest, svc, q)
+    return await svc.gate.run(_send, request, result, "json", result.to_dict)
 
 
 @router.get("/heatmap")
 async def heatmap(request: Request, svc: ServiceDep, q: HeatmapParams,
                   format: Literal["points", "cells"] = "points") -> Response:
     """Quartic kernel density: ``[[lat, lon, density]]`` for Leaflet.heat, or H3 cells."""
-    result = await run_in_threadpool(analyses.heatmap, svc, q)
+    result = await svc.gate.run(analyses.heatmap, svc, q)
     make = result.geojson if format == "cells" else result.to_dict
-    return await run_in_threadpool(_send, request, result, format, make)
+    return await svc.gate.run(_send, request, result, format, make)

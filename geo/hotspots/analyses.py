@@ -2,7 +2,9 @@
 
 Each validates its query,
 counts, runs the estimator and returns a result that echoes its parameters.
-Results are cached by query and data versions.
+Results are cached by query and data versions. With ``fresh`` the answer reads
+the incidents as they are now; otherwise it may read a snapshot up to
+``ONEMAP_HOTSPOT_MAX_STALE_S`` old (its ``data_version`` says which).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ def _base(q, study, st: DataState) -> dict:
             "data_version": st.incidents}
 
 
-def hotspots(svc: HotspotService, q: HotspotQuery) -> HotspotResult:
+def hotspots(svc: HotspotService, q: HotspotQuery, fresh: bool = False) -> HotspotResult:
     """Gi* with BH-FDR bins on every study cell."""
-    st = svc.state()
+    st = svc.state(fresh)
     return svc.results.get(("gi", q, st), lambda: _hotspots(svc, q, st))
 
 
@@ -48,9 +50,9 @@ def _hotspots(svc: HotspotService, q: HotspotQuery, st: DataState) -> HotspotRes
     return HotspotResult(study, counts, gi.z_, gi.p_, gi.bins_, gi.classes_, params)
 
 
-def emerging(svc: HotspotService, q: EmergingQuery) -> EmergingResult:
+def emerging(svc: HotspotService, q: EmergingQuery, fresh: bool = False) -> EmergingResult:
     """Emerging hot spot categories over weekly or monthly steps."""
-    st = svc.state()
+    st = svc.state(fresh)
     return svc.results.get(("emerging", q, st), lambda: _emerging(svc, q, st))
 
 
@@ -77,9 +79,9 @@ def _emerging(svc: HotspotService, q: EmergingQuery, st: DataState) -> EmergingR
                           ehs.hot_.sum(axis=1), ehs.cold_.sum(axis=1), ehs.z_[:, -1], params)
 
 
-def backtest(svc: HotspotService, q: BacktestQuery) -> BacktestResult:
+def backtest(svc: HotspotService, q: BacktestQuery, fresh: bool = False) -> BacktestResult:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
-    st = svc.state()
+    st = svc.state(fresh)
     return svc.results.get(("backtest", q, st), lambda: _backtest(svc, q, st))
 
 
@@ -100,9 +102,9 @@ def _backtest(svc: HotspotService, q: BacktestQuery, st: DataState) -> BacktestR
     return BacktestResult(study, bt.hotspots_, train, test, gi_star_z(train, W), scores, params)
 
 
-def heatmap(svc: HotspotService, q: HeatmapQuery) -> HeatmapResult:
+def heatmap(svc: HotspotService, q: HeatmapQuery, fresh: bool = False) -> HeatmapResult:
     """Quartic kernel density on H3 cell centres."""
-    st = svc.state()
+    st = svc.state(fresh)
     return svc.results.get(("heat", q, st), lambda: _heatmap(svc, q, st))
 
 

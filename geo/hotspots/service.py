@@ -1,17 +1,26 @@
 """Hotspot analyses against the database, with in-process caches.
 
-Caches (per engine, per process): the incidents' columns (per incidents-layer
-version), study areas and their weights (per resolution, bbox and data
-versions; weights per cell set), and whole results keyed by the query and the
-data versions from ``layer_versions`` — so a repeated query answers from memory
-and any change to incidents or admin areas invalidates it.
+Caches (per engine, per process): a snapshot of the incidents' columns, study
+areas and their weights (per resolution, bbox and data versions; weights per
+cell set), and whole results keyed by the query and the data versions they were
+computed from — so a repeated query answers from memory and any change to
+incidents or admin areas invalidates it. Every cache computes a missing entry
+once however many requests ask for it at the same time.
+
+Freshness: an answer uses one snapshot, whose version it echoes as
+``data_version``. When the incidents changed, the snapshot is refreshed in the
+background (only the new rows after an ingest) and, meanwhile, the previous
+snapshot keeps answering as long as it was known current less than
+``ONEMAP_HOTSPOT_MAX_STALE_S`` seconds ago; beyond that, or with ``fresh``,
+the request waits for the refresh.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,11 +28,12 @@ from sqlalchemy import Engine, text
 
 from geo.errors import InvalidInput, NotEnoughData
 from geo.hotspots import aggregate as A
-from geo.hotspots.cells import parents
+from geo.hotspots.cache import Gate, Lru
+from geo.hotspots.cells import parents, polyfill
 from geo.hotspots.params import Filters
 from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.snapshot import IncidentColumns, to_us
-from geo.hotspots.study import Lru, Study, check_size, clip_to_bbox, extent_area, study_cells
+from geo.hotspots.study import Study, check_size, clip_to_bbox, extent_area, with_incident_cells
 from geo.settings import ServiceAreaSettings
 
 HEAT_SOURCE_RES = 11
@@ -33,11 +43,16 @@ PREBUILD_MAX_CELLS = 60_000
 
 @dataclass(frozen=True)
 class DataState:
-    """Versions of the layers an answer depends on, and the estimated row count."""
+    """Versions of the layers an answer depends on, and what it reads.
+
+    ``rows`` is the estimated row count; ``cols`` the incidents snapshot the answer
+    reads (None on the SQL path). Only the versions take part in equality.
+    """
 
     incidents: int
     admin_areas: int
-    rows: float
+    rows: float = field(compare=False)
+    cols: IncidentColumns | None = field(default=None, compare=False, repr=False)
 
 
 class HotspotService:
@@ -56,8 +71,13 @@ class HotspotService:
         self.settings = settings or HotspotSettings()
         self.area_settings = area or ServiceAreaSettings()
         self._columns: IncidentColumns | None = None
+        self._verified = 0.0  # time.monotonic() the snapshot was last known current
         self._columns_lock = threading.Lock()
+        self._refreshing: threading.Thread | None = None
+        self._loads = Lru(0)  # single flight of snapshot reads
+        self.gate = Gate(self.settings.max_concurrent)
         self._areas = Lru(4)
+        self._filled = Lru(16)
         self._incident_cells = Lru(8)
         self._studies = Lru(16)
         self._study_by_cells = Lru(16)
@@ -67,28 +87,85 @@ class HotspotService:
 
     # -- data state and sources -------------------------------------------------
 
-    def state(self) -> DataState:
-        """Current layer versions (one small query)."""
+    def state(self, fresh: bool = False) -> DataState:
+        """The data an answer uses.
+
+        Current layer versions (one small query) and, on the in-memory path, the
+        incidents snapshot (possibly a little stale, see the module docstring;
+        never with ``fresh``).
+        """
+        asked = time.monotonic()
         with self.engine.connect() as conn:
             row = conn.execute(text(
                 "SELECT (SELECT version FROM layer_versions WHERE layer = 'incidents'), "
                 "       (SELECT version FROM layer_versions WHERE layer = 'admin_areas'), "
                 "       (SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass)"
             )).one()
-        return DataState(int(row[0] or 0), int(row[1] or 0), float(row[2] or 0))
+        st = DataState(int(row[0] or 0), int(row[1] or 0), float(row[2] or 0))
+        if self.settings.memory_rows <= 0 or self._row_count(st) > self.settings.memory_rows:
+            return st
+        cols = self.snapshot(st.incidents, asked, fresh)
+        return DataState(cols.version, st.admin_areas, st.rows, cols)
 
     def columns(self, st: DataState) -> IncidentColumns | None:
-        """The in-memory columns at this version, or None when the table is too big."""
-        if self.settings.memory_rows <= 0 or self._row_count(st) > self.settings.memory_rows:
-            return None
-        cols = self._columns
-        if cols is not None and cols.version == st.incidents:
-            return cols
+        """The in-memory columns the state reads, or None when the table is too big."""
+        return st.cols
+
+    def snapshot(self, version: int, asked: float, fresh: bool = False) -> IncidentColumns:
+        """A snapshot holding incidents-layer ``version`` (read at ``asked``).
+
+        Or the previous one, while it was known current less than ``max_stale_s``
+        before ``asked`` (a background refresh is then started).
+        """
         with self._columns_lock:
-            if self._columns is None or self._columns.version != st.incidents:
-                self._columns = IncidentColumns.load(self.engine)
             cols = self._columns
-        return cols if cols.version == st.incidents else None
+            if cols is not None and cols.version >= version:
+                self._verified = max(self._verified, asked)
+                return cols
+            max_stale = 0.0 if fresh else self.settings.max_stale_s
+            if cols is not None and asked - self._verified <= max_stale:
+                self._refresh_in_background()
+                return cols
+        while True:  # wait for a snapshot at least as new as the version asked for
+            cols = self._loads.get("load", self._load)
+            if cols.version >= version:
+                return cols
+
+    def refresh(self) -> IncidentColumns:
+        """Bring the snapshot up to the database now (tests, CLI)."""
+        return self.snapshot(self.state_versions()[0], time.monotonic(), fresh=True)
+
+    def state_versions(self) -> tuple[int, int]:
+        """(incidents, admin_areas) versions in the database."""
+        with self.engine.connect() as conn:
+            v = conn.execute(text(
+                "SELECT (SELECT version FROM layer_versions WHERE layer = 'incidents'), "
+                "       (SELECT version FROM layer_versions WHERE layer = 'admin_areas')")).one()
+        return int(v[0] or 0), int(v[1] or 0)
+
+    def _load(self) -> IncidentColumns:
+        """Read the snapshot (only the new rows when the table only grew) and publish it."""
+        cols = IncidentColumns.load(self.engine, self._columns)
+        with self._columns_lock:
+            if self._columns is None or cols.version >= self._columns.version:
+                self._columns = cols
+                self._verified = max(self._verified, cols.loaded_at)
+            return self._columns
+
+    def _refresh_in_background(self) -> None:
+        """Start one background refresh unless one is running (caller holds the lock)."""
+        if self._refreshing is not None and self._refreshing.is_alive():
+            return
+
+        def run():
+            try:
+                self._loads.get("load", self._load)
+            except Exception:  # the next request retries (and reports) in the foreground
+                pass
+
+        self._refreshing = threading.Thread(target=run, daemon=True,
+                                            name="onemap-hotspot-refresh")
+        self._refreshing.start()
 
     def _row_count(self, st: DataState) -> float:
         """Planner's row estimate; an exact count when the table was never analysed."""
@@ -113,8 +190,12 @@ class HotspotService:
                 raise NotEnoughData("there are no incidents and no admin areas to analyse")
             return extent_area(extent, self.settings.area_buffer_m), "incident_extent"
 
-        key = (st.admin_areas,) if st.admin_areas > 1 else (st.admin_areas, st.incidents)
-        return self._areas.get(key, make)
+        return self._areas.get(self._area_key(st), make)
+
+    @staticmethod
+    def _area_key(st: DataState) -> tuple:
+        """The area follows admin areas, or the incidents when there are none."""
+        return (st.admin_areas,) if st.admin_areas > 1 else (st.admin_areas, st.incidents)
 
     def incident_cells(self, res: int, st: DataState) -> np.ndarray:
         """Cells at ``res`` holding any incident."""
@@ -147,9 +228,14 @@ class HotspotService:
     def _fill(self, res: int, bbox: tuple | None, st: DataState) -> Study:
         """Polyfill the (clipped) area and add the incidents' cells."""
         geom, source = self.area(st)
-        clipped = clip_to_bbox(geom, bbox)
-        check_size(clipped, res, self.settings.max_cells)
-        cells = study_cells(clipped, res, self.incident_cells(res, st), bbox)
+
+        def fill():
+            clipped = clip_to_bbox(geom, bbox)
+            check_size(clipped, res, self.settings.max_cells)
+            return polyfill(clipped, res)
+
+        filled = self._filled.get((res, bbox, self._area_key(st)), fill)
+        cells = with_incident_cells(filled, self.incident_cells(res, st), bbox)
         fresh = _enough(Study(res, cells, source), res, bbox)
         study = self._study_by_cells.get((res, fresh.key), lambda: fresh)
         if study is fresh and len(study) <= PREBUILD_MAX_CELLS:
@@ -261,18 +347,19 @@ def service_for(engine: Engine, settings: HotspotSettings | None = None) -> Hots
         return svc
 
 
-def hotspot_cells(engine: Engine, params=None, **query) -> pd.DataFrame:
+def hotspot_cells(engine: Engine, params=None, fresh: bool = False, **query) -> pd.DataFrame:
     """Gi* per cell as a DataFrame (h3 str, count, gi_z, p_value, bin, class); cached.
 
     ``params`` is a ``HotspotQuery``; or give raw values as keywords
     (``res``, ``k``, ``alpha``, ``from_``, ``to``, ``category``, ``source``, ``bbox``).
+    ``fresh``: read the incidents as they are now (no stale snapshot).
     """
     from geo.hotspots import analyses
     from geo.hotspots.params import hotspot_query
 
     svc = service_for(engine)
     q = params or hotspot_query(svc.settings, **query)
-    return analyses.hotspots(svc, q).frame()
+    return analyses.hotspots(svc, q, fresh).frame()
 
 
 def emerging_cells(engine: Engine, params=None, **query) -> pd.DataFrame:

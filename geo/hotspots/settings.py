@@ -28,6 +28,11 @@ class HotspotSettings(BaseSettings):
     max_cells: int = Field(400_000, ge=100)
     # Hold the incidents' columns in memory when the table has at most this many rows.
     memory_rows: int = Field(5_000_000, ge=0)
+    # Answers may read an incidents snapshot known current at most this many seconds
+    # ago while a newer one loads in the background (0: always wait for the newest).
+    max_stale_s: float = Field(5.0, ge=0)
+    # Hotspot computations running at once per server process (others queue).
+    max_concurrent: int = Field(4, ge=1)
     # Result cache entries kept per process.
     cache_entries: int = Field(64, ge=0)
     # Emerging hot spots: bins significant at FDR level ``emerging_alpha`` count as

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 
 import h3
 import numpy as np
@@ -23,36 +21,9 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import InvalidInput
 from geo.hotspots import cells as C
+from geo.hotspots.cache import Lru  # noqa: F401  (re-exported)
 
 M_PER_DEG = 111_320.0
-
-
-class Lru:
-    """A small thread-safe LRU cache of computed values."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], object]):
-        """The cached value for ``key``, computing it with ``make()`` when missing."""
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        value = make()
-        if self.maxsize:
-            with self._lock:
-                self._data[key] = value
-                while len(self._data) > self.maxsize:
-                    self._data.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._data.clear()
 
 
 class Study:
@@ -190,7 +161,12 @@ def check_size(area: BaseGeometry, res: int, max_cells: int) -> None:
 def study_cells(area: BaseGeometry, res: int, incident_cells: np.ndarray,
                 bbox: tuple | None) -> np.ndarray:
     """Sorted union of the area's cells and the incidents' cells (in the bbox)."""
-    filled = C.polyfill(area, res)
+    return with_incident_cells(C.polyfill(area, res), incident_cells, bbox)
+
+
+def with_incident_cells(filled: np.ndarray, incident_cells: np.ndarray,
+                        bbox: tuple | None) -> np.ndarray:
+    """Sorted union of filled cells and the incidents' cells (in the bbox)."""
     extra = np.setdiff1d(incident_cells, filled, assume_unique=True)
     if bbox is not None and len(extra):
         extra = extra[C.in_bbox(extra, bbox)]
