@@ -82,6 +82,7 @@ class HotspotService:
         self._studies = Lru(16)
         self._study_by_cells = Lru(16)
         self._index = Lru(4)
+        self._last_index: dict = {}  # newest cell index per (lineage, res, study)
         self._counts = Lru(2)
         self.results = Lru(self.settings.cache_entries)
 
@@ -298,8 +299,24 @@ class HotspotService:
         return cells, n
 
     def _cell_index(self, cols: IncidentColumns, study: Study) -> np.ndarray:
-        return self._index.get((cols.version, study.res, study.key),
-                               lambda: cols.cell_index(study.res, study.cells))
+        """Study row of every incident; after an incremental refresh only new rows are placed."""
+        def make():
+            with self._columns_lock:
+                prev = self._last_index.get((id(cols.lineage), study.res, study.key))
+            if prev is not None and prev[0] is cols.lineage and len(prev[1]) <= len(cols):
+                head = prev[1]
+                tail = IncidentColumns(cols.version, cols.h3[len(head):], cols.t_us[:0],
+                                       cols.category[:0], cols.source[:0])
+                idx = np.concatenate([head, tail.cell_index(study.res, study.cells)])
+            else:
+                idx = cols.cell_index(study.res, study.cells)
+            with self._columns_lock:
+                if len(self._last_index) > 16:
+                    self._last_index.clear()
+                self._last_index[(id(cols.lineage), study.res, study.key)] = (cols.lineage, idx)
+            return idx
+
+        return self._index.get((cols.version, study.res, study.key), make)
 
     def require(self, total: int, what: str = "this window and filter") -> None:
         """Refuse to compute statistics on too few incidents."""

@@ -14,7 +14,7 @@ hundreds for a ``GROUP BY`` over the table. Used when the table holds at most
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -94,6 +94,8 @@ class IncidentColumns:
     max_id: int = 0       # largest incident id in the snapshot
     marker: tuple = ()    # (table oid, incident_rewrites.n) it was read at
     loaded_at: float = 0.0  # time.monotonic() when its read began
+    # Snapshots of one lineage share their leading rows (each appends to the last).
+    lineage: object = field(default_factory=object, compare=False, repr=False)
 
     @classmethod
     def load(cls, engine: Engine, base: IncidentColumns | None = None) -> IncidentColumns:
@@ -128,7 +130,7 @@ class IncidentColumns:
             return cls.load(engine)
         return cls(version, *(np.concatenate([getattr(base, a), getattr(cols, a)])
                               for a in ("h3", "t_us", "category", "source")),
-                   max_id, marker, loaded_at)
+                   max_id, marker, loaded_at, base.lineage)
 
     def mask(self, f: Filters) -> np.ndarray | None:
         """Rows passing the filters (None = all rows)."""
