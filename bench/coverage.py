@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import _results  # noqa: E402
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -38,17 +40,8 @@ SMALL_DB = "onemap_bench_coverage_small"
 
 
 def write_results(lines: list[str]) -> None:
-    """Replace (or append) this script's section of RESULTS.md."""
-    path = ROOT / "bench" / "RESULTS.md"
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    body = "\n".join([SECTION, "", *lines]) + "\n"
-    start = old.find(SECTION + "\n")
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + body
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body + ("\n" + old[end + 1:] if end != -1 else "")
-    path.write_text(new, encoding="utf-8")
+    """Replace (or append) this script's section of bench/RESULTS.md."""
+    _results.write_section(SECTION, lines)
 
 
 def load_layers(engine, size: str, seed: int, skip=("incidents",)) -> dict:

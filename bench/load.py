@@ -38,6 +38,8 @@ import psycopg
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import _results  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from geo import keys  # noqa: E402
@@ -265,15 +267,8 @@ def report(lat, errors, wall: float, clients: int, workers: int, size: str,
 
 
 def write_section(body: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start >= 0:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body + (old[end + 1:] if end >= 0 else "")
-    else:
-        new = old.rstrip() + "\n\n" + body
-    path.write_text(new)
+    """Replace (or append) this script's section of bench/RESULTS.md."""
+    _results.write_section(SECTION, body)
 
 
 def _mix(text_: str) -> dict[str, float]:

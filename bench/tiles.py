@@ -45,6 +45,8 @@ import psycopg
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import _results  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from geo.db import cluster, migrate  # noqa: E402
@@ -505,16 +507,8 @@ def report(args, counts, tiles, runs, hits: list[Run], revalidated: list[Run], l
 
 
 def write_section(body: str) -> None:
-    """Replace (or append) our section of bench/RESULTS.md."""
-    path = ROOT / "bench" / "RESULTS.md"
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION + "\n")
-    if start >= 0:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body + (old[end + 1:] if end >= 0 else "")
-    else:
-        new = old.rstrip() + "\n\n" + body
-    path.write_text(new)
+    """Replace (or append) this script's section of bench/RESULTS.md."""
+    _results.write_section(SECTION, body)
 
 
 async def amain(args) -> str:
