@@ -49,7 +49,7 @@ def synth_buildings(seed: int = 7):
     """Rows (community, x, y, households) in metres."""
     rng = np.random.default_rng(seed)
     rows = []
-    for i, (code, box) in enumerate(zip(COMMUNITIES, community_boxes(), strict=True)):
+    for code, box in zip(COMMUNITIES, community_boxes(), strict=True):
         n = 12 if code == SMALL else 260
         x0, y0, x1, y1 = box.bounds
         placed = 0

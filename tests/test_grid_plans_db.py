@@ -1,4 +1,4 @@
-"""Plans in the database: copy, redistrict, evaluate, edits with versions, publish, diff, overlay."""
+"""Plans in the database: copy, redistrict, evaluate, edits, publish, diff, overlay."""
 
 from __future__ import annotations
 
