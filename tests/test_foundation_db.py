@@ -15,7 +15,8 @@ from geo.db.migrate import head_revision
 
 
 def test_schema_is_at_head(engine):
-    assert schema_revision(engine) == head_revision() == "0001"
+    head = head_revision()
+    assert head and schema_revision(engine) == head
 
 
 def test_postgis_is_there(engine):
