@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import os
 import sys
 import time
 from pathlib import Path
@@ -170,7 +171,7 @@ def main() -> None:
     lines = [
         f"`{args.size}` demo, seed {args.seed}: {counts['cameras']:,} cameras × "
         f"{counts['buildings']:,} buildings; Python {platform.python_version()}, shared 2-core "
-        "machine (other agents running: load average ≈ 8–11 during the run).",
+        f"machine (load average {os.getloadavg()[0]:.1f} at the end of the run).",
         "",
         "| what | measured | target |",
         "|---|---|---|",
