@@ -17,6 +17,15 @@ from geo.db.urls import libpq_url
 from geo.settings import DatabaseSettings, ServiceAreaSettings
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset that skips asyncpg's RESET ALL/UNLISTEN round trip on every release.
+
+    asyncpg still rolls back an open transaction before calling this. Our pool users keep
+    no session state (timeouts are ``SET LOCAL`` or per call; LISTEN has its own
+    connection), so there is nothing to reset.
+    """
+
+
 @dataclass
 class AppState:
     """Long-lived resources of one app instance."""
@@ -50,6 +59,7 @@ class AppState:
                         max_size=16,
                         timeout=5,
                         command_timeout=self.db.statement_timeout_ms / 1000,
+                        reset=_keep_session,
                         server_settings={
                             "statement_timeout": str(self.db.statement_timeout_ms),
                             "application_name": "onemap-tiles",
