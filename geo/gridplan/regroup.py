@@ -16,7 +16,7 @@ from collections import deque
 import numpy as np
 from scipy import sparse
 
-from geo.gridplan.recombine import band_cost
+from geo.gridplan.recombine import _connected, band_cost
 
 
 def regroup(
@@ -127,17 +127,3 @@ class _Climber:
         self.cache[key] = out
         return out
 
-
-def _connected(nbrs, labels, g) -> bool:
-    members = np.flatnonzero(labels == g)
-    if len(members) == 0:
-        return False
-    seen = {int(members[0])}
-    queue = deque(seen)
-    while queue:
-        v = queue.popleft()
-        for u in nbrs[v]:
-            if u not in seen and labels[u] == g:
-                seen.add(u)
-                queue.append(u)
-    return len(seen) == len(members)
