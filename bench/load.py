@@ -34,7 +34,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psycopg
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from geo import keys  # noqa: E402
 from geo.db import cluster, migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
-from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
+from geo.db.urls import sqlalchemy_url, url_string  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 
 SECTION = "## Load (issue 8)"
@@ -65,11 +64,7 @@ def bench_database(size: str) -> DatabaseSettings:
         server = DatabaseSettings(database_url=None, data_dir=ROOT / "data")
         cluster.start(server)
         name = f"onemap_bench_{size}"
-        with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-        with psycopg.connect(libpq_url(server, name), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        cluster.ensure_database(server, name)
         settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, name)))
     migrate.upgrade(settings)
     engine = make_engine(settings)

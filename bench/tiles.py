@@ -77,11 +77,7 @@ def bench_database() -> DatabaseSettings:
         server = DatabaseSettings(database_url=None, data_dir=ROOT / "data")
         cluster.start(server)
         name = "onemap_bench_large"
-        with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-        with psycopg.connect(libpq_url(server, name), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        cluster.ensure_database(server, name)
         settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, name)))
     migrate.upgrade(settings)
     engine = make_engine(settings)
