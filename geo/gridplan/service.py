@@ -90,20 +90,7 @@ def grids_geojson(
         )
     features = []
     for r in rows:
-        props = {
-            k: r[k]
-            for k in (
-                "id",
-                "code",
-                "name",
-                "community_code",
-                "worker",
-                "locked",
-                "households",
-                "population",
-                "buildings",
-            )
-        }
+        props = {k: r[k] for k in store.GRID_COLUMNS}
         props["deviation"] = round((r["households"] - s.grid_target) / s.grid_target, 6)
         props["within_band"] = bool(lo <= r["households"] <= hi)
         if with_buildings:

@@ -28,6 +28,10 @@ _COMMUNITY_OF = """
 """
 
 
+# Grid attributes read by the planner and served per grid.
+GRID_COLUMNS = ("id", "code", "name", "community_code", "worker", "locked",
+                "households", "population", "buildings")
+
 def plan_row(conn: Connection, plan_id: int, lock: bool = False) -> dict:
     """The plan as a dict; ``lock`` takes a row lock (``FOR UPDATE``). NotFound if absent."""
     sql = "SELECT * FROM grid_plans WHERE id = :id" + (" FOR UPDATE" if lock else "")
@@ -151,18 +155,7 @@ def grids_frame(
                ST_AsBinary(geom) AS wkb
           FROM grids WHERE {" AND ".join(where)} ORDER BY code
     """
-    cols = [
-        "id",
-        "code",
-        "name",
-        "community_code",
-        "worker",
-        "locked",
-        "households",
-        "population",
-        "buildings",
-        "wkb",
-    ]
+    cols = [*GRID_COLUMNS, "wkb"]
     df = pd.DataFrame(conn.execute(text(sql), params).mappings().all(), columns=cols).set_index(
         "id"
     )
