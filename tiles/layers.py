@@ -79,6 +79,9 @@ class TileLayer:
         ``layer_versions`` keys whose change invalidates this layer's tiles.
     role_sensitive : bool
         Output differs for the ``widget`` role (responses are ``private``).
+    snap_zooms_sql : str or None
+        Bitmask column of the zooms at which a footprint stays valid once snapped to the
+        tile grid (``onemap_mvt_snap_zooms``); such footprints skip ``ST_AsMVTGeom``.
     """
 
     name: str
@@ -97,6 +100,7 @@ class TileLayer:
     time_sql: str | None = None
     depends_on: tuple[str, ...] = ()
     role_sensitive: bool = False
+    snap_zooms_sql: str | None = None
     feature_limit: int = 20_000
     timeout_ms: int = 10_000
     cache_control: str = "public, max-age=60"
@@ -152,7 +156,8 @@ _BASE: tuple[TileLayer, ...] = (
         (Prop("code", "t.code"), Prop("households", "t.households", "Number"),
          Prop("population", "t.population", "Number"), Prop("floors", "t.floors", "Number"),
          Prop("kind", "t.kind"), Prop("community_code", "t.community_code")),
-        minzoom=13, simplify_below=15, description="楼栋 with households",
+        minzoom=13, simplify_below=15, snap_zooms_sql="t.mvt_snap_zooms",
+        description="楼栋 with households",
     ),
     TileLayer(
         "cameras", "cameras", "point",

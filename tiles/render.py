@@ -126,10 +126,11 @@ class LayerRenderer:
     async def _raw(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
         s = self.settings
         simplify = layer.simplified(at.z) and layer.kind != "point" and s.tile_simplify_units > 0
+        buffer = s.tile_buffer if layer.kind == "point" else s.tile_polygon_buffer
         stmt = S.raw_statement(layer, layer.zoom_where(at.z), filters.present, simplify,
-                               s.tile_extent, s.tile_buffer)
+                               s.tile_extent, buffer)
         size = 2 * S.ORIGIN / (1 << at.z)
-        values = self._base(at, filters) | {
+        values = self._base(at, filters) | S.snap_values(at.z, at.x, at.y, s.tile_extent) | {
             "feature_limit": layer.feature_limit,
             "tolerance": size / s.tile_extent * s.tile_simplify_units,
             "min_size": size / 256 * s.tile_min_feature_px,

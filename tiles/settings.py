@@ -31,9 +31,12 @@ class TileSettings(BaseSettings):
 
     # Byte budget of the in-process tile cache; 0 disables caching (coalescing stays on).
     tile_cache_mb: float = Field(256.0, ge=0)
-    # MVT extent and buffer (in tile units) used by ST_AsMVTGeom and the && margin.
+    # MVT extent and buffers (in tile units) used by ST_AsMVTGeom and the && margin:
+    # points and computed cells get a wide buffer (markers drawn across tile edges),
+    # lines and polygons a narrow one (only their strokes cross the edge).
     tile_extent: int = Field(4096, ge=256, le=16384)
     tile_buffer: int = Field(256, ge=0, le=4096)
+    tile_polygon_buffer: int = Field(64, ge=0, le=4096)
     # Point layers are clustered below this zoom; cells are this many pixels (of 256) wide.
     tile_cluster_below: int = Field(14, ge=0, le=25)
     tile_cluster_px: int = Field(32, ge=4, le=256)

@@ -83,6 +83,36 @@ def _props(layer: TileLayer) -> str:
     return ", ".join(f'{p.sql} AS "{p.name}"' for p in layer.properties)
 
 
+# Zooms whose snapped footprints are recorded (``onemap_mvt_snap_zooms``, revision 0006).
+SNAP_ZOOMS = range(12, 21)
+SNAP_EXTENT = 4096  # the grid ``onemap_mvt_snap`` snaps to
+
+
+def snap_values(z: int, x: int, y: int, extent: int) -> dict:
+    """Bound values of the snapped-footprint shortcut at tile ``z/x/y``.
+
+    ``snap_bit`` is 0 outside :data:`SNAP_ZOOMS` or for another extent (the shortcut
+    is never taken);
+    ``shift_x``/``shift_y`` move the zoom's global grid onto the tile's.
+    """
+    on = z in SNAP_ZOOMS and extent == SNAP_EXTENT
+    return {"snap_bit": (1 << z) if on else 0,
+            "shift_x": float(-x * extent), "shift_y": float(-y * extent)}
+
+
+def _mvt_geom(layer: TileLayer, geom: str, extent: int, buffer: int) -> str:
+    """``ST_AsMVTGeom`` of ``geom``, or for a layer with recorded snapped footprints the
+    footprint snapped to the tile grid when it is valid there and needs no clipping."""
+    exact = f"ST_AsMVTGeom({geom}, ST_TileEnvelope($z, $x, $y), {extent}, {buffer}, true)"
+    if layer.snap_zooms_sql is None:
+        return exact
+    inside = (buffer - 1) / extent  # one unit in, so snapping cannot push past the buffer
+    return (f"CASE WHEN {layer.snap_zooms_sql} & $snap_bit <> 0"
+            f" AND t.geom_3857 @ ST_TileEnvelope($z, $x, $y, margin => {inside!r})"
+            f"\n                THEN ST_Translate(onemap_mvt_snap(t.geom_3857, $z), $shift_x, $shift_y)"
+            f"\n                ELSE {exact} END")
+
+
 @lru_cache(maxsize=512)
 def raw_statement(
     layer: TileLayer, z_where: str, present: tuple[str, ...], simplify: bool,
@@ -91,7 +121,9 @@ def raw_statement(
     """Features as they are, clipped to the buffered tile.
 
     With ``simplify`` (low zoom), geometries are simplified and features smaller
-    than ``$min_size`` in both directions are left out.
+    than ``$min_size`` in both directions are left out. Footprints of a layer with
+    ``snap_zooms_sql`` that are valid once snapped and lie inside the buffered tile
+    skip ``ST_AsMVTGeom`` (and simplification: the snapped outline is the tile's).
     """
     geom = "ST_Simplify(t.geom_3857, $tolerance, true)" if simplify else "t.geom_3857"
     margin = buffer / extent
@@ -100,7 +132,7 @@ def raw_statement(
 SELECT ST_AsMVT(q, '{layer.name}', {extent}, 'geom', 'id')
 FROM (
     SELECT {layer.id_sql} AS id, {_props(layer)},
-           ST_AsMVTGeom({geom}, ST_TileEnvelope($z, $x, $y), {extent}, {buffer}, true) AS geom
+           {_mvt_geom(layer, geom, extent, buffer)} AS geom
     FROM {layer.table} AS t
     WHERE t.geom_3857 && ST_TileEnvelope($z, $x, $y, margin => {margin!r}){where}
     LIMIT $feature_limit
