@@ -49,6 +49,7 @@ log = logging.getLogger("onemap.auth")
 ACTIVE_KEYS_TTL_S = 1.0
 DB_TIMEOUT_S = 5.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MATCH_MEMORY = 8192  # (method, path) → route answers remembered by the auth middleware
 
 
 def current_role(request: Request) -> str:
@@ -118,6 +119,7 @@ class AuthMiddleware:
         self.router = router
         self._active: tuple[bool, float] | None = None
         self._table: tuple[int, list] | None = None
+        self._matches: dict[tuple[str, str], tuple[str, dict] | None] = {}
         self._active_lock = asyncio.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
@@ -199,15 +201,29 @@ class AuthMiddleware:
         return await fn(pool, *args)
 
     def _match(self, scope: Scope) -> tuple[str, dict] | None:
-        """The template and path parameters of the route that will serve ``scope``."""
+        """The template and path parameters of the route that will serve ``scope``.
+
+        Answers are remembered per (method, path), up to :data:`MATCH_MEMORY` of them, so
+        a map panning over cached tiles does not walk the route table on every request.
+        """
         routes = self.router.routes
         if self._table is None or self._table[0] != len(routes):
             self._table = (len(routes), route_table(routes))
-        path = get_route_path(scope)
+            self._matches.clear()
+        key = (scope["method"], get_route_path(scope))
+        if key in self._matches:
+            return self._matches[key]
+        found = self._walk(*key)
+        if len(self._matches) >= MATCH_MEMORY:
+            self._matches.clear()
+        self._matches[key] = found
+        return found
+
+    def _walk(self, method: str, path: str) -> tuple[str, dict] | None:
         for regex, methods, template in self._table[1]:
             m = regex.match(path)
-            if m and (methods is None or scope["method"] in methods
-                      or (scope["method"] == "HEAD" and "GET" in methods)):
+            if m and (methods is None or method in methods
+                      or (method == "HEAD" and "GET" in methods)):
                 return template, m.groupdict()
         return None
 

@@ -155,3 +155,21 @@ def test_snapped_rings_are_wound_as_mvt_wants(empty_db):
     xs, ys = ring.xy
     area2 = sum(xs[i] * ys[i + 1] - xs[i + 1] * ys[i] for i in range(len(xs) - 1))
     assert area2 > 0
+
+
+def test_tile_scale_is_the_one_the_recorded_zooms_were_checked_with(empty_db):
+    """The tile statement binds the scale computed in Python; it must be bit-for-bit the
+    float8 scale of ``onemap_mvt_snap``, or a checked outline could snap differently."""
+    from tiles.sql import SNAP_ZOOMS, snap_values
+
+    with empty_db.connect() as conn:
+        for z in SNAP_ZOOMS:
+            sql_scale, sql_offset = conn.execute(text(
+                "SELECT 4096 * (2::float8 ^ :z) / (2 * 20037508.342789244::float8), "
+                "20037508.342789244::float8 * (4096 * (2::float8 ^ :z) "
+                "/ (2 * 20037508.342789244::float8))"), {"z": z}).one()
+            values = snap_values(z, 0, 0, 4096)
+            assert (values["scale"], values["offset"]) == (sql_scale, sql_offset)
+            assert values["snap_bit"] == 1 << z
+    assert snap_values(11, 0, 0, 4096)["snap_bit"] == 0
+    assert snap_values(14, 0, 0, 512)["snap_bit"] == 0

@@ -92,25 +92,19 @@ def snap_values(z: int, x: int, y: int, extent: int) -> dict:
     """Bound values of the snapped-footprint shortcut at tile ``z/x/y``.
 
     ``snap_bit`` is 0 outside :data:`SNAP_ZOOMS` or for another extent (the shortcut
-    is never taken);
-    ``shift_x``/``shift_y`` move the zoom's global grid onto the tile's.
+    is never taken). ``scale``/``offset`` map EPSG:3857 onto the zoom's global grid with
+    the float8 arithmetic of ``onemap_mvt_snap`` (so the outline is the one that was
+    checked); ``shift_x``/``shift_y`` move that grid onto the tile's.
     """
     on = z in SNAP_ZOOMS and extent == SNAP_EXTENT
-    return {"snap_bit": (1 << z) if on else 0,
-            "shift_x": float(-x * extent), "shift_y": float(-y * extent)}
+    scale = SNAP_EXTENT * 2.0 ** z / (2 * ORIGIN)
+    return {"snap_bit": (1 << z) if on else 0, "scale": scale, "offset": ORIGIN * scale,
+            "shift_x": float(-x * SNAP_EXTENT), "shift_y": float(-y * SNAP_EXTENT)}
 
 
-def _mvt_geom(layer: TileLayer, geom: str, extent: int, buffer: int) -> str:
-    """``ST_AsMVTGeom`` of ``geom``, or for a layer with recorded snapped footprints the
-    footprint snapped to the tile grid when it is valid there and needs no clipping."""
-    exact = f"ST_AsMVTGeom({geom}, ST_TileEnvelope($z, $x, $y), {extent}, {buffer}, true)"
-    if layer.snap_zooms_sql is None:
-        return exact
-    inside = (buffer - 1) / extent  # one unit in, so snapping cannot push past the buffer
-    return (f"CASE WHEN {layer.snap_zooms_sql} & $snap_bit <> 0"
-            f" AND t.geom_3857 @ ST_TileEnvelope($z, $x, $y, margin => {inside!r})"
-            f"\n                THEN ST_Translate(onemap_mvt_snap(t.geom_3857, $z), $shift_x, $shift_y)"
-            f"\n                ELSE {exact} END")
+_SNAPPED = ("ST_ForcePolygonCCW(ST_Translate(ST_SnapToGrid(ST_Affine(t.geom_3857,"
+            " $scale::float8, 0, 0, -$scale::float8, $offset::float8, $offset::float8), 1),"
+            " $shift_x::float8, $shift_y::float8))")
 
 
 @lru_cache(maxsize=512)
@@ -123,17 +117,28 @@ def raw_statement(
     With ``simplify`` (low zoom), geometries are simplified and features smaller
     than ``$min_size`` in both directions are left out. Footprints of a layer with
     ``snap_zooms_sql`` that are valid once snapped and lie inside the buffered tile
-    skip ``ST_AsMVTGeom`` (and simplification: the snapped outline is the tile's).
+    (one unit in, so snapping cannot push them past it) skip ``ST_AsMVTGeom`` and
+    simplification: their snapped outline is the tile's. The envelopes are computed
+    once per tile (a materialised CTE), not once per row.
     """
     geom = "ST_Simplify(t.geom_3857, $tolerance, true)" if simplify else "t.geom_3857"
     margin = buffer / extent
     where = _where(layer, z_where, present, drop_tiny=simplify)
+    exact = f"ST_AsMVTGeom({geom}, e.tile, {extent}, {buffer}, true)"
+    envelopes = "ST_TileEnvelope($z, $x, $y) AS tile"
+    if layer.snap_zooms_sql is None:
+        mvt_geom = exact
+    else:
+        envelopes += f", ST_TileEnvelope($z, $x, $y, margin => {(buffer - 1) / extent!r}) AS inner"
+        mvt_geom = (f"CASE WHEN {layer.snap_zooms_sql} & $snap_bit <> 0 AND t.geom_3857 @ e.inner"
+                    f"\n                THEN {_SNAPPED}\n                ELSE {exact} END")
     sql = f"""
+WITH e AS MATERIALIZED (SELECT {envelopes})
 SELECT ST_AsMVT(q, '{layer.name}', {extent}, 'geom', 'id')
 FROM (
     SELECT {layer.id_sql} AS id, {_props(layer)},
-           {_mvt_geom(layer, geom, extent, buffer)} AS geom
-    FROM {layer.table} AS t
+           {mvt_geom} AS geom
+    FROM e, {layer.table} AS t
     WHERE t.geom_3857 && ST_TileEnvelope($z, $x, $y, margin => {margin!r}){where}
     LIMIT $feature_limit
 ) AS q"""
