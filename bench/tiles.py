@@ -366,10 +366,13 @@ async def uncached(db, tiles: dict, concurrency: int) -> dict[str, dict[int, Run
     try:
         await a.wait()
         await b.wait()
-        warm = tiles[ZOOMS[-1]][:1]  # open pools and plans (not measured)
-        await load(a.port, [our_path(*t) + "?warm=1" for t in warm], 1, GZIP)
-        await load(b.port, [tipg_path(*t) for t in warm], 1, GZIP)
-        await bare_pool.run(warm, 1, textbook=True)
+        # Not measured, the same for all: open every pool connection and prepare each zoom's
+        # statements with empty tiles in the Arctic (none of the sampled tiles).
+        warm = [(z, i, 0) for z in ZOOMS for i in range(concurrency)]
+        await load(a.port, [our_path(*t) for t in warm], concurrency, GZIP)
+        await load(b.port, [tipg_path(*t) for t in warm], concurrency, GZIP)
+        await bare_pool.run(warm, concurrency, textbook=False)
+        await bare_pool.run(warm, concurrency, textbook=True)
         for z in ZOOMS:
             cpu = a.cpu_seconds()
             runs["ours"][z] = await load(a.port, [our_path(*t) for t in tiles[z]], concurrency,
@@ -447,7 +450,9 @@ def report(args, counts, tiles, runs, hits: list[Run], revalidated: list[Run], l
         f"taken on a busy machine). Large demo: {counts['buildings']:,} buildings, "
         f"{counts['incidents']:,} incidents, {counts['cameras']:,} cameras. Layer `{LAYER}`: same "
         f"table, properties ({', '.join(PROPS)}) and feature limit ({FEATURE_LIMIT:,}) for "
-        f"both servers, uvicorn with one worker each, started fresh; one asyncio keep-alive "
+        f"both servers, uvicorn with one worker each, started fresh and warmed alike ("
+        f"{args.concurrency} empty Arctic tiles per zoom at full concurrency, to open the "
+        f"connection pools and prepare statements; not measured); one asyncio keep-alive "
         f"client, concurrency {args.concurrency}, `Accept-Encoding: gzip`; "
         f"{sum(len(v) for v in tiles.values())} tiles holding buildings (up to {args.per_zoom} "
         f"per zoom), each requested once per server; ours, tipg, the bare SQL and the "

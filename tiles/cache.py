@@ -25,6 +25,18 @@ from dataclasses import dataclass, field
 
 _ENTRY_OVERHEAD = 256  # bytes of bookkeeping counted per entry
 
+try:  # Intel ISA-L: gzip at levels 0-3 several times faster than zlib, same size at level 1
+    from isal import igzip as _isal_gzip
+except ImportError:  # pragma: no cover - the wheel is a dependency; zlib still works
+    _isal_gzip = None
+
+
+def gzip_bytes(data: bytes, level: int) -> bytes:
+    """gzip of ``data`` (no timestamp): ISA-L for levels 1-3 when installed, else zlib."""
+    if _isal_gzip is not None and level <= 3:
+        return _isal_gzip.compress(data, compresslevel=level, mtime=0)
+    return gzip.compress(data, compresslevel=level, mtime=0)
+
 
 @dataclass
 class Tile:
@@ -42,7 +54,7 @@ class Tile:
     def gzipped(self, level: int = 4) -> bytes:
         """The gzip-encoded tile (computed once)."""
         if self.gz is None:
-            self.gz = gzip.compress(self.data, compresslevel=level, mtime=0)
+            self.gz = gzip_bytes(self.data, level)
         return self.gz
 
 
