@@ -11,6 +11,7 @@ from fastapi.responses import ORJSONResponse
 from api import errors
 from api.routers import ROUTERS
 from api.state import AppState
+from geo.hotspots.service import service_for
 
 
 def create_app(state: AppState | None = None) -> FastAPI:
@@ -19,6 +20,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        service_for(state.engine).start_warm_up()  # hotspot data loads in the background
         yield
         await state.close()
 

@@ -6,7 +6,10 @@ windows with too few incidents ``NotEnoughData`` (422). Every answer echoes the
 parameters it used under ``parameters`` (``data_version``: the incidents version
 read, at most ``ONEMAP_HOTSPOT_MAX_STALE_S`` behind the database). Computations
 run in worker threads, at most ``ONEMAP_HOTSPOT_MAX_CONCURRENT`` at once per
-process, so tiles and features keep answering while hotspots queue.
+process, so tiles and features keep answering while hotspots queue; the
+analysis, its serialisation and compression share one worker-thread hop. Large
+answers are sent in the best content coding the client accepts (zstd, br, gzip;
+``geo.hotspots.codings``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi.responses import Response
 
 from api.deps import EngineDep
 from geo.hotspots import analyses
+from geo.hotspots.codings import negotiate
 from geo.hotspots.params import (
     BacktestQuery,
     EmergingQuery,
@@ -41,19 +45,32 @@ Source = Annotated[str | None, Query(description="comma-separated sources")]
 Bbox = Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")]
 
 
-def _send(request: Request, result, variant: str, make_body) -> Response:
-    """The result's JSON, serialised once per variant.
+def _send(body: bytes, coding: str | None) -> Response:
+    """A JSON answer in the negotiated content coding.
 
-    Gzip-compressed at a fast level when the client accepts it (the app's gzip
-    middleware leaves encoded bodies alone); repeated requests answer from the
-    cached bytes.
+    The app's gzip middleware leaves bodies that carry a ``Content-Encoding`` alone.
     """
-    gzip = "gzip" in request.headers.get("accept-encoding", "")
-    body = result.encoded(variant, make_body, gzip)
     headers = {"Vary": "Accept-Encoding"}
-    if gzip:
-        headers["Content-Encoding"] = "gzip"
+    if coding:
+        headers["Content-Encoding"] = coding
     return Response(body, media_type="application/json", headers=headers)
+
+
+async def _answer(request: Request, svc: HotspotService, analysis, q, variant: str,
+                  make_body) -> Response:
+    """Run ``analysis(svc, q)`` and serialise its result in one worker-thread hop.
+
+    ``make_body(result)`` gives the JSON (bytes or an object); bodies are cached
+    on the result per variant and content coding, so a repeated request sends
+    bytes already compressed.
+    """
+    coding = negotiate(request.headers.get("accept-encoding", ""))
+
+    def run() -> bytes:
+        result = analysis(svc, q)
+        return result.encoded(variant, lambda: make_body(result), coding)
+
+    return _send(await svc.gate.run(run), coding)
 
 
 def get_service(engine: EngineDep) -> HotspotService:
@@ -119,31 +136,27 @@ HeatmapParams = Annotated[HeatmapQuery, Depends(heatmap_params)]
 async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
                    significant_only: bool = False) -> Response:
     """Gi* hot and cold spots on H3 cells with BH-FDR bins (FeatureCollection)."""
-    result = await svc.gate.run(analyses.hotspots, svc, q)
-    return await svc.gate.run(_send, request, result, f"fc-{significant_only}",
-                              lambda: result.geojson_bytes(significant_only))
+    return await _answer(request, svc, analyses.hotspots, q, f"fc-{significant_only}",
+                         lambda r: r.geojson_bytes(significant_only))
 
 
 @router.get("/hotspots/emerging")
 async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
                    pattern_only: bool = False) -> Response:
     """Emerging hot spot category of every cell (FeatureCollection)."""
-    result = await svc.gate.run(analyses.emerging, svc, q)
-    return await svc.gate.run(_send, request, result, f"fc-{pattern_only}",
-                              lambda: result.geojson_bytes(pattern_only))
+    return await _answer(request, svc, analyses.emerging, q, f"fc-{pattern_only}",
+                         lambda r: r.geojson_bytes(pattern_only))
 
 
 @router.get("/hotspots/backtest")
 async def backtest(request: Request, svc: ServiceDep, q: BacktestParams) -> Response:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
-    result = await svc.gate.run(analyses.backtest, svc, q)
-    return await svc.gate.run(_send, request, result, "json", result.to_dict)
+    return await _answer(request, svc, analyses.backtest, q, "json", lambda r: r.to_dict())
 
 
 @router.get("/heatmap")
 async def heatmap(request: Request, svc: ServiceDep, q: HeatmapParams,
                   format: Literal["points", "cells"] = "points") -> Response:
     """Quartic kernel density: ``[[lat, lon, density]]`` for Leaflet.heat, or H3 cells."""
-    result = await svc.gate.run(analyses.heatmap, svc, q)
-    make = result.geojson if format == "cells" else result.to_dict
-    return await svc.gate.run(_send, request, result, format, make)
+    return await _answer(request, svc, analyses.heatmap, q, format,
+                         lambda r: r.geojson() if format == "cells" else r.to_dict())

@@ -102,10 +102,10 @@ def subset(W: sparse.csr_matrix, mask: np.ndarray) -> sparse.csr_matrix:
 
 
 def boundaries(cells: np.ndarray) -> list[list[list[float]]]:
-    """GeoJSON polygon rings (lon, lat to 1e-7°, about 1 cm; closed) of the cells."""
+    """GeoJSON polygon rings (lon, lat to 1e-6°, about 0.1 m; closed) of the cells."""
     rings = []
     for c in cells.tolist():
-        ring = [[round(lon, 7), round(lat, 7)] for lat, lon in h3i.cell_to_boundary(c)]
+        ring = [[round(lon, 6), round(lat, 6)] for lat, lon in h3i.cell_to_boundary(c)]
         ring.append(ring[0])
         rings.append(ring)
     return rings

@@ -11,70 +11,32 @@ import numpy as np
 import pandas as pd
 
 from geo.hotspots.cells import boundaries, to_str
+from geo.hotspots.codings import compress
+from geo.hotspots.encode import coded_pieces, encode_collection, number_pieces, text_pieces
 from geo.hotspots.fdr import class_labels
 from geo.hotspots.study import Study
 
 
 class Encoded:
-    """Caches a result's serialised bodies (JSON, and gzip at a fast level) per variant."""
+    """Caches a result's serialised bodies per variant, plain and per content coding."""
 
-    def encoded(self, variant: str, make_body, gzip: bool) -> bytes:
-        """JSON bytes of ``make_body()`` for ``variant`` (gzip-compressed when asked)."""
-        import gzip as gz
+    def encoded(self, variant: str, make_body, coding: str | None = None) -> bytes:
+        """JSON bytes of ``make_body()`` for ``variant``, in ``coding`` when given.
 
+        ``coding`` is a content coding of ``geo.hotspots.codings`` (zstd, br, gzip).
+        """
         import orjson
 
         cache = self.__dict__.setdefault("_encoded", {})
         if variant not in cache:
             body = make_body()
             cache[variant] = body if isinstance(body, bytes) else orjson.dumps(body)
-        if not gzip:
+        if coding is None:
             return cache[variant]
-        zipped = variant + ".gz"
-        if zipped not in cache:
-            cache[zipped] = gz.compress(cache[variant], compresslevel=GZIP_LEVEL, mtime=0)
-        return cache[zipped]
-
-
-GZIP_LEVEL = 1
-
-
-def json_items(values: np.ndarray) -> list[bytes]:
-    """Each value of a numeric array as JSON text, without a Python call per value.
-
-    orjson writes shortest round-trip floats and null for non-finite values.
-    """
-    import orjson
-
-    if len(values) == 0:
-        return []
-    return orjson.dumps(np.ascontiguousarray(values),
-                        option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
-
-
-def text_items(values: np.ndarray) -> list[bytes]:
-    """Strings without quotes or backslashes (class and category names) as bytes."""
-    names, inverse = np.unique(values.astype(str), return_inverse=True)
-    return np.array([n.encode() for n in names.tolist()], dtype=object)[inverse].tolist()
-
-
-def encode_collection(study: Study, rows: np.ndarray, template: bytes, columns: list,
-                      **members) -> bytes:
-    """GeoJSON FeatureCollection bytes.
-
-    Geometry comes pre-serialised from the study; each feature's properties are
-    ``template % row`` over ``columns`` (lists of bytes, one per ``%s``), written
-    after the ``"h3"`` property the study's heads end with;
-    ``members`` (parameters, summary …) are written before the features.
-    """
-    import orjson
-
-    heads = study.heads()
-    head = orjson.dumps({"type": "FeatureCollection", **members})[:-1]
-    feats = b",".join([heads[i] + template % vals
-                       for i, vals in zip(rows.tolist(), zip(*columns, strict=True),
-                                          strict=True)])
-    return head + b',"features":[' + feats + b"]}"
+        key = f"{variant}.{coding}"
+        if key not in cache:
+            cache[key] = compress(cache[variant], coding)
+        return cache[key]
 
 
 def _clean(v):
@@ -160,13 +122,15 @@ class HotspotResult(Encoded):
     def geojson_bytes(self, significant_only: bool = False) -> bytes:
         """The same FeatureCollection serialised directly (fast path of the API)."""
         rows = np.flatnonzero(self.bins != 0) if significant_only else np.arange(len(self.bins))
-        labels = np.array([c.encode() for c in class_labels(
-            np.arange(-3, 4), self.parameters.get("alpha", 0.05))], dtype=object)
-        cols = [json_items(self.counts[rows]), json_items(self.z[rows]), json_items(self.p[rows]),
-                json_items(self.bins[rows]), labels[self.bins[rows].astype(np.int64) + 3].tolist()]
-        template = b'"count":%s,"gi_z":%s,"p_value":%s,"bin":%s,"class":"%s"}}'
-        return encode_collection(self.study, rows, template, cols, parameters=self.parameters,
-                                 summary=self.summary())
+        names = class_labels(np.arange(-3, 4), self.parameters.get("alpha", 0.05))
+        bin_class = [b',"bin":%d,"class":"%s"' % (b, c.encode())
+                     for b, c in zip(range(-3, 4), names, strict=True)]
+        columns = [number_pieces("count", self.counts[rows]),
+                   number_pieces("gi_z", self.z[rows]),
+                   number_pieces("p_value", self.p[rows]),
+                   coded_pieces(bin_class, self.bins[rows].astype(np.intp) + 3)]
+        return encode_collection(self.study.heads(), rows, columns,
+                                 parameters=self.parameters, summary=self.summary())
 
 
 @dataclass
@@ -209,13 +173,13 @@ class EmergingResult(Encoded):
         """The same FeatureCollection serialised directly (fast path of the API)."""
         n = len(self.category)
         rows = np.flatnonzero(self.category != "none") if pattern_only else np.arange(n)
-        cols = [text_items(self.category[rows])] + [
-            json_items(a[rows]) for a in (self.trend_z, self.trend_p, self.counts,
-                                          self.hot_steps, self.cold_steps, self.last_z)]
-        template = (b'"category":"%s","trend_z":%s,"trend_p":%s,"count":%s,'
-                    b'"hot_steps":%s,"cold_steps":%s,"last_z":%s}}')
-        return encode_collection(self.study, rows, template, cols, parameters=self.parameters,
-                                 summary=self.summary())
+        columns = [text_pieces("category", self.category[rows])] + [
+            number_pieces(name, a[rows]) for name, a in (
+                ("trend_z", self.trend_z), ("trend_p", self.trend_p), ("count", self.counts),
+                ("hot_steps", self.hot_steps), ("cold_steps", self.cold_steps),
+                ("last_z", self.last_z))]
+        return encode_collection(self.study.heads(), rows, columns,
+                                 parameters=self.parameters, summary=self.summary())
 
 
 @dataclass

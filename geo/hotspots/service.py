@@ -17,6 +17,7 @@ the request waits for the refresh.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -35,6 +36,8 @@ from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.snapshot import IncidentColumns, to_us
 from geo.hotspots.study import Study, check_size, clip_to_bbox, extent_area, with_incident_cells
 from geo.settings import ServiceAreaSettings
+
+log = logging.getLogger(__name__)
 
 HEAT_SOURCE_RES = 11
 # Studies up to this many cells get their k = 2 and 3 weights built in the background.
@@ -85,6 +88,51 @@ class HotspotService:
         self._last_index: dict = {}  # newest cell index per (lineage, res, study)
         self._counts = Lru(2)
         self.results = Lru(self.settings.cache_entries)
+
+    # -- warm-up ------------------------------------------------------------------
+
+    def warm_up(self, res: int | None = None) -> Study:
+        """Load what a first answer at ``res`` (default resolution) needs, now.
+
+        The incidents' snapshot, the whole area's study cells and every
+        incident's row in it, their k-ring weights (k = 1..3 for studies up to ``PREBUILD_MAX_CELLS`` cells, else the
+        default k), the pre-serialised feature heads and the content codecs.
+        """
+        from geo.hotspots.codings import CODINGS, available, compress
+
+        st = self.state()
+        study = self.study(res or self.settings.res, None, st)
+        self.counts(study, Filters(), st)  # places every incident in the study
+        for k in (1, 2, 3) if len(study) <= PREBUILD_MAX_CELLS else (self.settings.k,):
+            study.weights(k)
+        study.heads()
+        for coding in CODINGS:
+            if available(coding):
+                compress(b"{}", coding)
+        return study
+
+    def start_warm_up(self) -> threading.Thread | None:
+        """``warm_up()`` in a background thread (None when ``warm_up`` is off).
+
+        Failures (no database yet, no incidents, an area too large for the default
+        resolution) are logged, not raised: the requests that follow report them.
+        """
+        if not self.settings.warm_up:
+            return None
+
+        def run():
+            started = time.monotonic()
+            try:
+                study = self.warm_up()
+            except Exception as exc:  # noqa: BLE001 - a warm-up never fails the app
+                log.info("hotspot warm-up skipped: %s", exc)
+                return
+            log.info("hotspot warm-up: %d cells at res %d in %.1f s", len(study), study.res,
+                     time.monotonic() - started)
+
+        thread = threading.Thread(target=run, daemon=True, name="onemap-hotspot-warm-up")
+        thread.start()
+        return thread
 
     # -- data state and sources -------------------------------------------------
 
@@ -299,8 +347,16 @@ class HotspotService:
         return cells, n
 
     def _cell_index(self, cols: IncidentColumns, study: Study) -> np.ndarray:
-        """Study row of every incident; after an incremental refresh only new rows are placed."""
+        """Study row of every incident (``len(study)``: outside it).
+
+        A bbox study maps its parent's rows; after an incremental refresh only the
+        new rows are placed.
+        """
         def make():
+            if study.parent is not None:
+                to_sub = np.full(len(study.parent) + 1, len(study), dtype=np.int32)
+                to_sub[study.parent_rows] = np.arange(len(study), dtype=np.int32)
+                return to_sub[self._cell_index(cols, study.parent)]
             with self._columns_lock:
                 prev = self._last_index.get((id(cols.lineage), study.res, study.key))
             if prev is not None and prev[0] is cols.lineage and len(prev[1]) <= len(cols):
@@ -364,12 +420,13 @@ def service_for(engine: Engine, settings: HotspotSettings | None = None) -> Hots
         return svc
 
 
-def hotspot_cells(engine: Engine, params=None, fresh: bool = False, **query) -> pd.DataFrame:
+def hotspot_cells(engine: Engine, params=None, fresh: bool = True, **query) -> pd.DataFrame:
     """Gi* per cell as a DataFrame (h3 str, count, gi_z, p_value, bin, class); cached.
 
     ``params`` is a ``HotspotQuery``; or give raw values as keywords
     (``res``, ``k``, ``alpha``, ``from_``, ``to``, ``category``, ``source``, ``bbox``).
-    ``fresh``: read the incidents as they are now (no stale snapshot).
+    ``fresh`` (default): read the incidents as they are now; False accepts a snapshot
+    up to ``ONEMAP_HOTSPOT_MAX_STALE_S`` old, as the HTTP API does.
     """
     from geo.hotspots import analyses
     from geo.hotspots.params import hotspot_query

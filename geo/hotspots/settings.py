@@ -35,6 +35,10 @@ class HotspotSettings(BaseSettings):
     max_concurrent: int = Field(4, ge=1)
     # Result cache entries kept per process.
     cache_entries: int = Field(64, ge=0)
+    # At app start, load the incidents' columns, the study cells, weights and feature
+    # outlines of the default resolution in a background thread, so that the first
+    # request does not pay for them (start and readiness never wait for it).
+    warm_up: bool = True
     # Emerging hot spots: bins significant at FDR level ``emerging_alpha`` count as
     # hot/cold (ArcGIS counts any of 90/95/99 %); Mann–Kendall trend level.
     emerging_alpha: float = Field(0.10, gt=0, le=0.2)

@@ -140,9 +140,9 @@ class IncidentColumns:
         if f.t1 is not None:
             parts.append(self.t_us < to_us(f.t1))
         if f.categories:
-            parts.append(_lookup(CATEGORIES, f.categories)[self.category])
+            parts.append(np.take(_lookup(CATEGORIES, f.categories), self.category))
         if f.sources:
-            parts.append(_lookup(SOURCES, f.sources)[self.source])
+            parts.append(np.take(_lookup(SOURCES, f.sources), self.source))
         if not parts:
             return None
         m = parts[0]

@@ -55,6 +55,16 @@ class Study:
     def __len__(self) -> int:
         return len(self.cells)
 
+    @property
+    def parent(self) -> Study | None:
+        """The study this one was sliced from (``subset``), if any."""
+        return self._parent
+
+    @property
+    def parent_rows(self) -> np.ndarray | None:
+        """This study's cells as rows of ``parent``."""
+        return self._rows
+
     def weights(self, k: int) -> sparse.csr_matrix:
         """Binary k-ring weights among the study cells (built once per k)."""
         with self._lock:
@@ -87,8 +97,8 @@ class Study:
     def heads(self) -> list[bytes]:
         """Per cell, the serialised start of its GeoJSON Feature.
 
-        Up to and including ``"properties":{"h3":"<id>",``; built once per study,
-        so a response only formats the remaining properties.
+        Up to and including ``"properties":{"h3":"<id>"``; built once per study,
+        so a response only writes the remaining properties (``geo.hotspots.encode``).
         """
         if self._parent is not None and self._heads is None:
             full = self._parent.heads()
@@ -97,7 +107,7 @@ class Study:
             import orjson
 
             heads = [b'{"type":"Feature","id":"%s","geometry":{"type":"Polygon","coordinates":'
-                     b'[%s]},"properties":{"h3":"%s",' % (h.encode(), orjson.dumps(ring),
+                     b'[%s]},"properties":{"h3":"%s"' % (h.encode(), orjson.dumps(ring),
                                                           h.encode())
                      for h, ring in zip(self.ids().tolist(), self.rings(), strict=True)]
             with self._lock:

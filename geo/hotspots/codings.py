@@ -1,0 +1,96 @@
+"""Content codings of the large JSON answers: zstd, br and gzip, at fast levels.
+
+A hotspot answer for a city is megabytes of GeoJSON that is compressed anew
+for every new filter, so the coding's speed matters as much as its ratio. On
+the 9 MB FeatureCollection of 22,649 res-9 cells, zstd at level 1 takes about
+a third of gzip's time at level 1 and sends a third fewer bytes; brotli at
+level 1 sits in between. zstd and brotli come from pyarrow (a dependency
+already), gzip from the standard library. Browsers send ``zstd`` and ``br`` in
+``Accept-Encoding`` (over HTTPS); other clients get gzip or the plain body.
+
+Frames stay within the 8 MiB window RFC 9659 allows decoders to demand:
+level 1 uses a 512 KiB window on large bodies, and smaller bodies are within
+it anyway.
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import cache
+
+# In order of preference: fastest to encode and decode first.
+CODINGS = ("zstd", "br", "gzip")
+LEVELS = {"zstd": 1, "br": 1, "gzip": 1}
+
+
+@cache
+def _codec(coding: str):
+    import pyarrow as pa
+
+    name = {"zstd": "zstd", "br": "brotli"}[coding]
+    return pa.Codec(name, compression_level=LEVELS[coding])
+
+
+@cache
+def available(coding: str) -> bool:
+    """Whether this process can produce ``coding``."""
+    if coding == "gzip":
+        return True
+    if coding not in CODINGS:
+        return False
+    import pyarrow as pa
+
+    return pa.Codec.is_available({"zstd": "zstd", "br": "brotli"}[coding])
+
+
+def compress(body: bytes, coding: str) -> bytes:
+    """``body`` in content coding ``coding`` (``zstd``, ``br`` or ``gzip``).
+
+    Examples
+    --------
+    >>> import zlib
+    >>> zlib.decompress(compress(b'{"a":1}', "gzip"), 31)
+    b'{"a":1}'
+    """
+    if coding == "gzip":
+        return gzip.compress(body, compresslevel=LEVELS["gzip"], mtime=0)
+    if coding not in CODINGS:
+        raise ValueError(f"unknown content coding {coding!r}")
+    return _codec(coding).compress(body, asbytes=True)
+
+
+def negotiate(accept_encoding: str) -> str | None:
+    """The preferred coding the client accepts (None: send the body as it is).
+
+    Follows RFC 9110 §12.5.3: a coding is acceptable when listed (or matched by
+    ``*``) with a q-value above 0; among acceptable codings the server's order
+    of preference decides.
+
+    Examples
+    --------
+    >>> negotiate("gzip, deflate, br, zstd")
+    'zstd'
+    >>> negotiate("gzip, zstd;q=0")
+    'gzip'
+    >>> negotiate("identity") is None
+    True
+    """
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.partition(";")
+        name = name.strip()
+        if not name:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[name] = q
+    for coding in CODINGS:
+        if weights.get(coding, weights.get("*", 0.0)) > 0 and available(coding):
+            return coding
+    return None
