@@ -116,6 +116,22 @@ def test_zstd_frames_keep_within_the_8_mib_window_of_rfc_9659(client):
     assert len(decode(r)) > 2**20  # a body big enough to need a window at all
 
 
+def test_sent_bodies_are_kept_per_coding(loaded):
+    svc = HotspotService(loaded, SETTINGS)
+    result = analyses.hotspots(svc, hotspot_query(SETTINGS, source="110"))
+    made = []
+
+    def make():
+        made.append(1)
+        return result.geojson_bytes()
+
+    zstd = result.encoded("fc", make, "zstd")
+    assert result.encoded("fc", make, "zstd") is zstd and len(made) == 1
+    plain = result.encoded("fc", make)
+    assert len(made) == 2 and len(zstd) < len(plain) / 4
+    assert pa.Codec("zstd").decompress(zstd, decompressed_size=len(plain), asbytes=True) == plain
+
+
 def test_warm_up_loads_the_default_study_before_any_request(loaded):
     svc = HotspotService(loaded, SETTINGS)
     thread = svc.start_warm_up()

@@ -18,7 +18,11 @@ from geo.hotspots.study import Study
 
 
 class Encoded:
-    """Caches a result's serialised bodies per variant, plain and per content coding."""
+    """Caches the bodies a result was sent as, per variant and content coding.
+
+    Only what was sent is kept (for a browser, the compressed body alone: about a
+    ninth of the JSON); another coding of the same variant serialises again.
+    """
 
     def encoded(self, variant: str, make_body, coding: str | None = None) -> bytes:
         """JSON bytes of ``make_body()`` for ``variant``, in ``coding`` when given.
@@ -28,14 +32,11 @@ class Encoded:
         import orjson
 
         cache = self.__dict__.setdefault("_encoded", {})
-        if variant not in cache:
-            body = make_body()
-            cache[variant] = body if isinstance(body, bytes) else orjson.dumps(body)
-        if coding is None:
-            return cache[variant]
-        key = f"{variant}.{coding}"
+        key = (variant, coding)
         if key not in cache:
-            cache[key] = compress(cache[variant], coding)
+            body = make_body()
+            body = body if isinstance(body, bytes) else orjson.dumps(body)
+            cache[key] = body if coding is None else compress(body, coding)
         return cache[key]
 
 

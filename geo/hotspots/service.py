@@ -95,8 +95,9 @@ class HotspotService:
         """Load what a first answer at ``res`` (default resolution) needs, now.
 
         The incidents' snapshot, the whole area's study cells and every
-        incident's row in it, their k-ring weights (k = 1..3 for studies up to ``PREBUILD_MAX_CELLS`` cells, else the
-        default k), the pre-serialised feature heads and the content codecs.
+        incident's row in it, their k-ring weights (k = 1..3 for studies up to
+        ``PREBUILD_MAX_CELLS`` cells, else the default k), the pre-serialised
+        feature heads and the content codecs.
         """
         from geo.hotspots.codings import CODINGS, available, compress
 

@@ -62,7 +62,7 @@ class Study:
 
     @property
     def parent_rows(self) -> np.ndarray | None:
-        """This study's cells as rows of ``parent``."""
+        """Rows of ``parent`` holding this study's cells."""
         return self._rows
 
     def weights(self, k: int) -> sparse.csr_matrix:
