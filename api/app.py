@@ -20,8 +20,9 @@ def create_app(state: AppState | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        service_for(state.engine).start_warm_up()  # hotspot data loads in the background
+        warm_up = service_for(state.engine).start_warm_up()  # hotspot data, in the background
         yield
+        await warm_up.stop()
         await state.close()
 
     app = FastAPI(

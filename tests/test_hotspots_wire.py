@@ -6,6 +6,7 @@ start up or failing it on an empty database."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import numpy as np
@@ -134,7 +135,7 @@ def test_sent_bodies_are_kept_per_coding(loaded):
 
 def test_warm_up_loads_the_default_study_before_any_request(loaded):
     svc = HotspotService(loaded, SETTINGS)
-    thread = svc.start_warm_up()
+    thread = svc.start_warm_up().thread
     thread.join(60)
     assert not thread.is_alive()
     studies, loads = svc._studies.computed, svc._loads.computed
@@ -148,8 +149,16 @@ def test_warm_up_loads_the_default_study_before_any_request(loaded):
 
 def test_warm_up_can_be_turned_off(loaded):
     svc = HotspotService(loaded, HotspotSettings(_env_file=None, warm_up=False))
-    assert svc.start_warm_up() is None
+    assert svc.start_warm_up().thread is None
     assert svc._loads.computed == 0
+
+
+def test_a_stopped_warm_up_ends_after_its_step(loaded):
+    svc = HotspotService(loaded, SETTINGS)
+    stop = threading.Event()
+    stop.set()
+    assert svc.warm_up(stop=stop) is None
+    assert svc._loads.computed == 1 and svc._studies.computed == 0  # only the first step ran
 
 
 def test_app_start_warms_up_in_the_background(loaded, db_settings):
@@ -161,6 +170,8 @@ def test_app_start_warms_up_in_the_background(loaded, db_settings):
         while svc._columns is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert svc._columns is not None and len(svc._columns) > 10_000  # no hotspot request
+    # Shutdown waits for the warm-up: no thread outlives the app.
+    assert not [t for t in threading.enumerate() if t.name == "onemap-hotspot-warm-up"]
 
 
 def test_a_bbox_study_places_incidents_through_its_parent(loaded):

@@ -91,49 +91,57 @@ class HotspotService:
 
     # -- warm-up ------------------------------------------------------------------
 
-    def warm_up(self, res: int | None = None) -> Study:
+    def warm_up(self, res: int | None = None, stop: threading.Event | None = None
+                ) -> Study | None:
         """Load what a first answer at ``res`` (default resolution) needs, now.
 
         The incidents' snapshot, the whole area's study cells and every
         incident's row in it, their k-ring weights (k = 1..3 for studies up to
         ``PREBUILD_MAX_CELLS`` cells, else the default k), the pre-serialised
-        feature heads and the content codecs.
+        feature heads and the content codecs. Once ``stop`` is set, returns None
+        after the step under way.
         """
         from geo.hotspots.codings import CODINGS, available, compress
 
+        stop = stop or threading.Event()
         st = self.state()
+        if stop.is_set():
+            return None
         study = self.study(res or self.settings.res, None, st)
-        self.counts(study, Filters(), st)  # places every incident in the study
-        for k in (1, 2, 3) if len(study) <= PREBUILD_MAX_CELLS else (self.settings.k,):
-            study.weights(k)
-        study.heads()
-        for coding in CODINGS:
-            if available(coding):
-                compress(b"{}", coding)
+        steps = [lambda: self.counts(study, Filters(), st)]  # places every incident
+        ks = (1, 2, 3) if len(study) <= PREBUILD_MAX_CELLS else (self.settings.k,)
+        steps += [lambda k=k: study.weights(k) for k in ks] + [study.heads]
+        steps += [lambda c=c: compress(b"{}", c) for c in CODINGS if available(c)]
+        for step in steps:
+            if stop.is_set():
+                return None
+            step()
         return study
 
-    def start_warm_up(self) -> threading.Thread | None:
-        """``warm_up()`` in a background thread (None when ``warm_up`` is off).
+    def start_warm_up(self) -> WarmUp:
+        """``warm_up()`` in a background thread (nothing when ``warm_up`` is off).
 
         Failures (no database yet, no incidents, an area too large for the default
         resolution) are logged, not raised: the requests that follow report them.
         """
+        warm = WarmUp()
         if not self.settings.warm_up:
-            return None
+            return warm
 
         def run():
             started = time.monotonic()
             try:
-                study = self.warm_up()
+                study = self.warm_up(stop=warm.stopping)
             except Exception as exc:  # noqa: BLE001 - a warm-up never fails the app
                 log.info("hotspot warm-up skipped: %s", exc)
                 return
-            log.info("hotspot warm-up: %d cells at res %d in %.1f s", len(study), study.res,
-                     time.monotonic() - started)
+            if study is not None:
+                log.info("hotspot warm-up: %d cells at res %d in %.1f s", len(study), study.res,
+                         time.monotonic() - started)
 
-        thread = threading.Thread(target=run, daemon=True, name="onemap-hotspot-warm-up")
-        thread.start()
-        return thread
+        warm.thread = threading.Thread(target=run, daemon=True, name="onemap-hotspot-warm-up")
+        warm.thread.start()
+        return warm
 
     # -- data state and sources -------------------------------------------------
 
@@ -231,10 +239,13 @@ class HotspotService:
     def area(self, st: DataState):
         """(geometry, source label) of the study area."""
         def make():
+            # One transaction per table: holding admin_areas while waiting for incidents
+            # would deadlock with a TRUNCATE that locks them in the other order.
             with self.engine.connect() as conn:
                 geom, level = A.admin_area(conn)
-                if geom is not None:
-                    return geom, f"admin_areas:{level}"
+            if geom is not None:
+                return geom, f"admin_areas:{level}"
+            with self.engine.connect() as conn:
                 extent = A.incident_extent(conn)
             if extent is None:
                 raise NotEnoughData("there are no incidents and no admin areas to analyse")
@@ -391,6 +402,22 @@ class HotspotService:
             return cols.time_range(f)
         with self.engine.connect() as conn:
             return A.time_range(conn, f)
+
+
+@dataclass
+class WarmUp:
+    """A background warm-up: its thread (None when off) and the flag that stops it."""
+
+    thread: threading.Thread | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    async def stop(self) -> None:
+        """Stop after the step under way and wait for the thread (app shutdown)."""
+        import asyncio
+
+        self.stopping.set()
+        if self.thread is not None:
+            await asyncio.to_thread(self.thread.join)
 
 
 def _prebuild(study: Study) -> None:
