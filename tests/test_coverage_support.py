@@ -7,6 +7,7 @@ product's own metric CRS (the same zone) gives back the local geometry.
 
 from __future__ import annotations
 
+import h3
 import numpy as np
 import shapely
 from pyproj import Transformer
@@ -82,11 +83,12 @@ def add_place(conn: Connection, geom, key: bool = True, name: str = "place") -> 
 def add_incidents(conn: Connection, xy, when: str = "2026-06-01T12:00:00+08:00") -> None:
     """Insert incidents at local points."""
     for i, (x, y) in enumerate(xy):
+        point = to_lonlat(shapely.Point(x, y))
         conn.execute(text(
             "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES (:e, 'grid', 'other', :t, 0, ST_GeomFromText(:wkt, 4326))"),
-            {"e": f"t{i}-{x:.3f}-{y:.3f}", "t": when,
-             "wkt": to_lonlat(shapely.Point(x, y)).wkt})
+            "VALUES (:e, 'grid', 'other', :t, :h3, ST_GeomFromText(:wkt, 4326))"),
+            {"e": f"t{i}-{x:.3f}-{y:.3f}", "t": when, "wkt": point.wkt,
+             "h3": h3.str_to_int(h3.latlng_to_cell(point.y, point.x, 12))})
 
 
 def add_grid(conn: Connection, code: str, geom, community_code=None) -> None:

@@ -8,6 +8,7 @@ too small for a grid, one building above the upper bound, and an active plan
 
 from __future__ import annotations
 
+import h3
 import numpy as np
 import shapely
 from sqlalchemy import text
@@ -147,13 +148,16 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
             for k in range(200):
                 x0, y0, x1, y1 = boxes[k % 6].bounds
                 pts.append(shapely.points(rng.uniform(x0, x1), rng.uniform(y0, y1)))
+            lonlat = PROJ.inverse(np.array(pts))
             conn.execute(
                 text("""
                 INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom)
-                SELECT 'E' || t.k, '12345', 'other', now(), 0, ST_GeomFromWKB(t.g, 4326)
-                  FROM unnest(CAST(:g AS bytea[])) WITH ORDINALITY AS t(g, k)
+                SELECT 'E' || t.k, '12345', 'other', now(), t.h3, ST_GeomFromWKB(t.g, 4326)
+                  FROM unnest(CAST(:g AS bytea[]), CAST(:h3 AS bigint[]))
+                       WITH ORDINALITY AS t(g, h3, k)
             """),
-                {"g": [shapely.to_wkb(p) for p in PROJ.inverse(np.array(pts))]},
+                {"g": [shapely.to_wkb(p) for p in lonlat],
+                 "h3": [h3.str_to_int(h3.latlng_to_cell(p.y, p.x, 12)) for p in lonlat]},
             )
     from geo.gridplan import store
 

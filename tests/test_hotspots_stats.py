@@ -261,3 +261,19 @@ def test_gi_star_z_vectorised_over_columns_matches_single():
     for t in range(4):
         assert np.allclose(z[:, t], gi_star_z(x[:, t], W), atol=1e-12)
     assert two_sided_p(np.array([0.0]))[0] == 1.0
+
+
+def test_only_h3_cell_indexes_count_as_study_cells():
+    """Rows stored without a real cell (h3 = 0, or another H3 index mode) stay out of the study."""
+    import h3 as h3lib
+
+    from geo.hotspots.cells import is_cell
+    from geo.hotspots.study import with_incident_cells
+
+    cell = h3lib.str_to_int(h3lib.latlng_to_cell(36.8, 118.0, 9))
+    edge = h3lib.str_to_int(h3lib.origin_to_directed_edges(h3lib.int_to_str(cell))[0])
+    got = is_cell(np.array([cell, 0, -1, edge], dtype=np.int64))
+    assert got.tolist() == [True, False, False, False]
+    cells = with_incident_cells(np.array([cell], dtype=np.int64),
+                                np.array([0, cell], dtype=np.int64), None)
+    assert cells.tolist() == [cell]

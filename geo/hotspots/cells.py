@@ -37,6 +37,16 @@ def check_k(k: int) -> int:
     return int(k)
 
 
+def is_cell(cells: np.ndarray) -> np.ndarray:
+    """True where an integer is an H3 cell index (mode 1, no reserved bit), vectorised.
+
+    Rows that were written without a real cell (e.g. ``h3 = 0``) are not study cells.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    mode = (cells >> np.int64(59)) & np.int64(15)
+    return (cells > 0) & (mode == 1)
+
+
 def parents(cells: np.ndarray, res: int) -> np.ndarray:
     """Parent cells at ``res`` of finer H3 integer cells, vectorised.
 

@@ -421,9 +421,16 @@ class WarmUp:
 
 
 def _prebuild(study: Study) -> None:
-    """Build the k = 1, 2, 3 weights of a new study ahead of the requests that need them."""
-    for k in (1, 2, 3):
-        study.weights(k)
+    """Build the k = 1, 2, 3 weights of a new study ahead of the requests that need them.
+
+    A failure here is only logged: the request that needs the weights builds them
+    itself and reports the problem.
+    """
+    try:
+        for k in (1, 2, 3):
+            study.weights(k)
+    except Exception as exc:  # noqa: BLE001 - a background prebuild never raises
+        log.warning("hotspot weights prebuild at res %d failed: %s", study.res, exc)
 
 
 def _enough(study: Study, res: int, bbox: tuple | None) -> Study:

@@ -176,7 +176,11 @@ def study_cells(area: BaseGeometry, res: int, incident_cells: np.ndarray,
 
 def with_incident_cells(filled: np.ndarray, incident_cells: np.ndarray,
                         bbox: tuple | None) -> np.ndarray:
-    """Sorted union of filled cells and the incidents' cells (in the bbox)."""
+    """Sorted union of filled cells and the incidents' cells (in the bbox).
+
+    Values that are not H3 cells (incidents stored without one) are left out.
+    """
+    incident_cells = incident_cells[C.is_cell(incident_cells)]
     extra = np.setdiff1d(incident_cells, filled, assume_unique=True)
     if bbox is not None and len(extra):
         extra = extra[C.in_bbox(extra, bbox)]
