@@ -6,9 +6,9 @@ from contextlib import asynccontextmanager
 from importlib import import_module
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from api import errors
+from api.responses import OrjsonResponse
 from api.routers import ROUTERS
 from api.state import AppState
 from geo.hotspots.service import service_for
@@ -30,7 +30,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         summary="一张图 spatial governance service: grids, cameras, incidents on one map",
         version="0.1.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
     )
     app.state.onemap = state
     errors.install(app)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.responses import OrjsonResponse
 from geo import errors as E
 
 STATUS: dict[type[E.OnemapError], int] = {
@@ -33,9 +33,10 @@ STATUS: dict[type[E.OnemapError], int] = {
 RETRY_AFTER_S = "5"
 
 
-def error_response(status: int, detail: str, code: str, headers: dict | None = None) -> ORJSONResponse:
+def error_response(status: int, detail: str, code: str,
+                   headers: dict | None = None) -> OrjsonResponse:
     """The one shape of every error."""
-    return ORJSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+    return OrjsonResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
 
 def _status_for(exc: E.OnemapError) -> int:
@@ -45,13 +46,13 @@ def _status_for(exc: E.OnemapError) -> int:
     return 400
 
 
-async def _domain(_: Request, exc: E.OnemapError) -> ORJSONResponse:
+async def _domain(_: Request, exc: E.OnemapError) -> OrjsonResponse:
     status = _status_for(exc)
     headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
     return error_response(status, exc.detail, exc.code, headers)
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+async def _validation(_: Request, exc: RequestValidationError) -> OrjsonResponse:
     parts = []
     for err in exc.errors()[:5]:
         if err.get("type") == "json_invalid":  # say so plainly, with where it broke
@@ -64,20 +65,21 @@ async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse
     return error_response(422, "; ".join(parts) or "invalid request", "invalid_parameter")
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+async def _http(_: Request, exc: StarletteHTTPException) -> OrjsonResponse:
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             413: "body_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return error_response(exc.status_code, detail, code, getattr(exc, "headers", None))
 
 
-async def _db_unavailable(_: Request, exc: Exception) -> ORJSONResponse:
+async def _db_unavailable(_: Request, exc: Exception) -> OrjsonResponse:
     return error_response(
-        503, "database unavailable, retry later", "database_unavailable", {"Retry-After": RETRY_AFTER_S}
+        503, "database unavailable, retry later", "database_unavailable",
+        {"Retry-After": RETRY_AFTER_S}
     )
 
 
-async def _db_error(request: Request, exc: DBAPIError) -> ORJSONResponse:
+async def _db_error(request: Request, exc: DBAPIError) -> OrjsonResponse:
     if exc.connection_invalidated or isinstance(exc, OperationalError):
         return await _db_unavailable(request, exc)
     raise exc

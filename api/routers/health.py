@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import StateDep
 from api.errors import RETRY_AFTER_S
+from api.responses import OrjsonResponse
 from geo.db.engine import schema_revision
 from geo.db.migrate import head_revision
 
@@ -22,22 +22,22 @@ def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(state: StateDep) -> ORJSONResponse:
+async def readyz(state: StateDep) -> OrjsonResponse:
     """200 once the database is reachable and migrated to the code's head revision."""
     try:
         rev = await run_in_threadpool(schema_revision, state.engine)
     except SQLAlchemyError:
-        return ORJSONResponse(
+        return OrjsonResponse(
             {"detail": "database unavailable", "code": "database_unavailable"},
             status_code=503,
             headers={"Retry-After": RETRY_AFTER_S},
         )
     head = head_revision()
     if rev != head:
-        return ORJSONResponse(
+        return OrjsonResponse(
             {"detail": f"database at revision {rev}, code expects {head}: run `onemap db migrate`",
              "code": "not_migrated"},
             status_code=503,
             headers={"Retry-After": RETRY_AFTER_S},
         )
-    return ORJSONResponse({"status": "ready", "revision": rev})
+    return OrjsonResponse({"status": "ready", "revision": rev})
