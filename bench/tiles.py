@@ -47,6 +47,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from geo.db import cluster, migrate  # noqa: E402
@@ -491,7 +492,8 @@ def report(args, counts, tiles, runs, hits: list[Run], revalidated: list[Run], l
         f"- **Endpoint vs bare query: {overhead:.2f}×** (target ≤ 1.3×): {m_all.seconds:.2f} s "
         f"through HTTP for the tiles, {b_all.seconds:.2f} s for the SQL our endpoint runs sent "
         f"straight with asyncpg at the same concurrency. The textbook query (`ST_AsMVT` of "
-        f"`ST_AsMVTGeom(geom_3857 …)` with the same properties, buffer 256, no simplification) took "
+        f"`ST_AsMVTGeom(geom_3857 …)` with the same properties, buffer 256, no simplification) "
+        f"took "
         f"{k_all.seconds:.2f} s.",
         f"- **Cached:** {len(tiles[14][:args.hot])} hot z14 tiles, concurrency "
         f"{args.cache_concurrency}, {args.windows} windows of {args.seconds:.0f} s: "

@@ -136,7 +136,8 @@ def test_a_footprint_that_snapping_would_break_takes_the_exact_path(empty_db, db
 
 @pytest.mark.parametrize("wkt, expected", [
     ("POINT(13135000 4418000)", 0),
-    ("POLYGON((13135000 4418000, 13135000.001 4418000, 13135000.001 4418000.001, 13135000 4418000))", 0),
+    ("POLYGON((13135000 4418000, 13135000.001 4418000, 13135000.001 4418000.001, "
+     "13135000 4418000))", 0),
 ])
 def test_points_and_specks_are_never_snapped(empty_db, wkt, expected):
     with empty_db.begin() as conn:

@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - the wheel is a dependency; zlib still 
 
 
 def gzip_bytes(data: bytes, level: int) -> bytes:
-    """gzip of ``data`` (no timestamp): ISA-L for levels 1-3 when installed, else zlib."""
+    """Gzip of ``data`` (no timestamp): ISA-L for levels 1-3 when installed, else zlib."""
     if _isal_gzip is not None and level <= 3:
         return _isal_gzip.compress(data, compresslevel=level, mtime=0)
     return gzip.compress(data, compresslevel=level, mtime=0)
