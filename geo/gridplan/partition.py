@@ -3,7 +3,7 @@
 METIS (k-way, contiguous, weighted by households, cut weighted by shared
 boundary) gives a compact start; a repair pass makes every part connected; a
 local search then moves boundary atoms between neighbouring parts while it
-lowers ``BIG·(band violation) + (h − target)²/target + λ·cut`` and never
+lowers ``BIG·(band violation + penalty if outside) + (h − target)²/target + λ·cut`` and never
 disconnects the part it takes from. Everything is deterministic for a seed.
 """
 
@@ -17,7 +17,7 @@ import pymetis
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geo.gridplan.recombine import recombine
+from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.regroup import regroup
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
@@ -240,8 +240,10 @@ def choose_parts(households: float, target: float, tolerance: float) -> int:
 
 
 def _violation(labels, w, lo, hi) -> float:
+    """Households outside the band, plus :func:`outside_penalty` per part outside it."""
     pw = np.bincount(labels, w)
-    return float(np.sum(np.maximum(0, pw - hi) + np.maximum(0, lo - pw)))
+    viol = np.maximum(0, pw - hi) + np.maximum(0, lo - pw)
+    return float(np.sum(viol) + outside_penalty(lo, hi) * np.count_nonzero(viol))
 
 
 def _metis(w, adj, k, seed) -> np.ndarray:
@@ -313,13 +315,14 @@ class _Rebalancer:
         self.pw = np.bincount(labels, self.w, minlength=k)
         self.count = np.bincount(labels, minlength=k)
         self.t, self.lo, self.hi, self.lam = float(target), float(lo), float(hi), float(lam)
+        self.penalty = outside_penalty(self.lo, self.hi)
 
     def cost(self, x: float) -> float:
         d = x - self.t
         if x > self.hi:
-            return BIG * (x - self.hi) + d * d / self.t
+            return BIG * (x - self.hi + self.penalty) + d * d / self.t
         if x < self.lo:
-            return BIG * (self.lo - x) + d * d / self.t
+            return BIG * (self.lo - x + self.penalty) + d * d / self.t
         return d * d / self.t
 
     def run(self, max_passes: int) -> np.ndarray:

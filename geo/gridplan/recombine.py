@@ -17,10 +17,19 @@ from scipy import sparse
 
 
 def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.ndarray:
-    """``1000·(band violation) + (x − target)² / target`` (vectorised)."""
+    """``1000·(band violation + outside penalty) + (x − target)² / target`` (vectorised).
+
+    A part outside the band pays half the band's width on top of its violation, so
+    of two repairs with the same total violation the one with fewer parts outside wins.
+    """
     x = np.asarray(x, dtype=float)
     viol = np.maximum(0.0, x - hi) + np.maximum(0.0, lo - x)
-    return 1000.0 * viol + (x - target) ** 2 / target
+    return 1000.0 * (viol + outside_penalty(lo, hi) * (viol > 0)) + (x - target) ** 2 / target
+
+
+def outside_penalty(lo: float, hi: float) -> float:
+    """Households of violation a part outside the band counts for (half the band's width)."""
+    return (hi - lo) / 2
 
 
 def best_split(w: np.ndarray, adj: sparse.csr_array, target, lo, hi, rng, trees: int = 24):

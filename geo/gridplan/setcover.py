@@ -1,13 +1,13 @@
-"""Exact grouping of the household-holding buildings by set partitioning (ILP).
+"""Grouping of the household-holding buildings of tower districts.
 
 In tower districts a grid holds one to four buildings, and balancing is a
 packing problem that local moves solve badly. Here every connected group of up
 to ``max_size`` household-holding atoms whose households do not exceed the
-upper bound is enumerated (adjacency: direct, or through one household-free
-atom), and an integer program picks groups that cover each such atom exactly
-once, minimising band violation, then squared deviation. Household-free atoms
-are then linked and grown around the chosen groups; parts the growth leaves
-disconnected are repaired by the caller.
+upper bound is enumerated (adjacency: direct, or through a few household-free
+atoms), and an exact cover (:class:`~geo.gridplan.cover.ExactCover`) picks
+groups that hold each such atom exactly once, inside the band where possible.
+Household-free atoms are then linked and grown around the chosen groups; parts
+the growth leaves disconnected are repaired by the caller.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import pulp
 from scipy import sparse
 
-from geo.gridplan.recombine import band_cost
+from geo.gridplan.cover import ExactCover
 
 HOPS = 3  # household-free atoms a link between two buildings may pass through
 
@@ -35,8 +34,8 @@ class GroupCover:
     max_groups : int
         Give up (``ok_ = False``) when more candidate groups than this exist.
     max_nodes : int
-        Branch-and-bound nodes for the solver (a count, not a clock, so the
-        result does not depend on the machine's load).
+        Search nodes of the exact cover per attempt (a count, not a clock, so
+        the result does not depend on the machine's load).
 
     Attributes
     ----------
@@ -55,7 +54,7 @@ class GroupCover:
         hi: float,
         max_size: int = 5,
         max_groups: int = 12_000,
-        max_nodes: int = 100,
+        max_nodes: int = 2000,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_size = max_size
@@ -77,7 +76,8 @@ class GroupCover:
         links = [_links(adj, nz, g, heavy) for g in groups]
         keep = [i for i, lk in enumerate(links) if lk is not None]
         groups, links = [groups[i] for i in keep], [links[i] for i in keep]
-        chosen = self._solve(groups, links, w[nz], len(nz))
+        cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes)
+        chosen = cover.fit(w[nz], groups, links).chosen_
         if chosen is None:
             return self
         labels = np.full(len(w), -1, dtype=np.int64)
@@ -91,34 +91,6 @@ class GroupCover:
         self.broken_ = sum(not _connected(adj, labels, k) for k in range(len(chosen)))
         self.labels_, self.ok_ = labels, True
         return self
-
-    def _solve(
-        self, groups: list[tuple], links: list[frozenset], w: np.ndarray, m: int
-    ) -> list[int] | None:
-        sums = np.array([w[list(g)].sum() for g in groups])
-        cost = band_cost(sums, self.target, self.lo, self.hi)
-        prob = pulp.LpProblem("grids", pulp.LpMinimize)
-        x = [pulp.LpVariable(f"g{i}", cat="Binary") for i in range(len(groups))]
-        prob += pulp.lpSum(float(c) * v for c, v in zip(cost, x, strict=True))
-        cover: list[list] = [[] for _ in range(m)]
-        for i, g in enumerate(groups):
-            for a in g:
-                cover[a].append(x[i])
-        for a in range(m):
-            prob += pulp.lpSum(cover[a]) == 1
-        uses: dict[int, list] = {}
-        for i, lk in enumerate(links):
-            for z in lk:
-                uses.setdefault(z, []).append(x[i])
-        for vs in uses.values():
-            if len(vs) > 1:
-                prob += pulp.lpSum(vs) <= 1
-        status = prob.solve(
-            pulp.PULP_CBC_CMD(msg=0, threads=1, options=[f"maxNodes {self.max_nodes}"])
-        )
-        if pulp.LpStatus[status] not in ("Optimal",) and not any(v.value() for v in x):
-            return None
-        return [i for i, v in enumerate(x) if v.value() and v.value() > 0.5]
 
 
 def _tower_graph(adj: sparse.csr_array, heavy: np.ndarray, hops: int = HOPS) -> sparse.csr_array:

@@ -1,0 +1,217 @@
+"""Exact cover of the household-holding buildings by candidate groups.
+
+The candidates are connected groups of buildings, each with the household-free
+buildings that link it (its *links*). A cover picks groups so that every
+building is in exactly one group and no link building serves two groups; the
+chosen groups then grow into grids. The linear relaxation (HiGHS, in process)
+ranks the candidates; a depth-first search then builds the cover, always
+branching on the building with the fewest groups still possible, remembering
+dead ends and cutting branches whose uncovered buildings can no longer be
+grouped inside the band. The search counts nodes, not seconds, so the same
+input gives the same cover on any machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+from geo.gridplan.recombine import band_cost
+
+
+class ExactCover:
+    """Pick disjoint groups covering every item once, preferring groups inside the band.
+
+    Parameters
+    ----------
+    target, lo, hi : float
+        Target and band of a group's weight.
+    max_nodes : int
+        Search nodes per attempt.
+    levels : sequence of int
+        Attempts in order: the number of groups allowed outside the band
+        (``0`` first: a cover entirely inside the band).
+
+    Attributes
+    ----------
+    chosen_ : list of int or None
+        Indices of the chosen groups (None when no cover was found).
+    outside_ : int
+        Chosen groups outside the band.
+    nodes_ : int
+        Search nodes used.
+
+    Examples
+    --------
+    >>> w = np.array([150.0, 150.0, 200.0, 100.0])
+    >>> groups = [(0,), (1,), (2,), (3,), (0, 1), (2, 3), (1, 2)]
+    >>> ec = ExactCover(300, 255, 345).fit(w, groups, [frozenset()] * len(groups))
+    >>> sorted(ec.chosen_)
+    [4, 5]
+    """
+
+    def __init__(
+        self,
+        target: float,
+        lo: float,
+        hi: float,
+        max_nodes: int = 2000,
+        levels: Sequence[int] = (0, 1, 2),
+    ):
+        self.target, self.lo, self.hi = float(target), float(lo), float(hi)
+        self.max_nodes = max_nodes
+        self.levels = tuple(levels)
+
+    def fit(self, w: np.ndarray, groups: list[tuple], links: list[frozenset]) -> ExactCover:
+        """Cover items ``0..len(w)-1`` (weights ``w``) with ``groups`` (item tuples)."""
+        w = np.asarray(w, dtype=float)
+        self.chosen_, self.outside_, self.nodes_ = None, 0, 0
+        if len(groups) == 0:
+            return self
+        sums = np.array([w[list(g)].sum() for g in groups])
+        inside = (sums >= self.lo - 1e-9) & (sums <= self.hi + 1e-9)
+        rank = self._relaxation(w, groups, links, sums)
+        order = np.lexsort((np.abs(sums - self.target), ~inside, -np.round(rank, 3)))
+        search = _Search(w, groups, links, inside, order, self.lo, self.hi, self.max_nodes)
+        for q in self.levels:
+            chosen = search.run(q)
+            self.nodes_ += search.nodes
+            if chosen is not None:
+                self.chosen_ = chosen
+                self.outside_ = int((~inside[chosen]).sum())
+                break
+        return self
+
+    def _relaxation(self, w, groups, links, sums) -> np.ndarray:
+        """LP values of the groups (0 when the LP fails)."""
+        cost = band_cost(sums, self.target, self.lo, self.hi)
+        rows = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])
+        cols = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        a_eq = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(w), len(groups)))
+        users: dict[int, list[int]] = {}
+        for i, lk in enumerate(links):
+            for z in lk:
+                users.setdefault(z, []).append(i)
+        shared = [u for u in users.values() if len(u) > 1]
+        a_ub = b_ub = None
+        if shared:
+            r = np.repeat(np.arange(len(shared)), [len(u) for u in shared])
+            c = np.concatenate([np.asarray(u, dtype=np.int64) for u in shared])
+            a_ub = sparse.csr_array((np.ones(len(r)), (r, c)), shape=(len(shared), len(groups)))
+            b_ub = np.ones(len(shared))
+        res = linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=a_eq,
+            b_eq=np.ones(len(w)),
+            bounds=(0, 1),
+            method="highs",
+        )
+        return res.x if res.x is not None else np.zeros(len(groups))
+
+
+class _Search:
+    """Depth-first exact cover on bit masks (items and link atoms)."""
+
+    def __init__(self, w, groups, links, inside, order, lo, hi, max_nodes):
+        self.m, self.lo, self.hi, self.max_nodes = len(w), lo, hi, max_nodes
+        self.w = w.tolist()
+        item_mask = [_mask(g) for g in groups]
+        link_mask = [_mask(lk) for lk in links]
+        self.options: list[list[tuple[int, int, bool, int]]] = [[] for _ in range(self.m)]
+        for i in order.tolist():
+            opt = (item_mask[i], link_mask[i], bool(inside[i]), i)
+            for a in groups[i]:
+                self.options[a].append(opt)
+        self.near = [0] * self.m  # items that share a group: a cover's groups stay inside these
+        for g, mask in zip(groups, item_mask, strict=True):
+            for a in g:
+                self.near[a] |= mask
+        self.full = (1 << self.m) - 1
+
+    def run(self, q: int) -> list[int] | None:
+        self.nodes, self.failed, self.chosen = 0, set(), []
+        return list(self.chosen) if self._dfs(0, 0, q) else None
+
+    def _dfs(self, covered: int, used: int, q: int) -> bool:
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            return False
+        if covered == self.full:
+            return True
+        key = (covered, used, q)
+        if key in self.failed:
+            return False
+        if not self._fits(self.full & ~covered, q):
+            self.failed.add(key)
+            return False
+        for mask, links, inside, i in self._branch(covered, used, q):
+            self.chosen.append(i)
+            if self._dfs(covered | mask, used | links, q - (not inside)):
+                return True
+            self.chosen.pop()
+            if self.nodes > self.max_nodes:
+                return False
+        self.failed.add(key)
+        return False
+
+    def _branch(self, covered, used, q) -> list:
+        """Options of the uncovered item with the fewest (fail first), best first."""
+        best = None
+        for a in range(self.m):
+            if covered >> a & 1:
+                continue
+            limit = len(best) if best is not None else math.inf
+            found = []
+            for opt in self.options[a]:
+                if opt[0] & covered or opt[1] & used or (q == 0 and not opt[2]):
+                    continue
+                found.append(opt)
+                if len(found) >= limit:
+                    break
+            else:
+                best = found
+                if len(found) <= 1:
+                    break
+        return best or []
+
+    def _fits(self, rest: int, q: int) -> bool:
+        """Every cluster of uncovered items has a weight some number of in-band groups can hold.
+
+        At most ``q`` clusters may fail (each can take a group outside the band).
+        """
+        bad = 0
+        while rest:
+            seen = frontier = rest & -rest
+            while frontier:
+                reach = 0
+                for a in _bits(frontier):
+                    reach |= self.near[a]
+                frontier = reach & rest & ~seen
+                seen |= frontier
+            rest &= ~seen
+            total = sum(self.w[a] for a in _bits(seen))
+            if math.ceil(total / self.hi - 1e-9) > math.floor(total / self.lo + 1e-9):
+                bad += 1
+                if bad > q:
+                    return False
+        return True
+
+
+def _mask(members) -> int:
+    out = 0
+    for a in members:
+        out |= 1 << int(a)
+    return out
+
+
+def _bits(x: int):
+    while x:
+        low = x & -x
+        yield low.bit_length() - 1
+        x ^= low
