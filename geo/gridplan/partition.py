@@ -18,7 +18,6 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.recombine import outside_penalty, recombine
-from geo.gridplan.regroup import regroup
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
 
@@ -44,7 +43,8 @@ class BalancedPartition:
     max_passes : int
         Passes of the local search.
     restarts : int
-        Extra METIS seeds tried when parts stay outside the band.
+        Extra attempts when parts stay outside the band: another METIS seed,
+        then one grid fewer and one more (when their average fits the band).
     max_cover : int
         Largest number of household-holding atoms handed to the exact grouping.
 
@@ -79,7 +79,7 @@ class BalancedPartition:
         n_parts: int | None = None,
         compactness: float = 0.01,
         max_passes: int = 40,
-        restarts: int = 1,
+        restarts: int = 3,
         max_cover: int = 400,
     ):
         self.target = target
@@ -154,30 +154,33 @@ class BalancedPartition:
 
     # -- one connected component --------------------------------------------------
     def _fit_component(self, w, adj, k, lo, hi) -> tuple[np.ndarray, bool]:
+        """Best of a few attempts (part counts and seeds), each started by METIS and repaired."""
         n = len(w)
         k = max(1, min(k, n))
         avg_ok = lo <= w.sum() / k <= hi
         if k == 1:
             return np.zeros(n, dtype=np.int64), avg_ok
-        labels = self._start(w, adj, k, lo, hi, self.seed)
-        cost = _violation(labels, w, lo, hi)
-        if cost > 0 and avg_ok:
-            labels, cost = self._repair(labels, cost, w, adj, lo, hi)
-        for attempt in range(1, self.restarts + 1):
+        best, cost = None, math.inf
+        for i, (parts, seed) in enumerate(self._attempts(w.sum(), k, n, lo, hi)):
+            labels = self._start(w, adj, parts, lo, hi, seed)
+            now = _violation(labels, w, lo, hi)
+            if now > 0 and avg_ok:
+                labels, now = self._repair(labels, w, adj, lo, hi, seed, grouping=i == 0)
+            if now < cost:
+                best, cost = labels, now
             if cost == 0 or not avg_ok:
                 break
-            alt = self._start(w, adj, k, lo, hi, self.seed + attempt)
-            alt = self._pick(
-                alt,
-                recombine(alt, w, adj, self.target, lo, hi, seed=self.seed + attempt),
-                w,
-                adj,
-                lo,
-                hi,
-            )
-            if _violation(alt, w, lo, hi) < cost:
-                labels, cost = alt, _violation(alt, w, lo, hi)
-        return _compact(labels), avg_ok
+        return _compact(best), avg_ok
+
+    def _attempts(self, total, k, n, lo, hi) -> list[tuple[int, int]]:
+        """(parts, seed) to try in order: the chosen count, another seed, then counts next to it.
+
+        Other counts only when the number of parts is free and their average fits the band.
+        """
+        out = [(k, self.seed), (k, self.seed + 1)]
+        if self.n_parts is None:
+            out += [(j, self.seed) for j in (k - 1, k + 1) if 1 < j <= n and lo <= total / j <= hi]
+        return out[: self.restarts + 1]
 
     def _start(self, w, adj, k, lo, hi, seed) -> np.ndarray:
         """METIS, made connected, then the boundary local search."""
@@ -190,30 +193,23 @@ class BalancedPartition:
         alt = rebalance(alt, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
         return alt if _violation(alt, w, lo, hi) < _violation(labels, w, lo, hi) else labels
 
-    def _repair(self, labels, cost, w, adj, lo, hi):
+    def _repair(self, labels, w, adj, lo, hi, seed, grouping):
         """Repair parts outside the band.
 
-        Exact grouping of the buildings with households (ILP), then recombination of
-        neighbouring grids, then the tower hill climb; each kept only when it helps.
+        With ``grouping``, the exact grouping of the buildings with households
+        first (tower districts; it does not depend on the start, so one attempt
+        uses it), then recombination of neighbouring grids; each kept only when
+        it helps.
         """
         heavy = int((w > 0).sum())
-        if heavy <= self.max_cover and heavy <= 5 * (int(labels.max()) + 1):  # tower districts
+        towers = heavy <= self.max_cover and heavy <= 5 * (int(labels.max()) + 1)
+        if grouping and towers:
             cover = GroupCover(self.target, lo, hi).fit(w, adj)
             if cover.ok_:
                 labels = self._pick(labels, cover.labels_, w, adj, lo, hi)
         if _violation(labels, w, lo, hi) > 0:
-            labels = self._pick(
-                labels,
-                recombine(labels, w, adj, self.target, lo, hi, seed=self.seed),
-                w,
-                adj,
-                lo,
-                hi,
-            )
-        if _violation(labels, w, lo, hi) > 0:
-            labels = self._pick(
-                labels, regroup(labels, w, adj, self.target, lo, hi), w, adj, lo, hi
-            )
+            alt = recombine(labels, w, adj, self.target, lo, hi, seed=seed)
+            labels = self._pick(labels, alt, w, adj, lo, hi)
         return labels, _violation(labels, w, lo, hi)
 
 
