@@ -1,10 +1,14 @@
-"""Repair of parts outside the band by recombination of two neighbouring parts.
+"""Repair of parts outside the band by recombination of neighbouring parts.
 
 A part that single-atom moves cannot fix (e.g. two towers of 144 and 220
 households) is merged with a neighbour and the union is cut again along an edge
 of a random spanning tree (the ReCom step), choosing the cut whose halves fit
-the band best. Both halves are connected by construction. Seeded, so
-deterministic.
+the band best; when no pair helps, the part and two neighbours are cut in three.
+Both halves are connected by construction. Small unions are also split exactly
+by enumerating the buildings that hold households. Seeded, so deterministic.
+
+The graph is handled as neighbour lists (``nbrs[v]`` = atoms next to ``v``):
+the unions are small, and lists are cheaper to cut out than sparse matrices.
 """
 
 from __future__ import annotations
@@ -32,38 +36,6 @@ def outside_penalty(lo: float, hi: float) -> float:
     return (hi - lo) / 2
 
 
-def best_split(w: np.ndarray, adj: sparse.csr_array, target, lo, hi, rng, trees: int = 24):
-    """Best two-way cut of a connected graph over ``trees`` random spanning trees.
-
-    Returns
-    -------
-    (cost, side) : (float, ndarray of bool) or (inf, None)
-        ``side`` is True for the atoms of the first half.
-    """
-    n = len(w)
-    if n < 2:
-        return np.inf, None
-    nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(n)]
-    total = float(w.sum())
-    best_cost, best_side = np.inf, None
-    for _ in range(trees):
-        if rng.left <= 0:
-            break
-        order, parent = _random_tree(nbrs, rng)
-        if len(order) < n:
-            return np.inf, None
-        sub = w.astype(float)
-        for v in order[:0:-1]:
-            sub[parent[v]] += sub[v]
-        cand = np.asarray(order[1:])
-        costs = band_cost(sub[cand], target, lo, hi) + band_cost(total - sub[cand], target, lo, hi)
-        i = int(np.argmin(costs))
-        if costs[i] < best_cost:
-            best_cost = float(costs[i])
-            best_side = _subtree(order, parent, int(cand[i]), n)
-    return best_cost, best_side
-
-
 class Sampler:
     """A seeded generator with a budget of spanning trees (bounds the repair time).
 
@@ -81,6 +53,169 @@ class Sampler:
     def random(self, n: int) -> np.ndarray:
         """``n`` uniform numbers."""
         return self._rng.random(n)
+
+
+def recombine(
+    labels: np.ndarray,
+    w: np.ndarray,
+    adj: sparse.csr_array,
+    target,
+    lo,
+    hi,
+    seed: int = 0,
+    rounds: int = 6,
+    budget: int = 1500,
+) -> np.ndarray:
+    """Recombine each part outside the band with its neighbours while that helps.
+
+    At most ``budget`` spanning trees are drawn in all.
+    """
+    labels = labels.copy()
+    rng = Sampler(seed, budget)
+    graph = _Graph(adj)
+    for _ in range(rounds):
+        pw = np.bincount(labels, w, minlength=labels.max() + 1)
+        bad = np.flatnonzero((pw < lo) | (pw > hi))
+        if len(bad) == 0:
+            break
+        improved = False
+        for a in bad:
+            if rng.left <= 0:
+                return labels
+            if _fix_part(labels, w, graph, int(a), target, lo, hi, rng):
+                improved = True
+            else:
+                improved |= _fix_part3(labels, w, graph, int(a), target, lo, hi, rng)
+        if not improved:
+            break
+    return labels
+
+
+class _Graph:
+    """Neighbour lists of a component and its edge list (for part adjacency)."""
+
+    def __init__(self, adj: sparse.csr_array):
+        self.nbrs = [
+            adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(adj.shape[0])
+        ]
+        coo = adj.tocoo()
+        self.row, self.col = coo.row, coo.col
+
+    def touching(self, labels, parts) -> np.ndarray:
+        """Parts next to ``parts`` (not in them)."""
+        inside = np.isin(labels[self.row], parts) & ~np.isin(labels[self.col], parts)
+        return np.unique(labels[self.col[inside]])
+
+
+def induced(nbrs: list[list[int]], nodes: np.ndarray) -> list[list[int]]:
+    """Neighbour lists of the subgraph on ``nodes``, renumbered 0..len(nodes)-1."""
+    pos = {v: i for i, v in enumerate(nodes.tolist())}
+    return [[pos[u] for u in nbrs[v] if u in pos] for v in pos]
+
+
+def _fix_part(labels, w, graph, a, target, lo, hi, rng) -> bool:
+    """Recombine ``a`` with one neighbouring part (closest pair total first)."""
+    pw = np.bincount(labels, w, minlength=labels.max() + 1)
+    if lo <= pw[a] <= hi:
+        return False
+    for b in sorted(graph.touching(labels, [a]), key=lambda b: abs(pw[a] + pw[b] - 2 * target)):
+        nodes = np.flatnonzero((labels == a) | (labels == b))
+        now = float(band_cost(pw[[a, b]], target, lo, hi).sum())
+        sub = induced(graph.nbrs, nodes)
+        cost, lab = seeded_split(w[nodes], sub, 2, target, lo, hi)
+        side = lab == 0 if lab is not None else None
+        if side is None or cost >= now - 1e-9:
+            cost, side = best_split(w[nodes], sub, target, lo, hi, rng)
+        if side is not None and cost < now - 1e-9:
+            labels[nodes[side]] = a
+            labels[nodes[~side]] = b
+            return True
+    return False
+
+
+def _fix_part3(labels, w, graph, a, target, lo, hi, rng) -> bool:
+    """Recombine ``a`` with two neighbouring parts and cut the union in three."""
+    pw = np.bincount(labels, w, minlength=labels.max() + 1)
+    for b in graph.touching(labels, [a]):
+        for c in graph.touching(labels, [a, b]):
+            trio = [a, int(b), int(c)]
+            nodes = np.flatnonzero(np.isin(labels, trio))
+            now = float(band_cost(pw[trio], target, lo, hi).sum())
+            sub = induced(graph.nbrs, nodes)
+            cost, lab = seeded_split(w[nodes], sub, 3, target, lo, hi)
+            if lab is None:
+                cost, lab = best_split3(w[nodes], sub, target, lo, hi, rng)
+            if lab is not None and cost < now - 1e-9:
+                labels[nodes] = np.asarray(trio)[lab]
+                return True
+    return False
+
+
+def best_split(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees: int = 24):
+    """Best two-way cut of a connected graph over ``trees`` random spanning trees.
+
+    Returns
+    -------
+    (cost, side) : (float, ndarray of bool) or (inf, None)
+        ``side`` is True for the atoms of the first half.
+    """
+    n = len(w)
+    if n < 2:
+        return np.inf, None
+    drawn = _draw_trees(nbrs, w, rng, trees)
+    if not drawn:
+        return np.inf, None
+    sums = np.array([s for _, _, s in drawn])  # (trees, n - 1): weight below each cut edge
+    total = float(w.sum())
+    costs = band_cost(sums, target, lo, hi) + band_cost(total - sums, target, lo, hi)
+    t, i = np.unravel_index(int(np.argmin(costs)), costs.shape)
+    order, parent, _ = drawn[t]
+    return float(costs[t, i]), _subtree(order, parent, order[i + 1], n)
+
+
+def best_split3(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees: int = 12):
+    """Best three-way cut: one subtree of a random spanning tree, the rest cut in two."""
+    n = len(w)
+    total = float(w.sum())
+    best = (np.inf, None)
+    drawn = _draw_trees(nbrs, w, rng, trees)
+    if not drawn:
+        return best
+    sums = np.array([s for _, _, s in drawn])
+    approx = band_cost(sums, target, lo, hi) + 2 * band_cost((total - sums) / 2, target, lo, hi)
+    for (order, parent, _), i in zip(drawn, np.argmin(approx, axis=1).tolist(), strict=True):
+        piece = _subtree(order, parent, order[i + 1], n)
+        rest = np.flatnonzero(~piece)
+        cost2, side = best_split(w[rest], induced(nbrs, rest), target, lo, hi, rng, trees=8)
+        cost = float(band_cost(w[piece].sum(), target, lo, hi)) + cost2
+        if side is not None and cost < best[0]:
+            lab = np.zeros(n, dtype=np.int64)
+            lab[rest[side]] = 1
+            lab[rest[~side]] = 2
+            best = (cost, lab)
+    return best
+
+
+def _draw_trees(nbrs, w, rng, trees) -> list[tuple[list[int], list[int], list[float]]]:
+    """Up to ``trees`` random spanning trees: (visit order, parents, weight under each cut).
+
+    The cut list follows ``order[1:]``: entry ``i`` is the weight of the subtree
+    rooted at ``order[i + 1]``. Empty when the graph is not connected.
+    """
+    n = len(w)
+    wl = np.asarray(w, dtype=float).tolist()
+    out = []
+    for _ in range(trees):
+        if rng.left <= 0:
+            break
+        order, parent = _random_tree(nbrs, rng)
+        if len(order) < n:
+            return []
+        sub = wl[:]
+        for v in order[:0:-1]:
+            sub[parent[v]] += sub[v]
+        out.append((order, parent, [sub[v] for v in order[1:]]))
+    return out
 
 
 def _random_tree(nbrs: list[list[int]], rng: Sampler) -> tuple[list[int], list[int]]:
@@ -108,91 +243,18 @@ def _random_tree(nbrs: list[list[int]], rng: Sampler) -> tuple[list[int], list[i
 
 
 def _subtree(order, parent, root, n) -> np.ndarray:
-    side = np.zeros(n, dtype=bool)
+    side = [False] * n
     side[root] = True
     for v in order:
         if v != root and parent[v] >= 0 and side[parent[v]]:
             side[v] = True
-    return side
-
-
-def recombine(
-    labels: np.ndarray,
-    w: np.ndarray,
-    adj: sparse.csr_array,
-    target,
-    lo,
-    hi,
-    seed: int = 0,
-    rounds: int = 6,
-    budget: int = 1500,
-) -> np.ndarray:
-    """Recombine each part outside the band with its neighbours while that helps.
-
-    At most ``budget`` spanning trees in all).
-    """
-    labels = labels.copy()
-    rng = Sampler(seed, budget)
-    coo = adj.tocoo()
-    for _ in range(rounds):
-        pw = np.bincount(labels, w, minlength=labels.max() + 1)
-        bad = np.flatnonzero((pw < lo) | (pw > hi))
-        if len(bad) == 0:
-            break
-        improved = False
-        for a in bad:
-            if rng.left <= 0:
-                return labels
-            if not _fix_part(labels, w, adj, coo, int(a), target, lo, hi, rng):
-                improved |= _fix_part3(labels, w, adj, coo, int(a), target, lo, hi, rng)
-            else:
-                improved = True
-        if not improved:
-            break
-    return labels
-
-
-def _neighbours(labels, coo, parts) -> np.ndarray:
-    inside = np.isin(labels[coo.row], parts) & ~np.isin(labels[coo.col], parts)
-    return np.unique(labels[coo.col[inside]])
-
-
-def best_split3(w, adj, target, lo, hi, rng, trees: int = 12):
-    """Best three-way cut: one subtree of a random spanning tree, the rest cut in two."""
-    n = len(w)
-    nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(n)]
-    total = float(w.sum())
-    best = (np.inf, None)
-    for _ in range(trees):
-        if rng.left <= 0:
-            break
-        order, parent = _random_tree(nbrs, rng)
-        if len(order) < n:
-            return best
-        sub = w.astype(float)
-        for v in order[:0:-1]:
-            sub[parent[v]] += sub[v]
-        cand = np.asarray(order[1:])
-        approx = band_cost(sub[cand], target, lo, hi) + 2 * band_cost(
-            (total - sub[cand]) / 2, target, lo, hi
-        )
-        root = int(cand[int(np.argmin(approx))])
-        piece = _subtree(order, parent, root, n)
-        rest = np.flatnonzero(~piece)
-        cost2, side = best_split(w[rest], adj[rest][:, rest], target, lo, hi, rng, trees=8)
-        cost = float(band_cost(w[piece].sum(), target, lo, hi)) + cost2
-        if side is not None and cost < best[0]:
-            lab = np.zeros(n, dtype=np.int64)
-            lab[rest[side]] = 1
-            lab[rest[~side]] = 2
-            best = (cost, lab)
-    return best
+    return np.array(side, dtype=bool)
 
 
 MAX_SEEDED = {2: 14, 3: 9}
 
 
-def seeded_split(w, adj, k, target, lo, hi, candidates: int = 40):
+def seeded_split(w, nbrs, k, target, lo, hi, candidates: int = 40):
     """Exact weights, heuristic shape: split a small union into ``k`` parts.
 
     Every assignment of the atoms that hold households to ``k`` groups is
@@ -212,7 +274,6 @@ def seeded_split(w, adj, k, target, lo, hi, candidates: int = 40):
     assign = np.column_stack([np.zeros(len(grid), dtype=np.int64), grid])
     sums = np.stack([((assign == g) * w[nz]).sum(axis=1) for g in range(k)], axis=1)
     cost = band_cost(sums, target, lo, hi).sum(axis=1)
-    nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(len(w))]
     for i in np.argsort(cost, kind="stable")[:candidates]:
         labels = _grow(nbrs, nz, assign[i], len(w))
         if labels is not None and all(_connected(nbrs, labels, g) for g in range(k)):
@@ -221,67 +282,31 @@ def seeded_split(w, adj, k, target, lo, hi, candidates: int = 40):
 
 
 def _grow(nbrs, seeds, groups, n) -> np.ndarray | None:
-    labels = np.full(n, -1, dtype=np.int64)
-    labels[seeds] = groups
-    queue = deque(int(s) for s in seeds)
+    labels = [-1] * n
+    queue = deque()
+    for s, g in zip(seeds.tolist(), groups.tolist(), strict=True):
+        labels[s] = g
+        queue.append(s)
     while queue:
         v = queue.popleft()
         for u in nbrs[v]:
             if labels[u] < 0:
                 labels[u] = labels[v]
                 queue.append(u)
-    return None if (labels < 0).any() else labels
+    return None if min(labels) < 0 else np.array(labels, dtype=np.int64)
 
 
 def _connected(nbrs, labels, g) -> bool:
     members = np.flatnonzero(labels == g)
     if len(members) == 0:
         return False
+    lab = labels.tolist()
     seen = {int(members[0])}
     queue = deque(seen)
     while queue:
         v = queue.popleft()
         for u in nbrs[v]:
-            if u not in seen and labels[u] == g:
+            if u not in seen and lab[u] == g:
                 seen.add(u)
                 queue.append(u)
     return len(seen) == len(members)
-
-
-def _fix_part3(labels, w, adj, coo, a, target, lo, hi, rng) -> bool:
-    """Recombine ``a`` with two neighbouring parts and cut the union in three."""
-    pw = np.bincount(labels, w, minlength=labels.max() + 1)
-    for b in _neighbours(labels, coo, [a]):
-        for c in _neighbours(labels, coo, [a, b]):
-            trio = [a, int(b), int(c)]
-            nodes = np.flatnonzero(np.isin(labels, trio))
-            now = float(band_cost(pw[trio], target, lo, hi).sum())
-            sub = adj[nodes][:, nodes]
-            cost, lab = seeded_split(w[nodes], sub, 3, target, lo, hi)
-            if lab is None:
-                cost, lab = best_split3(w[nodes], sub, target, lo, hi, rng)
-            if lab is not None and cost < now - 1e-9:
-                labels[nodes] = np.asarray(trio)[lab]
-                return True
-    return False
-
-
-def _fix_part(labels, w, adj, coo, a, target, lo, hi, rng) -> bool:
-    pw = np.bincount(labels, w, minlength=labels.max() + 1)
-    if lo <= pw[a] <= hi:
-        return False
-    touching = (labels[coo.row] == a) & (labels[coo.col] != a)
-    neighbours = np.unique(labels[coo.col[touching]])
-    for b in sorted(neighbours, key=lambda b: abs(pw[a] + pw[b] - 2 * target)):
-        nodes = np.flatnonzero((labels == a) | (labels == b))
-        now = float(band_cost(pw[a], target, lo, hi) + band_cost(pw[b], target, lo, hi))
-        sub = adj[nodes][:, nodes]
-        cost, lab = seeded_split(w[nodes], sub, 2, target, lo, hi)
-        side = lab == 0 if lab is not None else None
-        if side is None or cost >= now - 1e-9:
-            cost, side = best_split(w[nodes], sub, target, lo, hi, rng)
-        if side is not None and cost < now - 1e-9:
-            labels[nodes[side]] = a
-            labels[nodes[~side]] = b
-            return True
-    return False
