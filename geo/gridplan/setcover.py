@@ -72,8 +72,10 @@ class GroupCover:
         groups = _connected_subsets(near, w[nz], self.hi, self.max_size, self.max_groups)
         if groups is None:
             return self
-        heavy = w > 0
-        links = [_links(adj, nz, g, heavy) for g in groups]
+        heavy = (w > 0).tolist()
+        nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(len(w))]
+        members = nz.tolist()
+        links = [_links(nbrs, members, g, heavy) for g in groups]
         keep = [i for i, lk in enumerate(links) if lk is not None]
         groups, links = [groups[i] for i in keep], [links[i] for i in keep]
         cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes)
@@ -139,16 +141,16 @@ def _connected_subsets(
     return list(dict.fromkeys(out))
 
 
-def _links(adj, nz, group, heavy, max_hops: int = HOPS) -> frozenset | None:
+def _links(nbrs, nz, group, heavy, max_hops: int = HOPS) -> frozenset | None:
     """Household-free atoms joining the towers of ``group`` (None if they cannot be joined)."""
-    members = [int(nz[i]) for i in group]
+    members = [nz[i] for i in group]
     linked = {members[0]}
     extra: set[int] = set()
     todo = members[1:]
     stall = 0
     while todo:
         v = todo.pop(0)
-        path = _free_path(adj, v, linked | extra, heavy, max_hops)
+        path = _free_path(nbrs, v, linked | extra, heavy, max_hops)
         if path is None:
             todo.append(v)
             stall += 1
@@ -161,13 +163,13 @@ def _links(adj, nz, group, heavy, max_hops: int = HOPS) -> frozenset | None:
     return frozenset(extra)
 
 
-def _free_path(adj, v, targets, heavy, max_hops):
+def _free_path(nbrs, v, targets, heavy, max_hops):
     prev = {v: None}
     frontier = [v]
     for _ in range(max_hops + 1):
         nxt = []
         for x in frontier:
-            for u in adj.indices[adj.indptr[x] : adj.indptr[x + 1]].tolist():
+            for u in nbrs[x]:
                 if u in prev:
                     continue
                 if u in targets:
