@@ -74,10 +74,13 @@ class ExactCover:
             return self
         sums = np.array([w[list(g)].sum() for g in groups])
         inside = (sums >= self.lo - 1e-9) & (sums <= self.hi + 1e-9)
-        rank = self._relaxation(w, groups, links, sums)
+        rank, bound = self._relaxation(w, groups, links, sums)
         order = np.lexsort((np.abs(sums - self.target), ~inside, -np.round(rank, 3)))
         search = _Search(w, groups, links, inside, order, self.lo, self.hi, self.max_nodes)
+        worst_inside = len(w) * max(self.hi - self.target, self.target - self.lo) ** 2 / self.target
         for q in self.levels:
+            if q == 0 and bound > worst_inside + 1e-6:
+                continue  # the relaxation already costs more than any cover inside the band
             chosen = search.run(q)
             self.nodes_ += search.nodes
             if chosen is not None:
@@ -86,8 +89,11 @@ class ExactCover:
                 break
         return self
 
-    def _relaxation(self, w, groups, links, sums) -> np.ndarray:
-        """LP values of the groups (0 when the LP fails)."""
+    def _relaxation(self, w, groups, links, sums) -> tuple[np.ndarray, float]:
+        """LP values of the groups and the LP optimum (zeros and 0 when the LP fails).
+
+        The optimum bounds every cover's cost from below.
+        """
         cost = band_cost(sums, self.target, self.lo, self.hi)
         rows = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])
         cols = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
@@ -112,7 +118,9 @@ class ExactCover:
             bounds=(0, 1),
             method="highs",
         )
-        return res.x if res.x is not None else np.zeros(len(groups))
+        if res.x is None:
+            return np.zeros(len(groups)), 0.0
+        return res.x, float(res.fun)
 
 
 class _Search:
@@ -133,6 +141,8 @@ class _Search:
             for a in g:
                 self.near[a] |= mask
         self.full = (1 << self.m) - 1
+        # items with few groups first: the first scan then sets a low bar for the others
+        self.scan = sorted(range(self.m), key=lambda a: (len(self.options[a]), a))
 
     def run(self, q: int) -> list[int] | None:
         self.nodes, self.failed, self.chosen = 0, set(), []
@@ -163,7 +173,7 @@ class _Search:
     def _branch(self, covered, used, q) -> list:
         """Options of the uncovered item with the fewest (fail first), best first."""
         best = None
-        for a in range(self.m):
+        for a in self.scan:
             if covered >> a & 1:
                 continue
             limit = len(best) if best is not None else math.inf

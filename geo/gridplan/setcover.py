@@ -75,7 +75,8 @@ class GroupCover:
         heavy = (w > 0).tolist()
         nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(len(w))]
         members = nz.tolist()
-        links = [_links(nbrs, members, g, heavy) for g in groups]
+        memo: dict = {}
+        links = [_links(nbrs, members, g, heavy, memo) for g in groups]
         keep = [i for i, lk in enumerate(links) if lk is not None]
         groups, links = [groups[i] for i in keep], [links[i] for i in keep]
         cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes)
@@ -141,8 +142,11 @@ def _connected_subsets(
     return list(dict.fromkeys(out))
 
 
-def _links(nbrs, nz, group, heavy, max_hops: int = HOPS) -> frozenset | None:
-    """Household-free atoms joining the towers of ``group`` (None if they cannot be joined)."""
+def _links(nbrs, nz, group, heavy, memo, max_hops: int = HOPS) -> frozenset | None:
+    """Household-free atoms joining the towers of ``group`` (None if they cannot be joined).
+
+    ``memo`` keeps the paths already searched (groups share their first members).
+    """
     members = [nz[i] for i in group]
     linked = {members[0]}
     extra: set[int] = set()
@@ -150,7 +154,10 @@ def _links(nbrs, nz, group, heavy, max_hops: int = HOPS) -> frozenset | None:
     stall = 0
     while todo:
         v = todo.pop(0)
-        path = _free_path(nbrs, v, linked | extra, heavy, max_hops)
+        key = (v, frozenset(linked | extra))
+        if key not in memo:
+            memo[key] = _free_path(nbrs, v, key[1], heavy, max_hops)
+        path = memo[key]
         if path is None:
             todo.append(v)
             stall += 1
