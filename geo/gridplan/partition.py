@@ -177,9 +177,11 @@ class BalancedPartition:
 
         Other counts only when the number of parts is free and their average fits the band.
         """
-        out = [(k, self.seed), (k, self.seed + 1)]
+        counts = [k]
         if self.n_parts is None:
-            out += [(j, self.seed) for j in (k - 1, k + 1) if 1 < j <= n and lo <= total / j <= hi]
+            counts += [j for j in (k - 1, k + 1) if 1 < j <= n and lo <= total / j <= hi]
+        out = [(j, self.seed + s) for s in range(self.restarts + 1) for j in counts]
+        out.sort(key=lambda a: (a[1] - self.seed + (a[0] != k), a[0] != k))
         return out[: self.restarts + 1]
 
     def _start(self, w, adj, k, lo, hi, seed) -> np.ndarray:
@@ -198,8 +200,9 @@ class BalancedPartition:
 
         With ``grouping``, the exact grouping of the buildings with households
         first (tower districts; it does not depend on the start, so one attempt
-        uses it), then recombination of neighbouring grids; each kept only when
-        it helps.
+        uses it), then recombination of neighbouring grids; when two or more
+        grids stay outside, a grouping that allows heavier groups and fewer
+        grids outside. Each is kept only when it helps.
         """
         heavy = int((w > 0).sum())
         towers = heavy <= self.max_cover and heavy <= 5 * (int(labels.max()) + 1)
@@ -210,6 +213,12 @@ class BalancedPartition:
         if _violation(labels, w, lo, hi) > 0:
             alt = recombine(labels, w, adj, self.target, lo, hi, seed=seed)
             labels = self._pick(labels, alt, w, adj, lo, hi)
+        outside = _outside(labels, w, lo, hi)
+        if grouping and towers and outside >= 2:  # fewer grids outside: one heavy for two light
+            fewer = tuple(range(1, outside))
+            cover = GroupCover(self.target, lo, hi, over=0.5, levels=fewer).fit(w, adj)
+            if cover.ok_:
+                labels = self._pick(labels, cover.labels_, w, adj, lo, hi)
         return labels, _violation(labels, w, lo, hi)
 
 
@@ -233,6 +242,12 @@ def choose_parts(households: float, target: float, tolerance: float) -> int:
     if fits:
         return min(fits, key=lambda k: (abs(households / k - target), k))
     return max(1, round(households / target))
+
+
+def _outside(labels, w, lo, hi) -> int:
+    """Parts outside the band."""
+    pw = np.bincount(labels, w)
+    return int(np.count_nonzero((pw < lo) | (pw > hi)))
 
 
 def _violation(labels, w, lo, hi) -> float:

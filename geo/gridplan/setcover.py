@@ -36,6 +36,11 @@ class GroupCover:
     max_nodes : int
         Search nodes of the exact cover per attempt (a count, not a clock, so
         the result does not depend on the machine's load).
+    over : float
+        Groups up to ``hi + over·target`` households are candidates too (as
+        groups outside the band): one heavy grid can spare several light ones.
+    levels : tuple of int
+        Numbers of groups outside the band tried in turn (see ``ExactCover``).
 
     Attributes
     ----------
@@ -55,11 +60,15 @@ class GroupCover:
         max_size: int = 5,
         max_groups: int = 12_000,
         max_nodes: int = 2000,
+        over: float = 0.0,
+        levels: tuple[int, ...] = (0, 1, 2),
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_size = max_size
         self.max_groups = max_groups
         self.max_nodes = max_nodes
+        self.over = over
+        self.levels = levels
 
     def fit(self, w: np.ndarray, adj: sparse.csr_array) -> GroupCover:
         """Group the atoms with ``w > 0`` on the atom graph ``adj``."""
@@ -69,7 +78,8 @@ class GroupCover:
         if len(nz) < 2:
             return self
         near = _tower_graph(adj, w > 0)[nz][:, nz]
-        groups = _connected_subsets(near, w[nz], self.hi, self.max_size, self.max_groups)
+        top = self.hi + self.over * self.target
+        groups = _connected_subsets(near, w[nz], top, self.max_size, self.max_groups)
         if groups is None:
             return self
         heavy = (w > 0).tolist()
@@ -79,7 +89,7 @@ class GroupCover:
         links = [_links(nbrs, members, g, heavy, memo) for g in groups]
         keep = [i for i, lk in enumerate(links) if lk is not None]
         groups, links = [groups[i] for i in keep], [links[i] for i in keep]
-        cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes)
+        cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes, self.levels)
         chosen = cover.fit(w[nz], groups, links).chosen_
         if chosen is None:
             return self
