@@ -35,8 +35,26 @@ def dissolve(cells: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray
     bounds = np.searchsorted(labels[order], np.arange(n_labels + 1))
     for lab in range(n_labels):
         members = cells[order[bounds[lab] : bounds[lab + 1]]]
-        out[lab] = as_multipolygon(shapely.union_all(members)) if len(members) else MultiPolygon()
+        out[lab] = as_multipolygon(_union_of_cells(members)) if len(members) else MultiPolygon()
     return out
+
+
+def _union_of_cells(cells: np.ndarray):
+    """Union of non-overlapping cells.
+
+    The coverage union (edges matched, no overlay) is several times faster than a
+    general union; it is kept only when it is valid and keeps the cells' area, else
+    the general union is used (cells whose shared edges do not match exactly, or
+    cells that are not all polygons).
+    """
+    try:
+        fast = shapely.coverage_union_all(cells)
+    except shapely.errors.GEOSException:  # e.g. a cell clipped down to a line
+        return shapely.union_all(cells)
+    total = float(shapely.area(cells).sum())
+    if shapely.is_valid(fast) and abs(shapely.area(fast) - total) <= 1e-9 * max(total, 1.0):
+        return fast
+    return shapely.union_all(cells)
 
 
 def give_away_orphans(polys: np.ndarray, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
