@@ -209,3 +209,57 @@ def test_tower_district_is_balanced():
     for k in range(rd.n_grids_):
         union = shapely.union_all(shapely.buffer(cells[rd.labels_ == k], 0.001))
         assert union.geom_type == "Polygon"
+
+
+def _runs(w, top=345):
+    """Groups of consecutive buildings on a row (a path), up to ``top`` households."""
+    n = len(w)
+    runs = [tuple(range(i, j)) for i in range(n) for j in range(i + 1, n + 1)]
+    return [g for g in runs if w[list(g)].sum() <= top]
+
+
+def test_exact_cover_is_inside_the_band_when_a_grouping_allows():
+    from geo.gridplan.cover import ExactCover
+
+    w = np.array([150.0, 150.0, 240.0, 20.0, 100.0, 200.0])
+    groups = _runs(w)
+    ec = ExactCover(300, 255, 345).fit(w, groups, [frozenset()] * len(groups))
+    sums = sorted(w[list(groups[i])].sum() for i in ec.chosen_)
+    assert sums == [260.0, 300.0, 300.0] and ec.outside_ == 0
+    covered = sorted(a for i in ec.chosen_ for a in groups[i])
+    assert covered == list(range(len(w)))  # every building exactly once
+
+
+def test_exact_cover_keeps_the_fewest_groups_outside():
+    from geo.gridplan.cover import ExactCover
+
+    # 240 + 10 = 250 cannot reach 255: one group must stay outside, and only one
+    w = np.array([150.0, 150.0, 240.0, 10.0])
+    groups = _runs(w)
+    ec = ExactCover(300, 255, 345).fit(w, groups, [frozenset()] * len(groups))
+    assert ec.outside_ == 1
+    assert sorted(w[list(groups[i])].sum() for i in ec.chosen_) == [250.0, 300.0]
+
+
+def test_exact_cover_never_shares_a_link_building():
+    from geo.gridplan.cover import ExactCover
+
+    # {0,1} and {2,3} both need the household-free building 9 as their link
+    w = np.array([150.0, 150.0, 150.0, 150.0])
+    groups = [(0, 1), (2, 3), (1, 2), (0,), (3,)]
+    links = [frozenset({9}), frozenset({9}), frozenset(), frozenset(), frozenset()]
+    ec = ExactCover(300, 255, 345).fit(w, groups, links)
+    chosen = sorted(ec.chosen_)
+    assert not ({0, 1} <= set(chosen))
+    assert chosen == [2, 3, 4] and ec.outside_ == 2
+
+
+def test_forced_split_keeps_its_count_in_a_tower_district():
+    rng = np.random.default_rng(4)
+    region = shapely.box(0, 0, 300, 300)
+    pts = np.column_stack([rng.uniform(5, 295, 30), rng.uniform(5, 295, 30)])
+    hh = np.zeros(30)
+    hh[:6] = [150, 160, 140, 170, 150, 130]
+    rd = RegionDistricting(n_parts=3).fit(region, pts, hh)
+    assert rd.n_grids_ == 3
+    assert rd.households_.sum() == pytest.approx(900)

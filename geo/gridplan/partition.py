@@ -3,8 +3,10 @@
 METIS (k-way, contiguous, weighted by households, cut weighted by shared
 boundary) gives a compact start; a repair pass makes every part connected; a
 local search then moves boundary atoms between neighbouring parts while it
-lowers ``BIG·(band violation + penalty if outside) + (h − target)²/target + λ·cut`` and never
-disconnects the part it takes from. Everything is deterministic for a seed.
+lowers ``BIG·(band violation + penalty if outside) + (h − target)²/target + λ·cut``
+and never disconnects the part it takes from. Parts still outside the band are
+repaired (exact tower grouping, recombination), over a few attempts. Everything
+is deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -206,6 +208,7 @@ class BalancedPartition:
         """
         heavy = int((w > 0).sum())
         towers = heavy <= self.max_cover and heavy <= 5 * (int(labels.max()) + 1)
+        towers &= self.n_parts is None  # a grouping picks its own number of parts
         if grouping and towers:
             cover = GroupCover(self.target, lo, hi).fit(w, adj)
             if cover.ok_:
