@@ -120,7 +120,7 @@ class ExactCover:
         )
         if res.x is None:
             return np.zeros(len(groups)), 0.0
-        return res.x, float(res.fun)
+        return res.x, float(res.fun) if res.status == 0 else 0.0  # a bound only when optimal
 
 
 class _Search:
