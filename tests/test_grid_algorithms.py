@@ -263,3 +263,21 @@ def test_forced_split_keeps_its_count_in_a_tower_district():
     rd = RegionDistricting(n_parts=3).fit(region, pts, hh)
     assert rd.n_grids_ == 3
     assert rd.households_.sum() == pytest.approx(900)
+
+
+def test_neighbourhood_of_a_grid_outside_is_regrouped_inside_the_band():
+    from geo.gridplan.neighbourhood import cover_around
+
+    # on a row: [150 150 | 240 | 20 100 200] = 300, 240 (outside), 320
+    w = np.array([150.0, 150.0, 240.0, 20.0, 100.0, 200.0])
+    n = len(w)
+    path = sparse.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1]).tocsr()
+    labels = cover_around(np.array([0, 0, 1, 2, 2, 2]), w, path, 300, 255, 345)
+    sums = np.bincount(labels, w)
+    assert sorted(sums.tolist()) == [260.0, 300.0, 300.0]
+    for k in range(labels.max() + 1):
+        idx = np.flatnonzero(labels == k)
+        assert idx.max() - idx.min() == len(idx) - 1  # consecutive on a row = contiguous
+    inside = np.array([0, 0, 1, 1, 2, 2])  # already inside the band: left as it is
+    again = cover_around(inside, np.full(6, 150.0), path, 300, 255, 345)
+    np.testing.assert_array_equal(again, inside)

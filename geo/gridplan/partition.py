@@ -5,8 +5,8 @@ boundary) gives a compact start; a repair pass makes every part connected; a
 local search then moves boundary atoms between neighbouring parts while it
 lowers ``BIG·(band violation + penalty if outside) + (h − target)²/target + λ·cut``
 and never disconnects the part it takes from. Parts still outside the band are
-repaired (exact tower grouping, recombination), over a few attempts. Everything
-is deterministic for a seed.
+repaired (exact tower grouping, recombination) over a few attempts, then their
+neighbourhoods are regrouped exactly. Everything is deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pymetis
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from geo.gridplan.neighbourhood import cover_around
 from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
@@ -172,7 +173,18 @@ class BalancedPartition:
                 best, cost = labels, now
             if cost == 0 or not avg_ok:
                 break
+        if cost > 0 and avg_ok and self._towers(w, int(best.max()) + 1):
+            around = cover_around(best, w, adj, self.target, lo, hi)
+            around = rebalance(
+                around, w, adj, self.target, lo, hi, self.compactness, self.max_passes
+            )
+            best = around if _violation(around, w, lo, hi) < cost else best
         return _compact(best), avg_ok
+
+    def _towers(self, w, parts) -> bool:
+        """A tower district (few buildings hold the households) whose part count is free."""
+        heavy = int((w > 0).sum())
+        return self.n_parts is None and heavy <= self.max_cover and heavy <= 5 * parts
 
     def _attempts(self, total, k, n, lo, hi) -> list[tuple[int, int]]:
         """(parts, seed) to try in order: the chosen count, another seed, then counts next to it.
@@ -206,9 +218,7 @@ class BalancedPartition:
         grids stay outside, a grouping that allows heavier groups and fewer
         grids outside. Each is kept only when it helps.
         """
-        heavy = int((w > 0).sum())
-        towers = heavy <= self.max_cover and heavy <= 5 * (int(labels.max()) + 1)
-        towers &= self.n_parts is None  # a grouping picks its own number of parts
+        towers = self._towers(w, int(labels.max()) + 1)  # a grouping picks its own part count
         if grouping and towers:
             cover = GroupCover(self.target, lo, hi).fit(w, adj)
             if cover.ok_:

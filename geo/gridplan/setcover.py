@@ -41,6 +41,8 @@ class GroupCover:
         groups outside the band): one heavy grid can spare several light ones.
     levels : tuple of int
         Numbers of groups outside the band tried in turn (see ``ExactCover``).
+    hops : int
+        Household-free atoms a link between two buildings of a group may pass through.
 
     Attributes
     ----------
@@ -62,6 +64,7 @@ class GroupCover:
         max_nodes: int = 2000,
         over: float = 0.0,
         levels: tuple[int, ...] = (0, 1, 2),
+        hops: int = HOPS,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_size = max_size
@@ -69,6 +72,7 @@ class GroupCover:
         self.max_nodes = max_nodes
         self.over = over
         self.levels = levels
+        self.hops = hops
 
     def fit(self, w: np.ndarray, adj: sparse.csr_array) -> GroupCover:
         """Group the atoms with ``w > 0`` on the atom graph ``adj``."""
@@ -77,7 +81,7 @@ class GroupCover:
         nz = np.flatnonzero(w > 0)
         if len(nz) < 2:
             return self
-        near = _tower_graph(adj, w > 0)[nz][:, nz]
+        near = _tower_graph(adj, w > 0, self.hops)[nz][:, nz]
         top = self.hi + self.over * self.target
         groups = _connected_subsets(near, w[nz], top, self.max_size, self.max_groups)
         if groups is None:
@@ -86,7 +90,7 @@ class GroupCover:
         nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(len(w))]
         members = nz.tolist()
         memo: dict = {}
-        links = [_links(nbrs, members, g, heavy, memo) for g in groups]
+        links = [_links(nbrs, members, g, heavy, memo, self.hops) for g in groups]
         keep = [i for i, lk in enumerate(links) if lk is not None]
         groups, links = [groups[i] for i in keep], [links[i] for i in keep]
         cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes, self.levels)
