@@ -8,10 +8,10 @@ is about the partition. MaxP gets the floor = lower bound of the band (255),
 as a planner would use it. Timings are pure compute (no database), per run on
 the shared 2-core machine.
 
-Next to the share within the band, the section counts the communities whose
-buildings' households cannot be grouped into grids inside the band by any
-plan at all (households alone, before geometry): each of them keeps at least
-one grid outside the band, whatever the algorithm.
+Feasible excludes the grids of communities that no plan can fit in the band:
+a lone building above the upper bound, a household total that fits no number of
+grids, and households that cannot be grouped into the band at all (geometry
+aside; :mod:`geo.gridplan.packing`). The last kind is counted in its own column.
 
 Usage: ``python bench/grids.py [--size large] [--subset 10000] [--maxp-seconds 300]``
 """
@@ -26,7 +26,6 @@ import signal
 import sys
 import time
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from geo.demo import generate  # noqa: E402
 from geo.gridplan.districting import RegionDistricting  # noqa: E402
 from geo.gridplan.metric import Projector  # noqa: E402
+from geo.gridplan.packing import grouping_problem  # noqa: E402
 from geo.gridplan.settings import band  # noqa: E402
 from geo.gridplan.tessellation import build_graph, dedupe_points  # noqa: E402
 
@@ -101,14 +101,12 @@ def run_ours(items):
     }
 
 
-def unavoidable(items, max_buildings: int = 30) -> int:
-    """Communities whose households provably cannot fill grids inside the band.
+def unavoidable(items) -> int:
+    """Communities shown infeasible because no grouping of their households fits the band.
 
-    Only communities whose total fits some number of grids count (the others are
-    infeasible already); buildings above the upper bound are left out (they are
-    infeasible grids of their own). Only communities of at most ``max_buildings``
-    household-holding buildings are searched (tower communities: where a proof
-    is quick and the question arises), so this is a lower bound.
+    :func:`geo.gridplan.packing.grouping_problem` decides (households alone,
+    geometry ignored; communities of at most 40 buildings with households are
+    searched, so this is a lower bound). Their grids count as infeasible.
     """
     lo, hi = band(TARGET, TOL)
     proved = 0
@@ -116,71 +114,9 @@ def unavoidable(items, max_buildings: int = 30) -> int:
         w = h[(h > 0) & (h <= hi)]
         total = w.sum()
         if total < lo or math.ceil(total / hi - 1e-9) > math.floor(total / lo + 1e-9):
-            continue
-        proved += len(w) <= max_buildings and packs(w, lo, hi) is False
+            continue  # already infeasible by count
+        proved += grouping_problem(h, lo, hi) is not None
     return proved
-
-
-def packs(weights, lo, hi, max_nodes: int = 20_000) -> bool | None:
-    """Can ``weights`` be split into groups whose sums all lie in ``[lo, hi]``?
-
-    Depth-first: the largest weight left opens a group, filled with every
-    combination of the rest that lands in the band. None when ``max_nodes``
-    ran out.
-
-    Examples
-    --------
-    >>> packs([18, 100, 108, 126, 150, 184, 208, 232], 255, 345)
-    False
-    >>> packs([150, 150, 200, 100], 255, 345)
-    True
-    """
-    values = sorted(Counter(float(x) for x in weights).items(), reverse=True)
-    keys = [v for v, _ in values]
-    start = tuple(c for _, c in values)
-    failed: set[tuple[int, ...]] = set()
-    nodes = 0
-
-    def fill(counts, i, room_lo, room_hi):
-        """Sub-multisets of ``counts[i:]`` with a sum in [room_lo, room_hi]."""
-        if room_lo <= 0 <= room_hi:
-            yield ()
-        for j in range(i, len(counts)):
-            if counts[j] and keys[j] <= room_hi:
-                for rest in fill(counts, j + 1, room_lo - keys[j], room_hi - keys[j]):
-                    yield ((j, 1),) + rest
-                if counts[j] > 1:
-                    for take in range(2, counts[j] + 1):
-                        if take * keys[j] > room_hi:
-                            break
-                        for rest in fill(
-                            counts, j + 1, room_lo - take * keys[j], room_hi - take * keys[j]
-                        ):
-                            yield ((j, take),) + rest
-
-    def search(counts) -> bool | None:
-        nonlocal nodes
-        nodes += 1
-        if nodes > max_nodes:
-            return None
-        first = next((j for j, c in enumerate(counts) if c), None)
-        if first is None:
-            return True
-        if counts in failed:
-            return False
-        left = list(counts)
-        left[first] -= 1
-        for group in fill(left, first, lo - keys[first], hi - keys[first]):
-            rest = left[:]
-            for j, take in group:
-                rest[j] -= take
-            found = search(tuple(rest))
-            if found is not False:
-                return found
-        failed.add(counts)
-        return False
-
-    return search(start)
 
 
 class _Timeout(BaseException):  # not swallowed by broad except clauses
@@ -311,11 +247,10 @@ def report(args, rows, maxp, ours_small, loads) -> list[str]:
         f"{'met' if rows[1][1]['share'] >= 0.99 else 'NOT met'} on the whole demo), better "
         f"balance than max-p ({'met' if ours_all > mshare else 'NOT met'}).",
         "Feasible excludes grids of a lone building above the upper bound and of communities "
-        "(or river/road-separated parts) whose households fit no number of grids in the band. "
-        "The last column counts communities (of at most 30 buildings with households) whose "
-        "buildings' households cannot be grouped into grids inside the band by any plan (an "
-        "exhaustive search over the households alone, geometry ignored): each keeps at least "
-        "one feasible grid outside the band, whatever the algorithm.",
+        "(or river/road-separated parts) whose households fit no number of grids in the band "
+        "or cannot be grouped into it by any plan; the last column counts the latter "
+        "(`geo.gridplan.packing.grouping_problem`: an exhaustive search over the households "
+        "alone, geometry ignored, for communities of at most 40 buildings with households).",
     ]
     return lines
 

@@ -11,10 +11,13 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import BalancedPartition, choose_parts
 from geo.gridplan.polygons import dissolve, give_away_orphans, share_leftover
 from geo.gridplan.settings import band
 from geo.gridplan.tessellation import build_graph, dedupe_points
+
+COUNT_KINDS = ("community_too_small", "no_grid_count_fits")
 
 
 class RegionDistricting:
@@ -37,7 +40,10 @@ class RegionDistricting:
     households_ : ndarray
         Households per grid.
     feasible_ : ndarray of bool
-        False for grids that cannot be inside the band.
+        False for grids that cannot be inside the band: a building alone above
+        the upper bound, and every grid of a region whose households fit no
+        number of grids or cannot be grouped into the band at all
+        (:func:`~geo.gridplan.packing.grouping_problem`).
     infeasible_ : list of dict
         ``{"kind", "detail", "buildings"}`` with building indices.
 
@@ -91,7 +97,24 @@ class RegionDistricting:
             }
             for d in part.infeasible_
         ]
+        self._check_grouping(households)
         return self
+
+    def _check_grouping(self, households) -> None:
+        """Mark every grid infeasible when no grouping of the households fits the band."""
+        if self.n_parts is not None:  # a forced count (split) is judged by the caller
+            return
+        lo, hi = band(self.target, self.tolerance)
+        inside = (self.households_ >= lo) & (self.households_ <= hi)
+        if inside[self.feasible_].all():  # the plan itself shows a grouping exists
+            return
+        problem = grouping_problem(households, lo, hi)
+        if problem is None:
+            return
+        self.feasible_ = np.zeros_like(self.feasible_)
+        if not any(d["kind"] in COUNT_KINDS for d in self.infeasible_):
+            held = np.flatnonzero((households > 0) & (households <= hi))
+            self.infeasible_.append({**problem, "buildings": held.tolist()})
 
     def _partition(self, graph, atom_w) -> BalancedPartition:
         """Partition, cutting barriers where each side fits on its own.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import choose_parts
 from geo.gridplan.settings import band
 from geo.gridplan.tessellation import split_region
@@ -226,6 +227,7 @@ class PlanEvaluation:
 
     def _infeasible(self, buildings: gpd.GeoDataFrame) -> list[dict]:
         lo, hi = band(self.target, self.tolerance)
+        balanced = _balanced_communities(buildings, lo, hi)
         out = []
         for code, grp in buildings.groupby("community_code", sort=True):
             big = grp[grp["households"] > hi]
@@ -240,7 +242,16 @@ class PlanEvaluation:
                 )
             rest = float(grp["households"].sum() - big["households"].sum())
             if big.empty or rest > 0:
-                out.extend(_count_problem(code, rest, self.target, self.tolerance, lo, hi))
+                count = _count_problem(code, rest, self.target, self.tolerance, lo, hi)
+                grouping = (
+                    None
+                    if count or code in balanced
+                    else grouping_problem(grp["households"], lo, hi)
+                )
+                if grouping:
+                    held = grp.index[(grp["households"] > 0) & (grp["households"] <= hi)]
+                    count = [{"community_code": code, **grouping, "buildings": held.tolist()}]
+                out.extend(count)
         return out
 
     # -- totals ---------------------------------------------------------------------
@@ -279,6 +290,15 @@ class PlanEvaluation:
         if grids:
             out["grids"] = _records(self.grids_.reset_index(names="id"))
         return out
+
+
+def _balanced_communities(buildings: gpd.GeoDataFrame, lo: float, hi: float) -> set:
+    """Communities whose buildings all sit in grids inside the band: a grouping exists."""
+    assigned = buildings[buildings["grid_id"].notna()]
+    sums = assigned.groupby(["community_code", "grid_id"])["households"].sum()
+    inside = sums.between(lo, hi).groupby(level=0).all()
+    whole = buildings["grid_id"].notna().groupby(buildings["community_code"]).all()
+    return set(inside.index[inside]) & set(whole.index[whole])
 
 
 def _count_problem(code, h, target, tolerance, lo, hi) -> list[dict]:
