@@ -128,6 +128,7 @@ def copy_grids(conn: Connection, src: int, dst: int) -> None:
         SELECT :dst, code, name, community_code, worker, locked, geom,
                households, population, buildings
           FROM grids WHERE plan_id = :src
+         ORDER BY id  -- copies keep their originals' id order: fewer tie checks at publish
     """),
         {"src": src, "dst": dst},
     )
