@@ -1,8 +1,8 @@
-"""A compact Gi* (k=1 ring, binary weights, self included) on H3 cells and Mann–Kendall.
+"""H3 cells with their k=1 ring weights (self included), for the demo generator.
 
-The demo generator uses it to calibrate and check its planted clusters; the
-formula is the classic Getis–Ord Gi*, equal to esda's
-``G_Local(y, w, transform="B", star=True).Zs``.
+The generator uses them to calibrate and check its planted clusters with the
+service's own Gi* (:func:`geo.hotspots.gistar.gi_star_z`, equal to esda's
+``G_Local(y, w, transform="B", star=True).Zs``) and a plain Mann–Kendall z.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import h3
 import h3.api.basic_int as h3i
 import numpy as np
 from scipy import sparse
+
+from geo.hotspots.gistar import gi_star_z
 
 RES = 9
 
@@ -51,7 +53,6 @@ class CellGrid:
             rows += [i] * len(j)
             cols += j.tolist()
         self.w = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, self.n))
-        self.wi = np.asarray(self.w.sum(1)).ravel()
 
     def index(self, cells: np.ndarray) -> np.ndarray:
         """Position of each cell in the grid, -1 when not part of it."""
@@ -68,15 +69,9 @@ class CellGrid:
         return np.bincount(flat, minlength=groups * self.n).reshape(groups, self.n)
 
     def gi_star(self, x: np.ndarray) -> np.ndarray:
-        """Gi* z-scores of counts ``x`` with shape (n,) or (t, n)."""
+        """Gi* z-scores of counts ``x`` with shape (n,) or (t, n): one row per series."""
         x = np.atleast_2d(np.asarray(x, float))
-        n = self.n
-        mean = x.mean(1, keepdims=True)
-        s = np.sqrt(np.maximum((x ** 2).mean(1, keepdims=True) - mean ** 2, 1e-12))
-        lag = np.asarray(self.w @ x.T).T
-        den = s * np.sqrt((n * self.wi - self.wi ** 2) / (n - 1))
-        return (lag - mean * self.wi) / den
-
+        return gi_star_z(x.T, self.w).T
 
 def mann_kendall(series: np.ndarray) -> float:
     """Mann–Kendall trend z of a series (no tie correction; floats rarely tie)."""
