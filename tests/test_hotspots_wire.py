@@ -19,8 +19,8 @@ from test_hotspots_data import load
 from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
+from geo.codings import negotiate
 from geo.hotspots import analyses
-from geo.hotspots.codings import negotiate
 from geo.hotspots.params import hotspot_query
 from geo.hotspots.service import HotspotService, service_for
 from geo.hotspots.settings import HotspotSettings

@@ -18,24 +18,13 @@ Examples
 from __future__ import annotations
 
 import asyncio
-import gzip
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from geo.codings import gzip_bytes
+
 _ENTRY_OVERHEAD = 256  # bytes of bookkeeping counted per entry
-
-try:  # Intel ISA-L: gzip at levels 0-3 several times faster than zlib, same size at level 1
-    from isal import igzip as _isal_gzip
-except ImportError:  # pragma: no cover - the wheel is a dependency; zlib still works
-    _isal_gzip = None
-
-
-def gzip_bytes(data: bytes, level: int) -> bytes:
-    """Gzip of ``data`` (no timestamp): ISA-L for levels 1-3 when installed, else zlib."""
-    if _isal_gzip is not None and level <= 3:
-        return _isal_gzip.compress(data, compresslevel=level, mtime=0)
-    return gzip.compress(data, compresslevel=level, mtime=0)
 
 
 @dataclass

@@ -9,7 +9,7 @@ run in worker threads, at most ``ONEMAP_HOTSPOT_MAX_CONCURRENT`` at once per
 process, so tiles and features keep answering while hotspots queue; the
 analysis, its serialisation and compression share one worker-thread hop. Large
 answers are sent in the best content coding the client accepts (zstd, br, gzip;
-``geo.hotspots.codings``).
+``geo.codings``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.deps import EngineDep
+from geo.codings import negotiate
 from geo.hotspots import analyses
-from geo.hotspots.codings import negotiate
 from geo.hotspots.params import (
     BacktestQuery,
     EmergingQuery,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from geo.codings import compress
 from geo.hotspots.cells import boundaries, to_str
-from geo.hotspots.codings import compress
 from geo.hotspots.encode import coded_pieces, encode_collection, number_pieces, text_pieces
 from geo.hotspots.fdr import class_labels
 from geo.hotspots.study import Study
@@ -27,7 +27,7 @@ class Encoded:
     def encoded(self, variant: str, make_body, coding: str | None = None) -> bytes:
         """JSON bytes of ``make_body()`` for ``variant``, in ``coding`` when given.
 
-        ``coding`` is a content coding of ``geo.hotspots.codings`` (zstd, br, gzip).
+        ``coding`` is a content coding of ``geo.codings`` (zstd, br, gzip).
         """
         import orjson
 

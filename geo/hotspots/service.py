@@ -101,7 +101,7 @@ class HotspotService:
         feature heads and the content codecs. Once ``stop`` is set, returns None
         after the step under way.
         """
-        from geo.hotspots.codings import CODINGS, available, compress
+        from geo.codings import CODINGS, available, compress
 
         stop = stop or threading.Event()
         st = self.state()

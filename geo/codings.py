@@ -1,14 +1,14 @@
-"""Content codings of the large JSON answers: zstd, br and gzip, at fast levels.
+"""HTTP content codings: zstd, br and gzip, at fast levels, for every large answer.
 
-A hotspot answer for a city is megabytes of GeoJSON that is compressed anew
-for every new filter, so the coding's speed matters as much as its ratio, on
-both ends. On the 8.8 MB FeatureCollection of 22,649 res-9 cells: zstd level 1
-takes 14 ms for 1.0 MB and decodes in 4 ms; gzip level 1 with ISA-L 11 ms for
-1.3 MB, but inflating takes 14 ms (zlib's own level 1: 39 ms for 1.4 MB);
-brotli level 1 about 20 ms for 1.1 MB. zstd and brotli come from pyarrow, gzip
-from ISA-L (``isal``, zlib when it is missing). Browsers send ``zstd`` and
-``br`` in ``Accept-Encoding`` over HTTPS; other clients get gzip or the plain
-body.
+Tiles are gzipped once per cache entry (:func:`gzip_bytes`); a hotspot answer
+for a city is megabytes of GeoJSON compressed anew for every new filter, so the
+coding's speed matters as much as its ratio, on both ends. On the 8.8 MB
+FeatureCollection of 22,649 res-9 cells: zstd level 1 takes 14 ms for 1.0 MB
+and decodes in 4 ms; gzip level 1 with ISA-L 11 ms for 1.3 MB, but inflating
+takes 14 ms (zlib's own level 1: 39 ms for 1.4 MB); brotli level 1 about 20 ms
+for 1.1 MB. zstd and brotli come from pyarrow, gzip from ISA-L (``isal``, zlib
+when it is missing). Browsers send ``zstd`` and ``br`` in ``Accept-Encoding``
+over HTTPS; other clients get gzip or the plain body.
 
 Frames stay within the 8 MiB window RFC 9659 allows decoders to demand:
 level 1 uses a 512 KiB window on large bodies, and smaller bodies are within
@@ -34,13 +34,28 @@ def _codec(coding: str):
 
 
 @cache
-def _gzip():
-    """ISA-L's gzip module (several times zlib's speed at level 1), else the standard one."""
+def _isal_gzip():
+    """ISA-L's gzip module (several times zlib's speed at levels 0-3, same size), or None."""
     try:
         from isal import igzip
     except ImportError:  # pragma: no cover - isal is a dependency; zlib still works
-        return gzip
+        return None
     return igzip
+
+
+def gzip_bytes(data: bytes, level: int = LEVELS["gzip"]) -> bytes:
+    """Gzip of ``data`` without a timestamp (equal input, equal bytes): ISA-L up to level 3.
+
+    Examples
+    --------
+    >>> import zlib
+    >>> zlib.decompress(gzip_bytes(b"tile", 6), 31), gzip_bytes(b"x") == gzip_bytes(b"x")
+    (b'tile', True)
+    """
+    fast = _isal_gzip()
+    if fast is not None and level <= 3:
+        return fast.compress(data, compresslevel=level, mtime=0)
+    return gzip.compress(data, compresslevel=level, mtime=0)
 
 
 @cache
@@ -65,7 +80,7 @@ def compress(body: bytes, coding: str) -> bytes:
     b'{"a":1}'
     """
     if coding == "gzip":
-        return _gzip().compress(body, compresslevel=LEVELS["gzip"], mtime=0)
+        return gzip_bytes(body)
     if coding not in CODINGS:
         raise ValueError(f"unknown content coding {coding!r}")
     return _codec(coding).compress(body, asbytes=True)
