@@ -1,5 +1,7 @@
-"""Domain errors. ``geo`` raises these; ``api/errors.py`` maps them to HTTP codes
-and the CLI prints their message on one line.
+"""Domain errors.
+
+``geo`` raises these; ``api/errors.py`` maps them to HTTP codes and the CLI
+prints their message on one line.
 """
 
 from __future__ import annotations

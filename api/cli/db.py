@@ -12,7 +12,9 @@ from geo.db.urls import sqlalchemy_url, url_string
 from geo.errors import ClusterError
 from geo.settings import DatabaseSettings
 
-app = typer.Typer(help="The database: the embedded PostGIS cluster, migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="The database: the embedded PostGIS cluster, migrations.", no_args_is_help=True
+)
 
 
 @app.command()

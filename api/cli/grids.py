@@ -189,11 +189,12 @@ def publish_cmd(
     )
 
 
+EXPORT_HELP = f"output ({', '.join(FORMATS)}); .csv writes building → grid"
+
+
 @app.command("export")
 def export_cmd(
-    file: Path = typer.Argument(
-        ..., help=f"output ({', '.join(FORMATS)}); .csv writes building → grid"
-    ),
+    file: Path = typer.Argument(..., help=EXPORT_HELP),
     plan: int | None = typer.Option(None, help=PLAN_HELP),
     members: Path | None = typer.Option(None, help="also write building → grid CSV here"),
 ) -> None:

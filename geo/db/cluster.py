@@ -141,12 +141,16 @@ def init(settings: DatabaseSettings) -> None:
         _run(
             [
                 str(pg_bindir() / "initdb"),
-                "-D", str(d),
-                "-U", settings.pg_user,
-                "--pwfile", str(pwfile),
+                "-D",
+                str(d),
+                "-U",
+                settings.pg_user,
+                "--pwfile",
+                str(pwfile),
                 "--auth-host=scram-sha-256",
                 "--auth-local=scram-sha-256",
-                "-E", "UTF8",
+                "-E",
+                "UTF8",
                 "--locale=C.UTF-8",
             ],
             "initdb",
@@ -170,10 +174,15 @@ def start(settings: DatabaseSettings, timeout_s: int = 60) -> ClusterStatus:
         _run(
             [
                 str(pg_bindir() / "pg_ctl"),
-                "-D", str(d),
-                "-l", str(d / "server.log"),
-                "-w", "-t", str(timeout_s),
-                "-o", f"-p {settings.pg_port}",
+                "-D",
+                str(d),
+                "-l",
+                str(d / "server.log"),
+                "-w",
+                "-t",
+                str(timeout_s),
+                "-o",
+                f"-p {settings.pg_port}",
                 "start",
             ],
             "pg_ctl start (see data/pg/server.log)",
@@ -201,7 +210,15 @@ def stop(settings: DatabaseSettings) -> ClusterStatus:
     st = status(settings)
     if st.running:
         _run(
-            [str(pg_bindir() / "pg_ctl"), "-D", str(settings.cluster_dir), "-m", "fast", "-w", "stop"],
+            [
+                str(pg_bindir() / "pg_ctl"),
+                "-D",
+                str(settings.cluster_dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
             "pg_ctl stop",
         )
     return status(settings)

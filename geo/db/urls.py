@@ -14,7 +14,12 @@ def sqlalchemy_url(settings: DatabaseSettings, database: str | None = None) -> U
     """SQLAlchemy URL (psycopg 3 driver) of the configured database."""
     if settings.database_url:
         url = make_url(settings.database_url)
-        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+asyncpg"):
+        if url.drivername in (
+            "postgresql",
+            "postgres",
+            "postgresql+psycopg2",
+            "postgresql+asyncpg",
+        ):
             url = url.set(drivername="postgresql+psycopg")
     else:
         url = URL.create(
