@@ -8,8 +8,8 @@ comparison runs in constant time. The full key is shown once, at creation.
 
 Examples
 --------
->>> parse_key("om_0123456789ab_s3cret")
-('0123456789ab', 's3cret')
+>>> parse_key("om_0123456789ab_s3cret-s3cret-s3cret")
+('0123456789ab', 's3cret-s3cret-s3cret')
 >>> parse_key("Bearer nonsense") is None
 True
 """

@@ -10,7 +10,7 @@ Examples
 >>> cell = h3.str_to_int(h3.latlng_to_cell(36.8, 118.05, 9))
 >>> wkb = cell_polygons_3857([cell])
 >>> len(wkb), wkb[0][:1]
-(1, b'\\x01')
+(1, b'\x01')
 """
 
 from __future__ import annotations
