@@ -143,6 +143,9 @@ def copy_grids(conn: Connection, src: int, dst: int) -> None:
     """),
         {"src": src, "dst": dst},
     )
+    # The copy is a whole plan the statistics have not seen: without them the planner
+    # takes it for one row and nests loops over it (minutes instead of seconds).
+    conn.execute(text("ANALYZE grids, grid_members"))
 
 
 def check_draft(conn: Connection, plan_id: int, if_match: int | None) -> dict:
