@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from test_grid_packing import brute_force
 
 from geo.db.engine import make_engine
 from geo.gridplan import plans, service
@@ -99,7 +100,7 @@ def test_city_infeasible_communities_are_reported(city_redistricted):
             assert sorted(hh) == sorted(
                 conn.execute(text("SELECT households FROM buildings WHERE id = ANY(:ids)"),
                              {"ids": d["buildings"]}).scalars().all())
-            assert len(hh) <= 10 and not any_grouping_in_band(hh), d
+            assert len(hh) <= 10 and not brute_force(hh), d
 
     for d in ev["infeasible"]:
         if d["kind"] == "community_too_small":
@@ -107,19 +108,6 @@ def test_city_infeasible_communities_are_reported(city_redistricted):
             assert c["households"] < 255 and c["grids"] >= 1
     assert {d["community_code"] for d in report["infeasible"]} >= {
         d["community_code"] for d in ev["infeasible"] if d["kind"] != "no_grid_count_fits"}
-
-
-def any_grouping_in_band(weights, lo=255, hi=345) -> bool:
-    """Brute force over every set partition of ``weights``."""
-    def partitions(items):
-        if not items:
-            yield []
-            return
-        for part in partitions(items[1:]):
-            for i in range(len(part)):
-                yield part[:i] + [[items[0], *part[i]]] + part[i + 1:]
-            yield [[items[0]], *part]
-    return any(all(lo <= sum(b) <= hi for b in p) for p in partitions(list(weights)))
 
 
 def test_small_demo_repeatable_local_and_keeps_codes(small_demo_copy):

@@ -113,8 +113,7 @@ class RegionDistricting:
             return
         self.feasible_ = np.zeros_like(self.feasible_)
         if not any(d["kind"] in COUNT_KINDS for d in self.infeasible_):
-            held = np.flatnonzero((households > 0) & (households <= hi))
-            self.infeasible_.append({**problem, "buildings": held.tolist()})
+            self.infeasible_.append(problem)
 
     def _partition(self, graph, atom_w) -> BalancedPartition:
         """Partition, cutting barriers where each side fits on its own.

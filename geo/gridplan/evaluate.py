@@ -242,16 +242,13 @@ class PlanEvaluation:
                 )
             rest = float(grp["households"].sum() - big["households"].sum())
             if big.empty or rest > 0:
-                count = _count_problem(code, rest, self.target, self.tolerance, lo, hi)
-                grouping = (
-                    None
-                    if count or code in balanced
-                    else grouping_problem(grp["households"], lo, hi)
-                )
-                if grouping:
-                    held = grp.index[(grp["households"] > 0) & (grp["households"] <= hi)]
-                    count = [{"community_code": code, **grouping, "buildings": held.tolist()}]
-                out.extend(count)
+                problems = _count_problem(code, rest, self.target, self.tolerance, lo, hi)
+                if not problems and code not in balanced:
+                    grouping = grouping_problem(grp["households"].to_numpy(), lo, hi)
+                    if grouping:
+                        held = grp.index[grouping["buildings"]].tolist()
+                        problems = [{"community_code": code, **grouping, "buildings": held}]
+                out.extend(problems)
         return out
 
     # -- totals ---------------------------------------------------------------------

@@ -90,17 +90,18 @@ def grouping_problem(
     household-free buildings are left out. Only communities of at most
     ``max_buildings`` household-holding buildings are searched, under a node
     budget: beyond that the answer is "not shown infeasible" (None), never a
-    false claim.
+    false claim. The record's ``buildings`` are positions in ``households``.
 
     Examples
     --------
-    >>> grouping_problem([18, 100, 108, 126, 150, 184, 208, 232, 0], 255, 345)["kind"]
-    'no_grouping_fits'
+    >>> grouping_problem([18, 100, 108, 126, 150, 184, 208, 232, 0], 255, 345)["buildings"]
+    [0, 1, 2, 3, 4, 5, 6, 7]
     >>> grouping_problem([150, 150, 200, 100], 255, 345) is None
     True
     """
     w = np.asarray(households, dtype=float)
-    w = w[(w > 0) & (w <= hi)]
+    held = np.flatnonzero((w > 0) & (w <= hi))
+    w = w[held]
     if len(w) == 0 or len(w) > max_buildings or w.sum() < lo:
         return None
     if packs(w, lo, hi) is not False:
@@ -111,4 +112,5 @@ def grouping_problem(
             f"the households of its {len(w)} buildings ({', '.join(f'{x:g}' for x in sorted(w))})"
             f" cannot be grouped into grids of [{lo:g}, {hi:g}]"
         ),
+        "buildings": held.tolist(),
     }
