@@ -7,7 +7,7 @@ from importlib import import_module
 
 from fastapi import FastAPI
 
-from api import errors
+from api import docs, errors
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
 from api.state import AppState
@@ -31,9 +31,12 @@ def create_app(state: AppState | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
+        docs_url=None,  # served from this host by api.docs (no CDN, no web fonts)
+        redoc_url=None,
     )
     app.state.onemap = state
     errors.install(app)
+    docs.install(app)
     for path in ROUTERS:
         app.include_router(import_module(path).router)
     _install_middleware(app, state)

@@ -5,10 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../api/map"
 npm install --no-audit --no-fund --loglevel=error >/dev/null
 V=static/vendor
-rm -rf "$V"; mkdir -p "$V/leaflet" "$V/vectorgrid" "$V/heat" "$V/geoman"
+rm -rf "$V"; mkdir -p "$V/leaflet" "$V/vectorgrid" "$V/heat" "$V/geoman" "$V/swagger-ui" "$V/redoc"
 cp -r node_modules/leaflet/dist/. "$V/leaflet/"
 cp node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js "$V/vectorgrid/"
 cp node_modules/leaflet.heat/dist/leaflet-heat.js "$V/heat/"
 cp node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css "$V/geoman/"
 cp node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.js "$V/geoman/"
+# /docs and /redoc (api/docs.py) load these instead of a CDN and Google fonts.
+cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+   node_modules/swagger-ui-dist/favicon-32x32.png "$V/swagger-ui/"
+# ReDoc's sidebar shows a logo from cdn.redoc.ly; point it at nothing (the image hides itself).
+sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:,#' \
+    node_modules/redoc/bundles/redoc.standalone.js > "$V/redoc/redoc.standalone.js"
 echo "assets: installed into api/map/$V"

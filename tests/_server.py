@@ -25,8 +25,11 @@ def free_port() -> int:
 
 @contextmanager
 def serve(env_overrides: dict[str, str], ready_path: str = "/readyz",
-          timeout_s: float = 90) -> Iterator[str]:
-    """Run ``uvicorn api.asgi:app`` with only the given ``ONEMAP_*`` variables; yield its URL."""
+          timeout_s: float = 90, log_level: str = "warning") -> Iterator[str]:
+    """Run ``uvicorn api.asgi:app`` with only the given ``ONEMAP_*`` variables; yield its URL.
+
+    ``log_level="info"`` keeps uvicorn's access log (read it with :func:`server_log_tail`).
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
     env["PYTHONWARNINGS"] = "ignore"  # keep the log to what went wrong
@@ -35,7 +38,7 @@ def serve(env_overrides: dict[str, str], ready_path: str = "/readyz",
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", log_level],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
