@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import docs, errors
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
+from api.secrets import install_log_redaction
 from api.state import AppState
 from geo.hotspots.service import service_for
 
@@ -35,6 +36,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.onemap = state
+    install_log_redaction()  # no key in uvicorn's access log
     errors.install(app)
     docs.install(app)
     for path in ROUTERS:

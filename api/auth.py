@@ -32,6 +32,7 @@ from starlette.routing import compile_path
 
 from api.limits import ASGIApp, Receive, Scope, Send, header, send_error
 from api.policy import Rule, rule_for
+from api.secrets import redact_query
 from api.startup import is_loopback
 from geo import audit
 from geo.keys import ROLES, ApiKey, has_active_keys_async, verify_key_async
@@ -151,7 +152,7 @@ class AuthMiddleware:
             return await send_error(send, 401, detail, "unauthorized",
                                     {"WWW-Authenticate": 'Bearer realm="onemap"'})
         role, actor = caller
-        denied = rule.denies(role, params, self.state.api)
+        denied = rule.denies(role, params, self.state.widget)
         if denied:
             return await send_error(send, 403, denied, "forbidden")
         _set_caller(scope, role, actor)
@@ -250,7 +251,7 @@ class AuthMiddleware:
         st = scope["state"]
         action = ("export " if method not in WRITE_METHODS else "") + f"{method} {template}"
         detail = {"status": status, "role": st["role"],
-                  "query": scope.get("query_string", b"").decode("latin-1")[:500]}
+                  "query": redact_query(scope.get("query_string", b"").decode("latin-1"))[:500]}
         try:
             await self._db(audit.record_async, st["actor"], action, scope["path"], detail)
         except Unavailable as exc:

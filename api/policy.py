@@ -7,12 +7,10 @@ matches is refused (default deny), and ``tests/test_auth_policy.py`` fails
 for any route of the app without a rule, so a new router must declare its roles
 here.
 
-Privacy for ``widget`` (public map widgets in other apps): no raw incident
-points or ids anywhere (incident tiles are aggregated to H3 counts by the tiles
-layer, cells under ``ONEMAP_WIDGET_MIN_COUNT`` suppressed), no camera or
-coverage data through the analysis APIs, camera positions hidden or
-coarsened per ``ONEMAP_WIDGET_CAMERAS`` (camera views and coverage gaps are
-shown to widgets only with ``show``).
+Privacy for ``widget`` (public map widgets in other apps): the analysis APIs
+are closed to it here; what it sees in tiles, OGC and the map page is decided by
+:class:`geo.widget.WidgetRules` (incidents only as H3 counts, cameras hidden or
+coarsened per ``ONEMAP_WIDGET_CAMERAS``, whole-day time windows).
 """
 
 from __future__ import annotations
@@ -22,6 +20,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from geo.widget import WIDGET, WidgetRules
+
 ADMIN = frozenset({"admin"})
 EDITORS = frozenset({"admin", "planner"})
 READERS = frozenset({"admin", "planner", "viewer"})
@@ -29,36 +29,24 @@ EVERYONE = frozenset({"admin", "planner", "viewer", "widget"})
 GET = frozenset({"GET"})
 WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# Layers showing where cameras are or what they miss: hidden from widgets unless
-# ONEMAP_WIDGET_CAMERAS=show (cameras themselves are coarsened by the OGC and
-# tile layers when it is "coarsen").
-CAMERA_LAYERS = frozenset({"cameras", "camera_views", "coverage_gaps"})
-
-WidgetCheck = Callable[[Mapping[str, object], object], "str | None"]
+# What a widget may see is decided by geo.widget.WidgetRules (one home for its rules);
+# the checks below only say which surface a route is.
+WidgetCheck = Callable[[Mapping[str, object], WidgetRules], "str | None"]
 
 
 def _first_param(params: Mapping[str, object]) -> str:
     return str(next(iter(params.values()), ""))
 
 
-def _widget_ogc_items(params: Mapping[str, object], api) -> str | None:
-    c = _first_param(params)
-    if c == "incidents":
-        return "role widget may not read raw incidents; use the aggregated tiles"
-    if c == "cameras" and api.widget_cameras == "hide":
-        return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
-    if c in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":
-        return f"role widget may not read {c} features"
-    return None
+def _widget_ogc_items(params: Mapping[str, object], rules: WidgetRules) -> str | None:
+    return rules.refuses("features", _first_param(params))
 
 
-def _widget_tiles(params: Mapping[str, object], api) -> str | None:
+def _widget_tiles(params: Mapping[str, object], rules: WidgetRules) -> str | None:
     for layer in _first_param(params).split(","):
-        layer = layer.strip()
-        if layer == "cameras" and api.widget_cameras == "hide":
-            return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
-        if layer in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":
-            return f"layer {layer} is hidden from role widget"
+        why = rules.refuses("tiles", layer.strip())
+        if why:
+            return why
     return None
 
 
@@ -86,12 +74,12 @@ class Rule:
         """True when this rule covers the route."""
         return method in self.methods and fnmatchcase(template, self.pattern)
 
-    def denies(self, role: str, params: Mapping[str, object], api) -> str | None:
+    def denies(self, role: str, params: Mapping[str, object], rules: WidgetRules) -> str | None:
         """Why ``role`` may not call this route with ``params`` (None: it may)."""
         if self.roles is not None and role not in self.roles:
             return f"role {role} may not call this route (allowed: {', '.join(sorted(self.roles))})"
-        if role == "widget" and self.widget is not None:
-            return self.widget(params, api)
+        if role == WIDGET and self.widget is not None:
+            return self.widget(params, rules)
         return None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.widget import WidgetRules
+
 
 class ApiSettings(BaseSettings):
     """How the service listens and what it lets callers do."""
@@ -20,9 +22,22 @@ class ApiSettings(BaseSettings):
     widget_min_count: int = Field(5, ge=1)
     # hide | coarsen | show: camera positions for the widget role.
     widget_cameras: str = Field("coarsen", pattern="^(hide|coarsen|show)$")
+    widget_time_days: int = Field(
+        1, ge=1, le=366,
+        description="Time windows of the widget role are widened to whole blocks of this many "
+        "local days (ONEMAP_TILE_TIMEZONE), so differencing two windows cannot find an "
+        "incident's time more closely.",
+    )
     # Base map: empty → our own light rendering; else an XYZ URL template.
     base_map_url: str = ""
     base_map_attribution: str = ""
     # wgs84 | gcj02: the datum of the base map; gcj02 shifts our layers to match.
     base_map_crs: str = Field("wgs84", pattern="^(wgs84|gcj02)$")
     language: str = Field("zh", pattern="^(zh|en)$")
+
+    def widget_rules(self, camera_cell: float = 300.0,
+                     timezone: str = "Asia/Shanghai") -> WidgetRules:
+        """The widget role's rules (``geo.widget``) from these settings and the tile grid's."""
+        return WidgetRules(min_count=self.widget_min_count, cameras=self.widget_cameras,
+                           camera_cell=camera_cell, time_days=self.widget_time_days,
+                           timezone=timezone)

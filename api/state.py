@@ -15,6 +15,7 @@ from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
 from geo.settings import DatabaseSettings, ServiceAreaSettings
+from geo.widget import WidgetRules
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -36,6 +37,7 @@ class AppState:
     engine: Engine
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _widget: WidgetRules | None = None
 
     @classmethod
     def build(
@@ -47,6 +49,17 @@ class AppState:
         """Make the state from settings (reads the environment for those not given)."""
         db = db or DatabaseSettings()
         return cls(api or ApiSettings(), db, area or ServiceAreaSettings(), make_engine(db))
+
+    @property
+    def widget(self) -> WidgetRules:
+        """The widget role's rules (``geo.widget``), from the API and tile settings."""
+        if self._widget is None:
+            from tiles.settings import TileSettings
+
+            tiles = TileSettings()
+            self._widget = self.api.widget_rules(tiles.tile_widget_camera_cell,
+                                                 tiles.tile_timezone)
+        return self._widget
 
     async def pool(self) -> asyncpg.Pool:
         """The asyncpg pool, created on first use so the app starts without a database."""

@@ -31,6 +31,9 @@ ROLES = ("admin", "planner", "viewer", "widget")
 PREFIX = "om"
 _KEY_RE = re.compile(r"^om_([0-9a-f]{12})_([A-Za-z0-9_-]{16,128})$")
 _KEY_ID_RE = re.compile(r"^[0-9a-f]{12}$")
+# A key anywhere in a text (a log line, a URL): its secret part is what must not be kept.
+_KEY_IN_TEXT = re.compile(r"\b(om_[0-9a-f]{12}_)[A-Za-z0-9_-]{16,128}")
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,15 @@ def parse_key(token: str) -> tuple[str, str] | None:
     """Split ``om_<key_id>_<secret>`` into its parts; None when it is not a key."""
     m = _KEY_RE.match(token.strip())
     return (m.group(1), m.group(2)) if m else None
+
+
+def redact(text: str) -> str:
+    """``text`` with the secret part of every key in it replaced (the key id stays).
+
+    >>> redact("GET /map?access_token=om_0123456789ab_s3cret-s3cret-s3cret HTTP/1.1")
+    'GET /map?access_token=om_0123456789ab_[redacted] HTTP/1.1'
+    """
+    return _KEY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 def hash_secret(secret: str) -> str:

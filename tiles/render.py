@@ -10,38 +10,28 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import asyncpg
 import numpy as np
 import shapely
 
 from geo.errors import OnemapError
+from geo.widget import WIDGET, WidgetRules, camera_id_stride
 from tiles import cells as C
 from tiles import sql as S
 from tiles.filters import TileAddress, TileFilters
 from tiles.layers import TileLayer
 from tiles.settings import TileSettings
 
-WIDGET = "widget"
 FULL = "full"
-# Layers a widget sees only with ONEMAP_WIDGET_CAMERAS=show (they reveal what cameras miss).
-SHOWN_ONLY = frozenset({"camera_views", "coverage_gaps"})
+# The widget role's rules live in geo.widget; ``Policy`` is their name here.
+Policy = WidgetRules
 
 
 class TileTimeout(OnemapError):
     """A tile query ran past its layer's statement timeout (it was cancelled)."""
 
     code = "tile_timeout"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What the widget role may see (from ``ApiSettings``)."""
-
-    widget_min_count: int = 5
-    widget_cameras: str = "coarsen"
-    widget_camera_cell: float = 300.0
 
 
 PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
@@ -57,7 +47,7 @@ class LayerRenderer:
         Extent, buffer, cluster and simplification parameters.
     pool : callable
         Coroutine function returning the asyncpg pool.
-    policy : Policy
+    policy : geo.widget.WidgetRules
         Widget-role restrictions.
     hotspots : callable, optional
         ``await hotspots(filters, res)`` → DataFrame of hotspot cells.
@@ -80,16 +70,14 @@ class LayerRenderer:
         widget = role == WIDGET
         if layer.name == "hotspots":
             return await self._hotspots(layer, at, filters, widget)
+        if widget and self.policy.refuses("tiles", layer.name):
+            return b""
         if widget and layer.name == "incidents":
             return await self._h3_counts(layer, at, filters)
-        if widget and layer.name == "cameras" and self.policy.widget_cameras == "hide":
-            return b""
-        if widget and layer.name in SHOWN_ONLY and self.policy.widget_cameras != "show":
-            return b""
+        if widget and layer.name == "cameras" and self.policy.coarsens_cameras():
+            return await self._coarse(layer, at, filters)
         if layer.clustered(at.z):
             return await self._clusters(layer, at, filters)
-        if widget and layer.name == "cameras" and self.policy.widget_cameras == "coarsen":
-            return await self._coarse(layer, at, filters)
         return await self._raw(layer, at, filters)
 
     async def _run(self, layer: TileLayer, stmt: S.Statement, values: dict):
@@ -137,9 +125,13 @@ class LayerRenderer:
         }
         return await self._mvt(layer, stmt, values)
 
+    def _cells_per_side(self) -> int:
+        """Cluster cells per tile side (a power of two)."""
+        return 1 << max(0, int(math.log2(max(1, 256 // self.settings.tile_cluster_px))))
+
     async def _clusters(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
         s = self.settings
-        k = 1 << max(0, int(math.log2(max(1, 256 // s.tile_cluster_px))))  # cells per tile side
+        k = self._cells_per_side()
         size = 2 * S.ORIGIN / (1 << at.z)
         stmt = S.cluster_statement(layer, layer.zoom_where(at.z), filters.present, False,
                                    s.tile_extent)
@@ -150,17 +142,24 @@ class LayerRenderer:
         return await self._mvt(layer, stmt, values)
 
     async def _coarse(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
-        """Counts on a fixed global grid, drawn at the cell centres (no positions leak)."""
+        """Counts on a fixed global grid, drawn at the cell centres (no positions leak).
+
+        Where the layer clusters, the shown cells group whole coarse cells (about the
+        cluster size); a camera is counted by its coarse cell, never by its position.
+        """
         s = self.settings
-        cell = self.policy.widget_camera_cell
         size = 2 * S.ORIGIN / (1 << at.z)
+        cluster_m = size / self._cells_per_side() if layer.clustered(at.z) else 0.0
+        group = self.policy.camera_group(cluster_m)
+        side = self.policy.camera_cell * group
         left, top = at.x * size, at.y * size  # from the west and north edges of the world
         stmt = S.cluster_statement(layer, layer.zoom_where(at.z), filters.present, True,
                                    s.tile_extent)
         values = self._base(at, filters) | {
-            "cell": cell, "reach": cell, "id_stride": math.ceil(2 * S.ORIGIN / cell) + 1,
-            "cx0": math.ceil(left / cell - 0.5), "cx1": math.ceil((left + size) / cell - 0.5) - 1,
-            "cy0": math.ceil(top / cell - 0.5), "cy1": math.ceil((top + size) / cell - 0.5) - 1,
+            "cell": self.policy.camera_cell, "group": group, "reach": side,
+            "id_stride": camera_id_stride(side),
+            "cx0": math.ceil(left / side - 0.5), "cx1": math.ceil((left + size) / side - 0.5) - 1,
+            "cy0": math.ceil(top / side - 0.5), "cy1": math.ceil((top + size) / side - 0.5) - 1,
         }
         return await self._mvt(layer, stmt, values)
 
@@ -174,7 +173,7 @@ class LayerRenderer:
         rows = await self._run(layer, stmt, values)
         cells = np.array([r["cell"] for r in rows], dtype=np.int64)
         counts = np.array([r["n"] for r in rows], dtype=np.int64)
-        keep = counts >= self.policy.widget_min_count
+        keep = counts >= self.policy.min_count
         return await self._cells(layer, at, cells[keep], {"count": ("int8", counts[keep])})
 
     async def _hotspots(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
@@ -186,7 +185,7 @@ class LayerRenderer:
         if frame is None or len(frame) == 0:
             return b""
         if widget:
-            frame = frame[frame["count"] >= self.policy.widget_min_count]
+            frame = frame[frame["count"] >= self.policy.min_count]
         cells = np.array([_h3_int(h) for h in frame["h3"]], dtype=np.int64)
         columns = {
             "count": ("int8", frame["count"].to_numpy(np.int64)),

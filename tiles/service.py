@@ -14,7 +14,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from geo.errors import InvalidInput
@@ -66,8 +66,8 @@ class TileService:
         Coroutine function returning the asyncpg pool.
     dsn : str
         libpq URL for the LISTEN connection.
-    policy : Policy
-        Widget-role restrictions.
+    policy : geo.widget.WidgetRules
+        Widget-role restrictions (time windows, cameras, minimum counts).
     hotspots : callable, optional
         Source of hotspot cells (``await hotspots(filters, res)``).
     observer : callable, optional
@@ -131,6 +131,8 @@ class TileService:
             filters = TileFilters.parse(params, now=datetime.now(UTC),
                                         quantum_s=self.settings.tile_time_quantum_s,
                                         tz=self.settings.tile_timezone)
+            if role_class(role) == WIDGET:  # whole days: no bisecting an incident's time
+                filters = self._widget_window(filters)
         else:
             filters = _NO_FILTERS
         accepted = {f for layer in layers for f in layer.filters}
@@ -141,6 +143,10 @@ class TileService:
                 self._requests.clear()
             self._requests[memo_key] = req
         return req
+
+    def _widget_window(self, filters: TileFilters) -> TileFilters:
+        t0, t1 = self.renderer.policy.window(filters.time_from, filters.time_to)
+        return replace(filters, time_from=t0, time_to=t1)
 
     def _layer_key(self, req: TileRequest, layer: TileLayer) -> str:
         versions = ".".join(str(self.versions.get(d)) for d in layer.depends_on)
@@ -209,8 +215,14 @@ class TileService:
             self.observer(layer.name, time.perf_counter() - t0, len(data))
         return tile
 
-    async def bounds(self, layer: TileLayer) -> list[float] | None:
-        """lon/lat bounds of a layer's data (from planner statistics when the table has them)."""
+    async def bounds(self, layer: TileLayer, role: str = FULL) -> list[float] | None:
+        """lon/lat bounds of a layer's data (from planner statistics when the table has them).
+
+        A widget gets the service area's bounds for layers whose own extent would tell
+        it where hidden things are (the outermost camera or incident).
+        """
+        if role_class(role) == WIDGET and self.renderer.policy.hides_extent(layer.name):
+            layer = self.layers["admin_areas"]
         table = layer.table or "incidents"
         key = (table, self.versions.get(table))
         if key not in self._bounds:

@@ -152,8 +152,10 @@ def cluster_statement(
     """Points counted per cell of a global grid aligned with the tiles.
 
     A cell belongs to exactly one tile (the bound index ranges), so counts add
-    up to the raw count across tiles. The point sits at the members' mean, or
-    at the cell centre when ``at_centre`` (coarsened positions).
+    up to the raw count across tiles. The point sits at the members' mean, or,
+    when ``at_centre`` (coarsened positions, ``geo.widget``), each point is counted by
+    its ``$cell`` cell, cells are grouped ``$group`` × ``$group`` and drawn at the
+    group's centre: nothing finer than a cell reaches the tile.
     """
     counts = "".join(
         f',\n               count(*) FILTER (WHERE {cond}) AS "{name}"'
@@ -161,20 +163,23 @@ def cluster_statement(
     )
     names = "".join(f', c."{name}"' for name, _ in layer.cluster_counts)
     where = _where(layer, z_where, present)
-    if at_centre:
-        point = (f"ST_Point(-{ORIGIN!r} + (c.cx + 0.5) * $cell, "
-                 f"{ORIGIN!r} - (c.cy + 0.5) * $cell, 3857)")
+    col = f"floor((ST_X(t.geom_3857) + {ORIGIN!r}) / $cell)::bigint"
+    row = f"floor(({ORIGIN!r} - ST_Y(t.geom_3857)) / $cell)::bigint"
+    if at_centre:  # coarse cells grouped $group × $group; a point counts by its coarse cell
+        col, row = f"div({col}, $group)::bigint", f"div({row}, $group)::bigint"
+        point = (f"ST_Point(-{ORIGIN!r} + (c.cx + 0.5) * $cell * $group, "
+                 f"{ORIGIN!r} - (c.cy + 0.5) * $cell * $group, 3857)")
+        mean = ""
     else:
         point = "ST_Point(c.px, c.py, 3857)"
+        mean = ", avg(ST_X(t.geom_3857)) AS px, avg(ST_Y(t.geom_3857)) AS py"
     sql = f"""
 SELECT ST_AsMVT(q, '{layer.name}', {extent}, 'geom', 'id')
 FROM (
     SELECT c.cy * $id_stride + c.cx AS id, c.n AS "count"{names},
            ST_AsMVTGeom({point}, ST_TileEnvelope($z, $x, $y), {extent}, 0, false) AS geom
     FROM (
-        SELECT floor((ST_X(t.geom_3857) + {ORIGIN!r}) / $cell)::bigint AS cx,
-               floor(({ORIGIN!r} - ST_Y(t.geom_3857)) / $cell)::bigint AS cy,
-               count(*) AS n, avg(ST_X(t.geom_3857)) AS px, avg(ST_Y(t.geom_3857)) AS py{counts}
+        SELECT {col} AS cx, {row} AS cy, count(*) AS n{mean}{counts}
         FROM {layer.table} AS t
         WHERE t.geom_3857 && ST_Expand(ST_TileEnvelope($z, $x, $y), $reach){where}
         GROUP BY 1, 2

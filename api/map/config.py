@@ -16,6 +16,7 @@ from api.map.i18n import strings
 from api.settings import ApiSettings
 from geo.errors import InvalidInput
 from geo.gridplan.settings import GridPlanSettings
+from geo.widget import WIDGET
 
 # Every overlay the page knows, in the order of the layer control.
 LAYERS: tuple[str, ...] = (
@@ -24,11 +25,6 @@ LAYERS: tuple[str, ...] = (
 )
 # What the full page shows when it opens (the embed shows what ``layers=`` asks for).
 DEFAULT_VISIBLE: tuple[str, ...] = ("admin_areas", "grids", "cameras", "heatmap")
-# A widget reads tiles only (incident tiles reach it aggregated to H3 counts); the
-# analysis APIs behind these layers are closed to it (api/policy.py).
-WIDGET_DENIED: frozenset[str] = frozenset({"heatmap", "emerging"})
-# Shown to a widget only with ONEMAP_WIDGET_CAMERAS=show (cameras also with coarsen).
-CAMERA_DETAIL_LAYERS: frozenset[str] = frozenset({"camera_views", "coverage_gaps"})
 PLANNER_ROLES: frozenset[str] = frozenset({"admin", "planner"})
 DEFAULT_WINDOW_DAYS = 30
 
@@ -72,15 +68,11 @@ def _check_zoom(zoom: int | None) -> int | None:
 
 
 def allowed_layers(role: str, settings: ApiSettings) -> tuple[str, ...]:
-    """The overlays ``role`` may see, in control order."""
-    if role != "widget":
+    """The overlays ``role`` may see, in control order (a widget's per ``geo.widget``)."""
+    if role != WIDGET:
         return LAYERS
-    denied = set(WIDGET_DENIED)
-    if settings.widget_cameras != "show":
-        denied |= CAMERA_DETAIL_LAYERS
-    if settings.widget_cameras == "hide":
-        denied.add("cameras")
-    return tuple(n for n in LAYERS if n not in denied)
+    rules = settings.widget_rules()
+    return tuple(n for n in LAYERS if rules.refuses("page", n) is None)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from api.map import data
 from api.map.config import EmbedRequest, PageConfig
 from api.map.page import render_page
 from api.state import AppState
+from geo.widget import WIDGET
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "map" / "static"
 
@@ -41,12 +42,17 @@ router.mount("/static", CachedStatic(directory=STATIC_DIR, check_dir=False), nam
 async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -> HTMLResponse:
     bounds = await run_in_threadpool(data.service_bounds, state.engine)
     anchor = await run_in_threadpool(data.time_anchor, state.engine)
+    role = current_role(request)
+    if role == WIDGET:  # the newest incident's time, to the day only
+        anchor = state.widget.ceil_time(anchor)
     config = PageConfig(
-        settings=state.api, role=current_role(request), bounds=bounds, anchor=anchor,
+        settings=state.api, role=role, bounds=bounds, anchor=anchor,
         embed=embed, root_path=request.scope.get("root_path", ""),
     )
     html = await run_in_threadpool(render_page, config)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    # A key in the page's URL (?access_token=) must not travel on in a Referer header.
+    return HTMLResponse(html, headers={"Cache-Control": "no-store",
+                                       "Referrer-Policy": "no-referrer"})
 
 
 @router.get("/map", response_class=HTMLResponse)

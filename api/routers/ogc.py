@@ -17,12 +17,12 @@ from api.ogc import documents as D
 from api.ogc.collections import COLLECTION_NAMES, Collection, get_collection
 from api.ogc.query import ItemsQuery, feature_sql, item_sql, items_sql, number_matched
 from api.ogc.settings import OgcSettings
+from api.secrets import TOKEN_PARAMS
 from geo.errors import InvalidInput, NotFound
+from geo.widget import WIDGET
 from tiles.service import outward
 
 router = APIRouter(tags=["ogc"])
-
-WIDGET_SHOW_ONLY = frozenset({"cameras", "camera_views", "coverage_gaps"})
 
 _EXTENT = """
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
@@ -54,13 +54,12 @@ def _check_format(request: Request) -> None:
 
 
 def _guard(request: Request, c: Collection) -> None:
-    """403 for what the widget role may not list (same rules as ``api.policy``)."""
-    if current_role(request) != "widget":
+    """403 for what the widget role may not list as features (``geo.widget``)."""
+    if current_role(request) != WIDGET:
         return
-    if c.name == "incidents":
-        raise HTTPException(403, "the widget role cannot read raw incidents; use the tiles")
-    if c.name in WIDGET_SHOW_ONLY and request.app.state.onemap.api.widget_cameras != "show":
-        raise HTTPException(403, f"the widget role cannot read {c.name}")
+    why = request.app.state.onemap.widget.refuses("features", c.name)
+    if why:
+        raise HTTPException(403, why)
 
 
 @router.get("/ogc", response_class=Response)
@@ -78,11 +77,14 @@ async def conformance(request: Request) -> Response:
 
 
 async def _describe(request: Request, c: Collection) -> dict:
-    pool = await request.app.state.onemap.pool()
+    state = request.app.state.onemap
+    # A widget gets the service area's extent for what it may not see, and no time span.
+    hidden = current_role(request) == WIDGET and state.widget.hides_extent(c.name)
+    pool = await state.pool()
     async with pool.acquire() as conn:
-        box = await conn.fetchrow(_EXTENT.format(table=c.name))
+        box = await conn.fetchrow(_EXTENT.format(table="admin_areas" if hidden else c.name))
         interval = None
-        if c.datetime_sql is not None:
+        if c.datetime_sql is not None and not hidden:
             row = await conn.fetchrow(
                 f"SELECT min({c.datetime_sql}), max({c.datetime_sql}) FROM {c.name} AS t"
             )
@@ -120,7 +122,8 @@ async def items(request: Request, collection_id: str = Path(description="collect
     c = get_collection(collection_id)
     _guard(request, c)
     s = _settings(request)
-    params = dict(request.query_params)
+    # A key sent as ?access_token= is neither a filter nor copied into the links.
+    params = {k: v for k, v in request.query_params.items() if k not in TOKEN_PARAMS}
     q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit)
     sql, args = items_sql(c, q, feature_sql(c))
     pool = await request.app.state.onemap.pool()

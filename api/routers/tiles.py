@@ -25,10 +25,11 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 
 from api.auth import current_role
 from api.metrics import metrics
+from api.secrets import redact_query
 from geo.db.urls import libpq_url
 from geo.errors import OnemapError
 from tiles.cache import Tile
-from tiles.render import Policy, TileTimeout
+from tiles.render import TileTimeout
 from tiles.service import TileRequest, TileService
 from tiles.settings import TileSettings
 from tiles.tilejson import tilejson
@@ -55,8 +56,7 @@ def _build(app: FastAPI) -> TileService:
     state = app.state.onemap
     settings = TileSettings()
     m = metrics(app)
-    policy = Policy(state.api.widget_min_count, state.api.widget_cameras,
-                    settings.tile_widget_camera_cell)
+    policy = state.widget
     from tiles.hotspots import hotspot_source
 
     service = TileService(settings, state.pool, libpq_url(state.db), policy,
@@ -271,10 +271,11 @@ async def get_tilejson(
 ) -> Response:
     """TileJSON 3.0.0 of one or more layers; query filters are carried into the tile URL."""
     service = await tile_service(request)
-    req = service.request(layers, 0, 0, 0, request.query_params, current_role(request))
-    bounds = [await service.bounds(layer) for layer in req.layers]
+    role = current_role(request)
+    req = service.request(layers, 0, 0, 0, request.query_params, role)
+    bounds = [await service.bounds(layer, role) for layer in req.layers]
     base = str(request.base_url).rstrip("/")
-    query = str(request.query_params)
+    query = redact_query(request.scope.get("query_string", b"").decode("latin-1"), drop=True)
     url = f"{base}/tiles/{req.name}/{{z}}/{{x}}/{{y}}.pbf" + (f"?{query}" if query else "")
     doc = tilejson(req.layers, url, bounds, service.settings)
     return Response(orjson.dumps(doc), media_type="application/json",
