@@ -344,13 +344,16 @@ def _private_headers(headers) -> list[tuple[bytes, bytes]]:
 
 
 def install(app, state) -> None:
-    """Add the security middleware (innermost first: auth, body size, rate limit).
+    """Add the security middleware: request budget, auth, body size, failure limit.
 
-    Call before CORS/GZip are added so that 401/413/429 answers still carry CORS
-    headers.
+    Innermost first. The budget sits inside authentication so that it counts verified keys only; the
+    failure limit sits outside so that a flood of bad keys is refused before any
+    database lookup. Call before CORS/GZip are added so that 401/413/429 answers
+    still carry CORS headers.
     """
-    from api.limits import BodySizeLimit, RateLimit
+    from api.limits import BodySizeLimit, FailureLimit, RequestBudget
 
+    app.add_middleware(RequestBudget, rate_per_minute=state.api.rate_limit_per_minute)
     app.add_middleware(AuthMiddleware, state=state, router=app.router)
     app.add_middleware(BodySizeLimit, max_bytes=state.api.max_body_bytes)
-    app.add_middleware(RateLimit, rate_per_minute=state.api.rate_limit_per_minute)
+    app.add_middleware(FailureLimit, failures_per_minute=state.api.auth_failures_per_minute)

@@ -1,6 +1,13 @@
-"""Input limits as pure ASGI middleware: body size (413), rate per key (429).
+"""Input limits as pure ASGI middleware: body size (413), rates (429).
 
-The rate limit answers 429 with ``Retry-After`` in whole seconds.
+Two rates, both answered with 429 and ``Retry-After`` in whole seconds:
+
+* :class:`RequestBudget` (inside authentication) counts requests per *authenticated*
+  key, and per client address for callers without one. A key's budget is spent only
+  by requests that proved they hold its secret.
+* :class:`FailureLimit` (outside authentication) counts failed authentications (401)
+  per client address; past ``ONEMAP_AUTH_FAILURES_PER_MINUTE`` that address is
+  answered 429 before any key is looked up, whatever key id it claims.
 Neither buffers the body: the size limit trusts a declared ``Content-Length``
 when there is one and otherwise counts bytes as the app reads them, stopping
 the request as soon as the limit is passed.
@@ -15,8 +22,6 @@ from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
-
-from geo.keys import parse_key
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -140,6 +145,15 @@ class TokenBucket:
         self._buckets[caller] = (tokens, now)
         return (1.0 - tokens) / self.per_second
 
+    def wait(self, caller: str, now: float | None = None) -> float:
+        """Seconds until ``caller`` has a token (0.0: now), taking nothing."""
+        now = time.monotonic() if now is None else now
+        found = self._buckets.get(caller)
+        if found is None:
+            return 0.0
+        tokens = min(self.capacity, found[0] + (now - found[1]) * self.per_second)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.per_second
+
     def _prune(self, now: float) -> None:
         if len(self._buckets) <= self.max_callers:
             return
@@ -149,19 +163,32 @@ class TokenBucket:
             del self._buckets[k]
 
 
-def caller_of(scope: Scope) -> str:
-    """Whom to count a request against: the key id it presents, else the client address."""
-    auth = header(scope, b"authorization")
-    if auth and auth[:7].lower() == "bearer ":
-        parts = parse_key(auth[7:])
-        if parts:
-            return f"key:{parts[0]}"
+def client_of(scope: Scope) -> str:
+    """The client address of a request (``ip:…``)."""
     client = scope.get("client") or ("unknown", 0)
     return f"ip:{client[0]}"
 
 
-class RateLimit:
-    """429 ``rate_limited`` with ``Retry-After`` (whole seconds) past the caller's budget."""
+def caller_of(scope: Scope) -> str:
+    """Whom to count a request against: the key it authenticated with, else its address.
+
+    Runs after authentication (``scope["state"]["actor"]`` is ``key:<id> …`` for a
+    verified key); a claimed but unverified key id counts for nothing.
+    """
+    actor = str(scope.get("state", {}).get("actor", ""))
+    if actor.startswith("key:"):
+        return actor.split(" ", 1)[0]
+    return client_of(scope)
+
+
+def _too_many(send: Send, detail: str, wait: float) -> Awaitable[None]:
+    retry = str(max(1, math.ceil(wait)))
+    return send_error(send, 429, f"{detail}; retry in {retry} s", "rate_limited",
+                      {"Retry-After": retry})
+
+
+class RequestBudget:
+    """429 ``rate_limited`` past the caller's budget (install inside authentication)."""
 
     def __init__(self, app: ASGIApp, rate_per_minute: int):
         self.app = app
@@ -172,9 +199,37 @@ class RateLimit:
             return await self.app(scope, receive, send)
         wait = self.bucket.take(caller_of(scope))
         if wait > 0:
-            retry = str(max(1, math.ceil(wait)))
-            return await send_error(
-                send, 429, f"rate limit of {int(self.bucket.capacity)} requests per minute "
-                f"exceeded; retry in {retry} s", "rate_limited", {"Retry-After": retry},
-            )
+            return await _too_many(
+                send, f"rate limit of {int(self.bucket.capacity)} requests per minute exceeded",
+                wait)
         await self.app(scope, receive, send)
+
+
+class FailureLimit:
+    """429 for a client address past its failed authentications (install outside auth).
+
+    Every 401 answered to an address takes a token from its bucket; an address with
+    none left is refused before its key is looked up, so guessing secrets (or forging
+    key ids) is slowed per address and never touches a real key's budget.
+    """
+
+    def __init__(self, app: ASGIApp, failures_per_minute: int):
+        self.app = app
+        self.bucket = TokenBucket(failures_per_minute)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        if scope["type"] != "http" or scope.get("path") in UNLIMITED_PATHS:
+            return await self.app(scope, receive, send)
+        client = client_of(scope)
+        wait = self.bucket.wait(client)
+        if wait > 0:
+            return await _too_many(
+                send, f"too many failed authentications from this address (limit "
+                f"{int(self.bucket.capacity)} per minute, ONEMAP_AUTH_FAILURES_PER_MINUTE)", wait)
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                self.bucket.take(client)
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

@@ -18,6 +18,11 @@ class ApiSettings(BaseSettings):
     cors_origins: list[str] = []
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(6000, ge=1)
+    auth_failures_per_minute: int = Field(
+        30, ge=1,
+        description="Failed authentications (401) a client address may make per minute before "
+        "it is answered 429; counted per address, never against the key it claims.",
+    )
     # Cells with fewer incidents than this are suppressed for the widget role.
     widget_min_count: int = Field(5, ge=1)
     # hide | coarsen | show: camera positions for the widget role.
