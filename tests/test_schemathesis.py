@@ -41,6 +41,7 @@ def fuzz_server(pg_server):
     try:
         with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_HOST": "127.0.0.1",
                     "ONEMAP_RATE_LIMIT_PER_MINUTE": "1000000",
+                    "ONEMAP_AUTH_FAILURES_PER_MINUTE": "1000000",
                     "ONEMAP_STATEMENT_TIMEOUT_MS": "20000"}) as base:
             yield base, admin_key
     finally:
