@@ -25,6 +25,8 @@ from tiles.cells import cell_polygons, tile_bounds, widget_res
 def test_widget_sees_incidents_only_as_h3_counts_above_the_minimum(empty_db, db_settings):
     seed_incidents(empty_db, 1500, spread=0.02)
     seed_incidents(empty_db, 3, seed=9, spread=0.0001, lon0=LON0 + 0.05, lat0=LAT0 + 0.05)
+    with empty_db.begin() as conn:  # one day: a widget counts (cell, day) pairs of >= 5
+        conn.execute(text("UPDATE incidents SET occurred_at = '2024-06-01 10:00+08'"))
     z = 13
     x, y = tile_of(LON0 + 0.01, LAT0 + 0.01, z)
     with empty_db.connect() as conn:

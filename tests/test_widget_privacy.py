@@ -233,3 +233,37 @@ def test_widget_window_rule(days: int) -> None:
     assert (b - a) == timedelta(days=days)
     assert a.astimezone(CST).time() == datetime.min.time()
     assert rules.window(a, b) == (a, b)  # whole blocks stay as they are
+
+
+def test_widget_counts_only_days_at_the_floor(empty_db, db_settings):
+    """3 incidents on each of two days in one spot: 6 in all, but no day reaches 5.
+
+    Shown, the 6 would let a widget difference two whole-day windows down to 3
+    incidents; so a cell counts only its days that hold the minimum on their own.
+    """
+    rows = []
+    for i in range(6):
+        t = DAY + timedelta(days=i // 3, hours=3 + i)
+        lon, lat = LON0 + 0.00001 * i, LAT0
+        rows.append({"eid": f"f{i}", "t": t, "lon": lon, "lat": lat,
+                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12))})
+    with empty_db.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
+            "VALUES (:eid, '12345', 'dispute', :t, :h3, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+        ), rows)
+    z = 13
+    x, y = tile_of(LON0, LAT0, z)
+    url = f"/tiles/incidents/{z}/{x}/{y}.pbf"
+    with role_keys(empty_db, "widget", "viewer") as hdr:
+        with client_for(db_settings) as client:
+            daily = client.get(url, headers=hdr["widget"])
+            first_day = client.get(url, params={"to": DAY.date().isoformat()},
+                                   headers=hdr["widget"])
+            viewer = client.get(url, headers=hdr["viewer"])
+        with client_for(db_settings, widget_time_days=7) as client:
+            weekly = client.get(url, headers=hdr["widget"])
+    assert _count(daily.content) == 0 and _count(first_day.content) == 0
+    assert _count(viewer.content) == 6  # a reader sees them all
+    # 2024-03-10 and -11 fall in one 7-day block from 1970-01-01 (Thursday to Wednesday)
+    assert _count(weekly.content) == 6

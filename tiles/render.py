@@ -164,11 +164,17 @@ class LayerRenderer:
         return await self._mvt(layer, stmt, values)
 
     async def _h3_counts(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
-        """Incidents per H3 cell; cells under the widget minimum are suppressed."""
+        """Incidents per H3 cell for the widget role.
+
+        Only (cell, block of days) pairs holding the widget minimum count; a cell whose
+        total is still under the minimum is left out.
+        """
         res = C.widget_res(at.z)
-        stmt = S.h3_count_statement(layer, filters.present)
+        stmt = S.h3_count_statement(layer, filters.present, floored=True)
+        rules = self.policy
         values = self._base(at, filters) | {
             "res": res, "reach": C.reach_m(res, C.tile_centre_lat(at.z, at.y)),
+            "min_count": rules.min_count, "days": rules.time_days, "tz": rules.timezone,
         }
         rows = await self._run(layer, stmt, values)
         cells = np.array([r["cell"] for r in rows], dtype=np.int64)

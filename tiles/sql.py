@@ -190,15 +190,29 @@ FROM (
 
 
 @lru_cache(maxsize=64)
-def h3_count_statement(layer: TileLayer, present: tuple[str, ...]) -> Statement:
-    """Incident counts per H3 parent cell around a tile (for aggregated views)."""
+def h3_count_statement(layer: TileLayer, present: tuple[str, ...],
+                       floored: bool = False) -> Statement:
+    """Incident counts per H3 parent cell around a tile (for aggregated views).
+
+    With ``floored`` (the widget role, ``geo.widget``), a cell counts only the blocks of
+    ``$days`` local days (zone ``$tz``) in which it holds at least ``$min_count``
+    incidents, so any two time windows differ by 0 or by at least ``$min_count`` there.
+    """
     where = _where(layer, "", present)
+    block = ", " + _BLOCK.format(time=layer.time_sql) if floored else ""
     sql = f"""
-SELECT onemap_h3_parent(t.h3, $res) AS cell, count(*) AS n
+SELECT onemap_h3_parent(t.h3, $res) AS cell{block}, count(*) AS n
 FROM {layer.table} AS t
 WHERE t.geom_3857 && ST_Expand(ST_TileEnvelope($z, $x, $y), $reach){where}
-GROUP BY 1"""
+GROUP BY 1{", 2" if floored else ""}"""
+    if floored:
+        sql = (f"SELECT b.cell, sum(b.n)::bigint AS n FROM ({sql}\nHAVING count(*) >= $min_count"
+               f"\n) AS b GROUP BY b.cell")
     return Statement.build(sql)
+
+
+# Which block of $days local days a time falls in (blocks counted from 1970-01-01).
+_BLOCK = "(({time} AT TIME ZONE $tz)::date - date '1970-01-01') / $days::int AS block"
 
 
 @lru_cache(maxsize=16)
