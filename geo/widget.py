@@ -59,7 +59,8 @@ SENSITIVE = RAW_ONLY | CAMERA_LAYERS | {"hotspots"}
 # Map-page overlays drawn from the analysis APIs, which are closed to widgets.
 ANALYSIS_OVERLAYS = frozenset({"heatmap", "emerging"})
 
-_EPOCH = date(1970, 1, 1)
+# Blocks of days are counted from a Monday, so 7-day blocks are ISO weeks.
+BLOCK_EPOCH = date(1970, 1, 5)
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,8 @@ class WidgetRules:
             return None
         zone = ZoneInfo(self.timezone)
         day = t.astimezone(zone).date()
-        days = (day - _EPOCH).days
-        first = _EPOCH + timedelta(days=days - days % self.time_days)
+        days = (day - BLOCK_EPOCH).days
+        first = BLOCK_EPOCH + timedelta(days=days - days % self.time_days)
         return datetime.combine(first, time(0), zone).astimezone(UTC)
 
     def ceil_time(self, t: datetime | None) -> datetime | None:

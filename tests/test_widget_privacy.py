@@ -243,7 +243,7 @@ def test_widget_counts_only_days_at_the_floor(empty_db, db_settings):
     """
     rows = []
     for i in range(6):
-        t = DAY + timedelta(days=i // 3, hours=3 + i)
+        t = DAY + timedelta(days=1 + i // 3, hours=3 + i)  # Monday 11 and Tuesday 12 March
         lon, lat = LON0 + 0.00001 * i, LAT0
         rows.append({"eid": f"f{i}", "t": t, "lon": lon, "lat": lat,
                      "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12))})
@@ -258,12 +258,12 @@ def test_widget_counts_only_days_at_the_floor(empty_db, db_settings):
     with role_keys(empty_db, "widget", "viewer") as hdr:
         with client_for(db_settings) as client:
             daily = client.get(url, headers=hdr["widget"])
-            first_day = client.get(url, params={"to": DAY.date().isoformat()},
+            first_day = client.get(url, params={"to": "2024-03-11"},
                                    headers=hdr["widget"])
             viewer = client.get(url, headers=hdr["viewer"])
         with client_for(db_settings, widget_time_days=7) as client:
             weekly = client.get(url, headers=hdr["widget"])
     assert _count(daily.content) == 0 and _count(first_day.content) == 0
     assert _count(viewer.content) == 6  # a reader sees them all
-    # 2024-03-10 and -11 fall in one 7-day block from 1970-01-01 (Thursday to Wednesday)
+    # with 7-day blocks (ISO weeks, from a Monday) both days fall in one block
     assert _count(weekly.content) == 6

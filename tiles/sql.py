@@ -211,8 +211,10 @@ GROUP BY 1{", 2" if floored else ""}"""
     return Statement.build(sql)
 
 
-# Which block of $days local days a time falls in (blocks counted from 1970-01-01).
-_BLOCK = "(({time} AT TIME ZONE $tz)::date - date '1970-01-01') / $days::int AS block"
+# Which block of $days local days a time falls in (counted from geo.widget.BLOCK_EPOCH, a
+# Monday: 7-day blocks are ISO weeks).
+_BLOCK = ("floor((({time} AT TIME ZONE $tz)::date - date '1970-01-05') / $days::float8)::int"
+          " AS block")
 
 
 @lru_cache(maxsize=16)
