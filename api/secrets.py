@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 from geo.keys import REDACTED, redact
 
 TOKEN_PARAMS = frozenset({"access_token", "api_key"})
+_FORMATTER = logging.Formatter()
 LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "onemap")
 
 
@@ -47,6 +48,8 @@ class RedactSecrets(logging.Filter):
             record.args = {k: _clean(v) for k, v in record.args.items()}
         if isinstance(record.msg, str):
             record.msg = _clean(record.msg)
+        if record.exc_info and not record.exc_text:  # a traceback, formatted once, redacted
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
         return True
 
 
@@ -60,8 +63,15 @@ def _clean(value):
 
 
 def install_log_redaction() -> None:
-    """Put :class:`RedactSecrets` on uvicorn's and onemap's loggers (once)."""
-    for name in LOGGERS:
+    """Put :class:`RedactSecrets` on uvicorn's and onemap's loggers and handlers (once).
+
+    A logger's filter sees only records made on that logger; its handlers' filters see
+    the records of every child logger too (``onemap.auth`` …), so both get one.
+    """
+    targets: list[logging.Filterer] = [logging.lastResort] if logging.lastResort else []
+    for name in (*LOGGERS, None):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
-            logger.addFilter(RedactSecrets())
+        targets += [logger, *logger.handlers]
+    for target in targets:
+        if not any(isinstance(f, RedactSecrets) for f in target.filters):
+            target.addFilter(RedactSecrets())

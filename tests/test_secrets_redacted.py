@@ -83,3 +83,30 @@ def test_audited_exports_store_no_key(empty_db, db_settings: DatabaseSettings):
         )).scalar_one()
     assert "export" in stored and key.key_id in stored
     assert secret not in stored
+
+
+def test_log_records_of_child_loggers_and_tracebacks_are_redacted():
+    import io
+    import logging
+
+    from api.secrets import install_log_redaction
+
+    token = "om_0123456789ab_" + "s" * 40
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("onemap")
+    logger.addHandler(handler)
+    try:
+        install_log_redaction()
+        child = logging.getLogger("onemap.auth")
+        child.warning("refused %s", f"/tiles/a/0/0/0.pbf?access_token={token}")
+        try:
+            raise ValueError(f"bad key {token}")
+        except ValueError:
+            child.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    text_ = stream.getvalue()
+    assert "refused /tiles/a/0/0/0.pbf?access_token=" in text_
+    assert "bad key om_0123456789ab_" in text_  # the key id stays, the secret goes
+    assert "s" * 40 not in text_
