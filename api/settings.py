@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo.widget import WidgetRules
+from geo.widget import CAMERA_MODES, WidgetRules
 
 
 class ApiSettings(BaseSettings):
@@ -26,7 +26,7 @@ class ApiSettings(BaseSettings):
     # Cells with fewer incidents than this are suppressed for the widget role.
     widget_min_count: int = Field(5, ge=1)
     # hide | coarsen | show: camera positions for the widget role.
-    widget_cameras: str = Field("coarsen", pattern="^(hide|coarsen|show)$")
+    widget_cameras: str = Field("coarsen", pattern=f"^({'|'.join(CAMERA_MODES)})$")
     widget_time_days: int = Field(
         1, ge=1, le=366,
         description="Time windows of the widget role are widened to whole blocks of this many "

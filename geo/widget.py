@@ -7,11 +7,14 @@ list (``api/map/config.py``).
 
 The rules
 ---------
-*Incidents* never reach a widget as features; tiles show them as H3 counts, cells
-under ``min_count`` suppressed. Time windows of a widget's requests are widened
-to whole blocks of ``time_days`` local days (``timezone``), so two windows that
-differ by less than a block give the same answer and bisecting ``from``/``to``
-cannot find an incident's time.
+*Incidents* never reach a widget as features; tiles show them as H3 counts.
+Time windows of a widget's requests are widened to whole blocks of ``time_days``
+local days (``timezone``; blocks counted from a Monday), so two windows that differ
+by less than a block give the same answer and bisecting ``from``/``to`` cannot
+find an incident's time. A cell counts only the blocks in which it holds at least
+``min_count`` incidents, so any two windows differ there by 0 or by ``min_count``
+or more (differencing never goes below the floor in time; categories and sources
+are not floored separately).
 
 *Cameras* follow ``cameras``: ``hide`` (nothing), ``coarsen`` (counts on a fixed
 global grid of ``camera_cell`` Web Mercator metres, drawn at the cell centres;
@@ -42,8 +45,6 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-import numpy as np
 
 WIDGET = "widget"
 ORIGIN = 20037508.342789244  # half the Web Mercator world width, metres
@@ -125,22 +126,6 @@ class WidgetRules:
         cluster depends on its coarse cell only); 1 where tiles do not cluster.
         """
         return max(1, round(cluster_m / self.camera_cell))
-
-    def camera_cells(self, x: np.ndarray, y: np.ndarray, group: int = 1) -> tuple[np.ndarray,
-                                                                                np.ndarray]:
-        """Column and row (from the world's west and north edges) of EPSG:3857 points.
-
-        The same arithmetic as the tile SQL (``tiles.sql.cluster_statement``).
-        """
-        cx = np.floor((np.asarray(x) + ORIGIN) / self.camera_cell).astype(np.int64) // group
-        cy = np.floor((ORIGIN - np.asarray(y)) / self.camera_cell).astype(np.int64) // group
-        return cx, cy
-
-    def cell_centres(self, cx: np.ndarray, cy: np.ndarray, group: int = 1) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
-        """EPSG:3857 centres of cells given by column and row."""
-        side = self.camera_cell * group
-        return -ORIGIN + (np.asarray(cx) + 0.5) * side, ORIGIN - (np.asarray(cy) + 0.5) * side
 
     # -- time windows ---------------------------------------------------------------------
 
