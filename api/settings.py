@@ -28,10 +28,12 @@ class ApiSettings(BaseSettings):
     # hide | coarsen | show: camera positions for the widget role.
     widget_cameras: str = Field("coarsen", pattern=f"^({'|'.join(CAMERA_MODES)})$")
     widget_time_days: int = Field(
-        1, ge=1, le=366,
+        7, ge=1, le=366,
         description="Time windows of the widget role are widened to whole blocks of this many "
-        "local days (ONEMAP_TILE_TIMEZONE), so differencing two windows cannot find an "
-        "incident's time more closely.",
+        "local days (ONEMAP_TILE_TIMEZONE; 7 = ISO weeks), and an aggregated cell counts only "
+        "the blocks holding ONEMAP_WIDGET_MIN_COUNT incidents, so differencing two windows "
+        "neither times an incident nor shows fewer than that many. 1 (whole days) hides most "
+        "street-level cells where a cell sees a few incidents a day (bench/widget.py).",
     )
     # Base map: empty → our own light rendering; else an XYZ URL template.
     base_map_url: str = ""

@@ -27,7 +27,7 @@ collection extents) are the service area's, never the data's own.
 
 Examples
 --------
->>> rules = WidgetRules(camera_cell=300.0)
+>>> rules = WidgetRules(camera_cell=300.0, time_days=1)
 >>> rules.refuses("tiles", "cameras") is None, rules.refuses("features", "cameras") is not None
 (True, True)
 >>> rules.camera_group(1222.98)
@@ -77,7 +77,8 @@ class WidgetRules:
     camera_cell : float
         Side of the coarsening grid, Web Mercator metres.
     time_days : int
-        Widget time windows are widened to whole blocks of this many local days.
+        Widget time windows are widened to whole blocks of this many local days (7: weeks
+        from Monday).
     timezone : str
         The zone whose midnights bound the blocks.
     """
@@ -85,7 +86,7 @@ class WidgetRules:
     min_count: int = 5
     cameras: str = "coarsen"
     camera_cell: float = 300.0
-    time_days: int = 1
+    time_days: int = 7
     timezone: str = "Asia/Shanghai"
 
     # -- what may be seen, where ----------------------------------------------------------

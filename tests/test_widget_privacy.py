@@ -189,7 +189,8 @@ def test_bisecting_a_widget_time_window_finds_nothing(empty_db, db_settings):
     x, y = tile_of(LON0 + 0.00015, LAT0 + 0.00015, z)
     url = f"/tiles/incidents/{z}/{x}/{y}.pbf"
     start = (DAY - timedelta(days=1)).isoformat()
-    with role_keys(empty_db, "widget", "viewer") as hdr, client_for(db_settings) as client:
+    with role_keys(empty_db, "widget", "viewer") as hdr, \
+            client_for(db_settings, widget_time_days=1) as client:
         def tile(role: str, **window):
             r = client.get(url, params=window, headers=hdr[role])
             assert r.status_code == 200, r.text
@@ -256,14 +257,17 @@ def test_widget_counts_only_days_at_the_floor(empty_db, db_settings):
     x, y = tile_of(LON0, LAT0, z)
     url = f"/tiles/incidents/{z}/{x}/{y}.pbf"
     with role_keys(empty_db, "widget", "viewer") as hdr:
-        with client_for(db_settings) as client:
+        with client_for(db_settings, widget_time_days=1) as client:
             daily = client.get(url, headers=hdr["widget"])
             first_day = client.get(url, params={"to": "2024-03-11"},
                                    headers=hdr["widget"])
             viewer = client.get(url, headers=hdr["viewer"])
-        with client_for(db_settings, widget_time_days=7) as client:
+        with client_for(db_settings) as client:  # the default: ISO weeks
             weekly = client.get(url, headers=hdr["widget"])
+            this_week = client.get(url, params={"from": "2024-03-12T23:59:59+08:00"},
+                                   headers=hdr["widget"])
     assert _count(daily.content) == 0 and _count(first_day.content) == 0
     assert _count(viewer.content) == 6  # a reader sees them all
     # with 7-day blocks (ISO weeks, from a Monday) both days fall in one block
     assert _count(weekly.content) == 6
+    assert this_week.content == weekly.content  # a window starting Tuesday night: whole week

@@ -43,7 +43,7 @@ async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -
     bounds = await run_in_threadpool(data.service_bounds, state.engine)
     anchor = await run_in_threadpool(data.time_anchor, state.engine)
     role = current_role(request)
-    if role == WIDGET:  # the newest incident's time, to the day only
+    if role == WIDGET:  # the newest incident's time, to its block of days only
         anchor = state.widget.ceil_time(anchor)
     config = PageConfig(
         settings=state.api, role=role, bounds=bounds, anchor=anchor,
