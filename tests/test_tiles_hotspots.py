@@ -5,6 +5,7 @@ from __future__ import annotations
 import h3
 import pytest
 import shapely
+from sqlalchemy import text
 from test_tiles_support import LAT0, LON0, client_for, features, role_keys, seed_incidents, tile_of
 
 from geo.hotspots.service import hotspot_cells
@@ -14,6 +15,10 @@ from tiles.cells import cell_polygons, tile_bounds
 def test_hotspot_tile_carries_the_gi_star_cells(empty_db, db_settings):
     seed_incidents(empty_db, 800, spread=0.03)
     seed_incidents(empty_db, 300, seed=5, spread=0.002, lon0=LON0 + 0.01, lat0=LAT0 + 0.01)
+    seed_incidents(empty_db, 60, seed=7, spread=0.001, lon0=LON0 + 0.011, lat0=LAT0 + 0.011)
+    with empty_db.begin() as conn:  # one busy week in one spot: what a widget may count
+        conn.execute(text("UPDATE incidents SET occurred_at = timestamptz '2024-05-07 10:00+08' "
+                          "+ (id % 4) * interval '1 day' WHERE external_id LIKE 't7-%'"))
     z = 13  # → H3 res 9
     x, y = tile_of(LON0 + 0.01, LAT0 + 0.01, z)
     frame = hotspot_cells(empty_db, res=9, category=["dispute", "hazard"])
@@ -37,6 +42,29 @@ def test_hotspot_tile_carries_the_gi_star_cells(empty_db, db_settings):
         assert f["properties"]["p_value"] == pytest.approx(row["p_value"], rel=1e-12)
         assert f["properties"]["bin"] == row["bin"]
         assert f["properties"]["class"] == row["class"]
-    shown = {f["properties"]["h3"] for f in features(w.content, "hotspots")}
-    assert shown == {k for k, row in want.items() if row["count"] >= 5}
+    # a widget: the cells whose (cell, ISO week) pairs of >= 5 incidents add up to >= 5,
+    # with that count and the bin, no z-score (counted here apart from the tile SQL)
+    shown = {f["properties"]["h3"]: f["properties"] for f in features(w.content, "hotspots")}
+    assert shown and shown == _widget_view(empty_db, inside, {"dispute", "hazard"}, want)
     assert low.content == b""  # below the layer's minzoom
+
+
+def _widget_view(engine, inside: set[str], categories: set[str], want: dict) -> dict:
+    """Per res-9 cell: incidents in its ISO weeks (Asia/Shanghai) of at least 5."""
+    from collections import Counter
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Asia/Shanghai")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT h3, occurred_at, category FROM incidents")).all()
+    per_week = Counter(
+        (format(h3.str_to_int(h3.cell_to_parent(h3.int_to_str(c), 9)), "x"),
+         t.astimezone(zone).isocalendar()[:2])
+        for c, t, cat in rows if cat in categories)
+    total = Counter()
+    for (cell, _), n in per_week.items():
+        if n >= 5:
+            total[cell] += n
+    return {cell: {"h3": cell, "count": n, "bin": want[cell]["bin"],
+                   "class": want[cell]["class"]}
+            for cell, n in total.items() if n >= 5 and cell in inside and cell in want}

@@ -20,7 +20,7 @@ from geo.widget import WIDGET, WidgetRules, camera_id_stride
 from tiles import cells as C
 from tiles import sql as S
 from tiles.filters import TileAddress, TileFilters
-from tiles.layers import TileLayer
+from tiles.layers import TileLayer, get_layer, registry
 from tiles.settings import TileSettings
 
 FULL = "full"
@@ -59,6 +59,7 @@ class LayerRenderer:
         self.pool = pool
         self.policy = policy
         self.hotspots = hotspots
+        self._incidents = get_layer("incidents", registry(settings))  # counted for widgets
         self._releasing: set[asyncio.Future] = set()
 
     async def render(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
@@ -169,7 +170,12 @@ class LayerRenderer:
         Only (cell, block of days) pairs holding the widget minimum count; a cell whose
         total is still under the minimum is left out.
         """
-        res = C.widget_res(at.z)
+        cells, counts = await self._floored(layer, at, filters, C.widget_res(at.z))
+        return await self._cells(layer, at, cells, {"count": ("int8", counts)})
+
+    async def _floored(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
+                       res: int) -> tuple[np.ndarray, np.ndarray]:
+        """H3 cells around the tile and their incidents counted as a widget may see them."""
         stmt = S.h3_count_statement(layer, filters.present, floored=True)
         rules = self.policy
         values = self._base(at, filters) | {
@@ -179,20 +185,33 @@ class LayerRenderer:
         rows = await self._run(layer, stmt, values)
         cells = np.array([r["cell"] for r in rows], dtype=np.int64)
         counts = np.array([r["n"] for r in rows], dtype=np.int64)
-        keep = counts >= self.policy.min_count
-        return await self._cells(layer, at, cells[keep], {"count": ("int8", counts[keep])})
+        keep = counts >= rules.min_count
+        return cells[keep], counts[keep]
 
     async def _hotspots(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
                         widget: bool) -> bytes:
+        """Gi* cells of the tile.
+
+        A widget gets the cells it may count (``_floored``) with those counts, bins and
+        classes, not the z-scores and p-values (they move with any one incident).
+        """
         if self.hotspots is None:
             return b""
         res = max(6, min(9, at.z - 4))
         frame = await self.hotspots(filters, res)
         if frame is None or len(frame) == 0:
             return b""
-        if widget:
-            frame = frame[frame["count"] >= self.policy.min_count]
         cells = np.array([_h3_int(h) for h in frame["h3"]], dtype=np.int64)
+        if widget:
+            seen, counts = await self._floored(self._incidents, at, filters, res)
+            found = dict(zip(seen.tolist(), counts.tolist(), strict=True))
+            keep = np.array([int(c) in found for c in cells], dtype=bool)
+            frame, cells = frame[keep], cells[keep]
+            return await self._cells(layer, at, cells, {
+                "count": ("int8", np.array([found[int(c)] for c in cells], dtype=np.int64)),
+                "bin": ("int8", frame["bin"].to_numpy(np.int64)),
+                "class": ("text", frame["class"].astype(str).to_numpy()),
+            })
         columns = {
             "count": ("int8", frame["count"].to_numpy(np.int64)),
             "gi_z": ("float8", frame["gi_z"].to_numpy(np.float64)),
