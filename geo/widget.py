@@ -14,7 +14,9 @@ by less than a block give the same answer and bisecting ``from``/``to`` cannot
 find an incident's time. A cell counts only the blocks in which it holds at least
 ``min_count`` incidents, so any two windows differ there by 0 or by ``min_count``
 or more (differencing never goes below the floor in time; categories and sources
-are not floored separately).
+are not floored separately). Hotspot cells carry those counts, the bin and the
+class, never the z-score or p-value. The SQL of the floor is
+``tiles.sql.h3_count_statement(..., floored=True)``.
 
 *Cameras* follow ``cameras``: ``hide`` (nothing), ``coarsen`` (counts on a fixed
 global grid of ``camera_cell`` Web Mercator metres, drawn at the cell centres;
