@@ -1,0 +1,167 @@
+"""Counts per H3 cell equal ``h3.latlng_to_cell`` at every offered resolution.
+
+The reference is written apart from the product: incidents are read back as
+lon/lat (``ST_X``/``ST_Y``), each point's cell is ``h3.latlng_to_cell`` and the
+counts are a pandas ``value_counts``. The product's answers come through HTTP:
+``/api/v1/hotspots`` (res 7, 9, 12), hotspot tiles and widget incident tiles
+decoded with ``mapbox_vector_tile`` (res 7 and 9). Data: the small demo, and
+real police.uk street-level crimes (West Yorkshire, July 2018) shipped in the
+``crime-sim-toolkit`` wheel.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from test_tiles_support import client_for, features, role_keys
+
+from geo.db.engine import make_engine
+from geo.h3cells import COLUMNS, RESOLUTIONS
+from geo.io.load import load_frame
+from geo.settings import ServiceAreaSettings
+from tiles.cells import widget_res
+
+
+def points(engine) -> pd.DataFrame:
+    """Every incident's lon/lat as stored."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM incidents")).all()
+    return pd.DataFrame(rows, columns=["lon", "lat"])
+
+
+def reference(pts: pd.DataFrame, res: int) -> dict[str, int]:
+    """Incidents per ``h3.latlng_to_cell`` cell, by pandas."""
+    cells = [h3.latlng_to_cell(y, x, res) for x, y in zip(pts.lon, pts.lat, strict=True)]
+    return {k: int(v) for k, v in pd.Series(cells).value_counts().items()}
+
+
+def hotspot_counts(client, res: int, bbox: tuple | None = None) -> dict[str, int]:
+    params = {"res": res}
+    if bbox is not None:
+        params["bbox"] = ",".join(map(str, bbox))
+    r = client.get("/api/v1/hotspots", params=params)
+    assert r.status_code == 200, r.text
+    return {f["properties"]["h3"]: f["properties"]["count"] for f in r.json()["features"]
+            if f["properties"]["count"] > 0}
+
+
+def centre_in(cell: str, bbox: tuple) -> bool:
+    lat, lon = h3.cell_to_latlng(cell)
+    return bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]
+
+
+def tiles_over(pts: pd.DataFrame, z: int) -> list[tuple[int, int]]:
+    """Tiles covering the points' extent at zoom ``z``."""
+    def tile(lon, lat):
+        n = 1 << z
+        return (int((lon + 180) / 360 * n),
+                int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n))
+    (x0, y0), (x1, y1) = tile(pts.lon.min(), pts.lat.max()), tile(pts.lon.max(), pts.lat.min())
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def tile_counts(client, layer: str, z: int, tiles, headers) -> dict[str, int]:
+    """``h3`` → ``count`` over the tiles (a cell in several tiles must agree with itself)."""
+    out: dict[str, int] = {}
+    for x, y in tiles:
+        r = client.get(f"/tiles/{layer}/{z}/{x}/{y}.pbf", headers=headers)
+        assert r.status_code in (200, 204), r.text
+        for f in features(r.content, layer):
+            key, n = f["properties"]["h3"], f["properties"]["count"]
+            assert out.setdefault(key, n) == n, key
+    return out
+
+
+def check_api(engine, db_settings, bbox12: tuple) -> dict[int, int]:
+    """Every count in the answers equals the reference; returns cells compared per res."""
+    pts = points(engine)
+    compared = {}
+    with role_keys(engine, "viewer", "widget") as hdr, client_for(db_settings) as client:
+        for res in (7, 9):
+            want = reference(pts, res)
+            assert hotspot_counts(client, res) == want, f"hotspots res {res}"
+            compared[res] = len(want)
+        want12 = {k: v for k, v in reference(pts, 12).items() if centre_in(k, bbox12)}
+        assert want12 and hotspot_counts(client, 12, bbox12) == want12
+        compared[12] = len(want12)
+        for z in (11, 13):  # hotspot tiles draw res 7 and res 9 cells
+            res = max(6, min(9, z - 4))
+            want = reference(pts, res)
+            got = tile_counts(client, "hotspots", z, tiles_over(pts, z), hdr["viewer"])
+            assert {k: v for k, v in got.items() if v > 0} == want, f"hotspot tiles z{z}"
+        z = 13  # widget incident aggregates: cells of at least 5 incidents
+        res = widget_res(z)
+        want = {k: v for k, v in reference(pts, res).items() if v >= 5}
+        got = tile_counts(client, "incidents", z, tiles_over(pts, z), hdr["widget"])
+        assert got == want, "widget incident tiles"
+    return compared
+
+
+def test_stored_cells_are_latlng_to_cell_at_every_resolution(small_demo):
+    engine = make_engine(small_demo)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                f"SELECT ST_X(geom), ST_Y(geom), {', '.join(COLUMNS)} FROM incidents")).all()
+    finally:
+        engine.dispose()
+    assert len(rows) > 1000
+    differ_from_parent = 0
+    for x, y, *cells in rows:
+        want = [h3.str_to_int(h3.latlng_to_cell(y, x, r)) for r in RESOLUTIONS]
+        assert cells == want
+        differ_from_parent += h3.cell_to_parent(h3.int_to_str(cells[-1]), 9) != \
+            h3.int_to_str(cells[RESOLUTIONS.index(9)])
+    assert differ_from_parent > 0  # the data would tell a parent-based count apart
+
+
+def test_demo_counts_per_cell_equal_latlng_to_cell(small_demo_copy):
+    engine = make_engine(small_demo_copy)
+    try:
+        pts = points(engine)
+        cx, cy = pts.lon.median(), pts.lat.median()
+        compared = check_api(engine, small_demo_copy, (cx - 0.01, cy - 0.008, cx + 0.01,
+                                                       cy + 0.008))
+    finally:
+        engine.dispose()
+    assert all(n > 0 for n in compared.values())
+
+
+# West Yorkshire, with room around it: the service area of a fresh database.
+WEST_YORKSHIRE = (-2.3, 53.4, -1.1, 54.1)
+
+
+def police_uk_crimes() -> gpd.GeoDataFrame:
+    """One month of real street-level crimes as published by police.uk, as incidents."""
+    data = resources.files("crime_sim_toolkit") / "tests" / "testing_data" / "test_policedata"
+    with resources.as_file(data / "2018-07" / "2018-07-west-yorkshire-street.csv") as path:
+        raw = pd.read_csv(path)
+    raw = raw.dropna(subset=["Longitude", "Latitude"]).reset_index(drop=True)
+    frame = pd.DataFrame({
+        "external_id": [f"wy-2018-07-{i}" for i in range(len(raw))],
+        "source": "other", "category": "other", "subcategory": raw["Crime type"],
+        "occurred_at": raw["Month"] + "-01T00:00:00+01:00",
+    })
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(raw.Longitude, raw.Latitude),
+                            crs=4326)
+
+
+def test_police_uk_counts_per_cell_equal_latlng_to_cell(empty_db, db_settings):
+    crimes = police_uk_crimes()
+    report = load_frame(empty_db, "incidents", crimes, progress=False,
+                        area=ServiceAreaSettings(service_bbox=WEST_YORKSHIRE))
+    assert report.rejected == 0 and report.inserted == len(crimes) > 25_000
+    leeds = (-1.56, 53.79, -1.53, 53.81)
+    compared = check_api(empty_db, db_settings, leeds)
+    assert compared[7] > 50 and compared[9] > 1000 and compared[12] > 100
+    pts = points(empty_db)
+    moved = sum(h3.cell_to_parent(h3.latlng_to_cell(y, x, 12), 9) != h3.latlng_to_cell(y, x, 9)
+                for x, y in zip(pts.lon, pts.lat, strict=True))
+    assert moved > 0
+    assert np.isclose(len(pts), len(crimes))
