@@ -41,11 +41,11 @@ def reference(pts: pd.DataFrame, res: int) -> dict[str, int]:
     return {k: int(v) for k, v in pd.Series(cells).value_counts().items()}
 
 
-def hotspot_counts(client, res: int, bbox: tuple | None = None) -> dict[str, int]:
+def hotspot_counts(client, headers, res: int, bbox: tuple | None = None) -> dict[str, int]:
     params = {"res": res}
     if bbox is not None:
         params["bbox"] = ",".join(map(str, bbox))
-    r = client.get("/api/v1/hotspots", params=params)
+    r = client.get("/api/v1/hotspots", params=params, headers=headers)
     assert r.status_code == 200, r.text
     return {f["properties"]["h3"]: f["properties"]["count"] for f in r.json()["features"]
             if f["properties"]["count"] > 0}
@@ -56,50 +56,55 @@ def centre_in(cell: str, bbox: tuple) -> bool:
     return bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]
 
 
-def tiles_over(pts: pd.DataFrame, z: int) -> list[tuple[int, int]]:
-    """Tiles covering the points' extent at zoom ``z``."""
-    def tile(lon, lat):
-        n = 1 << z
-        return (int((lon + 180) / 360 * n),
-                int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n))
-    (x0, y0), (x1, y1) = tile(pts.lon.min(), pts.lat.max()), tile(pts.lon.max(), pts.lat.min())
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 1 << z
+    return (int((lon + 180) / 360 * n),
+            int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n))
+
+
+def tiles_over(bbox: tuple, z: int) -> list[tuple[int, int]]:
+    """Tiles covering ``bbox`` at zoom ``z``."""
+    (x0, y0), (x1, y1) = tile_xy(bbox[0], bbox[3], z), tile_xy(bbox[2], bbox[1], z)
     return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
 
 
-def tile_counts(client, layer: str, z: int, tiles, headers) -> dict[str, int]:
-    """``h3`` → ``count`` over the tiles (a cell in several tiles must agree with itself)."""
-    out: dict[str, int] = {}
-    for x, y in tiles:
+def check_tiles(client, layer: str, z: int, bbox: tuple, headers, want: dict[str, int]) -> int:
+    """Every cell drawn in the tiles over ``bbox`` has its reference count, and every
+    reference cell whose centre lies in ``bbox`` is drawn (a cell in several tiles
+    agrees with itself). Returns the cells compared."""
+    got: dict[str, int] = {}
+    for x, y in tiles_over(bbox, z):
         r = client.get(f"/tiles/{layer}/{z}/{x}/{y}.pbf", headers=headers)
         assert r.status_code in (200, 204), r.text
         for f in features(r.content, layer):
             key, n = f["properties"]["h3"], f["properties"]["count"]
-            assert out.setdefault(key, n) == n, key
-    return out
+            assert got.setdefault(key, n) == n, key
+    drawn = {k: v for k, v in got.items() if v > 0}
+    assert drawn == {k: want[k] for k in drawn if k in want}, f"{layer} z{z}"
+    assert {k for k in want if centre_in(k, bbox)} <= set(drawn), f"{layer} z{z}"
+    return len(drawn)
 
 
-def check_api(engine, db_settings, bbox12: tuple) -> dict[int, int]:
-    """Every count in the answers equals the reference; returns cells compared per res."""
+def check_api(engine, db_settings, bbox12: tuple, tile_bbox: tuple) -> dict[str, int]:
+    """Every count in the answers equals the reference; returns cells compared per answer."""
     pts = points(engine)
     compared = {}
     with role_keys(engine, "viewer", "widget") as hdr, client_for(db_settings) as client:
         for res in (7, 9):
             want = reference(pts, res)
-            assert hotspot_counts(client, res) == want, f"hotspots res {res}"
-            compared[res] = len(want)
+            assert hotspot_counts(client, hdr["viewer"], res) == want, f"hotspots res {res}"
+            compared[f"hotspots res {res}"] = len(want)
         want12 = {k: v for k, v in reference(pts, 12).items() if centre_in(k, bbox12)}
-        assert want12 and hotspot_counts(client, 12, bbox12) == want12
-        compared[12] = len(want12)
+        assert want12 and hotspot_counts(client, hdr["viewer"], 12, bbox12) == want12
+        compared["hotspots res 12"] = len(want12)
         for z in (11, 13):  # hotspot tiles draw res 7 and res 9 cells
             res = max(6, min(9, z - 4))
-            want = reference(pts, res)
-            got = tile_counts(client, "hotspots", z, tiles_over(pts, z), hdr["viewer"])
-            assert {k: v for k, v in got.items() if v > 0} == want, f"hotspot tiles z{z}"
+            compared[f"hotspot tiles z{z}"] = check_tiles(
+                client, "hotspots", z, tile_bbox, hdr["viewer"], reference(pts, res))
         z = 13  # widget incident aggregates: cells of at least 5 incidents
-        res = widget_res(z)
-        want = {k: v for k, v in reference(pts, res).items() if v >= 5}
-        got = tile_counts(client, "incidents", z, tiles_over(pts, z), hdr["widget"])
-        assert got == want, "widget incident tiles"
+        want = {k: v for k, v in reference(pts, widget_res(z)).items() if v >= 5}
+        compared[f"widget tiles z{z}"] = check_tiles(client, "incidents", z, tile_bbox,
+                                                      hdr["widget"], want)
     return compared
 
 
@@ -126,15 +131,16 @@ def test_demo_counts_per_cell_equal_latlng_to_cell(small_demo_copy):
     try:
         pts = points(engine)
         cx, cy = pts.lon.median(), pts.lat.median()
-        compared = check_api(engine, small_demo_copy, (cx - 0.01, cy - 0.008, cx + 0.01,
-                                                       cy + 0.008))
+        box = (cx - 0.01, cy - 0.008, cx + 0.01, cy + 0.008)
+        extent = (pts.lon.min(), pts.lat.min(), pts.lon.max(), pts.lat.max())
+        compared = check_api(engine, small_demo_copy, box, extent)
     finally:
         engine.dispose()
     assert all(n > 0 for n in compared.values())
 
 
-# West Yorkshire, with room around it: the service area of a fresh database.
-WEST_YORKSHIRE = (-2.3, 53.4, -1.1, 54.1)
+# West Yorkshire and around (a few crimes lie outside the county): a fresh database's area.
+WEST_YORKSHIRE = (-3.0, 53.0, 0.0, 55.0)
 
 
 def police_uk_crimes() -> gpd.GeoDataFrame:
@@ -158,8 +164,9 @@ def test_police_uk_counts_per_cell_equal_latlng_to_cell(empty_db, db_settings):
                         area=ServiceAreaSettings(service_bbox=WEST_YORKSHIRE))
     assert report.rejected == 0 and report.inserted == len(crimes) > 25_000
     leeds = (-1.56, 53.79, -1.53, 53.81)
-    compared = check_api(empty_db, db_settings, leeds)
-    assert compared[7] > 50 and compared[9] > 1000 and compared[12] > 100
+    compared = check_api(empty_db, db_settings, leeds, leeds)
+    assert compared["hotspots res 7"] > 50 and compared["hotspots res 9"] > 1000
+    assert compared["hotspots res 12"] > 100 and compared["widget tiles z13"] > 10
     pts = points(empty_db)
     moved = sum(h3.cell_to_parent(h3.latlng_to_cell(y, x, 12), 9) != h3.latlng_to_cell(y, x, 9)
                 for x, y in zip(pts.lon, pts.lat, strict=True))
