@@ -167,3 +167,50 @@ def test_ndjson_with_blank_lines_and_nanosecond_times(client, area_db):
 def test_empty_ndjson_is_400(client):
     r = post(client, b"\n \n", "application/x-ndjson")
     assert r.status_code == 400 and set(r.json()) == {"detail", "code"}
+
+
+def test_csv_as_excel_saves_it(area_db, tmp_path):
+    """Excel's "CSV UTF-8": a BOM, CRLF, its own column order, numbers stored as text
+    with spaces, values with trailing spaces."""
+    lines = ["lat,occurred_at,category,lon,source,external_id",
+             " 36.8 ,2024-05-01T08:30:00.123456789+08:00,dispute ,118.05 , 12345,X1",
+             "36.81,2024-05-01 08:31:00,hazard,  118.06,110 ,X2"]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    report = load_file(area_db, "incidents", path, progress=False)
+    assert (report.inserted, report.rejected) == (2, 0), report.messages
+    with area_db.connect() as conn:
+        rows = conn.execute(text("SELECT external_id, source, category, ST_X(geom), h3_9 "
+                                 "FROM incidents ORDER BY 1")).all()
+    import h3
+
+    assert [r[:4] for r in rows] == [("X1", "12345", "dispute", 118.05),
+                                     ("X2", "110", "hazard", 118.06)]
+    assert rows[0][4] == h3.str_to_int(h3.latlng_to_cell(36.8, 118.05, 9))
+
+
+@pytest.mark.parametrize(("suffix", "driver"), [(".gpkg", "GPKG"), (".geojson", "GeoJSON")])
+def test_gdal_written_3d_points_with_fids(area_db, tmp_path, suffix, driver):
+    """As QGIS/GDAL write them: a FID column, PointZ, 15-digit coordinates, ms times."""
+    import geopandas as gpd
+    import h3
+    import shapely
+
+    lon = np.array([118.012345678901234, 118.056789012345678, 118.090000000000001])
+    lat = np.array([36.771234567890123, 36.801234567890123, 36.831234567890123])
+    frame = gpd.GeoDataFrame(
+        {"fid": [10, 11, 12], "external_id": ["G1", "G2", "G3"], "source": "grid",
+         "category": "livelihood",
+         "occurred_at": pd.to_datetime(["2024-03-01T10:00:00.123+08:00"] * 3, utc=True)},
+        geometry=shapely.points(lon, lat, np.array([12.5, 13.0, 0.0])), crs=4326)
+    path = tmp_path / f"qgis{suffix}"
+    frame.to_file(path, driver=driver, engine="pyogrio")
+    report = load_file(area_db, "incidents", path, progress=False)
+    assert (report.inserted, report.rejected) == (3, 0), report.messages
+    with area_db.connect() as conn:
+        rows = conn.execute(text("SELECT ST_X(geom), ST_Y(geom), ST_NDims(geom), h3_7, h3_12 "
+                                 "FROM incidents ORDER BY external_id")).all()
+    for x, y, dims, c7, c12 in rows:
+        assert dims == 2
+        assert c7 == h3.str_to_int(h3.latlng_to_cell(y, x, 7))
+        assert c12 == h3.str_to_int(h3.latlng_to_cell(y, x, 12))
