@@ -18,6 +18,7 @@ import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import text
 from test_tiles_support import client_for, features, role_keys
 
@@ -106,6 +107,49 @@ def check_api(engine, db_settings, bbox12: tuple, tile_bbox: tuple) -> dict[str,
         compared[f"widget tiles z{z}"] = check_tiles(client, "incidents", z, tile_bbox,
                                                       hdr["widget"], want)
     return compared
+
+
+def reference_density(pts: pd.DataFrame, src_res: int, epsg: int, h: float,
+                      at: np.ndarray) -> np.ndarray:
+    """Quartic kernel density (per km²) at lon/lat ``at`` of the incidents snapped to
+    the centres of their ``latlng_to_cell`` cells at ``src_res``, by brute force."""
+    from pyproj import Transformer
+
+    counts = reference(pts, src_res)
+    centres = np.array([h3.cell_to_latlng(c)[::-1] for c in counts])
+    w = np.array(list(counts.values()), dtype=float)
+    fwd = Transformer.from_crs(4326, epsg, always_xy=True)
+    sx, sy = fwd.transform(centres[:, 0], centres[:, 1])
+    tx, ty = fwd.transform(at[:, 0], at[:, 1])
+    d2 = (tx[:, None] - sx[None, :]) ** 2 + (ty[:, None] - sy[None, :]) ** 2
+    k = np.where(d2 < h * h, 3 / (np.pi * h * h) * (1 - d2 / (h * h)) ** 2, 0.0)
+    return k @ w * 1e6
+
+
+def test_heatmap_snaps_incidents_to_their_own_cells(small_demo_copy):
+    engine = make_engine(small_demo_copy)
+    try:
+        pts = points(engine)
+        with role_keys(engine, "viewer") as hdr, client_for(small_demo_copy) as client:
+            r = client.get("/api/v1/heatmap", params={"res": 9, "bandwidth_m": 400},
+                           headers=hdr["viewer"])
+    finally:
+        engine.dispose()
+    assert r.status_code == 200, r.text
+    body = r.json()
+    got = np.array(body["points"])  # lat, lon, density
+    epsg = body["parameters"]["metric_epsg"]
+    # The answer's points are cell centres rounded to 1e-6°; use the exact centres.
+    at = np.array([h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, 9))[::-1]
+                   for lat, lon in got[:, :2].tolist()])
+    want = reference_density(pts, 10, epsg, 400.0, at)
+    assert got[:, 2] == pytest.approx(want, abs=1e-3, rel=1e-6)
+    # A parent-of-res-12 snapping gives densities this test tells apart.
+    parents = pts.assign(cell=[h3.cell_to_parent(h3.latlng_to_cell(y, x, 12), 10)
+                               for x, y in zip(pts.lon, pts.lat, strict=True)])
+    moved = parents.cell != [h3.latlng_to_cell(y, x, 10)
+                             for x, y in zip(pts.lon, pts.lat, strict=True)]
+    assert moved.sum() > 0
 
 
 def test_stored_cells_are_latlng_to_cell_at_every_resolution(small_demo):
