@@ -51,7 +51,7 @@ def same_rows(a: IncidentColumns, b: IncidentColumns) -> bool:
     """The two snapshots hold the same incidents (in any order)."""
     def key(c):
         order = np.lexsort((c.source, c.category, c.t_us, c.h3))
-        return [x[order] for x in (c.cells, c.t_us, c.category, c.source)]
+        return [c.cells[:, order], *(x[order] for x in (c.t_us, c.category, c.source))]
 
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(key(a), key(b),
                                                                           strict=True))

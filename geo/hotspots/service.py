@@ -374,7 +374,7 @@ class HotspotService:
                 prev = self._last_index.get((id(cols.lineage), study.res, study.key))
             if prev is not None and prev[0] is cols.lineage and len(prev[1]) <= len(cols):
                 head = prev[1]
-                tail = IncidentColumns(cols.version, cols.cells[len(head):], cols.t_us[:0],
+                tail = IncidentColumns(cols.version, cols.cells[:, len(head):], cols.t_us[:0],
                                        cols.category[:0], cols.source[:0])
                 idx = np.concatenate([head, tail.cell_index(study.res, study.cells)])
             else:

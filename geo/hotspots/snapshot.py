@@ -87,22 +87,22 @@ class IncidentColumns:
     """Columns of every incident at one layer version."""
 
     version: int
-    cells: np.ndarray    # int64 (n, 7): the exact cell at res 6 … 12 (RESOLUTIONS)
+    cells: np.ndarray    # int64 (7, n): row j holds the exact cells at RESOLUTIONS[j]
     t_us: np.ndarray     # int64, occurred_at in µs since 2000-01-01 UTC
     category: np.ndarray  # int8 index into CATEGORIES
     source: np.ndarray   # int8 index into SOURCES
 
     def __len__(self) -> int:
-        return len(self.cells)
+        return self.cells.shape[1]
 
     @property
     def h3(self) -> np.ndarray:
         """The res-12 cell of every incident."""
-        return self.cells[:, -1]
+        return self.cells[-1]
 
     def at(self, res: int) -> np.ndarray:
         """The exact cell of every incident at ``res``."""
-        return self.cells[:, RESOLUTIONS.index(res)]
+        return self.cells[RESOLUTIONS.index(res)]
 
     max_id: int = 0       # largest incident id in the snapshot
     marker: tuple = ()    # (table oid, incident_rewrites.n) it was read at
@@ -134,9 +134,9 @@ class IncidentColumns:
                 rows = _rows(_copy(cur, since))
         finally:
             raw.close()
-        cells = np.empty((len(rows), len(COLUMNS)), dtype=np.int64)
+        cells = np.empty((len(COLUMNS), len(rows)), dtype=np.int64)  # one row per resolution
         for j, c in enumerate(COLUMNS):
-            cells[:, j] = rows[c]
+            cells[j] = rows[c]
         cols = cls(version, cells, rows["t"].astype(np.int64),
                    rows["cat"].astype(np.int8), rows["src"].astype(np.int8),
                    max_id, marker, loaded_at)
@@ -144,8 +144,9 @@ class IncidentColumns:
             return cols
         if len(base) + len(cols) != count:  # a lower id committed late: read everything
             return cls.load(engine)
-        return cls(version, *(np.concatenate([getattr(base, a), getattr(cols, a)])
-                              for a in ("cells", "t_us", "category", "source")),
+        return cls(version, np.concatenate([base.cells, cols.cells], axis=1),
+                   *(np.concatenate([getattr(base, a), getattr(cols, a)])
+                     for a in ("t_us", "category", "source")),
                    max_id, marker, loaded_at, base.lineage)
 
     def mask(self, f: Filters) -> np.ndarray | None:
