@@ -30,9 +30,9 @@ def test_widget_sees_incidents_only_as_h3_counts_above_the_minimum(empty_db, db_
     z = 13
     x, y = tile_of(LON0 + 0.01, LAT0 + 0.01, z)
     with empty_db.connect() as conn:
-        rows = conn.execute(text("SELECT h3 FROM incidents")).scalars().all()
-    res = widget_res(z)
-    per_cell = Counter(h3.str_to_int(h3.cell_to_parent(h3.int_to_str(c), res)) for c in rows)
+        rows = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM incidents")).all()
+    res = widget_res(z)  # each incident in its own cell at res (not its res-12 cell's parent)
+    per_cell = Counter(h3.str_to_int(h3.latlng_to_cell(lat, lon, res)) for lon, lat in rows)
     cells = [c for c, n in per_cell.items() if n >= 5]
     polys = cell_polygons(cells)
     box = shapely.box(*tile_bounds(z, x, y, 256 / 4096))

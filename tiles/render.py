@@ -176,7 +176,7 @@ class LayerRenderer:
     async def _floored(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
                        res: int) -> tuple[np.ndarray, np.ndarray]:
         """H3 cells around the tile and their incidents counted as a widget may see them."""
-        stmt = S.h3_count_statement(layer, filters.present, floored=True)
+        stmt = S.h3_count_statement(layer, filters.present, res, floored=True)
         rules = self.policy
         values = self._base(at, filters) | {
             "res": res, "reach": C.reach_m(res, C.tile_centre_lat(at.z, at.y)),

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from geo.h3cells import column
 from tiles.filters import TileFilters
 from tiles.layers import TileLayer
 
@@ -190,18 +191,20 @@ FROM (
 
 
 @lru_cache(maxsize=64)
-def h3_count_statement(layer: TileLayer, present: tuple[str, ...],
+def h3_count_statement(layer: TileLayer, present: tuple[str, ...], res: int,
                        floored: bool = False) -> Statement:
-    """Incident counts per H3 parent cell around a tile (for aggregated views).
+    """Incident counts per H3 cell at ``res`` around a tile (for aggregated views).
 
-    With ``floored`` (the widget role, ``geo.widget``), a cell counts only the blocks of
-    ``$days`` local days (zone ``$tz``) in which it holds at least ``$min_count``
-    incidents, so any two time windows differ by 0 or by at least ``$min_count`` there.
+    The cell is the incident's own cell at ``res`` (its ``h3_<res>`` column), not
+    the parent of a finer one. With ``floored`` (the widget role, ``geo.widget``), a
+    cell counts only the blocks of ``$days`` local days (zone ``$tz``) in which it
+    holds at least ``$min_count`` incidents, so any two time windows differ by 0 or
+    by at least ``$min_count`` there.
     """
     where = _where(layer, "", present)
     block = ", " + _BLOCK.format(time=layer.time_sql) if floored else ""
     sql = f"""
-SELECT onemap_h3_parent(t.h3, $res) AS cell{block}, count(*) AS n
+SELECT t.{column(res)} AS cell{block}, count(*) AS n
 FROM {layer.table} AS t
 WHERE t.geom_3857 && ST_Expand(ST_TileEnvelope($z, $x, $y), $reach){where}
 GROUP BY 1{", 2" if floored else ""}"""
