@@ -1,0 +1,154 @@
+"""Notice a hung database within seconds and end the calls waiting on it.
+
+A stopped server refuses connections at once, but a hung one (frozen host, stalled
+disk, stopped processes) accepts TCP and never answers: a query in flight waits for
+ever, since the server-side ``statement_timeout`` cannot fire either. The watch asks
+the server ``SELECT 1`` every second on its own connection; when that and a fresh
+connection both get no answer within ``hang_probe_s``, the database is marked hung:
+
+- every pooled connection of both engines is cut (SQLAlchemy/psycopg sockets are shut
+  down, asyncpg connections terminated), so calls in flight fail at once and answer
+  503 ``database_unavailable``;
+- new calls fail fast (:meth:`DbWatch.check`) until the server answers again.
+
+Calls on a live but slow server are left alone (they have the statement timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import weakref
+
+import asyncpg
+from sqlalchemy import Engine, event
+
+from geo.errors import DatabaseUnavailable
+
+log = logging.getLogger("onemap.db")
+
+#: Seconds between probes.
+INTERVAL_S = 1.0
+
+
+def track_sockets(engine: Engine) -> weakref.WeakSet:
+    """The DBAPI connections an engine opens (a live set, for :func:`cut_sockets`)."""
+    conns: weakref.WeakSet = weakref.WeakSet()
+
+    @event.listens_for(engine, "connect")
+    def _opened(dbapi_conn, _record) -> None:
+        conns.add(dbapi_conn)
+
+    return conns
+
+
+def cut_sockets(conns) -> int:
+    """Shut the sockets of psycopg connections down: a blocked read returns at once."""
+    n = 0
+    for conn in list(conns):
+        try:
+            fd = conn.fileno()
+        except Exception:  # closed already
+            continue
+        try:
+            with socket.socket(fileno=_dup(fd)) as s:
+                s.shutdown(socket.SHUT_RDWR)
+            n += 1
+        except OSError:
+            continue
+    return n
+
+
+def _dup(fd: int) -> int:
+    import os
+
+    return os.dup(fd)
+
+
+class DbWatch:
+    """Probes the database and cuts connections when it hangs (see the module docstring).
+
+    Parameters
+    ----------
+    dsn : str
+        libpq URL of the database.
+    probe_s : float
+        How long a probe may wait for an answer (``ONEMAP_HANG_PROBE_S``).
+    """
+
+    def __init__(self, dsn: str, probe_s: float):
+        self.dsn = dsn
+        self.probe_s = probe_s
+        self.hung = False
+        self.psycopg_conns: weakref.WeakSet = weakref.WeakSet()
+        self.asyncpg_conns: weakref.WeakSet = weakref.WeakSet()
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+
+    def check(self) -> None:
+        """Raise DatabaseUnavailable while the database is marked hung."""
+        if self.hung:
+            raise DatabaseUnavailable("database not answering, retry later")
+
+    async def adopt(self, conn: asyncpg.Connection) -> None:
+        """Remember (the asyncpg pool's ``init`` hook) the connection so a hang can end it."""
+        self.asyncpg_conns.add(conn)
+
+    def start(self) -> None:
+        """Begin probing (in the running event loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop probing and close the probe's connection."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(INTERVAL_S)
+            answered = await self.probe()
+            if answered and self.hung:
+                log.warning("database answers again")
+                self.hung = False
+            elif not answered and not self.hung:
+                self.hung = True
+                cut = self.cut()
+                log.warning("database not answering within %.1f s: %d connections cut",
+                            self.probe_s, cut)
+
+    async def probe(self) -> bool:
+        """True when the server answers ``SELECT 1`` on the probe's connection or a new one."""
+        for fresh in (False, True):
+            try:
+                if self._conn is None or self._conn.is_closed() or fresh:
+                    if self._conn is not None:
+                        self._conn.terminate()
+                    self._conn = None
+                    self._conn = await asyncpg.connect(self.dsn, timeout=self.probe_s)
+                await asyncio.wait_for(self._conn.fetchval("SELECT 1"), self.probe_s)
+                return True
+            except Exception:  # any failure to answer counts; the next probe retries
+                continue
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+        return False
+
+    def cut(self) -> int:
+        """End every tracked connection of both engines; how many were cut."""
+        n = cut_sockets(self.psycopg_conns)
+        for conn in list(self.asyncpg_conns):
+            if not conn.is_closed():
+                conn.terminate()
+                n += 1
+        return n
