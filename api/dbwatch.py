@@ -127,22 +127,53 @@ class DbWatch:
                             self.probe_s, cut)
 
     async def probe(self) -> bool:
-        """True when the server answers ``SELECT 1`` on the probe's connection or a new one."""
-        for fresh in (False, True):
+        """True when the server answers ``SELECT 1`` within ``probe_s``.
+
+        The probe's connection and a new one are tried at once, so a busy server's
+        slow connect alone does not count as a hang.
+        """
+        old = self._conn
+
+        async def on_old() -> None:
+            if old is None or old.is_closed():
+                raise ConnectionError("no probe connection")
+            await old.fetchval("SELECT 1")
+
+        async def on_new() -> asyncpg.Connection:
+            conn = await asyncpg.connect(self.dsn, timeout=self.probe_s)
             try:
-                if self._conn is None or self._conn.is_closed() or fresh:
-                    if self._conn is not None:
-                        self._conn.terminate()
-                    self._conn = None
-                    self._conn = await asyncpg.connect(self.dsn, timeout=self.probe_s)
-                await asyncio.wait_for(self._conn.fetchval("SELECT 1"), self.probe_s)
-                return True
-            except Exception:  # any failure to answer counts; the next probe retries
+                await conn.fetchval("SELECT 1")
+            except BaseException:
+                conn.terminate()
+                raise
+            return conn
+
+        tasks = {asyncio.ensure_future(on_old()), asyncio.ensure_future(on_new())}
+        answered = False
+        pending = set(tasks)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.probe_s
+        while pending and not answered:
+            done, pending = await asyncio.wait(pending, timeout=max(0, deadline - loop.time()),
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break
+            answered = any(not t.cancelled() and t.exception() is None for t in done)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for t in tasks:
+            if t.cancelled() or t.exception() is not None:
                 continue
-        if self._conn is not None:
+            conn = t.result()
+            if conn is not None:  # the new connection answered: keep it for the next probe
+                if self._conn is not None and self._conn is not conn:
+                    self._conn.terminate()
+                self._conn = conn
+        if not answered and self._conn is not None:
             self._conn.terminate()
             self._conn = None
-        return False
+        return answered
 
     def cut(self) -> int:
         """End every tracked connection of both engines; how many were cut."""

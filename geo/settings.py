@@ -41,7 +41,7 @@ class DatabaseSettings(BaseSettings):
         "longest a statement may run, in ms (server side, and on the client for asyncpg)"))
     connect_timeout_s: float = Field(3.0, gt=0, le=60, description=(
         "longest wait for a new database connection (or a free pooled one), in seconds"))
-    hang_probe_s: float = Field(1.5, gt=0, le=60, description=(
+    hang_probe_s: float = Field(2.5, gt=0, le=60, description=(
         "a call running longer than this makes the service check, with a fresh connection, "
         "whether the database still answers; if not, calls in flight end with 503"))
 
