@@ -30,7 +30,8 @@ def up(port: Annotated[str | None, typer.Option(
         before = cluster.port(settings)
         chosen = cluster.choose_port(settings, port)
         if chosen != before:
-            typer.echo(f"127.0.0.1:{before} is taken; this cluster now uses port {chosen}")
+            why = f"127.0.0.1:{before} is taken; " if port == "auto" else ""
+            typer.echo(f"{why}this cluster now uses port {chosen}")
     typer.echo(str(cluster.start(settings)))
 
 
