@@ -30,6 +30,8 @@ log = logging.getLogger("onemap.db")
 
 #: Seconds between probes.
 INTERVAL_S = 1.0
+#: A probe answered this fast needs no second try on a new connection.
+QUICK_S = 0.5
 
 
 def track_sockets(engine: Engine) -> weakref.WeakSet:
@@ -129,8 +131,9 @@ class DbWatch:
     async def probe(self) -> bool:
         """True when the server answers ``SELECT 1`` within ``probe_s``.
 
-        The probe's connection and a new one are tried at once, so a busy server's
-        slow connect alone does not count as a hang.
+        The probe's connection is asked first; when it is slow or gone, a new one is
+        tried alongside it, and either answering in time counts (so neither a busy
+        server's slow connect nor a lost probe connection alone is taken for a hang).
         """
         old = self._conn
 
@@ -148,11 +151,18 @@ class DbWatch:
                 raise
             return conn
 
-        tasks = {asyncio.ensure_future(on_old()), asyncio.ensure_future(on_new())}
+        first = asyncio.ensure_future(on_old())
+        tasks = {first}
         answered = False
         pending = set(tasks)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.probe_s
+        done, _ = await asyncio.wait({first}, timeout=min(QUICK_S, self.probe_s))
+        if done and first.exception() is None:
+            return True  # the usual case: no new connection needed
+        second = asyncio.ensure_future(on_new())
+        tasks.add(second)
+        pending = {t for t in tasks if not t.done()}
         while pending and not answered:
             done, pending = await asyncio.wait(pending, timeout=max(0, deadline - loop.time()),
                                                return_when=asyncio.FIRST_COMPLETED)
