@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import weakref
 
@@ -54,18 +55,12 @@ def cut_sockets(conns) -> int:
         except Exception:  # closed already
             continue
         try:
-            with socket.socket(fileno=_dup(fd)) as s:
+            with socket.socket(fileno=os.dup(fd)) as s:
                 s.shutdown(socket.SHUT_RDWR)
             n += 1
         except OSError:
             continue
     return n
-
-
-def _dup(fd: int) -> int:
-    import os
-
-    return os.dup(fd)
 
 
 class DbWatch:
