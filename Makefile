@@ -39,7 +39,7 @@ $(ASSETS): api/map/package.json api/map/package-lock.json
 	@touch $(ASSETS)
 
 run: setup
-	@$(ONEMAP) db up
+	@$(ONEMAP) db up --port auto
 	@$(ONEMAP) db migrate
 	@$(ONEMAP) demo --size city --if-empty
 	@$(ONEMAP) serve --host $(HOST) --port $(PORT)

@@ -22,6 +22,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         warm_up = service_for(state.engine).start_warm_up()  # hotspot data, in the background
+        state.watch.start()  # notices a hung database (api/dbwatch.py)
         yield
         await warm_up.stop()
         await state.close()

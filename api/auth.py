@@ -35,6 +35,7 @@ from api.policy import Rule, rule_for
 from api.secrets import redact_query
 from api.startup import is_loopback
 from geo import audit
+from geo.errors import DatabaseUnavailable
 from geo.keys import ROLES, ApiKey, has_active_keys_async, verify_key_async
 
 try:
@@ -190,7 +191,7 @@ class AuthMiddleware:
         """Run an auth query with a hard time limit; any database trouble → Unavailable."""
         try:
             return await asyncio.wait_for(self._query(fn, *args), DB_TIMEOUT_S)
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, DatabaseUnavailable) as exc:
             raise Unavailable(str(exc)) from exc
         except Exception as exc:  # asyncpg errors share no useful base with OSError
             if type(exc).__module__.startswith("asyncpg"):

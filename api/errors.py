@@ -5,6 +5,8 @@ Every error response is JSON ``{"detail": "...", "code": "..."}``.
 
 from __future__ import annotations
 
+import asyncpg
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -31,6 +33,18 @@ STATUS: dict[type[E.OnemapError], int] = {
 }
 
 RETRY_AFTER_S = "5"
+
+#: Driver exceptions that mean the database cannot answer now (→ 503 database_unavailable):
+#: refused or cut connections, and a connect that timed out (asyncpg raises TimeoutError).
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError, ConnectionError,
+    TimeoutError)
+
+
+def unavailable_body() -> bytes:
+    """The JSON body of a 503 database_unavailable answer (for raw ASGI senders)."""
+    return orjson.dumps({"detail": "database unavailable, retry later",
+                         "code": "database_unavailable"})
 
 
 def error_response(status: int, detail: str, code: str,
@@ -92,11 +106,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(DBAPIError, _db_error)
-    try:
-        import asyncpg
-
-        for cls in (asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
-                    ConnectionError):
-            app.add_exception_handler(cls, _db_unavailable)
-    except ImportError:  # pragma: no cover
-        pass
+    for cls in UNAVAILABLE:
+        app.add_exception_handler(cls, _db_unavailable)

@@ -9,8 +9,9 @@ import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
+from api.dbwatch import DbWatch, track_sockets
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
@@ -35,6 +36,7 @@ class AppState:
     db: DatabaseSettings
     area: ServiceAreaSettings
     engine: Engine
+    watch: DbWatch
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _widget: WidgetRules | None = None
@@ -48,7 +50,15 @@ class AppState:
     ) -> AppState:
         """Make the state from settings (reads the environment for those not given)."""
         db = db or DatabaseSettings()
-        return cls(api or ApiSettings(), db, area or ServiceAreaSettings(), make_engine(db))
+        engine = make_engine(db)
+        watch = DbWatch(libpq_url(db), db.hang_probe_s)
+        watch.psycopg_conns = track_sockets(engine)
+
+        @event.listens_for(engine, "do_connect")
+        def _refuse_while_hung(*_args) -> None:
+            watch.check()
+
+        return cls(api or ApiSettings(), db, area or ServiceAreaSettings(), engine, watch)
 
     @property
     def widget(self) -> WidgetRules:
@@ -62,7 +72,11 @@ class AppState:
         return self._widget
 
     async def pool(self) -> asyncpg.Pool:
-        """The asyncpg pool, created on first use so the app starts without a database."""
+        """The asyncpg pool, created on first use so the app starts without a database.
+
+        Raises DatabaseUnavailable at once while the database is marked hung.
+        """
+        self.watch.check()
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
@@ -70,9 +84,10 @@ class AppState:
                         libpq_url(self.db),
                         min_size=1,
                         max_size=16,
-                        timeout=5,
+                        timeout=self.db.connect_timeout_s,
                         command_timeout=self.db.statement_timeout_ms / 1000,
                         reset=_keep_session,
+                        init=self.watch.adopt,
                         server_settings={
                             "statement_timeout": str(self.db.statement_timeout_ms),
                             "application_name": "onemap-tiles",
@@ -83,6 +98,7 @@ class AppState:
 
     async def close(self) -> None:
         """Release connections."""
+        await self.watch.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PREFIX = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+_ROLE = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
 class DatabaseSettings(BaseSettings):
@@ -22,13 +23,27 @@ class DatabaseSettings(BaseSettings):
 
     model_config = _PREFIX
 
-    database_url: str | None = None
-    data_dir: Path = Path("data")
-    pg_dir: Path | None = None
-    pg_port: int = Field(55432, ge=1024, le=65535)
-    pg_user: str = "onemap"
-    pg_database: str = "onemap"
-    statement_timeout_ms: int = Field(30_000, ge=100)
+    database_url: str | None = Field(
+        None, description="any PostGIS (SQLAlchemy or libpq URL); unset → the embedded cluster")
+    data_dir: Path = Field(Path("data"), description="demo outputs and the embedded cluster "
+                           "(``pg/``, passwords in ``pg.password`` and ``pg.superuser.password``)")
+    pg_dir: Path | None = Field(None, description="folder of the embedded cluster "
+                                "(default ``<data_dir>/pg``)")
+    pg_port: int = Field(55432, ge=1024, le=65535, description=(
+        "port of the embedded cluster on 127.0.0.1; when not set, the port the cluster was "
+        "created with (``onemap db up --port auto`` picks a free one)"))
+    pg_user: str = Field("onemap", pattern=_ROLE, description=(
+        "the service's role in the embedded cluster (no superuser rights; owns the database)"))
+    pg_superuser: str = Field("postgres", pattern=_ROLE, description=(
+        "the embedded cluster's superuser (creates the service role and the extensions)"))
+    pg_database: str = Field("onemap", description="database name in the embedded cluster")
+    statement_timeout_ms: int = Field(30_000, ge=100, description=(
+        "longest a statement may run, in ms (server side, and on the client for asyncpg)"))
+    connect_timeout_s: float = Field(3.0, gt=0, le=60, description=(
+        "longest wait for a new database connection (or a free pooled one), in seconds"))
+    hang_probe_s: float = Field(2.5, gt=0, le=60, description=(
+        "a call running longer than this makes the service check, with a fresh connection, "
+        "whether the database still answers; if not, calls in flight end with 503"))
 
     @property
     def cluster_dir(self) -> Path:

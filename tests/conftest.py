@@ -65,9 +65,14 @@ def drop_database(server: DatabaseSettings, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> DatabaseSettings:
-    """The PostGIS server of this run."""
-    return _server_settings()
+def pg_server() -> Iterator[DatabaseSettings]:
+    """The PostGIS server of this run; an embedded cluster the run started is stopped after."""
+    before = DatabaseSettings(data_dir=ROOT / "data")
+    started = before.embedded and not cluster.status(before).running
+    settings = _server_settings()
+    yield settings
+    if started:
+        cluster.stop(settings)
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import free_port, serve
+from _server import free_port, serve, server_log_tail
 from sqlalchemy import text
 
-from geo.db import cluster, migrate
+from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.settings import DatabaseSettings
 
@@ -62,6 +62,7 @@ def own_cluster():
         finally:
             shutil.rmtree(d, ignore_errors=True)
             cluster.password_file(settings).unlink(missing_ok=True)
+            passwords.superuser_file(settings).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +192,92 @@ def test_database_stops_during_ingest_stream(own_cluster, server, mode):
 
     counts = per_batch_counts(own_cluster, run)
     assert counts == {i: PER_BATCH for i in range(BATCHES)}
+
+
+# --- a hung database (issue 13 point 19) -----------------------------------------------------
+# Hung, not stopped: every process of the cluster gets SIGSTOP (the postmaster and its
+# backends, as when the host or its disk freezes). TCP still connects, nothing answers, and
+# the server-side statement timeout cannot fire. Answers must still come within 5 s.
+
+HUNG_ANSWER_S = 5.0
+READS = ["/readyz", "/ogc/collections/cameras/items?limit=5", "/ogc/collections/incidents/items",
+         "/tiles/cameras/{z}/{x}/{y}.pbf", "/tiles/incidents/{z}/{x}/{y}.pbf",
+         "/api/v1/hotspots?res={res}&k=1"]
+
+
+def cluster_pids(settings: DatabaseSettings) -> list[int]:
+    """The postmaster of a cluster and its children."""
+    pm = int((settings.cluster_dir / "postmaster.pid").read_text().splitlines()[0])
+    kids = subprocess.run(["pgrep", "-P", str(pm)], capture_output=True, text=True).stdout
+    return [pm, *map(int, kids.split())]
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def get_all(base: str, paths: list[str]) -> dict[str, tuple[int | None, float, httpx.Response]]:
+    """GET every path at once (threads); path → (status or None on timeout, seconds, reply)."""
+    out = {}
+
+    def one(path):
+        t0 = time.monotonic()
+        try:
+            r = httpx.get(base + path, timeout=3 * HUNG_ANSWER_S)
+            out[path] = (r.status_code, time.monotonic() - t0, r)
+        except httpx.TimeoutException:
+            out[path] = (None, time.monotonic() - t0, None)
+
+    threads = [threading.Thread(target=one, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _reads(round_: int) -> list[str]:
+    """The read routes, at tiles and parameters no earlier round asked for (no cache hits)."""
+    z, x, y = 15, 27110 + round_, 12770
+    return [p.format(z=z, x=x, y=y, res=7 + round_) for p in READS]
+
+
+def test_hung_database_answers_503_within_5_s(own_cluster, server):
+    import signal
+
+    with httpx.Client(base_url=server, timeout=10) as client:
+        assert client.get("/readyz").status_code == 200
+    before = get_all(server, _reads(0))
+    assert all(st is not None and st < 500 for st, _, _ in before.values()), before
+    pids = cluster_pids(own_cluster)
+    signal_all(pids, signal.SIGSTOP)
+    try:
+        time.sleep(0.2)
+        during = get_all(server, _reads(1))  # in flight while the hang is being noticed
+        later = get_all(server, _reads(2))  # asked once it is known
+    finally:
+        signal_all(pids, signal.SIGCONT)
+    for seen in (during, later):
+        slow = {p: round(dt, 2) for p, (_, dt, _) in seen.items() if dt >= HUNG_ANSWER_S}
+        assert not slow, f"answers slower than {HUNG_ANSWER_S} s on a hung database: {slow}"
+        for path, (status, _, r) in seen.items():
+            assert status is not None and status < 500 or status == 503, \
+                (path, status, server_log_tail(server))
+            if status == 503:
+                assert r.json()["code"] == "database_unavailable" and r.json()["detail"]
+                assert r.headers.get("retry-after")
+        assert seen[_reads(0)[0]][0] == 503, "readyz says ready while the database hangs"
+    print("\nhung database:", {p: (st, round(dt, 2)) for p, (st, dt, _) in during.items()})
+
+    # SIGCONT: the service comes back by itself, every read answers as before.
+    deadline = time.monotonic() + 20
+    with httpx.Client(base_url=server, timeout=10) as client:
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "service did not recover after SIGCONT"
+            time.sleep(0.3)
+    after = get_all(server, _reads(3))
+    assert [after[p][0] for p in _reads(3)] == [before[p][0] for p in _reads(0)]

@@ -18,12 +18,20 @@ app = typer.Typer(
 
 
 @app.command()
-def up() -> None:
-    """Create (first time) and start the embedded PostGIS on 127.0.0.1:55432."""
+def up(port: Annotated[str | None, typer.Option(
+        "--port", help="port for this cluster: a number, or auto (keep it when free, else "
+                       "the next free one); remembered by the cluster")] = None) -> None:
+    """Create (first time) and start the embedded PostGIS on 127.0.0.1 (port 55432)."""
     settings = DatabaseSettings()
     if not settings.embedded:
         typer.echo("ONEMAP_DATABASE_URL is set; nothing to start")
         return
+    if port is not None:
+        before = cluster.port(settings)
+        chosen = cluster.choose_port(settings, port)
+        if chosen != before:
+            why = f"127.0.0.1:{before} is taken; " if port == "auto" else ""
+            typer.echo(f"{why}this cluster now uses port {chosen}")
     typer.echo(str(cluster.start(settings)))
 
 
@@ -45,7 +53,7 @@ def status() -> None:
         return
     st = cluster.status(settings)
     typer.echo(str(st))
-    if not st.running:
+    if not st.ok:
         raise typer.Exit(3)
 
 

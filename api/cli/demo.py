@@ -64,4 +64,6 @@ def command(
         return
     for report in result.reports:
         typer.echo(report.summary())
+    for line in result.derived:
+        typer.echo(line)
     typer.echo(f"ground truth: {result.truth_path}")

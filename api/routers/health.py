@@ -11,6 +11,7 @@ from api.errors import RETRY_AFTER_S
 from api.responses import OrjsonResponse
 from geo.db.engine import schema_revision
 from geo.db.migrate import head_revision
+from geo.errors import DatabaseUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -25,8 +26,9 @@ def healthz() -> dict:
 async def readyz(state: StateDep) -> OrjsonResponse:
     """200 once the database is reachable and migrated to the code's head revision."""
     try:
+        state.watch.check()
         rev = await run_in_threadpool(schema_revision, state.engine)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, DatabaseUnavailable):
         return OrjsonResponse(
             {"detail": "database unavailable", "code": "database_unavailable"},
             status_code=503,

@@ -24,10 +24,11 @@ import orjson
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 
 from api.auth import current_role
+from api.errors import RETRY_AFTER_S, UNAVAILABLE, unavailable_body
 from api.metrics import metrics
 from api.secrets import redact_query
 from geo.db.urls import libpq_url
-from geo.errors import OnemapError
+from geo.errors import DatabaseUnavailable, OnemapError
 from tiles.cache import Tile
 from tiles.render import TileTimeout
 from tiles.service import TileRequest, TileService
@@ -159,6 +160,10 @@ async def answer(service: TileService, req: TileRequest, if_none_match: str | No
         except ClientGone:
             metrics.observe_tile(req.name, "cancelled", time.perf_counter() - t0, 0)
             return Answer(499, {}, b"", "cancelled")
+        except (DatabaseUnavailable, *UNAVAILABLE):
+            metrics.tile_errors.labels(req.name, "database_unavailable").inc()
+            return Answer(503, {"Content-Type": "application/json", "Retry-After": RETRY_AFTER_S},
+                          unavailable_body(), "unavailable")
     body = tile.data
     if body and accepts_gzip:
         if tile.gz is None:

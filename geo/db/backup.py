@@ -95,15 +95,20 @@ def dump(settings: DatabaseSettings, path: Path, progress: Progress | None = Non
     return BackupSummary(path, path.stat().st_size, tables)
 
 
+#: Rows of PostGIS's own table, dumped as an extension configuration table. The service role
+#: does not own it (the superuser made the extension) and the target already has its rows.
+_EXTENSION_DATA = " TABLE DATA public spatial_ref_sys "
+
+
 def _restore_list(path: Path, env: dict[str, str]) -> str:
-    """The archive's table of contents without the extension entries."""
+    """The archive's table of contents without the extensions and their own rows."""
     proc = subprocess.run([_tool("pg_restore"), "--list", str(path)], env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise FileFormatError(f"{path} is not a readable onemap dump: "
                               f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
     keep = [ln for ln in proc.stdout.splitlines()
-            if not (" EXTENSION " in ln and not ln.startswith(";"))]
+            if ln.startswith(";") or not (" EXTENSION " in ln or _EXTENSION_DATA in ln)]
     return "\n".join(keep) + "\n"
 
 

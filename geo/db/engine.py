@@ -12,7 +12,7 @@ def make_engine(settings: DatabaseSettings | None = None, **kwargs) -> Engine:
     """An engine on the configured database with a statement timeout and fast failure."""
     settings = settings or DatabaseSettings()
     connect_args = {
-        "connect_timeout": 5,
+        "connect_timeout": max(2, round(settings.connect_timeout_s)),  # libpq: whole seconds
         "options": f"-c statement_timeout={settings.statement_timeout_ms}",
         "application_name": "onemap",
     }
@@ -20,6 +20,7 @@ def make_engine(settings: DatabaseSettings | None = None, **kwargs) -> Engine:
     return create_engine(
         sqlalchemy_url(settings),
         pool_pre_ping=True,
+        pool_timeout=kwargs.pop("pool_timeout", settings.connect_timeout_s),
         pool_size=kwargs.pop("pool_size", 5),
         max_overflow=kwargs.pop("max_overflow", 10),
         connect_args=connect_args,

@@ -27,7 +27,7 @@ def sqlalchemy_url(settings: DatabaseSettings, database: str | None = None) -> U
             username=settings.pg_user,
             password=cluster.cluster_password(settings),
             host="127.0.0.1",
-            port=settings.pg_port,
+            port=cluster.port(settings),
             database=settings.pg_database,
         )
     if database:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,7 @@ class DemoLoad:
     truth_path: Path | None
     reports: list = field(default_factory=list)
     skipped: bool = False
+    derived: list[str] = field(default_factory=list)
 
 
 def has_data(engine: Engine) -> bool:
@@ -104,6 +106,37 @@ def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, replace: bo
             console.print(f"demo: loading {name} ({len(frame):,} rows)")
         out.reports.append(load_frame(engine, name, frame, progress=progress,
                                       label=name.rstrip("s")))
+    out.derived = derive_tables(engine, progress=progress, console=console)
     data_dir = data_dir if data_dir is not None else DatabaseSettings().data_dir
     out.truth_path = write_truth(city.truth, data_dir)
     return out
+
+
+def derive_tables(engine: Engine, *, progress: bool = False, console=None) -> list[str]:
+    """Compute what the service derives from the loaded layers, so the first map is complete.
+
+    ``load_frame`` leaves camera views to bulk callers; the demo computes them once
+    for every camera (progress bar), then stores the gaps of the default window,
+    written after every layer so the service reads them as current.
+
+    Returns
+    -------
+    list of str
+        One line per derived table, for the CLI.
+    """
+    from geo.coverage.gapstore import refresh_gaps
+    from geo.coverage.views import refresh_all
+
+    lines = []
+    if console is not None and progress:
+        console.print("demo: computing camera views")
+    views = refresh_all(engine, progress=progress)
+    lines.append(f"camera views: {views.summary()}")
+    t0 = time.perf_counter()
+    if console is not None and progress:
+        with console.status("demo: finding coverage gaps"):
+            n = refresh_gaps(engine)
+    else:
+        n = refresh_gaps(engine)
+    lines.append(f"coverage gaps: {n} stored in {time.perf_counter() - t0:.2f} s")
+    return lines
