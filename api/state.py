@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
-from geo.settings import DatabaseSettings, ServiceAreaSettings
+from geo.settings import DatabaseSettings, LocalTimeSettings, ServiceAreaSettings
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -34,6 +34,7 @@ class AppState:
     db: DatabaseSettings
     area: ServiceAreaSettings
     engine: Engine
+    time: LocalTimeSettings = field(default_factory=LocalTimeSettings)
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

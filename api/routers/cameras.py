@@ -13,8 +13,9 @@ from fastapi.responses import Response
 
 from api.auth import current_actor
 from api.deps import EngineDep, StateDep
-from api.routers.coverage import SettingsDep, parse_bbox
+from api.routers.coverage import SettingsDep
 from geo.coverage import camera_edits
+from geo.params import parse_bbox
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 

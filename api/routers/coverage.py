@@ -16,7 +16,7 @@ from geo.coverage.placement import site_cameras
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache, summary
 from geo.coverage.views import refresh_all
-from geo.errors import InvalidInput
+from geo.params import parse_bbox
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage"])
 
@@ -46,23 +46,6 @@ def coverage_cache(request: Request) -> ResultCache:
 
 SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
 CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
-
-
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """``lon_min,lat_min,lon_max,lat_max`` → floats (None when absent)."""
-    if bbox is None or bbox == "":
-        return None
-    try:
-        parts = tuple(float(v) for v in bbox.split(","))
-    except ValueError:
-        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max") from None
-    if len(parts) != 4:
-        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max")
-    x0, y0, x1, y1 = parts
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise InvalidInput("bbox must be lon_min,lat_min,lon_max,lat_max in degrees, "
-                           "min < max")
-    return parts  # type: ignore[return-value]
 
 
 @router.get("/summary")

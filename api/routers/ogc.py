@@ -121,7 +121,8 @@ async def items(request: Request, collection_id: str = Path(description="collect
     _guard(request, c)
     s = _settings(request)
     params = dict(request.query_params)
-    q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit)
+    q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit,
+                         tz=request.app.state.onemap.time.local_timezone)
     sql, args = items_sql(c, q, feature_sql(c))
     pool = await request.app.state.onemap.pool()
     async with pool.acquire() as conn:

@@ -13,15 +13,19 @@ class HotspotSettings(BaseSettings):
     use FDR levels ``alpha/5``, ``alpha`` and ``2*alpha`` (0.01/0.05/0.10 by default).
     """
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_HOTSPOT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_HOTSPOT_", extra="ignore",
+                                      populate_by_name=True)
 
     res: int = Field(9, ge=6, le=12)
     k: int = Field(1, ge=1, le=3)
     alpha: float = Field(0.05, gt=0, le=0.2)
     # Gi* on fewer incidents than this is noise: the request is refused.
     min_incidents: int = Field(30, ge=1)
-    # Timezone of week/month steps and of dates given without a zone.
-    timezone: str = "Asia/Shanghai"
+    # The service's one local time zone (geo.settings.LocalTimeSettings), read here for
+    # week/month steps and for dates given without a zone.
+    timezone: str = Field("Asia/Shanghai", validation_alias="ONEMAP_LOCAL_TIMEZONE",
+                          description="ONEMAP_LOCAL_TIMEZONE: local zone of naive times "
+                                      "and of week/month steps")
     # Buffer of the incidents' extent when there are no admin areas (metres).
     area_buffer_m: float = Field(500.0, ge=0)
     # Refuse studies with more cells than this (narrow with bbox or a coarser res).

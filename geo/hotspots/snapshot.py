@@ -21,7 +21,8 @@ import numpy as np
 from sqlalchemy import Engine
 
 from geo.hotspots.cells import parents
-from geo.hotspots.params import CATEGORIES, SOURCES, Filters
+from geo.hotspots.params import Filters
+from geo.vocabulary import CATEGORIES, SOURCES
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _HEADER, _TRAILER = 19, 2

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from geo.hotspots.params import CATEGORIES, SOURCES
+from geo.vocabulary import CATEGORIES, SOURCES
 
 M_PER_DEG = 111_320.0
 
