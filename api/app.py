@@ -5,9 +5,10 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from importlib import import_module
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
+from api.params import query_text
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
 from api.state import AppState
@@ -31,6 +32,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
+        dependencies=[Depends(query_text)],
     )
     app.state.onemap = state
     errors.install(app)

@@ -26,7 +26,10 @@ dependency                query parameters                              value
 ========================  ============================================  ====================
 
 Free text (names, notes, codes) goes through :func:`geo.params.check_text`; ids
-through :func:`geo.params.parse_id`.
+through :func:`geo.params.parse_id`. Request bodies use the pydantic types ``Text``
+(no NUL or control characters, documented as a pattern), ``Id`` (1..2^63-1) and
+``Seed`` (0..2^32-1). :func:`query_text` runs for every route (``create_app``): no
+query or path parameter holding a NUL reaches a route.
 """
 
 from __future__ import annotations
@@ -35,17 +38,35 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from pydantic import Field
 
 from geo.params import (
+    BIGINT_MAX,
     CATEGORIES,
     SOURCES,
+    TEXT_PATTERN,
     Bbox,
     TimeWindow,
+    check_text,
     parse_bbox,
     parse_choices,
     parse_res,
     parse_window,
 )
+
+Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+def query_text(request: Request) -> None:
+    """Refuse NUL and control characters in any query or path parameter (400)."""
+    for name, value in request.query_params.multi_items():
+        check_text(name, "a query parameter name", max_len=200)
+        check_text(value, name, max_len=100_000)
+    for name, value in request.path_params.items():
+        if isinstance(value, str):
+            check_text(value, name)
 
 
 def local_zone(request: Request) -> str:

@@ -45,9 +45,9 @@ from geo.errors import InvalidInput
 from geo.vocabulary import CATEGORIES, H3_RESOLUTIONS, SOURCES
 
 __all__ = [
-    "CATEGORIES", "SOURCES", "TIME_MIN", "TIME_MAX", "Bbox", "TimeWindow", "check_text",
-    "parse_bbox", "parse_choices", "parse_id", "parse_interval", "parse_res", "parse_time",
-    "parse_window", "zone",
+    "BIGINT_MAX", "CATEGORIES", "SOURCES", "TEXT_PATTERN", "TIME_MIN", "TIME_MAX", "Bbox",
+    "TimeWindow", "check_text", "parse_bbox", "parse_choices", "parse_id", "parse_interval",
+    "parse_res", "parse_time", "parse_window", "zone",
 ]
 
 Bbox = tuple[float, float, float, float]
@@ -63,6 +63,9 @@ _DURATION = re.compile(
     r"(?:T(?:(?P<h>\d{1,9})H)?(?:(?P<m>\d{1,10})M)?(?:(?P<s>\d{1,12})S)?)?$"
 )
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # nanoseconds → microseconds
+# Text without NUL or other control characters (tab, CR and LF allowed), as a JSON
+# Schema pattern: request models use it (``api.params.Text``), check_text enforces it.
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

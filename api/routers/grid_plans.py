@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from api.auth import current_actor
 from api.deps import EngineDep
 from api.errors import error_response
-from geo.errors import PlanConflict
+from api.params import Id, Seed, Text
+from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
 from geo.gridplan import plans, service
 from geo.gridplan.diff import diff_plans
@@ -24,6 +25,7 @@ from geo.gridplan.edits import apply_edit
 from geo.gridplan.merge import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
+from geo.params import BIGINT_MAX
 
 router = APIRouter(prefix="/api/v1/grid-plans", tags=["grid plans"])
 
@@ -34,9 +36,9 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", description='plan versi
 class NewPlan(BaseModel):
     """A new draft: a copy of ``from_plan`` (empty when null)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    from_plan: int | None = None
-    note: str | None = Field(None, max_length=2000)
+    name: Text = Field(min_length=1, max_length=200)
+    from_plan: Id | None = None
+    note: Text | None = Field(None, max_length=2000)
 
 
 class RedistrictBody(BaseModel):
@@ -44,23 +46,28 @@ class RedistrictBody(BaseModel):
 
     target: int | None = Field(None, ge=10, le=10_000)
     tolerance: float | None = Field(None, gt=0, lt=1)
-    communities: list[str] | None = Field(None, max_length=10_000)
-    seed: int | None = None
+    communities: list[Text] | None = Field(None, max_length=10_000)
+    seed: Seed | None = None
 
 
 class EditBody(BaseModel):
     """One edit of a draft (see ``geo.gridplan.edits``)."""
 
     op: Literal["move", "split", "merge", "lock", "unlock"]
-    buildings: list[int] | None = Field(None, max_length=100_000)
-    to_grid: str | None = None
-    grid: str | None = None
-    grids: list[str] | None = Field(None, max_length=1000)
+    buildings: list[Id] | None = Field(None, max_length=100_000)
+    to_grid: Text | None = None
+    grid: Text | None = None
+    grids: list[Text] | None = Field(None, max_length=1000)
     k: int | None = None
 
 
 def _plan_id(engine, plan: str) -> int:
-    return service.resolve_plan(engine, None if plan == "active" else int(plan))
+    if plan == "active":
+        return service.resolve_plan(engine, None)
+    plan_id = int(plan)
+    if not 0 < plan_id <= BIGINT_MAX:
+        raise NotFound(f"no grid plan {plan}")
+    return service.resolve_plan(engine, plan_id)
 
 
 def _version(if_match: str | None) -> int | None:
