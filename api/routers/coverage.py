@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import orjson
@@ -11,12 +10,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, StateDep
+from api.params import LocalZoneDep
 from geo.coverage.gapstore import gap_features
 from geo.coverage.placement import site_cameras
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache, summary
 from geo.coverage.views import refresh_all
-from geo.params import parse_bbox
+from geo.params import parse_bbox, parse_time
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage"])
 
@@ -50,16 +50,18 @@ CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
 
 @router.get("/summary")
 def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
-                     level: Level = "city", days: Days = None,
-                     until: Annotated[datetime | None, Query(
-                         description="end of the incident window (default: newest incident)")
+                     tz: LocalZoneDep, level: Level = "city", days: Days = None,
+                     until: Annotated[str | None, Query(
+                         description="end of the incident window, ISO 8601; without an "
+                                     "offset it is local time (default: newest incident)")
                      ] = None) -> Response:
     """Coverage per unit of ``level``, overall and per camera class.
 
     Bases: public area, roads, key places, H3 cells and incidents; cameras that
     see nothing are listed.
     """
-    return _json(summary(engine, level, settings=settings, area=state.area, until=until,
+    end = parse_time(until, "until", tz=tz)
+    return _json(summary(engine, level, settings=settings, area=state.area, until=end,
                          days=days, cache=cache))
 
 
