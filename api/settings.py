@@ -15,6 +15,11 @@ class ApiSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = []
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    body_process_above_bytes: int = Field(
+        1024 * 1024, ge=0,
+        description="request bodies larger than this are decoded in a worker process (a "
+                    "large decode holds the GIL and would stall other requests); smaller "
+                    "ones in a worker thread")
     rate_limit_per_minute: int = Field(6000, ge=1)
     # Cells with fewer incidents than this are suppressed for the widget role.
     widget_min_count: int = Field(5, ge=1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy import Engine
 
+from api.bodies import BodyDecoder
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
@@ -35,6 +36,7 @@ class AppState:
     area: ServiceAreaSettings
     engine: Engine
     time: LocalTimeSettings = field(default_factory=LocalTimeSettings)
+    bodies: BodyDecoder | None = None
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -48,6 +50,10 @@ class AppState:
         """Make the state from settings (reads the environment for those not given)."""
         db = db or DatabaseSettings()
         return cls(api or ApiSettings(), db, area or ServiceAreaSettings(), make_engine(db))
+
+    def __post_init__(self) -> None:
+        if self.bodies is None:
+            self.bodies = BodyDecoder(self.api.body_process_above_bytes)
 
     async def pool(self) -> asyncpg.Pool:
         """The asyncpg pool, created on first use so the app starts without a database."""
@@ -74,4 +80,5 @@ class AppState:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        self.bodies.close()
         self.engine.dispose()

@@ -5,13 +5,14 @@ Each write recomputes the camera's view in the same transaction.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import current_actor
+from api.bodies import SmallJsonObject, json_body_doc
 from api.deps import EngineDep, StateDep
 from api.routers.coverage import SettingsDep
 from geo.coverage import camera_edits
@@ -57,22 +58,18 @@ def _with_report(feature: dict, report) -> dict:
     return feature
 
 
-@router.post("")
+@router.post("", openapi_extra=json_body_doc("GeoJSON Feature or fields with lon/lat"))
 def create_camera(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-                  body: Annotated[dict[str, Any], Body(description="GeoJSON Feature or fields "
-                                                                    "with lon/lat")]) -> Response:
+                  body: SmallJsonObject) -> Response:
     """Add a camera; its view is computed before the answer (201)."""
     feature, report = camera_edits.create_camera(engine, body, current_actor(request),
                                                  settings=settings, area=state.area)
     return _geojson(_with_report(feature, report), 201)
 
 
-@router.put("/{camera_id}")
+@router.put("/{camera_id}", openapi_extra=json_body_doc("fields to change (Feature or flat)"))
 def update_camera(camera_id: CameraId, request: Request, engine: EngineDep, state: StateDep,
-                  settings: SettingsDep,
-                  body: Annotated[dict[str, Any], Body(description="fields to change "
-                                                                    "(Feature or flat)")]
-                  ) -> Response:
+                  settings: SettingsDep, body: SmallJsonObject) -> Response:
     """Change a camera (fields not given keep their values); its view is recomputed."""
     feature, report = camera_edits.update_camera(engine, camera_id, body, current_actor(request),
                                                  settings=settings, area=state.area)

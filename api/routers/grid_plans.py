@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
-from api.deps import EngineDep
+from api.bodies import decode_object, json_body_doc
+from api.deps import EngineDep, StateDep
 from api.errors import error_response
 from api.params import Id, Seed, Text
 from geo.errors import NotFound, PlanConflict
@@ -257,11 +259,19 @@ def diff(
         return diff_plans(conn, ia, ib, moves)
 
 
-@router.post("/{plan}/overlay")
-def overlay(
-    plan: PlanRef, layer: dict[str, Any], engine: EngineDep, key: str | None = None
-) -> dict:
-    """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
+def _overlay_layer(body: bytes, key: str | None):
+    """Decode and check a departmental layer (module level: it may run in a worker process)."""
+    layer = decode_object(body)
     features_of(layer, allowed={"Polygon", "MultiPolygon"})  # ranges, closed rings, validity
-    plan_id = _plan_id(engine, plan)
-    return service.overlay(engine, plan_id, read_layer(layer, key))
+    return read_layer(layer, key)
+
+
+@router.post("/{plan}/overlay",
+             openapi_extra=json_body_doc("GeoJSON FeatureCollection of (Multi)Polygons",
+                                         ("application/json", "application/geo+json")))
+async def overlay(plan: PlanRef, request: Request, state: StateDep,
+                  key: str | None = None) -> dict:
+    """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
+    layer = await state.bodies.run(_overlay_layer, await request.body(), key)
+    plan_id = await run_in_threadpool(_plan_id, state.engine, plan)
+    return await run_in_threadpool(service.overlay, state.engine, plan_id, layer)

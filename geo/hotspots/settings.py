@@ -51,6 +51,27 @@ class HotspotSettings(BaseSettings):
     # study (default); ≥ 1 = ArcGIS-style space-time Gi* over the whole cube.
     time_window: int = Field(0, ge=0, le=12)
 
+    # Size limits, checked on an estimate before any work (refused with 400 too_large).
+    heatmap_max_cells: int = Field(
+        1_000_000, ge=1_000,
+        description="most H3 cells a heatmap may evaluate (the incidents' extent grown by "
+                    "the bandwidth, at the output res)")
+    heatmap_max_pairs: int = Field(
+        30_000_000, ge=1_000,
+        description="most (cell, incident cell) pairs within the bandwidth a heatmap may "
+                    "sum (memory grows with it: about 40 bytes a pair)")
+    emerging_max_bins: int = Field(
+        20_000_000, ge=1_000,
+        description="most cell × time-step bins an emerging hot spot analysis may hold")
+    emerging_max_work: int = Field(
+        200_000_000, ge=1_000,
+        description="most bins × k-ring neighbours × (time_window + 1) an emerging hot "
+                    "spot analysis may weigh (its space-time weights' size)")
+    time_budget_s: float = Field(
+        60.0, gt=0,
+        description="seconds an analysis may run before the request is answered 400 "
+                    "time_budget_exceeded (the computation is abandoned)")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
