@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, StateDep
 from api.params import LocalZoneDep
@@ -101,15 +104,29 @@ class SitingRequest(BaseModel):
 
 
 @router.post("/siting")
-def coverage_siting(body: SitingRequest, engine: EngineDep, state: StateDep,
-                    settings: SettingsDep) -> Response:
-    """Propose ``k`` new cameras (existing ones fixed) with the coverage curve."""
+async def coverage_siting(body: SitingRequest, request: Request, engine: EngineDep,
+                          state: StateDep, settings: SettingsDep) -> Response:
+    """Propose ``k`` new cameras (existing ones fixed) with the coverage curve.
+
+    The exact solver's child process is ended at ``ONEMAP_COVERAGE_SITE_TIME_LIMIT_S``
+    (the answer is then the greedy one, ``status: killed_at_time_limit``) or as soon as
+    the client goes away.
+    """
     posted = None
     if body.candidates is not None:
         posted = [c.model_dump(exclude_none=True) for c in body.candidates]
-    return _json(site_cameras(engine, body.k, body.weight, candidates=posted,
-                              method=body.method, settings=settings, area=state.area,
-                              days=body.days))
+    cancel = threading.Event()
+    work = asyncio.ensure_future(run_in_threadpool(
+        site_cameras, engine, body.k, body.weight, candidates=posted, method=body.method,
+        settings=settings, area=state.area, days=body.days, cancel=cancel))
+    try:
+        while not work.done():
+            await asyncio.wait({work}, timeout=0.25)
+            if not work.done() and await request.is_disconnected():
+                cancel.set()
+        return _json(work.result())
+    finally:
+        cancel.set()  # a cancelled request (or an error) ends the solver too
 
 
 @router.post("/refresh")
