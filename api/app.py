@@ -7,7 +7,7 @@ from importlib import import_module
 
 from fastapi import Depends, FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.params import query_text
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
@@ -38,6 +38,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
     errors.install(app)
     for path in ROUTERS:
         app.include_router(import_module(path).router)
+    openapi.install(app)
     _install_middleware(app, state)
     return app
 

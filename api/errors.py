@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.responses import OrjsonResponse
 from geo import errors as E
@@ -65,11 +66,24 @@ async def _validation(_: Request, exc: RequestValidationError) -> OrjsonResponse
     return error_response(422, "; ".join(parts) or "invalid request", "invalid_parameter")
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> OrjsonResponse:
+def _allowed(request: Request) -> str:
+    """Every method some route offers on this path (a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             413: "body_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return error_response(exc.status_code, detail, code, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed(request)}
+    return error_response(exc.status_code, detail, code, headers)
 
 
 async def _db_unavailable(_: Request, exc: Exception) -> OrjsonResponse:

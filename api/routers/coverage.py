@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, StateDep
@@ -84,6 +84,8 @@ def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cac
 class Candidate(BaseModel):
     """A site the caller proposes (bearing optional: several are tried)."""
 
+    model_config = ConfigDict(strict=True)  # true/false are not numbers
+
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     azimuth: float | None = Field(None, ge=0, lt=360)
@@ -95,6 +97,8 @@ class Candidate(BaseModel):
 
 class SitingRequest(BaseModel):
     """Where ``k`` new cameras should go."""
+
+    model_config = ConfigDict(strict=True)
 
     k: int = Field(ge=1, le=500)
     weight: Literal["incidents", "area", "roads"] = "incidents"

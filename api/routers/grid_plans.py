@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
@@ -38,6 +38,8 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", description='plan versi
 class NewPlan(BaseModel):
     """A new draft: a copy of ``from_plan`` (empty when null)."""
 
+    model_config = ConfigDict(strict=True)  # no "1" for 1, no true for 1
+
     name: Text = Field(min_length=1, max_length=200)
     from_plan: Id | None = None
     note: Text | None = Field(None, max_length=2000)
@@ -45,6 +47,8 @@ class NewPlan(BaseModel):
 
 class RedistrictBody(BaseModel):
     """Redistricting request; defaults from ``ONEMAP_GRID_*``."""
+
+    model_config = ConfigDict(strict=True)  # no "1" for 1, no true for 1
 
     target: int | None = Field(None, ge=10, le=10_000)
     tolerance: float | None = Field(None, gt=0, lt=1)
@@ -54,6 +58,8 @@ class RedistrictBody(BaseModel):
 
 class EditBody(BaseModel):
     """One edit of a draft (see ``geo.gridplan.edits``)."""
+
+    model_config = ConfigDict(strict=True)  # no "1" for 1, no true for 1
 
     op: Literal["move", "split", "merge", "lock", "unlock"]
     buildings: list[Id] | None = Field(None, max_length=100_000)
