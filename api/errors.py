@@ -9,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from api.responses import OrjsonResponse
 from geo import errors as E
@@ -66,23 +65,17 @@ async def _validation(_: Request, exc: RequestValidationError) -> OrjsonResponse
     return error_response(422, "; ".join(parts) or "invalid request", "invalid_parameter")
 
 
-def _allowed(request: Request) -> str:
-    """Every method some route offers on this path (a 405's ``Allow``)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
-
-
 async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             413: "body_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
-        headers = {**(headers or {}), "Allow": _allowed(request)}
+        from api.openapi import allowed_methods
+
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return error_response(exc.status_code, detail, code, headers)
 
 

@@ -15,6 +15,7 @@ that is down). :func:`install` replaces the generated document with one that:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -102,3 +103,19 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the document offers on ``path`` (the ``Allow`` of a 405)."""
+    table = getattr(app.state, "openapi_paths", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(f"^{pattern}$"), sorted(m.upper() for m in item)))
+        app.state.openapi_paths = table
+    out: set[str] = set()
+    for regex, methods in table:
+        if regex.match(path):
+            out.update(methods)
+    return sorted(out)

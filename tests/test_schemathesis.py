@@ -84,7 +84,9 @@ def run_schemathesis(base: str, key: str, report_dir: Path, pinned: dict | None)
     args += ["run", f"{base}/openapi.json", "-H", f"Authorization: Bearer {key}",
              "--checks", "all", "--max-examples", str(MAX_EXAMPLES),
              "--seed", str(SEED_VALUE), "--phases", "examples,coverage,fuzzing",
-             "--workers", "1", "--request-timeout", "60", "--max-response-time", "30",
+             # Response time is checked only against the request timeout: speed lives in
+             # bench/, and this box is shared.
+             "--workers", "1", "--request-timeout", "60", "--max-response-time", "60",
              "--suppress-health-check", "all",
              "--no-shrink", "--output-truncate", "true"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=report_dir)
