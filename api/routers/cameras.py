@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from api.auth import current_actor
 from api.bodies import SmallJsonObject, json_body_doc
 from api.deps import EngineDep, StateDep
+from api.params import BboxDep
 from api.routers.coverage import SettingsDep
 from geo.coverage import camera_edits
-from geo.params import parse_bbox
+from geo.vocabulary import CAMERA_CLASSES, CAMERA_KINDS, CAMERA_STATUSES
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -29,17 +30,15 @@ def _geojson(body: dict, status: int = 200) -> Response:
 
 
 @router.get("")
-def list_cameras(engine: EngineDep,
-                 bbox: Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")
-                                 ] = None,
-                 status: Literal["online", "offline", "fault"] | None = None,
-                 cls: Annotated[Literal["A", "B", "C"] | None, Query(alias="class")] = None,
-                 kind: Literal["bullet", "dome", "ptz", "face", "vehicle"] | None = None,
+def list_cameras(engine: EngineDep, bbox: BboxDep,
+                 status: Literal[CAMERA_STATUSES] | None = None,
+                 cls: Annotated[Literal[CAMERA_CLASSES] | None, Query(alias="class")] = None,
+                 kind: Literal[CAMERA_KINDS] | None = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                  offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> Response:
     """Cameras as a GeoJSON FeatureCollection (with the area each one sees)."""
     with engine.connect() as conn:
-        fc = camera_edits.list_cameras(conn, bbox=parse_bbox(bbox), status=status, cls=cls,
+        fc = camera_edits.list_cameras(conn, bbox=bbox, status=status, cls=cls,
                                        kind=kind, limit=limit, offset=offset)
     return _geojson(fc)
 

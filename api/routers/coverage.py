@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, StateDep
-from api.params import LocalZoneDep
+from api.params import BboxDep, LocalZoneDep
 from geo.coverage.gapstore import gap_features
 from geo.coverage.placement import site_cameras
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache, summary
 from geo.coverage.views import refresh_all
-from geo.params import parse_bbox, parse_time
+from geo.params import parse_time
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage"])
 
@@ -70,13 +70,12 @@ def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, 
 
 @router.get("/gaps")
 def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
-                  bbox: Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")
-                                  ] = None,
+                  bbox: BboxDep,
                   min_area: Annotated[float | None, Query(ge=0, description="m²")] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                   days: Days = None) -> Response:
     """Uncovered public ground, best first (priority = incidents + hectares)."""
-    fc = gap_features(engine, bbox=parse_bbox(bbox), min_area=min_area, limit=limit, days=days,
+    fc = gap_features(engine, bbox=bbox, min_area=min_area, limit=limit, days=days,
                       settings=settings, area=state.area, cache=cache)
     return _json(fc, "application/geo+json")
 
