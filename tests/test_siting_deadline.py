@@ -7,11 +7,12 @@ greedy answer is returned, and no CBC process is left behind.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from scipy import sparse
 
@@ -19,9 +20,19 @@ from geo.coverage.cbc import GRACE_S
 from geo.coverage.siting import ExactMCLP, LazyGreedy
 
 
-def _cbc_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True)
-            if "cbc" in (p.info["name"] if hasattr(p, "info") else p.name()).lower()]
+def _cbc_children() -> list[int]:
+    """Pids of live (not zombie) CBC processes whose parent is this process."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        state, ppid = text[text.rindex(")") + 2:].split()[:2]
+        if int(ppid) == os.getpid() and "cbc" in comm.lower() and state != "Z":
+            out.append(int(stat.parent.name))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -36,29 +47,27 @@ def hard_problem():
 
 def _watch_for_cbc(stop: threading.Event, seen: list) -> None:
     while not stop.is_set():
-        seen.extend(p.pid for p in _cbc_children())
+        seen.extend(_cbc_children())
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("cancel_after", [None, 0.5])
-def test_cbc_is_ended_at_the_limit_or_on_cancel(hard_problem, cancel_after):
-    A, w = hard_problem
-    limit = 1.0
+def _fit_watching_cbc(A, w, limit: float, cancel_after: float | None):
+    """Fit, noting when CBC first runs; optionally cancel ``cancel_after`` s later."""
     cancel = threading.Event()
     stop, seen = threading.Event(), []
     watcher = threading.Thread(target=_watch_for_cbc, args=(stop, seen))
     watcher.start()
-    started = {}
+    started: dict = {}
 
     def cancel_once_cbc_runs():
         while not seen and not stop.is_set():
             time.sleep(0.02)
         started["t"] = time.monotonic()
-        time.sleep(cancel_after)
-        cancel.set()
+        if cancel_after is not None:
+            time.sleep(cancel_after)
+            cancel.set()
 
-    if cancel_after is not None:
-        threading.Thread(target=cancel_once_cbc_runs, daemon=True).start()
+    threading.Thread(target=cancel_once_cbc_runs, daemon=True).start()
     try:
         est = ExactMCLP(300, time_limit=limit).fit(A, w, cancel=cancel)
         ended = time.monotonic()
@@ -67,32 +76,24 @@ def test_cbc_is_ended_at_the_limit_or_on_cancel(hard_problem, cancel_after):
         watcher.join()
     assert seen, "CBC never ran"
     assert _cbc_children() == []  # nothing outlives the answer
-    if cancel_after is None:
-        assert est.status_ == "killed_at_time_limit"
-    else:
-        assert est.status_ == "cancelled"
-        assert ended - started["t"] < cancel_after + 1.0
+    return est, ended - started["t"]
+
+
+def test_cbc_never_outlives_its_time_limit(hard_problem):
+    """On main a 1 s limit ran over 300 s on this problem (CBC's -sec is not checked in
+    its root work); now CBC stops itself or is killed at the limit + grace."""
+    A, w = hard_problem
+    est, cbc_s = _fit_watching_cbc(A, w, limit=1.0, cancel_after=None)
+    assert cbc_s < 1.0 + GRACE_S + 2.0, cbc_s
+    assert est.status_ in ("killed_at_time_limit", "time_limit", "stopped", "optimal")
+
+
+def test_cbc_is_ended_when_the_client_goes(hard_problem):
+    A, w = hard_problem
+    est, cbc_s = _fit_watching_cbc(A, w, limit=60.0, cancel_after=0.5)
+    assert est.status_ == "cancelled"
+    assert cbc_s < 0.5 + 2.0, cbc_s
     # The answer falls back to the greedy one: k sites, the greedy objective.
     greedy = LazyGreedy(300).fit(A, w)
     assert len(est.chosen_) == 300 and est.objective_ == pytest.approx(
         float(w[np.asarray(A[greedy.chosen_].sum(axis=0)).ravel() > 0].sum()))
-
-
-def test_cbc_time_from_start_to_kill_is_bounded(hard_problem):
-    import pulp
-
-    from geo.coverage.cbc import run_cbc
-
-    A, w = hard_problem
-    prob = pulp.LpProblem("mclp", pulp.LpMaximize)
-    x = [pulp.LpVariable(f"x{j}", cat="Binary") for j in range(A.shape[0])]
-    At = A.T.tocsr()
-    y = [pulp.LpVariable(f"y{i}", 0, 1) for i in range(A.shape[1])]
-    prob += pulp.lpSum(float(w[i]) * y[i] for i in range(A.shape[1]))
-    for i in range(A.shape[1]):
-        prob += y[i] <= pulp.lpSum(x[j] for j in At.indices[At.indptr[i]:At.indptr[i + 1]])
-    prob += pulp.lpSum(x) <= 300
-    run = run_cbc(prob, time_limit=1.0)
-    assert not run.finished
-    assert run.seconds < 1.0 + GRACE_S + 1.0, run.seconds
-    assert _cbc_children() == []
