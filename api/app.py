@@ -5,9 +5,10 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from importlib import import_module
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import docs, errors
+from api import docs, errors, openapi
+from api.params import query_text
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
 from api.secrets import install_log_redaction
@@ -35,6 +36,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         default_response_class=OrjsonResponse,
         docs_url=None,  # served from this host by api.docs (no CDN, no web fonts)
         redoc_url=None,
+        dependencies=[Depends(query_text)],
     )
     app.state.onemap = state
     install_log_redaction()  # no key in uvicorn's access log
@@ -42,6 +44,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
     docs.install(app)
     for path in ROUTERS:
         app.include_router(import_module(path).router)
+    openapi.install(app)
     _install_middleware(app, state)
     return app
 

@@ -79,11 +79,18 @@ async def _validation(_: Request, exc: RequestValidationError) -> OrjsonResponse
     return error_response(422, "; ".join(parts) or "invalid request", "invalid_parameter")
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> OrjsonResponse:
+async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             413: "body_too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return error_response(exc.status_code, detail, code, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        from api.openapi import allowed_methods
+
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return error_response(exc.status_code, detail, code, headers)
 
 
 async def _db_unavailable(_: Request, exc: Exception) -> OrjsonResponse:

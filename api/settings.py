@@ -17,6 +17,11 @@ class ApiSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = []
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    body_process_above_bytes: int = Field(
+        1024 * 1024, ge=0,
+        description="request bodies larger than this are decoded in a worker process (a "
+                    "large decode holds the GIL and would stall other requests); smaller "
+                    "ones in a worker thread")
     rate_limit_per_minute: int = Field(6000, ge=1)
     auth_failures_per_minute: int = Field(
         30, ge=1,

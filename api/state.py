@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy import Engine, event
 
+from api.bodies import BodyDecoder
 from api.dbwatch import DbWatch, track_sockets
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
-from geo.settings import DatabaseSettings, ServiceAreaSettings
+from geo.settings import DatabaseSettings, LocalTimeSettings, ServiceAreaSettings
 from geo.widget import WidgetRules
 
 
@@ -37,6 +38,8 @@ class AppState:
     area: ServiceAreaSettings
     engine: Engine
     watch: DbWatch
+    time: LocalTimeSettings = field(default_factory=LocalTimeSettings)
+    bodies: BodyDecoder | None = None
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _widget: WidgetRules | None = None
@@ -68,8 +71,12 @@ class AppState:
 
             tiles = TileSettings()
             self._widget = self.api.widget_rules(tiles.tile_widget_camera_cell,
-                                                 tiles.tile_timezone)
+                                                 self.time.local_timezone)
         return self._widget
+
+    def __post_init__(self) -> None:
+        if self.bodies is None:
+            self.bodies = BodyDecoder(self.api.body_process_above_bytes)
 
     async def pool(self) -> asyncpg.Pool:
         """The asyncpg pool, created on first use so the app starts without a database.
@@ -102,4 +109,5 @@ class AppState:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        self.bodies.close()
         self.engine.dispose()

@@ -53,6 +53,18 @@ class InvalidRows(InvalidInput):
     code = "invalid_rows"
 
 
+class TooLarge(InvalidInput):
+    """The request would exceed a configured size or time limit (the message names it)."""
+
+    code = "too_large"
+
+
+class OverTimeBudget(TooLarge):
+    """An analysis ran past its configured time budget and was abandoned."""
+
+    code = "time_budget_exceeded"
+
+
 class NotFound(OnemapError):
     """The thing asked for does not exist."""
 

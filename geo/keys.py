@@ -26,8 +26,8 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 
 from geo.errors import InvalidInput, NotFound
+from geo.vocabulary import ROLES
 
-ROLES = ("admin", "planner", "viewer", "widget")
 PREFIX = "om"
 _KEY_RE = re.compile(r"^om_([0-9a-f]{12})_([A-Za-z0-9_-]{16,128})$")
 _KEY_ID_RE = re.compile(r"^[0-9a-f]{12}$")

@@ -19,6 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from geo.errors import UnknownLayer
+from geo.vocabulary import (
+    ADMIN_LEVELS,
+    CAMERA_CLASSES,
+    CAMERA_KINDS,
+    CAMERA_STATUSES,
+    CATEGORIES,
+    INCIDENT_STATUSES,
+    PLACE_KINDS,
+    ROAD_CLASSES,
+    SOURCES,
+)
 
 CONTRACT_LAYERS = ("admin_areas", "grids", "buildings", "cameras", "incidents", "roads", "places")
 
@@ -161,7 +172,7 @@ LAYERS: dict[str, LayerSpec] = {
     "admin_areas": LayerSpec(
         "admin_areas",
         dict([_f("code", required=True), _f("name", required=True),
-              _enum("level", ("district", "street", "community"), _LEVEL_ALIASES, required=True),
+              _enum("level", ADMIN_LEVELS, _LEVEL_ALIASES, required=True),
               _f("parent_code")]),
         ("Polygon",), "multi", key=("code",), conflict_target="(code)",
     ),
@@ -179,43 +190,40 @@ LAYERS: dict[str, LayerSpec] = {
     "cameras": LayerSpec(
         "cameras",
         dict([_f("code"), _f("name"),
-              _enum("class", ("A", "B", "C"), _CLASS_ALIASES, default="B"),
-              _enum("kind", ("bullet", "dome", "ptz", "face", "vehicle"), _CAM_KIND_ALIASES,
+              _enum("class", CAMERA_CLASSES, _CLASS_ALIASES, default="B"),
+              _enum("kind", CAMERA_KINDS, _CAM_KIND_ALIASES,
                     default="bullet"),
               _f("azimuth", "float", low=0, high=360, high_open=True, default=0.0),
               _f("fov", "float", low=0, high=360, low_open=True, default=90.0),
               _f("range_m", "float", low=0, high=2000, low_open=True, default=50.0),
               _f("height_m", "float", low=0, high=300, default=4.0),
               _f("tilt", "float", low=0, high=90, default=10.0),
-              _enum("status", ("online", "offline", "fault"), _CAM_STATUS_ALIASES,
+              _enum("status", CAMERA_STATUSES, _CAM_STATUS_ALIASES,
                     default="online")]),
         ("Point",), "point", key=("code",), conflict_target="(code)",
     ),
     "incidents": LayerSpec(
         "incidents",
         dict([_f("external_id"),
-              _enum("source", ("12345", "110", "grid", "petition", "other"), _SOURCE_ALIASES,
+              _enum("source", SOURCES, _SOURCE_ALIASES,
                     required=True),
-              _enum("category", ("dispute", "public_order", "hazard", "livelihood",
-                                 "city_management", "other"), _CATEGORY_ALIASES, required=True),
+              _enum("category", CATEGORIES, _CATEGORY_ALIASES, required=True),
               _f("subcategory"), _f("occurred_at", "time", required=True),
-              _enum("status", ("received", "dispatched", "resolved", "closed"),
-                    _INC_STATUS_ALIASES, default="received"),
+              _enum("status", INCIDENT_STATUSES, _INC_STATUS_ALIASES, default="received"),
               _f("resolved_at", "time")]),
         ("Point",), "point", key=("source", "external_id"),
         conflict_target="ON CONSTRAINT incidents_source_external_id_key",
     ),
     "roads": LayerSpec(
         "roads",
-        dict([_f("name"), _enum("class", ("arterial", "secondary", "local"), _ROAD_ALIASES,
+        dict([_f("name"), _enum("class", ROAD_CLASSES, _ROAD_ALIASES,
                     default="local")]),
         ("LineString",), "multi",
     ),
     "places": LayerSpec(
         "places",
         dict([_f("name"),
-              _enum("kind", ("school", "hospital", "hotel", "station", "police", "market",
-                             "government", "other"), _PLACE_ALIASES, default="other"),
+              _enum("kind", PLACE_KINDS, _PLACE_ALIASES, default="other"),
               _f("key", "bool", default=False)]),
         ("Point", "Polygon"), "any",
     ),

@@ -79,3 +79,27 @@ class ServiceAreaSettings(BaseSettings):
         if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
             raise ValueError("service_bbox must be lon_min,lat_min,lon_max,lat_max in degrees")
         return v
+
+
+class LocalTimeSettings(BaseSettings):
+    """The service's local time: what a time written without an offset means."""
+
+    model_config = _PREFIX
+
+    local_timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA zone of times given without an offset, in files and in every "
+                    "query parameter (hotspots, tiles, OGC datetime, map summary), and of "
+                    "week/month steps",
+    )
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v

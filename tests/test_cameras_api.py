@@ -87,7 +87,8 @@ def test_far_away_camera_and_non_object_body(client):
     r = client.post("/api/v1/cameras", json={"lon": 2.35, "lat": 48.85})
     assert r.status_code in (400, 422) and "outside" in r.json()["detail"]
     r = client.post("/api/v1/cameras", json=[1, 2])
-    assert r.status_code == 422 and r.json()["code"] == "invalid_parameter"
+    assert r.status_code == 400 and r.json()["code"] == "invalid_input"
+    assert "JSON object" in r.json()["detail"]
 
 
 def test_duplicate_code_is_a_conflict(client):

@@ -29,8 +29,8 @@ def client(db_settings):
         ("/tiles/cameras,parks/3/0/0.pbf", 404, "unknown_layer", "parks"),
         ("/tiles/cameras,cameras/3/0/0.pbf", 400, "invalid_input", "distinct"),
         ("/tiles/incidents/3/0/0.pbf?category=fire", 400, "invalid_input",
-         "category=fire is not known"),
-        ("/tiles/incidents/3/0/0.pbf?source=weibo", 400, "invalid_input", "source=weibo"),
+         "unknown category 'fire'"),
+        ("/tiles/incidents/3/0/0.pbf?source=weibo", 400, "invalid_input", "unknown source 'weibo'"),
         ("/tiles/incidents/3/0/0.pbf?from=yesterday", 400, "invalid_input", "from='yesterday'"),
         ("/tiles/incidents/3/0/0.pbf?from=2024-05-01&to=2024-04-01", 400, "invalid_input",
          "must be before"),
@@ -40,7 +40,7 @@ def client(db_settings):
         ("/tiles/grids/3/0/0.pbf?plan=x", 422, "invalid_parameter", "plan"),
         ("/tiles/grids/3/0/0.pbf?plan=0", 400, "invalid_input", "plan id"),
         ("/tiles/parks/tilejson.json", 404, "unknown_layer", "parks"),
-        ("/tiles/hotspots/tilejson.json?source=x", 400, "invalid_input", "source=x"),
+        ("/tiles/hotspots/tilejson.json?source=x", 400, "invalid_input", "unknown source 'x'"),
     ],
 )
 def test_bad_tile_requests_get_a_clear_4xx(client, url, status, code, words):

@@ -1,7 +1,8 @@
 """Tile addresses and tile filters: parsed, validated and normalised for cache keys.
 
-Relative times (``-P30D``, ``-PT6H``, ``now``) are resolved against the clock and
-rounded down to a quantum (an hour by default), so consecutive requests for "the
+Times, categories, sources and the plan id are read by the service-wide parsers
+(``geo.params``). Relative times (``-P30D``, ``-PT6H``, ``now``) are resolved against
+the clock and rounded down to a quantum (an hour by default), so consecutive requests for "the
 last 30 days" share a cache key and an ETag.
 
 Examples
@@ -15,22 +16,16 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from geo.errors import InvalidInput
-from tiles.layers import CATEGORIES, SOURCES
+from geo.params import parse_choices, parse_id, parse_window
+from geo.vocabulary import CATEGORIES, SOURCES
 
 MAX_ZOOM = 24
 FILTER_NAMES = ("from", "to", "category", "source", "plan")
-
-_DURATION = re.compile(
-    r"^-P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
-)
-
 
 @dataclass(frozen=True)
 class TileAddress:
@@ -77,18 +72,14 @@ class TileFilters:
         Other parameters are ignored. Naive times are read in ``tz``; ``to`` is
         exclusive, and a date-only ``to`` includes that day (as in the hotspot API).
         """
-        now = now or datetime.now(UTC)
-        zone = ZoneInfo(tz)
-        t0 = _time(params.get("from"), "from", now, quantum_s, zone)
-        t1 = _time(params.get("to"), "to", now, quantum_s, zone)
-        if t0 is not None and t1 is not None and t0 >= t1:
-            raise InvalidInput(f"from ({t0.isoformat()}) must be before to ({t1.isoformat()})")
+        w = parse_window(params.get("from"), params.get("to"), tz=tz,
+                         now=now or datetime.now(UTC), quantum_s=quantum_s)
         return cls(
-            time_from=t0,
-            time_to=t1,
-            categories=_choices(params.get("category"), "category", CATEGORIES),
-            sources=_choices(params.get("source"), "source", SOURCES),
-            plan=_plan(params.get("plan")),
+            time_from=w.t0.astimezone(UTC) if w.t0 else None,
+            time_to=w.t1.astimezone(UTC) if w.t1 else None,
+            categories=parse_choices(params.get("category"), CATEGORIES, "category"),
+            sources=parse_choices(params.get("source"), SOURCES, "source"),
+            plan=parse_id(params.get("plan"), "plan"),
         )
 
     @property
@@ -131,58 +122,3 @@ class TileFilters:
             sources=self.sources if "source" in accepted else (),
             plan=self.plan if "plan" in accepted else None,
         )
-
-
-def _time(
-    raw: str | None, name: str, now: datetime, quantum_s: int, zone: ZoneInfo
-) -> datetime | None:
-    if raw is None or raw.strip() == "":
-        return None
-    text = raw.strip()
-    if text.lower() == "now":
-        return _floor(now, quantum_s)
-    match = _DURATION.match(text.upper())
-    if match and any(match.groupdict().values()):
-        g = {k: int(v or 0) for k, v in match.groupdict().items()}
-        delta = timedelta(weeks=g["w"], days=g["d"], hours=g["h"], minutes=g["m"], seconds=g["s"])
-        return _floor(now - delta, quantum_s)
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if name == "to" and len(text) == 10:  # a date-only "to" includes that day
-            value += timedelta(days=1)
-    except ValueError:
-        raise InvalidInput(
-            f"{name}={raw!r} is not an ISO 8601 time, a relative window like -P30D, or 'now'"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value.astimezone(UTC)
-
-
-def _floor(t: datetime, quantum_s: int) -> datetime:
-    epoch = int(t.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % quantum_s, UTC)
-
-
-def _choices(raw: str | None, name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    if raw is None or raw.strip() == "":
-        return ()
-    values = sorted({v.strip() for v in raw.split(",") if v.strip()})
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        raise InvalidInput(
-            f"{name}={','.join(bad)} is not known; allowed: {', '.join(allowed)}"
-        )
-    return tuple(values)
-
-
-def _plan(raw: str | None) -> int | None:
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"plan={raw!r} is not a plan id (a positive integer)") from None
-    if value <= 0:
-        raise InvalidInput(f"plan={raw!r} is not a plan id (a positive integer)")
-    return value

@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from geo.errors import UnknownLayer
+from geo.vocabulary import CATEGORIES
 from tiles.settings import TileSettings
 
-SOURCES = ("12345", "110", "grid", "petition", "other")
-CATEGORIES = ("dispute", "public_order", "hazard", "livelihood", "city_management", "other")
 CAMERA_CLASSES = ("A", "B", "C")
 INCIDENT_FILTERS = ("from", "to", "category", "source")
 

@@ -27,7 +27,7 @@ class TileSettings(BaseSettings):
     ``ONEMAP_TILE_LAYERS='{"cameras": {"cluster_below": 12, "cache_control": "no-cache"}}'``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore", populate_by_name=True)
 
     # Byte budget of the in-process tile cache; 0 disables caching (coalescing stays on).
     tile_cache_mb: float = Field(256.0, ge=0)
@@ -56,8 +56,10 @@ class TileSettings(BaseSettings):
     tile_version_poll_s: float = Field(5.0, gt=0)
     # Relative time windows and open-ended ``to`` are rounded to this many seconds.
     tile_time_quantum_s: int = Field(3600, ge=1)
-    # Zone of filter times given without one.
-    tile_timezone: str = "Asia/Shanghai"
+    # The service's one local time zone (geo.settings.LocalTimeSettings).
+    tile_timezone: str = Field("Asia/Shanghai", validation_alias="ONEMAP_LOCAL_TIMEZONE",
+                               description="ONEMAP_LOCAL_TIMEZONE: zone of filter times "
+                                           "given without one")
     # Widget role, cameras "coarsen": counts on a global grid of this size (Web Mercator m).
     tile_widget_camera_cell: float = Field(300.0, ge=10)
     tile_layers: dict[str, LayerOverride] = {}

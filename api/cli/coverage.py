@@ -118,8 +118,8 @@ def gaps(limit: int = typer.Option(20, "--limit", min=1),
     from rich.console import Console
     from rich.table import Table
 
-    from api.routers.coverage import parse_bbox
     from geo.coverage.gapstore import gap_features
+    from geo.params import parse_bbox
 
     with _engine() as engine:
         fc = gap_features(engine, bbox=parse_bbox(bbox), min_area=min_area, limit=limit,

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from api.map.i18n import strings
 from api.settings import ApiSettings
+from geo import vocabulary
 from geo.errors import InvalidInput
 from geo.gridplan.settings import GridPlanSettings
 from geo.widget import WIDGET
@@ -137,5 +138,6 @@ class PageConfig:
             "windowDays": DEFAULT_WINDOW_DAYS,
             "band": {"target": self.grid.grid_target, "tolerance": self.grid.grid_tolerance},
             "root": self.root_path,
+            "vocabulary": vocabulary.as_json(),
             **self.extra,
         }

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 
 from geo.errors import InvalidInput
+from geo.params import parse_bbox, parse_choices, parse_window
+from geo.vocabulary import CATEGORIES, SOURCES
 
 # The demo district near Zibo: where the map opens when the database is empty.
 FALLBACK_BOUNDS = (118.00, 36.76, 118.10, 36.84)
-
-CATEGORIES = ("dispute", "public_order", "hazard", "livelihood", "city_management", "other")
-SOURCES = ("12345", "110", "grid", "petition", "other")
 
 _EXTENT_SQL = text(
     """
@@ -55,59 +54,36 @@ _COUNT_SQL = text(
     FROM incidents
     WHERE occurred_at >= :t0 AND occurred_at < :t1
       AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
-      AND (CAST(:category AS text) IS NULL OR category = :category)
-      AND (CAST(:source AS text) IS NULL OR source = :source)
+      AND (cardinality(CAST(:categories AS text[])) = 0
+           OR category = ANY(CAST(:categories AS text[])))
+      AND (cardinality(CAST(:sources AS text[])) = 0
+           OR source = ANY(CAST(:sources AS text[])))
     """
 )
 
 
 @dataclass(frozen=True)
 class ViewFilter:
-    """What the summary panel counts: a bbox, a time window, optional category/source."""
+    """What the summary panel counts: a bbox, a time window, optional categories/sources."""
 
     bbox: tuple[float, float, float, float]
     t0: datetime
     t1: datetime
-    category: str | None = None
-    source: str | None = None
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
 
     @classmethod
-    def parse(
-        cls, bbox: str, t0: str, t1: str, category: str | None, source: str | None
-    ) -> ViewFilter:
-        """Validate query-string values; bad values raise ``InvalidInput``."""
-        return cls(
-            parse_bbox(bbox), parse_time(t0, "from"), parse_time(t1, "to"),
-            _one_of(category, CATEGORIES, "category"), _one_of(source, SOURCES, "source"),
-        )
-
-
-def parse_bbox(value: str) -> tuple[float, float, float, float]:
-    """``lon_min,lat_min,lon_max,lat_max`` in degrees."""
-    try:
-        x0, y0, x1, y1 = (float(v) for v in value.split(","))
-    except ValueError:
-        raise InvalidInput(f"bbox must be lon_min,lat_min,lon_max,lat_max, got {value!r}") from None
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise InvalidInput(f"bbox {value!r} is not a lon/lat box with min < max")
-    return x0, y0, x1, y1
-
-
-def parse_time(value: str, name: str) -> datetime:
-    """An ISO 8601 time; a naive one is taken as UTC."""
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, got {value!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _one_of(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
-    if value in (None, "", "all"):
-        return None
-    if value not in allowed:
-        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+    def parse(cls, bbox: str, t0: str, t1: str, category: str | None, source: str | None,
+              *, tz: str) -> ViewFilter:
+        """Validate query-string values (``geo.params``); naive times are local in ``tz``."""
+        window = parse_window(t0, t1, tz=tz)
+        box = parse_bbox(bbox)
+        if box is None or window.t0 is None or window.t1 is None:
+            raise InvalidInput("bbox, from and to are required")
+        return cls(box, window.t0, window.t1,
+                   parse_choices(None if category == "all" else category, CATEGORIES,
+                                 "category"),
+                   parse_choices(None if source == "all" else source, SOURCES, "source"))
 
 
 def service_bounds(engine: Engine) -> tuple[float, float, float, float]:
@@ -144,6 +120,6 @@ def incident_count(engine: Engine, view: ViewFilter) -> int:
     """Number of incidents in the view's bbox, window and filters."""
     x0, y0, x1, y1 = view.bbox
     params = dict(t0=view.t0, t1=view.t1, x0=x0, y0=y0, x1=x1, y1=y1,
-                  category=view.category, source=view.source)
+                  categories=list(view.categories), sources=list(view.sources))
     with engine.connect() as conn:
         return int(conn.execute(_COUNT_SQL, params).scalar_one())

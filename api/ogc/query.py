@@ -17,14 +17,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
 from api.ogc.collections import Collection
 from geo.errors import InvalidInput
+from geo.params import check_text, parse_bbox, parse_interval, parse_time
 
 RESERVED = ("bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs")
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -41,8 +43,11 @@ class ItemsQuery:
 
     @classmethod
     def parse(cls, c: Collection, params: Mapping[str, str], default_limit: int = 100,
-              max_limit: int = 10_000) -> ItemsQuery:
-        """Read ``bbox``, ``datetime``, ``limit``, ``offset`` and property filters."""
+              max_limit: int = 10_000, *, tz: str = "Asia/Shanghai") -> ItemsQuery:
+        """Read ``bbox``, ``datetime``, ``limit``, ``offset`` and property filters.
+
+        Times without an offset are local time in ``tz`` (``ONEMAP_LOCAL_TIMEZONE``).
+        """
         _check_crs(params)
         unknown = [k for k in params if k not in RESERVED and k not in c.props]
         if unknown:
@@ -50,15 +55,15 @@ class ItemsQuery:
                 f"unknown parameter(s) {', '.join(sorted(unknown))} for {c.name}; "
                 f"filterable: {', '.join(n for n, p in c.props.items() if p.filterable)}"
             )
-        start, end = _interval(params.get("datetime"), c)
+        start, end = _interval(params.get("datetime"), c, tz)
         return cls(
-            bbox=_bbox(params.get("bbox")),
+            bbox=parse_bbox(params.get("bbox"), allow_3d=True),
             start=start,
             end=end,
             limit=_int(params.get("limit"), "limit", default_limit, 1, max_limit),
             offset=_int(params.get("offset"), "offset", 0, 0, 10**9),
             equals=tuple(
-                (name, _value(c, name, params[name])) for name in c.props if name in params
+                (name, _value(c, name, params[name], tz)) for name in c.props if name in params
             ),
         )
 
@@ -149,48 +154,13 @@ def _check_crs(params: Mapping[str, str]) -> None:
             raise InvalidInput(f"{name}={value} is not supported; use {CRS84}")
 
 
-def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        values = [float(v) for v in raw.split(",")]
-    except ValueError:
-        raise InvalidInput(f"bbox={raw!r}: expected 4 numbers lon_min,lat_min,lon_max,lat_max") \
-            from None
-    if len(values) == 6:  # 3-D bbox: drop the heights
-        values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4:
-        raise InvalidInput(f"bbox={raw!r}: expected 4 numbers lon_min,lat_min,lon_max,lat_max")
-    x0, y0, x1, y1 = values
-    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise InvalidInput(f"bbox={raw!r} is outside lon -180..180, lat -90..90 or inverted")
-    if x0 > x1:
-        raise InvalidInput(f"bbox={raw!r} crosses the antimeridian, which is not supported")
-    return x0, y0, x1, y1
-
-
-def _time(text: str, whole: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"datetime={whole!r}: {text!r} is not an RFC 3339 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _interval(raw: str | None, c: Collection) -> tuple[datetime | None, datetime | None]:
+def _interval(raw: str | None, c: Collection, tz: str
+              ) -> tuple[datetime | None, datetime | None]:
     if raw is None or raw == "":
         return None, None
     if c.datetime_sql is None:
         raise InvalidInput(f"collection {c.name} has no time property; drop datetime")
-    if "/" not in raw:
-        t = _time(raw, raw)
-        return t, t
-    a, _, b = raw.partition("/")
-    start = None if a in ("", "..") else _time(a, raw)
-    end = None if b in ("", "..") else _time(b, raw)
-    if start and end and start > end:
-        raise InvalidInput(f"datetime={raw!r}: the start is after the end")
-    return start, end
+    return parse_interval(raw, tz=tz)
 
 
 def _int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -205,13 +175,17 @@ def _int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _value(c: Collection, name: str, raw: str):
+def _value(c: Collection, name: str, raw: str, tz: str):
     prop = c.props[name]
     if not prop.filterable:
         raise InvalidInput(f"{name} of {c.name} cannot be filtered on")
+    check_text(raw, name)
     try:
         if prop.kind == "integer":
-            return int(raw)
+            value = int(raw)
+            if not INT4_MIN <= value <= INT4_MAX:
+                raise InvalidInput(f"{name}={value} is outside {INT4_MIN}..{INT4_MAX}")
+            return value
         if prop.kind == "number":
             return float(raw)
         if prop.kind == "boolean":
@@ -220,7 +194,7 @@ def _value(c: Collection, name: str, raw: str):
                 raise ValueError
             return low in ("true", "1")
         if prop.kind == "datetime":
-            return _time(raw, raw)
+            return parse_time(raw, name, tz=tz)
     except ValueError:
         raise InvalidInput(f"{name}={raw!r} is not a valid {prop.kind}") from None
     return raw

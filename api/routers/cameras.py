@@ -5,16 +5,19 @@ Each write recomputes the camera's view in the same transaction.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import current_actor
+from api.bodies import SmallJsonObject, json_body_doc
 from api.deps import EngineDep, StateDep
-from api.routers.coverage import SettingsDep, parse_bbox
+from api.params import BboxDep
+from api.routers.coverage import SettingsDep
 from geo.coverage import camera_edits
+from geo.vocabulary import CAMERA_CLASSES, CAMERA_KINDS, CAMERA_STATUSES
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -27,17 +30,15 @@ def _geojson(body: dict, status: int = 200) -> Response:
 
 
 @router.get("")
-def list_cameras(engine: EngineDep,
-                 bbox: Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")
-                                 ] = None,
-                 status: Literal["online", "offline", "fault"] | None = None,
-                 cls: Annotated[Literal["A", "B", "C"] | None, Query(alias="class")] = None,
-                 kind: Literal["bullet", "dome", "ptz", "face", "vehicle"] | None = None,
+def list_cameras(engine: EngineDep, bbox: BboxDep,
+                 status: Literal[CAMERA_STATUSES] | None = None,
+                 cls: Annotated[Literal[CAMERA_CLASSES] | None, Query(alias="class")] = None,
+                 kind: Literal[CAMERA_KINDS] | None = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                  offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> Response:
     """Cameras as a GeoJSON FeatureCollection (with the area each one sees)."""
     with engine.connect() as conn:
-        fc = camera_edits.list_cameras(conn, bbox=parse_bbox(bbox), status=status, cls=cls,
+        fc = camera_edits.list_cameras(conn, bbox=bbox, status=status, cls=cls,
                                        kind=kind, limit=limit, offset=offset)
     return _geojson(fc)
 
@@ -56,22 +57,18 @@ def _with_report(feature: dict, report) -> dict:
     return feature
 
 
-@router.post("")
+@router.post("", openapi_extra=json_body_doc("GeoJSON Feature or fields with lon/lat"))
 def create_camera(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-                  body: Annotated[dict[str, Any], Body(description="GeoJSON Feature or fields "
-                                                                    "with lon/lat")]) -> Response:
+                  body: SmallJsonObject) -> Response:
     """Add a camera; its view is computed before the answer (201)."""
     feature, report = camera_edits.create_camera(engine, body, current_actor(request),
                                                  settings=settings, area=state.area)
     return _geojson(_with_report(feature, report), 201)
 
 
-@router.put("/{camera_id}")
+@router.put("/{camera_id}", openapi_extra=json_body_doc("fields to change (Feature or flat)"))
 def update_camera(camera_id: CameraId, request: Request, engine: EngineDep, state: StateDep,
-                  settings: SettingsDep,
-                  body: Annotated[dict[str, Any], Body(description="fields to change "
-                                                                    "(Feature or flat)")]
-                  ) -> Response:
+                  settings: SettingsDep, body: SmallJsonObject) -> Response:
     """Change a camera (fields not given keep their values); its view is recomputed."""
     feature, report = camera_edits.update_camera(engine, camera_id, body, current_actor(request),
                                                  settings=settings, area=state.area)

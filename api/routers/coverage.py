@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import threading
 from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, StateDep
+from api.params import BboxDep, LocalZoneDep
 from geo.coverage.gapstore import gap_features
 from geo.coverage.placement import site_cameras
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache, summary
 from geo.coverage.views import refresh_all
-from geo.errors import InvalidInput
+from geo.params import parse_time
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage"])
 
@@ -48,53 +51,39 @@ SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
 CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
 
 
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """``lon_min,lat_min,lon_max,lat_max`` → floats (None when absent)."""
-    if bbox is None or bbox == "":
-        return None
-    try:
-        parts = tuple(float(v) for v in bbox.split(","))
-    except ValueError:
-        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max") from None
-    if len(parts) != 4:
-        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max")
-    x0, y0, x1, y1 = parts
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise InvalidInput("bbox must be lon_min,lat_min,lon_max,lat_max in degrees, "
-                           "min < max")
-    return parts  # type: ignore[return-value]
-
-
 @router.get("/summary")
 def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
-                     level: Level = "city", days: Days = None,
-                     until: Annotated[datetime | None, Query(
-                         description="end of the incident window (default: newest incident)")
+                     tz: LocalZoneDep, level: Level = "city", days: Days = None,
+                     until: Annotated[str | None, Query(
+                         description="end of the incident window, ISO 8601; without an "
+                                     "offset it is local time (default: newest incident)")
                      ] = None) -> Response:
     """Coverage per unit of ``level``, overall and per camera class.
 
     Bases: public area, roads, key places, H3 cells and incidents; cameras that
     see nothing are listed.
     """
-    return _json(summary(engine, level, settings=settings, area=state.area, until=until,
+    end = parse_time(until, "until", tz=tz)
+    return _json(summary(engine, level, settings=settings, area=state.area, until=end,
                          days=days, cache=cache))
 
 
 @router.get("/gaps")
 def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
-                  bbox: Annotated[str | None, Query(description="lon_min,lat_min,lon_max,lat_max")
-                                  ] = None,
+                  bbox: BboxDep,
                   min_area: Annotated[float | None, Query(ge=0, description="m²")] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                   days: Days = None) -> Response:
     """Uncovered public ground, best first (priority = incidents + hectares)."""
-    fc = gap_features(engine, bbox=parse_bbox(bbox), min_area=min_area, limit=limit, days=days,
+    fc = gap_features(engine, bbox=bbox, min_area=min_area, limit=limit, days=days,
                       settings=settings, area=state.area, cache=cache)
     return _json(fc, "application/geo+json")
 
 
 class Candidate(BaseModel):
     """A site the caller proposes (bearing optional: several are tried)."""
+
+    model_config = ConfigDict(strict=True)  # true/false are not numbers
 
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
@@ -108,6 +97,8 @@ class Candidate(BaseModel):
 class SitingRequest(BaseModel):
     """Where ``k`` new cameras should go."""
 
+    model_config = ConfigDict(strict=True)
+
     k: int = Field(ge=1, le=500)
     weight: Literal["incidents", "area", "roads"] = "incidents"
     candidates: list[Candidate] | None = Field(None, max_length=5_000)
@@ -116,15 +107,29 @@ class SitingRequest(BaseModel):
 
 
 @router.post("/siting")
-def coverage_siting(body: SitingRequest, engine: EngineDep, state: StateDep,
-                    settings: SettingsDep) -> Response:
-    """Propose ``k`` new cameras (existing ones fixed) with the coverage curve."""
+async def coverage_siting(body: SitingRequest, request: Request, engine: EngineDep,
+                          state: StateDep, settings: SettingsDep) -> Response:
+    """Propose ``k`` new cameras (existing ones fixed) with the coverage curve.
+
+    The exact solver's child process is ended at ``ONEMAP_COVERAGE_SITE_TIME_LIMIT_S``
+    (the answer is then the greedy one, ``status: killed_at_time_limit``) or as soon as
+    the client goes away.
+    """
     posted = None
     if body.candidates is not None:
         posted = [c.model_dump(exclude_none=True) for c in body.candidates]
-    return _json(site_cameras(engine, body.k, body.weight, candidates=posted,
-                              method=body.method, settings=settings, area=state.area,
-                              days=body.days))
+    cancel = threading.Event()
+    work = asyncio.ensure_future(run_in_threadpool(
+        site_cameras, engine, body.k, body.weight, candidates=posted, method=body.method,
+        settings=settings, area=state.area, days=body.days, cancel=cancel))
+    try:
+        while not work.done():
+            await asyncio.wait({work}, timeout=0.25)
+            if not work.done() and await request.is_disconnected():
+                cancel.set()
+        return _json(work.result())
+    finally:
+        cancel.set()  # a cancelled request (or an error) ends the solver too
 
 
 @router.post("/refresh")

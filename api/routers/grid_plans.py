@@ -11,12 +11,15 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
-from api.deps import EngineDep
+from api.bodies import decode_object, json_body_doc
+from api.deps import EngineDep, StateDep
 from api.errors import error_response
-from geo.errors import PlanConflict
+from api.params import Id, Seed, Text
+from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
 from geo.gridplan import plans, service
 from geo.gridplan.diff import diff_plans
@@ -24,6 +27,7 @@ from geo.gridplan.edits import apply_edit
 from geo.gridplan.merge import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
+from geo.params import BIGINT_MAX
 
 router = APIRouter(prefix="/api/v1/grid-plans", tags=["grid plans"])
 
@@ -34,33 +38,44 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", description='plan versi
 class NewPlan(BaseModel):
     """A new draft: a copy of ``from_plan`` (empty when null)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    from_plan: int | None = None
-    note: str | None = Field(None, max_length=2000)
+    model_config = ConfigDict(strict=True)  # no "1" for 1, no true for 1
+
+    name: Text = Field(min_length=1, max_length=200)
+    from_plan: Id | None = None
+    note: Text | None = Field(None, max_length=2000)
 
 
 class RedistrictBody(BaseModel):
     """Redistricting request; defaults from ``ONEMAP_GRID_*``."""
 
+    model_config = ConfigDict(strict=True)  # no "1" for 1, no true for 1
+
     target: int | None = Field(None, ge=10, le=10_000)
     tolerance: float | None = Field(None, gt=0, lt=1)
-    communities: list[str] | None = Field(None, max_length=10_000)
-    seed: int | None = None
+    communities: list[Text] | None = Field(None, max_length=10_000)
+    seed: Seed | None = None
 
 
 class EditBody(BaseModel):
     """One edit of a draft (see ``geo.gridplan.edits``)."""
 
+    model_config = ConfigDict(strict=True)  # no "1" for 1, no true for 1
+
     op: Literal["move", "split", "merge", "lock", "unlock"]
-    buildings: list[int] | None = Field(None, max_length=100_000)
-    to_grid: str | None = None
-    grid: str | None = None
-    grids: list[str] | None = Field(None, max_length=1000)
+    buildings: list[Id] | None = Field(None, max_length=100_000)
+    to_grid: Text | None = None
+    grid: Text | None = None
+    grids: list[Text] | None = Field(None, max_length=1000)
     k: int | None = None
 
 
 def _plan_id(engine, plan: str) -> int:
-    return service.resolve_plan(engine, None if plan == "active" else int(plan))
+    if plan == "active":
+        return service.resolve_plan(engine, None)
+    plan_id = int(plan)
+    if not 0 < plan_id <= BIGINT_MAX:
+        raise NotFound(f"no grid plan {plan}")
+    return service.resolve_plan(engine, plan_id)
 
 
 def _version(if_match: str | None) -> int | None:
@@ -250,11 +265,19 @@ def diff(
         return diff_plans(conn, ia, ib, moves)
 
 
-@router.post("/{plan}/overlay")
-def overlay(
-    plan: PlanRef, layer: dict[str, Any], engine: EngineDep, key: str | None = None
-) -> dict:
-    """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
+def _overlay_layer(body: bytes, key: str | None):
+    """Decode and check a departmental layer (module level: it may run in a worker process)."""
+    layer = decode_object(body)
     features_of(layer, allowed={"Polygon", "MultiPolygon"})  # ranges, closed rings, validity
-    plan_id = _plan_id(engine, plan)
-    return service.overlay(engine, plan_id, read_layer(layer, key))
+    return read_layer(layer, key)
+
+
+@router.post("/{plan}/overlay",
+             openapi_extra=json_body_doc("GeoJSON FeatureCollection of (Multi)Polygons",
+                                         ("application/json", "application/geo+json")))
+async def overlay(plan: PlanRef, request: Request, state: StateDep,
+                  key: str | None = None) -> dict:
+    """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
+    layer = await state.bodies.run(_overlay_layer, await request.body(), key)
+    plan_id = await run_in_threadpool(_plan_id, state.engine, plan)
+    return await run_in_threadpool(service.overlay, state.engine, plan_id, layer)

@@ -70,7 +70,7 @@ async def _answer(request: Request, svc: HotspotService, analysis, q, variant: s
         result = analysis(svc, q)
         return result.encoded(variant, lambda: make_body(result), coding)
 
-    return _send(await svc.gate.run(run), coding)
+    return _send(await svc.gate.run(run, timeout=svc.settings.time_budget_s), coding)
 
 
 def get_service(engine: EngineDep) -> HotspotService:

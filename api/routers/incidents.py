@@ -40,6 +40,11 @@ def _body_kind(request: Request) -> bool:
     raise HTTPException(415, f"send application/geo+json or application/x-ndjson, not {ctype}")
 
 
+def _frame(body: bytes, ndjson: bool):
+    """The body's features as a frame (module level: it may run in a worker process)."""
+    return frame_from_geojson(body, ndjson=ndjson)
+
+
 @router.post(
     "/incidents",
     response_model=IngestResult,
@@ -64,9 +69,10 @@ async def ingest_incidents(
     All-or-nothing: one bad feature → 422 naming it, and nothing is written.
     """
     ndjson = _body_kind(request)
-    body = await request.body()
-    frame = frame_from_geojson(body, ndjson=ndjson)
-    frame = to_wgs84(frame, parse_crs(crs))
+    source_crs = parse_crs(crs)
+    # Decoding a large body takes seconds: off the event loop (api.bodies).
+    frame = await state.bodies.run(_frame, await request.body(), ndjson)
+    frame = await run_in_threadpool(to_wgs84, frame, source_crs)
     report = await run_in_threadpool(
         load_frame, state.engine, "incidents", frame, on_conflict=on_conflict, progress=False,
         area=state.area, label="feature",

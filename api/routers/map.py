@@ -19,6 +19,7 @@ from api.deps import StateDep
 from api.map import data
 from api.map.config import EmbedRequest, PageConfig
 from api.map.page import render_page
+from api.params import LocalZoneDep
 from api.state import AppState
 from geo.widget import WIDGET
 
@@ -85,10 +86,11 @@ async def map_summary(
     bbox: Annotated[str, Query(description="lon_min,lat_min,lon_max,lat_max")],
     from_: Annotated[str, Query(alias="from", description="ISO 8601 start (inclusive)")],
     to: Annotated[str, Query(description="ISO 8601 end (exclusive)")],
+    tz: LocalZoneDep,
     category: str | None = None,
     source: str | None = None,
 ) -> dict:
     """Incidents in the current view and window (the summary panel's first figure)."""
-    view = data.ViewFilter.parse(bbox, from_, to, category, source)
+    view = data.ViewFilter.parse(bbox, from_, to, category, source, tz=tz)
     count = await run_in_threadpool(data.incident_count, state.engine, view)
     return {"incidents": count, "from": view.t0.isoformat(), "to": view.t1.isoformat()}

@@ -124,7 +124,8 @@ async def items(request: Request, collection_id: str = Path(description="collect
     s = _settings(request)
     # A key sent as ?access_token= is neither a filter nor copied into the links.
     params = {k: v for k, v in request.query_params.items() if k not in TOKEN_PARAMS}
-    q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit)
+    q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit,
+                         tz=request.app.state.onemap.time.local_timezone)
     sql, args = items_sql(c, q, feature_sql(c))
     pool = await request.app.state.onemap.pool()
     async with pool.acquire() as conn:

@@ -89,7 +89,7 @@ def _matrix(views: np.ndarray, xy: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, (live[vi], pi)), shape=(n, m), dtype=bool)
 
 
-def solve(problem: Problem, k: int, method: str, time_limit: float) -> dict:
+def solve(problem: Problem, k: int, method: str, time_limit: float, cancel=None) -> dict:
     """Run the chosen solver(s) → chosen order, objective and solver facts."""
     if method not in METHODS:
         raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -99,7 +99,7 @@ def solve(problem: Problem, k: int, method: str, time_limit: float) -> dict:
     if method == "greedy":
         est = LazyGreedy(k).fit(problem.A, problem.weights, sites)
         return {"method": "greedy", "chosen": est.chosen_, "seconds": est.seconds_}
-    est = ExactMCLP(k, time_limit).fit(problem.A, problem.weights, sites)
+    est = ExactMCLP(k, time_limit).fit(problem.A, problem.weights, sites, cancel=cancel)
     return {"method": "exact", "chosen": est.chosen_, "seconds": est.seconds_,
             "status": est.status_, "objective": est.objective_, "bound": est.bound_,
             "gap": est.gap_}
@@ -108,8 +108,8 @@ def solve(problem: Problem, k: int, method: str, time_limit: float) -> dict:
 def site_cameras(engine: Engine, k: int, weight: str = "incidents", *,
                  candidates: list[dict] | None = None, method: str = "greedy",
                  settings: CoverageSettings | None = None, area: ServiceAreaSettings | None = None,
-                 days: int | None = None) -> dict:
-    """Propose ``k`` new cameras.
+                 days: int | None = None, cancel=None) -> dict:
+    """Propose ``k`` new cameras (``cancel``: a ``threading.Event`` ending the exact solver).
 
     Returns
     -------
@@ -130,7 +130,7 @@ def site_cameras(engine: Engine, k: int, weight: str = "incidents", *,
     region = units["geometry"].iloc[0]
     basis.setup_tiles(region.bounds)
     problem = build_problem(basis, region, weight, settings, candidates)
-    facts = solve(problem, int(k), method, settings.site_time_limit_s)
+    facts = solve(problem, int(k), method, settings.site_time_limit_s, cancel)
     chosen = facts.pop("chosen")
     curve = problem.baseline + np.r_[0.0, curve_of(problem.A, problem.weights, chosen)]
     share = curve / problem.total if problem.total > 0 else np.zeros_like(curve)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import heapq
 import re
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+
+from geo.coverage.cbc import run_cbc
 
 
 def _prepare(A, w, sites) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
@@ -135,7 +135,8 @@ class ExactMCLP:
     gap_ : float
         ``(bound − objective) / bound`` (0 when proved optimal).
     status_ : str
-        ``optimal`` or ``time_limit``.
+        ``optimal``, ``time_limit`` (CBC stopped itself), ``killed_at_time_limit`` or
+        ``cancelled`` (the greedy answer; see ``fit``).
     seconds_ : float
         Time taken.
 
@@ -152,8 +153,13 @@ class ExactMCLP:
         self.time_limit = time_limit
         self.one_per_site = one_per_site
 
-    def fit(self, A, w, sites=None) -> ExactMCLP:
-        """Solve the integer program."""
+    def fit(self, A, w, sites=None, cancel=None) -> ExactMCLP:
+        """Solve the integer program.
+
+        CBC runs as a child killed ``time_limit`` (+ a short grace) after it starts, or
+        when ``cancel`` (a ``threading.Event``) is set; the greedy answer is returned
+        then, with ``status_`` ``killed_at_time_limit`` or ``cancelled``.
+        """
         import pulp
 
         t0 = time.perf_counter()
@@ -173,11 +179,17 @@ class ExactMCLP:
                 members = np.flatnonzero(sites == s)
                 if len(members) > 1:
                     prob += pulp.lpSum(x[j] for j in members) <= 1
-        with tempfile.TemporaryDirectory() as tmp:
-            log = Path(tmp) / "cbc.log"
-            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit, logPath=str(log))
-            prob.solve(solver)
-            text = log.read_text(errors="replace") if log.exists() else ""
+        run = run_cbc(prob, self.time_limit, cancel=cancel)
+        if not run.finished:  # killed at the deadline (or cancelled): the greedy answer
+            greedy = LazyGreedy(self.k, self.one_per_site).fit(A, w, sites)
+            self.chosen_ = greedy.chosen_
+            curve = curve_of(A, w, self.chosen_)
+            self.objective_ = float(curve[-1]) if len(curve) else 0.0
+            self.status_ = "cancelled" if run.cancelled else "killed_at_time_limit"
+            self.bound_, self.gap_ = float("inf"), 1.0
+            self.seconds_ = time.perf_counter() - t0
+            return self
+        text = run.log
         picked = [j for j in range(A.shape[0]) if (x[j].value() or 0) > 0.5]
         order = LazyGreedy(len(picked), self.one_per_site).fit(A[picked], w, sites[picked]).chosen_
         rest = [j for j in range(len(picked)) if j not in set(order.tolist())]

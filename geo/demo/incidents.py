@@ -15,9 +15,9 @@ import shapely
 from geo.demo.names import SUBCATEGORIES
 from geo.demo.roads import HALF_WIDTH, RoadNet
 from geo.demo.spec import TZ, WEEKS
+from geo.vocabulary import CATEGORIES
 
 SOURCES = {"12345": 0.45, "110": 0.20, "grid": 0.25, "petition": 0.03, "other": 0.07}
-CATEGORIES = ("dispute", "public_order", "hazard", "livelihood", "city_management", "other")
 CATEGORY_BY_SOURCE = {
     "12345": (0.10, 0.05, 0.08, 0.40, 0.27, 0.10),
     "110": (0.35, 0.55, 0.05, 0.0, 0.0, 0.05),

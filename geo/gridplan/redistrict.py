@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine
 
+from geo.errors import InvalidInput
 from geo.gridplan import plans, store
 from geo.gridplan.codes import assign_codes
 from geo.gridplan.districting import RegionDistricting, region_minus
@@ -33,6 +34,10 @@ class RedistrictParams:
     tolerance: float = 0.15
     seed: int = 0
     barrier_weight: float = 0.02
+
+    def __post_init__(self):
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise InvalidInput(f"seed must be an integer in 0..{2**32 - 1}, got {self.seed}")
 
     @classmethod
     def from_settings(cls, s: GridPlanSettings, **over) -> RedistrictParams:

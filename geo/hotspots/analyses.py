@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geo.errors import NotEnoughData
+from geo.errors import NotEnoughData, TooLarge
 from geo.hotspots.backtest import Backtest
 from geo.hotspots.emerging import EmergingHotspots
 from geo.hotspots.fdr import confidence_label, fdr_levels
@@ -67,6 +67,7 @@ def _emerging(svc: HotspotService, q: EmergingQuery, st: DataState) -> EmergingR
     edges = step_edges(f.t0, end, q.step, tz)
     window = Filters(edges[0], edges[-1], f.categories, f.sources)
     study = svc.study(q.res, q.bbox, st)
+    check_emerging_size(len(study), len(edges) - 1, q, svc.settings)
     cube = svc.cube(study, window, edges, st)
     svc.require(int(cube.sum()))
     ehs = EmergingHotspots(q.time_window, q.alpha, q.trend_alpha).fit(cube, study.weights(q.k))
@@ -77,6 +78,21 @@ def _emerging(svc: HotspotService, q: EmergingQuery, st: DataState) -> EmergingR
               "timezone": tz, "incidents": int(cube.sum())}
     return EmergingResult(study, cube.sum(axis=1), ehs.category_, ehs.trend_z_, ehs.trend_p_,
                           ehs.hot_.sum(axis=1), ehs.cold_.sum(axis=1), ehs.z_[:, -1], params)
+
+
+def check_emerging_size(cells: int, steps: int, q: EmergingQuery, s) -> None:
+    """Refuse, before counting, a cube or space-time weights over the limits."""
+    bins = cells * steps
+    ring = 3 * q.k * (q.k + 1) + 1
+    work = bins * ring * (q.time_window + 1)
+    advice = "use a coarser res, a bbox, step=month or a shorter window"
+    if bins > s.emerging_max_bins:
+        raise TooLarge(f"{cells:,} cells × {steps:,} {q.step}s = {bins:,} bins "
+                       f"(limit {s.emerging_max_bins:,}); {advice}")
+    if work > s.emerging_max_work:
+        raise TooLarge(f"{bins:,} bins × {ring} neighbours × {q.time_window + 1} steps = "
+                       f"{work:,} weights (limit {s.emerging_max_work:,}); {advice}, "
+                       "or a smaller k or time_window")
 
 
 def backtest(svc: HotspotService, q: BacktestQuery, fresh: bool = False) -> BacktestResult:
@@ -113,7 +129,8 @@ def _heatmap(svc: HotspotService, q: HeatmapQuery, st: DataState) -> HeatmapResu
     total = int(np.sum(n))
     if total == 0:
         raise NotEnoughData("no incidents match this window and filter")
-    kde = QuarticKDE(q.bandwidth_m, q.res, svc.area_settings.metric_epsg).fit(
+    kde = QuarticKDE(q.bandwidth_m, q.res, svc.area_settings.metric_epsg,
+                     svc.settings.heatmap_max_cells, svc.settings.heatmap_max_pairs).fit(
         cells, n, counts_at=lambda r: svc.fine_counts(q.filters, q.bbox, st, r))
     params = {**q.filters.echo(), "bbox": list(q.bbox) if q.bbox else None,
               "bandwidth_m": round(kde.bandwidth_m_, 3),

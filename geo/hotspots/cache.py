@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 
+from geo.errors import OverTimeBudget
+
 
 class Lru:
     """A small thread-safe LRU cache of computed values, one computation per key.
@@ -86,9 +88,26 @@ class Gate:
                 sem = self._sems[loop] = asyncio.Semaphore(self.limit)
             return sem
 
-    async def run(self, fn: Callable, *args):
-        """``fn(*args)`` in a worker thread once a slot is free."""
+    async def run(self, fn: Callable, *args, timeout: float | None = None):
+        """``fn(*args)`` in a worker thread once a slot is free.
+
+        Past ``timeout`` seconds the caller gets ``OverTimeBudget``; the thread cannot be
+        killed, so it keeps its slot until it ends (new work queues behind it). A
+        caller that goes away likewise leaves the slot to the running thread.
+        """
         from starlette.concurrency import run_in_threadpool
 
-        async with self._sem():
-            return await run_in_threadpool(fn, *args)
+        sem = self._sem()
+        await sem.acquire()
+        try:
+            task = asyncio.ensure_future(run_in_threadpool(fn, *args))
+        except BaseException:
+            sem.release()
+            raise
+        task.add_done_callback(lambda t: (sem.release(), t.cancelled() or t.exception()))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            raise OverTimeBudget(f"the analysis ran past its time budget of {timeout:g} s "
+                                 "(ONEMAP_HOTSPOT_TIME_BUDGET_S); narrow the window, bbox "
+                                 "or res") from None

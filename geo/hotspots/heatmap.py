@@ -28,7 +28,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry import box
 
-from geo.errors import InvalidInput, NotEnoughData
+from geo.errors import InvalidInput, NotEnoughData, TooLarge
 from geo.hotspots.cells import centres, parents, polyfill
 
 BANDWIDTH_RANGE_M = (100.0, 1000.0)
@@ -85,10 +85,13 @@ class QuarticKDE:
     """
 
     def __init__(self, bandwidth_m: float | None = None, res: int | None = None,
-                 metric_epsg: int | None = None):
+                 metric_epsg: int | None = None, max_cells: int | None = None,
+                 max_pairs: int | None = None):
         self.bandwidth_m = bandwidth_m
         self.res = res
         self.metric_epsg = metric_epsg
+        self.max_cells = max_cells
+        self.max_pairs = max_pairs
 
     def fit(self, cells: np.ndarray, counts: np.ndarray, counts_at=None) -> QuarticKDE:
         """Estimate the density of incidents counted on H3 ``cells`` (any one resolution).
@@ -117,12 +120,29 @@ class QuarticKDE:
             src_cells, inv = np.unique(parents(cells, src_res), return_inverse=True)
             src_w = np.bincount(inv, weights=counts)
         src_xy = _project(fwd, centres(src_cells))
+        self._check_size(lonlat, h, len(src_cells))
         targets = _target_cells(lonlat, h, self.res_)
         tgt_lonlat = centres(targets)
         density = _quartic_sum(_project(fwd, tgt_lonlat), src_xy, src_w, h)
         keep = density > 0
         self.cells_, self.density_, self.lonlat_ = targets[keep], density[keep], tgt_lonlat[keep]
         return self
+
+
+    def _check_size(self, lonlat: np.ndarray, h: float, n_src: int) -> None:
+        """Refuse, before any work, a grid or a pair count over the limits."""
+        cell_m2 = h3.average_hexagon_area(self.res_, unit="m^2")
+        lat0 = float(np.mean(lonlat[:, 1]))
+        span = (np.ptp(lonlat, axis=0) * [111_320.0 * np.cos(np.radians(lat0)), 111_320.0])
+        cells = (span[0] + 2 * h) * (span[1] + 2 * h) / cell_m2
+        pairs = min(cells, np.pi * h * h / cell_m2) * n_src
+        advice = "use a smaller bandwidth_m, a coarser res, a bbox or a shorter window"
+        if self.max_cells is not None and cells > self.max_cells:
+            raise TooLarge(f"this heatmap would evaluate about {cells:,.0f} cells at res "
+                           f"{self.res_} (limit {self.max_cells:,}); {advice}")
+        if self.max_pairs is not None and pairs > self.max_pairs:
+            raise TooLarge(f"this heatmap would sum about {pairs:,.0f} cell pairs within "
+                           f"{h:,.0f} m (limit {self.max_pairs:,}); {advice}")
 
 
 def _project(fwd: Transformer, lonlat: np.ndarray) -> np.ndarray:

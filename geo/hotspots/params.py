@@ -2,78 +2,24 @@
 
 Validated into frozen (hashable) dataclasses shared by the API, the CLI and the caches.
 
-Times: ISO 8601; a value without a zone is read in the hotspot timezone
-(``ONEMAP_HOTSPOT_TIMEZONE``, default Asia/Shanghai). Windows are half-open,
-``[from, to)``; a date-only ``to`` means the end of that day.
+Bbox, times, categories and sources are parsed by the service-wide parsers of
+``geo.params``: a value without a zone is local time (``ONEMAP_LOCAL_TIMEZONE``,
+default Asia/Shanghai); windows are half-open, ``[from, to)``; a date-only ``to``
+means the end of that day.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
+from geo import params
 from geo.errors import InvalidInput
 from geo.hotspots.cells import check_k, check_res
 from geo.hotspots.fdr import fdr_levels
+from geo.vocabulary import CATEGORIES, SOURCES
 
-CATEGORIES = ("dispute", "public_order", "hazard", "livelihood", "city_management", "other")
-SOURCES = ("12345", "110", "grid", "petition", "other")
 STEPS = ("week", "month")
-
-
-def parse_time(value: str | datetime | None, tz: str, *, end: bool = False) -> datetime | None:
-    """ISO 8601 text → aware datetime (None stays None).
-
-    A date-only value is the start of that day, or with ``end`` the start of the next.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        out = value
-    else:
-        text = str(value).strip()
-        try:
-            if len(text) == 10:
-                day = date.fromisoformat(text)
-                out = datetime.combine(day + timedelta(days=1 if end else 0), time())
-            else:
-                out = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"not an ISO 8601 date or time: {text!r}") from None
-    return out if out.tzinfo else out.replace(tzinfo=ZoneInfo(tz))
-
-
-def parse_choices(value: str | list[str] | tuple[str, ...] | None, allowed: tuple[str, ...],
-                  name: str) -> tuple[str, ...]:
-    """Comma-separated (or list) choices → sorted tuple; unknown values → InvalidInput."""
-    if value is None or value == "" or value == []:
-        return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    items = [str(v).strip() for v in items if str(v).strip()]
-    unknown = sorted(set(items) - set(allowed))
-    if unknown:
-        raise InvalidInput(f"unknown {name} {', '.join(map(repr, unknown))}; "
-                           f"known: {', '.join(allowed)}")
-    return tuple(sorted(set(items)))
-
-
-def parse_bbox(value: str | tuple | list | None) -> tuple[float, float, float, float] | None:
-    """``lon_min,lat_min,lon_max,lat_max`` in degrees → tuple, checked."""
-    if value is None or value == "":
-        return None
-    parts = value.split(",") if isinstance(value, str) else list(value)
-    try:
-        x0, y0, x1, y1 = (float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise InvalidInput("bbox must be four numbers: lon_min,lat_min,lon_max,lat_max") from None
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        raise InvalidInput("bbox values must be finite numbers")
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise InvalidInput(f"bbox out of range or empty: {x0},{y0},{x1},{y1} "
-                           "(lon −180..180, lat −90..90, min < max)")
-    return (x0, y0, x1, y1)
 
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:
@@ -97,14 +43,12 @@ class Filters:
     sources: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, t0=None, t1=None, category=None, source=None, *, tz: str) -> Filters:
+    def build(cls, t0=None, t1=None, category=None, source=None, *, tz: str,
+              names: tuple[str, str] = ("from", "to")) -> Filters:
         """Parse and validate raw values."""
-        f = cls(parse_time(t0, tz), parse_time(t1, tz, end=True),
-                parse_choices(category, CATEGORIES, "category"),
-                parse_choices(source, SOURCES, "source"))
-        if f.t0 and f.t1 and f.t0 >= f.t1:
-            raise InvalidInput(f"from ({f.t0.isoformat()}) must be before to ({f.t1.isoformat()})")
-        return f
+        w = params.parse_window(t0, t1, tz=tz, names=names)
+        return cls(w.t0, w.t1, params.parse_choices(category, CATEGORIES, "category"),
+                   params.parse_choices(source, SOURCES, "source"))
 
     def echo(self) -> dict:
         """JSON-ready description."""
@@ -207,7 +151,7 @@ def hotspot_query(settings, res=None, k=None, alpha=None, from_=None, to=None, c
         _number(res if res is not None else settings.res, int, "res"),
         _number(k if k is not None else settings.k, int, "k"),
         _number(alpha if alpha is not None else settings.alpha, float, "alpha"),
-        Filters.build(from_, to, category, source, tz=settings.timezone), parse_bbox(bbox))
+        Filters.build(from_, to, category, source, tz=settings.timezone), params.parse_bbox(bbox))
 
 
 def emerging_query(settings, res=None, k=None, step="week", from_=None, to=None,
@@ -217,7 +161,7 @@ def emerging_query(settings, res=None, k=None, step="week", from_=None, to=None,
     return EmergingQuery(
         _number(res if res is not None else settings.res, int, "res"),
         _number(k if k is not None else settings.k, int, "k"), step or "week",
-        Filters.build(from_, to, category, source, tz=settings.timezone), parse_bbox(bbox),
+        Filters.build(from_, to, category, source, tz=settings.timezone), params.parse_bbox(bbox),
         _number(time_window if time_window is not None else settings.time_window, int,
                 "time_window"),
         _number(alpha if alpha is not None else settings.emerging_alpha, float, "alpha"),
@@ -233,10 +177,12 @@ def backtest_query(settings, res=None, k=None, train_from=None, train_to=None,
     return BacktestQuery(
         _number(res if res is not None else settings.res, int, "res"),
         _number(k if k is not None else settings.k, int, "k"),
-        Filters.build(train_from, train_to, category, source, tz=tz),
-        Filters.build(test_from, test_to, category, source, tz=tz),
+        Filters.build(train_from, train_to, category, source, tz=tz,
+                      names=("train_from", "train_to")),
+        Filters.build(test_from, test_to, category, source, tz=tz,
+                      names=("test_from", "test_to")),
         _number(top if top is not None else 0.05, float, "top"), method or "gi",
-        parse_bbox(bbox))
+        params.parse_bbox(bbox))
 
 
 def heatmap_query(settings, bandwidth_m=None, res=None, from_=None, to=None, category=None,
@@ -245,4 +191,4 @@ def heatmap_query(settings, bandwidth_m=None, res=None, from_=None, to=None, cat
     return HeatmapQuery(
         None if bandwidth_m is None else _number(bandwidth_m, float, "bandwidth_m"),
         None if res is None else _number(res, int, "res"),
-        Filters.build(from_, to, category, source, tz=settings.timezone), parse_bbox(bbox))
+        Filters.build(from_, to, category, source, tz=settings.timezone), params.parse_bbox(bbox))

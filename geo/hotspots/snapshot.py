@@ -23,7 +23,8 @@ import numpy as np
 from sqlalchemy import Engine
 
 from geo.h3cells import COLUMNS, RESOLUTIONS
-from geo.hotspots.params import CATEGORIES, SOURCES, Filters
+from geo.hotspots.params import Filters
+from geo.vocabulary import CATEGORIES, SOURCES
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _HEADER, _TRAILER = 19, 2

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geo.h3cells import exact_cells
-from geo.hotspots.params import CATEGORIES, SOURCES
+from geo.vocabulary import CATEGORIES, SOURCES
 
 M_PER_DEG = 111_320.0
 

@@ -5,8 +5,8 @@
   "use strict";
   var onemap = (window.onemap = window.onemap || {});
   var U = onemap.util, S = onemap.styles, el = U.el, t = U.t;
-  var CATEGORIES = ["dispute", "public_order", "hazard", "livelihood", "city_management", "other"];
-  var SOURCES = ["12345", "110", "grid", "petition", "other"];
+  // Vocabularies come from the server (geo/vocabulary.py, in the page config).
+  function vocabulary(name) { return onemap.cfg.vocabulary[name]; }
   var DAY = 864e5;
 
   // Filter state: presets count back from the anchor (the newest incident, or now).
@@ -72,9 +72,9 @@
       var box = el("div", { class: "om-panel om-filters" }, [
         el("h3", { text: t("ctl.time") }), presets, custom,
         el("div", { class: "om-row" }, [el("label", { text: t("ctl.category") }),
-          select("om-category", CATEGORIES, "v.", f.category, function (v) { onemap.filter.category = v; onemap.applyFilter(); })]),
+          select("om-category", vocabulary("categories"), "v.", f.category, function (v) { onemap.filter.category = v; onemap.applyFilter(); })]),
         el("div", { class: "om-row" }, [el("label", { text: t("ctl.source") }),
-          select("om-source", SOURCES, "v.", f.source, function (v) { onemap.filter.source = v; onemap.applyFilter(); })]),
+          select("om-source", vocabulary("sources"), "v.", f.source, function (v) { onemap.filter.source = v; onemap.applyFilter(); })]),
         el("div", { class: "om-note", text: t("ctl.anchor_note") + U.isoDay(new Date(onemap.cfg.anchor)) }),
       ]);
       this._box = box;

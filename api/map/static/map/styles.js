@@ -88,11 +88,9 @@
     return { color: col, weight: 1, opacity: 0.9, fill: true, fillColor: col, fillOpacity: 0.35 };
   }
 
-  var CATS = ["dispute", "public_order", "hazard", "livelihood", "city_management", "other"];
-
   function incidentStyle(p) {
     var n = p.count || 1;
-    var col = C.incident[p.category || majority(p, CATS)] || "#555";
+    var col = C.incident[p.category || majority(p, onemap.cfg.vocabulary.categories)] || "#555";
     return {
       radius: n > 1 ? clusterRadius(n) : 3, color: "#ffffff", weight: n > 1 ? 1 : 0.6,
       fill: true, fillColor: col, fillOpacity: 0.85, opacity: 0.9,
