@@ -15,7 +15,7 @@ from geo.errors import Conflict
 #: Tables emptied by ``replace`` (keys and the audit log stay).
 DATA_TABLES = ("plan_edits", "coverage_gaps", "camera_views", "incidents", "grid_members",
                "grids", "grid_plans", "buildings", "cameras", "roads", "waterways", "places",
-               "admin_areas")
+               "admin_areas", "posts", "response_edges", "response_network")
 PLAN_NAME = "现状网格"
 
 
