@@ -1,0 +1,271 @@
+"""What a response analysis reads: the graph of a mode, its posts and the places to reach.
+
+:func:`reach_context` loads (or takes from a :class:`ResponseCache`) the network of
+the current roads version, the on-duty posts of the mode joined to it, and the
+buildings (at their representative point), key places and recent incidents joined
+to it too, with the seconds from every post to every node and every place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, text
+
+from geo.coverage.metric import Projector
+from geo.errors import Infeasible, InvalidInput
+from geo.response.graph import MODES, ModeGraph, Snap
+from geo.response.network import Edges, ensure_network, load_edges
+from geo.response.settings import ResponseSettings
+from geo.settings import ServiceAreaSettings
+
+POST_KINDS = ("police_station", "police_post", "patrol", "fire", "medical", "grid_station",
+              "service_centre")
+
+_VERSIONS_SQL = text(
+    "SELECT layer, version FROM layer_versions WHERE layer IN "
+    "('roads', 'posts', 'buildings', 'places', 'incidents')")
+_POSTS_SQL = text(
+    """
+    SELECT id, code, name, kind, mode, turnout_s, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+           ST_AsBinary(ST_Transform(geom, :epsg)) AS wkb
+    FROM posts
+    WHERE status = 'on_duty' AND mode = :mode
+    ORDER BY coalesce(code, ''), id
+    """
+)
+_BUILDINGS_SQL = text(
+    """
+    SELECT id, code, households, coalesce(population, 0) AS population, community_code,
+           ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+    FROM buildings ORDER BY id
+    """
+)
+_PLACES_SQL = text(
+    """
+    SELECT id, name, kind, ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+    FROM places WHERE key ORDER BY id
+    """
+)
+_INCIDENTS_SQL = text(
+    """
+    SELECT ST_X(p) AS x, ST_Y(p) AS y
+    FROM (SELECT ST_Transform(geom, :epsg) AS p FROM incidents
+          WHERE occurred_at >= :since AND occurred_at < :until) AS q
+    """
+)
+
+
+def check_mode(mode: str) -> str:
+    """The mode, or a clear error."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode
+
+
+def check_minutes(minutes, settings: ResponseSettings) -> tuple[float, ...]:
+    """Breaks in minutes, sorted and unique; each in (0, max_minutes]."""
+    try:
+        values = sorted({float(m) for m in minutes})
+    except (TypeError, ValueError):
+        raise InvalidInput("minutes must be numbers, e.g. 1,3,5") from None
+    if not values:
+        raise InvalidInput("give at least one break in minutes, e.g. 1,3,5")
+    for m in values:
+        if not (0 < m <= settings.max_minutes) or not np.isfinite(m):
+            raise InvalidInput(f"minutes must be > 0 and ≤ {settings.max_minutes:g}; got {m:g}")
+    return tuple(values)
+
+
+def default_minutes(mode: str) -> tuple[float, ...]:
+    """Breaks when none are given: 1, 3, 5 minutes driving; 10 minutes walking."""
+    return (10.0,) if mode == "walk" else (1.0, 3.0, 5.0)
+
+
+@dataclass
+class Places:
+    """Points to reach (metric), joined to a graph."""
+
+    frame: pd.DataFrame
+    snap: Snap
+
+
+@dataclass
+class ReachContext:
+    """A mode's graph, its posts, and the seconds from each post to nodes and places."""
+
+    mode: str
+    graph: ModeGraph
+    posts: pd.DataFrame
+    node_s: np.ndarray
+    buildings: Places
+    key_places: Places
+    incidents: Places
+    building_s: np.ndarray
+    key_place_s: np.ndarray
+    incident_s: np.ndarray
+    projector: Projector
+    since: datetime
+    until: datetime
+    settings: ResponseSettings
+    _pred: np.ndarray | None = None
+
+    def predecessors(self) -> np.ndarray:
+        """scipy's predecessor matrix (posts × nodes), computed on first use."""
+        if self._pred is None:
+            _, self._pred = self.graph.node_seconds(predecessors=True)
+        return self._pred
+
+    def select(self, mask: np.ndarray) -> ReachContext:
+        """The same context restricted to the posts where ``mask`` is true."""
+        return ReachContext(self.mode, self.graph, self.posts[mask].reset_index(drop=True),
+                            self.node_s[mask], self.buildings, self.key_places, self.incidents,
+                            self.building_s[mask], self.key_place_s[mask],
+                            self.incident_s[mask], self.projector, self.since, self.until,
+                            self.settings, None if self._pred is None else self._pred[mask])
+
+
+@dataclass
+class ResponseCache:
+    """Loaded graphs and places keyed by layer versions (bounded; thread-safe)."""
+
+    size: int = 8
+    _items: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key, make):
+        """The value for ``key``, made once by ``make()``."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+def _points(rows, epsg_col="wkb") -> np.ndarray:
+    return shapely.from_wkb([r[epsg_col] for r in rows]) if rows else np.array([], dtype=object)
+
+
+def _read_posts(conn, mode: str, epsg: int) -> pd.DataFrame:
+    rows = conn.execute(_POSTS_SQL, {"epsg": epsg, "mode": mode}).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows],
+                         columns=["id", "code", "name", "kind", "mode", "turnout_s", "lon", "lat",
+                                  "wkb"])
+    frame["geometry"] = _points(rows)
+    return frame.drop(columns="wkb")
+
+
+def _read_places(conn, epsg: int, since: datetime, until: datetime):
+    b = conn.execute(_BUILDINGS_SQL, {"epsg": epsg}).mappings().all()
+    bf = pd.DataFrame([dict(r) for r in b], columns=["id", "code", "households", "population",
+                                                    "community_code", "wkb"]).drop(columns="wkb")
+    bf["geometry"] = _points(b)
+    p = conn.execute(_PLACES_SQL, {"epsg": epsg}).mappings().all()
+    pf = pd.DataFrame([dict(r) for r in p], columns=["id", "name", "kind", "wkb"]).drop(
+        columns="wkb")
+    pf["geometry"] = _points(p)
+    xy = np.array(conn.execute(_INCIDENTS_SQL, {"epsg": epsg, "since": since,
+                                                "until": until}).all(), dtype=float)
+    xy = xy.reshape(-1, 2)
+    inc = pd.DataFrame({"geometry": shapely.points(xy) if len(xy) else
+                        np.array([], dtype=object)})
+    return bf, pf, inc
+
+
+def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
+    until = until or datetime.now(timezone.utc)
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=timezone.utc)
+    return until - timedelta(days=days), until
+
+
+def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSettings | None = None,
+                  area: ServiceAreaSettings | None = None, cache: ResponseCache | None = None,
+                  until: datetime | None = None, require_posts: bool = True) -> ReachContext:
+    """Everything a reach figure needs for ``mode`` (from ``cache`` when versions match).
+
+    Raises
+    ------
+    InvalidInput
+        Unknown mode.
+    Infeasible
+        No on-duty post of this mode (with ``require_posts``).
+    """
+    settings = settings or ResponseSettings()
+    cache = cache if cache is not None else ResponseCache(size=2)
+    check_mode(mode)
+    roads_v, epsg = ensure_network(engine, settings, area)
+    with engine.connect() as conn:
+        versions = dict(conn.execute(_VERSIONS_SQL).all())
+    since, until = _window(until, settings.incident_days)
+    day = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
+    settings_key = settings.model_dump_json()
+
+    def make_edges() -> Edges:
+        with engine.connect() as conn:
+            return load_edges(conn, epsg, roads_v)
+
+    edges = cache.get(("edges", roads_v, epsg), make_edges)
+
+    def make_graph():
+        with engine.connect() as conn:
+            posts = _read_posts(conn, mode, epsg)
+        graph = ModeGraph(edges, mode, posts["geometry"].to_numpy(), posts["turnout_s"].to_numpy(),
+                          settings.connector_kmh)
+        return posts, graph
+
+    posts, graph = cache.get(("graph", roads_v, versions.get("posts"), mode, settings_key),
+                             make_graph)
+    if require_posts and len(posts) == 0:
+        raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
+
+    def make_places():
+        with engine.connect() as conn:
+            return _read_places(conn, epsg, day - (until - since), day)
+
+    bf, pf, inc = cache.get(("places", versions.get("buildings"), versions.get("places"),
+                             versions.get("incidents"), epsg, day), make_places)
+
+    def make_reach():
+        limit = settings.max_minutes * 60.0
+        node_s = graph.node_seconds(limit)
+        snaps = [graph.snap(f["geometry"].to_numpy()) for f in (bf, pf, inc)]
+        secs = [graph.seconds_to(node_s, s) for s in snaps]
+        return node_s, snaps, secs
+
+    node_s, snaps, secs = cache.get(("reach", roads_v, versions.get("posts"), mode, settings_key,
+                                     versions.get("buildings"), versions.get("places"),
+                                     versions.get("incidents"), day), make_reach)
+    return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
+                        Places(inc, snaps[2]), secs[0], secs[1], secs[2], Projector(epsg),
+                        day - (until - since), day, settings)
+
+
+def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:
+    """Only the posts of ``kinds`` and/or with ``codes`` (unknown names are refused)."""
+    mask = np.ones(len(ctx.posts), dtype=bool)
+    if kinds:
+        bad = sorted(set(kinds) - set(POST_KINDS))
+        if bad:
+            raise InvalidInput(f"unknown post kind {bad[0]!r}; kinds are: {', '.join(POST_KINDS)}")
+        mask &= ctx.posts["kind"].isin(list(kinds)).to_numpy()
+    if codes:
+        known = set(ctx.posts["code"].dropna())
+        bad = sorted(set(codes) - known)
+        if bad:
+            raise InvalidInput(f"no on-duty {ctx.mode} post with code {bad[0]!r}")
+        mask &= ctx.posts["code"].isin(list(codes)).to_numpy()
+    if not mask.any():
+        raise Infeasible("no on-duty post matches kind/posts")
+    return ctx.select(mask) if not mask.all() else ctx
