@@ -81,8 +81,8 @@ def test_partial_edge_counts(street):
     # B500: 45 s + 0.72 s in; B700: 63 + 0.72 in; B900: 81 + 5.76 = 86.8 > 75.6 out.
     assert props["households"] == 10 + 20 + 40
     geom = fc["features"][0]["geometry"]
-    from shapely.geometry import shape
     from pyproj import Transformer as T
+    from shapely.geometry import shape
     area = shape(geom)
     inside = [_ll(Point(x, 0)) for x in (-800, 0, 800)]
     outside = [_ll(Point(x, 0)) for x in (-950, 950)]
@@ -125,3 +125,32 @@ def test_bad_input_is_refused(street):
     for bad in ([0], [-1], [61], []):
         with pytest.raises(InvalidInput):
             check_minutes(bad, SETTINGS)
+
+
+def test_hand_network_with_one_ways_equals_the_oracle_exactly(empty_db):
+    """A 3 × 3 lattice, two one-way streets, a post in the middle of a 1.2 km edge."""
+    from response_oracle import oracle_households
+
+    roads = [("横一", "local", "yes", [(0, 0), (1200, 0)]),
+             ("横二", "secondary", "no", [(0, 600), (1200, 600)]),
+             ("横三", "local", "reverse", [(0, 1200), (1200, 1200)]),
+             ("纵一", "arterial", "no", [(0, 0), (0, 1200)]),
+             ("纵二", "local", "no", [(600, 0), (600, 1200)]),
+             ("纵三", "local", "yes", [(1200, 1200), (1200, 0)])]
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(-20, 1220, size=(60, 2))
+    blds = [(f"B{i}", int(rng.integers(1, 50)), (float(x), float(y))) for i, (x, y) in
+            enumerate(xy)]
+    _load(empty_db, roads=roads,
+          posts=[("MID", "drive", 20.0, "on_duty", (300, 10)),
+                 ("WALK", "walk", 0.0, "on_duty", (900, 1190)),
+                 ("OFF", "drive", 0.0, "off_duty", (1190, 1190))],
+          buildings=blds)
+    for mode, breaks in (("drive", (1, 2, 3, 4)), ("walk", (5, 10, 15))):
+        ctx = reach_context(empty_db, mode, settings=SETTINGS)
+        hh = ctx.buildings.frame["households"].to_numpy(float)
+        best = ctx.building_s.min(axis=0)
+        want = oracle_households(empty_db, mode, breaks)
+        got = {m: float(hh[best <= m * 60].sum()) for m in breaks}
+        assert got == want, mode
+        assert len(set(got.values())) > 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -117,7 +117,7 @@ class ReachContext:
     _pred: np.ndarray | None = None
 
     def predecessors(self) -> np.ndarray:
-        """scipy's predecessor matrix (posts × nodes), computed on first use."""
+        """Scipy's predecessor matrix (posts × nodes), computed on first use."""
         if self._pred is None:
             _, self._pred = self.graph.node_seconds(predecessors=True)
         return self._pred
@@ -184,9 +184,9 @@ def _read_places(conn, epsg: int, since: datetime, until: datetime):
 
 
 def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
-    until = until or datetime.now(timezone.utc)
+    until = until or datetime.now(UTC)
     if until.tzinfo is None:
-        until = until.replace(tzinfo=timezone.utc)
+        until = until.replace(tzinfo=UTC)
     return until - timedelta(days=days), until
 
 

@@ -79,11 +79,14 @@ def site_posts(ctx: ReachContext, k: int, minutes: float, weight: str = "househo
     xy = [g.geoms[np.flatnonzero(g.src == n)[0]].coords[0] if (g.src == n).any()
           else g.geoms[np.flatnonzero(g.tgt == n)[0]].coords[-1] for n in nodes[order]]
     pts = ctx.projector.to_lonlat(np.array([Point(c) for c in xy], dtype=object)) if xy else []
+    def share(v: float):
+        return round(v / total, 4) if total else None
+
+    gains = np.diff(np.r_[0.0, curve])
     feats = [{"type": "Feature", "geometry": mapping(p),
-              "properties": {"rank": i + 1, "gain": round(float(curve[i] - (curve[i - 1] if i
-                                                                              else 0)), 3),
+              "properties": {"rank": i + 1, "gain": round(float(gains[i]), 3),
                              "reached": round(base + float(curve[i]), 3),
-                             "share": round((base + float(curve[i])) / total, 4) if total else None}}
+                             "share": share(base + float(curve[i]))}}
              for i, p in enumerate(pts)]
     return {"type": "FeatureCollection", "features": feats,
             "parameters": {"k": k, "minutes": minutes, "weight": weight, "mode": ctx.mode,
