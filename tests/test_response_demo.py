@@ -126,3 +126,36 @@ def test_api_answers_and_refuses_bad_input(demo_engine):
         r = client.get("/api/v1/response/areas", params={"mode": "walk"})
         assert r.status_code == 422 and r.json()["code"] == "infeasible"
         assert "no on-duty post" in r.json()["detail"]
+
+
+def test_posts_and_response_areas_through_ogc_and_tiles(small_demo_copy, demo_engine,
+                                                        small_demo_city):
+    from test_tiles_support import features, tile_of
+
+    with demo_engine.connect() as conn:
+        stored = conn.execute(text(
+            "SELECT mode, minutes, post_code IS NULL AS dissolved, households FROM response_areas "
+            "ORDER BY mode, minutes")).all()
+    assert {(m, mi) for m, mi, d, _ in stored if d} == {("drive", 1), ("drive", 3), ("drive", 5),
+                                                         ("walk", 10)}
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=small_demo_copy))
+    with TestClient(app) as client:
+        r = client.get("/ogc/collections/posts/items", params={"limit": 100})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["features"]) == len(small_demo_city.posts)
+        r = client.get("/ogc/collections/response_areas/items",
+                       params={"mode": "drive", "limit": 1000})
+        assert r.status_code == 200, r.text
+        dissolved = [f for f in r.json()["features"] if f["properties"]["post_code"] is None]
+        assert sorted(f["properties"]["minutes"] for f in dissolved) == [1, 3, 5]
+        tj = client.get("/tiles/response_areas/tilejson.json").json()
+        assert tj["vector_layers"][0]["id"] == "response_areas"
+        p = small_demo_city.posts.geometry.iloc[0]
+        x, y = tile_of(p.x, p.y, 14)
+        r = client.get(f"/tiles/response_areas/14/{x}/{y}.pbf")
+        assert r.status_code == 200
+        assert any(f["properties"]["mode"] == "drive" for f in features(r.content,
+                                                                           "response_areas"))
+        r = client.get(f"/tiles/posts/14/{x}/{y}.pbf")
+        assert r.status_code == 200
+        assert features(r.content, "posts")

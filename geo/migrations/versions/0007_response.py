@@ -10,6 +10,8 @@
   (``id, source, target, cost, reverse_cost`` per mode; a negative cost means "not
   this way"), rebuilt from ``roads`` when the roads layer version changes
   (``response_network`` records which version it was built from).
+- ``response_areas``: the stored areas (every mode's default breaks, dissolved and per
+  post) that the OGC collection and the tile layer of the same name serve.
 
 Revision ID: 0007
 Revises: 0006
@@ -55,6 +57,23 @@ CREATE TABLE response_edges (
 )
 """
 
+_AREAS = """
+CREATE TABLE response_areas (
+    id          serial PRIMARY KEY,
+    mode        text NOT NULL,
+    minutes     double precision NOT NULL,
+    overlap     text NOT NULL,
+    post_code   text,
+    post_name   text,
+    households  int NOT NULL DEFAULT 0,
+    population  int NOT NULL DEFAULT 0,
+    area_m2     double precision NOT NULL DEFAULT 0,
+    computed_at timestamptz NOT NULL DEFAULT now(),
+    geom        geometry(MultiPolygon, 4326) NOT NULL,
+    geom_3857   geometry(MultiPolygon, 3857) GENERATED ALWAYS AS (ST_Transform(geom, 3857)) STORED
+)
+"""
+
 _NETWORK = """
 CREATE TABLE response_network (
     id            int PRIMARY KEY DEFAULT 1 CONSTRAINT response_network_one CHECK (id = 1),
@@ -82,9 +101,19 @@ def upgrade() -> None:
     op.execute("CREATE INDEX response_edges_target ON response_edges (target)")
     op.execute("CREATE INDEX response_edges_geom ON response_edges USING gist (geom)")
     op.execute(_NETWORK)
+    op.execute(_AREAS)
+    op.execute("CREATE INDEX response_areas_geom ON response_areas USING gist (geom)")
+    op.execute("CREATE INDEX response_areas_geom_3857 ON response_areas USING gist (geom_3857)")
+    op.execute("CREATE TRIGGER response_areas_bump_version AFTER INSERT OR UPDATE OR DELETE OR "
+               "TRUNCATE ON response_areas FOR EACH STATEMENT "
+               "EXECUTE FUNCTION onemap_bump_layer('response_areas')")
+    op.execute("INSERT INTO layer_versions (layer) VALUES ('response_areas') "
+               "ON CONFLICT DO NOTHING")
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS response_areas")
+    op.execute("DELETE FROM layer_versions WHERE layer = 'response_areas'")
     op.execute("DROP TABLE IF EXISTS response_network")
     op.execute("DROP TABLE IF EXISTS response_edges")
     op.execute("DROP TABLE IF EXISTS posts CASCADE")
