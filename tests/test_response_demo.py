@@ -159,3 +159,29 @@ def test_posts_and_response_areas_through_ogc_and_tiles(small_demo_copy, demo_en
         r = client.get(f"/tiles/posts/14/{x}/{y}.pbf")
         assert r.status_code == 200
         assert features(r.content, "posts")
+
+
+def test_cli_answers_and_fails_in_one_line(small_demo_copy, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ONEMAP_DATABASE_URL": small_demo_copy.database_url}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", "response", *args], env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    out = tmp_path / "areas.geojson"
+    r = run("areas", "--minutes", "1,3,5", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert len(__import__("json").loads(out.read_text())["features"]) == 3
+    r = run("nearest", "--lon", "118.05", "--lat", "36.80", "--k", "2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("1. ")
+    for bad in (["areas", "--mode", "fly"], ["areas", "--minutes", "90"],
+                ["nearest", "--lon", "119.5", "--lat", "36.8"]):
+        r = run(*bad)
+        assert r.returncode != 0
+        assert "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
