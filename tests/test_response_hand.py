@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 from shapely import LineString, Point
+from shapely.geometry import shape
 
 from geo.errors import Infeasible, InvalidInput
 from geo.io.load import load_frame
@@ -81,8 +82,6 @@ def test_partial_edge_counts(street):
     # B500: 45 s + 0.72 s in; B700: 63 + 0.72 in; B900: 81 + 5.76 = 86.8 > 75.6 out.
     assert props["households"] == 10 + 20 + 40
     geom = fc["features"][0]["geometry"]
-    from pyproj import Transformer as T
-    from shapely.geometry import shape
     area = shape(geom)
     inside = [_ll(Point(x, 0)) for x in (-800, 0, 800)]
     outside = [_ll(Point(x, 0)) for x in (-950, 950)]
@@ -90,7 +89,6 @@ def test_partial_edge_counts(street):
     assert not any(area.contains(p) for p in outside)
     # widened by 50 m: about (2 × 840 + 2 × 50) m × 100 m
     assert props["area_m2"] == pytest.approx(1680 * 100 + np.pi * 50 ** 2, rel=0.02)
-    del T
 
 
 def test_one_way_is_not_driven_against_but_is_walked(empty_db):
@@ -154,3 +152,28 @@ def test_hand_network_with_one_ways_equals_the_oracle_exactly(empty_db):
         got = {m: float(hh[best <= m * 60].sum()) for m in breaks}
         assert got == want, mode
         assert len(set(got.values())) > 1
+
+
+def test_posts_and_one_way_roads_round_trip_through_files(street, tmp_path):
+    import geopandas as gpd
+
+    from geo.io.export import export_layer
+
+    for layer in ("posts", "roads"):
+        out = tmp_path / f"{layer}.geojson"
+        export_layer(street, layer, out)
+        back = gpd.read_file(out)
+        if layer == "posts":
+            assert sorted(back["status"]) == ["off_duty", "on_duty"]
+            assert set(back["turnout_s"]) == {0.0, 30.0}
+            assert set(back["mode"]) == {"drive"}
+        else:
+            assert list(back["oneway"]) == ["no"]
+
+
+def test_a_bad_post_row_is_refused_with_its_reason(empty_db):
+    from geo.errors import InvalidRows
+
+    rows = [{"code": "X", "kind": "police_post", "mode": "fly", "geometry": _ll(Point(0, 0))}]
+    with pytest.raises(InvalidRows, match="mode"):
+        load_frame(empty_db, "posts", gpd.GeoDataFrame(rows, crs=4326), progress=False)
