@@ -66,13 +66,13 @@ def make_posts(areas, net: RoadNet, oneway: list[str], bld: pd.DataFrame,
             continue
         stem = a.name.removesuffix("社区")
         r = rng.random()
-        if r < 0.45:
+        if r < 0.2:
             rows.append({"name": stem + "警务站", "kind": "police_post", "mode": "drive",
                          "turnout_s": 30.0, "pt": a.geom.representative_point()})
-        elif r < 0.8:
+        elif r < 0.4:
             rows.append({"name": stem + "巡逻点", "kind": "patrol", "mode": "drive",
                          "turnout_s": 0.0, "pt": a.geom.representative_point()})
-        if j % 4 == 1:
+        if j % 6 == 1:
             rows.append({"name": stem + "党群服务中心", "kind": "service_centre", "mode": "walk",
                          "turnout_s": 0.0, "pt": a.geom.centroid})
     rows.append({"name": "消防救援站", "kind": "fire", "mode": "drive", "turnout_s": 60.0,
@@ -80,7 +80,10 @@ def make_posts(areas, net: RoadNet, oneway: list[str], bld: pd.DataFrame,
     df = pd.DataFrame(rows)
     df["geometry"] = [_on_road(lines, p) for p in df.pop("pt")]
     df["status"] = "on_duty"
-    df.loc[df.index[df["kind"] == "patrol"][:1], "status"] = "off_duty"
+    off = max((a for a in comms if a is not weak), key=lambda a: a.geom.area)
+    df.loc[len(df)] = {"name": off.name.removesuffix("社区") + "备勤巡逻点", "kind": "patrol",
+                       "mode": "drive", "turnout_s": 0.0, "status": "off_duty",
+                       "geometry": _on_road(lines, off.geom.representative_point())}
     df = _drop_reaching(df, weak, net, oneway, bld)
     df["code"] = [f"P{i + 1:03d}" for i in range(len(df))]
     truth = {"code": weak.code, "name": weak.name, "minutes": WEAK_MINUTES, "mode": "drive"}
@@ -92,7 +95,7 @@ def _drop_reaching(df: pd.DataFrame, weak, net: RoadNet, oneway, bld) -> pd.Data
     settings = ResponseSettings(_env_file=None)
     edges = build_edges(net.lines, net.classes, oneway, [np.nan] * len(net.lines),
                         list(range(len(net.lines))), settings, 0)
-    drive = df["mode"].to_numpy() == "drive"
+    drive = (df["mode"].to_numpy() == "drive") & (df["status"].to_numpy() == "on_duty")
     graph = ModeGraph(edges, "drive", df["geometry"].to_numpy()[drive],
                       df["turnout_s"].to_numpy()[drive], settings.connector_kmh)
     mine = bld["community_code"].to_numpy() == weak.code

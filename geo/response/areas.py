@@ -98,21 +98,9 @@ def area_of(lines: list, roadside_m: float):
         return None
     # Buffering each piece and taking one union is ~2-3x faster than buffering the
     # MultiLineString as a whole (GEOS nodes the whole offset curve then).
-    pieces = shapely.buffer(np.asarray(lines, dtype=object), max(roadside_m, 0.01), quad_segs=3)
+    pieces = shapely.buffer(np.asarray(lines, dtype=object), max(roadside_m, 0.01), quad_segs=2)
     geom = shapely.union_all(pieces)
     return None if geom.is_empty else geom
-
-
-def _sums(ctx: ReachContext, reached: np.ndarray) -> dict:
-    b = ctx.buildings.frame
-    return {"households": int(b["households"].to_numpy()[reached].sum()),
-            "population": int(b["population"].to_numpy()[reached].sum())}
-
-
-def _feature(ctx: ReachContext, geom, props: dict) -> dict:
-    area = 0.0 if geom is None else float(geom.area)
-    ll = None if geom is None else mapping(ctx.projector.to_lonlat(np.array([geom]))[0])
-    return {"type": "Feature", "geometry": ll, "properties": {**props, "area_m2": round(area, 1)}}
 
 
 def response_areas(ctx: ReachContext, minutes, overlap: str = "dissolve") -> dict:
@@ -126,29 +114,35 @@ def response_areas(ctx: ReachContext, minutes, overlap: str = "dissolve") -> dic
     road = ctx.settings.roadside_m
     codes = ctx.posts["code"].to_numpy()
     names = ctx.posts["name"].to_numpy()
-    feats = []
-    best = ctx.building_s.min(axis=0) if len(ctx.posts) else np.full(len(ctx.buildings.frame),
-                                                                     np.inf)
+    hh = ctx.buildings.frame["households"].to_numpy(dtype=np.int64)
+    pop = ctx.buildings.frame["population"].to_numpy(dtype=np.int64)
+    best = ctx.building_s.min(axis=0) if len(ctx.posts) else np.full(len(hh), np.inf)
     owner = ctx.building_s.argmin(axis=0) if len(ctx.posts) else np.zeros(0, dtype=int)
+    geoms, props = [], []
+
+    def add(lines, post, m, reached):
+        geoms.append(area_of(lines, road))
+        props.append({"post": None if post is None else codes[post],
+                      "name": None if post is None else names[post], "minutes": m,
+                      "households": int(hh[reached].sum()),
+                      "population": int(pop[reached].sum())})
+
     for m in minutes:
         t = m * 60.0
         if overlap == "dissolve":
-            lines = reached_lines(ctx.graph, ctx.node_s.min(axis=0), t)
-            feats.append(_feature(ctx, area_of(lines, road),
-                                  {"post": None, "name": None, "minutes": m,
-                                   **_sums(ctx, best <= t)}))
+            add(reached_lines(ctx.graph, ctx.node_s.min(axis=0), t), None, m, best <= t)
         elif overlap == "split":
-            per = split_lines(ctx.graph, ctx.node_s, t)
-            for p, lines in per.items():
-                feats.append(_feature(ctx, area_of(lines, road),
-                                      {"post": codes[p], "name": names[p], "minutes": m,
-                                       **_sums(ctx, (best <= t) & (owner == p))}))
+            for p, lines in split_lines(ctx.graph, ctx.node_s, t).items():
+                add(lines, p, m, (best <= t) & (owner == p))
         else:
             for p in range(len(ctx.posts)):
-                lines = reached_lines(ctx.graph, ctx.node_s[p], t)
-                feats.append(_feature(ctx, area_of(lines, road),
-                                      {"post": codes[p], "name": names[p], "minutes": m,
-                                       **_sums(ctx, ctx.building_s[p] <= t)}))
+                add(reached_lines(ctx.graph, ctx.node_s[p], t), p, m, ctx.building_s[p] <= t)
+    drawn = [i for i, g in enumerate(geoms) if g is not None]
+    lonlat = ctx.projector.to_lonlat(np.array([geoms[i] for i in drawn], dtype=object))
+    shapes = dict(zip(drawn, lonlat, strict=True))
+    feats = [{"type": "Feature", "geometry": mapping(shapes[i]) if i in shapes else None,
+              "properties": {**pr, "area_m2": round(0.0 if g is None else float(g.area), 1)}}
+             for i, (g, pr) in enumerate(zip(geoms, props, strict=True))]
     return {"type": "FeatureCollection", "features": feats,
             "parameters": {"minutes": list(minutes), "mode": ctx.mode, "overlap": overlap,
                            "posts": len(ctx.posts), "roadside_m": road,
