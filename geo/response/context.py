@@ -55,7 +55,7 @@ _PLACES_SQL = text(
 )
 _INCIDENTS_SQL = text(
     """
-    SELECT ST_X(p) AS x, ST_Y(p) AS y
+    SELECT coalesce(array_agg(ST_X(p)), '{}'), coalesce(array_agg(ST_Y(p)), '{}')
     FROM (SELECT ST_Transform(geom, :epsg) AS p FROM incidents
           WHERE occurred_at >= :since AND occurred_at < :until) AS q
     """
@@ -109,7 +109,7 @@ class ReachContext:
     incidents: Places
     building_s: np.ndarray
     key_place_s: np.ndarray
-    incident_s: np.ndarray
+    incident_s: np.ndarray  # one row: the fastest post (figures need no more)
     projector: Projector
     since: datetime
     until: datetime
@@ -124,18 +124,21 @@ class ReachContext:
 
     def select(self, mask: np.ndarray) -> ReachContext:
         """The same context restricted to the posts where ``mask`` is true."""
+        node_s = self.node_s[mask]
+        best = node_s.min(axis=0, keepdims=True)
         return ReachContext(self.mode, self.graph, self.posts[mask].reset_index(drop=True),
-                            self.node_s[mask], self.buildings, self.key_places, self.incidents,
+                            node_s, self.buildings, self.key_places, self.incidents,
                             self.building_s[mask], self.key_place_s[mask],
-                            self.incident_s[mask], self.projector, self.since, self.until,
-                            self.settings, None if self._pred is None else self._pred[mask])
+                            self.graph.seconds_to(best, self.incidents.snap), self.projector,
+                            self.since, self.until, self.settings,
+                            None if self._pred is None else self._pred[mask])
 
 
 @dataclass
 class ResponseCache:
     """Loaded graphs and places keyed by layer versions (bounded; thread-safe)."""
 
-    size: int = 8
+    size: int = 24
     _items: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -166,7 +169,8 @@ def _read_posts(conn, mode: str, epsg: int) -> pd.DataFrame:
     return frame.drop(columns="wkb")
 
 
-def _read_places(conn, epsg: int, since: datetime, until: datetime):
+def _read_places(conn, epsg: int):
+    """Buildings (representative points) and key places, metric."""
     b = conn.execute(_BUILDINGS_SQL, {"epsg": epsg}).mappings().all()
     bf = pd.DataFrame([dict(r) for r in b], columns=["id", "code", "households", "population",
                                                     "community_code", "wkb"]).drop(columns="wkb")
@@ -175,12 +179,15 @@ def _read_places(conn, epsg: int, since: datetime, until: datetime):
     pf = pd.DataFrame([dict(r) for r in p], columns=["id", "name", "kind", "wkb"]).drop(
         columns="wkb")
     pf["geometry"] = _points(p)
-    xy = np.array(conn.execute(_INCIDENTS_SQL, {"epsg": epsg, "since": since,
-                                                "until": until}).all(), dtype=float)
-    xy = xy.reshape(-1, 2)
-    inc = pd.DataFrame({"geometry": shapely.points(xy) if len(xy) else
-                        np.array([], dtype=object)})
-    return bf, pf, inc
+    return bf, pf
+
+
+def _read_incidents(conn, epsg: int, since: datetime, until: datetime) -> pd.DataFrame:
+    """Incident points of the window, metric (two arrays in one row: no per-row objects)."""
+    xs, ys = conn.execute(_INCIDENTS_SQL, {"epsg": epsg, "since": since, "until": until}).one()
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    return pd.DataFrame({"geometry": shapely.points(x, y) if len(x) else
+                         np.array([], dtype=object)})
 
 
 def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
@@ -232,21 +239,31 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
 
     def make_places():
         with engine.connect() as conn:
-            return _read_places(conn, epsg, day - (until - since), day)
+            return _read_places(conn, epsg)
 
-    bf, pf, inc = cache.get(("places", versions.get("buildings"), versions.get("places"),
-                             versions.get("incidents"), epsg, day), make_places)
+    def make_incidents():
+        with engine.connect() as conn:
+            return _read_incidents(conn, epsg, day - (until - since), day)
 
-    def make_reach():
-        limit = settings.max_minutes * 60.0
-        node_s = graph.node_seconds(limit)
-        snaps = [graph.snap(f["geometry"].to_numpy()) for f in (bf, pf, inc)]
-        secs = [graph.seconds_to(node_s, s) for s in snaps]
-        return node_s, snaps, secs
+    bf, pf = cache.get(("places", versions.get("buildings"), versions.get("places"), epsg),
+                       make_places)
+    inc = cache.get(("incidents", versions.get("incidents"), epsg, day), make_incidents)
+    graph_key = (roads_v, versions.get("posts"), mode, settings_key)
 
-    node_s, snaps, secs = cache.get(("reach", roads_v, versions.get("posts"), mode, settings_key,
-                                     versions.get("buildings"), versions.get("places"),
-                                     versions.get("incidents"), day), make_reach)
+    def reach_of(frame, best_only: bool = False):
+        def make():
+            snap = graph.snap(frame["geometry"].to_numpy())
+            d = node_s.min(axis=0, keepdims=True) if best_only and len(node_s) else node_s
+            return snap, graph.seconds_to(d, snap)
+        return make
+
+    node_s = cache.get(("nodes", *graph_key), lambda: graph.node_seconds(
+        settings.max_minutes * 60.0))
+    b_snap, b_s = cache.get(("reach-b", *graph_key, versions.get("buildings")), reach_of(bf))
+    p_snap, p_s = cache.get(("reach-p", *graph_key, versions.get("places")), reach_of(pf))
+    i_snap, i_s = cache.get(("reach-i", *graph_key, versions.get("incidents"), day),
+                            reach_of(inc, best_only=True))
+    snaps, secs = (b_snap, p_snap, i_snap), (b_s, p_s, i_s)
     return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
                         Places(inc, snaps[2]), secs[0], secs[1], secs[2], Projector(epsg),
                         day - (until - since), day, settings)
