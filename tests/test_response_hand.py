@@ -177,3 +177,39 @@ def test_a_bad_post_row_is_refused_with_its_reason(empty_db):
     rows = [{"code": "X", "kind": "police_post", "mode": "fly", "geometry": _ll(Point(0, 0))}]
     with pytest.raises(InvalidRows, match="mode"):
         load_frame(empty_db, "posts", gpd.GeoDataFrame(rows, crs=4326), progress=False)
+
+
+def test_nearest_gives_seconds_metres_and_the_route(street):
+    from geo.response.nearest import nearest_posts
+
+    ctx = reach_context(street, "drive", settings=SETTINGS)
+    target = _ll(Point(400, -10))
+    fc = nearest_posts(ctx, target.x, target.y, k=3)
+    assert len(fc["features"]) == 1  # the off-duty post is never sent
+    f = fc["features"][0]
+    assert f["properties"]["code"] == "P1"
+    assert f["properties"]["seconds"] == pytest.approx(30 + 20 / CONN + 36 + 10 / CONN, abs=0.1)
+    assert f["properties"]["metres"] == pytest.approx(20 + 400 + 10, abs=0.5)
+    coords = f["geometry"]["coordinates"]
+    post = _ll(Point(0, 20))
+    assert coords[0] == pytest.approx([post.x, post.y], abs=1e-7)
+    assert coords[-1] == pytest.approx([target.x, target.y], abs=1e-7)
+
+
+def test_siting_puts_a_post_where_the_unreached_households_are(empty_db):
+    from geo.response.siting import site_posts
+
+    _load(empty_db,
+          roads=[("长街", "local", "no", [(0, 0), (3000, 0)]),
+                 ("横街", "local", "no", [(2500, -500), (2500, 500)])],
+          posts=[("WEST", "drive", 0.0, "on_duty", (0, 0))],
+          buildings=[("NEAR", 5, (100, 5)), ("FAR1", 100, (2450, 5)),
+                     ("FAR2", 100, (2500, 300)), ("FAR3", 100, (2550, -5))])
+    ctx = reach_context(empty_db, "drive", settings=SETTINGS)
+    greedy = site_posts(ctx, 1, 2.0, "households", method="greedy")
+    exact = site_posts(ctx, 1, 2.0, "households", method="exact")
+    for fc in (greedy, exact):
+        assert [c["reached"] for c in fc["curve"]] == [5.0, 305.0]
+        site = fc["features"][0]["geometry"]["coordinates"]
+        crossing = _ll(Point(2500, 0))
+        assert site == pytest.approx([crossing.x, crossing.y], abs=1e-6)
