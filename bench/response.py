@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -169,7 +170,8 @@ def main() -> None:
     engine = make_engine(settings)
     try:
         t0 = time.perf_counter()
-        load_demo(engine, args.size, 42, progress=False, data_dir=ROOT / "data" / "bench")
+        with tempfile.TemporaryDirectory() as truth_dir:
+            load_demo(engine, args.size, 42, progress=False, data_dir=Path(truth_dir))
         t_load = time.perf_counter() - t0
         with engine.connect() as conn:
             counts = conn.execute(text(
