@@ -42,9 +42,8 @@ SECTION = "## Response circles"
 NOTE = ("Cold = an empty in-process cache with the network already in the database: it reads "
         "the buildings, key places and the last 90 days of incidents, joins every one to its "
         "street and routes every post — once per change of a layer version (a new incident "
-        "re-joins the incidents only). Warm is every later request. Under this load both are "
-        "several times slower than on an idle machine; the cold figure misses the 2 s target "
-        "here.")
+        "re-joins the incidents only). Warm is every later request. Measured under the load "
+        "above; the cold figure misses the 2 s target.")
 DB_NAME = "onemap_bench_response"
 
 
