@@ -213,3 +213,26 @@ def test_siting_puts_a_post_where_the_unreached_households_are(empty_db):
         site = fc["features"][0]["geometry"]["coordinates"]
         crossing = _ll(Point(2500, 0))
         assert site == pytest.approx([crossing.x, crossing.y], abs=1e-6)
+
+
+def test_network_follows_road_changes(street):
+    """A new one-way spur is routed on the next request (the roads layer version changed)."""
+    ctx = reach_context(street, "drive", settings=SETTINGS)
+    assert ctx.graph.n_nodes == 3  # two ends and the post
+    load_frame(street, "buildings", gpd.GeoDataFrame(
+        [{"code": "SPUR", "households": 9, "geometry": _ll(Point(200, 300))}], crs=4326),
+        progress=False)
+    before = _seconds(reach_context(street, "drive", settings=SETTINGS), "SPUR")
+    load_frame(street, "roads", gpd.GeoDataFrame(
+        [{"name": "支巷", "class": "local", "oneway": "yes",
+          "geometry": _ll(LineString([(200, 0), (200, 300)]))}], crs=4326), progress=False)
+    after = reach_context(street, "drive", settings=SETTINGS)
+    assert after.graph.n_nodes == 5
+    # 200 m at 40 km/h + 300 m at 20 km/h, post turnout and connector; SPUR sits on the spur.
+    assert _seconds(after, "SPUR") == pytest.approx(30 + 20 / CONN + 18 + 54, abs=1e-3)
+    assert _seconds(after, "SPUR") < before
+
+
+def test_too_many_breaks_are_refused():
+    with pytest.raises(InvalidInput, match="at most 12 breaks"):
+        check_minutes(list(range(1, 15)), SETTINGS)

@@ -25,6 +25,7 @@ from geo.response.network import Edges, ensure_network, load_edges
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
 
+MAX_BREAKS = 12
 POST_KINDS = ("police_station", "police_post", "patrol", "fire", "medical", "grid_station",
               "service_centre")
 
@@ -77,6 +78,8 @@ def check_minutes(minutes, settings: ResponseSettings) -> tuple[float, ...]:
         raise InvalidInput("minutes must be numbers, e.g. 1,3,5") from None
     if not values:
         raise InvalidInput("give at least one break in minutes, e.g. 1,3,5")
+    if len(values) > MAX_BREAKS:
+        raise InvalidInput(f"at most {MAX_BREAKS} breaks per request; got {len(values)}")
     for m in values:
         if not (0 < m <= settings.max_minutes) or not np.isfinite(m):
             raise InvalidInput(f"minutes must be > 0 and ≤ {settings.max_minutes:g}; got {m:g}")
