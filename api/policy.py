@@ -112,6 +112,10 @@ POLICY: tuple[Rule, ...] = (
     Rule(GET, "/api/v1/heatmap*", READERS),
     Rule(GET, "/api/v1/coverage*", READERS),
     Rule(WRITE, "/api/v1/coverage*", EDITORS),
+    # Response circles: figures include recent incidents and post positions; widgets get
+    # the areas only (no incidents in them), through the tiles and OGC layers.
+    Rule(GET, "/api/v1/response*", READERS),
+    Rule(WRITE, "/api/v1/response*", EDITORS),
     # Grid plans: planners edit, viewers look.
     Rule(GET, "/api/v1/grid-plans/*/grids*", READERS, export=True),
     Rule(GET, "/api/v1/grid-plans*", READERS),

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "coverage", "tiles", "map", "load",
-         "widget"]
+ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "coverage", "response", "tiles", "map",
+         "load", "widget"]
 
 
 def main(argv: list[str]) -> int:

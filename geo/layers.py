@@ -2,7 +2,7 @@
 
 Also the required fields and the aliases people actually write in their files.
 
-One :class:`LayerSpec` per loadable table. ``LAYERS`` holds the seven contract
+One :class:`LayerSpec` per loadable table. ``LAYERS`` holds the eight contract
 layers of DESIGN §4 plus ``waterways`` (loaded by the demo city, not by the CLI
 contract). Importers, exporters, the HTTP ingest and the OGC/tiles code read
 field lists from here instead of repeating them.
@@ -26,12 +26,17 @@ from geo.vocabulary import (
     CAMERA_STATUSES,
     CATEGORIES,
     INCIDENT_STATUSES,
+    ONEWAYS,
     PLACE_KINDS,
+    POST_KINDS,
+    POST_STATUSES,
     ROAD_CLASSES,
     SOURCES,
+    TRAVEL_MODES,
 )
 
-CONTRACT_LAYERS = ("admin_areas", "grids", "buildings", "cameras", "incidents", "roads", "places")
+CONTRACT_LAYERS = ("admin_areas", "grids", "buildings", "cameras", "incidents", "roads", "places",
+                   "posts")
 
 _TRUE = {"true", "t", "1", "yes", "y", "是", "重点", "key"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "非重点", ""}
@@ -164,6 +169,17 @@ _INC_STATUS_ALIASES = {"受理": "received", "已受理": "received", "派单": 
                        "结案": "closed", "已结案": "closed"}
 _ROAD_ALIASES = {"主干道": "arterial", "主干路": "arterial", "次干道": "secondary",
                  "次干路": "secondary", "支路": "local"}
+_ONEWAY_ALIASES = {"双向": "no", "单向": "yes", "反向": "reverse", "false": "no", "true": "yes",
+                   "0": "no", "1": "yes", "-1": "reverse", "f": "no", "t": "yes", "b": "no",
+                   "ft": "yes", "tf": "reverse"}
+_POST_KIND_ALIASES = {"派出所": "police_station", "警务站": "police_post", "警务室": "police_post",
+                      "巡逻点": "patrol", "巡逻": "patrol", "消防站": "fire", "消防": "fire",
+                      "急救站": "medical", "医疗": "medical", "网格工作站": "grid_station",
+                      "党群服务中心": "service_centre", "服务中心": "service_centre"}
+_POST_MODE_ALIASES = {"车": "drive", "驾车": "drive", "car": "drive", "步行": "walk",
+                      "foot": "walk"}
+_POST_STATUS_ALIASES = {"在岗": "on_duty", "值班": "on_duty", "on": "on_duty",
+                        "离岗": "off_duty", "不在岗": "off_duty", "off": "off_duty"}
 _PLACE_ALIASES = {"学校": "school", "医院": "hospital", "宾馆": "hotel", "酒店": "hotel",
                   "车站": "station", "派出所": "police", "公安": "police", "市场": "market",
                   "政府": "government", "机关": "government", "其他": "other"}
@@ -217,7 +233,9 @@ LAYERS: dict[str, LayerSpec] = {
     "roads": LayerSpec(
         "roads",
         dict([_f("name"), _enum("class", ROAD_CLASSES, _ROAD_ALIASES,
-                    default="local")]),
+                    default="local"),
+              _enum("oneway", ONEWAYS, _ONEWAY_ALIASES, default="no"),
+              _f("speed_kmh", "float", low=0, high=200, low_open=True)]),
         ("LineString",), "multi",
     ),
     "places": LayerSpec(
@@ -226,6 +244,17 @@ LAYERS: dict[str, LayerSpec] = {
               _enum("kind", PLACE_KINDS, _PLACE_ALIASES, default="other"),
               _f("key", "bool", default=False)]),
         ("Point", "Polygon"), "any",
+    ),
+    "posts": LayerSpec(
+        "posts",
+        dict([_f("code"), _f("name"),
+              _enum("kind", POST_KINDS, _POST_KIND_ALIASES,
+                    default="police_post"),
+              _enum("mode", TRAVEL_MODES, _POST_MODE_ALIASES, default="drive"),
+              _f("turnout_s", "float", low=0, high=3600, default=0.0),
+              _enum("status", POST_STATUSES, _POST_STATUS_ALIASES,
+                    default="on_duty")]),
+        ("Point",), "point", key=("code",), conflict_target="(code)",
     ),
     "waterways": LayerSpec(
         "waterways",

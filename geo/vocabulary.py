@@ -28,6 +28,12 @@ ROAD_CLASSES: tuple[str, ...] = ("arterial", "secondary", "local")
 PLACE_KINDS: tuple[str, ...] = (
     "school", "hospital", "hotel", "station", "police", "market", "government", "other",
 )
+POST_KINDS: tuple[str, ...] = (
+    "police_station", "police_post", "patrol", "fire", "medical", "grid_station", "service_centre",
+)
+TRAVEL_MODES: tuple[str, ...] = ("drive", "walk")
+POST_STATUSES: tuple[str, ...] = ("on_duty", "off_duty")
+ONEWAYS: tuple[str, ...] = ("no", "yes", "reverse")
 ROLES: tuple[str, ...] = ("admin", "planner", "viewer", "widget")
 # H3 resolutions the analyses and tiles offer (incidents are stored at 12).
 H3_RESOLUTIONS: tuple[int, ...] = tuple(range(6, 13))

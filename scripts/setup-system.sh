@@ -3,7 +3,7 @@
 set -euo pipefail
 
 # fonts-wqy-microhei: a CJK font, so the map page (and its screenshots) show Chinese text.
-packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei)
+packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium fonts-wqy-microhei)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

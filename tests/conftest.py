@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DATA_TABLES = [
     "plan_edits", "audit_log", "coverage_gaps", "camera_views", "incidents", "grid_members",
     "grids", "grid_plans", "buildings", "cameras", "roads", "waterways", "places", "admin_areas",
-    "api_keys",
+    "api_keys", "posts", "response_edges", "response_network", "response_areas",
 ]
 
 
@@ -50,6 +50,7 @@ def create_database(server: DatabaseSettings, name: str) -> DatabaseSettings:
     url = url_string(sqlalchemy_url(server, name))
     with psycopg.connect(libpq_url(server, name), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
     settings = DatabaseSettings(database_url=url, data_dir=ROOT / "data")
     migrate.upgrade(settings)
     return settings

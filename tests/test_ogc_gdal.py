@@ -83,7 +83,7 @@ def test_gdal_lists_collections_and_reads_every_grid(empty_db, server, tmp_path)
     _seed_grids(empty_db, 237)
     listing = _gdal("ogrinfo", "-ro", "-q", f"OAPIF:{server}/ogc")
     for name in ("admin_areas", "grids", "buildings", "cameras", "camera_views", "incidents",
-                 "roads", "places", "coverage_gaps"):
+                 "roads", "places", "coverage_gaps", "posts", "response_areas"):
         assert name in listing
     summary = _gdal("ogrinfo", "-ro", "-al", "-so", f"OAPIF:{server}/ogc", "grids")
     assert "Feature Count: 237" in summary

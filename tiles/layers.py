@@ -186,7 +186,7 @@ _BASE: tuple[TileLayer, ...] = (
     ),
     TileLayer(
         "roads", "roads", "line",
-        (Prop("name", "t.name"), Prop("class", "t.class")),
+        (Prop("name", "t.name"), Prop("class", "t.class"), Prop("oneway", "t.oneway")),
         simplify_below=14,
         zoom_rules=(ZoomRule(11, "t.class = 'arterial'"), ZoomRule(13, "t.class <> 'local'")),
         description="roads; arterials from z0, secondary from z11, local from z13",
@@ -204,6 +204,21 @@ _BASE: tuple[TileLayer, ...] = (
          Prop("community_code", "t.community_code")),
         simplify_below=14, role_sensitive=True,
         description="camera coverage gaps ranked by incidents inside",
+    ),
+    TileLayer(
+        "posts", "posts", "point",
+        (Prop("code", "t.code"), Prop("name", "t.name"), Prop("kind", "t.kind"),
+         Prop("mode", "t.mode"), Prop("status", "t.status"),
+         Prop("turnout_s", "t.turnout_s", "Number")),
+        cluster_below=12, description="response posts (police, patrol, fire, 党群服务中心)",
+    ),
+    TileLayer(
+        "response_areas", "response_areas", "polygon",
+        (Prop("mode", "t.mode"), Prop("minutes", "t.minutes", "Number"),
+         Prop("overlap", "t.overlap"), Prop("post_code", "t.post_code"),
+         Prop("post_name", "t.post_name"), Prop("households", "t.households", "Number"),
+         Prop("population", "t.population", "Number"), Prop("area_m2", "t.area_m2", "Number")),
+        simplify_below=15, description="应急处置圈 per break (dissolved, and per post)",
     ),
     TileLayer(
         "waterways", "waterways", "mixed",

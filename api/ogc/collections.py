@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from geo.errors import UnknownLayer
 
 COLLECTION_NAMES = ("admin_areas", "grids", "buildings", "cameras", "camera_views", "incidents",
-                    "roads", "places", "coverage_gaps")
+                    "roads", "places", "coverage_gaps", "posts", "response_areas")
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,23 @@ COLLECTIONS: dict[str, Collection] = {c.name: c for c in (
     ),
     Collection(
         "roads", "Roads", "roads by class (arterial / secondary / local)", "MultiLineString",
-        _p("name", "class"),
+        _p("name", "class", "oneway") | _p("speed_kmh", kind="number"),
     ),
     Collection(
         "places", "Places", "key places: schools, hospitals, stations, markets …", "Geometry",
         _p("name", "kind") | _p("key", kind="boolean"),
+    ),
+    Collection(
+        "posts", "Posts", "police stations and posts, patrol points, fire, 党群服务中心 …",
+        "Point",
+        _p("code", "name", "kind", "mode", "status") | _p("turnout_s", kind="number"),
+    ),
+    Collection(
+        "response_areas", "Response areas",
+        "应急处置圈: street pieces reached within each break, widened by the road side "
+        "(post null: all posts dissolved)", "MultiPolygon",
+        _p("mode", "overlap", "post_code", "post_name") | _p("minutes", "area_m2", kind="number")
+        | _p("households", "population", kind="integer") | _p("computed_at", kind="datetime"),
     ),
     Collection(
         "coverage_gaps", "Coverage gaps", "public areas no camera sees, ranked by incidents",

@@ -22,13 +22,14 @@ from geo.demo.gistar import CellGrid, cells_of, polygon_cells
 from geo.demo.grids import make_grids
 from geo.demo.layout import build_areas
 from geo.demo.places import make_places
+from geo.demo.posts import make_posts, one_way_lanes
 from geo.demo.roads import city_boundary, local_roads, road_network
 from geo.demo.spec import DEFAULT_END, WEEKS, Frame, rng_for, spec_for
 from geo.demo.truth import build_truth
 
 #: Load order (parents before children, grids after buildings).
 LAYERS = ("admin_areas", "waterways", "roads", "places", "buildings", "grids", "cameras",
-          "incidents")
+          "incidents", "posts")
 
 
 @dataclass
@@ -46,6 +47,7 @@ class DemoCity:
     grids: gpd.GeoDataFrame
     cameras: gpd.GeoDataFrame
     incidents: gpd.GeoDataFrame
+    posts: gpd.GeoDataFrame
     truth: dict = field(default_factory=dict)
 
     def layers(self):
@@ -175,8 +177,12 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     step("planted clusters")
     incidents = _incidents(rng, x, y, week, len(bx), cx, cy, cweek, owner, clusters, start, end)
     step("incident details")
-    city = _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, incidents)
+    oneway = one_way_lanes(net, rng_for(seed, "oneway"))
+    posts, weak = make_posts(areas, net, oneway, bld, rng_for(seed, "posts"))
+    city = _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, incidents,
+                     oneway, posts)
     city.truth = build_truth(spec, seed, start, end, frame, clusters, gaps, city, grid)
+    city.truth["response_weakness"] = weak
     step("ground truth")
     return city
 
@@ -198,16 +204,18 @@ def _incidents(rng, x, y, week, n_bg, cx, cy, cweek, owner, clusters, start, end
     return inc.finish_incidents(df.drop(columns=["x", "y"]), start, end, rng)
 
 
-def _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, incidents):
+def _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, incidents, oneway,
+              posts):
     admin = pd.DataFrame([{"code": a.code, "name": a.name, "level": a.level,
                            "parent_code": a.parent_code, "geometry": a.geom} for a in areas])
-    roads = pd.DataFrame({"name": net.names, "class": net.classes, "geometry": net.lines})
+    roads = pd.DataFrame({"name": net.names, "class": net.classes, "oneway": oneway,
+                          "geometry": net.lines})
     water = pd.DataFrame({"name": [net.river_name], "kind": ["river"], "geometry": [net.river]})
     return DemoCity(
         size=spec.name, seed=seed, end=end,
         admin_areas=_gdf(frame, admin, ["code", "name", "level", "parent_code"]),
         waterways=_gdf(frame, water, ["name", "kind"]),
-        roads=_gdf(frame, roads, ["name", "class"]),
+        roads=_gdf(frame, roads, ["name", "class", "oneway"]),
         places=_gdf(frame, places, ["name", "kind", "key"]),
         buildings=_gdf(frame, bld, ["code", "households", "population", "floors", "kind",
                                     "community_code"]),
@@ -216,4 +224,5 @@ def _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, inci
                                    "height_m", "tilt", "status"]),
         incidents=_gdf(frame, incidents, ["external_id", "source", "category", "subcategory",
                                           "occurred_at", "status", "resolved_at"]),
+        posts=_gdf(frame, posts, ["code", "name", "kind", "mode", "turnout_s", "status"]),
     )

@@ -16,7 +16,8 @@ from geo.errors import Conflict
 #: Tables emptied by ``replace`` (keys and the audit log stay).
 DATA_TABLES = ("plan_edits", "coverage_gaps", "camera_views", "incidents", "grid_members",
                "grids", "grid_plans", "buildings", "cameras", "roads", "waterways", "places",
-               "admin_areas")
+               "admin_areas", "posts", "response_edges", "response_network",
+               "response_areas")
 PLAN_NAME = "现状网格"
 
 
@@ -107,6 +108,11 @@ def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, replace: bo
         out.reports.append(load_frame(engine, name, frame, progress=progress,
                                       label=name.rstrip("s")))
     out.derived = derive_tables(engine, progress=progress, console=console)
+    from geo.response.store import refresh_areas
+
+    if console is not None and progress:
+        console.print("demo: response areas")
+    refresh_areas(engine)
     data_dir = data_dir if data_dir is not None else DatabaseSettings().data_dir
     out.truth_path = write_truth(city.truth, data_dir)
     return out

@@ -1,0 +1,134 @@
+"""Response circles (应急处置圈): areas, figures, nearest post, siting (DESIGN §5, §9)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import EngineDep, StateDep
+from geo.errors import InvalidInput
+from geo.response.areas import check_overlap, response_areas
+from geo.response.context import (
+    ReachContext,
+    ResponseCache,
+    check_minutes,
+    check_mode,
+    default_minutes,
+    filter_posts,
+    reach_context,
+)
+from geo.response.nearest import nearest_posts
+from geo.response.settings import ResponseSettings
+from geo.response.siting import site_posts
+from geo.response.summary import LEVELS, response_summary
+
+router = APIRouter(prefix="/api/v1/response", tags=["response"])
+
+
+def response_settings(request: Request) -> ResponseSettings:
+    """The app's response settings (read from the environment once per app)."""
+    st = request.app.state
+    if getattr(st, "response_settings", None) is None:
+        st.response_settings = ResponseSettings()
+    return st.response_settings
+
+
+def response_cache(request: Request) -> ResponseCache:
+    """The app's cache of loaded graphs and reach matrices (keyed by layer versions)."""
+    st = request.app.state
+    if getattr(st, "response_cache", None) is None:
+        st.response_cache = ResponseCache()
+    return st.response_cache
+
+
+SettingsDep = Annotated[ResponseSettings, Depends(response_settings)]
+CacheDep = Annotated[ResponseCache, Depends(response_cache)]
+ModeQ = Annotated[str, Query(description="drive (police cars) or walk (e.g. 党群服务中心)")]
+MinutesQ = Annotated[str | None, Query(
+    description="breaks in minutes, comma-separated (default 1,3,5 driving; 10 walking)")]
+
+
+def _json(body: dict, media_type: str = "application/json") -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type=media_type)
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _minutes(value: str | None, mode: str, settings: ResponseSettings) -> tuple[float, ...]:
+    items = _list(value)
+    if value is not None and not items:
+        raise InvalidInput("minutes must be a comma-separated list of numbers, e.g. 1,3,5")
+    return check_minutes(items or default_minutes(mode), settings)
+
+
+def _context(request: Request, engine, state, settings, cache, mode: str) -> ReachContext:
+    del request
+    return reach_context(engine, check_mode(mode), settings=settings, area=state.area,
+                         cache=cache)
+
+
+@router.get("/areas")
+def areas(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
+          cache: CacheDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
+          kind: Annotated[str | None, Query(description="post kinds, comma-separated")] = None,
+          posts: Annotated[str | None, Query(description="post codes, comma-separated")] = None,
+          overlap: Annotated[str, Query(description="dissolve | split | overlap")] = "dissolve",
+          ) -> Response:
+    """Areas reached within each break: street pieces reached, widened by the road side."""
+    check_mode(mode)
+    check_overlap(overlap)
+    mins = _minutes(minutes, mode, settings)
+    ctx = filter_posts(_context(request, engine, state, settings, cache, mode),
+                       kinds=_list(kind), codes=_list(posts))
+    return _json(response_areas(ctx, mins, overlap), "application/geo+json")
+
+
+@router.get("/summary")
+def summary(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
+            cache: CacheDep, level: Annotated[str, Query(description="|".join(LEVELS))] = "city",
+            minutes: MinutesQ = None, mode: ModeQ = "drive") -> Response:
+    """Households, population, key places and recent incidents reached per unit and break."""
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
+    check_mode(mode)
+    mins = _minutes(minutes, mode, settings)
+    ctx = _context(request, engine, state, settings, cache, mode)
+    with engine.connect() as conn:
+        return _json(response_summary(ctx, conn, level, mins))
+
+
+@router.get("/nearest")
+def nearest(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
+            cache: CacheDep, lon: Annotated[float, Query(ge=-180, le=180)],
+            lat: Annotated[float, Query(ge=-90, le=90)],
+            k: Annotated[int, Query(ge=1, le=100)] = 3, mode: ModeQ = "drive") -> Response:
+    """The k fastest posts to a point (an incident), with seconds, metres and the route."""
+    ctx = _context(request, engine, state, settings, cache, mode)
+    return _json(nearest_posts(ctx, lon, lat, k), "application/geo+json")
+
+
+class SitingRequest(BaseModel):
+    """Where ``k`` new posts should go."""
+
+    k: int = Field(ge=1, le=200)
+    minutes: float = Field(5.0, gt=0, le=60)
+    weight: Literal["households", "incidents", "key_places"] = "households"
+    mode: str = "drive"
+    method: Literal["auto", "greedy", "exact"] = "auto"
+
+
+@router.post("/siting")
+def siting(request: Request, body: SitingRequest, engine: EngineDep, state: StateDep,
+           settings: SettingsDep, cache: CacheDep) -> Response:
+    """Propose ``k`` new posts (existing ones fixed) with the coverage curve."""
+    check_mode(body.mode)
+    (m,) = check_minutes([body.minutes], settings)
+    ctx = reach_context(engine, body.mode, settings=settings, area=state.area, cache=cache,
+                        require_posts=False)
+    return _json(site_posts(ctx, body.k, m, body.weight, body.method), "application/geo+json")

@@ -1,0 +1,290 @@
+"""What a response analysis reads: the graph of a mode, its posts and the places to reach.
+
+:func:`reach_context` loads (or takes from a :class:`ResponseCache`) the network of
+the current roads version, the on-duty posts of the mode joined to it, and the
+buildings (at their representative point), key places and recent incidents joined
+to it too, with the seconds from every post to every node and every place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, text
+
+from geo.coverage.metric import Projector
+from geo.errors import Infeasible, InvalidInput
+from geo.response.graph import MODES, ModeGraph, Snap
+from geo.response.network import Edges, ensure_network, load_edges
+from geo.response.settings import ResponseSettings
+from geo.settings import ServiceAreaSettings
+from geo.vocabulary import POST_KINDS
+
+MAX_BREAKS = 12
+
+_VERSIONS_SQL = text(
+    "SELECT layer, version FROM layer_versions WHERE layer IN "
+    "('roads', 'posts', 'buildings', 'places', 'incidents')")
+_POSTS_SQL = text(
+    """
+    SELECT id, code, name, kind, mode, turnout_s, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+           ST_AsBinary(ST_Transform(geom, :epsg)) AS wkb
+    FROM posts
+    WHERE status = 'on_duty' AND mode = :mode
+    ORDER BY coalesce(code, ''), id
+    """
+)
+_BUILDINGS_SQL = text(
+    """
+    SELECT id, code, households, coalesce(population, 0) AS population, community_code,
+           ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+    FROM buildings ORDER BY id
+    """
+)
+_PLACES_SQL = text(
+    """
+    SELECT id, name, kind, ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+    FROM places WHERE key ORDER BY id
+    """
+)
+_INCIDENTS_SQL = text(
+    """
+    SELECT coalesce(array_agg(ST_X(p)), '{}'), coalesce(array_agg(ST_Y(p)), '{}')
+    FROM (SELECT ST_Transform(geom, :epsg) AS p FROM incidents
+          WHERE occurred_at >= :since AND occurred_at < :until) AS q
+    """
+)
+
+
+def check_mode(mode: str) -> str:
+    """The mode, or a clear error."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode
+
+
+def check_minutes(minutes, settings: ResponseSettings) -> tuple[float, ...]:
+    """Breaks in minutes, sorted and unique; each in (0, max_minutes]."""
+    try:
+        values = sorted({float(m) for m in minutes})
+    except (TypeError, ValueError):
+        raise InvalidInput("minutes must be numbers, e.g. 1,3,5") from None
+    if not values:
+        raise InvalidInput("give at least one break in minutes, e.g. 1,3,5")
+    if len(values) > MAX_BREAKS:
+        raise InvalidInput(f"at most {MAX_BREAKS} breaks per request; got {len(values)}")
+    for m in values:
+        if not (0 < m <= settings.max_minutes) or not np.isfinite(m):
+            raise InvalidInput(f"minutes must be > 0 and ≤ {settings.max_minutes:g}; got {m:g}")
+    return tuple(values)
+
+
+def default_minutes(mode: str) -> tuple[float, ...]:
+    """Breaks when none are given: 1, 3, 5 minutes driving; 10 minutes walking."""
+    return (10.0,) if mode == "walk" else (1.0, 3.0, 5.0)
+
+
+@dataclass
+class Places:
+    """Points to reach (metric), joined to a graph."""
+
+    frame: pd.DataFrame
+    snap: Snap
+
+
+@dataclass
+class ReachContext:
+    """A mode's graph, its posts, and the seconds from each post to nodes and places."""
+
+    mode: str
+    graph: ModeGraph
+    posts: pd.DataFrame
+    node_s: np.ndarray
+    buildings: Places
+    key_places: Places
+    incidents: Places
+    building_s: np.ndarray
+    key_place_s: np.ndarray
+    incident_s: np.ndarray  # one row: the fastest post (figures need no more)
+    projector: Projector
+    since: datetime
+    until: datetime
+    settings: ResponseSettings
+    _pred: np.ndarray | None = None
+
+    def predecessors(self) -> np.ndarray:
+        """Scipy's predecessor matrix (posts × nodes), computed on first use."""
+        if self._pred is None:
+            _, self._pred = self.graph.node_seconds(predecessors=True)
+        return self._pred
+
+    def select(self, mask: np.ndarray) -> ReachContext:
+        """The same context restricted to the posts where ``mask`` is true."""
+        node_s = self.node_s[mask]
+        best = node_s.min(axis=0, keepdims=True)
+        return ReachContext(self.mode, self.graph, self.posts[mask].reset_index(drop=True),
+                            node_s, self.buildings, self.key_places, self.incidents,
+                            self.building_s[mask], self.key_place_s[mask],
+                            self.graph.seconds_to(best, self.incidents.snap), self.projector,
+                            self.since, self.until, self.settings,
+                            None if self._pred is None else self._pred[mask])
+
+
+@dataclass
+class ResponseCache:
+    """Loaded graphs and places keyed by layer versions (bounded; thread-safe)."""
+
+    size: int = 24
+    _items: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key, make):
+        """The value for ``key``, made once by ``make()``."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+def _points(rows, epsg_col="wkb") -> np.ndarray:
+    return shapely.from_wkb([r[epsg_col] for r in rows]) if rows else np.array([], dtype=object)
+
+
+def _read_posts(conn, mode: str, epsg: int) -> pd.DataFrame:
+    rows = conn.execute(_POSTS_SQL, {"epsg": epsg, "mode": mode}).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows],
+                         columns=["id", "code", "name", "kind", "mode", "turnout_s", "lon", "lat",
+                                  "wkb"])
+    frame["geometry"] = _points(rows)
+    return frame.drop(columns="wkb")
+
+
+def _read_places(conn, epsg: int):
+    """Buildings (representative points) and key places, metric."""
+    b = conn.execute(_BUILDINGS_SQL, {"epsg": epsg}).mappings().all()
+    bf = pd.DataFrame([dict(r) for r in b], columns=["id", "code", "households", "population",
+                                                    "community_code", "wkb"]).drop(columns="wkb")
+    bf["geometry"] = _points(b)
+    p = conn.execute(_PLACES_SQL, {"epsg": epsg}).mappings().all()
+    pf = pd.DataFrame([dict(r) for r in p], columns=["id", "name", "kind", "wkb"]).drop(
+        columns="wkb")
+    pf["geometry"] = _points(p)
+    return bf, pf
+
+
+def _read_incidents(conn, epsg: int, since: datetime, until: datetime) -> pd.DataFrame:
+    """Incident points of the window, metric (two arrays in one row: no per-row objects)."""
+    xs, ys = conn.execute(_INCIDENTS_SQL, {"epsg": epsg, "since": since, "until": until}).one()
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    return pd.DataFrame({"geometry": shapely.points(x, y) if len(x) else
+                         np.array([], dtype=object)})
+
+
+def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
+    until = until or datetime.now(UTC)
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return until - timedelta(days=days), until
+
+
+def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSettings | None = None,
+                  area: ServiceAreaSettings | None = None, cache: ResponseCache | None = None,
+                  until: datetime | None = None, require_posts: bool = True) -> ReachContext:
+    """Everything a reach figure needs for ``mode`` (from ``cache`` when versions match).
+
+    Raises
+    ------
+    InvalidInput
+        Unknown mode.
+    Infeasible
+        No on-duty post of this mode (with ``require_posts``).
+    """
+    settings = settings or ResponseSettings()
+    cache = cache if cache is not None else ResponseCache(size=2)
+    check_mode(mode)
+    roads_v, epsg = ensure_network(engine, settings, area)
+    with engine.connect() as conn:
+        versions = dict(conn.execute(_VERSIONS_SQL).all())
+    since, until = _window(until, settings.incident_days)
+    day = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
+    settings_key = settings.model_dump_json()
+
+    def make_edges() -> Edges:
+        with engine.connect() as conn:
+            return load_edges(conn, epsg, roads_v)
+
+    edges = cache.get(("edges", roads_v, epsg), make_edges)
+
+    def make_graph():
+        with engine.connect() as conn:
+            posts = _read_posts(conn, mode, epsg)
+        graph = ModeGraph(edges, mode, posts["geometry"].to_numpy(), posts["turnout_s"].to_numpy(),
+                          settings.connector_kmh)
+        return posts, graph
+
+    posts, graph = cache.get(("graph", roads_v, versions.get("posts"), mode, settings_key),
+                             make_graph)
+    if require_posts and len(posts) == 0:
+        raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
+
+    def make_places():
+        with engine.connect() as conn:
+            return _read_places(conn, epsg)
+
+    def make_incidents():
+        with engine.connect() as conn:
+            return _read_incidents(conn, epsg, day - (until - since), day)
+
+    bf, pf = cache.get(("places", versions.get("buildings"), versions.get("places"), epsg),
+                       make_places)
+    inc = cache.get(("incidents", versions.get("incidents"), epsg, day), make_incidents)
+    graph_key = (roads_v, versions.get("posts"), mode, settings_key)
+
+    def reach_of(frame, best_only: bool = False):
+        def make():
+            snap = graph.snap(frame["geometry"].to_numpy())
+            d = node_s.min(axis=0, keepdims=True) if best_only and len(node_s) else node_s
+            return snap, graph.seconds_to(d, snap)
+        return make
+
+    node_s = cache.get(("nodes", *graph_key), lambda: graph.node_seconds(
+        settings.max_minutes * 60.0))
+    b_snap, b_s = cache.get(("reach-b", *graph_key, versions.get("buildings")), reach_of(bf))
+    p_snap, p_s = cache.get(("reach-p", *graph_key, versions.get("places")), reach_of(pf))
+    i_snap, i_s = cache.get(("reach-i", *graph_key, versions.get("incidents"), day),
+                            reach_of(inc, best_only=True))
+    snaps, secs = (b_snap, p_snap, i_snap), (b_s, p_s, i_s)
+    return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
+                        Places(inc, snaps[2]), secs[0], secs[1], secs[2], Projector(epsg),
+                        day - (until - since), day, settings)
+
+
+def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:
+    """Only the posts of ``kinds`` and/or with ``codes`` (unknown names are refused)."""
+    mask = np.ones(len(ctx.posts), dtype=bool)
+    if kinds:
+        bad = sorted(set(kinds) - set(POST_KINDS))
+        if bad:
+            raise InvalidInput(f"unknown post kind {bad[0]!r}; kinds are: {', '.join(POST_KINDS)}")
+        mask &= ctx.posts["kind"].isin(list(kinds)).to_numpy()
+    if codes:
+        known = set(ctx.posts["code"].dropna())
+        bad = sorted(set(codes) - known)
+        if bad:
+            raise InvalidInput(f"no on-duty {ctx.mode} post with code {bad[0]!r}")
+        mask &= ctx.posts["code"].isin(list(codes)).to_numpy()
+    if not mask.any():
+        raise Infeasible("no on-duty post matches kind/posts")
+    return ctx.select(mask) if not mask.all() else ctx

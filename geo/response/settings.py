@@ -1,0 +1,37 @@
+"""Settings of the response-circle analyses (``ONEMAP_RESPONSE_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ResponseSettings(BaseSettings):
+    """Speeds, connectors, road-side width and limits of the response analyses.
+
+    Examples
+    --------
+    >>> ResponseSettings(_env_file=None).drive_speed("local")
+    20.0
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_RESPONSE_", extra="ignore")
+
+    connector_kmh: float = Field(5.0, gt=0, le=200, description=(
+        "speed (km/h) on the straight connectors post → road and road → place"))
+    roadside_m: float = Field(50.0, ge=0, le=1000, description=(
+        "how far either side of a reached street piece a response area extends (m)"))
+    arterial_kmh: float = Field(40.0, gt=0, le=200, description="driving speed on arterials")
+    secondary_kmh: float = Field(30.0, gt=0, le=200, description="driving speed on secondary roads")
+    local_kmh: float = Field(20.0, gt=0, le=200, description="driving speed on local roads")
+    walk_kmh: float = Field(5.0, gt=0, le=30, description="walking speed on every road")
+    incident_days: int = Field(90, ge=1, le=3660, description=(
+        "incidents of the last N days count in the figures"))
+    max_snap_m: float = Field(2000.0, gt=0, description=(
+        "a point farther than this from every road is outside the service area (m)"))
+    max_minutes: float = Field(60.0, gt=0, le=600, description="the largest break accepted")
+
+    def drive_speed(self, road_class: str) -> float:
+        """Default driving speed (km/h) of a road class."""
+        return {"arterial": self.arterial_kmh, "secondary": self.secondary_kmh}.get(
+            road_class, self.local_kmh)
