@@ -7,6 +7,7 @@ ROUTERS = [
     "api.routers.hotspots",
     "api.routers.coverage",
     "api.routers.grid_plans",
+    "api.routers.cases",
     "api.routers.ogc",
     "api.routers.tiles",
     "api.routers.map",

@@ -1,0 +1,99 @@
+"""Case flow (DESIGN §5, §10): PATCH a case; figures, warnings and repeats per unit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import current_actor
+from api.deps import EngineDep
+from geo.cases.figures import summary
+from geo.cases.history import EDITABLE, patch_case
+from geo.cases.lights import LIGHTS, warnings
+from geo.cases.params import moment, window
+from geo.cases.settings import CaseSettings
+from geo.cases.table import CaseCache
+from geo.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+Level = Annotated[str, Query(description="city|district|street|community|grid")]
+From = Annotated[str | None, Query(alias="from", description="ISO 8601 start (inclusive)")]
+To = Annotated[str | None, Query(description="ISO 8601 end (exclusive; a date means its end)")]
+At = Annotated[str | None, Query(description="the moment (ISO 8601; default now)")]
+
+
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+                    media_type="application/json")
+
+
+def case_cache(request: Request) -> CaseCache:
+    """The app's cache of the cases in memory."""
+    st = request.app.state
+    if getattr(st, "case_cache", None) is None:
+        st.case_cache = CaseCache(CaseSettings())
+    return st.case_cache
+
+
+CacheDep = Annotated[CaseCache, Depends(case_cache)]
+
+
+@router.patch("/incidents/{source}/{external_id}")
+async def patch_incident(request: Request, engine: EngineDep, cache: CacheDep, source: str,
+                         external_id: str,
+                         changes: Annotated[dict[str, Any], Body(
+                             description=f"fields to change: {', '.join(EDITABLE)}")]
+                         ) -> Response:
+    """Change a case (status, department, times, satisfaction); every change is kept."""
+    actor = current_actor(request)
+    tz = cache.settings.timezone
+    return _json(await run_in_threadpool(patch_case, engine, source, external_id, changes,
+                                         actor=actor, tz=tz))
+
+
+@router.get("/cases/summary")
+async def cases_summary(engine: EngineDep, cache: CacheDep, level: Level = "city",
+                        by: Annotated[str | None, Query(
+                            description="department|category|source")] = None,
+                        from_: From = None, to: To = None, at: At = None) -> Response:
+    """Received, done, closure / on-time / satisfaction / reopen rates per unit (§10)."""
+    w = window(from_, to, at, tz=cache.settings.timezone)
+
+    def run():
+        body = summary(cache.get(engine), level, w, by)
+        return orjson.dumps({**body, "window": {"from": from_, "to": to},
+                             "at": _iso(w.at)}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    return Response(await run_in_threadpool(run), media_type="application/json")
+
+
+def _iso(us: int) -> str:
+    from geo.cases.figures import from_us
+
+    return from_us(us).isoformat()
+
+
+@router.get("/cases/warnings")
+async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "city",
+                         at: At = None,
+                         light: Annotated[str | None, Query(description="red|yellow|green: "
+                                                            "list only these")] = None,
+                         limit: Annotated[int, Query(ge=0, le=10_000,
+                                                     description="most cases listed")] = 1000
+                         ) -> Response:
+    """Open cases at ``at`` lit red / yellow / green, per unit and department, and listed."""
+    if light not in (None, *LIGHTS):
+        raise InvalidInput(f"unknown light {light!r}; use one of {', '.join(LIGHTS)}")
+    t = moment(at, tz=cache.settings.timezone)
+
+    def run():
+        return orjson.dumps(warnings(cache.get(engine), level, t,
+                                     share=cache.settings.yellow_share, limit=limit,
+                                     light=light), option=orjson.OPT_SERIALIZE_NUMPY)
+
+    return Response(await run_in_threadpool(run), media_type="application/json")

@@ -1,0 +1,116 @@
+"""Case-flow figures and warnings against an independent pandas reference (DESIGN §10)."""
+
+from __future__ import annotations
+
+import math
+
+import _cases_data as D
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from geo.cases.figures import Window, summary, to_us
+from geo.cases.lights import warnings
+from geo.cases.table import CaseCache, read_cases
+from geo.errors import InvalidInput, NotEnoughData
+from geo.io.load import load_frame
+
+FIELDS = ["received", "done", "closure_rate", "on_time_rate", "median_hours", "p90_hours",
+          "overdue_open", "satisfaction_rate", "reopen_rate", "from_110_share"]
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return D.cases_table()
+
+
+@pytest.fixture()
+def case_db(empty_db, table):
+    load_frame(empty_db, "admin_areas", D.admin_frame(), progress=False, allow_outside=True)
+    load_frame(empty_db, "grids", D.grid_frame(), progress=False, allow_outside=True)
+    report = load_frame(empty_db, "incidents", D.incident_frame(table), progress=False,
+                        allow_outside=True, actor="test")
+    assert report.inserted == len(table)
+    return empty_db
+
+
+def _window(at=D.AT, t0=D.T0, t1=D.T1) -> Window:
+    return Window(to_us(t0.to_pydatetime()), to_us(t1.to_pydatetime()), to_us(at.to_pydatetime()))
+
+
+def _same(a, b) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    return b is not None and abs(float(a) - float(b)) <= 1e-9
+
+
+@pytest.mark.parametrize("level", ["city", "district", "street", "community", "grid"])
+@pytest.mark.parametrize("by", [None, "department", "category", "source"])
+def test_summary_equals_reference(case_db, table, level, by):
+    got = summary(read_cases(case_db), level, _window(), by)
+    ref = D.reference_summary(table, level, by=by)
+    rows = {(u["code"], u.get("group")): u for u in got["units"] if u["received"]}
+    want = {(r["code"], r.get("group")): r for r in ref.to_dict("records")}
+    assert set(rows) == set(want)
+    for key, r in want.items():
+        for f in FIELDS:
+            assert _same(r[f], rows[key][f]), (key, f, r[f], rows[key][f])
+    assert got["method"].startswith("received:")
+
+
+def test_reference_is_not_trivial(table):
+    ref = D.reference_summary(table, "grid")
+    assert ref.received.sum() > 100 and ref.overdue_open.sum() > 0
+    assert 0 < ref.on_time_rate.min() < 1 and ref.median_hours.notna().all()
+
+
+@pytest.mark.parametrize("level", ["city", "street", "community", "grid"])
+@pytest.mark.parametrize("at", [D.AT, D.AT - pd.Timedelta(days=10)])
+def test_lights_equal_reference(case_db, table, level, at):
+    got = warnings(read_cases(case_db), level, to_us(at.to_pydatetime()), limit=10_000)
+    per_unit, per_case = D.reference_lights(table, level, at)
+    for u in got["units"]:
+        for light in ("red", "yellow", "green"):
+            want = int(per_unit[light].get(u["code"], 0)) if light in per_unit else 0
+            assert u[light] == want, (u["code"], light)
+    listed = {f["properties"]["external_id"]: f["properties"]["light"]
+              for f in got["cases"]["features"]}
+    assert listed == per_case
+    lights = [f["properties"]["light"] for f in got["cases"]["features"]]
+    assert lights == sorted(lights, key=["red", "yellow", "green"].index)
+
+
+def test_light_boundaries_exact(case_db):
+    """A case exactly at 80 % of its limit is yellow; a second past its limit is red."""
+    cases = read_cases(case_db)
+    f = cases.frame
+    i = int(f.index[(f.status == "received")][0])
+    occ, lim = int(f.occurred_at.iat[i]), int(cases.limit[i])
+    from geo.cases.lights import light_codes
+
+    at80 = occ + int(round(0.8 * (lim - occ)))
+    assert light_codes(cases, at80, 0.8)[i] == 1
+    assert light_codes(cases, at80 - 1, 0.8)[i] == 2
+    assert light_codes(cases, lim, 0.8)[i] == 1
+    assert light_codes(cases, lim + 1, 0.8)[i] == 0
+
+
+def test_bad_requests(case_db):
+    cases = read_cases(case_db)
+    with pytest.raises(InvalidInput, match="unknown level"):
+        summary(cases, "province", _window())
+    with pytest.raises(InvalidInput, match="unknown group"):
+        summary(cases, "city", _window(), "weather")
+    empty = Window(to_us(pd.Timestamp("2020-01-01", tz="UTC").to_pydatetime()),
+                   to_us(pd.Timestamp("2020-02-01", tz="UTC").to_pydatetime()), _window().at)
+    with pytest.raises(NotEnoughData, match="no cases"):
+        summary(cases, "city", empty)
+
+
+def test_cache_reads_again_after_a_change(case_db):
+    cache = CaseCache()
+    first = cache.get(case_db)
+    assert cache.get(case_db) is first
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET department = '新部门' WHERE id = 1"))
+    assert cache.get(case_db) is not first
