@@ -114,3 +114,42 @@ def test_cache_reads_again_after_a_change(case_db):
     with case_db.begin() as conn:
         conn.execute(text("UPDATE incidents SET department = '新部门' WHERE id = 1"))
     assert cache.get(case_db) is not first
+
+
+def _reference_repeats(table: pd.DataFrame, radius_m: float, days: float, at) -> dict:
+    """Every pair at once (n × n): external_id → external_id of the case it repeats."""
+    import numpy as np
+
+    r = 6_371_008.8
+    lat, lon = np.radians(table.lat.to_numpy()), np.radians(table.lon.to_numpy())
+    h = (np.sin((lat[:, None] - lat[None, :]) / 2) ** 2 + np.cos(lat[:, None])
+         * np.cos(lat[None, :]) * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2)
+    dist = 2 * r * np.arcsin(np.sqrt(h))
+    t = table.occurred_at.astype("int64").to_numpy() / 1e9  # seconds
+    gap = t[:, None] - t[None, :]  # [later j, earlier i]
+    sub = table.subcategory.to_numpy()
+    ok = (sub[:, None] == sub[None, :]) & (gap > 0) & (gap <= days * 86400) & (dist <= radius_m)
+    ok &= (table.occurred_at <= at).to_numpy()[:, None]
+    out = {}
+    for j in np.flatnonzero(ok.any(axis=1)):
+        cands = np.flatnonzero(ok[j])
+        out[table.external_id.iat[j]] = table.external_id.iat[cands[np.argmax(t[cands])]]
+    return out
+
+
+@pytest.mark.parametrize("radius_m, days", [(1500.0, 10.0), (4000.0, 3.0)])
+def test_repeats_equal_brute_force(case_db, table, radius_m, days):
+    from geo.cases.repeats import repeats
+
+    cases = read_cases(case_db)
+    got = repeats(cases, "community", Window(None, None, _window().at), radius_m=radius_m,
+                  days=days, limit=100_000)
+    by_id = dict(zip(cases.frame.id, cases.frame.external_id, strict=True))
+    links = {x["external_id"]: by_id[x["repeat_of"]] for x in got["links"]}
+    want = _reference_repeats(table, radius_m, days, D.AT)
+    assert len(want) > 5 and links == want
+    ref_units = D.units_of(table)
+    for u in got["units"]:
+        mask = ref_units.community == u["code"]
+        assert u["received"] == int((mask & (table.occurred_at <= D.AT)).sum())
+        assert u["repeats"] == sum(1 for e in want if mask[table.external_id == e].any())

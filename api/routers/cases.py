@@ -15,6 +15,7 @@ from geo.cases.figures import summary
 from geo.cases.history import EDITABLE, patch_case
 from geo.cases.lights import LIGHTS, warnings
 from geo.cases.params import moment, window
+from geo.cases.repeats import repeats
 from geo.cases.settings import CaseSettings
 from geo.cases.table import CaseCache
 from geo.errors import InvalidInput
@@ -95,5 +96,23 @@ async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "cit
         return orjson.dumps(warnings(cache.get(engine), level, t,
                                      share=cache.settings.yellow_share, limit=limit,
                                      light=light), option=orjson.OPT_SERIALIZE_NUMPY)
+
+    return Response(await run_in_threadpool(run), media_type="application/json")
+
+
+@router.get("/cases/repeats")
+async def cases_repeats(engine: EngineDep, cache: CacheDep, level: Level = "city",
+                        radius_m: Annotated[float, Query(gt=0, le=5000)] = 50.0,
+                        days: Annotated[float, Query(gt=0, le=366)] = 30.0,
+                        from_: From = None, to: To = None, at: At = None,
+                        limit: Annotated[int, Query(ge=0, le=10_000,
+                                                    description="most links listed")] = 1000
+                        ) -> Response:
+    """Repeat complaints linked to the earlier case they repeat, and repeat rates per unit."""
+    w = window(from_, to, at, tz=cache.settings.timezone)
+
+    def run():
+        return orjson.dumps(repeats(cache.get(engine), level, w, radius_m=radius_m, days=days,
+                                    limit=limit), option=orjson.OPT_SERIALIZE_NUMPY)
 
     return Response(await run_in_threadpool(run), media_type="application/json")

@@ -1,0 +1,123 @@
+"""Repeat complaints (重复投诉), linked to the case they repeat, never dropped (DESIGN §10).
+
+Rule (stated in every answer's ``method``): case *j* repeats case *i* when both have the same
+non-empty subcategory, ``0 < occurred_j − occurred_i ≤ days`` and their great-circle distance
+(sphere of radius 6,371,008.8 m) is at most ``radius_m``. A repeat links to the most recent
+such earlier case (ties: the lower id) and, through it, to the first case of its chain.
+Repeat rate of a unit = repeats received in the window / cases received in the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from geo.cases.figures import Window, from_us
+from geo.cases.table import Cases, check_level
+from geo.errors import InvalidInput, NotEnoughData
+
+R_EARTH = 6_371_008.8
+METHOD = " ".join(__doc__.split("Rule (stated in every answer's ``method``): ")[1]
+                  .replace("``", "").replace("*", "").split())
+
+
+def _unit_sphere(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lo, la = np.radians(lon), np.radians(lat)
+    return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
+
+
+def great_circle_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Haversine distance in metres."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * R_EARTH * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def repeat_links(cases: Cases, radius_m: float, days: float) -> tuple[np.ndarray, np.ndarray]:
+    """(later, earlier) row pairs: each repeat and the earlier case it links to."""
+    if not (0 < radius_m <= 5000):
+        raise InvalidInput(f"radius_m must be in (0, 5000], got {radius_m}")
+    if not (0 < days <= 366):
+        raise InvalidInput(f"days must be in (0, 366], got {days}")
+    f = cases.frame
+    sub = f["subcategory"].to_numpy()
+    has = np.flatnonzero(sub != None)  # noqa: E711
+    if len(has) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    xyz = _unit_sphere(f["lon"].to_numpy()[has], f["lat"].to_numpy()[has])
+    # Pairs of the same subcategory: offset the groups far apart on a fourth axis.
+    _, group = np.unique(sub[has].astype(str), return_inverse=True)
+    pts = np.column_stack((xyz, group * 10.0))
+    chord = 2 * np.sin(radius_m / (2 * R_EARTH)) * (1 + 1e-12)
+    pairs = cKDTree(pts).query_pairs(chord, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = has[pairs[:, 0]], has[pairs[:, 1]]
+    lon, lat = f["lon"].to_numpy(), f["lat"].to_numpy()
+    near = great_circle_m(lon[a], lat[a], lon[b], lat[b]) <= radius_m
+    a, b = a[near], b[near]
+    occ = f["occurred_at"].to_numpy()
+    swap = occ[a] > occ[b]
+    early, late = np.where(swap, b, a), np.where(swap, a, b)
+    gap = occ[late] - occ[early]
+    ok = (gap > 0) & (gap <= days * 86_400_000_000)
+    early, late = early[ok], late[ok]
+    ids = f["id"].to_numpy()
+    order = np.lexsort((ids[early], -occ[early], late))
+    early, late = early[order], late[order]
+    first = np.r_[True, late[1:] != late[:-1]]
+    return late[first], early[first]
+
+
+def _roots(n: int, late: np.ndarray, early: np.ndarray) -> np.ndarray:
+    parent = np.arange(n)
+    parent[late] = early
+    root = parent.copy()
+    while True:  # parents are strictly earlier, so this ends
+        nxt = parent[root]
+        if np.array_equal(nxt, root):
+            return root
+        root = nxt
+
+
+def repeats(cases: Cases, level: str, window: Window, *, radius_m: float = 50.0,
+            days: float = 30.0, limit: int = 1000) -> dict:
+    """Repeat links and the repeat rate per unit of ``level`` for cases received in ``window``."""
+    check_level(level)
+    late, early = repeat_links(cases, radius_m, days)
+    f = cases.frame
+    occ = f["occurred_at"].to_numpy()
+    rec = occ <= window.at
+    if window.t0 is not None:
+        rec &= occ >= window.t0
+    if window.t1 is not None:
+        rec &= occ < window.t1
+    if not rec.any():
+        raise NotEnoughData("no cases were received in this window")
+    is_rep = np.zeros(len(f), bool)
+    is_rep[late] = True
+    unit = cases.unit_codes[level]
+    if level == "city":
+        names = [("city", "全市")]
+    else:
+        names = list(zip(cases.units[level]["code"], cases.units[level]["name"], strict=True))
+    inside = rec & (unit >= 0)
+    received = np.bincount(unit[inside], minlength=len(names))
+    reps = np.bincount(unit[inside & is_rep], minlength=len(names))
+    units = [{"code": c, "name": n, "received": int(received[i]), "repeats": int(reps[i]),
+              "repeat_rate": None if received[i] == 0 else float(reps[i] / received[i])}
+             for i, (c, n) in enumerate(names)]
+    root = _roots(len(f), late, early)
+    keep = rec[late]
+    late_w, early_w = late[keep], early[keep]
+    ids, src, ext = f["id"].to_numpy(), f["source"].to_numpy(), f["external_id"].to_numpy()
+    lon, lat = f["lon"].to_numpy(), f["lat"].to_numpy()
+    metres = great_circle_m(lon[late_w], lat[late_w], lon[early_w], lat[early_w])
+    links = [{"id": int(ids[j]), "source": src[j], "external_id": ext[j],
+              "subcategory": f["subcategory"].iat[j], "occurred_at": from_us(occ[j]).isoformat(),
+              "repeat_of": int(ids[i]), "first": int(ids[root[j]]),
+              "metres": round(float(m), 2), "hours": round(float(occ[j] - occ[i]) / 3.6e9, 3)}
+             for j, i, m in zip(late_w[:limit], early_w[:limit], metres[:limit], strict=True)]
+    return {"level": level, "radius_m": radius_m, "days": days, "units": units,
+            "repeats": int(len(late_w)), "links": links, "method": METHOD}
