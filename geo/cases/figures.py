@@ -66,7 +66,7 @@ def _groups(cases: Cases, level: str, by: str | None, rows: np.ndarray):
     values = cases.frame[by].to_numpy()[rows]
     values = np.where(values == None, "", values).astype(str)  # noqa: E711 (object array)
     labels, inverse = np.unique(values, return_inverse=True)
-    return unit, inverse.astype(np.int64), [lab if lab else None for lab in labels]
+    return unit, inverse.astype(np.int64), [str(lab) if lab else None for lab in labels]
 
 
 def _quantiles(key: np.ndarray, values: np.ndarray, n_keys: int, qs=(0.5, 0.9)):

@@ -68,7 +68,7 @@ def warnings(cases: Cases, level: str, at: int, *, share: float = 0.8, limit: in
     per_dept = _table(inverse.astype(np.int64), codes, len(labels))
     units = [{"code": c, "name": n, **dict(zip(LIGHTS, map(int, per_unit[i]), strict=True))}
              for i, (c, n) in enumerate(names)]
-    departments = [{"department": lab or None,
+    departments = [{"department": str(lab) or None,
                     **dict(zip(LIGHTS, map(int, per_dept[i]), strict=True))}
                    for i, lab in enumerate(labels) if per_dept[i].sum()]
     return {"level": level, "at": from_us(at).isoformat(), "units": units,

@@ -36,11 +36,15 @@ def great_circle_m(lon1, lat1, lon2, lat2) -> np.ndarray:
 
 def repeat_links(cases: Cases, radius_m: float, days: float) -> tuple[np.ndarray, np.ndarray]:
     """(later, earlier) row pairs: each repeat and the earlier case it links to."""
+    return links_in(cases.frame, radius_m, days)
+
+
+def links_in(f, radius_m: float, days: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`repeat_links` on a case frame (rows of :attr:`Cases.frame`)."""
     if not (0 < radius_m <= 5000):
         raise InvalidInput(f"radius_m must be in (0, 5000], got {radius_m}")
     if not (0 < days <= 366):
         raise InvalidInput(f"days must be in (0, 366], got {days}")
-    f = cases.frame
     sub = f["subcategory"].to_numpy()
     has = np.flatnonzero(sub != None)  # noqa: E711
     if len(has) == 0:
