@@ -34,6 +34,9 @@ WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # tile layers when it is "coarsen").
 CAMERA_LAYERS = frozenset({"cameras", "camera_views", "coverage_gaps"})
 
+# Layers of single cases: never shown to widgets (incident tiles are aggregated instead).
+CASE_LAYERS = frozenset({"incidents", "case_warnings"})
+
 WidgetCheck = Callable[[Mapping[str, object], object], "str | None"]
 
 
@@ -43,7 +46,7 @@ def _first_param(params: Mapping[str, object]) -> str:
 
 def _widget_ogc_items(params: Mapping[str, object], api) -> str | None:
     c = _first_param(params)
-    if c == "incidents":
+    if c in CASE_LAYERS:
         return "role widget may not read raw incidents; use the aggregated tiles"
     if c == "cameras" and api.widget_cameras == "hide":
         return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
@@ -55,6 +58,8 @@ def _widget_ogc_items(params: Mapping[str, object], api) -> str | None:
 def _widget_tiles(params: Mapping[str, object], api) -> str | None:
     for layer in _first_param(params).split(","):
         layer = layer.strip()
+        if layer == "case_warnings":
+            return "role widget may not see single cases (case_warnings)"
         if layer == "cameras" and api.widget_cameras == "hide":
             return "camera positions are hidden from role widget (ONEMAP_WIDGET_CAMERAS=hide)"
         if layer in CAMERA_LAYERS - {"cameras"} and api.widget_cameras != "show":

@@ -214,3 +214,45 @@ def test_cli_cases(case_db, db_env):
     bad = _cli(db_env, "cases", "summary", "--level", "province")
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
     assert "unknown level" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_warning_tiles_and_ogc_match_the_lights(case_db, db_settings):
+    """Open cases in the tile layer and OGC collection carry the light of DESIGN §10 now."""
+    from test_tiles_support import features, tile_of
+
+    from geo.cases.table import sync_limits
+
+    with case_db.begin() as conn:
+        for ext, cat, hours_ago in (("N-green", "other", 1), ("N-yellow", "hazard", 20),
+                                    ("N-red", "hazard", 30)):
+            conn.execute(text(
+                "INSERT INTO incidents (external_id, source, category, occurred_at, status, h3, "
+                "geom) VALUES (:e, 'grid', :c, now() - :h * interval '1 hour', 'received', 0, "
+                "ST_SetSRID(ST_MakePoint(118.02, 36.75), 4326))"), {"e": ext, "c": cat,
+                                                                   "h": hours_ago})
+        now = conn.execute(text("SELECT now()")).scalar_one()
+    sync_limits(case_db, {"hazard": 24, "public_order": 24, "dispute": 72, "livelihood": 120,
+                          "city_management": 120, "other": 120})
+    table = D.cases_table()
+    _, want = D.reference_lights(table, "city", at=pd.Timestamp(now).tz_convert("UTC"))
+    want.update({"N-green": "green", "N-yellow": "yellow", "N-red": "red"})
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
+    with TestClient(app) as c:
+        z = 13
+        x0, y1 = tile_of(118.0, 36.7, z)
+        x1, y0 = tile_of(118.2, 36.9, z)
+        seen = {}
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                r = c.get(f"/tiles/case_warnings/{z}/{x}/{y}.pbf")
+                assert r.status_code in (200, 204), r.text
+                if r.status_code == 200 and r.content:
+                    for f in features(r.content, "case_warnings"):
+                        seen[f["id"]] = f["properties"]["light"]
+        with case_db.connect() as conn:
+            ids = dict(conn.execute(text("SELECT id, external_id FROM incidents")).all())
+        assert {ids[i]: light for i, light in seen.items()} == want
+        items = c.get("/ogc/collections/case_warnings/items",
+                      params={"light": "yellow", "limit": 1000}).json()
+        assert {f["properties"]["external_id"] for f in items["features"]} == {
+            e for e, light in want.items() if light == "yellow"}

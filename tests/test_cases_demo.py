@@ -95,3 +95,45 @@ def test_index_for_past_periods_and_weeks(engine, cases):
         out = compute_index(cases, ctx, engine, "grid", Period.parse(key, "Asia/Shanghai"))
         assert out["features"] and out["period"] == key
         assert all(f["properties"]["change"] is not None for f in out["features"])
+
+
+def test_index_over_http_cli_and_ogc(small_demo_copy, small_demo_truth, monkeypatch):
+    import json
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from api.state import AppState
+
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=small_demo_copy))
+    with TestClient(app) as c:
+        r = c.get("/api/v1/safety-index", params={"level": "community", "period": MONTH})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["type"] == "FeatureCollection" and body["period"] == MONTH
+        assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+                   for f in body["features"])
+        for params in ({"level": "province"}, {"period": "2026-13"}, {"period": "W44"},
+                       {"weights": "incidents=1"}, {"weights": "luck:1"},
+                       {"period": "2001-01"}):
+            bad = c.get("/api/v1/safety-index", params=params)
+            assert bad.status_code in (400, 422) and "code" in bad.json(), (params, bad.text)
+        city = c.get("/api/v1/safety-index", params={"level": "city", "period": MONTH}).json()
+        assert city["features"][0]["properties"]["code"] == "city"
+        items = c.get("/ogc/collections/safety_index/items",
+                      params={"period": MONTH, "limit": 100}).json()
+        stored = {f["properties"]["code"]: f["properties"]["index"] for f in items["features"]}
+        assert stored == {f["properties"]["code"]: f["properties"]["index"]
+                          for f in body["features"]}
+    env = {**__import__("os").environ, "ONEMAP_DATABASE_URL": small_demo_copy.database_url}
+    done = subprocess.run([sys.executable, "-m", "api.cli", "index", "--level", "grid",
+                           "--period", "2026-W44", "--json"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["period"] == "2026-W44"
+    bad = subprocess.run([sys.executable, "-m", "api.cli", "index", "--period", "2026-13"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "unknown period" in bad.stderr

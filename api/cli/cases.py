@@ -87,7 +87,7 @@ def warnings(level: str = LEVEL, at: str = AT,
     with _engine() as engine:
         cases, settings = _cases(engine)
         out = compute(cases, level, moment(at, tz=settings.timezone),
-                      share=settings.yellow_share, limit=limit)
+                      limit=limit)
     if as_json:
         typer.echo(_dump(out))
         return

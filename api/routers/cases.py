@@ -16,7 +16,8 @@ from geo.cases.history import EDITABLE, patch_case
 from geo.cases.lights import LIGHTS, warnings
 from geo.cases.params import moment, window
 from geo.cases.repeats import repeats
-from geo.cases.settings import CaseSettings
+from geo.cases.service import CaseService
+from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import CaseCache
 from geo.errors import InvalidInput
 
@@ -33,14 +34,20 @@ def _json(body: Any) -> Response:
                     media_type="application/json")
 
 
-def case_cache(request: Request) -> CaseCache:
-    """The app's cache of the cases in memory."""
+def case_service(request: Request) -> CaseService:
+    """The app's case service (cases in memory, computed indexes)."""
     st = request.app.state
-    if getattr(st, "case_cache", None) is None:
-        st.case_cache = CaseCache(CaseSettings())
-    return st.case_cache
+    if getattr(st, "case_service", None) is None:
+        st.case_service = CaseService(CaseSettings(), IndexSettings())
+    return st.case_service
 
 
+def case_cache(service: Annotated[CaseService, Depends(case_service)]) -> CaseCache:
+    """The app's cache of the cases in memory."""
+    return service.cases
+
+
+ServiceDep = Annotated[CaseService, Depends(case_service)]
 CacheDep = Annotated[CaseCache, Depends(case_cache)]
 
 
@@ -94,7 +101,7 @@ async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "cit
 
     def run():
         return orjson.dumps(warnings(cache.get(engine), level, t,
-                                     share=cache.settings.yellow_share, limit=limit,
+                                     limit=limit,
                                      light=light), option=orjson.OPT_SERIALIZE_NUMPY)
 
     return Response(await run_in_threadpool(run), media_type="application/json")
@@ -116,3 +123,22 @@ async def cases_repeats(engine: EngineDep, cache: CacheDep, level: Level = "city
                                     limit=limit), option=orjson.OPT_SERIALIZE_NUMPY)
 
     return Response(await run_in_threadpool(run), media_type="application/json")
+
+
+@router.get("/safety-index")
+async def safety_index(engine: EngineDep, service: ServiceDep,
+                       level: Annotated[str, Query(description="grid|community|street|"
+                                                   "district|city")] = "community",
+                       period: Annotated[str | None, Query(description="2026-10 or 2026-W44 "
+                                                           "(default: newest case's month)")]
+                       = None,
+                       weights: Annotated[str | None, Query(description="e.g. incidents:0.5,"
+                                                            "overdue:0.3 (others keep theirs)")]
+                       = None) -> Response:
+    """平安指数 per unit (0–100, higher is safer), rank, change and 四级预警 level."""
+
+    def run():
+        return orjson.dumps(service.index(engine, level, period, weights),
+                            option=orjson.OPT_SERIALIZE_NUMPY)
+
+    return Response(await run_in_threadpool(run), media_type="application/geo+json")

@@ -36,8 +36,6 @@ class CaseSettings(BaseSettings):
         description="JSON hours per category for cases without due_at, e.g. "
                     '{"hazard": 12}; merged over the defaults hazard 24, public_order 24, '
                     'dispute 72, others 120 ("others": every other category)')
-    yellow_share: float = Field(0.8, gt=0, lt=1, description="share of the time limit after "
-                                "which an open case is yellow")
     timezone: str = Field("Asia/Shanghai", description="zone of periods (months, ISO weeks) "
                           "and of times given without an offset")
 

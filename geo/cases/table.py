@@ -138,6 +138,15 @@ def read_cases(engine: Engine, settings: CaseSettings | None = None) -> Cases:
     return Cases(frame, per_level, settings.hours())
 
 
+def sync_limits(engine: Engine, hours: dict[str, float]) -> None:
+    """Make ``case_limits`` (read by the ``case_warnings`` view) equal the settings."""
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO case_limits (category, hours) VALUES (:c, :h) ON CONFLICT (category) "
+            "DO UPDATE SET hours = EXCLUDED.hours WHERE case_limits.hours <> EXCLUDED.hours"),
+            [{"c": c, "h": h} for c, h in hours.items()])
+
+
 class CaseCache:
     """The last :class:`Cases` read, kept while the data versions stay the same."""
 
@@ -147,12 +156,19 @@ class CaseCache:
         self._key: tuple | None = None
         self._cases: Cases | None = None
 
+    @property
+    def key(self) -> tuple | None:
+        """The data versions of the cases held."""
+        return self._key
+
     def get(self, engine: Engine) -> Cases:
         """The current cases (read again only after a change)."""
         with engine.connect() as conn:
             key = tuple(conn.execute(_VERSIONS).all())
         with self._lock:
             if self._cases is None or key != self._key:
+                if self._cases is None:
+                    sync_limits(engine, self.settings.hours())
                 self._cases = read_cases(engine, self.settings)
                 self._key = key
             return self._cases

@@ -82,6 +82,11 @@ class UnitContext:
         self._base: tuple | None = None
         self._extra: dict = {}
 
+    @property
+    def key(self) -> tuple | None:
+        """The data versions of what is held."""
+        return self._key
+
     def _load(self, engine: Engine) -> tuple:
         with engine.connect() as conn:
             key = tuple(conn.execute(_VERSIONS).all())

@@ -72,8 +72,65 @@ def upgrade() -> None:
             FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION onemap_incident_history()
     """)
 
+    # Time limits per category (kept equal to ONEMAP_CASE_LIMITS by the service) and the
+    # open cases lit red/yellow/green now, for the OGC collection and tile layer.
+    op.execute("CREATE TABLE case_limits (category text PRIMARY KEY, "
+               "hours double precision NOT NULL CHECK (hours >= 0))")
+    op.execute("INSERT INTO case_limits VALUES ('hazard', 24), ('public_order', 24), "
+               "('dispute', 72), ('livelihood', 120), ('city_management', 120), ('other', 120)")
+    op.execute("""
+        CREATE VIEW case_warnings AS
+        SELECT q.id, q.source, q.external_id, q.category, q.subcategory, q.status,
+               q.department, q.occurred_at, q.limit_at, q.grid_id,
+               CASE WHEN now() > q.limit_at THEN 'red'
+                    WHEN now() - q.occurred_at >= 0.8 * (q.limit_at - q.occurred_at)
+                    THEN 'yellow' ELSE 'green' END AS light,
+               q.geom, q.geom_3857
+        FROM (SELECT i.*, coalesce(i.due_at, i.occurred_at
+                                   + coalesce(l.hours, 120) * interval '1 hour') AS limit_at
+              FROM incidents AS i LEFT JOIN case_limits AS l ON l.category = i.category
+              WHERE i.status IN ('received', 'dispatched')) AS q
+    """)
+    op.execute("CREATE INDEX incidents_open ON incidents (id) "
+               "WHERE status IN ('received', 'dispatched')")
+
+    # The last computed 平安指数 of each unit and period (OGC collection and tile layer).
+    op.execute("""
+        CREATE TABLE safety_index (
+            id          serial PRIMARY KEY,
+            unit_level  text NOT NULL,
+            period      text NOT NULL,
+            code        text NOT NULL,
+            name        text,
+            index       double precision NOT NULL,
+            rank        int NOT NULL,
+            change      double precision,
+            risk        text NOT NULL
+                CONSTRAINT safety_index_risk_known
+                CHECK (risk IN ('none', 'blue', 'yellow', 'orange', 'red')),
+            components  jsonb NOT NULL,
+            computed_at timestamptz NOT NULL DEFAULT now(),
+            geom        geometry(MultiPolygon, 4326) NOT NULL,
+            geom_3857   geometry(MultiPolygon, 3857)
+                GENERATED ALWAYS AS (ST_Transform(geom, 3857)) STORED,
+            CONSTRAINT safety_index_unit_period UNIQUE (unit_level, period, code)
+        )
+    """)
+    op.execute("CREATE INDEX safety_index_geom ON safety_index USING gist (geom)")
+    op.execute("CREATE INDEX safety_index_geom_3857 ON safety_index USING gist (geom_3857)")
+    op.execute("INSERT INTO layer_versions (layer) VALUES ('safety_index') "
+               "ON CONFLICT DO NOTHING")
+    op.execute(
+        "CREATE TRIGGER safety_index_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+        "ON safety_index FOR EACH STATEMENT EXECUTE FUNCTION onemap_bump_layer('safety_index')")
+
 
 def downgrade() -> None:
+    op.execute("DROP VIEW IF EXISTS case_warnings")
+    op.execute("DROP TABLE IF EXISTS case_limits")
+    op.execute("DROP INDEX IF EXISTS incidents_open")
+    op.execute("DROP TABLE IF EXISTS safety_index")
+    op.execute("DELETE FROM layer_versions WHERE layer = 'safety_index'")
     op.execute("DROP TRIGGER IF EXISTS incidents_history ON incidents")
     op.execute("DROP FUNCTION IF EXISTS onemap_incident_history()")
     op.execute("DROP TABLE IF EXISTS incident_history")
