@@ -11,7 +11,8 @@ GROUPS = [("api.cli.db", "db"), ("api.cli.keys", "keys"), ("api.cli.hotspots", "
           ("api.cli.coverage", "coverage"), ("api.cli.grids", "grids"),
           ("api.cli.cases", "cases")]
 COMMANDS = [("api.cli.load", "load"), ("api.cli.export", "export"), ("api.cli.demo", "demo"),
-            ("api.cli.serve", "serve"), ("api.cli.index", "index")]
+            ("api.cli.serve", "serve"), ("api.cli.index", "index"),
+            ("api.cli.report", "report")]
 
 
 def build() -> typer.Typer:

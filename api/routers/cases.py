@@ -142,3 +142,30 @@ async def safety_index(engine: EngineDep, service: ServiceDep,
                             option=orjson.OPT_SERIALIZE_NUMPY)
 
     return Response(await run_in_threadpool(run), media_type="application/geo+json")
+
+
+@router.get("/reports/{period}.html", response_class=Response)
+async def report_html(engine: EngineDep, service: ServiceDep, period: str) -> Response:
+    """The periodic 平安 report as one self-contained, printable HTML page (Chinese)."""
+    from geo.cases.report import render_html
+
+    html = await run_in_threadpool(render_html, engine, service, period)
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/reports/{period}.pdf", response_class=Response)
+async def report_pdf(engine: EngineDep, service: ServiceDep, period: str) -> Response:
+    """The periodic 平安 report as PDF (printed by headless Chromium)."""
+    import tempfile
+    from pathlib import Path
+
+    from geo.cases.report import html_to_pdf, render_html
+
+    def run() -> bytes:
+        html = render_html(engine, service, period)
+        with tempfile.TemporaryDirectory(prefix="onemap-pdf-") as tmp:
+            return html_to_pdf(html, Path(tmp) / "report.pdf").read_bytes()
+
+    body = await run_in_threadpool(run)
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="report-{period}.pdf"'})
