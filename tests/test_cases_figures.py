@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 import _cases_data as D
+import geopandas as gpd
 import pandas as pd
+import shapely
 import pytest
 from sqlalchemy import text
 
@@ -153,3 +155,85 @@ def test_repeats_equal_brute_force(case_db, table, radius_m, days):
         mask = ref_units.community == u["code"]
         assert u["received"] == int((mask & (table.occurred_at <= D.AT)).sum())
         assert u["repeats"] == sum(1 for e in want if mask[table.external_id == e].any())
+
+
+HOUSEHOLDS = {"C1": 300, "C2": 120, "C3": 40}  # C3 under 50: no incident rate
+
+
+def _reference_index(table: pd.DataFrame, month: str) -> pd.DataFrame:
+    """The 平安指数 of DESIGN §10 / README by plain pandas (cameras and response left out)."""
+    import numpy as np
+
+    start = pd.Timestamp(f"{month}-01T00:00:00+08:00").tz_convert("UTC")
+    end = (start.tz_convert("Asia/Shanghai") + pd.offsets.MonthBegin(1)).tz_convert("UTC")
+    t = table.join(D.units_of(table))
+    t = t[(t.occurred_at >= start) & (t.occurred_at < end) & t.community.notna()].copy()
+    t["limit"] = D.limit_of(table)
+    done_time = t.resolved_at.fillna(t.closed_at)
+    done = t.status.isin(["resolved", "closed"]) & (done_time.isna() | (done_time <= end))
+    t["late"] = np.where(done, done_time.notna() & (done_time > t["limit"]), t["limit"] < end)
+    sev = t.category.map({"public_order": 3, "hazard": 3, "dispute": 2}).fillna(1.0)
+    t["sev"] = np.where(t.source == "petition", np.maximum(sev, 2.0), sev)
+    t["rated"] = t.satisfaction.notna()
+    t["good"] = t.satisfaction.isin(["满意", "基本满意"])
+    reps = _reference_repeats(table, 50.0, 30.0, end)
+    t["rep"] = t.external_id.isin(list(reps))
+    g = t.groupby("community").agg(sev=("sev", "sum"), n=("late", "size"), late=("late", "sum"),
+                                   rated=("rated", "sum"), good=("good", "sum"),
+                                   rep=("rep", "sum")).reindex(["C1", "C2", "C3"])
+    hh = pd.Series(HOUSEHOLDS).where(lambda s: s >= 50)
+    raw = pd.DataFrame({"incidents": g.sev / hh * 1000, "overdue": g.late / g.n,
+                        "satisfaction": g.good / g.rated.where(g.rated > 0),
+                        "repeats": g.rep / g.n})
+    weights = {"incidents": 0.40, "overdue": 0.20, "satisfaction": 0.15, "repeats": 0.10}
+    out = pd.Series(0.0, index=raw.index)
+    for c, w in weights.items():
+        x = raw[c].fillna(raw[c].mean())
+        span = x.max() - x.min()
+        score = (100 * ((x - x.min()) if c == "satisfaction" else (x.max() - x)) / span
+                 if span > 1e-12 else pd.Series(100.0, index=x.index))
+        out += w * score / sum(weights.values())
+    return pd.DataFrame({"index": out, **raw})
+
+
+def test_index_equals_reference(case_db, table):
+    from geo.cases.index import compute_index, risk_level
+    from geo.cases.period import Period
+    from geo.cases.units import UnitContext
+
+    frame = gpd.GeoDataFrame(
+        {"code": ["B1", "B2", "B3"], "households": list(HOUSEHOLDS.values()),
+         "community_code": list(HOUSEHOLDS)},
+        geometry=[shapely.box(118.01, 36.71, 118.011, 36.711),
+                  shapely.box(118.06, 36.71, 118.061, 36.711),
+                  shapely.box(118.11, 36.71, 118.111, 36.711)], crs=4326)
+    load_frame(case_db, "buildings", frame, progress=False, allow_outside=True)
+    cases = read_cases(case_db)
+    ctx = UnitContext(providers={})
+    want = {m: _reference_index(table, m) for m in ("2026-09", "2026-10")}
+    got = compute_index(cases, ctx, case_db, "community", Period.parse("2026-10", "Asia/Shanghai"),
+                        weights={"cameras": 0.0})
+    assert got["weights"] == pytest.approx({"incidents": 0.4 / 0.85, "overdue": 0.2 / 0.85,
+                                            "satisfaction": 0.15 / 0.85, "repeats": 0.1 / 0.85})
+    for f in got["features"]:
+        p = f["properties"]
+        ref = want["2026-10"].loc[p["code"]]
+        assert p["index"] == pytest.approx(ref["index"], abs=1e-9)
+        for c in ("overdue", "satisfaction", "repeats", "incidents"):
+            assert _same(ref[c], p["components"][c]["value"]), (p["code"], c)
+        change = ref["index"] - want["2026-09"].loc[p["code"], "index"]
+        assert p["change"] == pytest.approx(change, abs=1e-9)
+        assert p["level"] == risk_level(ref["index"], change, 5.0)
+    ranks = sorted(got["features"], key=lambda f: f["properties"]["rank"])
+    assert [f["properties"]["index"] for f in ranks] == sorted(
+        want["2026-10"]["index"], reverse=True)
+
+
+@pytest.mark.parametrize("index, change, level", [
+    (85, None, "none"), (80, 0.0, "none"), (79.9, None, "blue"), (60, -4.9, "blue"),
+    (60, -5.0, "yellow"), (45, None, "yellow"), (39, None, "orange"), (19.9, None, "red"),
+    (10, -30, "red"), (82, -6, "blue")])
+def test_risk_level_rule(index, change, level):
+    from geo.cases.index import risk_level
+
+    assert risk_level(index, change, 5.0) == level

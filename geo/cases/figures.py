@@ -59,14 +59,14 @@ def done_at(cases: Cases, at: int) -> np.ndarray:
 
 
 def _groups(cases: Cases, level: str, by: str | None, rows: np.ndarray):
-    """Per selected case: unit index, group index; and the group labels."""
+    """Per selected case: unit index, group index; and the group labels (None: empty)."""
     unit = cases.unit_codes[level][rows]
     if by is None:
         return unit, np.zeros(len(unit), dtype=np.int64), [None]
-    values = cases.frame[by].to_numpy()[rows]
-    values = np.where(values == None, "", values).astype(str)  # noqa: E711 (object array)
-    labels, inverse = np.unique(values, return_inverse=True)
-    return unit, inverse.astype(np.int64), [str(lab) if lab else None for lab in labels]
+    codes, labels = cases.codes(by)
+    group = codes[rows]
+    # the empty value (−1) becomes the last group
+    return unit, np.where(group < 0, len(labels), group), [*labels, None]
 
 
 def _quantiles(key: np.ndarray, values: np.ndarray, n_keys: int, qs=(0.5, 0.9)):
@@ -135,11 +135,9 @@ def summary(cases: Cases, level: str, window: Window, by: str | None = None) -> 
     known = done & (dt != NAT)
     on_time = known & (dt <= limit)
     overdue = ~done & (limit < window.at)
-    sat = f["satisfaction"].to_numpy()[rows]
-    rated = sat != None  # noqa: E711
-    good = (sat == "satisfied") | (sat == "basic")
-    reopened = done & (f["reopened"].to_numpy()[rows] > 0)
-    from110 = f["routed_from"].to_numpy()[rows] == "110"
+    rated, good = cases.rated[rows], cases.good[rows]
+    reopened = done & cases.reopened_any[rows]
+    from110 = cases.from_110[rows]
     hours = (dt[known] - occ[rows][known]) / 3.6e9
     median, p90 = _quantiles(key[known], hours, n_keys)
     n_rec, n_done = count(np.ones(len(rows), bool)), count(done)

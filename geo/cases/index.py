@@ -166,8 +166,8 @@ def compute_index(cases: Cases, ctx: UnitContext, engine, level: str, period: Pe
                      "score": _num(current["scores"][c][i]),
                      "weight": current["weights"].get(c, 0.0)}
                  for c in current["raw"] if c != "received"}
-        props = {"code": code, "name": names.get(code, code), "index": round(float(idx[i]), 2),
-                 "rank": int(rank[i]), "change": None if change is None else round(change, 2),
+        props = {"code": code, "name": names.get(code, code), "index": float(idx[i]),
+                 "rank": int(rank[i]), "change": change,
                  "level": risk_level(float(idx[i]), change, settings.worsening),
                  "received": int(current["received"][i]),
                  "households": int(ctx.households(engine, level).get(code, 0)),
@@ -181,7 +181,7 @@ def compute_index(cases: Cases, ctx: UnitContext, engine, level: str, period: Pe
 
 
 def _num(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v), 6)
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
 def _geometry(text: str | None):
@@ -230,8 +230,7 @@ def _city(cases, ctx, engine, period, settings, weights) -> dict:
     if all(c is not None for c in changes):
         change = float((hh * (idx - np.array(changes))).sum() / hh.sum())
         change = value - change
-    props = {"code": "city", "name": "全市", "index": round(value, 2), "rank": 1,
-             "change": None if change is None else round(change, 2),
+    props = {"code": "city", "name": "全市", "index": value, "rank": 1, "change": change,
              "level": risk_level(value, change, settings.worsening),
              "received": int(sum(f["properties"]["received"] for f in out["features"])),
              "households": int(hh.sum()), "components": {}}

@@ -8,6 +8,7 @@ its time limit, yellow once the share ``ONEMAP_CASE_YELLOW_SHARE`` (0.8) of its 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from geo.cases.figures import done_at, from_us
 from geo.cases.table import Cases, check_level
@@ -62,13 +63,12 @@ def warnings(cases: Cases, level: str, at: int, *, share: float = 0.8, limit: in
     else:
         names = list(zip(cases.units[level]["code"], cases.units[level]["name"], strict=True))
     per_unit = _table(unit, codes, len(names))
-    dept = cases.frame["department"].to_numpy()
-    dept = np.where(dept == None, "", dept).astype(str)  # noqa: E711
-    labels, inverse = np.unique(dept, return_inverse=True)
-    per_dept = _table(inverse.astype(np.int64), codes, len(labels))
+    dept, labels = cases.codes("department")
+    labels = [*labels, None]  # code −1 (no department) is the last row
+    per_dept = _table(np.where(dept < 0, len(labels) - 1, dept), codes, len(labels))
     units = [{"code": c, "name": n, **dict(zip(LIGHTS, map(int, per_unit[i]), strict=True))}
              for i, (c, n) in enumerate(names)]
-    departments = [{"department": str(lab) or None,
+    departments = [{"department": lab,
                     **dict(zip(LIGHTS, map(int, per_dept[i]), strict=True))}
                    for i, lab in enumerate(labels) if per_dept[i].sum()]
     return {"level": level, "at": from_us(at).isoformat(), "units": units,
@@ -85,21 +85,23 @@ def case_features(cases: Cases, codes: np.ndarray, at: int, limit: int,
     rows = rows[np.lexsort((-late, codes[rows]))]
     total = len(rows)
     rows = rows[:limit]
-    f = cases.frame
-    feats = []
-    for r in rows:
-        props = {"id": int(f["id"].iat[r]), "source": f["source"].iat[r],
-                 "external_id": f["external_id"].iat[r], "category": f["category"].iat[r],
-                 "department": f["department"].iat[r], "status": f["status"].iat[r],
-                 "grid": f["grid"].iat[r], "community": f["community"].iat[r],
-                 "occurred_at": from_us(f["occurred_at"].iat[r]).isoformat(),
-                 "limit_at": from_us(cases.limit[r]).isoformat(),
-                 "light": LIGHTS[codes[r]],
-                 "hours_past_limit": round(float(at - cases.limit[r]) / 3.6e9, 3)}
-        props = {k: (None if isinstance(v, float) and np.isnan(v) else v)
-                 for k, v in props.items()}
-        feats.append({"type": "Feature", "id": props["id"], "properties": props,
-                      "geometry": {"type": "Point", "coordinates": [
-                          float(f["lon"].iat[r]), float(f["lat"].iat[r])]}})
+    f = cases.frame.iloc[rows]
+    us = pd.DatetimeIndex(pd.to_datetime(f["occurred_at"].to_numpy(), unit="us", utc=True))
+    lim = pd.DatetimeIndex(pd.to_datetime(cases.limit[rows], unit="us", utc=True))
+    cols = {
+        "id": f["id"].tolist(), "source": f["source"].tolist(),
+        "external_id": f["external_id"].tolist(), "category": f["category"].tolist(),
+        "department": f["department"].tolist(), "status": f["status"].tolist(),
+        "grid": f["grid"].tolist(), "community": f["community"].tolist(),
+        "occurred_at": [t.isoformat() for t in us], "limit_at": [t.isoformat() for t in lim],
+        "light": [LIGHTS[c] for c in codes[rows]],
+        "hours_past_limit": np.round((at - cases.limit[rows]) / 3.6e9, 3).tolist(),
+    }
+    names = list(cols)
+    lon, lat = f["lon"].tolist(), f["lat"].tolist()
+    feats = [{"type": "Feature", "id": values[0], "properties": dict(zip(names, values,
+                                                                         strict=True)),
+              "geometry": {"type": "Point", "coordinates": [x, y]}}
+             for values, x, y in zip(zip(*cols.values(), strict=True), lon, lat, strict=True)]
     return {"type": "FeatureCollection", "numberMatched": total, "numberReturned": len(feats),
             "features": feats}

@@ -89,6 +89,14 @@ class Cases:
                               .astype(np.int64))
         resolved, closed = f["resolved_at"].to_numpy(), f["closed_at"].to_numpy()
         self.done_time = np.where(resolved != NAT, resolved, closed)
+        status = f["status"].to_numpy()
+        self.done_status = (status == "resolved") | (status == "closed")
+        sat = f["satisfaction"].to_numpy()
+        self.rated = sat != None  # noqa: E711
+        self.good = (sat == "satisfied") | (sat == "basic")
+        self.from_110 = f["routed_from"].to_numpy() == "110"
+        self.reopened_any = f["reopened"].to_numpy() > 0
+        self._codes: dict[str, tuple[np.ndarray, list]] = {}
         for level in LEVELS[1:]:
             table = self.units[level]
             index = pd.Index(table["code"])
@@ -98,11 +106,12 @@ class Cases:
     def __len__(self) -> int:
         return len(self.frame)
 
-    @property
-    def done_status(self) -> np.ndarray:
-        """Status resolved or closed."""
-        s = self.frame["status"].to_numpy()
-        return (s == "resolved") | (s == "closed")
+    def codes(self, column: str) -> tuple[np.ndarray, list]:
+        """Integer codes of a text column (−1: empty) and the sorted labels they index."""
+        if column not in self._codes:
+            codes, labels = pd.factorize(self.frame[column], sort=True, use_na_sentinel=True)
+            self._codes[column] = (codes.astype(np.int64), [str(x) for x in labels])
+        return self._codes[column]
 
 
 def read_cases(engine: Engine, settings: CaseSettings | None = None) -> Cases:
