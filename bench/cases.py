@@ -7,8 +7,8 @@ Targets: ``/api/v1/cases/summary`` and ``/api/v1/cases/warnings`` < 300 ms per l
 Data: the small demo city (seed 42: its districts, streets, communities, grids,
 buildings and cameras, and its ~30k cases) plus synthetic cases up to ``--rows``
 (default 1,000,000), written by one ``INSERT … SELECT`` from ``generate_series`` with
-every case-flow field drawn at random (a grid drawn at random, its point at the grid's
-centroid jittered). The API runs in its own uvicorn process; each request is timed
+every case-flow field drawn at random (a grid drawn at random, the point uniform in the
+grid's bounding box). The API runs in its own uvicorn process; each request is timed
 until its body is received. The first request after start reads the cases into memory
 (reported as "cold"); the others are the best of three.
 
@@ -42,8 +42,8 @@ MONTHS = ("2026-10", "2026-09", "2026-08", "2026-07")
 
 _FILL = text("""
     WITH g AS (SELECT array_agg(id ORDER BY id) AS ids FROM grids),
-    c AS (SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y
-          FROM grids),
+    c AS (SELECT id, ST_XMin(geom) AS x0, ST_XMax(geom) AS x1, ST_YMin(geom) AS y0,
+                 ST_YMax(geom) AS y1 FROM grids),
     raw AS (
         SELECT n, g.ids[1 + floor(random() * array_length(g.ids, 1))::int] AS grid_id,
                timestamptz '2025-11-17 00:00+08' + random() * interval '364 days' AS occ,
@@ -73,7 +73,8 @@ _FILL = text("""
            CASE WHEN r3 > 0.97 THEN 1 ELSE 0 END,
            CASE WHEN source = '12345' AND r3 < 0.1 THEN '110' END,
            0, raw.grid_id,
-           ST_SetSRID(ST_MakePoint(c.x + (r2 - 0.5) * 0.002, c.y + (r3 - 0.5) * 0.002), 4326)
+           ST_SetSRID(ST_MakePoint(c.x0 + random() * (c.x1 - c.x0),
+                                   c.y0 + random() * (c.y1 - c.y0)), 4326)
     FROM raw JOIN c ON c.id = raw.grid_id
 """)
 

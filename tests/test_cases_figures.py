@@ -7,8 +7,8 @@ import math
 import _cases_data as D
 import geopandas as gpd
 import pandas as pd
-import shapely
 import pytest
+import shapely
 from sqlalchemy import text
 
 from geo.cases.figures import Window, summary, to_us
@@ -237,3 +237,12 @@ def test_risk_level_rule(index, change, level):
     from geo.cases.index import risk_level
 
     assert risk_level(index, change, 5.0) == level
+
+
+def test_repeats_sized_before_listed(case_db):
+    """Too many close pairs are refused with a clear message, before any pair is listed."""
+    from geo.cases.repeats import links_in
+
+    f = read_cases(case_db).frame
+    with pytest.raises(InvalidInput, match="pairs of cases"):
+        links_in(f, 5000.0, 30.0, max_pairs=10)

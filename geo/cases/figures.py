@@ -24,13 +24,24 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from geo.cases.table import GROUPS, NAT, Cases, check_group, check_level
+from geo.cases.table import (
+    FROM_110,
+    GOOD,
+    GROUPS,
+    NAT,
+    RATED,
+    REOPENED,
+    Cases,
+    check_group,
+    check_level,
+)
 from geo.errors import NotEnoughData
 
 METHOD = __doc__.split("Definitions (stated in every answer's ``method``):")[1].split(
     "Rates with")[0].replace("``", "").replace("\n", " ")
 METHOD = " ".join(METHOD.replace("* ", "").split()) + " Rates with a zero denominator are null."
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DONE, _ON_TIME, _OVERDUE = 4, 5, 6  # state bits set per request (0–3: Cases.static_flags)
 
 
 def to_us(t: datetime) -> int:
@@ -58,29 +69,35 @@ def done_at(cases: Cases, at: int) -> np.ndarray:
     return cases.done_status & ((dt == NAT) | (dt <= at))
 
 
-def _groups(cases: Cases, level: str, by: str | None, rows: np.ndarray):
-    """Per selected case: unit index, group index; and the group labels (None: empty)."""
-    unit = cases.unit_codes[level][rows]
+def _group_codes(cases: Cases, by: str | None) -> tuple[np.ndarray | None, list]:
+    """Per case: group index (the empty value last); and the labels (None: empty)."""
     if by is None:
-        return unit, np.zeros(len(unit), dtype=np.int64), [None]
+        return None, [None]
     codes, labels = cases.codes(by)
-    group = codes[rows]
-    # the empty value (−1) becomes the last group
-    return unit, np.where(group < 0, len(labels), group), [*labels, None]
+    return np.where(codes < 0, len(labels), codes), [*labels, None]
 
 
-def _quantiles(key: np.ndarray, values: np.ndarray, n_keys: int, qs=(0.5, 0.9)):
-    """Per key, the linear-interpolated quantiles of ``values`` (nan where empty)."""
-    order = np.lexsort((values, key))
-    k, v = key[order], values[order]
+def _quantiles(cases: Cases, selected: np.ndarray, key: np.ndarray, n_keys: int,
+               qs=(0.5, 0.9)):
+    """Per key, linear-interpolated quantiles of the hours to done of ``selected`` cases.
+
+    The cases are kept sorted by hours once (:attr:`Cases.hours_order`); a stable radix
+    sort by key then groups them with the hours still in order.
+    """
+    order = cases.hours_order
+    idx = order[selected[order]]
+    k, v = key[idx], cases.hours[idx]
+    small = np.int16 if n_keys < 2**15 else np.int64
+    by_key = np.argsort(k.astype(small), kind="stable")
+    v = v[by_key]
     counts = np.bincount(k, minlength=n_keys)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     out = []
+    ok = counts > 0
     for q in qs:
         pos = q * (counts - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.ceil(pos).astype(np.int64)
-        ok = counts > 0
         a = np.full(n_keys, np.nan)
         b = np.full(n_keys, np.nan)
         a[ok] = v[starts[ok] + lo[ok]]
@@ -107,47 +124,52 @@ def summary(cases: Cases, level: str, window: Window, by: str | None = None) -> 
     """
     check_level(level)
     by = check_group(by)
-    f = cases.frame
-    occ = f["occurred_at"].to_numpy()
+    occ = cases.frame["occurred_at"].to_numpy()
     rec = occ <= window.at
     if window.t0 is not None:
         rec &= occ >= window.t0
     if window.t1 is not None:
         rec &= occ < window.t1
+    unit = cases.unit_codes[level]
     if level != "city":
-        rec &= cases.unit_codes[level] >= 0
-    rows = np.flatnonzero(rec)
-    if len(rows) == 0:
-        raise NotEnoughData("no cases were received in this window (and unit level)")
-    unit, group, labels = _groups(cases, level, by, rows)
+        rec &= unit >= 0
+    group, labels = _group_codes(cases, by)
     n_groups = len(labels)
     units = (cases.units[level] if level != "city" else None)
     n_units = 1 if units is None else len(units)
-    key = unit * n_groups + group
     n_keys = n_units * n_groups
+    key = unit if group is None else unit * n_groups + group
+    key = np.where(rec, key, n_keys)  # cases outside the window go to a spare bin
 
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(key[mask], minlength=n_keys).astype(np.float64)
-
-    done = done_at(cases, window.at)[rows]
-    dt = cases.done_time[rows]
-    limit = cases.limit[rows]
+    done = done_at(cases, window.at)
+    dt, limit = cases.done_time, cases.limit
     known = done & (dt != NAT)
-    on_time = known & (dt <= limit)
-    overdue = ~done & (limit < window.at)
-    rated, good = cases.rated[rows], cases.good[rows]
-    reopened = done & cases.reopened_any[rows]
-    from110 = cases.from_110[rows]
-    hours = (dt[known] - occ[rows][known]) / 3.6e9
-    median, p90 = _quantiles(key[known], hours, n_keys)
-    n_rec, n_done = count(np.ones(len(rows), bool)), count(done)
+    # One bincount over (key, state): the state packs every flag of a case in 7 bits.
+    state = (cases.static_flags | done.view(np.uint8) << _DONE
+             | (known & (dt <= limit)).view(np.uint8) << _ON_TIME
+             | (~done & (limit < window.at)).view(np.uint8) << _OVERDUE)
+    table = np.bincount(key * 128 + state, minlength=(n_keys + 1) * 128)
+    table = table[: n_keys * 128].reshape(n_keys, 128).astype(float)
+    bits = np.arange(128)
+
+    def count(bit: int | None = None, also: int | None = None) -> np.ndarray:
+        if bit is None:
+            return table.sum(axis=1)
+        mask = (bits >> bit) & 1 if also is None else (bits >> bit) & (bits >> also) & 1
+        return table[:, mask.astype(bool)].sum(axis=1)
+
+    n_rec = count()
+    if n_rec.sum() == 0:
+        raise NotEnoughData("no cases were received in this window (and unit level)")
+    n_done = count(_DONE)
+    median, p90 = _quantiles(cases, known & rec, key, n_keys)
     figures = {
-        "received": n_rec, "done": n_done, "closure_rate": _rate(count(done), n_rec),
-        "on_time_rate": _rate(count(on_time), n_done), "median_hours": median,
-        "p90_hours": p90, "overdue_open": count(overdue),
-        "satisfaction_rate": _rate(count(good), count(rated)),
-        "reopen_rate": _rate(count(reopened), n_done),
-        "from_110_share": _rate(count(from110), n_rec),
+        "received": n_rec, "done": n_done, "closure_rate": _rate(n_done, n_rec),
+        "on_time_rate": _rate(count(_ON_TIME), n_done), "median_hours": median,
+        "p90_hours": p90, "overdue_open": count(_OVERDUE),
+        "satisfaction_rate": _rate(count(GOOD), count(RATED)),
+        "reopen_rate": _rate(count(REOPENED, also=_DONE), n_done),
+        "from_110_share": _rate(count(FROM_110), n_rec),
     }
     out = []
     for k in range(n_keys):

@@ -123,21 +123,28 @@ def raw_components(cases: Cases, level: str, period: Period, households: dict[st
     sat = f["satisfaction"].to_numpy()[rows]
     rated = sat != None  # noqa: E711
     good = (sat == "satisfied") | (sat == "basic")
-    recent = _recent_rows(cases, t0)
-    late_rep, _ = links_in(f.iloc[recent].reset_index(drop=True), REPEAT_RADIUS_M, REPEAT_DAYS)
+    recent = _recent_rows(cases, t0, t1)
     is_rep = np.zeros(len(f), bool)
-    is_rep[recent[late_rep]] = True
+    try:
+        cols = f[["id", "subcategory", "lon", "lat", "occurred_at"]]
+        late_rep, _ = links_in(cols.iloc[recent].reset_index(drop=True), REPEAT_RADIUS_M,
+                               REPEAT_DAYS)
+        is_rep[recent[late_rep]] = True
+        with np.errstate(invalid="ignore", divide="ignore"):
+            repeat_rate = np.where(received > 0, count(is_rep[rows]) / received, np.nan)
+    except InvalidInput:  # too many cases close together to link: the component is left out
+        repeat_rate = np.full(n, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"incidents": count(weights=sev) / hh * 1000,
                 "overdue": np.where(received > 0, count(late) / received, np.nan),
                 "satisfaction": np.where(count(rated) > 0, count(good) / count(rated), np.nan),
-                "repeats": np.where(received > 0, count(is_rep[rows]) / received, np.nan),
+                "repeats": repeat_rate,
                 "received": received}
 
 
-def _recent_rows(cases: Cases, t0: int) -> np.ndarray:
+def _recent_rows(cases: Cases, t0: int, t1: int) -> np.ndarray:
     occ = cases.frame["occurred_at"].to_numpy()
-    return np.flatnonzero(occ >= t0 - int(REPEAT_DAYS * 86_400e6))
+    return np.flatnonzero((occ >= t0 - int(REPEAT_DAYS * 86_400e6)) & (occ < t1))
 
 
 def compute_index(cases: Cases, ctx: UnitContext, engine, level: str, period: Period,

@@ -17,6 +17,7 @@ from geo.cases.table import Cases, check_level
 from geo.errors import InvalidInput, NotEnoughData
 
 R_EARTH = 6_371_008.8
+MAX_PAIRS = 20_000_000  # pairs within the radius listed at most (about 0.5 GB of work)
 METHOD = " ".join(__doc__.split("Rule (stated in every answer's ``method``): ")[1]
                   .replace("``", "").replace("*", "").split())
 
@@ -39,7 +40,8 @@ def repeat_links(cases: Cases, radius_m: float, days: float) -> tuple[np.ndarray
     return links_in(cases.frame, radius_m, days)
 
 
-def links_in(f, radius_m: float, days: float) -> tuple[np.ndarray, np.ndarray]:
+def links_in(f, radius_m: float, days: float, max_pairs: int = MAX_PAIRS
+             ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`repeat_links` on a case frame (rows of :attr:`Cases.frame`)."""
     if not (0 < radius_m <= 5000):
         raise InvalidInput(f"radius_m must be in (0, 5000], got {radius_m}")
@@ -54,7 +56,14 @@ def links_in(f, radius_m: float, days: float) -> tuple[np.ndarray, np.ndarray]:
     _, group = np.unique(sub[has].astype(str), return_inverse=True)
     pts = np.column_stack((xyz, group * 10.0))
     chord = 2 * np.sin(radius_m / (2 * R_EARTH)) * (1 + 1e-12)
-    pairs = cKDTree(pts).query_pairs(chord, output_type="ndarray")
+    tree = cKDTree(pts)
+    # Sized first: the pairs within the radius are counted before they are listed.
+    pairs_n = (tree.count_neighbors(tree, chord) - len(pts)) // 2
+    if pairs_n > max_pairs:
+        raise InvalidInput(f"{pairs_n:,} pairs of cases of the same subcategory lie within "
+                           f"{radius_m:g} m of each other (limit {max_pairs:,}); narrow the "
+                           "window (from/to) or the radius")
+    pairs = tree.query_pairs(chord, output_type="ndarray")
     if len(pairs) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     a, b = has[pairs[:, 0]], has[pairs[:, 1]]
@@ -89,9 +98,18 @@ def repeats(cases: Cases, level: str, window: Window, *, radius_m: float = 50.0,
             days: float = 30.0, limit: int = 1000) -> dict:
     """Repeat links and the repeat rate per unit of ``level`` for cases received in ``window``."""
     check_level(level)
-    late, early = repeat_links(cases, radius_m, days)
     f = cases.frame
     occ = f["occurred_at"].to_numpy()
+    # Only cases that can be a repeat received in the window, or the case it repeats.
+    near = occ <= window.at
+    if window.t0 is not None:
+        near &= occ >= window.t0 - int(days * 86_400e6)
+    if window.t1 is not None:
+        near &= occ < window.t1
+    rows_near = np.flatnonzero(near)
+    cols = f[["id", "subcategory", "lon", "lat", "occurred_at"]]
+    late, early = links_in(cols.iloc[rows_near].reset_index(drop=True), radius_m, days)
+    late, early = rows_near[late], rows_near[early]
     rec = occ <= window.at
     if window.t0 is not None:
         rec &= occ >= window.t0

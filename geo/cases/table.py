@@ -29,6 +29,7 @@ GROUPS = ("department", "category", "source")
 STATUSES = ("received", "dispatched", "resolved", "closed")
 SATISFACTION = ("satisfied", "basic", "unsatisfied")
 NAT = np.iinfo(np.int64).min  # "no time"
+RATED, GOOD, REOPENED, FROM_110 = 0, 1, 2, 3  # bits of Cases.static_flags
 
 _VERSIONS = text("SELECT layer, version FROM layer_versions "
                  "WHERE layer IN ('incidents', 'grids', 'admin_areas') ORDER BY layer")
@@ -97,6 +98,13 @@ class Cases:
         self.from_110 = f["routed_from"].to_numpy() == "110"
         self.reopened_any = f["reopened"].to_numpy() > 0
         self._codes: dict[str, tuple[np.ndarray, list]] = {}
+        self.static_flags = (self.rated.view(np.uint8) << RATED | self.good.view(np.uint8) << GOOD
+                             | self.reopened_any.view(np.uint8) << REOPENED
+                             | self.from_110.view(np.uint8) << FROM_110)
+        known = self.done_time != NAT
+        occurred_us = f["occurred_at"].to_numpy()
+        self.hours = np.where(known, (self.done_time - occurred_us) / 3.6e9, np.nan)
+        self.hours_order = np.argsort(self.hours, kind="stable")  # NaN last
         for level in LEVELS[1:]:
             table = self.units[level]
             index = pd.Index(table["code"])
