@@ -17,7 +17,7 @@ from test_tiles_support import (
 )
 
 COLLECTIONS = {"admin_areas", "grids", "buildings", "cameras", "camera_views", "incidents",
-               "roads", "places", "coverage_gaps"}
+               "roads", "places", "coverage_gaps", "case_warnings", "safety_index"}
 
 
 def _path(href: str) -> str:
