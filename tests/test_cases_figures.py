@@ -246,3 +246,17 @@ def test_repeats_sized_before_listed(case_db):
     f = read_cases(case_db).frame
     with pytest.raises(InvalidInput, match="pairs of cases"):
         links_in(f, 5000.0, 30.0, max_pairs=10)
+
+
+@pytest.mark.parametrize("chunk_days", [3.0, 31.0, 400.0])
+def test_repeat_flags_in_chunks_equal_one_pass(case_db, chunk_days):
+    import numpy as np
+
+    from geo.cases.repeats import repeat_flags, repeat_links
+
+    cases = read_cases(case_db)
+    late, _ = repeat_links(cases, 1500.0, 10.0)
+    want = np.zeros(len(cases), bool)
+    want[late] = True
+    assert want.sum() > 5
+    assert np.array_equal(repeat_flags(cases, 1500.0, 10.0, chunk_days=chunk_days), want)

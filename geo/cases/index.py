@@ -32,7 +32,7 @@ import numpy as np
 
 from geo.cases.figures import done_at, to_us
 from geo.cases.period import Period
-from geo.cases.repeats import links_in
+from geo.cases.repeats import repeat_flags
 from geo.cases.settings import COMPONENTS, IndexSettings
 from geo.cases.table import Cases
 from geo.cases.units import UnitContext
@@ -123,13 +123,8 @@ def raw_components(cases: Cases, level: str, period: Period, households: dict[st
     sat = f["satisfaction"].to_numpy()[rows]
     rated = sat != None  # noqa: E711
     good = (sat == "satisfied") | (sat == "basic")
-    recent = _recent_rows(cases, t0, t1)
-    is_rep = np.zeros(len(f), bool)
-    try:
-        cols = f[["id", "subcategory", "lon", "lat", "occurred_at"]]
-        late_rep, _ = links_in(cols.iloc[recent].reset_index(drop=True), REPEAT_RADIUS_M,
-                               REPEAT_DAYS)
-        is_rep[recent[late_rep]] = True
+    try:  # linked once per data version for every period (repeat_flags keeps them)
+        is_rep = repeat_flags(cases, REPEAT_RADIUS_M, REPEAT_DAYS)
         with np.errstate(invalid="ignore", divide="ignore"):
             repeat_rate = np.where(received > 0, count(is_rep[rows]) / received, np.nan)
     except InvalidInput:  # too many cases close together to link: the component is left out
@@ -140,11 +135,6 @@ def raw_components(cases: Cases, level: str, period: Period, households: dict[st
                 "satisfaction": np.where(count(rated) > 0, count(good) / count(rated), np.nan),
                 "repeats": repeat_rate,
                 "received": received}
-
-
-def _recent_rows(cases: Cases, t0: int, t1: int) -> np.ndarray:
-    occ = cases.frame["occurred_at"].to_numpy()
-    return np.flatnonzero((occ >= t0 - int(REPEAT_DAYS * 86_400e6)) & (occ < t1))
 
 
 def compute_index(cases: Cases, ctx: UnitContext, engine, level: str, period: Period,

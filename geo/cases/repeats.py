@@ -52,35 +52,74 @@ def links_in(f, radius_m: float, days: float, max_pairs: int = MAX_PAIRS
     if len(has) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     xyz = _unit_sphere(f["lon"].to_numpy()[has], f["lat"].to_numpy()[has])
-    # Pairs of the same subcategory: offset the groups far apart on a fourth axis.
+    occ = f["occurred_at"].to_numpy()
+    span = days * 86_400_000_000
+    chord = 2 * np.sin(radius_m / (2 * R_EARTH))
+    # One tree over (place, subcategory, time): subcategories sit 10 apart on a fourth axis,
+    # time is scaled so that ``days`` spans one chord. Every pair within the radius and the
+    # days lies within √2 chords; the exact tests follow.
     _, group = np.unique(sub[has].astype(str), return_inverse=True)
-    pts = np.column_stack((xyz, group * 10.0))
-    chord = 2 * np.sin(radius_m / (2 * R_EARTH)) * (1 + 1e-12)
+    t = (occ[has] - occ[has].min()) / span * chord
+    pts = np.column_stack((xyz, group * 10.0, t))
+    reach = chord * np.sqrt(2) * (1 + 1e-9)
     tree = cKDTree(pts)
-    # Sized first: the pairs within the radius are counted before they are listed.
-    pairs_n = (tree.count_neighbors(tree, chord) - len(pts)) // 2
-    if pairs_n > max_pairs:
-        raise InvalidInput(f"{pairs_n:,} pairs of cases of the same subcategory lie within "
-                           f"{radius_m:g} m of each other (limit {max_pairs:,}); narrow the "
-                           "window (from/to) or the radius")
-    pairs = tree.query_pairs(chord, output_type="ndarray")
+    _check_size(tree, pts, reach, max_pairs, radius_m, days)
+    pairs = tree.query_pairs(reach, output_type="ndarray")
     if len(pairs) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a, b = has[pairs[:, 0]], has[pairs[:, 1]]
-    lon, lat = f["lon"].to_numpy(), f["lat"].to_numpy()
-    near = great_circle_m(lon[a], lat[a], lon[b], lat[b]) <= radius_m
-    a, b = a[near], b[near]
-    occ = f["occurred_at"].to_numpy()
+    i, j = pairs[:, 0], pairs[:, 1]
+    near = ((xyz[i] - xyz[j]) ** 2).sum(axis=1) <= chord * chord
+    a, b = has[i[near]], has[j[near]]
     swap = occ[a] > occ[b]
     early, late = np.where(swap, b, a), np.where(swap, a, b)
     gap = occ[late] - occ[early]
-    ok = (gap > 0) & (gap <= days * 86_400_000_000)
+    ok = (gap > 0) & (gap <= span)
     early, late = early[ok], late[ok]
     ids = f["id"].to_numpy()
     order = np.lexsort((ids[early], -occ[early], late))
     early, late = early[order], late[order]
     first = np.r_[True, late[1:] != late[:-1]]
     return late[first], early[first]
+
+
+def repeat_flags(cases: Cases, radius_m: float, days: float,
+                 chunk_days: float = 31.0) -> np.ndarray:
+    """Per case: True when it repeats an earlier case (kept on ``cases`` once computed).
+
+    Linked in time chunks (each chunk with the ``days`` before it), so the work and the
+    memory grow with the number of cases, not with the square of a year's close pairs.
+    A chunk with too many close pairs raises InvalidInput, as :func:`links_in`.
+    """
+    memo = cases.__dict__.setdefault("_repeat_flags", {})
+    key = (float(radius_m), float(days))
+    if key in memo:
+        return memo[key]
+    f = cases.frame
+    occ = f["occurred_at"].to_numpy()
+    cols = f[["id", "subcategory", "lon", "lat", "occurred_at"]]
+    flags = np.zeros(len(f), bool)
+    if len(f):
+        step, back = int(chunk_days * 86_400e6), int(days * 86_400e6)
+        for t0 in range(int(occ.min()), int(occ.max()) + 1, step):
+            rows = np.flatnonzero((occ >= t0 - back) & (occ < t0 + step))
+            late, _ = links_in(cols.iloc[rows].reset_index(drop=True), radius_m, days)
+            late = rows[late]
+            flags[late[occ[late] >= t0]] = True
+    memo[key] = flags
+    return flags
+
+
+def _check_size(tree: cKDTree, pts: np.ndarray, reach: float, max_pairs: int,
+                radius_m: float, days: float) -> None:
+    """Refuse before listing when a sample says the close pairs would be too many."""
+    n = len(pts)
+    sample = pts[np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)]
+    near = tree.query_ball_point(sample, reach, return_length=True)
+    estimate = int(n * (near.mean() - 1) / 2)
+    if estimate > max_pairs:
+        raise InvalidInput(f"about {estimate:,} pairs of cases of the same subcategory lie "
+                           f"within {radius_m:g} m and {days:g} days of each other (limit "
+                           f"{max_pairs:,}); narrow the window (from/to) or the radius")
 
 
 def _roots(n: int, late: np.ndarray, early: np.ndarray) -> np.ndarray:
