@@ -32,13 +32,15 @@ TREND_PERIODS = 6
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 
 
-def _env() -> Environment:
+def _env(tz: str = "Asia/Shanghai") -> Environment:
     env = Environment(autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v, d=1: "–" if v is None else f"{v:,.{d}f}"
     env.filters["signed"] = lambda v: "–" if v is None else f"{v:+.1f}"
     env.filters["risk"] = lambda v: RISK_NAMES.get(v, v)
+    env.filters["local"] = lambda v: datetime.fromisoformat(v).astimezone(
+        ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
     return env
 
 
@@ -151,8 +153,8 @@ def build_context(engine: Engine, service: CaseService, period: str) -> dict:
 def render_html(engine: Engine, service: CaseService, period: str) -> str:
     """The report as one self-contained HTML page."""
     ctx = build_context(engine, service, period)
-    text = (files("geo.cases") / "templates" / "report.html.j2").read_text(encoding="utf-8")
-    return _env().from_string(text).render(**ctx)
+    text = (files("geo.cases") / "report_template.html").read_text(encoding="utf-8")
+    return _env(service.settings.timezone).from_string(text).render(**ctx)
 
 
 def find_chromium() -> str:
