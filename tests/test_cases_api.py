@@ -256,3 +256,19 @@ def test_warning_tiles_and_ogc_match_the_lights(case_db, db_settings):
                       params={"light": "yellow", "limit": 1000}).json()
         assert {f["properties"]["external_id"] for f in items["features"]} == {
             e for e, light in want.items() if light == "yellow"}
+
+
+def test_ingest_update_over_http_names_its_actor(client, case_db):
+    with case_db.connect() as conn:
+        src, ext, lon, lat, occ = conn.execute(text(
+            "SELECT source, external_id, ST_X(geom), ST_Y(geom), occurred_at FROM incidents "
+            "WHERE status = 'received' ORDER BY id LIMIT 1")).one()
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+               "properties": {"external_id": ext, "source": src, "category": "hazard",
+                              "occurred_at": occ.isoformat(), "status": "dispatched",
+                              "department": "应急管理局"}}
+    r = client.post("/api/v1/incidents", params={"on_conflict": "update"}, json=feature,
+                    headers={"Content-Type": "application/geo+json"})
+    assert r.status_code == 200 and r.json()["updated"] == 1, r.text
+    hist = _history(case_db, ext)
+    assert ("status", "received", "dispatched", "local") in hist
