@@ -104,6 +104,12 @@ POLICY: tuple[Rule, ...] = (
     # Incidents: raw points are personal data.
     Rule(GET, "/api/v1/incidents*", READERS),
     Rule(frozenset({"POST"}), "/api/v1/incidents*", ADMIN),
+    # Case flow: figures for readers (case lists hold raw incidents: never widgets),
+    # case changes by editors (every change is kept in the case history).
+    Rule(frozenset({"PATCH"}), "/api/v1/incidents/*", EDITORS),
+    Rule(GET, "/api/v1/cases*", READERS),
+    Rule(GET, "/api/v1/safety-index*", READERS),
+    Rule(GET, "/api/v1/reports*", READERS, export=True),
     # Cameras: security data.
     Rule(GET, "/api/v1/cameras*", READERS),
     Rule(WRITE, "/api/v1/cameras*", ADMIN),

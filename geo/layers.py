@@ -167,6 +167,9 @@ _CATEGORY_ALIASES = {"矛盾纠纷": "dispute", "纠纷": "dispute", "治安": "
 _INC_STATUS_ALIASES = {"受理": "received", "已受理": "received", "派单": "dispatched",
                        "已派单": "dispatched", "办结": "resolved", "已办结": "resolved",
                        "结案": "closed", "已结案": "closed"}
+SATISFACTION = ("satisfied", "basic", "unsatisfied")
+_SATISFACTION_ALIASES = {"满意": "satisfied", "非常满意": "satisfied", "基本满意": "basic",
+                         "不满意": "unsatisfied"}
 _ROAD_ALIASES = {"主干道": "arterial", "主干路": "arterial", "次干道": "secondary",
                  "次干路": "secondary", "支路": "local"}
 _ONEWAY_ALIASES = {"双向": "no", "单向": "yes", "反向": "reverse", "false": "no", "true": "yes",
@@ -226,7 +229,13 @@ LAYERS: dict[str, LayerSpec] = {
               _enum("category", CATEGORIES, _CATEGORY_ALIASES, required=True),
               _f("subcategory"), _f("occurred_at", "time", required=True),
               _enum("status", INCIDENT_STATUSES, _INC_STATUS_ALIASES, default="received"),
-              _f("resolved_at", "time")]),
+              _f("resolved_at", "time"),
+              # Case flow (DESIGN §4, §10), all optional.
+              _f("department"), _f("dispatched_at", "time"), _f("due_at", "time"),
+              _f("closed_at", "time"),
+              _enum("satisfaction", SATISFACTION, _SATISFACTION_ALIASES),
+              _f("reopened", "int", low=0, default=0),
+              _enum("routed_from", SOURCES, _SOURCE_ALIASES)]),
         ("Point",), "point", key=("source", "external_id"),
         conflict_target="ON CONSTRAINT incidents_source_external_id_key",
     ),

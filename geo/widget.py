@@ -54,11 +54,13 @@ CAMERA_MODES = ("hide", "coarsen", "show")
 
 # What a widget may never read as features (points, ids, times).
 RAW_ONLY = frozenset({"incidents"})
+# Single open cases (points lit by time limit): no aggregated render exists for them.
+SINGLE_CASES = frozenset({"case_warnings"})
 # Layers showing where cameras are or what they miss.
 CAMERA_LAYERS = frozenset({"cameras", "camera_views", "coverage_gaps"})
 CAMERA_DETAIL = CAMERA_LAYERS - {"cameras"}
 # Layers whose extent (bounds, time interval) would tell a widget about hidden data.
-SENSITIVE = RAW_ONLY | CAMERA_LAYERS | {"hotspots"}
+SENSITIVE = RAW_ONLY | SINGLE_CASES | CAMERA_LAYERS | {"hotspots"}
 # Map-page overlays drawn from the analysis APIs, which are closed to widgets.
 ANALYSIS_OVERLAYS = frozenset({"heatmap", "emerging"})
 
@@ -101,6 +103,8 @@ class WidgetRules:
         """
         if surface == "page" and layer in ANALYSIS_OVERLAYS:
             return f"the {layer} overlay reads analysis APIs closed to role widget"
+        if layer in SINGLE_CASES:
+            return f"role widget may not see single cases ({layer})"
         if layer in RAW_ONLY and surface != "tiles" and surface != "page":
             return f"role widget may not read raw {layer}; use the aggregated tiles"
         if layer == "cameras" and self.cameras == "hide":

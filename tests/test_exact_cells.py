@@ -238,7 +238,7 @@ def test_migration_backfills_existing_incidents(pg_server):
     cfg = alembic_config(settings)
     engine = make_engine(settings)
     try:
-        command.upgrade(cfg, "0006")
+        command.upgrade(cfg, "0008")
         rng = np.random.default_rng(9)
         lon, lat = rng.uniform(118.0, 118.1, 3000), rng.uniform(36.76, 36.84, 3000)
         with engine.begin() as conn:
@@ -257,7 +257,7 @@ def test_migration_backfills_existing_incidents(pg_server):
         assert len(rows) == 3000 and nullable == 0
         for x, y, *cells in rows:
             assert cells == [h3.str_to_int(h3.latlng_to_cell(y, x, r)) for r in RESOLUTIONS]
-        command.downgrade(cfg, "0006")
+        command.downgrade(cfg, "0008")
         with engine.connect() as conn:
             left = conn.execute(text(
                 "SELECT count(*) FROM information_schema.columns WHERE table_name = "

@@ -17,7 +17,8 @@ from test_tiles_support import (
 )
 
 COLLECTIONS = {"admin_areas", "grids", "buildings", "cameras", "camera_views", "incidents",
-               "roads", "places", "coverage_gaps", "posts", "response_areas"}
+               "roads", "places", "coverage_gaps", "posts", "response_areas", "case_warnings",
+               "safety_index"}
 
 
 def _path(href: str) -> str:

@@ -221,6 +221,26 @@ _BASE: tuple[TileLayer, ...] = (
         simplify_below=15, description="应急处置圈 per break (dissolved, and per post)",
     ),
     TileLayer(
+        "case_warnings", "case_warnings", "point",
+        (Prop("light", "t.light"), Prop("category", "t.category"), Prop("source", "t.source"),
+         Prop("status", "t.status"), Prop("department", "t.department"),
+         Prop("limit_at", "to_char(t.limit_at AT TIME ZONE 'UTC', "
+                          "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")),
+        cluster_below=13, cluster_counts=_counts("t.light", ("red", "yellow", "green")),
+        filters=INCIDENT_FILTERS, time_sql="t.occurred_at", depends_on=("incidents",),
+        role_sensitive=True, cache_control="private, max-age=60",
+        description="open cases lit red / yellow / green now (time limits: case_limits)",
+    ),
+    TileLayer(
+        "safety_index", "safety_index", "polygon",
+        (Prop("code", "t.code"), Prop("name", "t.name"), Prop("unit_level", "t.unit_level"),
+         Prop("period", "t.period"), Prop("index", "t.index", "Number"),
+         Prop("rank", "t.rank", "Number"), Prop("change", "t.change", "Number"),
+         Prop("level", "t.risk")),
+        simplify_below=14, depends_on=("safety_index",),
+        description="平安指数 per unit and period (filter in the client by unit_level, period)",
+    ),
+    TileLayer(
         "waterways", "waterways", "mixed",
         (Prop("name", "t.name"), Prop("kind", "t.kind")),
         simplify_below=14, description="rivers and canals (base map)",

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from geo.errors import UnknownLayer
 
 COLLECTION_NAMES = ("admin_areas", "grids", "buildings", "cameras", "camera_views", "incidents",
-                    "roads", "places", "coverage_gaps", "posts", "response_areas")
+                    "roads", "places", "coverage_gaps", "posts", "response_areas", "case_warnings",
+                    "safety_index")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,21 @@ COLLECTIONS: dict[str, Collection] = {c.name: c for c in (
         "MultiPolygon",
         _p("community_code") | _p("area_m2", "nearest_camera_m", "priority", kind="number")
         | _p("incidents", "nearest_camera_id", kind="integer")
+        | _p("computed_at", kind="datetime"),
+    ),
+    Collection(
+        "case_warnings", "Case warnings", "open cases lit red (past their time limit), yellow "
+        "(≥ 80 % of it used) or green, now (DESIGN §10)", "Point",
+        _p("external_id", "source", "category", "subcategory", "status", "department", "light")
+        | _p("occurred_at", "limit_at", kind="datetime") | _p("grid_id", kind="integer"),
+        datetime_sql="t.occurred_at",
+    ),
+    Collection(
+        "safety_index", "平安指数", "the last computed safety index per unit and period "
+        "(0–100, higher is safer) with its rank, change and risk level", "MultiPolygon",
+        _p("code", "name", "unit_level", "period") | {"level": Prop("t.risk")}
+        | _p("index", "change", kind="number") | _p("rank", kind="integer")
+        | {"components": Prop("t.components", "object", filterable=False)}
         | _p("computed_at", kind="datetime"),
     ),
 )}

@@ -8,6 +8,7 @@ ROUTERS = [
     "api.routers.coverage",
     "api.routers.grid_plans",
     "api.routers.response",
+    "api.routers.cases",
     "api.routers.ogc",
     "api.routers.tiles",
     "api.routers.map",

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from api.auth import current_actor
 from api.deps import StateDep
 from geo.crs import parse_crs, to_wgs84
 from geo.io.features import frame_from_geojson
@@ -75,7 +76,7 @@ async def ingest_incidents(
     frame = await run_in_threadpool(to_wgs84, frame, source_crs)
     report = await run_in_threadpool(
         load_frame, state.engine, "incidents", frame, on_conflict=on_conflict, progress=False,
-        area=state.area, label="feature",
+        area=state.area, label="feature", actor=current_actor(request),
     )
     return IngestResult(received=report.read, inserted=report.inserted,
                         already_present=report.skipped, updated=report.updated)

@@ -17,6 +17,7 @@ from geo.demo import clusters as cl
 from geo.demo import incidents as inc
 from geo.demo.blocks import make_blocks
 from geo.demo.buildings import make_buildings
+from geo.demo.cases import CASE_COLUMNS, add_case_flow
 from geo.demo.gaps import choose_gaps, clear_cameras
 from geo.demo.gistar import CellGrid, cells_of, polygon_cells
 from geo.demo.grids import make_grids
@@ -176,6 +177,8 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     cx, cy, cweek, owner = cl.plant(clusters, grid, bg, frame, seed)
     step("planted clusters")
     incidents = _incidents(rng, x, y, week, len(bx), cx, cy, cweek, owner, clusters, start, end)
+    incidents, case_truth = add_case_flow(incidents, comms, bld, start, end,
+                                          rng_for(seed, "case-flow"))
     step("incident details")
     oneway = one_way_lanes(net, rng_for(seed, "oneway"))
     posts, weak = make_posts(areas, net, oneway, bld, rng_for(seed, "posts"))
@@ -183,6 +186,7 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
                      oneway, posts)
     city.truth = build_truth(spec, seed, start, end, frame, clusters, gaps, city, grid)
     city.truth["response_weakness"] = weak
+    city.truth["case_flow"] = case_truth
     step("ground truth")
     return city
 
@@ -223,6 +227,7 @@ def _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, inci
         cameras=_gdf(frame, cams, ["code", "name", "class", "kind", "azimuth", "fov", "range_m",
                                    "height_m", "tilt", "status"]),
         incidents=_gdf(frame, incidents, ["external_id", "source", "category", "subcategory",
-                                          "occurred_at", "status", "resolved_at"]),
+                                          "occurred_at", "status", "resolved_at",
+                                          *CASE_COLUMNS]),
         posts=_gdf(frame, posts, ["code", "name", "kind", "mode", "turnout_s", "status"]),
     )

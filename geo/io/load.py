@@ -195,6 +195,7 @@ def load_frame(
     source_frame: gpd.GeoDataFrame | None = None,
     label: str = "row",
     settings: IngestSettings | None = None,
+    actor: str | None = None,
 ) -> LoadReport:
     """Validate ``frame`` and write it into ``layer`` in one transaction.
 
@@ -223,6 +224,8 @@ def load_frame(
         What rows are called in messages.
     settings : IngestSettings, optional
         Ingest settings (environment when None).
+    actor : str, optional
+        Who loads, written with every case change to ``incident_history``.
 
     Returns
     -------
@@ -258,7 +261,7 @@ def load_frame(
                 clean, area.incident_h3_res)
             clock.lap("h3")
         if not clean.empty:
-            _write(engine, spec, clean, on_conflict, report, bar, settings, clock)
+            _write(engine, spec, clean, on_conflict, report, bar, settings, clock, actor)
     finally:
         bar.close()
     report.skipped = len(clean) - report.inserted - report.updated
@@ -283,8 +286,11 @@ def _handle_rejects(report: LoadReport, rejects: pd.DataFrame, source, reject_fi
 
 
 def _write(engine: Engine, spec, clean: gpd.GeoDataFrame, on_conflict: str, report: LoadReport,
-           bar: _Progress, settings: IngestSettings, clock: _Clock) -> None:
+           bar: _Progress, settings: IngestSettings, clock: _Clock,
+           actor: str | None = None) -> None:
     with _transaction(engine, spec.name) as conn:
+        if actor:  # read by the case-history trigger (revision 0008)
+            conn.execute(text("SELECT set_config('onemap.actor', :a, true)"), {"a": actor})
         plan = _target_plan(conn, spec.name)
         if spec.name == "incidents" and plan is not None:
             grid = membership.grid_of_points(conn, plan, clean.geometry.x.to_numpy(),
@@ -389,7 +395,7 @@ def load_file(
     frame = to_wgs84(raw, source_crs)
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
-                        source_frame=raw)
+                        source_frame=raw, actor=f"load {path.name}")
     refresh_camera_views(engine, report)
     report.seconds = time.perf_counter() - started
     report.timings = {"read+crs": report.seconds - sum(report.timings.values()),

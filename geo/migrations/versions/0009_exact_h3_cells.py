@@ -18,7 +18,7 @@ from sqlalchemy import text
 from geo.h3cells import COLUMNS, exact_cells
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

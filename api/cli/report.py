@@ -1,0 +1,19 @@
+"""``onemap report --period 2026-10 --out report.html|.pdf``: the periodic 平安 report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from api.cli.coverage import _engine
+
+
+def command(period: str = typer.Option(..., "--period", help="2026-10 or 2026-W44"),
+            out: Path = typer.Option(..., "--out", help="report.html or report.pdf")) -> None:
+    """Write the printable report of a period (HTML, or PDF by headless Chromium)."""
+    from geo.cases.report import write_report
+
+    with _engine() as engine:
+        path = write_report(engine, period, out)
+    typer.echo(f"report {period} written to {path}")

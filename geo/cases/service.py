@@ -1,0 +1,63 @@
+"""The case-flow answers put together for the API and the CLI: caches, defaults, storage."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from geo.cases.figures import from_us
+from geo.cases.index import compute_index, parse_weights
+from geo.cases.index_store import store_index
+from geo.cases.period import Period
+from geo.cases.settings import CaseSettings, IndexSettings
+from geo.cases.table import NAT, CaseCache
+from geo.cases.units import UnitContext
+from geo.errors import NotEnoughData
+
+
+class CaseService:
+    """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
+
+    def __init__(self, settings: CaseSettings | None = None,
+                 index_settings: IndexSettings | None = None, cache_entries: int = 32):
+        self.settings = settings or CaseSettings()
+        self.index_settings = index_settings or IndexSettings()
+        self.cases = CaseCache(self.settings)
+        self.units = UnitContext()
+        self._answers: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = cache_entries
+
+    def latest_month(self, engine: Engine) -> str:
+        """The month of the newest case (the default period)."""
+        cases = self.cases.get(engine)
+        occ = cases.frame["occurred_at"].to_numpy()
+        occ = occ[occ != NAT]
+        if len(occ) == 0:
+            raise NotEnoughData("no cases loaded")
+        newest = from_us(int(occ.max())).astimezone(ZoneInfo(self.settings.timezone))
+        return f"{newest.year}-{newest.month:02d}"
+
+    def index(self, engine: Engine, level: str = "community", period: str | None = None,
+              weights: str | None = None, *, store: bool = True) -> dict:
+        """The 平安指数 answer (cached while the data stay the same; stored when asked)."""
+        w = parse_weights(weights)
+        p = Period.parse(period or self.latest_month(engine), self.settings.timezone)
+        cases = self.cases.get(engine)
+        self.units.households(engine, level)  # brings the unit context up to date
+        key = (self.cases.key, self.units.key, level, p.key, tuple(sorted((w or {}).items())))
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        answer = compute_index(cases, self.units, engine, level, p, self.index_settings, w)
+        if store and w is None:
+            store_index(engine, answer)
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+        return answer

@@ -1,0 +1,133 @@
+"""What the 平安指数 needs besides the cases: households, outlines, optional components.
+
+Optional components per unit of a level: camera coverage, response-circle reach.
+
+Optional components are *providers*: a function ``(engine, level) → {code: share}`` or
+None when the figures do not exist (no cameras, no response circles yet). A provider
+that is missing or fails leaves its component out of the index (weight 0), and the
+answer says so.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+
+Provider = Callable[[Engine, str], "dict[str, float] | None"]
+
+_HOUSEHOLDS = text("""
+    SELECT 'grid' AS level, g.code, g.households::bigint AS households
+    FROM grids AS g JOIN grid_plans AS p ON p.id = g.plan_id WHERE p.status = 'active'
+    UNION ALL
+    SELECT 'community', community_code, sum(households)::bigint FROM buildings
+    WHERE community_code IS NOT NULL GROUP BY community_code
+""")
+_PARENTS = text("SELECT code, parent_code FROM admin_areas WHERE level IN ('community', 'street')")
+_OUTLINES = text("""
+    SELECT 'grid' AS level, g.code, ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, 0.00002), 6)
+    FROM grids AS g JOIN grid_plans AS p ON p.id = g.plan_id WHERE p.status = 'active'
+    UNION ALL
+    SELECT level, code, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.00002), 6)
+    FROM admin_areas
+""")
+_VERSIONS = text("SELECT layer, version FROM layer_versions WHERE layer IN "
+                 "('grids', 'admin_areas', 'buildings', 'cameras', 'camera_views') ORDER BY 1")
+
+
+def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
+    """Share of public ground seen by cameras per unit (geo.coverage), or None."""
+    from geo.coverage.summary import summary
+
+    try:
+        out = summary(engine, level)
+    except Exception:  # no cameras / views yet: the component is left out
+        return None
+    shares = {u["code"]: u.get("area_share") for u in out["units"]}
+    shares = {k: float(v) for k, v in shares.items() if v is not None}
+    return shares or None
+
+
+def response_reach(engine: Engine, level: str) -> dict[str, float] | None:
+    """Share of households reached within 5 minutes (response circles, DESIGN §9), or None.
+
+    Response circles are built elsewhere; until ``geo.response`` offers per-unit
+    figures this returns None and the component weighs 0.
+    """
+    try:
+        from geo.response import summary as response  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        out = response.summary(engine, level=level, minutes=(5,))
+    except Exception:
+        return None
+    return {u["code"]: float(u["reached"]["5"]["household_share"]) for u in out["units"]
+            if u["reached"]["5"].get("household_share") is not None} or None
+
+
+PROVIDERS: dict[str, Provider] = {"cameras": camera_coverage, "response": response_reach}
+
+
+class UnitContext:
+    """Households, outlines and provider figures per level, kept until the data change."""
+
+    def __init__(self, providers: dict[str, Provider] | None = None):
+        self.providers = PROVIDERS if providers is None else providers
+        self._lock = threading.Lock()
+        self._key = None
+        self._base: tuple | None = None
+        self._extra: dict = {}
+
+    @property
+    def key(self) -> tuple | None:
+        """The data versions of what is held."""
+        return self._key
+
+    def _load(self, engine: Engine) -> tuple:
+        with engine.connect() as conn:
+            key = tuple(conn.execute(_VERSIONS).all())
+            if self._base is not None and key == self._key:
+                return self._base
+            hh = pd.DataFrame(conn.execute(_HOUSEHOLDS).all(),
+                              columns=["level", "code", "households"])
+            parents = dict(conn.execute(_PARENTS).all())
+            outlines = {(lv, c): g for lv, c, g in conn.execute(_OUTLINES).all()}
+        households = {lv: dict(zip(g.code, g.households.astype(np.int64), strict=True))
+                      for lv, g in hh.groupby("level")}
+        comm = households.get("community", {})
+        for level, below in (("street", comm), ("district", None)):
+            src = below if below is not None else households.get("street", {})
+            agg: dict[str, int] = {}
+            for code, n in src.items():
+                parent = parents.get(code)
+                if parent is not None:
+                    agg[parent] = agg.get(parent, 0) + int(n)
+            households[level] = agg
+        households["city"] = {"city": int(sum(comm.values()))}
+        with self._lock:
+            self._key, self._base, self._extra = key, (households, outlines), {}
+        return self._base
+
+    def households(self, engine: Engine, level: str) -> dict[str, int]:
+        """Households per unit code of ``level``."""
+        return self._load(engine)[0].get(level, {})
+
+    def outline(self, engine: Engine, level: str, code: str) -> str | None:
+        """GeoJSON geometry text of a unit (None: unknown)."""
+        return self._load(engine)[1].get((level, code))
+
+    def component(self, engine: Engine, name: str, level: str) -> dict[str, float] | None:
+        """Figures of an optional component per unit (None: not available)."""
+        self._load(engine)
+        with self._lock:
+            if (name, level) in self._extra:
+                return self._extra[(name, level)]
+        provider = self.providers.get(name)
+        value = provider(engine, level) if provider is not None else None
+        with self._lock:
+            self._extra[(name, level)] = value
+        return value

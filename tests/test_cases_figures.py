@@ -1,0 +1,262 @@
+"""Case-flow figures and warnings against an independent pandas reference (DESIGN §10)."""
+
+from __future__ import annotations
+
+import math
+
+import _cases_data as D
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from sqlalchemy import text
+
+from geo.cases.figures import Window, summary, to_us
+from geo.cases.lights import warnings
+from geo.cases.table import CaseCache, read_cases
+from geo.errors import InvalidInput, NotEnoughData
+from geo.io.load import load_frame
+
+FIELDS = ["received", "done", "closure_rate", "on_time_rate", "median_hours", "p90_hours",
+          "overdue_open", "satisfaction_rate", "reopen_rate", "from_110_share"]
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return D.cases_table()
+
+
+@pytest.fixture()
+def case_db(empty_db, table):
+    load_frame(empty_db, "admin_areas", D.admin_frame(), progress=False, allow_outside=True)
+    load_frame(empty_db, "grids", D.grid_frame(), progress=False, allow_outside=True)
+    report = load_frame(empty_db, "incidents", D.incident_frame(table), progress=False,
+                        allow_outside=True, actor="test")
+    assert report.inserted == len(table)
+    return empty_db
+
+
+def _window(at=D.AT, t0=D.T0, t1=D.T1) -> Window:
+    return Window(to_us(t0.to_pydatetime()), to_us(t1.to_pydatetime()), to_us(at.to_pydatetime()))
+
+
+def _same(a, b) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    return b is not None and abs(float(a) - float(b)) <= 1e-9
+
+
+@pytest.mark.parametrize("level", ["city", "district", "street", "community", "grid"])
+@pytest.mark.parametrize("by", [None, "department", "category", "source"])
+def test_summary_equals_reference(case_db, table, level, by):
+    got = summary(read_cases(case_db), level, _window(), by)
+    ref = D.reference_summary(table, level, by=by)
+    rows = {(u["code"], u.get("group")): u for u in got["units"] if u["received"]}
+    want = {(r["code"], r.get("group")): r for r in ref.to_dict("records")}
+    assert set(rows) == set(want)
+    for key, r in want.items():
+        for f in FIELDS:
+            assert _same(r[f], rows[key][f]), (key, f, r[f], rows[key][f])
+    assert got["method"].startswith("received:")
+
+
+def test_reference_is_not_trivial(table):
+    ref = D.reference_summary(table, "grid")
+    assert ref.received.sum() > 100 and ref.overdue_open.sum() > 0
+    assert 0 < ref.on_time_rate.min() < 1 and ref.median_hours.notna().all()
+
+
+@pytest.mark.parametrize("level", ["city", "street", "community", "grid"])
+@pytest.mark.parametrize("at", [D.AT, D.AT - pd.Timedelta(days=10)])
+def test_lights_equal_reference(case_db, table, level, at):
+    got = warnings(read_cases(case_db), level, to_us(at.to_pydatetime()), limit=10_000)
+    per_unit, per_case = D.reference_lights(table, level, at)
+    for u in got["units"]:
+        for light in ("red", "yellow", "green"):
+            want = int(per_unit[light].get(u["code"], 0)) if light in per_unit else 0
+            assert u[light] == want, (u["code"], light)
+    listed = {f["properties"]["external_id"]: f["properties"]["light"]
+              for f in got["cases"]["features"]}
+    assert listed == per_case
+    lights = [f["properties"]["light"] for f in got["cases"]["features"]]
+    assert lights == sorted(lights, key=["red", "yellow", "green"].index)
+
+
+def test_light_boundaries_exact(case_db):
+    """A case exactly at 80 % of its limit is yellow; a second past its limit is red."""
+    cases = read_cases(case_db)
+    f = cases.frame
+    i = int(f.index[(f.status == "received")][0])
+    occ, lim = int(f.occurred_at.iat[i]), int(cases.limit[i])
+    from geo.cases.lights import light_codes
+
+    at80 = occ + int(round(0.8 * (lim - occ)))
+    assert light_codes(cases, at80, 0.8)[i] == 1
+    assert light_codes(cases, at80 - 1, 0.8)[i] == 2
+    assert light_codes(cases, lim, 0.8)[i] == 1
+    assert light_codes(cases, lim + 1, 0.8)[i] == 0
+
+
+def test_bad_requests(case_db):
+    cases = read_cases(case_db)
+    with pytest.raises(InvalidInput, match="unknown level"):
+        summary(cases, "province", _window())
+    with pytest.raises(InvalidInput, match="unknown group"):
+        summary(cases, "city", _window(), "weather")
+    empty = Window(to_us(pd.Timestamp("2020-01-01", tz="UTC").to_pydatetime()),
+                   to_us(pd.Timestamp("2020-02-01", tz="UTC").to_pydatetime()), _window().at)
+    with pytest.raises(NotEnoughData, match="no cases"):
+        summary(cases, "city", empty)
+
+
+def test_cache_reads_again_after_a_change(case_db):
+    cache = CaseCache()
+    first = cache.get(case_db)
+    assert cache.get(case_db) is first
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET department = '新部门' WHERE id = 1"))
+    assert cache.get(case_db) is not first
+
+
+def _reference_repeats(table: pd.DataFrame, radius_m: float, days: float, at) -> dict:
+    """Every pair at once (n × n): external_id → external_id of the case it repeats."""
+    import numpy as np
+
+    r = 6_371_008.8
+    lat, lon = np.radians(table.lat.to_numpy()), np.radians(table.lon.to_numpy())
+    h = (np.sin((lat[:, None] - lat[None, :]) / 2) ** 2 + np.cos(lat[:, None])
+         * np.cos(lat[None, :]) * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2)
+    dist = 2 * r * np.arcsin(np.sqrt(h))
+    t = table.occurred_at.astype("int64").to_numpy() / 1e9  # seconds
+    gap = t[:, None] - t[None, :]  # [later j, earlier i]
+    sub = table.subcategory.to_numpy()
+    ok = (sub[:, None] == sub[None, :]) & (gap > 0) & (gap <= days * 86400) & (dist <= radius_m)
+    ok &= (table.occurred_at <= at).to_numpy()[:, None]
+    out = {}
+    for j in np.flatnonzero(ok.any(axis=1)):
+        cands = np.flatnonzero(ok[j])
+        out[table.external_id.iat[j]] = table.external_id.iat[cands[np.argmax(t[cands])]]
+    return out
+
+
+@pytest.mark.parametrize("radius_m, days", [(1500.0, 10.0), (4000.0, 3.0)])
+def test_repeats_equal_brute_force(case_db, table, radius_m, days):
+    from geo.cases.repeats import repeats
+
+    cases = read_cases(case_db)
+    got = repeats(cases, "community", Window(None, None, _window().at), radius_m=radius_m,
+                  days=days, limit=100_000)
+    by_id = dict(zip(cases.frame.id, cases.frame.external_id, strict=True))
+    links = {x["external_id"]: by_id[x["repeat_of"]] for x in got["links"]}
+    want = _reference_repeats(table, radius_m, days, D.AT)
+    assert len(want) > 5 and links == want
+    ref_units = D.units_of(table)
+    for u in got["units"]:
+        mask = ref_units.community == u["code"]
+        assert u["received"] == int((mask & (table.occurred_at <= D.AT)).sum())
+        assert u["repeats"] == sum(1 for e in want if mask[table.external_id == e].any())
+
+
+HOUSEHOLDS = {"C1": 300, "C2": 120, "C3": 40}  # C3 under 50: no incident rate
+
+
+def _reference_index(table: pd.DataFrame, month: str) -> pd.DataFrame:
+    """The 平安指数 of DESIGN §10 / README by plain pandas (cameras and response left out)."""
+    import numpy as np
+
+    start = pd.Timestamp(f"{month}-01T00:00:00+08:00").tz_convert("UTC")
+    end = (start.tz_convert("Asia/Shanghai") + pd.offsets.MonthBegin(1)).tz_convert("UTC")
+    t = table.join(D.units_of(table))
+    t = t[(t.occurred_at >= start) & (t.occurred_at < end) & t.community.notna()].copy()
+    t["limit"] = D.limit_of(table)
+    done_time = t.resolved_at.fillna(t.closed_at)
+    done = t.status.isin(["resolved", "closed"]) & (done_time.isna() | (done_time <= end))
+    t["late"] = np.where(done, done_time.notna() & (done_time > t["limit"]), t["limit"] < end)
+    sev = t.category.map({"public_order": 3, "hazard": 3, "dispute": 2}).fillna(1.0)
+    t["sev"] = np.where(t.source == "petition", np.maximum(sev, 2.0), sev)
+    t["rated"] = t.satisfaction.notna()
+    t["good"] = t.satisfaction.isin(["满意", "基本满意"])
+    reps = _reference_repeats(table, 50.0, 30.0, end)
+    t["rep"] = t.external_id.isin(list(reps))
+    g = t.groupby("community").agg(sev=("sev", "sum"), n=("late", "size"), late=("late", "sum"),
+                                   rated=("rated", "sum"), good=("good", "sum"),
+                                   rep=("rep", "sum")).reindex(["C1", "C2", "C3"])
+    hh = pd.Series(HOUSEHOLDS).where(lambda s: s >= 50)
+    raw = pd.DataFrame({"incidents": g.sev / hh * 1000, "overdue": g.late / g.n,
+                        "satisfaction": g.good / g.rated.where(g.rated > 0),
+                        "repeats": g.rep / g.n})
+    weights = {"incidents": 0.40, "overdue": 0.20, "satisfaction": 0.15, "repeats": 0.10}
+    out = pd.Series(0.0, index=raw.index)
+    for c, w in weights.items():
+        x = raw[c].fillna(raw[c].mean())
+        span = x.max() - x.min()
+        score = (100 * ((x - x.min()) if c == "satisfaction" else (x.max() - x)) / span
+                 if span > 1e-12 else pd.Series(100.0, index=x.index))
+        out += w * score / sum(weights.values())
+    return pd.DataFrame({"index": out, **raw})
+
+
+def test_index_equals_reference(case_db, table):
+    from geo.cases.index import compute_index, risk_level
+    from geo.cases.period import Period
+    from geo.cases.units import UnitContext
+
+    frame = gpd.GeoDataFrame(
+        {"code": ["B1", "B2", "B3"], "households": list(HOUSEHOLDS.values()),
+         "community_code": list(HOUSEHOLDS)},
+        geometry=[shapely.box(118.01, 36.71, 118.011, 36.711),
+                  shapely.box(118.06, 36.71, 118.061, 36.711),
+                  shapely.box(118.11, 36.71, 118.111, 36.711)], crs=4326)
+    load_frame(case_db, "buildings", frame, progress=False, allow_outside=True)
+    cases = read_cases(case_db)
+    ctx = UnitContext(providers={})
+    want = {m: _reference_index(table, m) for m in ("2026-09", "2026-10")}
+    got = compute_index(cases, ctx, case_db, "community", Period.parse("2026-10", "Asia/Shanghai"),
+                        weights={"cameras": 0.0})
+    assert got["weights"] == pytest.approx({"incidents": 0.4 / 0.85, "overdue": 0.2 / 0.85,
+                                            "satisfaction": 0.15 / 0.85, "repeats": 0.1 / 0.85})
+    for f in got["features"]:
+        p = f["properties"]
+        ref = want["2026-10"].loc[p["code"]]
+        assert p["index"] == pytest.approx(ref["index"], abs=1e-9)
+        for c in ("overdue", "satisfaction", "repeats", "incidents"):
+            assert _same(ref[c], p["components"][c]["value"]), (p["code"], c)
+        change = ref["index"] - want["2026-09"].loc[p["code"], "index"]
+        assert p["change"] == pytest.approx(change, abs=1e-9)
+        assert p["level"] == risk_level(ref["index"], change, 5.0)
+    ranks = sorted(got["features"], key=lambda f: f["properties"]["rank"])
+    assert [f["properties"]["index"] for f in ranks] == sorted(
+        want["2026-10"]["index"], reverse=True)
+
+
+@pytest.mark.parametrize("index, change, level", [
+    (85, None, "none"), (80, 0.0, "none"), (79.9, None, "blue"), (60, -4.9, "blue"),
+    (60, -5.0, "yellow"), (45, None, "yellow"), (39, None, "orange"), (19.9, None, "red"),
+    (10, -30, "red"), (82, -6, "blue")])
+def test_risk_level_rule(index, change, level):
+    from geo.cases.index import risk_level
+
+    assert risk_level(index, change, 5.0) == level
+
+
+def test_repeats_sized_before_listed(case_db):
+    """Too many close pairs are refused with a clear message, before any pair is listed."""
+    from geo.cases.repeats import links_in
+
+    f = read_cases(case_db).frame
+    with pytest.raises(InvalidInput, match="pairs of cases"):
+        links_in(f, 5000.0, 30.0, max_pairs=10)
+
+
+@pytest.mark.parametrize("chunk_days", [3.0, 31.0, 400.0])
+def test_repeat_flags_in_chunks_equal_one_pass(case_db, chunk_days):
+    import numpy as np
+
+    from geo.cases.repeats import repeat_flags, repeat_links
+
+    cases = read_cases(case_db)
+    late, _ = repeat_links(cases, 1500.0, 10.0)
+    want = np.zeros(len(cases), bool)
+    want[late] = True
+    assert want.sum() > 5
+    assert np.array_equal(repeat_flags(cases, 1500.0, 10.0, chunk_days=chunk_days), want)
