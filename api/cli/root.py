@@ -8,7 +8,8 @@ import typer
 
 # (module, name): a module either exposes `app` (a Typer group) or `command` (one command).
 GROUPS = [("api.cli.db", "db"), ("api.cli.keys", "keys"), ("api.cli.hotspots", "hotspots"),
-          ("api.cli.coverage", "coverage"), ("api.cli.grids", "grids")]
+          ("api.cli.coverage", "coverage"), ("api.cli.grids", "grids"),
+          ("api.cli.batch", "batch")]
 COMMANDS = [("api.cli.load", "load"), ("api.cli.export", "export"), ("api.cli.demo", "demo"),
             ("api.cli.serve", "serve")]
 

@@ -63,3 +63,27 @@ def tree_reduce(client, futures: list, fn, width: int = 8):
                  for i in range(0, len(level), width)]
         if len(level) == 1:
             return level[0]
+
+
+@contextmanager
+def task_errors(what: str) -> Iterator[None]:
+    """Turn a failure inside a Dask task into one domain error naming the job.
+
+    A bad file or a worker lost too often ends the job with one line; domain
+    errors pass through unchanged.
+    """
+    from geo.errors import OnemapError
+
+    try:
+        yield
+    except OnemapError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any task failure becomes one clear line
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise BatchFailed(f"{what} failed: {type(exc).__name__}: {detail}"[:500]) from exc
+
+
+class BatchFailed(InvalidInput):
+    """A batch job stopped because one of its tasks failed (nothing was written)."""
+
+    code = "batch_failed"

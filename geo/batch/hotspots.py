@@ -26,7 +26,7 @@ from shapely import wkb as shapely_wkb
 
 from geo.batch import counts as K
 from geo.batch import gistar as G
-from geo.batch.cluster import tree_reduce
+from geo.batch.cluster import task_errors, tree_reduce
 from geo.batch.dataset import Manifest
 from geo.batch.output import outlines
 from geo.batch.settings import BatchSettings
@@ -150,7 +150,8 @@ class BatchHotspots:
 
     def run(self) -> BatchHotspots:
         """All steps."""
-        return self.finish(self.count())
+        with task_errors("batch hotspots"):
+            return self.finish(self.count())
 
 
 def _all_cells(merged: K.CellCounts) -> np.ndarray:
