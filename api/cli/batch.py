@@ -103,3 +103,32 @@ def hotspots(folder: Path = typer.Argument(..., help="incidents dataset folder")
     cold = int((job.frame_["bin"] < 0).sum())
     typer.echo(f"{len(job.frame_)} cells ({hot} hot, {cold} cold) from "
                f"{job.parameters_['incidents']} incidents → {out}")
+
+
+@app.command("emerging")
+def emerging(folder: Path = typer.Argument(..., help="incidents dataset folder"),
+             out: Path = OUT, res: int = RES, k: int = K,
+             step: str = typer.Option("week", "--step", help="week or month"),
+             from_: str = FROM, to: str = TO, category: str = CATEGORY, source: str = SOURCE,
+             time_window: int = typer.Option(None, "--time-window",
+                                             help="previous steps in each bin's neighbourhood"),
+             scheduler: str = SCHEDULER) -> None:
+    """Emerging hot spots per week or month, equal to GET /api/v1/hotspots/emerging."""
+    from geo.batch.cluster import dask_client
+    from geo.batch.emerging import BatchEmerging
+    from geo.batch.output import check_out, write_cells
+    from geo.hotspots.params import emerging_query
+    from geo.hotspots.settings import HotspotSettings
+
+    check_out(out)
+    q = emerging_query(HotspotSettings(), res=res, k=k, step=step, from_=from_, to=to,
+                       category=category, source=source, time_window=time_window)
+    with dask_client(scheduler=scheduler) as client:
+        from rich.console import Console
+
+        with Console(stderr=True).status("emerging hot spots on Dask…"):
+            job = BatchEmerging(client, folder, q).run()
+    write_cells(job.frame_, job.outlines_, out, job.parameters_)
+    found = job.frame_["category"].value_counts().drop("none", errors="ignore")
+    typer.echo(f"{len(job.frame_)} cells over {job.parameters_['steps']} {q.step}s "
+               f"({', '.join(f'{n} {c}' for c, n in found.items()) or 'no pattern'}) → {out}")
