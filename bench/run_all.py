@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "coverage", "tiles", "map", "load"]
+ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "coverage", "tiles", "map", "load",
+         "batch"]
 
 
 def main(argv: list[str]) -> int:

@@ -48,7 +48,7 @@ def test_batch_emerging_equals_the_service(small_demo, incidents_dir, dask_clust
     for col in ("trend_z", "last_z"):
         assert np.abs(got[col].to_numpy() - svc[col].to_numpy()).max() < 1e-9
     assert (got["category"] != "none").sum() > 10  # patterns were found, not all "none"
-    assert set(task_workers(ts.data, "cube_file")) == set(client_workers(dask_cluster))
+    assert set(task_workers(ts.data, "cube_files")) == set(client_workers(dask_cluster))
 
 
 def client_workers(cluster) -> set[str]:

@@ -140,8 +140,8 @@ def test_batch_hotspots_equal_the_service_at_res_12_on_two_workers(
             job = BatchHotspots(client, incidents_dir, q).run()
     _assert_equal(job.frame_, svc)
     assert job.frame_["count"].sum() > 30_000 and (job.frame_["bin"] > 0).any()
-    counted = task_workers(ts.data, "count_file")
-    assert sum(counted.values()) == len(Manifest.read(incidents_dir).files)
+    counted = task_workers(ts.data, "count_files")
+    assert sum(counted.values()) == len(job.tasks)
     assert set(counted) == workers  # both workers counted files
     assert sum(task_workers(ts.data, "block_result").values()) == job.parameters_["blocks"]
 
@@ -204,7 +204,7 @@ def test_a_killed_worker_s_tasks_are_recomputed(incidents_dir, demo_engine, dask
         with get_task_stream(client) as ts:
             job.finish(parts)
     _assert_equal(job.frame_, svc)
-    assert sum(task_workers(ts.data, "count_file").values()) >= lost  # lost counts re-run
+    assert sum(task_workers(ts.data, "count_files").values()) >= lost  # lost counts re-run
     assert victim not in {r["worker"] for r in ts.data}
 
 

@@ -132,3 +132,29 @@ def emerging(folder: Path = typer.Argument(..., help="incidents dataset folder")
     found = job.frame_["category"].value_counts().drop("none", errors="ignore")
     typer.echo(f"{len(job.frame_)} cells over {job.parameters_['steps']} {q.step}s "
                f"({', '.join(f'{n} {c}' for c, n in found.items()) or 'no pattern'}) → {out}")
+
+
+@app.command("coverage")
+def coverage(cameras: Path = typer.Argument(..., help="cameras dataset folder"),
+             buildings: Path = typer.Argument(..., help="buildings dataset folder"),
+             out: Path = typer.Option(..., "--out", help="camera views, GeoParquet (.parquet)"),
+             scheduler: str = SCHEDULER) -> None:
+    """Camera views per camera partition, equal to `onemap coverage refresh`.
+
+    Each partition reads the buildings within its largest camera range (the halo).
+    """
+    from geo.batch.cluster import dask_client
+    from geo.batch.coverage import BatchViews
+    from geo.batch.output import check_out, write_cells
+
+    check_out(out)
+    with dask_client(scheduler=scheduler) as client:
+        job = BatchViews(client, cameras, buildings)
+        futures_done = job.run()
+    frame = futures_done.frame_
+    write_cells(frame.drop(columns="view"), frame["view"].to_numpy(), out,
+                {"partitions": futures_done.partitions_.to_dict(orient="records")},
+                geometry_types=("MultiPolygon",))
+    blocked = int((frame["area_m2"] <= 0).sum())
+    typer.echo(f"{len(frame)} camera views ({blocked} wholly blocked) from "
+               f"{len(futures_done.partitions_)} partitions → {out}")

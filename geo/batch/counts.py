@@ -83,8 +83,23 @@ class CellCounts:
     incidents: int = 0
 
 
+def count_files(paths: list[str], res: int, f: Filters) -> CellCounts:
+    """Cell counts of a group of files (a task)."""
+    return merge(*(count_file(p, res, f) for p in paths))
+
+
+def cube_files(paths: list[str], res: int, f: Filters, edges_us: np.ndarray) -> CellCounts:
+    """(cell, step) counts of a group of files (a task)."""
+    return merge(*(cube_file(p, res, f, edges_us) for p in paths))
+
+
+def last_times(paths: list[str], f: Filters) -> int | None:
+    """Latest matching time over a group of files (a task)."""
+    return latest(*(last_time(p, f) for p in paths))
+
+
 def count_file(path: str, res: int, f: Filters) -> CellCounts:
-    """Cell counts of one file (a task)."""
+    """Cell counts of one file."""
     pts = Points.read(path)
     cells = pts.cells(res)
     sel, n = np.unique(cells[pts.mask(f)], return_counts=True)

@@ -135,6 +135,24 @@ class Manifest:
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"{path} is not a readable batch manifest ({exc})") from None
 
+    def tasks(self, folder: str | Path, task_rows: int, least: int) -> list[list[str]]:
+        """Files grouped into tasks of about equal rows.
+
+        As many tasks as ``task_rows`` asks for, and at least ``least`` (e.g. a few per
+        worker) when there are that many files; largest files first, each to the
+        lightest task.
+        """
+        paths = self.paths(folder)
+        rows = sorted((f.rows for f in self.files), reverse=True)
+        n = min(len(paths), max(-(-self.rows // task_rows), least))
+        groups: list[list[str]] = [[] for _ in range(max(n, 1))]
+        load = np.zeros(len(groups))
+        for path, r in zip(paths, rows, strict=True):
+            i = int(np.argmin(load))
+            groups[i].append(path)
+            load[i] += r
+        return [g for g in groups if g]
+
     def paths(self, folder: str | Path) -> list[str]:
         """Absolute paths of the files, largest first (the longest tasks start first)."""
         root = Path(folder).resolve()

@@ -102,6 +102,8 @@ class BatchEmerging:
         self.manifest = Manifest.read(self.folder)
         self.area, self.area_source = study_area(self.manifest, self.settings)
         self.paths = self.manifest.paths(self.folder)
+        self.workers = max(len(self.client.scheduler_info()["workers"]), 1)
+        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * self.workers)
 
     def edges(self) -> list:
         """Step edges, the default end found on the workers when ``to`` is not given."""
@@ -109,7 +111,7 @@ class BatchEmerging:
         end = f.t1
         if end is None:
             since = Filters(f.t0, None, f.categories, f.sources)
-            last = tree_reduce(c, c.map(K.last_time, self.paths, f=since, pure=False),
+            last = tree_reduce(c, c.map(K.last_times, self.tasks, f=since, pure=False),
                                K.latest).result()
             if last is None:
                 raise NotEnoughData("no incidents match this window and filter")
@@ -127,7 +129,7 @@ class BatchEmerging:
         f = q.filters
         window = Filters(edges[0], edges[-1], f.categories, f.sources)
         edges_us = np.array([K.unix_us(e) for e in edges], dtype=np.int64)
-        parts = c.map(K.cube_file, self.paths, res=q.res, f=window, edges_us=edges_us,
+        parts = c.map(K.cube_files, self.tasks, res=q.res, f=window, edges_us=edges_us,
                       pure=False)
         merged = tree_reduce(c, parts, K.merge)
         cells_f = c.submit(study_cells, self.area, q.res, self.batch.max_cells,
@@ -139,7 +141,8 @@ class BatchEmerging:
             raise NotEnoughData(f"the service area holds {len(cells)} cells at res {q.res}")
         stats = G.Stats.of(x, q.time_window)
         [study] = c.scatter([G.Study(cells, x)], broadcast=True)
-        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells)
+        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells,
+                        4 * self.workers)
         zs = [c.submit(block_z, study, rows, q.k, stats, pure=False) for rows in jobs]
         candidates = c.gather([c.submit(small_p, z, q.alpha, pure=False) for z in zs])
         threshold = bh_threshold(np.concatenate(candidates), x.size, q.alpha)

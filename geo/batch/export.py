@@ -28,13 +28,20 @@ from geo.layers import CONTRACT_LAYERS, get_layer
 _ARROW = {"text": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "time": pa.timestamp("us", tz="UTC")}
 _GEOMETRY_TYPES = {"incidents": ["Point"], "cameras": ["Point"], "posts": ["Point"]}
+# Columns the views need beyond the contract fields (camera resolution for IEC detail ranges).
+_EXTRA = {"cameras": {"resolution_px": "float"}}
+
+
+def _fields(layer: str) -> dict[str, str]:
+    """Exported fields and their kinds: the contract fields, then the extras."""
+    spec = get_layer(layer)
+    return {**{n: fs.kind for n, fs in spec.fields.items()}, **_EXTRA.get(layer, {})}
 
 
 def arrow_schema(layer: str) -> pa.Schema:
     """Columns of an exported layer: ``id``, the canonical fields, ``geometry`` (WKB)."""
-    spec = get_layer(layer)
     fields = [pa.field("id", pa.int64())]
-    fields += [pa.field(name, _ARROW[fs.kind]) for name, fs in spec.fields.items()]
+    fields += [pa.field(name, _ARROW[kind]) for name, kind in _fields(layer).items()]
     fields.append(pa.field("geometry", pa.binary()))
     return pa.schema(fields)
 
@@ -42,7 +49,7 @@ def arrow_schema(layer: str) -> pa.Schema:
 def _select(layer: str, tz: str | None) -> str:
     """The streamed SELECT: fields, WKB, a point to partition by, and the local month."""
     spec = get_layer(layer)
-    cols = ", ".join(f'"{f}"' for f in spec.fields)
+    cols = ", ".join(f'"{f}"' for f in _fields(layer))
     point = "geom" if spec.geometry == "point" else "ST_PointOnSurface(geom)"
     month = ", to_char(occurred_at AT TIME ZONE :tz, 'YYYY-MM')" if tz else ""
     where = ("WHERE plan_id = (SELECT id FROM grid_plans WHERE status = 'active' "
@@ -136,7 +143,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
     by_month = partition == "month"
     schema = arrow_schema(layer)
     geo_schema = D.with_geo(schema, _GEOMETRY_TYPES.get(layer, []))
-    names = list(get_layer(layer).fields)
+    names = list(_fields(layer))
     with engine.connect() as conn:
         total = int(conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar())
         study = _study_area(conn) if layer == "incidents" else None

@@ -93,15 +93,28 @@ def block_z(study: Study, rows: np.ndarray, k: int, stats: Stats) -> np.ndarray:
     return np.where(denom > 0, z, 0.0)
 
 
-def blocks(cells: np.ndarray, partition_res: int, most: int) -> list[np.ndarray]:
-    """Rows of the study grouped by coarse parent cell, split to at most ``most`` rows."""
+def blocks(cells: np.ndarray, partition_res: int, most: int, least: int = 1
+           ) -> list[np.ndarray]:
+    """Rows of the study grouped by coarse parent cell into about equal blocks.
+
+    Neighbouring parents (in cell order) are joined until a block holds about
+    ``n / least`` cells (and at most ``most``), so there are at least ``least``
+    blocks when the study is large enough; a parent larger than ``most`` is split.
+    """
     res = h3i.get_resolution(int(cells[0])) if len(cells) else partition_res
     top = min(partition_res, res)
     owner = np.fromiter((h3i.cell_to_parent(c, top) for c in cells.tolist()), dtype=np.int64,
                         count=len(cells))
     order = np.argsort(owner, kind="stable")
     _, starts = np.unique(owner[order], return_index=True)
-    out = []
+    size = max(1, min(most, int(np.ceil(len(cells) / max(least, 1)))))
+    out, current = [], []
     for rows in np.split(order, starts[1:]):
-        out.extend(np.array_split(rows, max(1, int(np.ceil(len(rows) / most)))))
+        for piece in np.array_split(rows, max(1, int(np.ceil(len(rows) / most)))):
+            current.append(piece)
+            if sum(len(p) for p in current) >= size:
+                out.append(np.concatenate(current))
+                current = []
+    if current:
+        out.append(np.concatenate(current))
     return [np.sort(r) for r in out if len(r)]

@@ -103,11 +103,14 @@ class BatchHotspots:
         self.manifest = Manifest.read(self.folder)
         self.area, self.area_source = study_area(self.manifest, self.settings)
         self.paths = self.manifest.paths(self.folder)
+        workers = max(len(self.client.scheduler_info()["workers"]), 1)
+        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * workers)
+        self.workers = workers
 
     def count(self) -> list:
-        """Step 1: one count task per file (futures)."""
+        """Step 1: one count task per group of files (futures)."""
         q = self.query
-        return self.client.map(K.count_file, self.paths, res=q.res, f=q.filters, pure=False)
+        return self.client.map(K.count_files, self.tasks, res=q.res, f=q.filters, pure=False)
 
     def finish(self, parts: list) -> BatchHotspots:
         """Steps 2–5 from the count futures."""
@@ -126,7 +129,8 @@ class BatchHotspots:
             raise NotEnoughData("every cell has the same count; there is nothing to contrast")
         stats = G.Stats.of(x)
         [study] = c.scatter([G.Study(cells, x)], broadcast=True)
-        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells)
+        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells,
+                        4 * self.workers)
         futures = [c.submit(block_result, study, rows, q.k, stats, pure=False)
                    for rows in jobs]
         z = np.zeros(len(cells))
@@ -144,7 +148,7 @@ class BatchHotspots:
         self.parameters_ = {"res": q.res, "k": q.k, "alpha": q.alpha, **q.filters.echo(),
                             "cells": len(cells), "incidents": total,
                             "study_area": self.area_source, "files": len(self.paths),
-                            "blocks": len(jobs),
+                            "tasks": len(self.tasks), "blocks": len(jobs),
                             "fdr": "Benjamini-Hochberg over all cells"}
         return self
 

@@ -40,8 +40,8 @@ def outlines(cells: np.ndarray) -> np.ndarray:
 
 
 def write_cells(frame: pd.DataFrame, wkb: np.ndarray, out: str | Path,
-                parameters: dict | None = None) -> Path:
-    """Write ``frame`` (with an ``h3`` column) and the outlines as GeoParquet at ``out``."""
+                parameters: dict | None = None, geometry_types: tuple = ("Polygon",)) -> Path:
+    """Write ``frame`` and its WKB geometries (lon/lat) as GeoParquet at ``out``."""
     import json
 
     out = check_out(out)
@@ -50,9 +50,9 @@ def write_cells(frame: pd.DataFrame, wkb: np.ndarray, out: str | Path,
     bounds = None
     if len(frame):
         b = shapely.bounds(shapely.from_wkb(wkb))
-        bounds = [float(b[:, 0].min()), float(b[:, 1].min()),
-                  float(b[:, 2].max()), float(b[:, 3].max())]
-    meta = {b"geo": D.geo_metadata(["Polygon"], bounds)}
+        bounds = [float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])),
+                  float(np.nanmax(b[:, 2])), float(np.nanmax(b[:, 3]))]
+    meta = {b"geo": D.geo_metadata(list(geometry_types), bounds)}
     if parameters is not None:
         meta[b"onemap"] = json.dumps(parameters, default=str).encode()
     table = table.replace_schema_metadata(meta)
