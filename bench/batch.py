@@ -125,10 +125,11 @@ def batch_run(folder: Path, workers: int, res: int):
 
 def service_run(folder: Path, res: int):
     """The single-process paths: (analysis s, whole pipeline s, frame of exact counts)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
-    import shapely
 
-    from geo.batch.counts import Points
+    from geo.batch.counts import Points, point_xy
     from geo.batch.dataset import Manifest
     from geo.batch.hotspots import study_area
     from geo.hotspots.cells import polyfill, to_str
@@ -143,9 +144,8 @@ def service_run(folder: Path, res: int):
     t0 = time.perf_counter()
     table = ds.dataset(folder, format="parquet", partitioning="hive").to_table(
         columns=["geometry", "occurred_at", "category", "source"])
-    xy = shapely.get_coordinates(shapely.from_wkb(table["geometry"].to_numpy(
-        zero_copy_only=False)))
-    pts = Points(xy[:, 0], xy[:, 1], table["occurred_at"].cast("int64").to_numpy(), None, None)
+    lon, lat = point_xy(table["geometry"])
+    pts = Points(lon, lat, table["occurred_at"].cast("int64").to_numpy(), None, None)
     exact = pts.cells(res)
     study = Study(res, with_incident_cells(polyfill(area, res), np.unique(exact), None), "x")
     counts = np.bincount(study.index_of(exact), minlength=len(study))
@@ -154,8 +154,8 @@ def service_run(folder: Path, res: int):
     # The service's own in-memory path: columns as its snapshot holds them (stored res-12
     # cells, codes), then study, counts and Gi* as HotspotService does per request.
     fine = pts.cells(12)
-    cat = np.searchsorted(np.array(CATEGORIES), table["category"].to_numpy(zero_copy_only=False))
-    src = np.searchsorted(np.array(SOURCES), table["source"].to_numpy(zero_copy_only=False))
+    cat = pc.index_in(table["category"], value_set=pa.array(CATEGORIES)).to_numpy(False)
+    src = pc.index_in(table["source"], value_set=pa.array(SOURCES)).to_numpy(False)
     cols = IncidentColumns(1, fine, pts.t_us, cat.astype(np.int8), src.astype(np.int8))
     t1 = time.perf_counter()
     svc_study = Study(res, with_incident_cells(polyfill(area, res), cols.distinct_cells(res),

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import h3.api.basic_int as h3i
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 
@@ -29,6 +31,32 @@ def unix_us(t: datetime) -> int:
     return (t - UNIX) // timedelta(microseconds=1)
 
 
+def point_xy(wkb: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """lon, lat of WKB points, read straight from Arrow's buffers.
+
+    2-D little-endian points (21 bytes each: order, type 1, x, y) are viewed as
+    numbers without a Python object per row; anything else goes through shapely.
+    """
+    xs, ys = [], []
+    for chunk in wkb.chunks:
+        n = len(chunk)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=n + 1,
+                                offset=chunk.offset * 4)
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8) if n else np.zeros(0, np.uint8)
+        if n and chunk.null_count == 0 and np.all(np.diff(offsets) == 21):
+            rows = data[offsets[0]:offsets[-1]].reshape(n, 21)
+            if np.all(rows[:, 0] == 1) and np.all(rows[:, 1:5].view("<u4").ravel() == 1):
+                xs.append(rows[:, 5:13].copy().view("<f8").ravel())
+                ys.append(rows[:, 13:21].copy().view("<f8").ravel())
+                continue
+        xy = shapely.get_coordinates(shapely.from_wkb(chunk.to_numpy(zero_copy_only=False)))
+        xs.append(xy[:, 0])
+        ys.append(xy[:, 1])
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 @dataclass
 class Points:
     """The analysed columns of one partition file."""
@@ -36,19 +64,16 @@ class Points:
     lon: np.ndarray
     lat: np.ndarray
     t_us: np.ndarray
-    category: np.ndarray
-    source: np.ndarray
+    category: pa.ChunkedArray | None
+    source: pa.ChunkedArray | None
 
     @classmethod
     def read(cls, path: str) -> Points:
         """Read a file of the incidents dataset."""
         table = pq.read_table(path, columns=_COLUMNS)
-        xy = shapely.get_coordinates(shapely.from_wkb(table["geometry"].to_numpy(
-            zero_copy_only=False)))
+        lon, lat = point_xy(table["geometry"])
         t = table["occurred_at"].cast("int64").to_numpy(zero_copy_only=False)
-        return cls(xy[:, 0], xy[:, 1], t,
-                   table["category"].to_numpy(zero_copy_only=False).astype(str),
-                   table["source"].to_numpy(zero_copy_only=False).astype(str))
+        return cls(lon, lat, t, table["category"], table["source"])
 
     def cells(self, res: int) -> np.ndarray:
         """Exact H3 cell of every point at ``res``."""
@@ -63,10 +88,10 @@ class Points:
             m &= self.t_us >= unix_us(f.t0)
         if f.t1 is not None:
             m &= self.t_us < unix_us(f.t1)
-        if f.categories:
-            m &= np.isin(self.category, list(f.categories))
-        if f.sources:
-            m &= np.isin(self.source, list(f.sources))
+        for column, chosen in ((self.category, f.categories), (self.source, f.sources)):
+            if chosen:
+                hit = pc.is_in(column, value_set=pa.array(list(chosen), type=pa.string()))
+                m &= pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
         return m
 
 
