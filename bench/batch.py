@@ -9,7 +9,7 @@ GeoParquet) and reused. For each size it measures:
 
 * batch Gi* at res 9 (k = 1) on a fresh ``LocalCluster`` of 1 and of 2 worker
   processes (one thread each, 2 GiB limit): wall time of the job (cluster start
-  excluded) and the peak RSS of each worker (``ru_maxrss``);
+  excluded) and the peak RSS of each worker (sampled every 20 ms);
 * the single-process service path on the same data: the service's in-memory
   analysis (``IncidentColumns`` → study → counts → ``GiStar``) from columns
   already in memory, and the whole single-process pipeline from the same files
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -99,8 +98,38 @@ def synthetic(n: int, folder: Path, seed: int = 7) -> Path:
     return folder
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _start_sampler(dask_worker) -> None:
+    """Sample this worker process's RSS every 20 ms in a daemon thread (max kept).
+
+    ``ru_maxrss`` is no use here: a worker process is forked from a large parent and
+    keeps the parent's peak across ``exec``.
+    """
+    import threading
+
+    import psutil
+
+    proc = psutil.Process()
+    dask_worker.bench_peak = proc.memory_info().rss
+
+    def loop():
+        while True:
+            dask_worker.bench_peak = max(dask_worker.bench_peak, proc.memory_info().rss)
+            time.sleep(0.02)
+
+    threading.Thread(target=loop, daemon=True, name="bench-rss").start()
+
+
+def _warm() -> None:
+    """Import what the tasks use, as a long-running cluster already has."""
+    import pyarrow.dataset  # noqa: F401
+
+    import geo.batch.counts  # noqa: F401
+    import geo.batch.gistar  # noqa: F401
+    import geo.batch.hotspots  # noqa: F401
+
+
+def _peak_rss_mib(dask_worker) -> float:
+    return dask_worker.bench_peak / 2**20
 
 
 def batch_run(folder: Path, workers: int, res: int):
@@ -115,7 +144,8 @@ def batch_run(folder: Path, workers: int, res: int):
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       memory_limit="2GiB", dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        client.run(lambda: None)
+        client.run(_warm)
+        client.run(_start_sampler)
         t0 = time.perf_counter()
         job = BatchHotspots(client, folder, q).run()
         seconds = time.perf_counter() - t0
@@ -170,6 +200,23 @@ def service_run(folder: Path, res: int):
     return analysis, pipeline, frame
 
 
+def _kept_rows(sizes: list[str]) -> list[str]:
+    """Rows of sizes not run this time, kept from the current section (with their notes)."""
+    from bench._results import RESULTS
+
+    if not RESULTS.exists():
+        return []
+    text = RESULTS.read_text(encoding="utf-8")
+    start = text.find("## Batch hotspots on Dask\n")
+    if start == -1:
+        return []
+    end = text.find("\n## ", start + 10)
+    section = text[start:end if end != -1 else None].splitlines()
+    ran = {f"{int(s):,}" for s in sizes}
+    return [ln for ln in section if ln.startswith("| ") and ln[2:3].isdigit()
+            and ln.split("|")[1].strip() not in ran]
+
+
 def main(argv: list[str]) -> int:
     from bench._results import write_section
 
@@ -198,15 +245,18 @@ def main(argv: list[str]) -> int:
         lines.append(f"| {n:,} | {job2.parameters_['files']} | {len(ref):,} | {one:.1f} s | "
                      f"{two:.1f} s | {one / two:.2f}× | {max(peak1):.0f} MiB / "
                      f"{max(peak2):.0f} MiB | {analysis:.2f} s | {pipeline:.1f} s | {dz:.1e} |")
+    lines[2:2] = _kept_rows(args.sizes.split(","))
     load = os.getloadavg()
-    lines += ["", f"Res {args.res}, k = 1, no filter; a fresh LocalCluster per run (one thread "
-              "per worker process, 2 GiB limit), wall time of the job without the cluster's "
-              "start. Peak RSS is each worker process's `ru_maxrss`. *Service analysis in "
-              "memory* is the service's per-request path (study, counts from stored res-12 "
-              "cells, Gi*, FDR) once its snapshot is loaded; *single-process pipeline* does "
-              "the batch's work in one process (read the files, exact cells, count, Gi*). "
-              f"Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on "
-              f"{os.cpu_count()} cores shared with other jobs."]
+    note = ("Res {res}, k = 1, no filter; a fresh LocalCluster per run (one thread per worker "
+            "process, 2 GiB limit), wall time of the job without the cluster's start "
+            "(workers have imported the code). Peak RSS is the largest resident size of any "
+            "worker process, sampled every 20 ms. *Service analysis in memory* is the "
+            "service's per-request path (study, counts from stored res-12 cells, Gi*, FDR) "
+            "once its snapshot is loaded; *single-process pipeline* does the batch's work in "
+            "one process (read the files, exact cells, count, Gi*). Load average at the end "
+            "of the last run ({sizes}): {load} on {cpus} cores shared with other jobs.")
+    lines += ["", note.format(res=args.res, sizes=", ".join(args.sizes.split(",")),
+                              load=" / ".join(f"{v:.2f}" for v in load), cpus=os.cpu_count())]
     write_section("## Batch hotspots on Dask", lines)
     print("\n".join(lines))
     return 0

@@ -87,6 +87,14 @@ def test_export_partitions_are_geoparquet_with_a_true_manifest(incidents_dir, de
     local = frame["occurred_at"].dt.tz_convert(ZoneInfo(m.timezone)).dt.strftime("%Y-%m")
     assert (frame["month"].astype(str) == local).all()
     assert frame["id"].is_unique
+    # dask-geopandas reads the whole dataset (hive keys as columns, CRS from the metadata).
+    import dask
+    import dask_geopandas
+
+    with dask.config.set(scheduler="synchronous"):
+        ddf = dask_geopandas.read_parquet(incidents_dir)
+        assert ddf.crs.equals("OGC:CRS84") and {"month", "cell"} <= set(ddf.columns)
+        assert len(ddf.compute()) == n
     # Each file is GeoParquet 1.0.0 that geopandas reads with its CRS, rows as listed.
     for f in m.files[:5]:
         path = incidents_dir / f.path

@@ -68,9 +68,14 @@ class Points:
     source: pa.ChunkedArray | None
 
     @classmethod
-    def read(cls, path: str) -> Points:
-        """Read a file of the incidents dataset."""
-        table = pq.read_table(path, columns=_COLUMNS)
+    def read(cls, path: str | list[str]) -> Points:
+        """Read one file, or a group of files as one table, of the incidents dataset."""
+        if isinstance(path, str):
+            table = pq.read_table(path, columns=_COLUMNS)
+        else:
+            import pyarrow.dataset as ds
+
+            table = ds.dataset(path, format="parquet").to_table(columns=_COLUMNS)
         lon, lat = point_xy(table["geometry"])
         t = table["occurred_at"].cast("int64").to_numpy(zero_copy_only=False)
         return cls(lon, lat, t, table["category"], table["source"])
@@ -109,29 +114,29 @@ class CellCounts:
 
 
 def count_files(paths: list[str], res: int, f: Filters) -> CellCounts:
-    """Cell counts of a group of files (a task)."""
-    return merge(*(count_file(p, res, f) for p in paths))
+    """Cell counts of a group of files, read as one table (a task)."""
+    return count_file(paths, res, f)
 
 
 def cube_files(paths: list[str], res: int, f: Filters, edges_us: np.ndarray) -> CellCounts:
-    """(cell, step) counts of a group of files (a task)."""
-    return merge(*(cube_file(p, res, f, edges_us) for p in paths))
+    """(cell, step) counts of a group of files, read as one table (a task)."""
+    return cube_file(paths, res, f, edges_us)
 
 
 def last_times(paths: list[str], f: Filters) -> int | None:
     """Latest matching time over a group of files (a task)."""
-    return latest(*(last_time(p, f) for p in paths))
+    return last_time(paths, f)
 
 
-def count_file(path: str, res: int, f: Filters) -> CellCounts:
-    """Cell counts of one file."""
+def count_file(path: str | list[str], res: int, f: Filters) -> CellCounts:
+    """Cell counts of one file (or group of files)."""
     pts = Points.read(path)
     cells = pts.cells(res)
     sel, n = np.unique(cells[pts.mask(f)], return_counts=True)
     return CellCounts(np.unique(cells), sel, n.astype(np.int64), len(cells))
 
 
-def cube_file(path: str, res: int, f: Filters, edges_us: np.ndarray) -> CellCounts:
+def cube_file(path: str | list[str], res: int, f: Filters, edges_us: np.ndarray) -> CellCounts:
     """(cell, step) counts of one file for steps ``[edges[i], edges[i+1])`` (a task)."""
     pts = Points.read(path)
     cells = pts.cells(res)
@@ -143,7 +148,7 @@ def cube_file(path: str, res: int, f: Filters, edges_us: np.ndarray) -> CellCoun
     return CellCounts(np.unique(cells), sel, n.astype(np.int64), len(cells))
 
 
-def last_time(path: str, f: Filters) -> int | None:
+def last_time(path: str | list[str], f: Filters) -> int | None:
     """Latest ``occurred_at`` (µs since 1970) of the filtered rows of one file (a task)."""
     pts = Points.read(path)
     t = pts.t_us[pts.mask(f)]
