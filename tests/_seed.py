@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import h3
 
+from geo.h3cells import cells_of
+
 _SEED = """
 INSERT INTO admin_areas (code, name, level, parent_code, geom) VALUES
   ('370303', '张店区', 'district', NULL,
@@ -50,11 +52,13 @@ def incidents_sql(n: int = 250, res: int = 12) -> str:
     for g in range(1, n + 1):
         lon, lat = 118.001 + g * 1e-5, 36.751 + (g % 7) * 1e-4
         cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, res))
+        exact = ", ".join(str(v) for v in cells_of(lon, lat).values())
         category = ("dispute", "hazard", "public_order")[g % 3]
         rows.append(f"('E{g}', '12345', '{category}', '2025-01-01T08:00:00+08'::timestamptz + "
-                    f"{g} * interval '1 hour', {cell}, 1, "
+                    f"{g} * interval '1 hour', {cell}, {exact}, 1, "
                     f"ST_SetSRID(ST_MakePoint({lon!r}, {lat!r}), 4326))")
-    return ("INSERT INTO incidents (external_id, source, category, occurred_at, h3, grid_id, geom) "
+    return ("INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            "h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, geom) "
             "VALUES\n" + ",\n".join(rows) + ";")
 
 

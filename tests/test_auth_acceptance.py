@@ -87,7 +87,7 @@ def small_cells(engine, res: int, window: dict[str, str]) -> set[str]:
     """H3 cells (hex) holding 1..k-1 incidents in the window: what must never show."""
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT onemap_h3_parent(h3, :res) AS c FROM incidents "
+            f"SELECT h3_{int(res)} AS c FROM incidents "
             "WHERE occurred_at >= CAST(:t0 AS timestamptz) "
             "AND occurred_at < CAST(:t1 AS timestamptz) "
             "GROUP BY 1 HAVING count(*) < :k"),

@@ -12,6 +12,7 @@ from conftest import DATA_TABLES, create_database, drop_database
 from sqlalchemy import text
 
 from geo.db.engine import make_engine
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 
 ONEMAP = [sys.executable, "-m", "api.cli"]
 TABLES = [*DATA_TABLES, "alembic_version"]
@@ -77,9 +78,11 @@ def test_dump_restore_round_trips_everything(scratch_db, tmp_path):
     with engine.begin() as conn:
         # Sequences came back too: a new incident gets a fresh id.
         new_id = conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES ('new', 'grid', 'hazard', now(), 1, ST_SetSRID(ST_MakePoint(118, 36.8), 4326)) "
-            "RETURNING id")).scalar()
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, geom) "
+            f"VALUES ('new', 'grid', 'hazard', now(), 1, {SQL_PARAMS}, "
+            "ST_SetSRID(ST_MakePoint(118, 36.8), 4326)) "
+            "RETURNING id"), cells_of(118, 36.8)).scalar()
         assert new_id == 251
         versions_after = dict(conn.execute(text("SELECT layer, version FROM layer_versions")).all())
     # Every layer's data version moved past anything served before the restore.

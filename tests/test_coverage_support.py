@@ -13,6 +13,8 @@ import shapely
 from pyproj import Transformer
 from sqlalchemy import Connection, text
 
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
+
 ORIGIN = (118.05, 36.80)
 EPSG = 32650
 _FWD = Transformer.from_crs(4326, EPSG, always_xy=True)
@@ -85,10 +87,13 @@ def add_incidents(conn: Connection, xy, when: str = "2026-06-01T12:00:00+08:00")
     for i, (x, y) in enumerate(xy):
         point = to_lonlat(shapely.Point(x, y))
         conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES (:e, 'grid', 'other', :t, :h3, ST_GeomFromText(:wkt, 4326))"),
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, geom) "
+            f"VALUES (:e, 'grid', 'other', :t, :h3, {SQL_PARAMS}, "
+            "ST_GeomFromText(:wkt, 4326))"),
             {"e": f"t{i}-{x:.3f}-{y:.3f}", "t": when, "wkt": point.wkt,
-             "h3": h3.str_to_int(h3.latlng_to_cell(point.y, point.x, 12))})
+             "h3": h3.str_to_int(h3.latlng_to_cell(point.y, point.x, 12)),
+             **cells_of(point.x, point.y)})
 
 
 def add_grid(conn: Connection, code: str, geom, community_code=None) -> None:

@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy import text
 
 from geo.gridplan.metric import Projector
+from geo.h3cells import COLUMNS, SQL_COLUMNS, exact_cells
 
 ORIGIN = (118.05, 36.80)
 PROJ = Projector(32650)
@@ -150,14 +151,19 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
                 pts.append(shapely.points(rng.uniform(x0, x1), rng.uniform(y0, y1)))
             lonlat = PROJ.inverse(np.array(pts))
             conn.execute(
-                text("""
-                INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom)
-                SELECT 'E' || t.k, '12345', 'other', now(), t.h3, ST_GeomFromWKB(t.g, 4326)
-                  FROM unnest(CAST(:g AS bytea[]), CAST(:h3 AS bigint[]))
-                       WITH ORDINALITY AS t(g, h3, k)
+                text(f"""
+                INSERT INTO incidents (external_id, source, category, occurred_at, h3,
+                                       {SQL_COLUMNS}, geom)
+                SELECT 'E' || t.k, '12345', 'other', now(), t.h3,
+                       {", ".join(f"t.{c}" for c in COLUMNS)}, ST_GeomFromWKB(t.g, 4326)
+                  FROM unnest(CAST(:g AS bytea[]), CAST(:h3 AS bigint[]),
+                              {", ".join(f"CAST(:{c} AS bigint[])" for c in COLUMNS)})
+                       WITH ORDINALITY AS t(g, h3, {SQL_COLUMNS}, k)
             """),
                 {"g": [shapely.to_wkb(p) for p in lonlat],
-                 "h3": [h3.str_to_int(h3.latlng_to_cell(p.y, p.x, 12)) for p in lonlat]},
+                 "h3": [h3.str_to_int(h3.latlng_to_cell(p.y, p.x, 12)) for p in lonlat],
+                 **{c: v.tolist() for c, v in exact_cells(shapely.get_x(lonlat),
+                                                          shapely.get_y(lonlat)).items()}},
             )
     from geo.gridplan import store
 

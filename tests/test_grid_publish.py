@@ -15,6 +15,7 @@ from geo.db.engine import make_engine
 from geo.errors import PlanConflict
 from geo.gridplan import plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 
 # The reference: the lowest-id grid of the plan that intersects the incident, one incident at
 # a time, written independently of geo.gridplan.plans.
@@ -36,13 +37,15 @@ def grid_of_incidents(conn) -> dict[int, int | None]:
 
 def add_incident(conn, x: float, y: float, grid_id: int | None = None) -> int:
     return conn.execute(
-        text("""
-        INSERT INTO incidents (external_id, source, category, occurred_at, h3, grid_id, geom)
-        VALUES ('publish-' || gen_random_uuid(), 'other', 'other', now(), 0, :grid,
+        text(f"""
+        INSERT INTO incidents (external_id, source, category, occurred_at, h3,
+                               {SQL_COLUMNS}, grid_id, geom)
+        VALUES ('publish-' || gen_random_uuid(), 'other', 'other', now(), 0,
+                {SQL_PARAMS}, :grid,
                 ST_SetSRID(ST_MakePoint(:x, :y), 4326))
         RETURNING id
     """),
-        {"x": x, "y": y, "grid": grid_id},
+        {"x": x, "y": y, "grid": grid_id, **cells_of(x, y)},
     ).scalar_one()
 
 

@@ -19,6 +19,7 @@ from test_hotspots_data import STEADY_CELL9, load
 from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 from geo.hotspots import analyses
 from geo.hotspots.params import hotspot_query
 from geo.hotspots.service import HotspotService
@@ -39,16 +40,18 @@ def loaded(engine):
 def insert(conn, name: str, category: str = "hazard") -> None:
     """One incident in the planted cluster's cell, inside 2025."""
     conn.execute(text(
-        "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-        "VALUES (:e, 'grid', :c, '2025-05-05T10:00:00+08', :h, ST_SetSRID(ST_Point(:x, :y), 4326))"
-    ), {"e": name, "c": category, "h": CELL12, "x": LON, "y": LAT})
+        "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+        f"{SQL_COLUMNS}, geom) "
+        f"VALUES (:e, 'grid', :c, '2025-05-05T10:00:00+08', :h, {SQL_PARAMS}, "
+        "ST_SetSRID(ST_Point(:x, :y), 4326))"
+    ), {"e": name, "c": category, "h": CELL12, "x": LON, "y": LAT, **cells_of(LON, LAT)})
 
 
 def same_rows(a: IncidentColumns, b: IncidentColumns) -> bool:
     """The two snapshots hold the same incidents (in any order)."""
     def key(c):
         order = np.lexsort((c.source, c.category, c.t_us, c.h3))
-        return [x[order] for x in (c.h3, c.t_us, c.category, c.source)]
+        return [x[order] for x in (c.cells, c.t_us, c.category, c.source)]
 
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(key(a), key(b),
                                                                           strict=True))
@@ -91,8 +94,10 @@ def test_a_late_commit_of_a_lower_id_forces_a_full_read(loaded):
     base = IncidentColumns.load(loaded)
     with loaded.begin() as conn:
         conn.execute(text(
-            "INSERT INTO incidents (id, external_id, source, category, occurred_at, h3, geom) "
-            "SELECT :id, 'late-low-id', source, category, occurred_at, h3, geom "
+            f"INSERT INTO incidents (id, external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, geom) "
+            "SELECT :id, 'late-low-id', source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, geom "
             "FROM incidents WHERE external_id = 'early-high-id'"), {"id": low})
     refreshed = IncidentColumns.load(loaded, base)
     assert base.max_id > low and len(refreshed) == len(base) + 1

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from test_hotspots_data import LATE, STEADY_CELL9, load
 
 from geo.errors import InvalidInput, NotEnoughData
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 from geo.hotspots import analyses
 from geo.hotspots.aggregate import counts_by_cell
 from geo.hotspots.cells import polyfill
@@ -172,9 +173,11 @@ def test_results_follow_the_data_version(memory, loaded):
     cell12 = h3.str_to_int(h3.latlng_to_cell(lat, lon, 12))
     with loaded[0].begin() as conn:
         conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES ('extra-1', 'grid', 'hazard', '2025-05-05T10:00:00+08', :h, "
-            "ST_SetSRID(ST_Point(:x, :y), 4326))"), {"h": cell12, "x": lon, "y": lat})
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, geom) "
+            f"VALUES ('extra-1', 'grid', 'hazard', '2025-05-05T10:00:00+08', :h, {SQL_PARAMS}, "
+            "ST_SetSRID(ST_Point(:x, :y), 4326))"),
+            {"h": cell12, "x": lon, "y": lat, **cells_of(lon, lat)})
     after = analyses.hotspots(memory, q, fresh=True)
     assert after is not before
     assert after.counts.sum() == before.counts.sum() + 1

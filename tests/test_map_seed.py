@@ -15,6 +15,8 @@ import shapely
 from shapely.geometry import LineString, Polygon, box
 from sqlalchemy import Engine, text
 
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
+
 X0, Y0, X1, Y1 = 118.02, 36.78, 118.08, 36.82
 NEWEST = datetime(2026, 11, 16, 18, 0, tzinfo=UTC)
 # Households per building in each of the 8 grids: under, ok and over the 255–345 band.
@@ -153,12 +155,15 @@ def _incidents(conn) -> None:
     srcs = np.array(["12345", "110", "grid", "petition", "other"])
     rows = [dict(eid=f"E{i:05d}", src=str(srcs[i % 5]), cat=str(cats[(i * 7) % 6]),
                  t=NEWEST - timedelta(days=float(age_days[i])), x=float(x[i]), y=float(y[i]),
-                 h3=h3.str_to_int(h3.latlng_to_cell(float(y[i]), float(x[i]), 12)))
+                 h3=h3.str_to_int(h3.latlng_to_cell(float(y[i]), float(x[i]), 12)),
+                 **cells_of(float(x[i]), float(y[i])))
             for i in range(n)]
     rows[0]["t"] = NEWEST
-    _insert(conn, """
-        INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom)
-        VALUES (:eid, :src, :cat, :t, :h3, ST_SetSRID(ST_Point(:x, :y), 4326))""", rows)
+    _insert(conn, f"""
+        INSERT INTO incidents (external_id, source, category, occurred_at, h3,
+                               {SQL_COLUMNS}, geom)
+        VALUES (:eid, :src, :cat, :t, :h3, {SQL_PARAMS},
+                ST_SetSRID(ST_Point(:x, :y), 4326))""", rows)
 
 
 def seed_town(engine: Engine) -> None:

@@ -17,6 +17,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
 from geo import keys
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 from geo.settings import DatabaseSettings
 
 LON0, LAT0 = 118.05, 36.80
@@ -81,15 +82,17 @@ def seed_incidents(engine: Engine, n: int, seed: int = 2, spread: float = 0.02,
         {"eid": f"t{seed}-{i}", "src": SOURCES[i % 5], "cat": CATEGORIES[i % 6],
          "day": int(day[i]),
          "h3": h3.str_to_int(h3.latlng_to_cell(float(lat[i]), float(lon[i]), 12)),
-         "lon": float(lon[i]), "lat": float(lat[i])}
+         "lon": float(lon[i]), "lat": float(lat[i]), **cells_of(float(lon[i]), float(lat[i]))}
         for i in range(n)
     ]
     with engine.begin() as conn:
         conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, geom) "
             "VALUES (:eid, :src, :cat, "
             "timestamptz '2024-01-01 00:00:00+08' + :day * interval '1 day', "
-            ":h3, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+            f":h3, {SQL_PARAMS}, "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
         ), rows)
 
 

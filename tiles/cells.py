@@ -68,8 +68,12 @@ def touching(polygons: np.ndarray, bounds: tuple[float, float, float, float]) ->
 
 
 def widget_res(z: int, finest: int = 9) -> int:
-    """H3 resolution of aggregated cells at zoom ``z`` (≈ 10–40 px per cell)."""
-    return max(4, min(finest, z - 4))
+    """H3 resolution of aggregated cells at zoom ``z`` (≈ 10–40 px per cell).
+
+    Never coarser than res 6, the coarsest resolution whose exact cell each
+    incident stores (:mod:`geo.h3cells`).
+    """
+    return max(6, min(finest, z - 4))
 
 
 def reach_m(res: int, lat: float) -> float:

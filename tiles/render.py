@@ -167,9 +167,9 @@ class LayerRenderer:
     async def _h3_counts(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
         """Incidents per H3 cell; cells under the widget minimum are suppressed."""
         res = C.widget_res(at.z)
-        stmt = S.h3_count_statement(layer, filters.present)
+        stmt = S.h3_count_statement(layer, filters.present, res)
         values = self._base(at, filters) | {
-            "res": res, "reach": C.reach_m(res, C.tile_centre_lat(at.z, at.y)),
+            "reach": C.reach_m(res, C.tile_centre_lat(at.z, at.y)),
         }
         rows = await self._run(layer, stmt, values)
         cells = np.array([r["cell"] for r in rows], dtype=np.int64)

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from geo.h3cells import column
 from tiles.filters import TileFilters
 from tiles.layers import TileLayer
 
@@ -185,11 +186,15 @@ FROM (
 
 
 @lru_cache(maxsize=64)
-def h3_count_statement(layer: TileLayer, present: tuple[str, ...]) -> Statement:
-    """Incident counts per H3 parent cell around a tile (for aggregated views)."""
+def h3_count_statement(layer: TileLayer, present: tuple[str, ...], res: int) -> Statement:
+    """Incident counts per H3 cell at ``res`` around a tile (for aggregated views).
+
+    The cell is the incident's own cell at ``res`` (its ``h3_<res>`` column), not
+    the parent of a finer one.
+    """
     where = _where(layer, "", present)
     sql = f"""
-SELECT onemap_h3_parent(t.h3, $res) AS cell, count(*) AS n
+SELECT t.{column(res)} AS cell, count(*) AS n
 FROM {layer.table} AS t
 WHERE t.geom_3857 && ST_Expand(ST_TileEnvelope($z, $x, $y), $reach){where}
 GROUP BY 1"""

@@ -29,5 +29,25 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             print(f"onemap: error: {exc.format_message()}", file=sys.stderr)
             sys.exit(exc.exit_code or 2)
-        raise
+        print(f"onemap: error: {unexpected(exc)}", file=sys.stderr)
+        sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for a failure nobody foresaw; its traceback goes to a file it names.
+
+    Examples
+    --------
+    >>> line = unexpected(TypeError("bad value"))
+    >>> line.startswith("unexpected TypeError: bad value (traceback in ")
+    True
+    """
+    import tempfile
+    import traceback
+
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    with tempfile.NamedTemporaryFile("w", prefix="onemap-error-", suffix=".txt",
+                                     delete=False) as out:
+        traceback.print_exception(exc, file=out)
+    return f"unexpected {type(exc).__name__}: {first} (traceback in {out.name})"

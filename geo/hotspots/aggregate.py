@@ -1,7 +1,9 @@
 """Incident counts per H3 cell (and per time step) in SQL.
 
 Every value is a bound parameter; the filter fragments are fixed text chosen
-by which filters are set, so each combination keeps one stable statement.
+by which filters are set, so each combination keeps one stable statement. The
+cell at a resolution is that resolution's own column (``h3_9`` …), the exact
+``latlng_to_cell`` of the incident (see :mod:`geo.h3cells`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from shapely import wkb
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
+from geo.h3cells import column
 from geo.hotspots.params import Filters
 
 LEVEL_ORDER = ("district", "street", "community")
@@ -40,8 +43,8 @@ def counts_by_cell(conn: Connection, res: int, f: Filters) -> tuple[np.ndarray, 
     """Cells (int64, sorted) at ``res`` holding incidents, and their counts."""
     where, params = where_clause(f)
     rows = conn.execute(text(
-        f"SELECT onemap_h3_parent(h3, :res) AS cell, count(*) AS n FROM incidents "
-        f"WHERE {where} GROUP BY 1 ORDER BY 1"), {"res": res, **params}).all()
+        f"SELECT {column(res)} AS cell, count(*) AS n FROM incidents "
+        f"WHERE {where} GROUP BY 1 ORDER BY 1"), params).all()
     return _arrays(rows)
 
 
@@ -50,12 +53,12 @@ def counts_by_cell_step(conn: Connection, res: int, edges: list[datetime], f: Fi
     """Cells, step indices (0-based) and counts for steps ``[edges[i], edges[i+1])``."""
     where, params = where_clause(f)
     rows = conn.execute(text(
-        "SELECT onemap_h3_parent(h3, :res) AS cell, "
+        f"SELECT {column(res)} AS cell, "
         "       width_bucket(occurred_at, CAST(:edges AS timestamptz[])) - 1 AS step, "
         "       count(*) AS n "
         f"FROM incidents WHERE {where} AND occurred_at >= :e0 AND occurred_at < :e1 "
         "GROUP BY 1, 2"),
-        {"res": res, "edges": list(edges), "e0": edges[0], "e1": edges[-1], **params}).all()
+        {"edges": list(edges), "e0": edges[0], "e1": edges[-1], **params}).all()
     if not rows:
         return (np.zeros(0, np.int64),) * 3
     arr = np.array(rows, dtype=np.int64)
@@ -65,8 +68,7 @@ def counts_by_cell_step(conn: Connection, res: int, edges: list[datetime], f: Fi
 def incident_cells(conn: Connection, res: int) -> np.ndarray:
     """Every cell at ``res`` that holds at least one incident (any time), sorted."""
     rows = conn.execute(text(
-        "SELECT DISTINCT onemap_h3_parent(h3, :res) FROM incidents ORDER BY 1"),
-        {"res": res}).scalars().all()
+        f"SELECT DISTINCT {column(res)} FROM incidents ORDER BY 1")).scalars().all()
     return np.array(rows, dtype=np.int64)
 
 

@@ -113,7 +113,8 @@ def _heatmap(svc: HotspotService, q: HeatmapQuery, st: DataState) -> HeatmapResu
     total = int(np.sum(n))
     if total == 0:
         raise NotEnoughData("no incidents match this window and filter")
-    kde = QuarticKDE(q.bandwidth_m, q.res, svc.area_settings.metric_epsg).fit(cells, n)
+    kde = QuarticKDE(q.bandwidth_m, q.res, svc.area_settings.metric_epsg).fit(
+        cells, n, counts_at=lambda r: svc.fine_counts(q.filters, q.bbox, st, r))
     params = {**q.filters.echo(), "bbox": list(q.bbox) if q.bbox else None,
               "bandwidth_m": round(kde.bandwidth_m_, 3),
               "bandwidth_rule": "given" if q.bandwidth_m else

@@ -90,8 +90,13 @@ class QuarticKDE:
         self.res = res
         self.metric_epsg = metric_epsg
 
-    def fit(self, cells: np.ndarray, counts: np.ndarray) -> QuarticKDE:
-        """Estimate the density of incidents counted on H3 ``cells`` (any one resolution)."""
+    def fit(self, cells: np.ndarray, counts: np.ndarray, counts_at=None) -> QuarticKDE:
+        """Estimate the density of incidents counted on H3 ``cells`` (any one resolution).
+
+        ``counts_at(res)`` → (cells, counts) gives the exact counts at the coarser
+        resolution the incidents are snapped to; without it they are summed from
+        ``cells`` by parent, which H3's inexact hierarchy makes approximate.
+        """
         cells = np.asarray(cells, dtype=np.int64)
         counts = np.asarray(counts, dtype=float)
         if counts.sum() <= 0:
@@ -105,8 +110,12 @@ class QuarticKDE:
         self.bandwidth_m_ = float(h)
         self.res_ = self.res if self.res is not None else res_for_bandwidth(h)
         src_res = min(self.res_ + 1, h3i.get_resolution(int(cells[0])))
-        src_cells, inv = np.unique(parents(cells, src_res), return_inverse=True)
-        src_w = np.bincount(inv, weights=counts)
+        if counts_at is not None and src_res != h3i.get_resolution(int(cells[0])):
+            src_cells, src_w = counts_at(src_res)
+            src_w = np.asarray(src_w, dtype=float)
+        else:
+            src_cells, inv = np.unique(parents(cells, src_res), return_inverse=True)
+            src_w = np.bincount(inv, weights=counts)
         src_xy = _project(fwd, centres(src_cells))
         targets = _target_cells(lonlat, h, self.res_)
         tgt_lonlat = centres(targets)

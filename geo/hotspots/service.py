@@ -30,7 +30,7 @@ from sqlalchemy import Engine, text
 from geo.errors import InvalidInput, NotEnoughData
 from geo.hotspots import aggregate as A
 from geo.hotspots.cache import Gate, Lru
-from geo.hotspots.cells import parents, polyfill
+from geo.hotspots.cells import polyfill
 from geo.hotspots.params import Filters
 from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.snapshot import IncidentColumns, to_us
@@ -341,16 +341,17 @@ class HotspotService:
         flat = idx[ok].astype(np.int64) * steps + step[ok]
         return np.bincount(flat, minlength=len(study) * steps).reshape(len(study), steps)
 
-    def fine_counts(self, f: Filters, bbox: tuple | None, st: DataState):
-        """Incidents per res-11 cell (heatmap input), optionally in a bbox."""
+    def fine_counts(self, f: Filters, bbox: tuple | None, st: DataState,
+                    res: int = HEAT_SOURCE_RES):
+        """Incidents per cell at ``res`` (heatmap input, res 11), optionally in a bbox."""
         cols = self.columns(st)
         if cols is None:
             with self.engine.connect() as conn:
-                cells, n = A.counts_by_cell(conn, HEAT_SOURCE_RES, f)
+                cells, n = A.counts_by_cell(conn, res, f)
         else:
             m = cols.mask(f)
-            h = cols.h3 if m is None else cols.h3[m]
-            cells, n = np.unique(parents(h, HEAT_SOURCE_RES), return_counts=True)
+            h = cols.at(res) if m is None else cols.at(res)[m]
+            cells, n = np.unique(h, return_counts=True)
         if bbox is not None and len(cells):
             from geo.hotspots.cells import in_bbox
 
@@ -373,7 +374,7 @@ class HotspotService:
                 prev = self._last_index.get((id(cols.lineage), study.res, study.key))
             if prev is not None and prev[0] is cols.lineage and len(prev[1]) <= len(cols):
                 head = prev[1]
-                tail = IncidentColumns(cols.version, cols.h3[len(head):], cols.t_us[:0],
+                tail = IncidentColumns(cols.version, cols.cells[len(head):], cols.t_us[:0],
                                        cols.category[:0], cols.source[:0])
                 idx = np.concatenate([head, tail.cell_index(study.res, study.cells)])
             else:

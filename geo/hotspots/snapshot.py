@@ -1,6 +1,8 @@
-"""The incidents' analysis columns held in memory (h3, time, category, source).
+"""The incidents' analysis columns held in memory (cells, time, category, source).
 
-Read with one binary ``COPY`` (about 38 bytes a row) inside a repeatable-read
+The cells are the exact ``latlng_to_cell`` of each incident at every offered
+resolution (columns ``h3_6`` … ``h3_12``, see :mod:`geo.h3cells`), never one
+derived from another. Read with one binary ``COPY`` (about 122 bytes a row) inside a repeatable-read
 transaction together with the incidents-layer version, so the snapshot and its
 version always agree. After an ingest only the new rows are read (ids above the
 snapshot's largest) when nothing was rewritten or deleted since (the
@@ -20,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import Engine
 
-from geo.hotspots.cells import parents
+from geo.h3cells import COLUMNS, RESOLUTIONS
 from geo.hotspots.params import CATEGORIES, SOURCES, Filters
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _HEADER, _TRAILER = 19, 2
-_ROW = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("h3", ">i8"), ("l2", ">i4"), ("t", ">i8"),
+_ROW = np.dtype([("nf", ">i2"), *((f, t) for c in COLUMNS for f, t in (("l" + c, ">i4"),
+                                                                       (c, ">i8"))),
+                 ("l2", ">i4"), ("t", ">i8"),
                  ("l3", ">i4"), ("cat", ">i2"), ("l4", ">i4"), ("src", ">i2")])
 
 
@@ -38,7 +42,7 @@ _STATE_SQL = ("SELECT (SELECT version FROM layer_versions WHERE layer = 'inciden
 def _copy(cur, since: int | None) -> bytearray:
     """Binary COPY of the analysed columns (of rows with id > ``since`` when given)."""
     where = "" if since is None else f" WHERE id > {int(since)}"
-    sql = (f"COPY (SELECT h3, occurred_at, {_code_sql('category', CATEGORIES)}, "
+    sql = (f"COPY (SELECT {', '.join(COLUMNS)}, occurred_at, {_code_sql('category', CATEGORIES)}, "
            f"{_code_sql('source', SOURCES)} FROM incidents{where}) TO STDOUT (FORMAT binary)")
     buf = bytearray()
     with cur.copy(sql) as copy:
@@ -83,13 +87,22 @@ class IncidentColumns:
     """Columns of every incident at one layer version."""
 
     version: int
-    h3: np.ndarray       # int64, the stored (finest) cell
+    cells: np.ndarray    # int64 (n, 7): the exact cell at res 6 … 12 (RESOLUTIONS)
     t_us: np.ndarray     # int64, occurred_at in µs since 2000-01-01 UTC
     category: np.ndarray  # int8 index into CATEGORIES
     source: np.ndarray   # int8 index into SOURCES
 
     def __len__(self) -> int:
-        return len(self.h3)
+        return len(self.cells)
+
+    @property
+    def h3(self) -> np.ndarray:
+        """The res-12 cell of every incident."""
+        return self.cells[:, -1]
+
+    def at(self, res: int) -> np.ndarray:
+        """The exact cell of every incident at ``res``."""
+        return self.cells[:, RESOLUTIONS.index(res)]
 
     max_id: int = 0       # largest incident id in the snapshot
     marker: tuple = ()    # (table oid, incident_rewrites.n) it was read at
@@ -121,7 +134,10 @@ class IncidentColumns:
                 rows = _rows(_copy(cur, since))
         finally:
             raw.close()
-        cols = cls(version, rows["h3"].astype(np.int64), rows["t"].astype(np.int64),
+        cells = np.empty((len(rows), len(COLUMNS)), dtype=np.int64)
+        for j, c in enumerate(COLUMNS):
+            cells[:, j] = rows[c]
+        cols = cls(version, cells, rows["t"].astype(np.int64),
                    rows["cat"].astype(np.int8), rows["src"].astype(np.int8),
                    max_id, marker, loaded_at)
         if not grew:
@@ -129,7 +145,7 @@ class IncidentColumns:
         if len(base) + len(cols) != count:  # a lower id committed late: read everything
             return cls.load(engine)
         return cls(version, *(np.concatenate([getattr(base, a), getattr(cols, a)])
-                              for a in ("h3", "t_us", "category", "source")),
+                              for a in ("cells", "t_us", "category", "source")),
                    max_id, marker, loaded_at, base.lineage)
 
     def mask(self, f: Filters) -> np.ndarray | None:
@@ -151,9 +167,9 @@ class IncidentColumns:
         return m
 
     def cell_index(self, res: int, cells: np.ndarray) -> np.ndarray:
-        """Row of each incident's parent cell in sorted ``cells`` (``len(cells)`` when absent)."""
+        """Row of each incident's cell at ``res`` in sorted ``cells`` (``len(cells)``: absent)."""
         n = len(cells)
-        p = parents(self.h3, res)
+        p = self.at(res)
         if n == 0:
             return np.zeros(len(p), np.int32)
         pos = np.searchsorted(cells, p)
@@ -162,7 +178,7 @@ class IncidentColumns:
 
     def distinct_cells(self, res: int) -> np.ndarray:
         """Sorted cells at ``res`` holding at least one incident."""
-        return np.unique(parents(self.h3, res))
+        return np.unique(self.at(res))
 
     def time_range(self, f: Filters) -> tuple[datetime | None, datetime | None]:
         """First and last occurrence among filtered incidents."""

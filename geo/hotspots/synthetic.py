@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from geo.h3cells import exact_cells
 from geo.hotspots.params import CATEGORIES, SOURCES
 
 M_PER_DEG = 111_320.0
@@ -61,20 +62,23 @@ def synthetic_incidents(n_background: int, clusters: list[Cluster] = (), *, seed
 
 
 def copy_incidents(engine: Engine, df: pd.DataFrame, res: int = 12, prefix: str = "syn") -> int:
-    """Insert incidents with one ``COPY`` (H3 at ``res`` computed here); rows inserted."""
+    """Insert incidents with one ``COPY`` (H3 at ``res`` and the exact cells computed here)."""
+    df = df.assign(lon=df.lon.round(7), lat=df.lat.round(7))  # as written below
     cells = [h3i.latlng_to_cell(lat, lon, res) for lon, lat in zip(df.lon, df.lat, strict=True)]
+    exact = exact_cells(df.lon.to_numpy(), df.lat.to_numpy())
+    columns = ", ".join(exact)
     raw = engine.raw_connection()
     try:
         pg = raw.driver_connection
         with pg.transaction(), pg.cursor() as cur:
             cur.execute("SET LOCAL statement_timeout = 0")
             base = int(cur.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()[0])
-            with cur.copy("COPY incidents (external_id, source, category, occurred_at, h3, geom) "
-                          "FROM STDIN") as copy:
-                for i, (lon, lat, t, cat, src, cell) in enumerate(zip(
+            with cur.copy("COPY incidents (external_id, source, category, occurred_at, h3, "
+                          f"{columns}, geom) FROM STDIN") as copy:
+                for i, (lon, lat, t, cat, src, cell, *more) in enumerate(zip(
                         df.lon, df.lat, df.occurred_at, df.category, df.source, cells,
-                        strict=True)):
-                    copy.write_row((f"{prefix}-{base + i}", src, cat, t, cell,
+                        *(c.tolist() for c in exact.values()), strict=True)):
+                    copy.write_row((f"{prefix}-{base + i}", src, cat, t, cell, *more,
                                     f"SRID=4326;POINT({lon:.7f} {lat:.7f})"))
     finally:
         raw.close()

@@ -95,6 +95,8 @@ def frame_from_geojson(body: bytes, *, ndjson: bool = False) -> gpd.GeoDataFrame
             props["external_id"] = str(feature["id"])
         rows.append(props)
         geoms.append(_geometry(feature, n))
-    # A property called "geometry" would shadow the geometry column.
-    table = pd.DataFrame.from_records(rows).drop(columns=["geometry"], errors="ignore")
+    # A property called "geometry" would shadow the geometry column. The index is
+    # given so that features without properties still make one row each.
+    table = pd.DataFrame.from_records(rows, index=pd.RangeIndex(len(rows)))
+    table = table.drop(columns=["geometry"], errors="ignore")
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=table.index), crs=4326)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from geo.crs import parse_crs, to_wgs84
 from geo.errors import InvalidInput, InvalidRows
+from geo.h3cells import exact_cells
 from geo.io import membership
 from geo.io.area import service_area_bbox
 from geo.io.read import read_frame, strip_z
@@ -250,6 +251,8 @@ def load_frame(
         report.messages.extend(clean.attrs.get("messages", []))
         if spec.name == "incidents" and not clean.empty:
             clean["h3"] = h3_cells(clean, area.incident_h3_res)
+            for name, cells in exact_cells(clean.geometry.x, clean.geometry.y).items():
+                clean[name] = cells
             clock.lap("h3")
         if not clean.empty:
             _write(engine, spec, clean, on_conflict, report, bar, settings, clock)

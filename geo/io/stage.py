@@ -22,6 +22,7 @@ import pyarrow.csv as pa_csv
 import shapely
 from sqlalchemy import Connection, text
 
+from geo.h3cells import COLUMNS as CELL_COLUMNS
 from geo.layers import LayerSpec
 
 STAGE = "onemap_stage"
@@ -53,7 +54,7 @@ def _stage_table(spec: LayerSpec, frame: gpd.GeoDataFrame) -> tuple[pd.DataFrame
             table[name] = col.astype("boolean").map({True: "t", False: "f"})
         else:
             table[name] = col
-    extras = [c for c in ("plan_id", "h3", "grid_id") if c in frame.columns]
+    extras = [c for c in ("plan_id", "h3", *CELL_COLUMNS, "grid_id") if c in frame.columns]
     for c in extras:
         table[c] = frame[c].astype("Int64")
     geoms = np.asarray(frame.geometry.values, dtype=object)
@@ -130,8 +131,9 @@ def insert_sql(spec: LayerSpec, staged: Staged, *, update: bool, plan_id: int | 
     exprs = [_value_expr(spec, c) for c in staged.fields] + [geom]
     where: list[str] = []
     if spec.name == "incidents":
-        cols += ["h3", "grid_id"]
-        exprs += ["s.h3", "s.grid_id" if "grid_id" in staged.extras else "NULL"]
+        cols += ["h3", *CELL_COLUMNS, "grid_id"]
+        exprs += ["s.h3", *(f"s.{c}" for c in CELL_COLUMNS),
+                  "s.grid_id" if "grid_id" in staged.extras else "NULL"]
     if spec.name == "grids":
         cols.append("plan_id")
         exprs.append("COALESCE(s.plan_id, :plan)" if "plan_id" in staged.extras else ":plan")

@@ -315,29 +315,52 @@ def _check_range(num: pd.Series, fs: FieldSpec, reasons: _Reasons) -> None:
 
 def _parse_time(raw: pd.Series, fs: FieldSpec, reasons: _Reasons,
                 settings: IngestSettings) -> pd.Series:
-    """ISO 8601 → UTC timestamps; times without an offset are in the local zone."""
+    """ISO 8601 of any precision → UTC timestamps in µs; times without an offset are local.
+
+    Finer precisions (pandas writes nanoseconds) are rounded to the microsecond,
+    as PostgreSQL rounds them when it reads the same text.
+    """
     s = raw.reset_index(drop=True)
     tz = settings.local_timezone
     if pd.api.types.is_datetime64_any_dtype(s):
         if getattr(s.dt, "tz", None) is None:
-            return s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-        return s.dt.tz_convert("UTC")
+            s = s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        return to_utc_us(s)
     text = as_text(s)
     given = text.notna()
     aware = given & text.astype("string").str.contains(_OFFSET_RE, regex=True).fillna(False)
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
+    out = pd.Series(pd.NaT, index=s.index, dtype=UTC_US)
     if aware.any():
-        out[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+        out[aware] = to_utc_us(pd.to_datetime(text[aware], format="ISO8601", utc=True,
+                                              errors="coerce"))
     naive = given & ~aware
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         if getattr(local.dt, "tz", None) is None:
             local = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        out[naive] = local.dt.tz_convert("UTC")
+        out[naive] = to_utc_us(local)
     bad = (given & out.isna()).to_numpy()
     reasons.flag(bad, [f"{fs.name} {v!r} is not an ISO 8601 time (e.g. 2024-05-01T08:30:00+08:00)"
                        for v in text[bad]])
     return out
+
+
+UTC_US = "datetime64[us, UTC]"
+
+
+def to_utc_us(times: pd.Series) -> pd.Series:
+    """Aware timestamps of any unit (s, ms, µs, ns) → ``datetime64[us, UTC]``, rounded.
+
+    Examples
+    --------
+    >>> t = pd.Series(pd.to_datetime(["2026-02-19T07:01:03.631217872+08:00"], utc=True))
+    >>> str(to_utc_us(t).iloc[0])
+    '2026-02-18 23:01:03.631218+00:00'
+    """
+    times = times.dt.tz_convert("UTC")
+    if times.dt.unit == "ns":
+        times = times.dt.round("us")
+    return times.astype(UTC_US)
 
 
 def gbt28181_problem(code: str) -> str | None:
