@@ -70,12 +70,14 @@ class Points:
     @classmethod
     def read(cls, path: str | list[str]) -> Points:
         """Read one file, or a group of files as one table, of the incidents dataset."""
+        # One thread: parallelism comes from the Dask tasks (no oversubscribed cores).
         if isinstance(path, str):
-            table = pq.read_table(path, columns=_COLUMNS)
+            table = pq.read_table(path, columns=_COLUMNS, use_threads=False)
         else:
             import pyarrow.dataset as ds
 
-            table = ds.dataset(path, format="parquet").to_table(columns=_COLUMNS)
+            table = ds.dataset(path, format="parquet").to_table(columns=_COLUMNS,
+                                                                use_threads=False)
         lon, lat = point_xy(table["geometry"])
         t = table["occurred_at"].cast("int64").to_numpy(zero_copy_only=False)
         return cls(lon, lat, t, table["category"], table["source"])
