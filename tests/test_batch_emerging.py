@@ -28,6 +28,7 @@ def incidents_dir(small_demo, tmp_path_factory):
 
 @pytest.mark.parametrize("query", [{"res": 12, "step": "week"},
                                    {"res": 12, "step": "month", "time_window": 1, "k": 2},
+                                   {"res": 9, "step": "week"},
                                    {"res": 12, "step": "week", "from_": "2026-03-01",
                                     "to": "2026-10-31", "source": "12345,110"}])
 def test_batch_emerging_equals_the_service(small_demo, incidents_dir, dask_cluster, query):
@@ -47,7 +48,7 @@ def test_batch_emerging_equals_the_service(small_demo, incidents_dir, dask_clust
         np.testing.assert_array_equal(got[col].to_numpy(), svc[col].to_numpy())
     for col in ("trend_z", "last_z"):
         assert np.abs(got[col].to_numpy() - svc[col].to_numpy()).max() < 1e-9
-    assert (got["category"] != "none").sum() > 10  # patterns were found, not all "none"
+    assert (got["category"] != "none").sum() >= 5  # patterns were found, not all "none"
     assert set(task_workers(ts.data, "cube_files")) == set(client_workers(dask_cluster))
 
 
