@@ -162,6 +162,7 @@ def service_run(folder: Path, res: int):
     from geo.batch.counts import Points, point_xy
     from geo.batch.dataset import Manifest
     from geo.batch.hotspots import study_area
+    from geo.h3cells import RESOLUTIONS
     from geo.hotspots.cells import polyfill, to_str
     from geo.hotspots.gistar import GiStar
     from geo.hotspots.params import CATEGORIES, SOURCES
@@ -181,21 +182,26 @@ def service_run(folder: Path, res: int):
     counts = np.bincount(study.index_of(exact), minlength=len(study))
     gi = GiStar(settings.alpha).fit(counts, study.weights(1))
     pipeline = time.perf_counter() - t0
-    # The service's own in-memory path: columns as its snapshot holds them (stored res-12
-    # cells, codes), then study, counts and Gi* as HotspotService does per request.
-    fine = pts.cells(12)
+    # The service's own in-memory path: columns as its snapshot holds them (the exact cell
+    # per resolution, codes), then study, counts and Gi* as HotspotService does per request.
+    # Only the analysed resolution's column is filled (the others are not read).
+    cells = np.zeros((len(exact), len(RESOLUTIONS)), dtype=np.int64)
+    cells[:, RESOLUTIONS.index(res)] = exact
     cat = pc.index_in(table["category"], value_set=pa.array(CATEGORIES)).to_numpy(False)
     src = pc.index_in(table["source"], value_set=pa.array(SOURCES)).to_numpy(False)
-    cols = IncidentColumns(1, fine, pts.t_us, cat.astype(np.int8), src.astype(np.int8))
+    cols = IncidentColumns(1, cells, pts.t_us, cat.astype(np.int8), src.astype(np.int8))
+    del table
     t1 = time.perf_counter()
     svc_study = Study(res, with_incident_cells(polyfill(area, res), cols.distinct_cells(res),
                                                None), "x")
     idx = cols.cell_index(res, svc_study.cells)
     svc_counts = np.bincount(idx, minlength=len(svc_study) + 1)[: len(svc_study)]
-    GiStar(settings.alpha).fit(svc_counts, svc_study.weights(1))
+    svc = GiStar(settings.alpha).fit(svc_counts, svc_study.weights(1))
     analysis = time.perf_counter() - t1
     import pandas as pd
 
+    assert (svc_study.cells == study.cells).all() and (svc_counts == counts).all()
+    assert np.abs(svc.z_ - gi.z_).max() < 1e-9
     frame = pd.DataFrame({"h3": to_str(study.cells), "count": counts, "gi_z": gi.z_})
     return analysis, pipeline, frame
 
@@ -251,10 +257,11 @@ def main(argv: list[str]) -> int:
             "process, 2 GiB limit), wall time of the job without the cluster's start "
             "(workers have imported the code). Peak RSS is the largest resident size of any "
             "worker process, sampled every 20 ms. *Service analysis in memory* is the "
-            "service's per-request path (study, counts from stored res-12 cells, Gi*, FDR) "
-            "once its snapshot is loaded; *single-process pipeline* does the batch's work in "
-            "one process (read the files, exact cells, count, Gi*). Load average at the end "
-            "of the last run ({sizes}): {load} on {cpus} cores shared with other jobs.")
+            "service's per-request path (study, counts from its stored exact cells, Gi*, FDR) "
+            "once its snapshot is loaded, checked equal to the batch; *single-process "
+            "pipeline* does the batch's work in one process (read the files, exact cells, "
+            "count, Gi*). Load average at the end of the last run ({sizes}): {load} on "
+            "{cpus} cores shared with other jobs.")
     lines += ["", note.format(res=args.res, sizes=", ".join(args.sizes.split(",")),
                               load=" / ".join(f"{v:.2f}" for v in load), cpus=os.cpu_count())]
     write_section("## Batch hotspots on Dask", lines)

@@ -253,3 +253,8 @@ def test_cli_failed_run_prints_one_line_and_writes_nothing(incidents_dir, dask_c
     bad = onemap("batch", "hotspots", str(tmp_path), "--out", str(out),
                  "--scheduler", dask_cluster.scheduler_address, env={})
     assert bad.returncode != 0 and "not a batch dataset" in bad.stderr
+    away = onemap("batch", "hotspots", str(incidents_dir), "--out", str(out),
+                  "--scheduler", "tcp://127.0.0.1:9", env={"ONEMAP_DASK_CONNECT_TIMEOUT_S": "2"})
+    assert away.returncode != 0 and "Traceback" not in away.stderr
+    assert "cannot reach the Dask scheduler" in away.stderr.strip().splitlines()[-1]
+    assert list(tmp_path.glob("*cells*")) == []
