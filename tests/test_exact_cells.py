@@ -216,3 +216,53 @@ def test_police_uk_counts_per_cell_equal_latlng_to_cell(empty_db, db_settings):
                 for x, y in zip(pts.lon, pts.lat, strict=True))
     assert moved > 0
     assert np.isclose(len(pts), len(crimes))
+
+
+def test_migration_backfills_existing_incidents(pg_server):
+    """Rows written before revision 0009 get their exact cells; the downgrade removes them."""
+    import psycopg
+    from alembic import command
+    from conftest import drop_database
+
+    from geo.db.migrate import alembic_config
+    from geo.db.urls import libpq_url, sqlalchemy_url, url_string
+    from geo.settings import DatabaseSettings
+
+    name = "onemap_test_exact_cells_migration"
+    with psycopg.connect(libpq_url(pg_server, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(libpq_url(pg_server, name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(pg_server, name)))
+    cfg = alembic_config(settings)
+    engine = make_engine(settings)
+    try:
+        command.upgrade(cfg, "0006")
+        rng = np.random.default_rng(9)
+        lon, lat = rng.uniform(118.0, 118.1, 3000), rng.uniform(36.76, 36.84, 3000)
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
+                "SELECT 'm' || i, 'grid', 'other', now(), 0, ST_SetSRID(ST_Point(x, y), 4326) "
+                "FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) "
+                "WITH ORDINALITY AS t(x, y, i)"), {"x": lon.tolist(), "y": lat.tolist()})
+        command.upgrade(cfg, "0009")
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                f"SELECT ST_X(geom), ST_Y(geom), {', '.join(COLUMNS)} FROM incidents")).all()
+            nullable = conn.execute(text(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                "'incidents' AND column_name LIKE 'h3\\_%' AND is_nullable = 'YES'")).scalar()
+        assert len(rows) == 3000 and nullable == 0
+        for x, y, *cells in rows:
+            assert cells == [h3.str_to_int(h3.latlng_to_cell(y, x, r)) for r in RESOLUTIONS]
+        command.downgrade(cfg, "0006")
+        with engine.connect() as conn:
+            left = conn.execute(text(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                "'incidents' AND column_name LIKE 'h3\\_%'")).scalar()
+        assert left == 0
+    finally:
+        engine.dispose()
+        drop_database(pg_server, name)

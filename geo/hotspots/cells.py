@@ -19,6 +19,7 @@ from scipy import sparse
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import InvalidInput
+from geo.h3cells import parents  # noqa: F401  (re-exported: one owner of the arithmetic)
 
 RES_RANGE = (6, 12)
 
@@ -45,17 +46,6 @@ def is_cell(cells: np.ndarray) -> np.ndarray:
     cells = np.asarray(cells, dtype=np.int64)
     mode = (cells >> np.int64(59)) & np.int64(15)
     return (cells > 0) & (mode == 1)
-
-
-def parents(cells: np.ndarray, res: int) -> np.ndarray:
-    """Parent cells at ``res`` of finer H3 integer cells, vectorised.
-
-    Same bit arithmetic as the SQL function ``onemap_h3_parent``.
-    """
-    cells = np.asarray(cells, dtype=np.int64)
-    res_mask = np.int64(15) << np.int64(52)
-    low = (np.int64(1) << np.int64((15 - res) * 3)) - np.int64(1)
-    return (cells & ~res_mask) | (np.int64(res) << np.int64(52)) | low
 
 
 def polyfill(area: BaseGeometry, res: int) -> np.ndarray:

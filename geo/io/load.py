@@ -250,9 +250,12 @@ def load_frame(
         report.repaired = clean.attrs.get("repaired", 0)
         report.messages.extend(clean.attrs.get("messages", []))
         if spec.name == "incidents" and not clean.empty:
-            clean["h3"] = h3_cells(clean, area.incident_h3_res)
-            for name, cells in exact_cells(clean.geometry.x, clean.geometry.y).items():
+            exact = exact_cells(clean.geometry.x, clean.geometry.y)
+            for name, cells in exact.items():
                 clean[name] = cells
+            finest = f"h3_{area.incident_h3_res}"
+            clean["h3"] = exact[finest] if finest in exact else h3_cells(
+                clean, area.incident_h3_res)
             clock.lap("h3")
         if not clean.empty:
             _write(engine, spec, clean, on_conflict, report, bar, settings, clock)
