@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "coverage", "response", "tiles", "map",
-         "load", "widget", "cases"]
+         "load", "widget", "cases", "batch"]
 
 
 def main(argv: list[str]) -> int:

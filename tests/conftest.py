@@ -209,3 +209,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI") and skipped and exitstatus == 0:
         reporter.write_line(f"CI: {skipped} test(s) skipped; skips are failures here", red=True)
         session.exitstatus = 1
+
+
+# --- Dask (batch analyses) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A real ``dask.distributed`` scheduler with two worker processes (not threads)."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           memory_limit="1GiB", dashboard_address=None)
+    yield cluster
+    cluster.close()

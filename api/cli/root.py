@@ -9,7 +9,8 @@ import typer
 # (module, name): a module either exposes `app` (a Typer group) or `command` (one command).
 GROUPS = [("api.cli.db", "db"), ("api.cli.keys", "keys"), ("api.cli.hotspots", "hotspots"),
           ("api.cli.coverage", "coverage"), ("api.cli.grids", "grids"),
-          ("api.cli.response", "response"), ("api.cli.cases", "cases")]
+          ("api.cli.response", "response"), ("api.cli.cases", "cases"),
+          ("api.cli.batch", "batch")]
 COMMANDS = [("api.cli.load", "load"), ("api.cli.export", "export"), ("api.cli.demo", "demo"),
             ("api.cli.serve", "serve"), ("api.cli.index", "index"),
             ("api.cli.report", "report")]
