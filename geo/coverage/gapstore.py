@@ -15,7 +15,7 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from geo.coverage.basis import read_basis
-from geo.coverage.gaps import GapFinder
+from geo.coverage.gaps import ON_EDGE_M, GapFinder
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.store import ewkb_hex
 from geo.coverage.summary import DEPENDS_ON, ResultCache, data_versions
@@ -25,6 +25,10 @@ from geo.settings import ServiceAreaSettings
 
 #: Smallest gap stored (m²); requests for smaller ones get these.
 FLOOR_M2 = 50.0
+#: Layers the stored gaps are computed from. Not ``grids``: gaps are cut along communities,
+#: and every planner edit of a draft plan writes ``grids`` (which made each read after an
+#: edit recompute the city's gaps: 4–8 s on the city demo).
+GAPS_DEPEND_ON = tuple(layer for layer in DEPENDS_ON if layer != "grids")
 
 _STALE_SQL = text(
     """
@@ -36,7 +40,9 @@ _STALE_SQL = text(
 _GAPS_SQL = """
     SELECT g.id, ST_AsBinary(g.geom) AS wkb, g.area_m2, g.incidents, g.open_incidents,
            g.nearest_camera_id,
-           g.nearest_camera_m, c.status AS nearest_camera_status, g.priority, g.community_code,
+           g.nearest_camera_m, c.status AS nearest_camera_status,
+           coalesce(g.nearest_camera_m < :on_edge, false) AS camera_inside,
+           g.priority, g.community_code,
            g.computed_at
     FROM coverage_gaps AS g LEFT JOIN cameras AS c ON c.id = g.nearest_camera_id
     WHERE g.area_m2 >= :min_area {bbox}
@@ -92,7 +98,7 @@ def refresh_gaps(engine: Engine, settings: CoverageSettings | None = None,
 
 def gaps_stale(conn: Connection) -> bool:
     """True when a layer the gaps depend on changed after they were stored."""
-    return bool(conn.execute(_STALE_SQL, {"deps": list(DEPENDS_ON)}).scalar())
+    return bool(conn.execute(_STALE_SQL, {"deps": list(GAPS_DEPEND_ON)}).scalar())
 
 
 def _check(min_area: float, limit: int, bbox) -> None:
@@ -120,7 +126,8 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
         stale = gaps_stale(conn)
     if stale:
         refresh_gaps(engine, settings, area)
-    where, params = "", {"min_area": max(min_area, FLOOR_M2), "limit": int(limit)}
+    where, params = "", {"min_area": max(min_area, FLOOR_M2), "limit": int(limit),
+                         "on_edge": ON_EDGE_M}
     if bbox is not None:
         where = "AND g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
         params.update(dict(zip(("x0", "y0", "x1", "y1"), map(float, bbox), strict=True)))
@@ -135,7 +142,7 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
 def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
     with engine.connect() as conn:
         key = ("gaps", str(engine.url), days, settings.gap_res, settings.gap_area_weight,
-               settings.attach_m, data_versions(conn))
+               settings.attach_m, data_versions(conn, GAPS_DEPEND_ON))
         found = cache.get(key) if cache is not None else None
         if found is None:
             found = find_gaps(conn, settings, area, days=days, min_area=FLOOR_M2)
@@ -156,7 +163,8 @@ def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
 
 def _feature(fid, geom, row: dict, rank: int) -> dict:
     props = {k: row.get(k) for k in ("area_m2", "incidents", "open_incidents", "nearest_camera_id",
-                                     "nearest_camera_m", "priority", "community_code")}
+                                     "nearest_camera_m", "camera_inside", "priority",
+                                     "community_code")}
     if "nearest_camera_status" in row:
         props["nearest_camera_status"] = row["nearest_camera_status"]
     for k, v in list(props.items()):
