@@ -20,6 +20,13 @@ from api.map import data
 from api.map.config import EmbedRequest, PageConfig
 from api.map.page import render_page
 from api.state import AppState
+from geo.dashboard.records import record
+from geo.dashboard.search import search
+from geo.dashboard.settings import DashboardSettings
+from geo.dashboard.stats import area_stats
+from geo.dashboard.trends import trends
+from geo.dashboard.window import Window
+from geo.gridplan.settings import GridPlanSettings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "map" / "static"
 
@@ -86,3 +93,56 @@ async def map_summary(
     view = data.ViewFilter.parse(bbox, from_, to, category, source)
     count = await run_in_threadpool(data.incident_count, state.engine, view)
     return {"incidents": count, "from": view.t0.isoformat(), "to": view.t1.isoformat()}
+
+
+def _window(from_: str, to: str, category: str | None, source: str | None) -> Window:
+    view = data.ViewFilter.parse("-180,-90,180,90", from_, to, category, source)
+    return Window(view.t0, view.t1, view.category, view.source)
+
+
+From = Annotated[str, Query(alias="from", description="ISO 8601 start (inclusive)")]
+To = Annotated[str, Query(description="ISO 8601 end (exclusive)")]
+
+
+@router.get("/map/stats")
+async def map_stats(
+    state: StateDep, from_: From, to: To,
+    level: Annotated[str, Query(description="street, community or grid")] = "community",
+    category: str | None = None, source: str | None = None,
+) -> dict:
+    """Statistics by area for the screen's table: incidents, rates, cameras, grid balance."""
+    window = _window(from_, to, category, source)
+    grid = GridPlanSettings()
+    units = await run_in_threadpool(area_stats, state.engine, level, window, grid.grid_target,
+                                    grid.grid_tolerance)
+    return {"level": level, "from": window.t0.isoformat(), "to": window.t1.isoformat(),
+            "count": len(units), "units": units}
+
+
+@router.get("/map/trends")
+async def map_trends(
+    state: StateDep, from_: From, to: To,
+    step: Annotated[str, Query(description="day or week")] = "day",
+    by: Annotated[str, Query(description="category or source")] = "category",
+    category: str | None = None, source: str | None = None,
+) -> dict:
+    """Incidents per day or week by category or source, with 环比 and 同比."""
+    window = _window(from_, to, category, source)
+    tz = DashboardSettings().timezone
+    return await run_in_threadpool(trends, state.engine, window, step, by, tz)
+
+
+@router.get("/map/search")
+async def map_search(
+    state: StateDep,
+    q: Annotated[str, Query(description="code, incident number or part of a name")],
+) -> dict:
+    """Grid and camera codes, posts, incident numbers and names → places to fly to."""
+    hits = await run_in_threadpool(search, state.engine, q, DashboardSettings().search_limit)
+    return {"query": q, "hits": hits}
+
+
+@router.get("/map/record/{kind}/{rid}")
+async def map_record(state: StateDep, kind: str, rid: int) -> dict:
+    """One row found by the search, with an incident's case history when kept."""
+    return await run_in_threadpool(record, state.engine, kind, rid)
