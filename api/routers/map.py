@@ -45,12 +45,30 @@ class CachedStatic(StaticFiles):
 router.mount("/static", CachedStatic(directory=STATIC_DIR, check_dir=False), name="static")
 
 
+# The topic APIs of DESIGN §9–§10 the page shows as panels when the app serves them.
+TOPIC_ROUTES: dict[str, tuple[str, ...]] = {
+    "response": ("/api/v1/response/areas", "/api/v1/response/summary"),
+    "cases": ("/api/v1/cases/warnings",),
+    "safety": ("/api/v1/safety-index",),
+    "report": ("/api/v1/reports/",),
+}
+
+
+def available_topics(request: Request, role: str) -> dict[str, bool]:
+    """Which topic panels this app can fill (none for a widget)."""
+    paths = [getattr(r, "path", "") for r in request.app.routes]
+    return {topic: role != "widget" and all(any(p.startswith(w) for p in paths) for w in wanted)
+            for topic, wanted in TOPIC_ROUTES.items()}
+
+
 async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -> HTMLResponse:
     bounds = await run_in_threadpool(data.service_bounds, state.engine)
     anchor = await run_in_threadpool(data.time_anchor, state.engine)
+    role = current_role(request)
     config = PageConfig(
-        settings=state.api, role=current_role(request), bounds=bounds, anchor=anchor,
+        settings=state.api, role=role, bounds=bounds, anchor=anchor,
         embed=embed, root_path=request.scope.get("root_path", ""),
+        extra={"topics": available_topics(request, role)},
     )
     html = await run_in_threadpool(render_page, config)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
