@@ -62,9 +62,10 @@ def test_merge_leaves_no_hole(draft: tuple[Engine, int]) -> None:
             WHERE x.plan_id = :p ORDER BY x.code, y.code LIMIT 1"""), {"p": plan}).one()
         # Bite 10 cm out of b's side of the shared edge, away from its ends.
         conn.execute(text("""
-            UPDATE grids y SET geom = ST_Multi(ST_Difference(y.geom, ST_Buffer(ST_LineInterpolatePoint(
-                ST_GeometryN(ST_LineMerge(ST_CollectionExtract(ST_Intersection(
-                    ST_Boundary(x.geom), ST_Boundary(y.geom)), 2)), 1), 0.5), 0.000001)))
+            UPDATE grids y SET geom = ST_Multi(ST_Difference(y.geom, ST_Buffer(
+                ST_LineInterpolatePoint(ST_GeometryN(ST_LineMerge(ST_CollectionExtract(
+                    ST_Intersection(ST_Boundary(x.geom), ST_Boundary(y.geom)), 2)), 1), 0.5),
+                0.000001)))
             FROM grids x WHERE x.plan_id = :p AND x.code = :a AND y.plan_id = :p AND y.code = :b
         """), {"p": plan, "a": a, "b": b})
     out = apply_edit(engine, plan, {"op": "merge", "grids": [a, b]}, actor="tester")
