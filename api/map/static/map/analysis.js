@@ -105,11 +105,12 @@
         var bw = body.parameters && body.parameters.bandwidth_m;
         var ws = pts.map(function (p) { return +p[2] || 1; }).sort(function (a, b) { return a - b; });
         // Neighbouring kernels overlap on screen and add up: leave head room above the peak.
-        // Scale to the 95th percentile: a few peaks no longer wash the rest out.
-        var max = ws.length ? 1.2 * ws[Math.floor(0.95 * (ws.length - 1))] : 1;
+        // Neighbouring kernels overlap on screen and add up: leave head room above the peak,
+        // but not so much that the ramp's upper half is never reached.
+        var max = ws.length ? 1.6 * ws[ws.length - 1] : 1;
         var radius = heatRadius(bw), I = S.C.intensity;
         var layer = new PaneHeat(pts, {
-          pane: onemap.paneFor("heatmap"), radius: radius, blur: Math.min(30, radius * 0.6), minOpacity: 0.25,
+          pane: onemap.paneFor("heatmap"), radius: radius, blur: Math.min(30, radius * 0.6), minOpacity: 0.12,
           max: max, maxZoom: onemap.map.getZoom(),
           gradient: { 0.1: I[0], 0.3: I[1], 0.55: I[2], 0.8: I[3], 1.0: I[4] },
         });

@@ -176,9 +176,20 @@
   // shows a few hundred sized circles instead of thousands of dots.
   function clusteredPoints(key, spec) {
     var opts = { style: spec.style, popup: spec.popup, params: null };
-    var clusters = vectorLayer(key, spec.tile, opts);
+    // Tiles of zoom 13 are drawn scaled by 2^(z-13): draw circles that much smaller.
+    var clusterStyle = function (p, z) {
+      var s = spec.style(p, z), k = Math.pow(2, Math.max(0, onemap.map.getZoom() - 13));
+      s.radius = (s.radius || 4) / k;
+      s.weight = (s.weight || 1) / k;
+      return s;
+    };
+    var clusters = vectorLayer(key, spec.tile, { style: clusterStyle, popup: spec.popup, params: null });
     clusters.options.maxNativeZoom = 13;
     clusters.options.maxZoom = spec.clusterUntil;
+    onemap.map.on("zoomend", function () {
+      var z = onemap.map.getZoom();
+      if (onemap.map.hasLayer(clusters) && z > 13 && z <= spec.clusterUntil) clusters.redraw();
+    });
     var points = vectorLayer(key, spec.tile, opts);
     points.options.minZoom = spec.clusterUntil + 1;
     var group = L.layerGroup([clusters, points]);

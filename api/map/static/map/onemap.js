@@ -20,6 +20,8 @@
       var i = PANE_ORDER.indexOf(key);
       var pane = map.createPane(name);
       pane.style.zIndex = key === "base" ? 250 : 380 + 10 * (i < 0 ? PANE_ORDER.length : i);
+      // The heatmap is context: grids and labels stay readable through it.
+      if (key === "heatmap") pane.style.opacity = "0.75";
     }
     return name;
   }

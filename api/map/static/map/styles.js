@@ -4,9 +4,10 @@
   var onemap = (window.onemap = window.onemap || {});
 
   // One colour scheme per meaning, all colour-blind safe (ColorBrewer / Okabe–Ito):
-  // grid balance PuOr (purple under, orange over, grey within the band); cameras one teal
-  // hue (darker = higher class); incident categories Okabe–Ito; intensity (heatmap, widget
-  // cells) YlOrRd; Gi* hot/cold RdBu; gap priority RdPu; places muted qualitative.
+  // grid balance PRGn (purple under, green over, grey within the band); cameras neutral
+  // greys (darker = higher class: infrastructure, not an alarm); incident categories
+  // Okabe–Ito; intensity (heatmap, widget cells) YlOrRd; Gi* hot/cold RdBu; gap priority
+  // RdPu; places muted qualitative.
   var C = {
     land: "#f3f1ec",
     water: "#a9cce6",
@@ -15,9 +16,9 @@
     buildingLine: "#c9c3b6",
     roadCasing: "#cfc8b8",
     admin: { district: "#6c5b8e", street: "#8b7bab", community: "#b3a8c8" },
-    grid: { under: "#5e3c99", ok: "#8c8c8c", over: "#e66101" },
-    camera: { A: "#01665e", B: "#35978f", C: "#80cdc1" },
-    cameraCluster: "#01665e",
+    grid: { under: "#762a83", ok: "#8c8c8c", over: "#1b7837" },
+    camera: { A: "#1a1a1a", B: "#4d4d4d", C: "#878787" },
+    cameraCluster: "#333333",
     hot: { 3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#cccccc", "-1": "#d1e5f0", "-2": "#67a9cf", "-3": "#2166ac" },
     emerging: {
       new: "#ff00ff", consecutive: "#ff8ab4", intensifying: "#b2182b", persistent: "#ef6548",
@@ -36,7 +37,7 @@
     gap: ["#fcc5c0", "#f768a1", "#ae017e"],
     buildingLayer: { line: "#8d8676", fill: "#cbc3b2" },
     road: "#f0a830",
-    view: "#35978f",
+    view: "#4d4d4d",
   };
   // Widget count cells: lower bounds of the five intensity classes.
   var COUNT_BREAKS = [1, 10, 25, 50, 100];
