@@ -105,7 +105,10 @@
       : c.pct ? (c.key === "balance" && st.level === "grid" ? (v > 0 ? "+" : "") : "") + (100 * v).toFixed(1) + "%"
       : c.digits ? Number(v).toFixed(c.digits) : U.fmt(v);
     var td = el("td", { class: "om-num", "data-col": c.key, text: text });
-    if (c.bar && max > 0) td.style.background = "linear-gradient(90deg, rgba(253,141,60,.55) " + (100 * v / max).toFixed(1) + "%, transparent 0)";
+    if (c.bar && max > 0) {
+      td.classList.add("om-bar-cell");
+      td.appendChild(el("i", { class: "om-bar", style: "width:" + (100 * v / max).toFixed(1) + "%" }));
+    }
     return td;
   }
 
@@ -352,6 +355,8 @@
       ui[k + "Box"].style.display = k === tab ? "block" : "none";
       ui.tabs.querySelector('[data-tab="' + k + '"]').classList.toggle("om-active", k === tab);
     });
+    // The open dock takes the right-hand column: the layer list folds to its button.
+    if (onemap.layerControl) { if (tab) onemap.layerControl.collapse(); else onemap.layerControl.expand(); }
     if (tab === "stats") loadStats();
     if (tab === "trend") loadTrend();
     if (tab === "topics") onemap.topics.render(ui.topicsBox);

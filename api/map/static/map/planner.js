@@ -379,6 +379,7 @@
   function setActive(on) {
     st.active = on;
     ui.panel.style.display = on ? "block" : "none";
+    if (onemap.layerControl) { if (on) onemap.layerControl.collapse(); else onemap.layerControl.expand(); }
     ui.toggle.textContent = on ? t("pl.close") : t("pl.open");
     ui.toggle.classList.toggle("om-active", on);
     var b = onemap.overlays.buildings;
@@ -405,8 +406,10 @@
     render();
   }
 
+  // On the right, under the summary: the left column holds the filters and the legend
+  // (the grid colour key must stay in view while planning).
   var PlannerControl = L.Control.extend({
-    options: { position: "topleft" },
+    options: { position: "topright" },
     onAdd: function () {
       ui.toggle = el("button", { type: "button", id: "om-planner-toggle", text: t("pl.open"), onclick: function () { setActive(!st.active); } });
       ui.plan = el("select", { id: "om-plan", onchange: function () { openPlan(ui.plan.value); } });
