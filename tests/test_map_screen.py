@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text
 from test_map_browser import (
     Server,
     Watched,
-    browser,  # noqa: F401  (fixture)
+    browser,  # noqa: F401, F811  (fixture)
     demo,  # noqa: F401  (fixture)
     demo_engine,  # noqa: F401  (fixture)
     drawn,
@@ -44,7 +44,8 @@ pytestmark = pytest.mark.browser
 
 SHOTS = ROOT / "docs" / "screenshots"
 CLICK_AT = """([lat, lon]) => { const p = onemap.map.latLngToContainerPoint([lat, lon]);
-  const r = onemap.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }"""
+  const r = onemap.map.getContainer().getBoundingClientRect();
+  return [r.left + p.x, r.top + p.y]; }"""
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +93,9 @@ def test_every_clickable_layer_opens_its_popup(server: Server, browser: Browser,
             "SELECT code, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM cameras "
             "ORDER BY id LIMIT 1")).mappings().one()
         place = conn.execute(text(
-            "SELECT name, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat "
-            "FROM places WHERE key ORDER BY id LIMIT 1")).mappings().one()
+            "SELECT name, ST_X(ST_PointOnSurface(geom)) AS lon, "
+            "ST_Y(ST_PointOnSurface(geom)) AS lat FROM places WHERE key ORDER BY id LIMIT 1")
+                             ).mappings().one()
         inc = conn.execute(text(
             "SELECT category, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incidents "
             "WHERE occurred_at > (SELECT max(occurred_at) - interval '30 days' FROM incidents) "
@@ -239,7 +241,8 @@ def test_filters_layers_and_view_live_in_the_url(server: Server,
     assert f["days"] == 7 and f["category"] == "dispute"
     assert p2.input_value("#om-category") == "dispute"
     assert p2.evaluate("onemap.map.getZoom()") == 16
-    on = p2.evaluate("Object.keys(onemap.overlays).filter(k => onemap.map.hasLayer(onemap.overlays[k]))")
+    on = p2.evaluate("Object.keys(onemap.overlays)"
+                     ".filter(k => onemap.map.hasLayer(onemap.overlays[k]))")
     assert "incidents" in on and "cameras" not in on
     assert p2.locator('button[data-days="7"].om-active').count() == 1
     clean(w2, server)
@@ -336,7 +339,7 @@ def test_statistics_sort_zoom_and_export_as_many_rows_as_the_api(
     page.close()
 
 
-def test_trends_follow_the_time_filter(server: Server, browser: Browser,
+def test_trends_follow_the_time_filter(server: Server, browser: Browser,  # noqa: F811
                                        demo_engine: Engine) -> None:  # noqa: F811
     w = open_page(browser, server.url + "/map")
     page = w.page
@@ -369,7 +372,8 @@ def no_incidents(pg_server: DatabaseSettings, _small_demo_template) -> Iterator[
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM incidents"))
     engine.dispose()
-    s = start_server(settings.database_url or "", ROOT / "data" / "screenshots" / "server-noinc.log")
+    log = ROOT / "data" / "screenshots" / "server-noinc.log"
+    s = start_server(settings.database_url or "", log)
     yield s
     stop_server(s)
     drop_database(pg_server, name)
@@ -430,7 +434,8 @@ def test_planner_picks_grids_drags_boxes_and_publishes_with_confirmation(
     wait_drawn(page, "buildings")
     page.click("#om-box")
     box = page.evaluate("(() => { const r = onemap.map.getContainer().getBoundingClientRect(); "
-                        "return [r.left + r.width / 2, r.top + r.height / 2]; })()")
+                        "return [r.left + r.width / 2, r.top + r.height / 2, "
+                        "r.width / 2, r.height / 2]; })()")
     page.mouse.move(box[0] - 120, box[1] - 90)
     page.mouse.down()
     page.mouse.move(box[0], box[1], steps=5)
@@ -439,10 +444,10 @@ def test_planner_picks_grids_drags_boxes_and_publishes_with_confirmation(
     page.wait_for_function("Number(document.getElementById('om-selected-count').textContent) > 0",
                            timeout=15_000)
     sel = page.evaluate("Object.keys(onemap.planner.state.selected).map(Number)")
-    bounds = page.evaluate("(() => { const a = onemap.map.containerPointToLatLng([%f, %f]), "
-                           "b = onemap.map.containerPointToLatLng([%f, %f]); "
-                           "return [a.lng, b.lat, b.lng, a.lat]; })()" % (
-                               800 - 120, 450 - 90, 800 + 120, 450 + 90))
+    bounds = page.evaluate("""([cx, cy]) => {
+        const a = onemap.map.containerPointToLatLng([cx - 120, cy - 90]),
+              b = onemap.map.containerPointToLatLng([cx + 120, cy + 90]);
+        return [a.lng, b.lat, b.lng, a.lat]; }""", [box[2], box[3]])
     with demo_engine.connect() as conn:
         inside = set(conn.execute(text(
             "SELECT m.building_id FROM grid_members m JOIN buildings b ON b.id = m.building_id "
@@ -455,7 +460,7 @@ def test_planner_picks_grids_drags_boxes_and_publishes_with_confirmation(
     # Split the target: the panel says what changed; publish asks first, with the diff.
     page.fill("#om-split-k", "2")
     page.click("#om-split")
-    page.wait_for_function(f"document.getElementById('om-plan-version').textContent !== '1'",
+    page.wait_for_function("document.getElementById('om-plan-version').textContent !== '1'",
                            timeout=30_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "planner.png"))
@@ -523,8 +528,8 @@ def test_widget_shades_cells_by_count_with_a_legend(server: Server, browser: Bro
     wait_drawn(page, "incidents")
     fills = page.eval_on_selector_all(
         ".leaflet-ol-incidents-pane path", "els => els.map(e => e.getAttribute('fill'))")
-    opac = page.eval_on_selector_all(
-        ".leaflet-ol-incidents-pane path", "els => els.map(e => Number(e.getAttribute('fill-opacity')))")
+    opac = page.eval_on_selector_all(".leaflet-ol-incidents-pane path",
+                                     "els => els.map(e => Number(e.getAttribute('fill-opacity')))")
     assert len(set(fills)) >= 3, set(fills)  # shaded by count, not one colour
     assert max(opac) < 0.7  # the grids show through
     assert page.inner_text('span[data-layer="incidents"]') == "事件（H3格计数）"
