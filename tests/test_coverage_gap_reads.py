@@ -3,12 +3,13 @@ planner's draft edits do not make every read recompute the city's gaps."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.coverage.gapstore import gap_features, gaps_stale, refresh_gaps
+from geo.coverage.gapstore import Refresher, gap_features, gaps_stale, refresh_gaps
 from geo.coverage.views import refresh_all
 from geo.db.engine import make_engine
 from geo.gridplan import plans
@@ -65,3 +66,34 @@ def test_a_draft_edit_does_not_make_the_stored_gaps_stale(covered: Engine) -> No
     with covered.connect() as conn:
         now = conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar_one()
     assert now == stamp
+
+
+def test_stale_gaps_are_served_at_once_and_refreshed_in_the_background(
+        small_demo_copy: DatabaseSettings) -> None:
+    engine = make_engine(small_demo_copy)
+    try:
+        refresher = Refresher()
+        refresh_all(engine)
+        # Never computed: the first read computes (nothing to serve yet).
+        first = gap_features(engine, limit=5, refresher=refresher)
+        assert first["features"] and first["stale"] is False and not refresher.running
+        with engine.begin() as conn:  # a new incident in the middle of the city
+            conn.execute(text("""
+                INSERT INTO incidents (external_id, source, category, occurred_at, geom, h3)
+                SELECT 'gap-read-1', '12345', 'other', max(occurred_at),
+                       ST_SetSRID(ST_MakePoint(118.05, 36.80), 4326), 0 FROM incidents"""))
+            stamp = conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar()
+        t = time.perf_counter()
+        again = gap_features(engine, limit=5, refresher=refresher)
+        assert time.perf_counter() - t < 1.0
+        assert again["stale"] is True
+        assert [f["id"] for f in again["features"]] == [f["id"] for f in first["features"]]
+        deadline = time.monotonic() + 120
+        while refresher.running and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with engine.connect() as conn:
+            assert not gaps_stale(conn)
+            assert conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar() > stamp
+        assert gap_features(engine, limit=5, refresher=refresher)["stale"] is False
+    finally:
+        engine.dispose()

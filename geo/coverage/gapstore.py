@@ -7,6 +7,8 @@ written. Requests for another window are computed on the fly.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -30,6 +32,8 @@ FLOOR_M2 = 50.0
 #: edit recompute the city's gaps: 4–8 s on the city demo).
 GAPS_DEPEND_ON = tuple(layer for layer in DEPENDS_ON if layer != "grids")
 
+# Stale gaps are served (while refreshed) only when there are stored gaps to serve.
+_EVER_SQL = text("SELECT EXISTS (SELECT 1 FROM coverage_gaps)")
 _STALE_SQL = text(
     """
     SELECT coalesce(max(changed_at) FILTER (WHERE layer = ANY(:deps)), '-infinity')
@@ -96,6 +100,36 @@ def refresh_gaps(engine: Engine, settings: CoverageSettings | None = None,
     return len(gaps)
 
 
+class Refresher:
+    """Runs one refresh at a time in a background thread.
+
+    A request while one runs starts nothing; a change the running refresh missed leaves
+    the gaps stale, and the next read starts another.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """True while a refresh runs."""
+        return self._lock.locked()
+
+    def submit(self, job: Callable[[], object]) -> bool:
+        """Start ``job`` unless one runs; True when started."""
+        if not self._lock.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=run, name="gaps-refresh", daemon=True).start()
+        return True
+
+
 def gaps_stale(conn: Connection) -> bool:
     """True when a layer the gaps depend on changed after they were stored."""
     return bool(conn.execute(_STALE_SQL, {"deps": list(GAPS_DEPEND_ON)}).scalar())
@@ -115,8 +149,13 @@ def _check(min_area: float, limit: int, bbox) -> None:
 def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, limit: int = 100,
                  days: int | None = None, settings: CoverageSettings | None = None,
                  area: ServiceAreaSettings | None = None,
-                 cache: ResultCache | None = None) -> dict:
-    """Gaps as a GeoJSON FeatureCollection, best first (recomputed when stale)."""
+                 cache: ResultCache | None = None, refresher: Refresher | None = None) -> dict:
+    """Gaps as a GeoJSON FeatureCollection, best first.
+
+    Stale stored gaps (a layer they depend on changed since) are recomputed first — or,
+    with a ``refresher`` and gaps stored before, served at once marked ``stale: true``
+    while the refresher recomputes them (a city's gaps take seconds; the map must not).
+    """
     settings = settings or CoverageSettings()
     min_area = settings.gap_min_area_m2 if min_area is None else float(min_area)
     _check(min_area, limit, bbox)
@@ -124,8 +163,12 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
         return _adhoc(engine, bbox, min_area, limit, days, settings, area, cache)
     with engine.connect() as conn:
         stale = gaps_stale(conn)
-    if stale:
+        stored = bool(conn.execute(_EVER_SQL).scalar())
+    if stale and refresher is not None and stored:
+        refresher.submit(lambda: refresh_gaps(engine, settings, area))
+    elif stale:
         refresh_gaps(engine, settings, area)
+        stale = False
     where, params = "", {"min_area": max(min_area, FLOOR_M2), "limit": int(limit),
                          "on_edge": ON_EDGE_M}
     if bbox is not None:
@@ -136,7 +179,8 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
     feats = [_feature(r["id"], shapely.from_wkb(r["wkb"]), dict(r), i + 1)
              for i, r in enumerate(rows)]
     return {"type": "FeatureCollection", "features": feats,
-            "min_area_m2": params["min_area"], "window_days": settings.window_days}
+            "min_area_m2": params["min_area"], "window_days": settings.window_days,
+            "stale": stale}
 
 
 def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:

@@ -87,7 +87,22 @@
       var label = key === "incidents" && cfg.role === "widget" ? "layer.incident_cells" : "layer." + key;
       named['<span class="om-layer-name" data-layer="' + key + '">' + onemap.util.t(label) + "</span>"] = layer;
     });
-    (fromUrl.layers || cfg.visible).forEach(function (key) { if (onemap.overlays[key]) onemap.overlays[key].addTo(map); });
+    // When each opening layer has drawn (benchmarks read ``onemap.metrics.drawn``).
+    onemap.metrics.drawn = {};
+    (fromUrl.layers || cfg.visible).forEach(function (key) {
+      var layer = onemap.overlays[key];
+      if (!layer) return;
+      var parts = layer instanceof L.LayerGroup && !layer.onemapRefilter ? layer.getLayers() : [layer];
+      var left = parts.length;
+      var done = function () { left -= 1; if (left === 0 && onemap.metrics.drawn[key] === undefined) onemap.metrics.drawn[key] = performance.now(); };
+      var z = map.getZoom();
+      parts.forEach(function (p) {
+        if (p instanceof onemap.analysis.FetchedLayer) p.once("onemap:loaded", done);
+        else if (p instanceof L.GridLayer && z >= (p.options.minZoom || 0) && z <= p.options.maxZoom) p.once("load", done);
+        else done();
+      });
+      layer.addTo(map);
+    });
     onemap.layerControl = L.control.layers(bases.all, named, { collapsed: cfg.embed, position: "topright" });
 
     if (!cfg.embed) {
