@@ -5,6 +5,7 @@ Also the small JSON the page reads for labels and its summary panel, and ``/stat
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from api.auth import current_role
 from api.deps import StateDep
 from api.map import data
-from api.map.config import EmbedRequest, PageConfig
+from api.map.config import DEFAULT_WINDOW_DAYS, EmbedRequest, PageConfig
 from api.map.page import render_page
 from api.state import AppState
 from geo.dashboard.records import record
@@ -65,10 +66,17 @@ async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -
     bounds = await run_in_threadpool(data.service_bounds, state.engine)
     anchor = await run_in_threadpool(data.time_anchor, state.engine)
     role = current_role(request)
+    extra: dict = {"topics": available_topics(request, role)}
+    if role != "widget":
+        # Incidents of the opening window, so the page's analysis layers need not ask first.
+        t1 = anchor + timedelta(seconds=1)
+        t0 = t1 - timedelta(days=DEFAULT_WINDOW_DAYS)
+        view = data.ViewFilter(bounds, t0, t1)
+        n = await run_in_threadpool(data.incident_count, state.engine, view)
+        extra["windowCount"] = {"from": t0.isoformat(), "to": t1.isoformat(), "incidents": n}
     config = PageConfig(
         settings=state.api, role=role, bounds=bounds, anchor=anchor,
-        embed=embed, root_path=request.scope.get("root_path", ""),
-        extra={"topics": available_topics(request, role)},
+        embed=embed, root_path=request.scope.get("root_path", ""), extra=extra,
     )
     html = await run_in_threadpool(render_page, config)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
