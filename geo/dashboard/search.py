@@ -53,8 +53,8 @@ def search(engine: Engine, query: str, limit: int = 12) -> list[dict]:
 
     Examples
     --------
-    >>> _escape("50%_a")
-    '50\\\\%\\\\_a'
+    >>> print(_escape("50%_a"))
+    50\%\_a
     """
     q = (query or "").strip()
     if not q:
