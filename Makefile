@@ -4,11 +4,12 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 ONEMAP := $(VENV)/bin/onemap
 STAMP := $(VENV)/.onemap-installed
+LOCK  := requirements.lock
 ASSETS := api/map/static/vendor/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup system venv assets run test bench lint clean-db
+.PHONY: setup system venv assets run test bench lint lock clean-db
 
 setup: system venv assets
 
@@ -17,15 +18,23 @@ system:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs exactly the locked versions (hash-checked); the project itself goes in editable,
+# without dependencies and with the locked setuptools (no build isolation).
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip setuptools wheel
-	@$(PY) -m pip install -q -e '.[dev,bench]'
+	@$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	@$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Refresh the lock after changing dependencies in pyproject.toml (see README, "Dependencies").
+lock: venv
+	@$(VENV)/bin/uv pip compile pyproject.toml scripts/build-tools.in --extra dev --extra bench \
+		--generate-hashes --python $(PY) --quiet -o $(LOCK)
+	@echo "lock: wrote $(LOCK); run make setup to install it"
 
 assets: $(ASSETS)
 
-$(ASSETS): api/map/package.json
+$(ASSETS): api/map/package.json api/map/package-lock.json
 	@bash scripts/install-assets.sh
 	@touch $(ASSETS)
 

@@ -3,7 +3,8 @@
 # into api/map/static/vendor, so the page never asks a CDN.
 set -euo pipefail
 cd "$(dirname "$0")/../api/map"
-npm install --no-audit --no-fund --loglevel=error >/dev/null
+# npm ci installs exactly what package-lock.json records (and fails when it disagrees with package.json).
+npm ci --no-audit --no-fund --loglevel=error >/dev/null
 V=static/vendor
 rm -rf "$V"; mkdir -p "$V/leaflet" "$V/vectorgrid" "$V/heat" "$V/geoman"
 cp -r node_modules/leaflet/dist/. "$V/leaflet/"
