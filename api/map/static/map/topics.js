@@ -43,7 +43,7 @@
         }),
         L.geoJSON(unreached, {
           pane: onemap.paneFor("cases"),
-          pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 5, color: "#000", weight: 1.5, fillColor: "#fff", fillOpacity: 1 }); },
+          pointToLayer: function (f, ll) { return L.circleMarker(ll, { pane: onemap.paneFor("cases"), radius: 5, color: "#000", weight: 1.5, fillColor: "#fff", fillOpacity: 1 }); },
           onEachFeature: popup(function (p) { return p.name || t("p11.unreached"); }, ["name", "kind"]),
         }),
       ]).addTo(onemap.map);
@@ -62,7 +62,7 @@
         pane: onemap.paneFor("cases"),
         pointToLayer: function (f, ll) {
           var c = LIGHT[f.properties.light || f.properties.level || f.properties.warning] || "#888";
-          return L.circleMarker(ll, { radius: 5, color: "#fff", weight: 1, fillColor: c, fillOpacity: 0.95 });
+          return L.circleMarker(ll, { pane: onemap.paneFor("cases"), radius: 5, color: "#fff", weight: 1, fillColor: c, fillOpacity: 0.95 });
         },
         onEachFeature: popup(function (p) { return p.external_id || t("kind.incident"); }, ["external_id", "category", "department", "status", "occurred_at"]),
       }).addTo(onemap.map);
