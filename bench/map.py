@@ -217,6 +217,14 @@ def gap_times(url: str, settings: DatabaseSettings, runs: int = 15) -> dict:
         return 1000 * (time.perf_counter() - t)
 
     first = one()
+    # Steady state: wait until a background refresh (if the first call found the gaps stale)
+    # is done, so the warm calls do not share the server's CPU with it.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        body = httpx.get(url + "/api/v1/coverage/gaps", params={"limit": 1}, timeout=120).json()
+        if not body.get("stale"):
+            break
+        time.sleep(2)
     warm = statistics.median(one() for _ in range(runs))
     engine = make_engine(settings)
     try:
@@ -266,7 +274,8 @@ def report(cold: list[dict], warm: list[dict], counts: dict, gaps: dict) -> list
         + ", ".join(f"{k} {v:.0f} ms" for k, v in layer_med.items())
         + f" — slowest {layers_worst:.0f} ms vs target < {LAYERS_MS:.0f} ms.",
         "",
-        f"`GET /api/v1/coverage/gaps?limit=5`: first call {gaps['first']:.0f} ms, warm median "
+        f"`GET /api/v1/coverage/gaps?limit=5`: first call {gaps['first']:.0f} ms (stored gaps, "
+        "recomputed in the background when stale), warm median "
         f"{gaps['warm']:.0f} ms, right after a planner's draft edit {gaps['after_edit']:.0f} ms "
         f"(target < {GAPS_MS:.0f} ms).",
         "",

@@ -312,6 +312,12 @@ def test_statistics_sort_zoom_and_export_as_many_rows_as_the_api(
     assert (b[2] - b[0]) < 4 * (x1 - x0) + 0.01
     assert top["name"] in page.inner_text("#om-focus")
     assert "focus=grid" in page.url
+    # The focus comes back with the URL.
+    again = open_page(browser, page.url)
+    again.page.wait_for_function("document.getElementById('om-focus').textContent !== ''")
+    assert top["name"] in again.page.inner_text("#om-focus")
+    clean(again, server)
+    again.page.close()
     # CSV of what is on screen: one line per unit of the API, plus the header.
     with page.expect_download() as dl:
         page.click("#om-export-csv")
@@ -358,6 +364,31 @@ def test_trends_follow_the_time_filter(server: Server, browser: Browser,  # noqa
     page.click('.om-by[data-value="source"]')
     page.wait_for_function("onemap.panels.state.trend.by === 'source'")
     assert page.locator("#om-trend-chart polyline").count() == 5
+    clean(w, server)
+    page.close()
+
+
+def test_weekly_hotspots_play_back_and_restore_the_filter(server: Server,
+                                                          browser: Browser) -> None:  # noqa: F811
+    w = open_page(browser, server.url + "/map?days=30")
+    page = w.page
+    before = page.evaluate("onemap.filterParams()")
+    page.click("#om-tab-trend")
+    page.click("#om-play")
+    seen = set()
+    deadline = time.monotonic() + 90
+    while len(seen) < 3 and time.monotonic() < deadline:
+        f = page.evaluate("onemap.filterParams()")
+        if f["from"] != before["from"]:
+            seen.add(f["from"])
+            days = (page.evaluate("new Date(onemap.filter.to) - new Date(onemap.filter.from)")
+                    / 864e5)
+            assert days == 7
+        page.wait_for_timeout(200)
+    assert len(seen) >= 3, seen
+    assert page.evaluate("onemap.map.hasLayer(onemap.overlays.hotspots)")
+    page.click("#om-play")  # stop
+    assert page.evaluate("onemap.filterParams()") == before
     clean(w, server)
     page.close()
 

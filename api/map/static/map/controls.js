@@ -189,7 +189,7 @@
     }
     if (onemap.coverage === undefined) {
       onemap.coverage = null;
-      onemap.analysis.coverageShare().then(function (v) {
+      (onemap.drawnAll || Promise.resolve()).then(onemap.analysis.coverageShare).then(function (v) {
         onemap.coverage = v;
         setText("om-sum-coverage", v === null ? "—" : v.toFixed(1) + "%");
       });

@@ -89,12 +89,28 @@
     });
     // When each opening layer has drawn (benchmarks read ``onemap.metrics.drawn``).
     onemap.metrics.drawn = {};
-    (fromUrl.layers || cfg.visible).forEach(function (key) {
+    var opening = (fromUrl.layers || cfg.visible).filter(function (k) { return onemap.overlays[k]; });
+    // Resolves once every opening layer has drawn (or after 5 s): secondary requests (the
+    // coverage figure) wait for it instead of competing with the first view.
+    onemap.drawnAll = new Promise(function (resolve) {
+      var check = function () {
+        if (opening.every(function (k) { return onemap.metrics.drawn[k] !== undefined; })) resolve();
+      };
+      onemap.metrics.onDrawn = check;
+      setTimeout(resolve, 5000);
+      setTimeout(check, 0);
+    });
+    opening.forEach(function (key) {
       var layer = onemap.overlays[key];
-      if (!layer) return;
       var parts = layer instanceof L.LayerGroup && !layer.onemapRefilter ? layer.getLayers() : [layer];
       var left = parts.length;
-      var done = function () { left -= 1; if (left === 0 && onemap.metrics.drawn[key] === undefined) onemap.metrics.drawn[key] = performance.now(); };
+      var done = function () {
+        left -= 1;
+        if (left === 0 && onemap.metrics.drawn[key] === undefined) {
+          onemap.metrics.drawn[key] = performance.now();
+          onemap.metrics.onDrawn();
+        }
+      };
       var z = map.getZoom();
       parts.forEach(function (p) {
         if (p instanceof onemap.analysis.FetchedLayer) p.once("onemap:loaded", done);

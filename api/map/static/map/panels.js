@@ -423,10 +423,28 @@
     },
   });
 
+  // A focus named in the URL (``focus=community:CODE``): outline it again, keep the view.
+  function restoreFocus() {
+    var f = new URLSearchParams(window.location.search).get("focus");
+    var m = f && /^(street|community|grid):(.+)$/.exec(f);
+    if (!m) return;
+    var p = onemap.filterParams();
+    U.api("/map/stats" + U.qs({ level: m[1], from: p.from, to: p.to })).then(function (r) {
+      var u = r.body.units.filter(function (x) { return x.code === m[2]; })[0];
+      if (!u) return;
+      onemap.focus = { level: m[1], code: u.code, name: u.name, bbox: u.bbox };
+      focusOutline(u.bbox);
+      ui.focus.textContent = t("stats.filter_on") + u.name;
+      ui.focusBox.style.display = "flex";
+      onemap.controls.writeUrl();
+    }).catch(function () {});
+  }
+
   function init(map) {
     ui.printHead = el("div", { class: "om-print-head", id: "om-print-head" });
     document.body.appendChild(ui.printHead);
     new DockControl().addTo(map);
+    restoreFocus();
     onemap.onFilter = onemap.onFilter || [];
     onemap.onFilter.push(function () {
       if (st.tab === "stats") loadStats();
