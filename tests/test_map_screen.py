@@ -106,6 +106,17 @@ def test_every_clickable_layer_opens_its_popup(server: Server, browser: Browser,
               SELECT name, ST_PointOnSurface(ST_Buffer(geom::geography, -120)::geometry) AS p
               FROM admin_areas WHERE level = 'community' ORDER BY code LIMIT 1) q""")
                           ).mappings().one()
+        bld = conn.execute(text("""
+            SELECT b.kind, ST_X(p) AS lon, ST_Y(p) AS lat FROM buildings b
+            CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom) AS p) q
+            WHERE b.kind = 'low_rise' AND GeometryType(b.geom) IN ('POLYGON', 'MULTIPOLYGON')
+            ORDER BY ST_Area(b.geom) DESC LIMIT 1""")).mappings().one()
+        grid = conn.execute(text("""
+            SELECT a.name AS community, ST_X(p) AS lon, ST_Y(p) AS lat
+            FROM grids g JOIN grid_plans gp ON gp.id = g.plan_id AND gp.status = 'active'
+            JOIN admin_areas a ON a.code = g.community_code
+            CROSS JOIN LATERAL (SELECT ST_PointOnSurface(g.geom) AS p) q
+            ORDER BY g.code LIMIT 1""")).mappings().one()
     zh = {"dispute": "矛盾纠纷", "public_order": "治安", "hazard": "安全隐患",
           "livelihood": "民生诉求", "city_management": "城市管理", "other": "其他"}
     cases = [
@@ -113,6 +124,8 @@ def test_every_clickable_layer_opens_its_popup(server: Server, browser: Browser,
         (("places",), place, 18, place["name"]),
         (("incidents",), inc, 18, zh[inc["category"]]),
         (("admin_areas",), com, 16, com["name"]),
+        (("buildings",), bld, 18, "低层住宅"),  # kinds and community codes read as words
+        (("grids",), grid, 17, grid["community"]),
     ]
     for layers, where, zoom, expect in cases:
         only(page, layers)
