@@ -613,6 +613,58 @@ def test_print_layout_has_title_legend_scale_and_date(server: Server,
     page.close()
 
 
+def test_planner_splits_then_merges_by_clicking_grids(server: Server, browser: Browser,  # noqa: F811
+                                                      demo_engine: Engine) -> None:  # noqa: F811
+    """Split keeps the name and worker in both halves; merging the halves back by clicking
+    them on the map leaves one grid with no hole."""
+    w = open_page(browser, server.url + "/map")
+    page = w.page
+    page.click("#om-planner-toggle")
+    page.click("#om-new-draft")
+    page.wait_for_function("onemap.planner.state.plan && onemap.planner.state.grids && "
+                           "document.getElementById('om-plan-version').textContent !== '—'",
+                           timeout=30_000)
+    plan_id = page.evaluate("onemap.planner.state.plan.id")
+    with demo_engine.connect() as conn:
+        g = conn.execute(text(
+            "SELECT code, name, worker FROM grids WHERE plan_id = :p AND buildings >= 6 "
+            "ORDER BY households DESC LIMIT 1"), {"p": plan_id}).mappings().one()
+    page.select_option("#om-target", g["code"])
+    page.click("#om-split")
+    page.wait_for_function("document.getElementById('om-plan-version').textContent === '2'",
+                           timeout=30_000)
+    with demo_engine.connect() as conn:
+        parts = conn.execute(text("""
+            SELECT code, name, worker, ST_X(p) AS lon, ST_Y(p) AS lat FROM grids
+            CROSS JOIN LATERAL (SELECT ST_PointOnSurface(geom) AS p) q
+            WHERE plan_id = :p AND (code = :c OR name LIKE :n) ORDER BY code"""),
+            {"p": plan_id, "c": g["code"], "n": g["name"] + "（%"}).mappings().all()
+    assert len(parts) == 2 and all(x["worker"] == g["worker"] for x in parts)
+    assert {x["name"] for x in parts} == {g["name"], g["name"] + "（2）"}
+    page.evaluate("onemap.map.fitBounds(L.geoJSON(onemap.planner.state.grids.features.filter("
+                  f"f => ['{parts[0]['code']}', '{parts[1]['code']}'].includes("
+                  "f.properties.code))).getBounds(), {animate: false})")
+    page.wait_for_timeout(500)
+    page.click("#om-merge")  # merge mode: clicks pick grids
+    for x in parts:
+        click_map(page, x["lat"], x["lon"])
+    page.wait_for_function("Object.keys(onemap.planner.state.mergeSel).length === 2")
+    page.click("#om-merge")
+    page.wait_for_function("document.getElementById('om-plan-version').textContent === '3'",
+                           timeout=30_000)
+    with demo_engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT name, worker, (SELECT sum(ST_NumInteriorRings(d.geom)) "
+            "FROM ST_Dump(geom) d) AS holes FROM grids WHERE plan_id = :p AND code = :c"),
+            {"p": plan_id, "c": g["code"]}).mappings().one()
+        other = next(x["code"] for x in parts if x["code"] != g["code"])
+        left = conn.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p AND code = :c"),
+                            {"p": plan_id, "c": other}).scalar()
+    assert (row["name"], row["worker"], row["holes"], left) == (g["name"], g["worker"], 0, 0)
+    clean(w, server)
+    page.close()
+
+
 # --- screenshots of the default view --------------------------------------------------------
 def test_default_view_screenshot(server: Server, browser: Browser) -> None:  # noqa: F811
     page = browser.new_page(viewport={"width": 1600, "height": 900})
