@@ -80,7 +80,9 @@
       layers.safety = L.geoJSON(r.body, {
         pane: onemap.paneFor("topic_areas"),
         style: function (f) { var c = RISK[f.properties.level] || "#ccc"; return { color: "#555", weight: 1, fillColor: c, fillOpacity: 0.55 }; },
-        onEachFeature: popup(function (p) { return (p.name || p.code) + " · " + t("stats.col.index") + " " + Number(p.index).toFixed(1); }, ["code", "rank", "change", "level"]),
+        onEachFeature: popup(function (p) {
+          return (p.name || p.code) + " · " + t("stats.col.index") + " " + Number(p.index).toFixed(1) + " · " + t("risk." + p.level);
+        }, ["code", "rank", "change"]),
       }).addTo(onemap.map);
       box.appendChild(el("div", { class: "om-legend-section" }, ["blue", "yellow", "orange", "red"].map(function (k) {
         return swatchRow(RISK[k], t("risk." + k));
