@@ -96,6 +96,10 @@ POLICY: tuple[Rule, ...] = (
     # The map page and its widget.
     Rule(GET, "/", EVERYONE),
     Rule(GET, "/map/summary*", READERS),
+    Rule(GET, "/map/stats*", READERS),
+    Rule(GET, "/map/trends*", READERS),
+    Rule(GET, "/map/search*", READERS),
+    Rule(GET, "/map/record/*", READERS),
     Rule(GET, "/map*", EVERYONE),
     # Standards-based reads; widgets are kept to non-sensitive layers.
     Rule(GET, "/ogc/collections/*/items*", EVERYONE, export=True, widget=_widget_ogc_items),

@@ -1,7 +1,13 @@
 """First render of the 一张图 page on the ``city`` demo, in headless Chromium.
 
-Target (DESIGN §7): DOMContentLoaded → first vector tile drawn < 2 s, zero
-requests off the host. Writes the ``## Map page`` section of ``bench/RESULTS.md``.
+Targets (DESIGN §7, issue 17): DOMContentLoaded → first vector tile drawn
+< 1.5 s, every opening layer drawn < 2.5 s, zero requests off the host, the
+requests of a cold load counted; ``GET /api/v1/coverage/gaps?limit=5`` < 300 ms
+(also right after a planner's draft edit, which used to make it recompute).
+Writes the ``## Map page`` section of ``bench/RESULTS.md``.
+
+Each opening layer's "drawn" time is the page's own mark
+(``onemap.metrics.drawn[key]``: all tiles loaded, or the analysis fetched and drawn).
 
 The page marks the moment its first vector tile has been drawn
 (``data-first-tile``, a ``performance.now()`` value); the bench subtracts the
@@ -37,6 +43,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from geo.db import cluster, migrate  # noqa: E402
@@ -46,7 +53,9 @@ from geo.settings import DatabaseSettings  # noqa: E402
 
 SECTION = "## Map page"
 DB_NAME = "onemap_bench_map"
-TARGET_MS = 2000.0
+TARGET_MS = 1500.0
+LAYERS_MS = 2500.0
+GAPS_MS = 300.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -152,13 +161,17 @@ def measure(page, url: str, host: str, reload: bool = False) -> dict:
     m = page.evaluate(FIRST_RENDER_JS)
     page.wait_for_function(SETTLED_JS, timeout=120_000)
     settled = page.evaluate("performance.now()") - m["dcl"]
+    page.wait_for_function("Object.keys(onemap.metrics.drawn).length === "
+                           "onemap.cfg.visible.filter(k => onemap.overlays[k]).length",
+                           timeout=120_000)
+    drawn = {k: v - m["dcl"] for k, v in page.evaluate("onemap.metrics.drawn").items()}
     off = [u for u in requests if urlparse(u).scheme in ("http", "https")
            and urlparse(u).netloc != host]
     page.remove_listener("request", on_request)
     page.remove_listener("requestfinished", on_finished)
     slow.sort(reverse=True)
     return {"render": m["render"], "settled": settled, "requests": len(requests), "off": off,
-            "slowest": slow[:3]}
+            "slowest": slow[:3], "drawn": drawn}
 
 
 def run(url: str, runs: int) -> tuple[list[dict], list[dict]]:
@@ -173,6 +186,8 @@ def run(url: str, runs: int) -> tuple[list[dict], list[dict]]:
             cold.append(measure(page, url + "/map", host))
             console.print(f"cold run {i + 1}: first tile {cold[-1]['render']:.0f} ms, "
                           f"settled {cold[-1]['settled']:.0f} ms, {cold[-1]['requests']} requests; "
+                          + ", ".join(f"{k} {v:.0f}" for k, v in cold[-1]["drawn"].items())
+                          + "; "
                           "slowest: "
                           + ", ".join(f"{ms:.0f} ms {u.split('?')[0][len(url):]}"
                                       for ms, u in cold[-1]["slowest"]))
@@ -190,13 +205,57 @@ def write_results(lines: list[str]) -> None:
     _results.write_section(SECTION, lines)
 
 
-def report(cold: list[dict], warm: list[dict], counts: dict) -> list[str]:
+def gap_times(url: str, settings: DatabaseSettings, runs: int = 15) -> dict:
+    """``GET /api/v1/coverage/gaps?limit=5``: first call, warm median, and after a draft edit."""
+    from geo.gridplan import plans
+    from geo.gridplan.edits import apply_edit
+
+    def one() -> float:
+        t = time.perf_counter()
+        r = httpx.get(url + "/api/v1/coverage/gaps", params={"limit": 5}, timeout=120)
+        r.raise_for_status()
+        return 1000 * (time.perf_counter() - t)
+
+    first = one()
+    # Steady state: wait until a background refresh (if the first call found the gaps stale)
+    # is done, so the warm calls do not share the server's CPU with it.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        body = httpx.get(url + "/api/v1/coverage/gaps", params={"limit": 1}, timeout=120).json()
+        if not body.get("stale"):
+            break
+        time.sleep(2)
+    warm = statistics.median(one() for _ in range(runs))
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            active = conn.execute(text(
+                "SELECT id FROM grid_plans WHERE status = 'active' ORDER BY id DESC LIMIT 1")
+            ).scalar_one()
+            draft = plans.create_plan(conn, "bench draft", from_plan=active, author="bench")
+            code = conn.execute(text("SELECT code FROM grids WHERE plan_id = :p LIMIT 1"),
+                                {"p": draft}).scalar_one()
+        apply_edit(engine, draft, {"op": "lock", "grid": code}, actor="bench")
+        after_edit = one()
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM grid_plans WHERE id = :p"), {"p": draft})
+    finally:
+        engine.dispose()
+    return {"first": first, "warm": warm, "after_edit": after_edit}
+
+
+def report(cold: list[dict], warm: list[dict], counts: dict, gaps: dict) -> list[str]:
     first = cold[0]["render"]
     later = [r["render"] for r in cold[1:]] or [first]
     med = statistics.median(later)
     worst = max(r["render"] for r in cold)
     off = sum(len(r["off"]) for r in cold + warm)
-    ok = worst < TARGET_MS and off == 0
+    keys = list(cold[0]["drawn"])
+    layer_med = {k: statistics.median(r["drawn"][k] for r in cold[1:] or cold) for k in keys}
+    layers_worst = max(layer_med.values())
+    ok = (worst < TARGET_MS and layers_worst < LAYERS_MS and off == 0
+          and max(gaps["warm"], gaps["after_edit"]) < GAPS_MS)
+    load = os.getloadavg()
     return [
         f"City demo ({counts['buildings']:,} buildings, {counts['grids']:,} grids, "
         f"{counts['cameras']:,} cameras, {counts['incidents']:,} incidents); Chromium "
@@ -211,9 +270,20 @@ def report(cold: list[dict], warm: list[dict], counts: dict) -> list[str]:
         f"{statistics.median(r['render'] for r in warm):.0f} ms | "
         f"{statistics.median(r['settled'] for r in warm):.0f} ms |",
         "",
+        "Each opening layer drawn (cold browser, warm server, median): "
+        + ", ".join(f"{k} {v:.0f} ms" for k, v in layer_med.items())
+        + f" — slowest {layers_worst:.0f} ms vs target < {LAYERS_MS:.0f} ms.",
+        "",
+        f"`GET /api/v1/coverage/gaps?limit=5`: first call {gaps['first']:.0f} ms (stored gaps, "
+        "recomputed in the background when stale), warm median "
+        f"{gaps['warm']:.0f} ms, right after a planner's draft edit {gaps['after_edit']:.0f} ms "
+        f"(target < {GAPS_MS:.0f} ms).",
+        "",
         f"Worst first render {worst:.0f} ms vs target < {TARGET_MS:.0f} ms; requests off the host: "
-        f"{off} (target 0); requests per cold load: {cold[-1]['requests']}. "
-        f"**{'PASS' if ok else 'FAIL'}**",
+        f"{off} (target 0); requests per cold load: "
+        f"{statistics.median(r['requests'] for r in cold):.0f} (median). "
+        f"Load average during the run {load[0]:.2f} / {load[1]:.2f} (1 / 5 min), shared 2-core "
+        f"machine. **{'PASS' if ok else 'FAIL'}**",
     ]
 
 
@@ -232,13 +302,14 @@ def main() -> None:
     proc, url = start_server(settings.database_url or "")
     try:
         cold, warm = run(url, args.runs)
+        gaps = gap_times(url, settings)
     finally:
         proc.terminate()
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-    lines = report(cold, warm, counts)
+    lines = report(cold, warm, counts, gaps)
     console.print("\n".join(lines))
     if not args.no_write:
         write_results(lines)

@@ -30,10 +30,10 @@ PLANNER_CSS: list[tuple[str, str]] = [("geoman_css", f"{STATIC}/vendor/geoman/le
 # The page's own code, in load order (each file adds to ``window.onemap``).
 APP_JS: tuple[str, ...] = (
     "util.js", "gcj02.js", "styles.js", "layers.js", "analysis.js", "controls.js",
-    "planner.js", "onemap.js",
+    "planner.js", "search.js", "topics.js", "panels.js", "onemap.js",
 )
 APP_CSS: tuple[str, ...] = ("onemap.css",)
-ASSET_VERSION = "1"
+ASSET_VERSION = "2"
 
 
 class _Boot(MacroElement):

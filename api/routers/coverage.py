@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, StateDep
 from api.params import BboxDep, LocalZoneDep
-from geo.coverage.gapstore import gap_features
+from geo.coverage.gapstore import Refresher, gap_features
 from geo.coverage.placement import site_cameras
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache, summary
@@ -47,6 +47,14 @@ def coverage_cache(request: Request) -> ResultCache:
     return st.coverage_cache
 
 
+def gaps_refresher(request: Request) -> Refresher:
+    """The app's background refresher of stored gaps."""
+    st = request.app.state
+    if getattr(st, "gaps_refresher", None) is None:
+        st.gaps_refresher = Refresher()
+    return st.gaps_refresher
+
+
 SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
 CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
 
@@ -70,13 +78,18 @@ def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, 
 
 @router.get("/gaps")
 def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
+                  refresher: Annotated[Refresher, Depends(gaps_refresher)],
                   bbox: BboxDep,
                   min_area: Annotated[float | None, Query(ge=0, description="m²")] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                   days: Days = None) -> Response:
-    """Uncovered public ground, best first (priority = incidents + hectares)."""
+    """Uncovered public ground, best first (priority = incidents + hectares).
+
+    When the data changed since the gaps were stored, the stored gaps are answered at once
+    with ``stale: true`` while they are recomputed in the background.
+    """
     fc = gap_features(engine, bbox=bbox, min_area=min_area, limit=limit, days=days,
-                      settings=settings, area=state.area, cache=cache)
+                      settings=settings, area=state.area, cache=cache, refresher=refresher)
     return _json(fc, "application/geo+json")
 
 

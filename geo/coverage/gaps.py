@@ -13,7 +13,10 @@ piece of at least ``min_area`` m² is a gap, with
   that no street camera sees; what happens in squares, parks and streets is
   what a camera is for;
 * the nearest camera (any status — an offline camera next to a gap is the
-  cheapest fix) and its distance;
+  cheapest fix) and its distance to the gap. It is 0 m when the camera stands
+  in or on the gap — the ground behind a bullet camera or under a mast that its
+  own tilt leaves unseen (灯下黑) — and ``camera_inside`` says so, so a reader
+  sees "re-aim this camera", not a broken distance;
 * ``priority = open_incidents + area_weight · area_m2 / 10 000`` — the
   open-ground incidents an added camera could see, plus (by default) one per
   hectare of unseen ground, so quiet but large gaps still rank above quiet
@@ -30,6 +33,9 @@ import shapely
 from geo.coverage.basis import Basis
 from geo.coverage.figures import h3_cells
 from geo.coverage.tiling import union_by
+
+#: A camera this close to a gap stands on it (the gap is ground it leaves unseen).
+ON_EDGE_M = 0.5
 
 
 class GapFinder:
@@ -116,28 +122,30 @@ class GapFinder:
             counts = np.bincount(gi, minlength=len(gaps))
             is_open = basis.open_ground(self.attach_m)[pi]
             open_counts = np.bincount(gi[is_open], minlength=len(gaps))
-        cam_id, cam_m = self._nearest(basis, gaps)
+        cam_id, cam_m, inside = self._nearest(basis, gaps)
         area = shapely.area(gaps)
         frame = pd.DataFrame({
             "geometry": gaps, "area_m2": area, "incidents": counts,
             "open_incidents": open_counts,
-            "nearest_camera_id": cam_id, "nearest_camera_m": cam_m,
+            "nearest_camera_id": cam_id, "nearest_camera_m": cam_m, "camera_inside": inside,
             "priority": open_counts + self.area_weight * area / 10_000.0,
             "community_code": codes,
         })
         return frame.sort_values(["priority", "area_m2"], ascending=False, ignore_index=True)
 
     @staticmethod
-    def _nearest(basis: Basis, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _nearest(basis: Basis, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cams = basis.cameras
         ids = np.full(len(gaps), None, dtype=object)
         dist = np.full(len(gaps), np.nan)
+        inside = np.zeros(len(gaps), dtype=bool)
         if len(cams) == 0 or len(gaps) == 0:
-            return ids, dist
+            return ids, dist, inside
         x, y = basis.proj.xy_to_metric(cams["lon"].to_numpy(float), cams["lat"].to_numpy(float))
         tree = shapely.STRtree(shapely.points(x, y))
         (gi, ci), d = tree.query_nearest(gaps, return_distance=True, all_matches=False)
         ids[gi] = cams["id"].to_numpy()[ci]
         dist[gi] = d
-        return ids, dist
+        inside[gi] = d < ON_EDGE_M
+        return ids, dist, inside
 

@@ -7,6 +7,8 @@ written. Requests for another window are computed on the fly.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -15,7 +17,7 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from geo.coverage.basis import read_basis
-from geo.coverage.gaps import GapFinder
+from geo.coverage.gaps import ON_EDGE_M, GapFinder
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.store import ewkb_hex
 from geo.coverage.summary import DEPENDS_ON, ResultCache, data_versions
@@ -25,7 +27,13 @@ from geo.settings import ServiceAreaSettings
 
 #: Smallest gap stored (m²); requests for smaller ones get these.
 FLOOR_M2 = 50.0
+#: Layers the stored gaps are computed from. Not ``grids``: gaps are cut along communities,
+#: and every planner edit of a draft plan writes ``grids`` (which made each read after an
+#: edit recompute the city's gaps: 4–8 s on the city demo).
+GAPS_DEPEND_ON = tuple(layer for layer in DEPENDS_ON if layer != "grids")
 
+# Stale gaps are served (while refreshed) only when there are stored gaps to serve.
+_EVER_SQL = text("SELECT EXISTS (SELECT 1 FROM coverage_gaps)")
 _STALE_SQL = text(
     """
     SELECT coalesce(max(changed_at) FILTER (WHERE layer = ANY(:deps)), '-infinity')
@@ -36,7 +44,9 @@ _STALE_SQL = text(
 _GAPS_SQL = """
     SELECT g.id, ST_AsBinary(g.geom) AS wkb, g.area_m2, g.incidents, g.open_incidents,
            g.nearest_camera_id,
-           g.nearest_camera_m, c.status AS nearest_camera_status, g.priority, g.community_code,
+           g.nearest_camera_m, c.status AS nearest_camera_status,
+           coalesce(g.nearest_camera_m < :on_edge, false) AS camera_inside,
+           g.priority, g.community_code,
            g.computed_at
     FROM coverage_gaps AS g LEFT JOIN cameras AS c ON c.id = g.nearest_camera_id
     WHERE g.area_m2 >= :min_area {bbox}
@@ -90,9 +100,39 @@ def refresh_gaps(engine: Engine, settings: CoverageSettings | None = None,
     return len(gaps)
 
 
+class Refresher:
+    """Runs one refresh at a time in a background thread.
+
+    A request while one runs starts nothing; a change the running refresh missed leaves
+    the gaps stale, and the next read starts another.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """True while a refresh runs."""
+        return self._lock.locked()
+
+    def submit(self, job: Callable[[], object]) -> bool:
+        """Start ``job`` unless one runs; True when started."""
+        if not self._lock.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=run, name="gaps-refresh", daemon=True).start()
+        return True
+
+
 def gaps_stale(conn: Connection) -> bool:
     """True when a layer the gaps depend on changed after they were stored."""
-    return bool(conn.execute(_STALE_SQL, {"deps": list(DEPENDS_ON)}).scalar())
+    return bool(conn.execute(_STALE_SQL, {"deps": list(GAPS_DEPEND_ON)}).scalar())
 
 
 def _check(min_area: float, limit: int, bbox) -> None:
@@ -109,8 +149,13 @@ def _check(min_area: float, limit: int, bbox) -> None:
 def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, limit: int = 100,
                  days: int | None = None, settings: CoverageSettings | None = None,
                  area: ServiceAreaSettings | None = None,
-                 cache: ResultCache | None = None) -> dict:
-    """Gaps as a GeoJSON FeatureCollection, best first (recomputed when stale)."""
+                 cache: ResultCache | None = None, refresher: Refresher | None = None) -> dict:
+    """Gaps as a GeoJSON FeatureCollection, best first.
+
+    Stale stored gaps (a layer they depend on changed since) are recomputed first — or,
+    with a ``refresher`` and gaps stored before, served at once marked ``stale: true``
+    while the refresher recomputes them (a city's gaps take seconds; the map must not).
+    """
     settings = settings or CoverageSettings()
     min_area = settings.gap_min_area_m2 if min_area is None else float(min_area)
     _check(min_area, limit, bbox)
@@ -118,9 +163,14 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
         return _adhoc(engine, bbox, min_area, limit, days, settings, area, cache)
     with engine.connect() as conn:
         stale = gaps_stale(conn)
-    if stale:
+        stored = bool(conn.execute(_EVER_SQL).scalar())
+    if stale and refresher is not None and stored:
+        refresher.submit(lambda: refresh_gaps(engine, settings, area))
+    elif stale:
         refresh_gaps(engine, settings, area)
-    where, params = "", {"min_area": max(min_area, FLOOR_M2), "limit": int(limit)}
+        stale = False
+    where, params = "", {"min_area": max(min_area, FLOOR_M2), "limit": int(limit),
+                         "on_edge": ON_EDGE_M}
     if bbox is not None:
         where = "AND g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
         params.update(dict(zip(("x0", "y0", "x1", "y1"), map(float, bbox), strict=True)))
@@ -129,13 +179,14 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
     feats = [_feature(r["id"], shapely.from_wkb(r["wkb"]), dict(r), i + 1)
              for i, r in enumerate(rows)]
     return {"type": "FeatureCollection", "features": feats,
-            "min_area_m2": params["min_area"], "window_days": settings.window_days}
+            "min_area_m2": params["min_area"], "window_days": settings.window_days,
+            "stale": stale}
 
 
 def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
     with engine.connect() as conn:
         key = ("gaps", str(engine.url), days, settings.gap_res, settings.gap_area_weight,
-               settings.attach_m, data_versions(conn))
+               settings.attach_m, data_versions(conn, GAPS_DEPEND_ON))
         found = cache.get(key) if cache is not None else None
         if found is None:
             found = find_gaps(conn, settings, area, days=days, min_area=FLOOR_M2)
@@ -156,7 +207,8 @@ def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
 
 def _feature(fid, geom, row: dict, rank: int) -> dict:
     props = {k: row.get(k) for k in ("area_m2", "incidents", "open_incidents", "nearest_camera_id",
-                                     "nearest_camera_m", "priority", "community_code")}
+                                     "nearest_camera_m", "camera_inside", "priority",
+                                     "community_code")}
     if "nearest_camera_status" in row:
         props["nearest_camera_status"] = row["nearest_camera_status"]
     for k, v in list(props.items()):

@@ -82,7 +82,7 @@ def _grid(conn: Connection, plan_id: int, code) -> dict:
     row = (
         conn.execute(
             text(
-                "SELECT id, code, community_code, locked FROM grids "
+                "SELECT id, code, name, worker, community_code, locked FROM grids "
                 "WHERE plan_id = :p AND code = :c"
             ),
             {"p": plan_id, "c": code},
@@ -168,17 +168,35 @@ def _split(conn, plan_id, proj, edit, settings):
     ).fit(geom, shapely.get_coordinates(bld.geometry.values), bld["households"].to_numpy(float))
     codes = _split_codes(conn, plan_id, g, rd.polygons_)
     store.delete_grids(conn, [g["id"]])
+    # Every part keeps the grid's worker; the part keeping the code keeps the name, the
+    # others are named after it with their number (a planner renames them later).
+    names = _split_names(g, codes)
     ids = store.insert_grids(
         conn,
         plan_id,
         [
-            {"code": c, "community_code": g["community_code"], "geom": as_multipolygon(p)}
-            for c, p in zip(codes, proj.inverse(rd.polygons_), strict=True)
+            {"code": c, "name": n, "worker": g["worker"], "community_code": g["community_code"],
+             "geom": as_multipolygon(p)}
+            for c, n, p in zip(codes, names, proj.inverse(rd.polygons_), strict=True)
         ],
     )
     grid_ids = [ids[c] for c in codes]
     store.set_members(conn, plan_id, bld.index.tolist(), np.asarray(grid_ids)[rd.labels_])
     return grid_ids, {"grid": g["code"], "k": k, "into": codes}
+
+
+def _split_names(g: dict, codes: list[str]) -> list[str | None]:
+    """The name of the split grid for the part keeping its code, ``name（n）`` for the others."""
+    if not g["name"]:
+        return [None] * len(codes)
+    out, n = [], 1
+    for c in codes:
+        if c == g["code"]:
+            out.append(g["name"])
+        else:
+            n += 1
+            out.append(f"{g['name']}（{n}）")
+    return out
 
 
 def _split_codes(conn, plan_id, g, polys) -> list[str]:
@@ -200,6 +218,31 @@ def _split_codes(conn, plan_id, g, polys) -> list[str]:
     return codes
 
 
+# The union of the merged grids, with the holes that are no other grid filled: shared edges
+# that do not match to the last digit leave slivers between neighbours, and the union keeps
+# them as zero-area holes (which evaluation then reports). A hole that is another grid of
+# the plan (an enclave) stays.
+_MERGE_SQL = text("""
+    WITH parts AS (
+        SELECT (ST_Dump(ST_CollectionExtract(ST_MakeValid(ST_UnaryUnion(ST_Collect(geom))), 3)))
+               .geom AS part
+        FROM grids WHERE id = ANY(:ids)
+    ),
+    shells AS (SELECT ST_MakePolygon(ST_ExteriorRing(part)) AS shell FROM parts),
+    kept AS (
+        SELECT coalesce(ST_Difference(s.shell, (
+                   SELECT ST_Union(o.geom) FROM grids o
+                   WHERE o.plan_id = :p AND NOT o.id = ANY(:ids) AND o.geom && s.shell
+                     AND ST_CoveredBy(ST_PointOnSurface(o.geom), s.shell))), s.shell) AS geom
+        FROM shells s
+    )
+    UPDATE grids SET geom = (
+        SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(geom)), 3)) FROM kept)
+    WHERE id = :keep
+""")
+
+
+
 def _merge(conn, plan_id, proj, edit, settings):
     codes = edit.get("grids")
     if not isinstance(codes, list) or len(set(codes)) < 2:
@@ -207,15 +250,7 @@ def _merge(conn, plan_id, proj, edit, settings):
     grids = [_unlocked(_grid(conn, plan_id, c)) for c in sorted(set(codes))]
     keep, drop = grids[0], grids[1:]
     ids = [x["id"] for x in grids]
-    conn.execute(
-        text("""
-        UPDATE grids SET geom = (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(
-                                     ST_UnaryUnion(ST_Collect(geom))), 3))
-                                   FROM grids WHERE id = ANY(:ids))
-         WHERE id = :keep
-    """),
-        {"ids": ids, "keep": keep["id"]},
-    )
+    conn.execute(_MERGE_SQL, {"ids": ids, "keep": keep["id"], "p": plan_id})
     conn.execute(
         text("UPDATE grid_members SET grid_id = :keep WHERE plan_id = :p AND grid_id = ANY(:ids)"),
         {"keep": keep["id"], "p": plan_id, "ids": ids},

@@ -46,11 +46,16 @@
         self.clearLayers();
         if (layer) self.addLayer(layer.layer);
         self.count = layer ? layer.count : 0;
-        self.data = layer ? layer.data : null;
-        self.status = "ready";
+        self.data = layer ? layer.data : [];
+        // No incident in the window: nothing drawn, and the panel says why.
+        self.status = layer ? "ready" : "empty";
         self.fire("onemap:loaded");
       }).catch(function (e) {
         if (seq !== self._seq) return;
+        // Never leave the previous window's result on the map.
+        self.clearLayers();
+        self.count = 0;
+        self.data = [];
         self.status = "error";
         self.error = e.message;
         console.warn(self.onemapKey, e.message);
@@ -65,6 +70,36 @@
     return { from: f.from, to: f.to, category: f.category, source: f.source };
   }
 
+  // Incidents in the whole service area for a window (memoised per window): the analysis
+  // layers ask this first and draw an empty state instead of calling an API that has
+  // nothing to analyse (it would answer 422, a console error in every browser).
+  // The page's config carries the opening window's count (no request on a cold load).
+  var counts = {};
+  function countKey(p) {
+    return [Math.floor(new Date(p.from).getTime() / 1000), Math.floor(new Date(p.to).getTime() / 1000), p.category || "", p.source || ""].join("|");
+  }
+  function windowCount(p) {
+    var seed = onemap.cfg.windowCount;
+    if (seed && !counts.seeded) {
+      counts.seeded = true;
+      counts[countKey({ from: seed.from, to: seed.to })] = Promise.resolve(seed.incidents);
+    }
+    var key = countKey(p);
+    if (!counts[key]) {
+      var b = onemap.cfg.bounds;
+      var q = { bbox: [b[0][1], b[0][0], b[1][1], b[1][0]].map(function (v) { return v.toFixed(6); }).join(","),
+        from: p.from, to: p.to, category: p.category, source: p.source };
+      counts[key] = U.api("/map/summary" + U.qs(q)).then(function (r) { return r.body.incidents; });
+      counts[key].catch(function () { delete counts[key]; });
+    }
+    return counts[key];
+  }
+
+  // Run ``load`` only when the window has incidents; resolve null (empty) otherwise.
+  function ifAny(p, load) {
+    return windowCount(p).then(function (n) { return n > 0 ? load() : null; });
+  }
+
   // Kernel radius in screen pixels: the API's bandwidth (metres) at the current zoom.
   function heatRadius(bandwidthM) {
     var map = onemap.map, lat = map.getCenter().lat;
@@ -74,21 +109,23 @@
 
   function heatmap() {
     var fetched = new FetchedLayer("heatmap", function () {
-      return U.api("/api/v1/heatmap" + U.qs(windowParams())).then(function (r) {
+      return ifAny(windowParams(), function () { return U.api("/api/v1/heatmap" + U.qs(windowParams())).then(function (r) {
         var body = r.body || {}, pts = Array.isArray(body) ? body : body.points || [];
         var bw = body.parameters && body.parameters.bandwidth_m;
         var ws = pts.map(function (p) { return +p[2] || 1; }).sort(function (a, b) { return a - b; });
         // Neighbouring kernels overlap on screen and add up: leave head room above the peak.
-        var max = ws.length ? 2.5 * ws[ws.length - 1] : 1;
-        var radius = heatRadius(bw);
+        // Neighbouring kernels overlap on screen and add up: leave head room above the peak,
+        // but not so much that the ramp's upper half is never reached.
+        var max = ws.length ? 1.6 * ws[ws.length - 1] : 1;
+        var radius = heatRadius(bw), I = S.C.intensity;
         var layer = new PaneHeat(pts, {
-          pane: onemap.paneFor("heatmap"), radius: radius, blur: Math.min(30, radius * 0.6), minOpacity: 0.05,
+          pane: onemap.paneFor("heatmap"), radius: radius, blur: Math.min(30, radius * 0.6), minOpacity: 0.12,
           max: max, maxZoom: onemap.map.getZoom(),
-          gradient: { 0.2: "#2c7bb6", 0.4: "#abd9e9", 0.6: "#ffffbf", 0.8: "#fdae61", 1.0: "#d7191c" },
+          gradient: { 0.1: I[0], 0.3: I[1], 0.55: I[2], 0.8: I[3], 1.0: I[4] },
         });
         layer.bandwidthM = bw;
         return { layer: layer, count: pts.length, data: pts };
-      });
+      }); });
     });
     // Keep the kernel's ground size when zooming (leaflet.heat works in pixels).
     fetched.on("add", function () {
@@ -115,7 +152,7 @@
       p.res = 9;
       p.significant_only = "true";
       p.bbox = [b[0][1], b[0][0], b[1][1], b[1][0]].join(",");
-      return U.api("/api/v1/hotspots" + U.qs(p)).then(function (r) {
+      return ifAny(p, function () { return U.api("/api/v1/hotspots" + U.qs(p)).then(function (r) {
         var feats = ((r.body && r.body.features) || []).filter(function (f) { return f.properties.bin; });
         var layer = L.geoJSON({ type: "FeatureCollection", features: feats }, {
           pane: onemap.paneFor("hotspots"),
@@ -123,7 +160,7 @@
           onEachFeature: h3Popup(function (pr) { return U.t("bin." + pr.bin); }, ["h3", "count", "gi_z", "p_value", "bin"]),
         });
         return { layer: layer, count: feats.length, data: feats };
-      });
+      }); });
     });
   }
 
@@ -133,7 +170,7 @@
       var f = onemap.filterParams(), to = new Date(f.to);
       var from = new Date(Math.min(new Date(f.from).getTime(), to.getTime() - 182 * 864e5));
       var p = { res: 9, from: from.toISOString(), to: f.to, step: "week", pattern_only: "true" };
-      return U.api("/api/v1/hotspots/emerging" + U.qs(p)).then(function (r) {
+      return ifAny({ from: p.from, to: p.to }, function () { return U.api("/api/v1/hotspots/emerging" + U.qs(p)).then(function (r) {
         var feats = ((r.body && r.body.features) || []).filter(function (ft) {
           var c = ft.properties.category;
           return c && c !== "none";
@@ -144,7 +181,7 @@
           onEachFeature: h3Popup(function (pr) { return U.t("em." + pr.category) || pr.category; }, ["h3", "category", "trend_z", "trend_p"]),
         });
         return { layer: layer, count: feats.length, data: feats };
-      });
+      }); });
     });
   }
 
@@ -171,6 +208,6 @@
 
   onemap.analysis = {
     heatmap: heatmap, hotspots: hotspots, emerging: emerging, hotCellsInView: hotCellsInView,
-    coverageShare: coverageShare, FetchedLayer: FetchedLayer,
+    coverageShare: coverageShare, FetchedLayer: FetchedLayer, windowCount: windowCount,
   };
 })();

@@ -34,11 +34,25 @@
         return vt;
       });
     },
+    // Points become Leaflet circle markers without a position of their own; a click on one
+    // asks for it (Leaflet's _fireDOMEvent), so give them the tile pixel's lat/lng.
+    _createLayer: function (feat, pxPerExtent, opacity) {
+      var layer = L.VectorGrid.Protobuf.prototype._createLayer.call(this, feat, pxPerExtent, opacity);
+      if (feat.type === 1) layer.getLatLng = pointLatLng;
+      return layer;
+    },
     featureCount: function () {
       var c = this._counts;
       return Object.keys(c).reduce(function (s, k) { return s + c[k]; }, 0);
     },
   });
+
+  function pointLatLng() {
+    var r = this._renderer;
+    if (!r || !r._tileCoord || !this._point) return onemap.map.getCenter();
+    var c = r._tileCoord, size = r._size;
+    return onemap.map.unproject(L.point(c.x * size.x, c.y * size.y).add(this._point), c.z);
+  }
 
   function tileUrl(layer, params) {
     return onemap.cfg.root + "/tiles/" + layer + "/{z}/{x}/{y}.pbf" + U.qs(params || {});
@@ -64,11 +78,25 @@
       layer.on("click", function (e) {
         if (onemap.planner && onemap.planner.handleClick(key, e)) return;
         var p = e.layer.properties || {};
-        L.popup({ maxWidth: 320 }).setLatLng(e.latlng)
-          .setContent(U.popupHtml(opts.popup.title(p), p, opts.popup.fields)).openOn(onemap.map);
+        L.DomEvent.stop(e);
+        onemap.lastPopup = { layer: key, properties: p };
+        L.popup({ maxWidth: 340 }).setLatLng(e.latlng)
+          .setContent(popupFor(opts.popup, p)).openOn(onemap.map);
       });
     }
     return layer;
+  }
+
+  // A cluster (a tile cell of several points) says how many and of what; a point its fields.
+  function popupFor(spec, p) {
+    if (p.count !== undefined && p.count > 1 && p.h3 === undefined && spec.cluster) {
+      var parts = spec.cluster.keys.filter(function (k) { return p[k]; }).map(function (k) {
+        return U.escapeHtml(U.t("v." + k)) + " " + U.fmt(p[k]);
+      });
+      return '<div class="om-popup"><h4>' + U.escapeHtml(U.t(spec.cluster.title).replace("{n}", U.fmt(p.count))) +
+        "</h4><div>" + parts.join(" · ") + '</div><div class="om-note-dark">' + U.escapeHtml(U.t("pop.zoom_in")) + "</div></div>";
+    }
+    return U.popupHtml(spec.title(p), p, spec.fields);
   }
 
   var T = function (k) { return U.t(k); };
@@ -88,7 +116,7 @@
     },
     buildings: {
       tile: "buildings", minZoom: 14,
-      style: function () { return { color: "#8d8676", weight: 0.6, fill: true, fillColor: "#cbc3b2", fillOpacity: 0.8, opacity: 1 }; },
+      style: function () { return { color: S.C.buildingLayer.line, weight: 0.6, fill: true, fillColor: S.C.buildingLayer.fill, fillOpacity: 0.8, opacity: 1 }; },
       featureId: function (f) { return f.id !== undefined ? f.id : f.properties.id; },
       popup: { title: function (p) { return p.code || T("layer.buildings"); }, fields: ["code", "households", "population", "floors", "kind"] },
     },
@@ -101,10 +129,11 @@
       popup: { title: function (p) { return p.name || T("layer.places"); }, fields: ["name", "kind", "key"] },
     },
     cameras: {
-      tile: "cameras", style: S.camera,
+      tile: "cameras", style: S.camera, clusterUntil: 15,
       popup: {
         title: function (p) { return p.name || p.code || T("layer.cameras"); },
         fields: ["code", "class", "kind", "status", "azimuth", "fov", "range_m"],
+        cluster: { title: "pop.cameras_n", keys: ["A", "B", "C"] },
       },
     },
     camera_views: { tile: "camera_views", canvas: true, style: S.view, minZoom: 13 },
@@ -122,12 +151,14 @@
       popup: {
         title: function (p) { return p.category ? U.show("category", p.category) : T("layer.incidents"); },
         fields: ["category", "source", "occurred_at", "status", "count"],
+        cluster: { title: "pop.incidents_n", keys: ["dispute", "public_order", "hazard", "livelihood", "city_management", "other"] },
       },
     },
   };
 
   function buildTileOverlay(key) {
     var spec = TILE_LAYERS[key];
+    if (spec.clusterUntil) return clusteredPoints(key, spec);
     var layer = vectorLayer(key, spec.tile, {
       style: spec.style, canvas: spec.canvas, popup: spec.popup, featureId: spec.featureId,
       minZoom: spec.minZoom, params: spec.filtered ? onemap.filterParams() : null,
@@ -140,6 +171,35 @@
     return layer;
   }
 
+  // Points drawn as the tiles' clusters up to ``clusterUntil`` (tiles of zoom 13, where the
+  // tile layer still clusters, scaled up) and as single points closer in: the city view
+  // shows a few hundred sized circles instead of thousands of dots.
+  function clusteredPoints(key, spec) {
+    var opts = { style: spec.style, popup: spec.popup, params: null };
+    // Tiles of zoom 13 are drawn scaled by 2^(z-13): draw circles that much smaller.
+    var clusterStyle = function (p, z) {
+      var s = spec.style(p, z), k = Math.pow(2, Math.max(0, onemap.map.getZoom() - 13));
+      s.radius = (s.radius || 4) / k;
+      s.weight = (s.weight || 1) / k;
+      return s;
+    };
+    var clusters = vectorLayer(key, spec.tile, { style: clusterStyle, popup: spec.popup, params: null });
+    clusters.options.maxNativeZoom = 13;
+    clusters.options.maxZoom = spec.clusterUntil;
+    onemap.map.on("zoomend", function () {
+      var z = onemap.map.getZoom();
+      if (onemap.map.hasLayer(clusters) && z > 13 && z <= spec.clusterUntil) clusters.redraw();
+    });
+    var points = vectorLayer(key, spec.tile, opts);
+    points.options.minZoom = spec.clusterUntil + 1;
+    var group = L.layerGroup([clusters, points]);
+    group.onemapKey = key;
+    group.featureCount = function () {
+      return (onemap.map.hasLayer(clusters) ? clusters.featureCount() : 0) + (onemap.map.hasLayer(points) ? points.featureCount() : 0);
+    };
+    return group;
+  }
+
   // Admin areas: outlines from tiles plus name labels (district / street / community by zoom).
   function withLabels(outlines) {
     var labels = L.layerGroup([], { pane: onemap.paneFor("labels") });
@@ -148,6 +208,7 @@
     group.featureCount = function () { return outlines.featureCount(); };
     U.api("/map/labels").then(function (r) {
       r.body.forEach(function (a) {
+        areaNames[a.code] = a.name;
         var icon = L.divIcon({ className: "om-label om-label-" + a.level, html: "<span>" + U.escapeHtml(a.name) + "</span>", iconSize: [0, 0] });
         var m = L.marker([a.lat, a.lon], { icon: icon, pane: onemap.paneFor("labels"), interactive: false, keyboard: false });
         m.level = a.level;
@@ -157,6 +218,9 @@
     }).catch(function (e) { console.warn("labels", e.message); });
     return group;
   }
+
+  var areaNames = {};
+  onemap.areaName = function (code) { return areaNames[code] || String(code); };
 
   function updateLabelZoom() {
     var z = onemap.map.getZoom(), pane = onemap.map.getPane(onemap.paneFor("labels"));

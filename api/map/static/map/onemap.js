@@ -10,8 +10,8 @@
 
   // Bottom → top. Non-interactive canvases sit low so they never hide clickable features.
   var PANE_ORDER = [
-    "base", "camera_views", "heatmap", "grids", "plangrids", "admin_areas", "hotspots", "emerging", "coverage_gaps",
-    "roads", "buildings", "places", "incidents", "cameras", "labels", "planner",
+    "base", "camera_views", "heatmap", "admin_areas", "topic_areas", "grids", "plangrids", "hotspots", "emerging",
+    "coverage_gaps", "roads", "buildings", "places", "incidents", "cases", "cameras", "focus", "labels", "planner",
   ];
 
   function paneFor(key) {
@@ -20,6 +20,8 @@
       var i = PANE_ORDER.indexOf(key);
       var pane = map.createPane(name);
       pane.style.zIndex = key === "base" ? 250 : 380 + 10 * (i < 0 ? PANE_ORDER.length : i);
+      // The heatmap is context: grids and labels stay readable through it.
+      if (key === "heatmap") pane.style.opacity = "0.75";
     }
     return name;
   }
@@ -46,6 +48,8 @@
     });
     if (onemap.filterControl) onemap.filterControl.sync();
     onemap.controls.updateSummary();
+    onemap.controls.writeUrl();
+    (onemap.onFilter || []).forEach(function (fn) { fn(); });
   }
 
   function baseLayers(cfg) {
@@ -65,8 +69,10 @@
     if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function (e) { e._stopped = true; };
     map.attributionControl.setPrefix(false);
     onemap.controls.initFilter(cfg);
+    var fromUrl = cfg.embed ? { view: null, layers: null } : onemap.controls.urlView();
     // The view first, so no layer asks for tiles of folium's opening view.
-    if (cfg.view) map.setView(cfg.view.center, cfg.view.zoom, { animate: false });
+    var view = fromUrl.view || cfg.view;
+    if (view) map.setView(view.center, view.zoom, { animate: false });
     else map.fitBounds(cfg.bounds, { padding: [10, 10], animate: false });
 
     var bases = baseLayers(cfg);
@@ -78,28 +84,66 @@
     cfg.layers.forEach(function (key) {
       var layer = buildOverlay(key);
       onemap.overlays[key] = layer;
-      named['<span class="om-layer-name" data-layer="' + key + '">' + onemap.util.t("layer." + key) + "</span>"] = layer;
+      var label = key === "incidents" && cfg.role === "widget" ? "layer.incident_cells" : "layer." + key;
+      named['<span class="om-layer-name" data-layer="' + key + '">' + onemap.util.t(label) + "</span>"] = layer;
     });
-    cfg.visible.forEach(function (key) { if (onemap.overlays[key]) onemap.overlays[key].addTo(map); });
+    // When each opening layer has drawn (benchmarks read ``onemap.metrics.drawn``).
+    onemap.metrics.drawn = {};
+    var opening = (fromUrl.layers || cfg.visible).filter(function (k) { return onemap.overlays[k]; });
+    // Resolves once every opening layer has drawn (or after 5 s): secondary requests (the
+    // coverage figure) wait for it instead of competing with the first view.
+    onemap.drawnAll = new Promise(function (resolve) {
+      var check = function () {
+        if (opening.every(function (k) { return onemap.metrics.drawn[k] !== undefined; })) resolve();
+      };
+      onemap.metrics.onDrawn = check;
+      setTimeout(resolve, 5000);
+      setTimeout(check, 0);
+    });
+    opening.forEach(function (key) {
+      var layer = onemap.overlays[key];
+      var parts = layer instanceof L.LayerGroup && !layer.onemapRefilter ? layer.getLayers() : [layer];
+      var left = parts.length;
+      var done = function () {
+        left -= 1;
+        if (left === 0 && onemap.metrics.drawn[key] === undefined) {
+          onemap.metrics.drawn[key] = performance.now();
+          onemap.metrics.onDrawn();
+        }
+      };
+      var z = map.getZoom();
+      parts.forEach(function (p) {
+        if (p instanceof onemap.analysis.FetchedLayer) p.once("onemap:loaded", done);
+        else if (p instanceof L.GridLayer && z >= (p.options.minZoom || 0) && z <= p.options.maxZoom) p.once("load", done);
+        else done();
+      });
+      layer.addTo(map);
+    });
     onemap.layerControl = L.control.layers(bases.all, named, { collapsed: cfg.embed, position: "topright" });
 
     if (!cfg.embed) {
-      onemap.controls.header(cfg);
+      var head = onemap.controls.header(cfg);
+      if (cfg.summary) onemap.search.init(head);
       if (cfg.summary) onemap.summaryControl = new onemap.controls.SummaryControl().addTo(map);
       onemap.layerControl.addTo(map);
       onemap.filterControl = new onemap.controls.FilterControl().addTo(map);
       onemap.legend = new onemap.controls.LegendControl({ position: "bottomleft" }).addTo(map);
       if (cfg.planner) onemap.planner.init(map, cfg);
+      if (cfg.summary) onemap.panels.init(map, head);
     } else {
       onemap.layerControl.addTo(map);
+      // A widget names what its colours mean too.
+      onemap.legend = new onemap.controls.LegendControl({ position: "bottomleft" }).addTo(map);
     }
     var pending = null;
     map.on("moveend", function () {
       clearTimeout(pending);
-      pending = setTimeout(onemap.controls.updateSummary, 250);
+      pending = setTimeout(function () { onemap.controls.updateSummary(); onemap.controls.writeUrl(); }, 250);
     });
+    map.on("overlayadd overlayremove", onemap.controls.writeUrl);
     map.on("zoomend", onemap.updateLabelZoom);
     onemap.controls.updateSummary();
+    onemap.controls.writeUrl();
     document.documentElement.setAttribute("data-onemap", "ready");
   }
 

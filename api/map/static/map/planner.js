@@ -37,6 +37,7 @@
       plans.filter(isDraft).forEach(function (p) {
         ui.plan.appendChild(el("option", { value: p.id, text: "#" + p.id + " " + (p.name || "") }));
       });
+      showActive();
       if (selectId) { ui.plan.value = String(selectId); return openPlan(selectId); }
     });
   }
@@ -97,6 +98,7 @@
         layer.on("click", function (e) { L.DomEvent.stop(e); gridClicked(f.properties.code); });
       },
     }).addTo(map);
+    if (onemap.legend) onemap.legend.update();
     st.labels = L.layerGroup(st.grids.features.map(function (f) {
       var c = L.geoJSON(f).getBounds().getCenter();
       var icon = L.divIcon({ className: "om-plan-label", html: "<span>" + U.escapeHtml(shortCode(f.properties.code)) + "<br>" + U.fmt(f.properties.households) + "</span>", iconSize: [0, 0] });
@@ -110,12 +112,34 @@
     ui.target.value = st.target;
   }
 
+  // The plan grid under a point (ray casting over its rings); null when none.
+  function inRing(x, y, ring) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+
+  function gridAt(latlng) {
+    var x = latlng.lng, y = latlng.lat;
+    var hit = (st.grids ? st.grids.features : []).filter(function (f) {
+      var g = f.geometry, polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+      return polys.some(function (rings) {
+        return inRing(x, y, rings[0]) && !rings.slice(1).some(function (h) { return inRing(x, y, h); });
+      });
+    })[0];
+    return hit ? hit.properties.code : null;
+  }
+
   function gridClicked(code) {
     if (st.mode === "merge") {
       if (st.mergeSel[code]) delete st.mergeSel[code]; else st.mergeSel[code] = true;
     } else {
       st.target = code;
       ui.target.value = code;
+      if (st.mode === "target") { st.mode = null; msg(""); }
     }
     st.layer.setStyle(st.layer.options.style);
     render();
@@ -123,7 +147,15 @@
 
   // Building clicks select (planner mode only); returns true when handled.
   function handleClick(key, e) {
-    if (!st.active || !st.plan || key !== "buildings") return false;
+    if (!st.active || !st.plan) return false;
+    // Picking a target or grids to merge: the grid under the click, whatever is drawn on it.
+    if (st.mode === "target" || st.mode === "merge") {
+      var code = gridAt(e.latlng);
+      L.DomEvent.stop(e);
+      if (code) gridClicked(code);
+      return true;
+    }
+    if (key !== "buildings") return false;
     var p = e.layer.properties || {}, id = p.id;
     if (id === undefined) return false;
     L.DomEvent.stop(e);
@@ -191,17 +223,37 @@
     edit({ op: "split", grid: code, k: k });
   }
 
-  // Box selection: draw a rectangle (Leaflet-Geoman); every building of the plan inside it
-  // is selected. The plan's building points come from the grid-plan API once per plan.
+  // Box selection: press, drag and release on the map; every building of the plan inside
+  // the rectangle is selected. The plan's building points come from the grid-plan API once.
   function boxSelect() {
     var map = onemap.map;
-    if (!map.pm || !st.plan) return;
-    msg(t("pl.box_hint"));
-    map.pm.enableDraw("Rectangle", { snappable: false });
-    map.once("pm:create", function (e) {
-      var bounds = e.layer.getBounds();
-      map.removeLayer(e.layer);
-      map.pm.disableDraw();
+    if (!st.plan) return;
+    msg(t("pl.box_drag"));
+    st.mode = "box";
+    render();
+    map.dragging.disable();
+    map.getContainer().style.cursor = "crosshair";
+    var start = null, rect = null;
+    function down(e) {
+      start = e.latlng;
+      rect = L.rectangle(L.latLngBounds(start, start), { pane: onemap.paneFor("planner"), color: "#ff6f00", weight: 2, dashArray: "4 3", fillOpacity: 0.08, interactive: false }).addTo(map);
+    }
+    function move(e) { if (start) rect.setBounds(L.latLngBounds(start, e.latlng)); }
+    function up(e) {
+      if (!start) return;
+      var bounds = L.latLngBounds(start, e.latlng);
+      map.removeLayer(rect);
+      map.off("mousedown", down); map.off("mousemove", move); map.off("mouseup", up);
+      map.dragging.enable();
+      map.getContainer().style.cursor = "";
+      st.mode = null;
+      selectIn(bounds);
+    }
+    map.on("mousedown", down); map.on("mousemove", move); map.on("mouseup", up);
+  }
+
+  function selectIn(bounds) {
+    {
       planBuildings().then(function (fc) {
         var b = onemap.overlays.buildings;
         fc.features.forEach(function (f) {
@@ -214,7 +266,7 @@
         msg("");
         render();
       }).catch(fail);
-    });
+    }
   }
 
   function planBuildings() {
@@ -225,14 +277,59 @@
     });
   }
 
+  function activePlan() {
+    return (st.plans || []).filter(function (p) { return p.status === "active"; })[0];
+  }
+
+  // Publish asks first: what changes against the active plan, then confirm or cancel.
   function publish() {
+    var active = activePlan();
     msg(t("msg.loading"));
-    U.api(P + "/" + st.plan.id + "/publish", { method: "POST", headers: ifMatch() }).then(function () {
-      msg(t("pl.published"));
+    var diff = active ? U.api(P + "/" + active.id + "/diff/" + st.plan.id).then(function (r) { return r.body; }) : Promise.resolve(null);
+    diff.then(function (d) {
+      msg("");
+      ui.confirm.innerHTML = "";
+      var rows = d ? [["pl.diff_added", d.added.length], ["pl.diff_removed", d.removed.length], ["pl.diff_changed", d.changed.length],
+        ["pl.diff_unchanged", d.unchanged], ["pl.diff_buildings", d.buildings_moved], ["pl.diff_households", d.households_moved]] : [];
+      ui.confirm.appendChild(el("h4", { text: t("pl.diff") + (active ? "（#" + active.id + "）" : "") }));
+      ui.confirm.appendChild(el("table", { id: "om-publish-diff" }, [el("tbody", {}, rows.map(function (r) {
+        return el("tr", { "data-key": r[0] }, [el("td", { text: t(r[0]) }), el("td", { class: "om-num", text: U.fmt(r[1]) })]);
+      }))]));
+      ui.confirm.appendChild(el("div", { class: "om-btns" }, [
+        el("button", { type: "button", id: "om-publish-confirm", class: "om-active", text: t("pl.confirm_publish"), onclick: doPublish }),
+        el("button", { type: "button", id: "om-publish-cancel", text: t("pl.cancel"), onclick: function () { ui.confirm.style.display = "none"; } }),
+      ]));
+      ui.confirm.style.display = "block";
+    }).catch(fail);
+  }
+
+  function doPublish() {
+    ui.confirm.style.display = "none";
+    var t0 = Date.now(), id = st.plan.id;
+    ui.progress.style.display = "block";
+    var tick = function () { ui.progress.textContent = t("pl.publishing").replace("{s}", Math.round((Date.now() - t0) / 1000)); };
+    tick();
+    var timer = setInterval(tick, 500);
+    U.api(P + "/" + id + "/publish", { method: "POST", headers: ifMatch() }).then(function () {
+      clearInterval(timer);
+      ui.progress.style.display = "none";
       var g = onemap.overlays.grids;
       if (g && g.redraw) g.redraw();
-      return loadPlans();
-    }).catch(fail);
+      return U.api(P + "/" + id).then(function (r) {
+        var p = r.body;
+        ui.activePlan.textContent = "#" + p.id + " " + (p.name || "") + " · " + t("pl.version") + " " + p.version;
+        msg(t("pl.published_as") + "#" + p.id);
+        if (st.layer) onemap.map.removeLayer(st.layer);
+        if (st.labels) onemap.map.removeLayer(st.labels);
+        st.plan = null; st.layer = null; st.labels = null;
+        return loadPlans();
+      });
+    }).then(render).catch(function (e) { clearInterval(timer); ui.progress.style.display = "none"; fail(e); });
+  }
+
+  function showActive() {
+    var a = activePlan();
+    ui.activePlan.textContent = a ? "#" + a.id + " " + (a.name || "") + " · " + t("pl.version") + " " + a.version : "—";
   }
 
   function evaluate() {
@@ -252,13 +349,16 @@
   }
 
   function render() {
-    if (!ui.box) return;
+    if (!ui.panel) return;
     var ids = selectedIds();
     ui.count.textContent = String(ids.length);
     ui.version.textContent = st.plan ? String(st.plan.version) : "—";
     ui.move.disabled = !st.plan || !ids.length || !ui.target.value;
     ui.split.disabled = !st.plan || !ui.target.value;
-    ui.box.disabled = !st.plan;
+    ui.boxBtn.disabled = !st.plan;
+    ui.boxBtn.classList.toggle("om-active", st.mode === "box");
+    ui.pick.disabled = !st.plan;
+    ui.pick.classList.toggle("om-active", st.mode === "target");
     ui.merge.disabled = !st.plan;
     ui.merge.classList.toggle("om-active", st.mode === "merge");
     ui.publish.disabled = !st.plan;
@@ -278,7 +378,8 @@
 
   function setActive(on) {
     st.active = on;
-    ui.box.style.display = on ? "block" : "none";
+    ui.panel.style.display = on ? "block" : "none";
+    if (onemap.layerControl) { if (on) onemap.layerControl.collapse(); else onemap.layerControl.expand(); }
     ui.toggle.textContent = on ? t("pl.close") : t("pl.open");
     ui.toggle.classList.toggle("om-active", on);
     var b = onemap.overlays.buildings;
@@ -296,10 +397,19 @@
       st.plan = null;
       if (st.gridsWereOn) g.addTo(onemap.map);
     }
+    if (onemap.legend) onemap.legend.update();
   }
 
+  function pickTarget() {
+    st.mode = st.mode === "target" ? null : "target";
+    msg(st.mode ? t("pl.pick_target_hint") : "");
+    render();
+  }
+
+  // On the right, under the summary: the left column holds the filters and the legend
+  // (the grid colour key must stay in view while planning).
   var PlannerControl = L.Control.extend({
-    options: { position: "topleft" },
+    options: { position: "topright" },
     onAdd: function () {
       ui.toggle = el("button", { type: "button", id: "om-planner-toggle", text: t("pl.open"), onclick: function () { setActive(!st.active); } });
       ui.plan = el("select", { id: "om-plan", onchange: function () { openPlan(ui.plan.value); } });
@@ -309,29 +419,34 @@
       ui.move = el("button", { type: "button", id: "om-move", text: t("pl.move"), onclick: move });
       ui.split = el("button", { type: "button", id: "om-split", text: t("pl.split"), onclick: split });
       ui.k = el("input", { type: "number", id: "om-split-k", min: "2", max: "20", value: "2", style: "width:3.5em" });
-      ui.box = el("button", { type: "button", id: "om-box", text: t("pl.box"), onclick: boxSelect });
+      ui.boxBtn = el("button", { type: "button", id: "om-box", text: t("pl.box"), onclick: boxSelect });
+      ui.pick = el("button", { type: "button", id: "om-pick-target", text: t("pl.pick_target"), onclick: pickTarget });
+      ui.activePlan = el("span", { id: "om-active-plan", text: "—" });
+      ui.confirm = el("div", { class: "om-confirm", id: "om-publish-box", style: "display:none" });
+      ui.progress = el("div", { class: "om-msg", id: "om-publish-progress", style: "display:none" });
       ui.merge = el("button", { type: "button", id: "om-merge", text: t("pl.merge"), onclick: merge });
       ui.publish = el("button", { type: "button", id: "om-publish", text: t("pl.publish"), onclick: publish });
       ui.mergeSel = el("span", { id: "om-merge-sel", text: "—" });
       ui.band = el("span", { id: "om-in-band", text: "—" });
       ui.touched = el("tbody", { id: "om-touched" });
       ui.msg = el("div", { class: "om-msg", id: "om-planner-msg" });
-      ui.box = el("div", { class: "om-planner", style: "display:none" }, [
+      ui.panel = el("div", { class: "om-planner", style: "display:none" }, [
         el("h3", { text: t("pl.title") }),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.active") }), ui.activePlan]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.plan") }), ui.plan]),
         el("div", { class: "om-btns" }, [el("button", { type: "button", id: "om-new-draft", text: t("pl.new_draft"), onclick: newDraft })]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.version") }), ui.version]),
-        el("div", { class: "om-row" }, [el("label", { text: t("pl.selected") }), ui.count, ui.box,
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.selected") }), ui.count, ui.boxBtn,
           el("button", { type: "button", id: "om-clear", text: t("pl.clear"), onclick: clearSelection })]),
-        el("div", { class: "om-row" }, [el("label", { text: t("pl.target") }), ui.target]),
+        el("div", { class: "om-row" }, [el("label", { text: t("pl.target") }), ui.target, ui.pick]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.selected_grids") }), ui.mergeSel]),
         el("div", { class: "om-btns" }, [ui.move, ui.split, el("label", { text: "k" }), ui.k, ui.merge, ui.publish]),
         el("h4", { text: t("pl.touched") }),
         el("table", {}, [el("thead", {}, [el("tr", {}, [el("th", { text: t("f.code") }), el("th", { text: t("f.households") }), el("th", { text: t("f.deviation") })])]), ui.touched]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.in_band") }), ui.band]),
-        ui.msg,
+        ui.confirm, ui.progress, ui.msg,
       ]);
-      var wrap = el("div", { class: "om-panel om-planner-wrap" }, [ui.toggle, ui.box]);
+      var wrap = el("div", { class: "om-panel om-planner-wrap" }, [ui.toggle, ui.panel]);
       L.DomEvent.disableClickPropagation(wrap);
       L.DomEvent.disableScrollPropagation(wrap);
       return wrap;
@@ -340,8 +455,7 @@
 
   function init(map) {
     new PlannerControl().addTo(map);
-    if (map.pm) map.pm.setLang(onemap.cfg.lang === "zh" ? "zh" : "en");
   }
 
-  onemap.planner = { init: init, handleClick: handleClick, state: st };
+  onemap.planner = { init: init, handleClick: handleClick, state: st, gridAt: gridAt };
 })();

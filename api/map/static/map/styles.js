@@ -3,32 +3,44 @@
   "use strict";
   var onemap = (window.onemap = window.onemap || {});
 
+  // One colour scheme per meaning, all colour-blind safe (ColorBrewer / Okabe–Ito):
+  // grid balance PRGn (purple under, green over, grey within the band); cameras neutral
+  // greys (darker = higher class: infrastructure, not an alarm); incident categories
+  // Okabe–Ito; intensity (heatmap, widget cells) YlOrRd; Gi* hot/cold RdBu; gap priority
+  // RdPu; places muted qualitative.
   var C = {
     land: "#f3f1ec",
     water: "#a9cce6",
     waterLine: "#7fb2db",
     building: "#dcd8cf",
     buildingLine: "#c9c3b6",
-    road: { arterial: "#ffffff", secondary: "#ffffff", local: "#ffffff" },
     roadCasing: "#cfc8b8",
     admin: { district: "#6c5b8e", street: "#8b7bab", community: "#b3a8c8" },
-    grid: { under: "#3b82c4", ok: "#34a35b", over: "#d9473a" },
-    camera: { A: "#d7263d", B: "#1f6fd1", C: "#6f6f6f" },
-    hot: { 3: "#d62f27", 2: "#ed7551", 1: "#fab984", 0: "#cccccc", "-1": "#c0ccbe", "-2": "#849eba", "-3": "#4575b5" },
+    grid: { under: "#762a83", ok: "#8c8c8c", over: "#1b7837" },
+    camera: { A: "#1a1a1a", B: "#4d4d4d", C: "#878787" },
+    cameraCluster: "#333333",
+    hot: { 3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#cccccc", "-1": "#d1e5f0", "-2": "#67a9cf", "-3": "#2166ac" },
     emerging: {
       new: "#ff00ff", consecutive: "#ff8ab4", intensifying: "#b2182b", persistent: "#ef6548",
       diminishing: "#fdbb84", sporadic: "#fee8c8", oscillating: "#c994c7", historical: "#bdbdbd",
-      cold: "#4575b5",
+      cold: "#2166ac",
     },
     incident: {
-      dispute: "#e6550d", public_order: "#a50f15", hazard: "#fd8d3c", livelihood: "#3182bd",
-      city_management: "#31a354", other: "#756bb1",
+      dispute: "#E69F00", public_order: "#D55E00", hazard: "#CC79A7", livelihood: "#56B4E9",
+      city_management: "#009E73", other: "#999999",
     },
     place: {
       school: "#f28e2b", hospital: "#e15759", hotel: "#b07aa1", station: "#4e79a7",
       police: "#1d3f8f", market: "#59a14f", government: "#9c755f", other: "#79706e",
     },
+    intensity: ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"],
+    gap: ["#fcc5c0", "#f768a1", "#ae017e"],
+    buildingLayer: { line: "#8d8676", fill: "#cbc3b2" },
+    road: "#f0a830",
+    view: "#4d4d4d",
   };
+  // Widget count cells: lower bounds of the five intensity classes.
+  var COUNT_BREAKS = [1, 10, 25, 50, 100];
 
   // Households per grid against the band (target ± tolerance).
   function gridBand(households) {
@@ -41,16 +53,19 @@
     var b = gridBand(p.households);
     var dev = Math.min(1, Math.abs((p.households || 0) - onemap.cfg.band.target) / onemap.cfg.band.target);
     return {
-      color: C.grid[b], weight: 1.2, opacity: 0.9, fill: true, fillColor: C.grid[b],
-      fillOpacity: b === "ok" ? 0.12 : 0.15 + 0.35 * dev,
+      color: C.grid[b], weight: b === "ok" ? 0.8 : 1.2, opacity: 0.9, fill: true, fillColor: C.grid[b],
+      fillOpacity: b === "ok" ? 0.04 : 0.12 + 0.3 * dev,
     };
   }
 
+  // Communities take clicks inside (an invisible fill); streets and the district on their
+  // outline only, so a click inside a community opens the community.
   function adminStyle(p) {
     var lv = p.level || "community";
     return {
       color: C.admin[lv] || C.admin.community, weight: lv === "district" ? 3 : lv === "street" ? 2 : 1,
-      dashArray: lv === "community" ? "4 3" : null, fill: false, opacity: 0.9,
+      dashArray: lv === "community" ? "4 3" : null, fill: lv === "community", fillColor: "#ffffff",
+      fillOpacity: 0, opacity: 0.9,
     };
   }
 
@@ -65,8 +80,7 @@
 
   function cameraStyle(p) {
     if (p["class"] === undefined && p.count !== undefined) {
-      var cc = C.camera[majority(p, ["A", "B", "C"])];
-      return { radius: clusterRadius(p.count), color: "#ffffff", weight: 1.2, fill: true, fillColor: cc, fillOpacity: 0.8, opacity: 1 };
+      return { radius: clusterRadius(p.count), color: "#ffffff", weight: 1.5, fill: true, fillColor: C.cameraCluster, fillOpacity: 0.75, opacity: 1 };
     }
     var col = C.camera[p["class"]] || C.camera.B, off = p.status && p.status !== "online";
     return {
@@ -77,18 +91,28 @@
   }
 
   function viewStyle(p) {
-    var col = C.camera[p["class"]] || C.camera.B;
-    return { color: col, weight: 0.5, opacity: 0.5, fill: true, fillColor: col, fillOpacity: 0.16 };
+    return { color: C.view, weight: 0.5, opacity: 0.5, fill: true, fillColor: C.view, fillOpacity: 0.16 };
   }
 
   // Gaps: the redder the higher their priority rank (0..1 within the tile's data).
   function gapStyle(p) {
     var r = p.priority_rank !== undefined ? p.priority_rank : Math.min(1, Math.log10(1 + (p.incidents || 0)) / 2);
-    var col = r > 0.66 ? "#b10026" : r > 0.33 ? "#fc4e2a" : "#feb24c";
+    var col = r > 0.66 ? C.gap[2] : r > 0.33 ? C.gap[1] : C.gap[0];
     return { color: col, weight: 1, opacity: 0.9, fill: true, fillColor: col, fillOpacity: 0.35 };
   }
 
+  // Widget incident cells (H3 polygons with a count only): shaded by count.
+  function countClass(n) {
+    var k = 0;
+    COUNT_BREAKS.forEach(function (b, i) { if (n >= b) k = i; });
+    return k;
+  }
+
   function incidentStyle(p) {
+    if (p.h3 !== undefined && p.category === undefined && p.dispute === undefined) {
+      var col0 = C.intensity[countClass(p.count || 0)];
+      return { color: col0, weight: 0.6, opacity: 0.8, fill: true, fillColor: col0, fillOpacity: 0.55 };
+    }
     var n = p.count || 1;
     var col = C.incident[p.category || majority(p, onemap.cfg.vocabulary.categories)] || "#555";
     return {
@@ -107,7 +131,7 @@
 
   function roadStyle(p) {
     var w = { arterial: 5, secondary: 3.5, local: 2 }[p["class"]] || 2;
-    return { color: "#f0a830", weight: w / 1.6, opacity: 0.85, fill: false };
+    return { color: C.road, weight: w / 1.6, opacity: 0.85, fill: false };
   }
 
   function hotStyle(bin) {
@@ -143,7 +167,7 @@
   };
 
   onemap.styles = {
-    C: C, majority: majority, gridBand: gridBand, grid: gridStyle, admin: adminStyle, camera: cameraStyle, view: viewStyle,
+    C: C, COUNT_BREAKS: COUNT_BREAKS, countClass: countClass, majority: majority, gridBand: gridBand, grid: gridStyle, admin: adminStyle, camera: cameraStyle, view: viewStyle,
     gap: gapStyle, incident: incidentStyle, place: placeStyle, road: roadStyle, hot: hotStyle,
     emerging: emergingStyle, base: base,
   };

@@ -56,11 +56,13 @@
     if (value === null || value === undefined || value === "") return "—";
     if (field === "occurred_at") return new Date(value).toLocaleString(onemap.cfg.lang === "zh" ? "zh-CN" : "en");
     if (field === "bin") return t("bin." + value);
+    if (field === "community_code" || field === "parent_code") return onemap.areaName ? onemap.areaName(value) : String(value);
     if (field === "category" && onemap.cfg.t["em." + value] && !onemap.cfg.t["v." + value]) return t("em." + value);
     var tv = onemap.cfg.t["v." + value];
     if (tv !== undefined && typeof value !== "number") return tv;
     if (typeof value === "number") {
-      if (field === "p_value") return value.toPrecision(2);
+      if (field === "p_value" || field === "trend_p") return value < 0.001 ? "< 0.001" : value.toPrecision(2);
+      if (field === "nearest_camera_m" && value < 0.5) return t("pop.camera_inside");
       if (Math.abs(value) >= 100 || Number.isInteger(value)) return fmt(value);
       return value.toFixed(2);
     }

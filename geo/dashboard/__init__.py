@@ -1,0 +1,1 @@
+"""Figures the command centre's screen reads: statistics by area, trends, search."""
