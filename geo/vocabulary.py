@@ -24,6 +24,8 @@ CAMERA_STATUSES: tuple[str, ...] = ("online", "offline", "fault")
 CAMERA_CLASSES: tuple[str, ...] = ("A", "B", "C")
 CAMERA_KINDS: tuple[str, ...] = ("bullet", "dome", "ptz", "face", "vehicle")
 ADMIN_LEVELS: tuple[str, ...] = ("district", "street", "community")
+# Units figures are given for, coarsest first (grids are the active plan's).
+UNIT_LEVELS: tuple[str, ...] = ("city", "district", "street", "community", "grid")
 ROAD_CLASSES: tuple[str, ...] = ("arterial", "secondary", "local")
 PLACE_KINDS: tuple[str, ...] = (
     "school", "hospital", "hotel", "station", "police", "market", "government", "other",

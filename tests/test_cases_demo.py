@@ -89,6 +89,27 @@ def test_troubled_community_has_the_lowest_index(engine, cases, small_demo_truth
     assert np.isclose(sum(out["weights"].values()), 1.0)
 
 
+def test_response_component_is_the_households_reached_in_five_minutes(engine, cases):
+    """The index's response component is the 5-minute household share of the response
+    summary (whose reach tests/test_response_demo.py checks against a networkx oracle)."""
+    from geo.response.context import reach_context
+    from geo.response.summary import response_summary
+
+    out = compute_index(cases, UnitContext(), engine, "community",
+                        Period.parse(MONTH, "Asia/Shanghai"))
+    assert "response" not in out["left_out"], out["left_out"]
+    with engine.connect() as conn:
+        ref = response_summary(reach_context(engine, "drive"), conn, "community", (5.0,))
+    share = {u["code"]: u["reached"]["5"]["household_share"] for u in ref["units"]}
+    assert any(v is not None and v < 1 for v in share.values()), "a community is unreached"
+    for f in out["features"]:
+        p = f["properties"]
+        comp = p["components"]["response"]
+        assert comp["weight"] > 0
+        if share.get(p["code"]) is not None:
+            assert comp["value"] == pytest.approx(share[p["code"]], abs=1e-9)
+
+
 def test_index_for_past_periods_and_weeks(engine, cases):
     ctx = UnitContext()
     for key in ("2026-05", "2026-W30", "2026-W45"):

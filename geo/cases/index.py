@@ -37,8 +37,9 @@ from geo.cases.settings import COMPONENTS, IndexSettings
 from geo.cases.table import Cases
 from geo.cases.units import UnitContext
 from geo.errors import InvalidInput, NotEnoughData
+from geo.vocabulary import UNIT_LEVELS
 
-LEVELS = ("city", "district", "street", "community", "grid")
+LEVELS = UNIT_LEVELS
 RISK = ("none", "blue", "yellow", "orange", "red")
 BANDS = (80.0, 60.0, 40.0, 20.0)  # lower edges of none, blue, yellow, orange
 HIGHER_IS_SAFER = {"incidents": False, "overdue": False, "satisfaction": True,
@@ -196,12 +197,12 @@ def _level_index(cases, ctx, engine, level, period, settings, weights) -> dict:
     left_out = {}
     for name in ("cameras", "response"):
         if w.get(name, 0) <= 0:
-            left_out[name] = "weight 0" + (" (response circles not built yet)"
-                                           if name == "response" else "")
+            left_out[name] = "weight 0"
             continue
         figures = ctx.component(engine, name, level)
         if not figures:
-            left_out[name] = "no figures (nothing to measure yet)"
+            left_out[name] = ("no figures (no on-duty driving post)" if name == "response"
+                              else "no figures (nothing to measure yet)")
             continue
         raw[name] = np.array([figures.get(c, np.nan) for c in codes], float)
         scores[name] = _scores(raw[name], True)

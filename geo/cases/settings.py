@@ -11,7 +11,7 @@ DEFAULT_LIMITS = {"hazard": 24.0, "public_order": 24.0, "dispute": 72.0, "others
 DEFAULT_SEVERITY = {"public_order": 3.0, "hazard": 3.0, "dispute": 2.0, "petition": 2.0,
                     "livelihood": 1.0, "city_management": 1.0, "other": 1.0}
 DEFAULT_WEIGHTS = {"incidents": 0.40, "overdue": 0.20, "satisfaction": 0.15,
-                   "cameras": 0.15, "repeats": 0.10, "response": 0.0}
+                   "cameras": 0.15, "repeats": 0.10, "response": 0.10}
 COMPONENTS = tuple(DEFAULT_WEIGHTS)
 
 

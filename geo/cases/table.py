@@ -22,9 +22,9 @@ from sqlalchemy import Engine, text
 
 from geo.cases.settings import CaseSettings
 from geo.errors import InvalidInput
-from geo.vocabulary import CATEGORIES, SOURCES
+from geo.vocabulary import CATEGORIES, SOURCES, UNIT_LEVELS
 
-LEVELS = ("city", "district", "street", "community", "grid")
+LEVELS = UNIT_LEVELS
 GROUPS = ("department", "category", "source")
 STATUSES = ("received", "dispatched", "resolved", "closed")
 SATISFACTION = ("satisfied", "basic", "unsatisfied")

@@ -52,18 +52,19 @@ def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
 
 
 def response_reach(engine: Engine, level: str) -> dict[str, float] | None:
-    """Share of households reached within 5 minutes (response circles, DESIGN §9), or None.
+    """Share of households a post reaches within 5 minutes' drive (DESIGN §9), or None.
 
-    Response circles are built elsewhere; until ``geo.response`` offers per-unit
-    figures this returns None and the component weighs 0.
+    None when no on-duty driving post exists (the component then weighs 0).
     """
+    from geo.errors import OnemapError
+    from geo.response.context import reach_context
+    from geo.response.summary import response_summary
+
     try:
-        from geo.response import summary as response  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        out = response.summary(engine, level=level, minutes=(5,))
-    except Exception:
+        ctx = reach_context(engine, "drive")
+        with engine.connect() as conn:
+            out = response_summary(ctx, conn, level, (5.0,))
+    except OnemapError:
         return None
     return {u["code"]: float(u["reached"]["5"]["household_share"]) for u in out["units"]
             if u["reached"]["5"].get("household_share") is not None} or None

@@ -14,8 +14,9 @@ from shapely.geometry import mapping
 
 from geo.coverage.units import read_units
 from geo.response.context import ReachContext
+from geo.vocabulary import UNIT_LEVELS
 
-LEVELS = ("city", "district", "street", "community", "grid")
+LEVELS = UNIT_LEVELS
 
 
 def _unit_of(unit_geoms: np.ndarray, points: np.ndarray) -> np.ndarray:
