@@ -41,6 +41,23 @@ INSERT INTO audit_log (actor, action, target, detail) VALUES
   ('key:0123456789ab', 'grid_plan.publish', 'grid_plans/1', '{"version": 1}');
 INSERT INTO plan_edits (plan_id, version, actor, kind, detail) VALUES
   (1, 1, 'planner-1', 'move_building', '{"building": 1}');
+INSERT INTO posts (code, name, kind, mode, turnout_s, geom) VALUES
+  ('P1', '车站警务站', 'police_post', 'drive', 60, ST_SetSRID(ST_MakePoint(118.02, 36.76), 4326));
+INSERT INTO response_network (roads_version, metric_epsg) VALUES (1, 32650);
+INSERT INTO response_edges (id, road_id, source, target, length_m, drive_cost, drive_reverse_cost,
+                            walk_cost, geom) VALUES
+  (1, 1, 1, 2, 8900.0, 801.0, 801.0, 6408.0,
+   ST_SetSRID(ST_MakeLine(ST_MakePoint(118.0, 36.76), ST_MakePoint(118.1, 36.76)), 4326));
+INSERT INTO response_areas (mode, minutes, overlap, post_code, post_name, households, population,
+                            area_m2, geom) VALUES
+  ('drive', 5, 'per_post', 'P1', '车站警务站', 120, 300, 5000.0,
+   ST_Multi(ST_MakeEnvelope(118.01, 36.755, 118.03, 36.765, 4326)));
+INSERT INTO incident_history (incident_id, actor, field, old_value, new_value) VALUES
+  (1, 'load seed.csv', 'status', '"received"', '"resolved"');
+INSERT INTO safety_index (unit_level, period, code, name, index, rank, change, risk, components,
+                          geom) VALUES
+  ('street', '2026-10', '370303001', '车站街道', 72.5, 1, -1.5, 'blue', '{"incidents": 0.4}',
+   ST_Multi(ST_MakeEnvelope(118.00, 36.75, 118.05, 36.80, 4326)));
 """
 
 

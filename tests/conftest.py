@@ -27,6 +27,7 @@ DATA_TABLES = [
     "plan_edits", "audit_log", "coverage_gaps", "camera_views", "incidents", "grid_members",
     "grids", "grid_plans", "buildings", "cameras", "roads", "waterways", "places", "admin_areas",
     "api_keys", "posts", "response_edges", "response_network", "response_areas",
+    "incident_history", "safety_index",
 ]
 
 

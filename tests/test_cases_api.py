@@ -221,15 +221,16 @@ def test_warning_tiles_and_ogc_match_the_lights(case_db, db_settings):
     from test_tiles_support import features, tile_of
 
     from geo.cases.table import sync_limits
+    from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 
     with case_db.begin() as conn:
         for ext, cat, hours_ago in (("N-green", "other", 1), ("N-yellow", "hazard", 20),
                                     ("N-red", "hazard", 30)):
             conn.execute(text(
                 "INSERT INTO incidents (external_id, source, category, occurred_at, status, h3, "
-                "geom) VALUES (:e, 'grid', :c, now() - :h * interval '1 hour', 'received', 0, "
-                "ST_SetSRID(ST_MakePoint(118.02, 36.75), 4326))"), {"e": ext, "c": cat,
-                                                                   "h": hours_ago})
+                f"{SQL_COLUMNS}, geom) VALUES (:e, 'grid', :c, now() - :h * interval '1 hour', "
+                f"'received', 0, {SQL_PARAMS}, ST_SetSRID(ST_MakePoint(118.02, 36.75), 4326))"),
+                {"e": ext, "c": cat, "h": hours_ago, **cells_of(118.02, 36.75)})
         now = conn.execute(text("SELECT now()")).scalar_one()
     sync_limits(case_db, {"hazard": 24, "public_order": 24, "dispute": 72, "livelihood": 120,
                           "city_management": 120, "other": 120})

@@ -30,10 +30,24 @@ from tiles.cells import widget_res
 
 
 def points(engine) -> pd.DataFrame:
-    """Every incident's lon/lat as stored."""
+    """Every incident's lon/lat and time as stored."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM incidents")).all()
-    return pd.DataFrame(rows, columns=["lon", "lat"])
+        rows = conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom), occurred_at FROM incidents")).all()
+    return pd.DataFrame(rows, columns=["lon", "lat", "occurred_at"])
+
+
+def widget_reference(pts: pd.DataFrame, res: int, k: int = 5, days: int = 7,
+                     tz: str = "Asia/Shanghai") -> dict[str, int]:
+    """What a widget's cell shows, by pandas: incidents per ``latlng_to_cell`` cell summed
+    over the ISO weeks (local) in which that cell holds at least ``k``; cells under ``k``
+    left out (README, widget role)."""
+    cells = [h3.latlng_to_cell(y, x, res) for x, y in zip(pts.lon, pts.lat, strict=True)]
+    local = pd.to_datetime(pts.occurred_at, utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    block = (local.dt.normalize() - pd.Timestamp("1970-01-05")).dt.days // days
+    n = pd.DataFrame({"cell": cells, "block": block}).value_counts()
+    total = n[n >= k].groupby(level="cell").sum()
+    return {c: int(v) for c, v in total.items() if v >= k}
 
 
 def reference(pts: pd.DataFrame, res: int) -> dict[str, int]:
@@ -102,8 +116,8 @@ def check_api(engine, db_settings, bbox12: tuple, tile_bbox: tuple) -> dict[str,
             res = max(6, min(9, z - 4))
             compared[f"hotspot tiles z{z}"] = check_tiles(
                 client, "hotspots", z, tile_bbox, hdr["viewer"], reference(pts, res))
-        z = 13  # widget incident aggregates: cells of at least 5 incidents
-        want = {k: v for k, v in reference(pts, widget_res(z)).items() if v >= 5}
+        z = 13  # widget incident aggregates: (cell, week) counts of at least 5 incidents
+        want = widget_reference(pts, widget_res(z))
         compared[f"widget tiles z{z}"] = check_tiles(client, "incidents", z, tile_bbox,
                                                       hdr["widget"], want)
     return compared
