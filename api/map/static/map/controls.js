@@ -20,7 +20,8 @@
     if (!(days > 0 && days <= 3660)) days = cfg.windowDays;
     var pick = function (v, allowed) { return allowed.indexOf(v) >= 0 ? v : ""; };
     var f = { days: days, to: to, from: new Date(to.getTime() - days * DAY),
-      category: pick(params.get("category"), CATEGORIES), source: pick(params.get("source"), SOURCES) };
+      category: pick(params.get("category"), vocabulary("categories")),
+      source: pick(params.get("source"), vocabulary("sources")) };
     var pf = new Date(params.get("from")), pt = new Date(params.get("to"));
     if (params.get("from") && params.get("to") && !isNaN(pf) && !isNaN(pt) && pf < pt) {
       f.days = null;
@@ -279,7 +280,7 @@
   onemap.controls = {
     initFilter: initFilter, FilterControl: FilterControl, SummaryControl: SummaryControl,
     LegendControl: LegendControl, updateSummary: updateSummary, header: header, setPreset: setPreset,
-    setCustom: setCustom, writeUrl: writeUrl, urlView: urlView, CATEGORIES: CATEGORIES, SOURCES: SOURCES,
+    setCustom: setCustom, writeUrl: writeUrl, urlView: urlView,
   };
   onemap.filterParams = filterParams;
 })();
