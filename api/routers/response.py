@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, StateDep
 from geo.errors import InvalidInput
-from geo.response.areas import check_overlap, response_areas
+from geo.response.areas import cached_areas, check_overlap
 from geo.response.context import (
     ReachContext,
     ResponseCache,
@@ -25,6 +25,7 @@ from geo.response.nearest import nearest_posts
 from geo.response.settings import ResponseSettings
 from geo.response.siting import site_posts
 from geo.response.summary import LEVELS, response_summary
+from geo.response.warm import ResponseWarmer
 
 router = APIRouter(prefix="/api/v1/response", tags=["response"])
 
@@ -45,8 +46,29 @@ def response_cache(request: Request) -> ResponseCache:
     return st.response_cache
 
 
+def response_answers(request: Request) -> ResponseCache:
+    """The app's kept area answers (keyed by the versions and posts they were drawn from)."""
+    st = request.app.state
+    if getattr(st, "response_answers", None) is None:
+        st.response_answers = ResponseCache(size=16)
+    return st.response_answers
+
+
+def start_warm_up(app, state) -> ResponseWarmer:
+    """The app's caches, warmed in the background from now on (see geo/response/warm.py)."""
+    settings = ResponseSettings()
+    app.state.response_settings = settings
+    app.state.response_cache = ResponseCache()
+    app.state.response_answers = ResponseCache(size=16)
+    warmer = ResponseWarmer(state.engine, app.state.response_cache, app.state.response_answers,
+                            settings, state.area)
+    app.state.response_warmer = warmer
+    return warmer.start()
+
+
 SettingsDep = Annotated[ResponseSettings, Depends(response_settings)]
 CacheDep = Annotated[ResponseCache, Depends(response_cache)]
+AnswersDep = Annotated[ResponseCache, Depends(response_answers)]
 ModeQ = Annotated[str, Query(description="drive (police cars) or walk (e.g. 党群服务中心)")]
 MinutesQ = Annotated[str | None, Query(
     description="breaks in minutes, comma-separated (default 1,3,5 driving; 10 walking)")]
@@ -75,7 +97,7 @@ def _context(request: Request, engine, state, settings, cache, mode: str) -> Rea
 
 @router.get("/areas")
 def areas(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-          cache: CacheDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
+          cache: CacheDep, answers: AnswersDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
           kind: Annotated[str | None, Query(description="post kinds, comma-separated")] = None,
           posts: Annotated[str | None, Query(description="post codes, comma-separated")] = None,
           overlap: Annotated[str, Query(description="dissolve | split | overlap")] = "dissolve",
@@ -86,7 +108,7 @@ def areas(request: Request, engine: EngineDep, state: StateDep, settings: Settin
     mins = _minutes(minutes, mode, settings)
     ctx = filter_posts(_context(request, engine, state, settings, cache, mode),
                        kinds=_list(kind), codes=_list(posts))
-    return _json(response_areas(ctx, mins, overlap), "application/geo+json")
+    return _json(cached_areas(ctx, mins, overlap, answers), "application/geo+json")
 
 
 @router.get("/summary")

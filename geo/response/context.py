@@ -9,7 +9,8 @@ to it too, with the seconds from every post to every node and every place.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +21,8 @@ from sqlalchemy import Engine, text
 
 from geo.coverage.metric import Projector
 from geo.errors import Infeasible, InvalidInput
-from geo.response.graph import MODES, ModeGraph, Snap
-from geo.response.network import Edges, ensure_network, load_edges
+from geo.response.graph import MODES, EdgeIndex, ModeGraph, Snap
+from geo.response.network import ensure_network, load_edges
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
 from geo.vocabulary import POST_KINDS
@@ -53,13 +54,12 @@ _PLACES_SQL = text(
     FROM places WHERE key ORDER BY id
     """
 )
-_INCIDENTS_SQL = text(
-    """
-    SELECT coalesce(array_agg(ST_X(p)), '{}'), coalesce(array_agg(ST_Y(p)), '{}')
-    FROM (SELECT ST_Transform(geom, :epsg) AS p FROM incidents
-          WHERE occurred_at >= :since AND occurred_at < :until) AS q
-    """
-)
+# Two float8[] in one row, fetched in binary (no text parsing of 2×100k numbers);
+# projected to metres with pyproj in numpy.
+_INCIDENTS_SQL = """
+    SELECT coalesce(array_agg(ST_X(geom)), '{}'), coalesce(array_agg(ST_Y(geom)), '{}')
+    FROM incidents WHERE occurred_at >= %(since)s AND occurred_at < %(until)s
+"""
 
 
 def check_mode(mode: str) -> str:
@@ -117,6 +117,7 @@ class ReachContext:
     until: datetime
     settings: ResponseSettings
     _pred: np.ndarray | None = None
+    key: tuple = ()  # what the context was computed from (versions, hour, post filter)
 
     def predecessors(self) -> np.ndarray:
         """Scipy's predecessor matrix (posts × nodes), computed on first use."""
@@ -124,8 +125,8 @@ class ReachContext:
             _, self._pred = self.graph.node_seconds(predecessors=True)
         return self._pred
 
-    def select(self, mask: np.ndarray) -> ReachContext:
-        """The same context restricted to the posts where ``mask`` is true."""
+    def select(self, mask: np.ndarray, key: tuple = ()) -> ReachContext:
+        """The same context restricted to the posts where ``mask`` is true (``key`` names it)."""
         node_s = self.node_s[mask]
         best = node_s.min(axis=0, keepdims=True)
         return ReachContext(self.mode, self.graph, self.posts[mask].reset_index(drop=True),
@@ -133,15 +134,24 @@ class ReachContext:
                             self.building_s[mask], self.key_place_s[mask],
                             self.graph.seconds_to(best, self.incidents.snap), self.projector,
                             self.since, self.until, self.settings,
-                            None if self._pred is None else self._pred[mask])
+                            None if self._pred is None else self._pred[mask],
+                            (*self.key, *key) if self.key and key else ())
 
 
 @dataclass
 class ResponseCache:
-    """Loaded graphs and places keyed by layer versions (bounded; thread-safe)."""
+    """Loaded graphs and places keyed by layer versions (bounded; thread-safe).
 
-    size: int = 24
+    A value is made once: callers asking for a key while another thread makes it
+    wait for that result instead of making it again (the background warm-up and the
+    first request share one computation). ``made`` counts the values made, by kind
+    (the first item of the key).
+    """
+
+    size: int = 32
+    made: Counter = field(default_factory=Counter)
     _items: OrderedDict = field(default_factory=OrderedDict)
+    _making: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, key, make):
@@ -150,12 +160,31 @@ class ResponseCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = make()
+            pending = self._making.get(key)
+            mine = pending is None
+            if mine:
+                pending = self._making[key] = Future()
+        if not mine:
+            return pending.result()
+        try:
+            value = make()
+        except BaseException as exc:
+            with self._lock:
+                del self._making[key]
+            pending.set_exception(exc)
+            raise
         with self._lock:
             self._items[key] = value
+            del self._making[key]
+            self.made[key[0]] += 1
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+        pending.set_result(value)
         return value
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
 
 
 def _points(rows, epsg_col="wkb") -> np.ndarray:
@@ -186,8 +215,9 @@ def _read_places(conn, epsg: int):
 
 def _read_incidents(conn, epsg: int, since: datetime, until: datetime) -> pd.DataFrame:
     """Incident points of the window, metric (two arrays in one row: no per-row objects)."""
-    xs, ys = conn.execute(_INCIDENTS_SQL, {"epsg": epsg, "since": since, "until": until}).one()
-    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    with conn.connection.driver_connection.cursor(binary=True) as cur:
+        lon, lat = cur.execute(_INCIDENTS_SQL, {"since": since, "until": until}).fetchone()
+    x, y = Projector(epsg).xy_to_metric(lon, lat)
     return pd.DataFrame({"geometry": shapely.points(x, y) if len(x) else
                          np.array([], dtype=object)})
 
@@ -212,63 +242,64 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
         No on-duty post of this mode (with ``require_posts``).
     """
     settings = settings or ResponseSettings()
-    cache = cache if cache is not None else ResponseCache(size=2)
+    cache = cache if cache is not None else ResponseCache(size=12)
     check_mode(mode)
     roads_v, epsg = ensure_network(engine, settings, area)
     with engine.connect() as conn:
         versions = dict(conn.execute(_VERSIONS_SQL).all())
     since, until = _window(until, settings.incident_days)
-    day = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
-    settings_key = settings.model_dump_json()
+    hour = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
+    since = hour - (until - since)
+    posts_v, buildings_v, places_v, incidents_v = (
+        versions.get(k) for k in ("posts", "buildings", "places", "incidents"))
+    net = (roads_v, epsg)
 
-    def make_edges() -> Edges:
-        with engine.connect() as conn:
-            return load_edges(conn, epsg, roads_v)
-
-    edges = cache.get(("edges", roads_v, epsg), make_edges)
-
-    def make_graph():
-        with engine.connect() as conn:
-            posts = _read_posts(conn, mode, epsg)
-        graph = ModeGraph(edges, mode, posts["geometry"].to_numpy(), posts["turnout_s"].to_numpy(),
-                          settings.connector_kmh)
-        return posts, graph
-
-    posts, graph = cache.get(("graph", roads_v, versions.get("posts"), mode, settings_key),
-                             make_graph)
-    if require_posts and len(posts) == 0:
-        raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
-
-    def make_places():
-        with engine.connect() as conn:
-            return _read_places(conn, epsg)
-
-    def make_incidents():
-        with engine.connect() as conn:
-            return _read_incidents(conn, epsg, day - (until - since), day)
-
-    bf, pf = cache.get(("places", versions.get("buildings"), versions.get("places"), epsg),
-                       make_places)
-    inc = cache.get(("incidents", versions.get("incidents"), epsg, day), make_incidents)
-    graph_key = (roads_v, versions.get("posts"), mode, settings_key)
-
-    def reach_of(frame, best_only: bool = False):
+    def read(fn, *args):
         def make():
-            snap = graph.snap(frame["geometry"].to_numpy())
-            d = node_s.min(axis=0, keepdims=True) if best_only and len(node_s) else node_s
-            return snap, graph.seconds_to(d, snap)
+            with engine.connect() as conn:
+                return fn(conn, *args)
         return make
 
-    node_s = cache.get(("nodes", *graph_key), lambda: graph.node_seconds(
-        settings.max_minutes * 60.0))
-    b_snap, b_s = cache.get(("reach-b", *graph_key, versions.get("buildings")), reach_of(bf))
-    p_snap, p_s = cache.get(("reach-p", *graph_key, versions.get("places")), reach_of(pf))
-    i_snap, i_s = cache.get(("reach-i", *graph_key, versions.get("incidents"), day),
-                            reach_of(inc, best_only=True))
-    snaps, secs = (b_snap, p_snap, i_snap), (b_s, p_s, i_s)
+    def make_network():
+        edges = read(load_edges, epsg, roads_v)()
+        return edges, EdgeIndex(edges.geoms)
+
+    edges, index = cache.get(("network", *net), make_network)
+
+    def make_graph():
+        posts = read(_read_posts, mode, epsg)()
+        graph = ModeGraph(edges, mode, posts["geometry"].to_numpy(),
+                          posts["turnout_s"].to_numpy(), settings.connector_kmh, index)
+        return posts, graph, graph.node_seconds(settings.max_minutes * 60.0)
+
+    graph_key = (*net, posts_v, mode, settings.model_dump_json())
+    posts, graph, node_s = cache.get(("graph", *graph_key), make_graph)
+    if require_posts and len(posts) == 0:
+        raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
+    bf, pf = cache.get(("places", buildings_v, places_v, epsg), read(_read_places, epsg))
+    inc = cache.get(("incidents", incidents_v, epsg, hour),
+                    read(_read_incidents, epsg, since, hour))
+
+    # Places join the network once per version of theirs and of the roads; each posts'
+    # graph then only re-joins the few edges its posts split (ModeGraph.join).
+    def nearest(frame):
+        return lambda: index.nearest(frame["geometry"].to_numpy())
+
+    base_b = cache.get(("snap-buildings", *net, buildings_v), nearest(bf))
+    base_p = cache.get(("snap-places", *net, places_v), nearest(pf))
+    base_i = cache.get(("snap-incidents", *net, incidents_v, hour), nearest(inc))
+
+    def make_reach():
+        snaps = [graph.join(b) for b in (base_b, base_p, base_i)]
+        best = node_s.min(axis=0, keepdims=True) if len(node_s) else node_s
+        return snaps, [graph.seconds_to(node_s, snaps[0]), graph.seconds_to(node_s, snaps[1]),
+                       graph.seconds_to(best, snaps[2])]
+
+    key = (*graph_key, buildings_v, places_v, incidents_v, hour)
+    snaps, secs = cache.get(("reach", *key), make_reach)
     return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
                         Places(inc, snaps[2]), secs[0], secs[1], secs[2], Projector(epsg),
-                        day - (until - since), day, settings)
+                        since, hour, settings, key=key)
 
 
 def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:
@@ -287,4 +318,6 @@ def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:
         mask &= ctx.posts["code"].isin(list(codes)).to_numpy()
     if not mask.any():
         raise Infeasible("no on-duty post matches kind/posts")
-    return ctx.select(mask) if not mask.all() else ctx
+    if mask.all():
+        return ctx
+    return ctx.select(mask, ("posts", *ctx.posts["id"].to_numpy()[mask].tolist()))

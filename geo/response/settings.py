@@ -30,6 +30,11 @@ class ResponseSettings(BaseSettings):
     max_snap_m: float = Field(2000.0, gt=0, description=(
         "a point farther than this from every road is outside the service area (m)"))
     max_minutes: float = Field(60.0, gt=0, le=600, description="the largest break accepted")
+    warm_up: bool = Field(True, description=(
+        "the server computes every mode's reach in the background at start and after a "
+        "change of roads, posts, buildings, places or incidents (geo/response/warm.py)"))
+    warm_poll_s: float = Field(5.0, gt=0, le=3600, description=(
+        "seconds between the warm-up's looks at the layer versions"))
 
     def drive_speed(self, road_class: str) -> float:
         """Default driving speed (km/h) of a road class."""
