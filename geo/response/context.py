@@ -41,19 +41,16 @@ _POSTS_SQL = text(
     ORDER BY coalesce(code, ''), id
     """
 )
-_BUILDINGS_SQL = text(
-    """
+# Read with the driver's cursor in binary: plain tuples, no per-row mapping objects.
+_BUILDINGS_SQL = """
     SELECT id, code, households, coalesce(population, 0) AS population, community_code,
-           ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+           ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), %(epsg)s)) AS wkb
     FROM buildings ORDER BY id
-    """
-)
-_PLACES_SQL = text(
-    """
-    SELECT id, name, kind, ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+"""
+_PLACES_SQL = """
+    SELECT id, name, kind, ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), %(epsg)s)) AS wkb
     FROM places WHERE key ORDER BY id
-    """
-)
+"""
 # Two float8[] in one row, fetched in binary (no text parsing of 2×100k numbers);
 # projected to metres with pyproj in numpy.
 _INCIDENTS_SQL = """
@@ -187,7 +184,7 @@ class ResponseCache:
             return key in self._items
 
 
-def _points(rows, epsg_col="wkb") -> np.ndarray:
+def _points(rows, epsg_col: str | int = "wkb") -> np.ndarray:
     return shapely.from_wkb([r[epsg_col] for r in rows]) if rows else np.array([], dtype=object)
 
 
@@ -200,16 +197,20 @@ def _read_posts(conn, mode: str, epsg: int) -> pd.DataFrame:
     return frame.drop(columns="wkb")
 
 
+def _frame(conn, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
+    """Rows of ``sql`` (last column WKB) as a frame with a ``geometry`` column."""
+    with conn.connection.driver_connection.cursor(binary=True) as cur:
+        rows = cur.execute(sql, params).fetchall()
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=columns)
+    frame["geometry"] = _points(rows, -1)
+    return frame
+
+
 def _read_places(conn, epsg: int):
     """Buildings (representative points) and key places, metric."""
-    b = conn.execute(_BUILDINGS_SQL, {"epsg": epsg}).mappings().all()
-    bf = pd.DataFrame([dict(r) for r in b], columns=["id", "code", "households", "population",
-                                                    "community_code", "wkb"]).drop(columns="wkb")
-    bf["geometry"] = _points(b)
-    p = conn.execute(_PLACES_SQL, {"epsg": epsg}).mappings().all()
-    pf = pd.DataFrame([dict(r) for r in p], columns=["id", "name", "kind", "wkb"]).drop(
-        columns="wkb")
-    pf["geometry"] = _points(p)
+    bf = _frame(conn, _BUILDINGS_SQL, {"epsg": epsg},
+                ["id", "code", "households", "population", "community_code"])
+    pf = _frame(conn, _PLACES_SQL, {"epsg": epsg}, ["id", "name", "kind"])
     return bf, pf
 
 
