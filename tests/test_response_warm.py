@@ -113,3 +113,80 @@ def test_the_warm_up_can_be_turned_off(app, monkeypatch):
         assert app.state.response_warmer.thread is None
         assert client.get("/api/v1/response/nearest", params=POINT).status_code == 200
         assert app.state.response_cache.made["graph"] == 1  # made by the request
+
+
+NEW_INCIDENT = text(
+    "INSERT INTO incidents (external_id, source, category, subcategory, occurred_at, status, "
+    "h3, grid_id, geom, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12) "
+    "SELECT 'warm-test-' || :n, source, category, subcategory, now() - interval '2 hours', "
+    "status, h3, grid_id, geom, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12 "
+    "FROM incidents ORDER BY id LIMIT 1")
+
+
+def test_new_incidents_may_lag_only_within_the_bound(small_demo_copy):
+    from geo.response.context import ResponseCache
+
+    engine = make_engine(small_demo_copy)
+    settings = ResponseSettings(_env_file=None)
+    cache = ResponseCache()
+
+    def ctx(lag):
+        return reach_context(engine, "drive", settings=settings, cache=cache,
+                             incidents_lag_s=lag)
+
+    try:
+        first = ctx(60)
+        n = len(first.incidents.frame)
+        assert not first.incidents_stale and n > 0
+        with engine.begin() as conn:
+            conn.execute(NEW_INCIDENT, {"n": 1})
+        lagging = ctx(60)  # the new version is not read yet: the last read stands in
+        assert lagging.incidents_stale and len(lagging.incidents.frame) == n
+        assert lagging.incidents_read_at == first.incidents_read_at
+        assert ctx(0).incidents_stale is False and len(ctx(0).incidents.frame) == n + 1
+        current = ctx(60)  # read now: current again
+        assert not current.incidents_stale and len(current.incidents.frame) == n + 1
+        with engine.begin() as conn:
+            conn.execute(NEW_INCIDENT, {"n": 2})
+        key = next(k for k in cache.latest if k[0] == "incidents")
+        state, read_at = cache.latest[key]
+        cache.latest[key] = (state, read_at - 61)  # the last read is older than the bound
+        late = ctx(60)
+        assert not late.incidents_stale and len(late.incidents.frame) == n + 2
+        # areas do not depend on incidents: the kept answers' key did not move
+        assert late.key == first.key
+    finally:
+        engine.dispose()
+
+
+def test_the_server_reads_a_new_incident_in_the_background(app):
+    with TestClient(app) as client:
+        warmer = app.state.response_warmer
+        assert warmer.wait(1, timeout=120)
+
+        def figures():
+            body = client.get("/api/v1/response/summary", params={"level": "city"}).json()
+            return body["units"][0]["incidents"], body["window"]
+
+        before, window = figures()
+        assert window["incidents_stale"] is False
+        engine = make_engine(app.state.onemap.db)
+        try:
+            rounds = warmer.rounds
+            with engine.begin() as conn:
+                conn.execute(NEW_INCIDENT, {"n": 1})
+            now, window = figures()
+            assert now == (before if window["incidents_stale"] else before + 1)
+            assert warmer.wait(rounds + 1, timeout=120)
+            now, window = figures()
+            assert now == before + 1 and window["incidents_stale"] is False
+            # without a running warm-up nobody reads in the background: no lag at all
+            warmer.stopping.set()
+            warmer.poke()
+            warmer.thread.join(timeout=120)
+            with engine.begin() as conn:
+                conn.execute(NEW_INCIDENT, {"n": 2})
+            now, window = figures()
+            assert now == before + 2 and window["incidents_stale"] is False
+        finally:
+            engine.dispose()

@@ -89,10 +89,16 @@ def _minutes(value: str | None, mode: str, settings: ResponseSettings) -> tuple[
     return check_minutes(items or default_minutes(mode), settings)
 
 
-def _context(request: Request, engine, state, settings, cache, mode: str) -> ReachContext:
-    del request
-    return reach_context(engine, check_mode(mode), settings=settings, area=state.area,
-                         cache=cache)
+def _context(request: Request, engine, state, settings, cache, mode: str,
+             require_posts: bool = True) -> ReachContext:
+    """The reach of ``mode``; recent incidents may lag while the warm-up reads new ones."""
+    warmer = getattr(request.app.state, "response_warmer", None)
+    lag = settings.incidents_lag_s if warmer is not None and warmer.running else 0.0
+    ctx = reach_context(engine, check_mode(mode), settings=settings, area=state.area,
+                        cache=cache, require_posts=require_posts, incidents_lag_s=lag)
+    if ctx.incidents_stale:
+        warmer.poke()
+    return ctx
 
 
 @router.get("/areas")
@@ -151,6 +157,5 @@ def siting(request: Request, body: SitingRequest, engine: EngineDep, state: Stat
     """Propose ``k`` new posts (existing ones fixed) with the coverage curve."""
     check_mode(body.mode)
     (m,) = check_minutes([body.minutes], settings)
-    ctx = reach_context(engine, body.mode, settings=settings, area=state.area, cache=cache,
-                        require_posts=False)
+    ctx = _context(request, engine, state, settings, cache, body.mode, require_posts=False)
     return _json(site_posts(ctx, body.k, m, body.weight, body.method), "application/geo+json")

@@ -9,6 +9,7 @@ to it too, with the seconds from every post to every node and every place.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -114,7 +115,9 @@ class ReachContext:
     until: datetime
     settings: ResponseSettings
     _pred: np.ndarray | None = None
-    key: tuple = ()  # what the context was computed from (versions, hour, post filter)
+    key: tuple = ()  # what its areas depend on: network, posts, buildings, places versions
+    incidents_read_at: datetime | None = None  # when its incidents were read
+    incidents_stale: bool = False  # a newer incidents version is being read
 
     def predecessors(self) -> np.ndarray:
         """Scipy's predecessor matrix (posts × nodes), computed on first use."""
@@ -132,7 +135,8 @@ class ReachContext:
                             self.graph.seconds_to(best, self.incidents.snap), self.projector,
                             self.since, self.until, self.settings,
                             None if self._pred is None else self._pred[mask],
-                            (*self.key, *key) if self.key and key else ())
+                            (*self.key, *key) if self.key and key else (),
+                            self.incidents_read_at, self.incidents_stale)
 
 
 @dataclass
@@ -147,13 +151,14 @@ class ResponseCache:
 
     size: int = 32
     made: Counter = field(default_factory=Counter)
+    latest: dict = field(default_factory=dict)  # kind → (state, read at): the newest read
+    lock: threading.Lock = field(default_factory=threading.Lock)
     _items: OrderedDict = field(default_factory=OrderedDict)
     _making: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, key, make):
         """The value for ``key``, made once by ``make()``."""
-        with self._lock:
+        with self.lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
@@ -166,11 +171,11 @@ class ResponseCache:
         try:
             value = make()
         except BaseException as exc:
-            with self._lock:
+            with self.lock:
                 del self._making[key]
             pending.set_exception(exc)
             raise
-        with self._lock:
+        with self.lock:
             self._items[key] = value
             del self._making[key]
             self.made[key[0]] += 1
@@ -180,7 +185,7 @@ class ResponseCache:
         return value
 
     def __contains__(self, key) -> bool:
-        with self._lock:
+        with self.lock:
             return key in self._items
 
 
@@ -232,8 +237,13 @@ def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
 
 def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSettings | None = None,
                   area: ServiceAreaSettings | None = None, cache: ResponseCache | None = None,
-                  until: datetime | None = None, require_posts: bool = True) -> ReachContext:
+                  until: datetime | None = None, require_posts: bool = True,
+                  incidents_lag_s: float = 0.0) -> ReachContext:
     """Everything a reach figure needs for ``mode`` (from ``cache`` when versions match).
+
+    With ``incidents_lag_s`` > 0 the incidents may be those read up to that many seconds
+    ago while a newer version is read by someone else (the server's warm-up); see
+    :func:`_incidents`. Everything else is always of the current versions.
 
     Raises
     ------
@@ -278,8 +288,6 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
     if require_posts and len(posts) == 0:
         raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
     bf, pf = cache.get(("places", buildings_v, places_v, epsg), read(_read_places, epsg))
-    inc = cache.get(("incidents", incidents_v, epsg, hour),
-                    read(_read_incidents, epsg, since, hour))
 
     # Places join the network once per version of theirs and of the roads; each posts'
     # graph then only re-joins the few edges its posts split (ModeGraph.join).
@@ -288,19 +296,61 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
 
     base_b = cache.get(("snap-buildings", *net, buildings_v), nearest(bf))
     base_p = cache.get(("snap-places", *net, places_v), nearest(pf))
-    base_i = cache.get(("snap-incidents", *net, incidents_v, hour), nearest(inc))
 
     def make_reach():
-        snaps = [graph.join(b) for b in (base_b, base_p, base_i)]
-        best = node_s.min(axis=0, keepdims=True) if len(node_s) else node_s
-        return snaps, [graph.seconds_to(node_s, snaps[0]), graph.seconds_to(node_s, snaps[1]),
-                       graph.seconds_to(best, snaps[2])]
+        snaps = [graph.join(b) for b in (base_b, base_p)]
+        return snaps, [graph.seconds_to(node_s, s) for s in snaps]
 
-    key = (*graph_key, buildings_v, places_v, incidents_v, hour)
+    key = (*graph_key, buildings_v, places_v)
     snaps, secs = cache.get(("reach", *key), make_reach)
+    inc, inc_snap, inc_s, read_at, stale = _incidents(
+        cache, index, graph, node_s, graph_key, (incidents_v, hour),
+        read(_read_incidents, epsg, since, hour), incidents_lag_s)
     return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
-                        Places(inc, snaps[2]), secs[0], secs[1], secs[2], Projector(epsg),
-                        since, hour, settings, key=key)
+                        Places(inc, inc_snap), secs[0], secs[1], inc_s, Projector(epsg),
+                        since, hour, settings, key=key, incidents_read_at=read_at,
+                        incidents_stale=stale)
+
+
+def _incidents(cache: ResponseCache, index: EdgeIndex, graph: ModeGraph, node_s: np.ndarray,
+               graph_key: tuple, state: tuple, read, lag_s: float):
+    """The window's incidents, joined to the graph, with the fastest post's seconds.
+
+    ``state`` is (incidents version, hour). With ``lag_s`` > 0, while this state is not
+    read yet, the last state read at most ``lag_s`` seconds ago in the same hour is used
+    instead (``stale``): the answer then misses at most the incident changes of the
+    last ``lag_s`` seconds, and whoever computes the new state (the warm-up) pays the
+    read. Returns (frame, snap, seconds, read at, stale).
+    """
+    net = graph_key[:2]
+    latest = ("incidents", *net)
+    use = state
+    if lag_s > 0 and ("snap-incidents", *net, *state) not in cache:
+        last = cache.latest.get(latest)
+        if (last is not None and last[0][1] == state[1] and time.time() - last[1] <= lag_s
+                and ("incidents", *last[0], net[1]) in cache
+                and ("snap-incidents", *net, *last[0]) in cache):
+            use = last[0]
+
+    def timed_read():
+        read_at = time.time()
+        return read(), read_at
+
+    (inc, read_at) = cache.get(("incidents", *use, net[1]), timed_read)
+    base = cache.get(("snap-incidents", *net, *use),
+                     lambda: index.nearest(inc["geometry"].to_numpy()))
+
+    def make():
+        snap = graph.join(base)
+        best = node_s.min(axis=0, keepdims=True) if len(node_s) else node_s
+        return snap, graph.seconds_to(best, snap)
+
+    snap, secs = cache.get(("reach-incidents", *graph_key, *use), make)
+    if use == state:
+        with cache.lock:
+            if latest not in cache.latest or cache.latest[latest][1] < read_at:
+                cache.latest[latest] = (state, read_at)
+    return inc, snap, secs, datetime.fromtimestamp(read_at, UTC), use != state
 
 
 def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:

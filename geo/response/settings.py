@@ -35,6 +35,9 @@ class ResponseSettings(BaseSettings):
         "change of roads, posts, buildings, places or incidents (geo/response/warm.py)"))
     warm_poll_s: float = Field(5.0, gt=0, le=3600, description=(
         "seconds between the warm-up's looks at the layer versions"))
+    incidents_lag_s: float = Field(60.0, ge=0, le=3600, description=(
+        "while the server's warm-up reads changed incidents, its answers may use the "
+        "incidents read up to this many seconds ago (marked incidents_stale); 0: wait"))
 
     def drive_speed(self, road_class: str) -> float:
         """Default driving speed (km/h) of a road class."""

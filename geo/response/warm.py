@@ -10,7 +10,10 @@ incident window) move — it polls ``layer_versions`` every
 (:func:`reach_context` with the same cache, and the default areas), so answers are
 never stale: a request that arrives while the warmer computes the same key waits
 for that one computation (:class:`ResponseCache` shares it) rather than starting
-its own, and one that arrives before the warmer noticed a change computes it.
+its own, and one that arrives before the warmer noticed a change computes it —
+except for incidents: while the warmer reads a new incidents version, requests may
+use the incidents read up to ``ONEMAP_RESPONSE_INCIDENTS_LAG_S`` seconds before
+(answers say ``incidents_stale``), and wake the warmer.
 """
 
 from __future__ import annotations
@@ -64,6 +67,16 @@ class ResponseWarmer:
         self.thread: threading.Thread | None = None
         self._seen: tuple | None = None
         self._idle = threading.Condition()
+        self._wake = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        """True while the background thread runs."""
+        return self.thread is not None and self.thread.is_alive()
+
+    def poke(self) -> None:
+        """Look at the layer versions now rather than at the next poll."""
+        self._wake.set()
 
     def state(self) -> tuple:
         """What the caches depend on: the layer versions and the hour of the incident window."""
@@ -107,11 +120,12 @@ class ResponseWarmer:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
+            self._wake.clear()
             try:
                 self.step()
             except Exception as exc:  # noqa: BLE001 - a warm-up never fails the app
                 log.info("response warm-up failed: %s", exc)
-            self.stopping.wait(self.settings.warm_poll_s)
+            self._wake.wait(self.settings.warm_poll_s)
 
     def start(self) -> ResponseWarmer:
         """Start the background thread (nothing when ``ONEMAP_RESPONSE_WARM_UP`` is off)."""
@@ -131,5 +145,6 @@ class ResponseWarmer:
         import asyncio
 
         self.stopping.set()
+        self._wake.set()
         if self.thread is not None:
             await asyncio.to_thread(self.thread.join)
