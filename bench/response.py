@@ -16,13 +16,12 @@ Writes the ``## Response circles`` section of ``bench/RESULTS.md``.
 Usage::
 
     python bench/response.py [--size city] [--no-write] [--keep-db]
-    python bench/response.py --first-compute   # (internal) one cold compute, this process
+    python bench/response.py --first-compute figures|warm-up   # (internal) one, this process
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import socket
 import statistics
@@ -95,23 +94,33 @@ _TOGGLE_POST = (
     "WHERE id = (SELECT max(id) FROM posts WHERE mode = 'drive')")
 
 
-def change(engine, what: str, n: int = 0) -> None:
+def change(engine, what: str) -> None:
     """A change to posts (the last driving post goes off or back on duty) or a new incident."""
     from sqlalchemy import text
 
     with engine.begin() as conn:
-        conn.execute(text(_TOGGLE_POST if what == "posts" else _NEW_INCIDENT), {"n": str(n)})
+        conn.execute(text(_TOGGLE_POST if what == "posts" else _NEW_INCIDENT),
+                     {"n": str(time.time_ns())})
 
 
-def first_compute() -> None:
-    """One cold compute in this (new) process; prints the seconds."""
+def first_compute(what: str) -> None:
+    """One cold compute in this (new) process; prints the seconds.
+
+    ``figures``: :func:`all_figures`; ``warm-up``: what the server's warm-up does at start
+    (both modes, the default areas).
+    """
     import geo.response.areas  # noqa: F401 - imports are not what is measured
     import geo.response.summary  # noqa: F401
     from geo.response.context import ResponseCache
+    from geo.response.warm import ResponseWarmer
     from geo.settings import DatabaseSettings
 
     engine = make_engine(DatabaseSettings())
-    t, _ = _timed(lambda: all_figures(engine, ResponseCache()))
+    if what == "warm-up":
+        warmer = ResponseWarmer(engine, ResponseCache(), ResponseCache(size=16))
+        t, _ = _timed(warmer.step)
+    else:
+        t, _ = _timed(lambda: all_figures(engine, ResponseCache()))
     print(f"{t:.4f}")
 
 
@@ -243,7 +252,7 @@ def over_http(url: str, engine, bbox, n: int = 200) -> dict:
             out["nearest_ms"] = (statistics.median(ms), float(np.percentile(ms, 95)))
             for what in ("posts", "incident"):
                 time.sleep(6)  # the warm-up has looked since the last change
-                change(engine, what, 1)
+                change(engine, what)
                 out[f"after_{what}"] = _figures_http(client)
             time.sleep(6)
             change(engine, "posts")  # the post back on duty
@@ -262,21 +271,23 @@ def in_process(engine, url: str) -> dict:
     from geo.response.context import ResponseCache
 
     env = {**os.environ, "ONEMAP_DATABASE_URL": url}
-    first = [float(subprocess.run([sys.executable, __file__, "--first-compute"], env=env,
-                                  cwd=ROOT, check=True, capture_output=True,
-                                  text=True).stdout.split()[-1]) for _ in range(3)]
-    out = {"new_process": statistics.median(first),
+
+    def new_process(what: str) -> float:
+        return float(subprocess.run([sys.executable, __file__, "--first-compute", what],
+                                    env=env, cwd=ROOT, check=True, capture_output=True,
+                                    text=True).stdout.split()[-1])
+
+    out = {"new_process": _median_of(3, lambda: new_process("figures")),
+           "warm_up": _median_of(3, lambda: new_process("warm-up")),
            "empty_cache": _median_of(3, lambda: _timed(
                lambda: all_figures(engine, ResponseCache()))[0])}
     cache = ResponseCache()
     ctx, figures = all_figures(engine, cache)
     out["ctx"], out["figures"] = ctx, figures
 
-    numbers = itertools.count(100)
-
     def after(what: str) -> float:
         all_figures(engine, cache)
-        change(engine, what, next(numbers))
+        change(engine, what)
         t, _ = _timed(lambda: all_figures(engine, cache))
         if what == "posts":
             change(engine, what)  # back on duty
@@ -298,10 +309,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--db", help="use this existing database (a demo already loaded)")
-    parser.add_argument("--first-compute", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-compute", choices=("figures", "warm-up"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_compute:
-        return first_compute()
+        return first_compute(args.first_compute)
 
     from conftest import _server_settings, create_database, drop_database
     from sqlalchemy import text
@@ -350,6 +362,8 @@ def main() -> None:
         return "met" if s < 2 else "**not met**"
 
     rows = [("in-process: new process, empty cache (median of 3 processes)", t["new_process"]),
+            ("in-process: the server's warm-up in a new process (both modes, default areas; "
+             "median of 3)", t["warm_up"]),
             ("in-process: empty cache (median of 3)", t["empty_cache"]),
             ("in-process: after a change to posts (median of 3)", t["after_posts"]),
             ("in-process: after a new incident (median of 3)", t["after_incident"]),

@@ -264,6 +264,19 @@ def test_places_join_the_pieces_a_post_splits_like_a_direct_nearest_search():
         assert got.frac[i] == pytest.approx(piece.project(p, normalized=True), abs=1e-6)
 
 
+def test_the_nearest_edge_is_exact_where_a_dense_street_crowds_the_candidates():
+    """Many short segments 12 m away hide a long one 10 m away from the k nearest midpoints."""
+    from geo.response.graph import EdgeIndex
+
+    dense = LineString([(x, 12.0) for x in np.arange(-20.0, 20.01, 0.5)])
+    long = LineString([(-12.0, -10.0), (12.0, -10.0)])  # one 24 m segment, midpoint (0, -10)
+    index = EdgeIndex(np.array([dense, long]))
+    snap = index.nearest(np.array([Point(11.0, 0.0), Point(0.0, 11.0), Point(-11.0, -9.0)]))
+    assert snap.edge.tolist() == [1, 0, 1]
+    assert snap.dist == pytest.approx([10.0, 1.0, 1.0])
+    assert snap.frac == pytest.approx([23 / 24, 0.5, 1 / 24])
+
+
 def test_a_value_being_made_is_shared_not_made_twice():
     import threading
     import time

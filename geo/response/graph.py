@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 from shapely import ops
 
 from geo.response.network import Edges
@@ -47,42 +48,82 @@ def mode_costs(edges: Edges, mode: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EdgeIndex:
-    """Nearest-edge look-ups on a network's edges.
+    """Nearest-edge look-ups on a network's edges, vectorised.
 
-    The tree holds the edges' straight segments (cut to at most ``max_segment_m``),
-    not the edges: an edge's box spans its whole street, a segment's hugs it, so a
-    nearest query visits a few candidates instead of dozens (≈3× faster for 100k
-    incidents on the city demo). A point joins the edge of its nearest segment.
+    The edges are cut into straight segments of at most ``segment_m`` metres. A point's
+    ``k`` segments with the nearest midpoints are candidates (a k-d tree query), and its
+    exact distance to each is computed in numpy. The nearest candidate is the nearest
+    segment of all whenever its distance is at most the k-th midpoint distance less
+    half the longest segment (no other segment can be nearer then); the few points
+    where that does not hold ask a GEOS tree of the segments instead. About 3× faster
+    than a GEOS nearest query per point for the 100,000 incidents of the city demo.
 
     Parameters
     ----------
     geoms : array of LineString
         The edges (metric).
-    max_segment_m : float
-        Longer segments are cut for the tree (the edges themselves are unchanged).
+    segment_m : float
+        Longest segment in the index (the edges themselves are unchanged).
+    k : int
+        Candidates per point.
     """
 
-    def __init__(self, geoms, max_segment_m: float = 200.0):
+    def __init__(self, geoms, segment_m: float = 25.0, k: int = 8):
         self.geoms = np.asarray(geoms, dtype=object)
-        coords, owner = shapely.get_coordinates(shapely.segmentize(self.geoms, max_segment_m),
+        coords, owner = shapely.get_coordinates(shapely.segmentize(self.geoms, segment_m),
                                                 return_index=True)
         same = owner[1:] == owner[:-1]
+        self._a, self._b = coords[:-1][same], coords[1:][same]
         self._owner = owner[:-1][same]
-        ends = np.stack([coords[:-1][same], coords[1:][same]], axis=1)
-        self._tree = shapely.STRtree(shapely.linestrings(ends))
+        self._len = np.hypot(*(self._b - self._a).T)
+        # Metres along its edge at which each segment starts.
+        ends = np.cumsum(self._len)
+        first = np.r_[True, self._owner[1:] != self._owner[:-1]]
+        self._start = ends - self._len - np.maximum.accumulate(
+            np.where(first, ends - self._len, 0.0))
+        self._edge_len = np.bincount(self._owner, weights=self._len, minlength=len(self.geoms))
+        self._half = float(self._len.max()) / 2 if len(self._len) else 0.0
+        self._k = int(min(k, len(self._len)))
+        self._kd = cKDTree((self._a + self._b) / 2) if len(self._len) else None
+        self._tree: shapely.STRtree | None = None
+
+    def _exact(self, xy: np.ndarray, cand: np.ndarray):
+        """Distance and position (0..1) of each point's projection on candidate segments."""
+        a, ab = self._a[cand], (self._b - self._a)[cand]
+        ap = xy[:, None, :] - a
+        den = (ab ** 2).sum(-1)
+        t = np.clip((ap * ab).sum(-1) / np.where(den > 0, den, 1.0), 0.0, 1.0)
+        return np.hypot(*(ap - t[..., None] * ab).transpose(2, 0, 1)), t
 
     def nearest(self, points) -> Snap:
         """Nearest edge of every point, the fraction along it and the distance to it."""
         points = np.asarray(points, dtype=object)
-        if len(points) == 0:
-            z = np.zeros(0)
-            return Snap(z.astype(np.int64), z, z, points)
-        (pi, si), dist = self._tree.query_nearest(points, all_matches=False,
-                                                  return_distance=True)
-        order = np.argsort(pi, kind="stable")
-        ei, dist = self._owner[si[order]], dist[order]
-        frac = shapely.line_locate_point(self.geoms[ei], points, normalized=True)
-        return Snap(ei.astype(np.int64), np.clip(frac, 0.0, 1.0), dist, points)
+        n = len(points)
+        if n == 0 or self._kd is None:
+            z = np.zeros(n)
+            return Snap(np.zeros(n, dtype=np.int64), z, np.full(n, np.inf), points)
+        xy = shapely.get_coordinates(points)
+        dm, cand = self._kd.query(xy, k=self._k)
+        cand = cand.reshape(n, self._k)
+        d, t = self._exact(xy, cand)
+        j = np.argmin(d, axis=1)
+        rows = np.arange(n)
+        seg, dist, t = cand[rows, j], d[rows, j], t[rows, j]
+        unsure = np.flatnonzero(dist > dm.reshape(n, self._k)[:, -1] - self._half)
+        if len(unsure) and self._k < len(self._len):
+            if self._tree is None:
+                self._tree = shapely.STRtree(shapely.linestrings(
+                    np.stack([self._a, self._b], axis=1)))
+            (pi, si) = self._tree.query_nearest(points[unsure], all_matches=False)
+            first = np.unique(pi, return_index=True)[1]
+            seg[unsure[pi[first]]] = si[first]
+            d2, t2 = self._exact(xy[unsure], seg[unsure][:, None])
+            dist[unsure], t[unsure] = d2[:, 0], t2[:, 0]
+        edge = self._owner[seg]
+        at = self._start[seg] + t * self._len[seg]
+        frac = np.clip(at / np.where(self._edge_len[edge] > 0, self._edge_len[edge], 1.0),
+                       0.0, 1.0)
+        return Snap(edge.astype(np.int64), frac, dist, points)
 
 
 class ModeGraph:
