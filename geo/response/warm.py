@@ -140,11 +140,14 @@ class ResponseWarmer:
         with self._idle:
             return self._idle.wait_for(lambda: self.rounds >= rounds, timeout)
 
-    async def stop(self) -> None:
-        """Stop after the step under way and wait for the thread (app shutdown)."""
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop after the step under way; wait for the thread up to ``timeout_s`` (shutdown).
+
+        The thread is a daemon: one stuck on a hung database does not keep the process.
+        """
         import asyncio
 
         self.stopping.set()
         self._wake.set()
         if self.thread is not None:
-            await asyncio.to_thread(self.thread.join)
+            await asyncio.to_thread(self.thread.join, timeout_s)
