@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, StateDep
+from geo.codings import compress, negotiate
 from geo.errors import InvalidInput
 from geo.response.areas import cached_areas, check_overlap
 from geo.response.context import (
@@ -50,7 +51,7 @@ def response_answers(request: Request) -> ResponseCache:
     """The app's kept area answers (keyed by the versions and posts they were drawn from)."""
     st = request.app.state
     if getattr(st, "response_answers", None) is None:
-        st.response_answers = ResponseCache(size=16)
+        st.response_answers = ResponseCache(size=48)
     return st.response_answers
 
 
@@ -59,7 +60,7 @@ def start_warm_up(app, state) -> ResponseWarmer:
     settings = ResponseSettings()
     app.state.response_settings = settings
     app.state.response_cache = ResponseCache()
-    app.state.response_answers = ResponseCache(size=16)
+    app.state.response_answers = ResponseCache(size=48)
     warmer = ResponseWarmer(state.engine, app.state.response_cache, app.state.response_answers,
                             settings, state.area)
     app.state.response_warmer = warmer
@@ -114,7 +115,19 @@ def areas(request: Request, engine: EngineDep, state: StateDep, settings: Settin
     mins = _minutes(minutes, mode, settings)
     ctx = filter_posts(_context(request, engine, state, settings, cache, mode),
                        kinds=_list(kind), codes=_list(posts))
-    return _json(cached_areas(ctx, mins, overlap, answers), "application/geo+json")
+    coding = negotiate(request.headers.get("accept-encoding", ""))
+
+    def body() -> bytes:
+        raw = orjson.dumps(cached_areas(ctx, mins, overlap, answers),
+                           option=orjson.OPT_SERIALIZE_NUMPY)
+        return compress(raw, coding) if coding else raw
+
+    # The encoded body is kept with the answer: a repeated request sends bytes already
+    # compressed (the app's gzip middleware leaves a body with a Content-Encoding alone).
+    data = answers.get(("areas-body", ctx.key, mins, overlap, coding), body) if ctx.key \
+        else body()
+    headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": coding} if coding else {})}
+    return Response(data, media_type="application/geo+json", headers=headers)
 
 
 @router.get("/summary")
