@@ -77,6 +77,9 @@ async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -
     extra: dict = {"topics": available_topics(request, role)}
     # The 平安指数 tile layer shows one month: the newest stored one.
     extra["indexPeriod"] = await run_in_threadpool(data.index_period, state.engine)
+    # With no case at all the case figures and the 平安指数 have nothing to say (422): the
+    # page shows its empty state instead of asking.
+    extra["hasCases"] = await run_in_threadpool(data.newest_incident, state.engine) is not None
     if role != WIDGET:
         # Incidents of the opening window, so the page's analysis layers need not ask first.
         t1 = anchor + timedelta(seconds=1)

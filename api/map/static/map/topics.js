@@ -214,8 +214,13 @@
 
   function cases(box) {
     var w = caseWindow();
+    // No case received in the window: the figures' API would answer 422; show the empty state.
+    var figures = onemap.analysis.windowCount({ from: w.from, to: w.to }).then(function (n) {
+      return n > 0 ? U.api("/api/v1/cases/summary" + U.qs({ level: "city", from: w.from, to: w.to, at: w.at }))
+        : { body: { units: [] } };
+    });
     return Promise.all([
-      U.api("/api/v1/cases/summary" + U.qs({ level: "city", from: w.from, to: w.to, at: w.at })),
+      figures,
       U.api("/api/v1/cases/warnings" + U.qs({ level: "community", at: w.at, limit: 2000 })),
     ]).then(function (r) {
       box.innerHTML = "";
@@ -298,6 +303,11 @@
   }
 
   function safety(box) {
+    if (!onemap.cfg.hasCases) {
+      box.innerHTML = "";
+      msg(box, t("p11.no_index"), "om-empty");
+      return Promise.resolve();
+    }
     return U.api("/api/v1/safety-index" + U.qs({ level: "community" })).then(function (r) {
       box.innerHTML = "";
       var fc = r.body || { features: [] }, feats = fc.features || [];
@@ -326,6 +336,7 @@
   // The 平安指数 overlay of the layer control for readers (computed by the API when missing).
   function safetyLayer() {
     return new onemap.analysis.FetchedLayer("safety_index", function () {
+      if (!onemap.cfg.hasCases) return Promise.resolve(null);
       return U.api("/api/v1/safety-index" + U.qs({ level: "community" })).then(function (r) {
         var feats = (r.body && r.body.features) || [];
         if (!feats.length) return null;
@@ -409,7 +420,8 @@
     box.appendChild(rep);
   }
 
-  // "Nearest posts" buttons inside popups (tile layers and the panels' own features).
+  // "Nearest posts" buttons inside popups (tile layers and the panels' own features); caught
+  // while capturing, since Leaflet popups stop clicks from bubbling out of them.
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest(".om-nearest-btn");
     if (!b) return;
@@ -422,7 +434,7 @@
       check.checked = true;
       runTopic(TOPICS[0]).then(go);
     } else go();
-  });
+  }, true);
 
   onemap.topics = {
     render: render, layers: layers, has: has, nearest: nearest, nearestButton: nearestButton,
