@@ -74,6 +74,20 @@ def topic_on(page: Page, key: str) -> str:
     return page.inner_text(f"#om-topic-detail-{key}")
 
 
+def calm(page: Page, topic_open: bool = True) -> None:
+    """Only the admin outlines under the topic layers (for the screenshots), dock reopened."""
+    if page.evaluate("onemap.panels.state.tab") is not None:
+        page.click(f"#om-tab-{page.evaluate('onemap.panels.state.tab')}")
+    for key in ("grids", "cameras", "heatmap"):
+        set_overlay(page, key, False)
+    page.evaluate("onemap.map.fitBounds(onemap.cfg.bounds, {animate: false})")
+    if topic_open:
+        page.click("#om-tab-topics")
+    page.wait_for_function("![...document.querySelectorAll('.om-topic-detail')]"
+                           ".some(d => d.dataset.state === 'loading')")
+    page.wait_for_timeout(800)
+
+
 def pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.1f}%"
 
@@ -175,9 +189,9 @@ def test_response_panel_shows_reach_unreached_places_and_nearest_posts(
     page.evaluate("onemap.map.closePopup()")
     page.click("#om-tab-topics")  # fold the dock again to reach the layer list
     set_overlay(page, "incidents", False)
-    page.evaluate("onemap.map.fitBounds(onemap.cfg.bounds, {animate: false})")
+    calm(page, topic_open=False)
     page.click("#om-tab-topics")
-    page.wait_for_timeout(800)
+    page.wait_for_timeout(500)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "response.png"))
     # Switched off: everything it drew goes.
@@ -227,8 +241,7 @@ def test_case_panel_figures_lights_and_warnings_follow_the_window(
     for tr in page.locator("#om-departments tr[data-department]").all():
         d = by_dep[tr.get_attribute("data-department")]
         assert tr.locator('td[data-light="red"]').inner_text() == f"{d['red']:,}"
-    page.evaluate("onemap.map.fitBounds(onemap.cfg.bounds, {animate: false})")
-    page.wait_for_timeout(600)
+    calm(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "cases.png"))
     # A shorter window: received and the lights follow (no lag behind the filter).
@@ -284,8 +297,7 @@ def test_safety_panel_colours_ranks_and_counts_risk_levels(
     t = popup_text(page)
     assert worst["name"] in t and RISK_ZH[worst["level"]] in t and f"{worst['index']:.1f}" in t
     page.evaluate("onemap.map.closePopup()")
-    page.evaluate("onemap.map.fitBounds(onemap.cfg.bounds, {animate: false})")
-    page.wait_for_timeout(600)
+    calm(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "safety.png"))
     clean(w, server)

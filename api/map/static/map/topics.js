@@ -13,7 +13,7 @@
   var C = S.C;
   var BREAKS = [1, 3, 5];
   var layers = {};
-  var st = { built: false, details: {} };
+  var st = { built: false, details: {}, ran: {} };
 
   // Topic panels live in the full page's dock (an embed has none).
   function has(key) { return !onemap.cfg.embed && !!(onemap.cfg.topics || {})[key]; }
@@ -366,6 +366,7 @@
 
   function runTopic(tp) {
     var detail = st.details[tp.key];
+    st.ran[tp.key] = JSON.stringify(onemap.filterParams());
     detail.innerHTML = "";
     msg(detail, t("p11.loading"));
     detail.setAttribute("data-state", "loading");
@@ -389,7 +390,9 @@
   // later calls (a filter change) refresh the topics that follow the filter.
   function render(box) {
     if (st.built && box.firstChild) {
-      TOPICS.forEach(function (tp) { if (tp.filtered && layers[tp.key]) runTopic(tp); });
+      TOPICS.forEach(function (tp) {
+        if (tp.filtered && layers[tp.key] && st.ran[tp.key] !== JSON.stringify(onemap.filterParams())) runTopic(tp);
+      });
       return;
     }
     st.built = true;
