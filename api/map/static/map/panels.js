@@ -81,7 +81,9 @@
       }).catch(function () {}));
     }
     if (topics.cases) {
-      jobs.push(U.api("/api/v1/cases/warnings" + U.qs({ level: level })).then(function (r) {
+      // Open overdue cases at the end of the window (as the case panel lights them), no list.
+      var f = onemap.filterParams(), at = new Date(Math.min(new Date(f.to).getTime(), Date.now()));
+      jobs.push(U.api("/api/v1/cases/warnings" + U.qs({ level: level, at: at.toISOString(), limit: 0 })).then(function (r) {
         out.overdue = {};
         ((r.body && r.body.units) || []).forEach(function (u) { out.overdue[u.code] = u.red; });
       }).catch(function () {}));
