@@ -108,6 +108,12 @@ def test_the_topic_panels_are_offered_when_the_app_has_their_apis(
     for key in ("response", "cases", "safety"):
         assert page.locator(f"#om-topic-{key}").count() == 1, key
     assert "暂未启用" not in page.inner_text("#om-topics")
+    # The period's report is one click away: the anchor's month, served.
+    anchor = page.evaluate("onemap.cfg.anchor")[:7]
+    href = page.get_attribute("#om-report-link", "href")
+    assert href == f"/api/v1/reports/{anchor}.html"
+    r = httpx.get(server.url + href, timeout=120)
+    assert r.status_code == 200 and "平安" in r.text
     clean(w, server)
     page.close()
 
