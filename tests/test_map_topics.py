@@ -320,6 +320,19 @@ def test_topic_layers_in_the_control_with_chinese_names_legends_and_popups(
         "els => els.map(e => [e.dataset.layer, e.textContent])"))
     for key, zh in TOPIC_LAYERS.items():
         assert names.get(key) == zh, key
+    # A camera cluster at city zoom says how many of which class (a merge broke its keys).
+    page.evaluate("onemap.map.setView(L.latLngBounds(onemap.cfg.bounds).getCenter(), 14)")
+    wait_drawn(page, "cameras")
+    x, y = page.evaluate("""() => { let best = null, size = 0;
+      for (const p of document.querySelectorAll('.leaflet-ol-cameras-pane path')) {
+        const r = p.getBoundingClientRect();
+        if (r.width > size && r.left > 300 && r.right < 1200 && r.top > 150 && r.bottom < 650) {
+          size = r.width; best = [r.left + r.width / 2, r.top + r.height / 2]; } }
+      return best; }""")
+    page.mouse.click(x, y)
+    t = popup_text(page)
+    assert "摄像机" in t and "台" in t and any(c in t for c in ("一类", "二类", "三类")), t
+    page.evaluate("onemap.map.closePopup()")
     page.evaluate("onemap.map.setView(L.latLngBounds(onemap.cfg.bounds).getCenter(), 15)")
     for key in TOPIC_LAYERS:
         set_overlay(page, key, True)
