@@ -74,7 +74,7 @@
   // Figures of the topic APIs per unit code (only those the service has).
   function topicColumns(level) {
     var topics = onemap.cfg.topics || {}, jobs = [], out = {};
-    if (topics.safety) {
+    if (topics.safety && onemap.cfg.hasCases) {  // no case at all: no index (the API says 422)
       jobs.push(U.api("/api/v1/safety-index" + U.qs({ level: level })).then(function (r) {
         out.index = {};
         ((r.body && r.body.features) || []).forEach(function (ft) { out.index[ft.properties.code] = ft.properties.index; });
