@@ -47,7 +47,7 @@
     minutes: { 1: "#225ea8", 3: "#41b6c4", 5: "#c7e9b4" },
     light: { red: "#d7191c", yellow: "#fdae61", green: "#1a9641" },
     risk: { none: "#f7f7f7", blue: "#4575b4", yellow: "#fee090", orange: "#fc8d59", red: "#d73027" },
-    unreached: "#3f007d",
+    unreached: "#252525",  // not reached in time: dark grey, dashed (purple means grids under the band)
   };
   // Widget count cells: lower bounds of the five intensity classes.
   var COUNT_BREAKS = [1, 10, 25, 50, 100];
