@@ -200,6 +200,29 @@ def run(url: str, runs: int) -> tuple[list[dict], list[dict]]:
     return cold, warm
 
 
+def topic_times(url: str) -> dict:
+    """Switch each topic panel on (cold server caches): ms until it has drawn, and its API."""
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url + "/map", wait_until="domcontentloaded")
+        page.wait_for_function("document.documentElement.dataset.onemap === 'ready'")
+        page.click("#om-tab-topics")
+        for key in ("response", "cases", "safety"):
+            t = time.perf_counter()
+            page.check(f"#om-topic-{key}")
+            page.wait_for_function(f"document.getElementById('om-topic-detail-{key}')"
+                                   ".dataset.state === 'ready'", timeout=180_000)
+            out[key] = 1000 * (time.perf_counter() - t)
+            console.print(f"topic {key}: {out[key]:.0f} ms")
+        out["errors"] = len(errors)
+        browser.close()
+    return out
+
+
 def write_results(lines: list[str]) -> None:
     """Replace (or append) this script's section of bench/RESULTS.md."""
     _results.write_section(SECTION, lines)
@@ -244,7 +267,8 @@ def gap_times(url: str, settings: DatabaseSettings, runs: int = 15) -> dict:
     return {"first": first, "warm": warm, "after_edit": after_edit}
 
 
-def report(cold: list[dict], warm: list[dict], counts: dict, gaps: dict) -> list[str]:
+def report(cold: list[dict], warm: list[dict], counts: dict, gaps: dict,
+           topics: dict) -> list[str]:
     first = cold[0]["render"]
     later = [r["render"] for r in cold[1:]] or [first]
     med = statistics.median(later)
@@ -279,6 +303,11 @@ def report(cold: list[dict], warm: list[dict], counts: dict, gaps: dict) -> list
         f"{gaps['warm']:.0f} ms, right after a planner's draft edit {gaps['after_edit']:.0f} ms "
         f"(target < {GAPS_MS:.0f} ms).",
         "",
+        "Topic panels switched on one after another (专题 tab, first request of each on this "
+        f"server): 应急处置圈 {topics['response']:.0f} ms (areas, city and community reach), "
+        f"案件预警 {topics['cases']:.0f} ms (figures, lights, warning list), 平安指数 "
+        f"{topics['safety']:.0f} ms (computed and stored); console errors: {topics['errors']}.",
+        "",
         f"Worst first render {worst:.0f} ms vs target < {TARGET_MS:.0f} ms; requests off the host: "
         f"{off} (target 0); requests per cold load: "
         f"{statistics.median(r['requests'] for r in cold):.0f} (median). "
@@ -303,13 +332,14 @@ def main() -> None:
     try:
         cold, warm = run(url, args.runs)
         gaps = gap_times(url, settings)
+        topics = topic_times(url)
     finally:
         proc.terminate()
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-    lines = report(cold, warm, counts, gaps)
+    lines = report(cold, warm, counts, gaps, topics)
     console.print("\n".join(lines))
     if not args.no_write:
         write_results(lines)

@@ -239,7 +239,7 @@ def test_every_layer_in_the_control_draws(server: Server, browser: Browser) -> N
     keys = page.eval_on_selector_all(
         ".leaflet-control-layers-overlays span[data-layer]", "els => els.map(e => e.dataset.layer)"
     )
-    assert len(keys) == 12
+    assert len(keys) == 16  # with posts, response areas, case lights and 平安指数
     # Close enough for buildings and camera views, most of the small city in view.
     zoom_to(page, 15)
     page.click('button[data-days="90"]')

@@ -115,6 +115,9 @@ def test_widget_role_gets_tiles_only_layers() -> None:
     assert "heatmap" not in widget and "emerging" not in widget
     assert "camera_views" not in widget and "coverage_gaps" not in widget
     assert "incidents" in widget and "cameras" in widget  # incidents aggregated by the tiles
+    # Single open cases never; posts, response areas and the 平安指数 are areas and places.
+    assert "case_warnings" not in widget and "case_warnings" in LAYERS
+    assert {"posts", "response_areas", "safety_index"} <= set(widget)
     hide = ApiSettings(_env_file=None, widget_cameras="hide")
     show = ApiSettings(_env_file=None, widget_cameras="show")
     assert "cameras" not in allowed_layers("widget", hide)

@@ -529,7 +529,7 @@ def test_planner_picks_grids_drags_boxes_and_publishes_with_confirmation(
     page.close()
 
 
-# --- 11. topic panels: "not available" without their APIs, drawn from the DESIGN contract --
+# --- 11. topic panels: "not available" without their APIs (drawn: tests/test_map_topics.py) --
 def test_topics_without_their_apis_say_so_and_ask_nothing(server: Server,
                                                           browser: Browser) -> None:  # noqa: F811
     w = open_page(browser, server.url + "/map")
@@ -546,51 +546,6 @@ def test_topics_without_their_apis_say_so_and_ask_nothing(server: Server,
         "/response/", "/cases/", "/safety-index", "/reports/"))]
     assert asked == [] or all(topics.values())
     clean(w, server)
-    page.close()
-
-
-CONTRACT = {
-    "**/api/v1/safety-index*": {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
-            [118.03, 36.79], [118.05, 36.79], [118.05, 36.81], [118.03, 36.81], [118.03, 36.79]]]},
-         "properties": {"code": "C1", "name": "甲社区", "index": 61.5, "rank": 2, "change": -3.2,
-                        "level": "orange", "components": {}}}]},
-    "**/api/v1/cases/warnings*": {"at": "2026-11-15T00:00:00+08:00",
-                                  "units": [{"code": "C1", "name": "甲社区", "red": 3,
-                                             "yellow": 2, "green": 7}],
-                                  "by_department": [], "cases": {"type": "FeatureCollection",
-                                  "features": [{"type": "Feature", "geometry": {
-                                      "type": "Point", "coordinates": [118.04, 36.80]},
-                                      "properties": {"external_id": "A-1", "light": "red"}}]}},
-}
-
-
-def test_topic_panels_draw_what_the_contract_returns(server: Server,
-                                                     browser: Browser) -> None:  # noqa: F811
-    """The panels against answers shaped as DESIGN §5 says (the APIs land in other issues):
-    the page is served by the real app, only those two API answers are stubbed."""
-    import json
-
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
-    w = Watched(page)
-    page.on("pageerror", lambda e: w.errors.append(f"pageerror: {e}"))
-    for pattern, body in CONTRACT.items():
-        page.route(pattern, lambda route, _req, b=body: route.fulfill(
-            status=200, content_type="application/json", body=json.dumps(b)))
-    page.goto(server.url + "/map", wait_until="domcontentloaded")
-    page.wait_for_function("document.documentElement.dataset.onemap === 'ready'")
-    page.evaluate("onemap.cfg.topics = {response: false, cases: true, safety: true, report: true}")
-    page.click("#om-tab-topics")
-    page.check("#om-topic-safety")
-    page.wait_for_selector(".leaflet-ol-topic_areas-pane path")
-    assert "橙色" in page.inner_text('.om-topic-detail >> nth=2')
-    page.check("#om-topic-cases")
-    page.wait_for_selector(".leaflet-ol-cases-pane path")
-    assert "红灯（超期）：3" in page.inner_text("#om-topics")
-    href = page.get_attribute("#om-report-link", "href")
-    assert href.endswith("/api/v1/reports/2026-11.html")
-    assert "不可用" in page.inner_text('.om-topic[data-topic="response"]')
-    assert w.errors == []
     page.close()
 
 

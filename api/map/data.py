@@ -39,6 +39,14 @@ _EXTENT_SQL = text(
 
 _NEWEST_SQL = text("SELECT max(occurred_at) FROM incidents")
 
+# The newest month whose 平安指数 per community is stored (what the tile layer shows).
+_INDEX_PERIOD_SQL = text(
+    """
+    SELECT max(period) FROM safety_index
+    WHERE unit_level = 'community' AND period ~ '^[0-9]{4}-[0-9]{2}$'
+    """
+)
+
 _LABELS_SQL = text(
     """
     SELECT code, name, level,
@@ -107,6 +115,12 @@ def time_anchor(engine: Engine, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     newest = newest_incident(engine)
     return min(now, newest) if newest is not None else now
+
+
+def index_period(engine: Engine) -> str | None:
+    """The newest stored month of the community 平安指数 (None when none is stored)."""
+    with engine.connect() as conn:
+        return conn.execute(_INDEX_PERIOD_SQL).scalar()
 
 
 def admin_labels(engine: Engine) -> list[dict]:

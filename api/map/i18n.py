@@ -7,6 +7,8 @@ that the two dictionaries have the same keys).
 
 from __future__ import annotations
 
+from api.map import i18n_topics
+
 ZH: dict[str, str] = {
     "title": "一张图 · 市域社会治理",
     "embed_title": "一张图",
@@ -572,6 +574,9 @@ EN.update({
     "risk.orange": "Orange",
     "risk.red": "Red",
 })
+
+ZH.update(i18n_topics.ZH)
+EN.update(i18n_topics.EN)
 
 LANGUAGES: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
 

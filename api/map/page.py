@@ -33,7 +33,7 @@ APP_JS: tuple[str, ...] = (
     "planner.js", "search.js", "topics.js", "panels.js", "onemap.js",
 )
 APP_CSS: tuple[str, ...] = ("onemap.css",)
-ASSET_VERSION = "2"
+ASSET_VERSION = "9"
 
 
 class _Boot(MacroElement):

@@ -58,8 +58,12 @@ TOPIC_ROUTES: dict[str, tuple[str, ...]] = {
 
 
 def available_topics(request: Request, role: str) -> dict[str, bool]:
-    """Which topic panels this app can fill (none for a widget)."""
-    paths = [getattr(r, "path", "") for r in request.app.routes]
+    """Which topic panels this app can fill (none for a widget).
+
+    Read from the app's OpenAPI paths (built once per app): FastAPI ≥ 0.16x keeps included
+    routers as nested objects, so ``app.routes`` no longer lists their paths.
+    """
+    paths = list(request.app.openapi().get("paths", {}))
     return {topic: role != "widget" and all(any(p.startswith(w) for p in paths) for w in wanted)
             for topic, wanted in TOPIC_ROUTES.items()}
 
@@ -71,6 +75,11 @@ async def _page(request: Request, state: AppState, embed: EmbedRequest | None) -
     if role == WIDGET:  # the newest incident's time, to its block of days only
         anchor = state.widget.ceil_time(anchor)
     extra: dict = {"topics": available_topics(request, role)}
+    # The 平安指数 tile layer shows one month: the newest stored one.
+    extra["indexPeriod"] = await run_in_threadpool(data.index_period, state.engine)
+    # With no case at all the case figures and the 平安指数 have nothing to say (422): the
+    # page shows its empty state instead of asking.
+    extra["hasCases"] = await run_in_threadpool(data.newest_incident, state.engine) is not None
     if role != WIDGET:
         # Incidents of the opening window, so the page's analysis layers need not ask first.
         t1 = anchor + timedelta(seconds=1)

@@ -239,6 +239,13 @@
         .map(function (k) { return item(swatch(C.emerging[k]), t("em." + k)); }),
       coverage_gaps: [el("div", { class: "om-ramp", style: "background:linear-gradient(90deg," + C.gap.join(",") + ")" })],
       heatmap: [el("div", { class: "om-ramp", style: "background:linear-gradient(90deg," + C.intensity.join(",") + ")" })],
+      posts: Object.keys(C.post).map(function (k) { return item(dot(C.post[k], 10), t("v." + k)); })
+        .concat([item(el("i", { class: "om-dot", style: "background:#fff;border:2px solid " + C.post.police_post + ";width:8px;height:8px" }), t("legend.post_off"))]),
+      response_areas: [1, 3, 5].map(function (m) { return item(swatch(C.minutes[m]), t("p11.minutes").replace("{m}", m)); }),
+      case_warnings: ["red", "yellow", "green"].map(function (k) { return item(dot(C.light[k], 10), t("p11." + k)); })
+        .concat([el("div", { class: "om-note", text: t("legend.case_cluster") })]),
+      safety_index: ["none", "blue", "yellow", "orange", "red"].map(function (k) { return item(swatch(C.risk[k]), t("risk." + k)); })
+        .concat([el("div", { class: "om-note", text: t("legend.safety_note") })]),
     };
   }
 
@@ -259,6 +266,7 @@
       box.innerHTML = "";
       box.appendChild(el("h3", { text: t("legend.title") }));
       var title = { cameras: t("legend.camera_class"), coverage_gaps: t("legend.gap"), heatmap: t("legend.heat"),
+        response_areas: t("legend.response"),
         admin_areas: t("legend.admin"), incidents: onemap.cfg.role === "widget" ? t("layer.incident_cells") : t("layer.incidents") };
       Object.keys(sections).forEach(function (key) {
         var layer = onemap.overlays[key];

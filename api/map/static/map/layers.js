@@ -80,8 +80,13 @@
         var p = e.layer.properties || {};
         L.DomEvent.stop(e);
         onemap.lastPopup = { layer: key, properties: p };
-        L.popup({ maxWidth: 340 }).setLatLng(e.latlng)
-          .setContent(popupFor(opts.popup, p)).openOn(onemap.map);
+        var html = popupFor(opts.popup, p), single = !(p.count > 1);
+        // A single case or incident: which post gets there first (response circles).
+        if (opts.popup.nearest && single && onemap.topics && onemap.topics.has("response")) {
+          var at = e.layer && e.layer.getLatLng ? e.layer.getLatLng() : e.latlng;
+          html = html.replace(/<\/div>$/, onemap.topics.nearestButton(at.lat, at.lng) + "</div>");
+        }
+        L.popup({ maxWidth: 340 }).setLatLng(e.latlng).setContent(html).openOn(onemap.map);
       });
     }
     return layer;
@@ -90,8 +95,9 @@
   // A cluster (a tile cell of several points) says how many and of what; a point its fields.
   function popupFor(spec, p) {
     if (p.count !== undefined && p.count > 1 && p.h3 === undefined && spec.cluster) {
-      // The cluster's per-value counts, in the order of the served vocabulary (geo/vocabulary.py).
-      var keys = onemap.cfg.vocabulary[spec.cluster.vocabulary];
+      // The cluster's per-value counts, in the order of the served vocabulary (geo/vocabulary.py)
+      // or of the layer's own keys (camera classes, case lights); a merge had dropped the latter.
+      var keys = spec.cluster.vocabulary ? onemap.cfg.vocabulary[spec.cluster.vocabulary] : spec.cluster.keys || [];
       var parts = keys.filter(function (k) { return p[k]; }).map(function (k) {
         return U.escapeHtml(U.t("v." + k)) + " " + U.fmt(p[k]);
       });
@@ -154,7 +160,35 @@
         title: function (p) { return p.category ? U.show("category", p.category) : T("layer.incidents"); },
         fields: ["category", "source", "occurred_at", "status", "count"],
         cluster: { title: "pop.incidents_n", vocabulary: "categories" },
+        nearest: true,
       },
+    },
+    // The topic layers of DESIGN §9–§10 as tiles (the topic panels read the JSON APIs).
+    posts: {
+      tile: "posts", style: S.post,
+      popup: {
+        title: function (p) { return p.name || p.code || T("layer.posts"); },
+        fields: ["code", "kind", "mode", "status", "turnout_s"],
+        cluster: { title: "pop.posts_n", keys: [] },
+      },
+    },
+    response_areas: {
+      tile: "response_areas", style: S.responseArea,
+      popup: { title: function (p) { return T("pop.minutes").replace("{m}", p.minutes); }, fields: ["households", "population", "area_m2"] },
+    },
+    case_warnings: {
+      tile: "case_warnings", filtered: true, style: S.caseLight,
+      popup: {
+        title: function (p) { return p.light ? T("p11." + p.light) : T("layer.case_warnings"); },
+        fields: ["category", "source", "department", "status", "limit_at"],
+        cluster: { title: "pop.cases_n", keys: ["red", "yellow", "green"] },
+        nearest: true,
+      },
+    },
+    // What a widget sees of the 平安指数 (readers get it from the API: onemap.topics.safetyLayer).
+    safety_index: {
+      tile: "safety_index", style: S.safety,
+      popup: { title: function (p) { return (p.name || p.code) + " · " + T("risk." + p.level); }, fields: ["index", "rank", "change", "period"] },
     },
   };
 

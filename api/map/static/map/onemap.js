@@ -10,8 +10,9 @@
 
   // Bottom → top. Non-interactive canvases sit low so they never hide clickable features.
   var PANE_ORDER = [
-    "base", "camera_views", "heatmap", "admin_areas", "topic_areas", "grids", "plangrids", "hotspots", "emerging",
-    "coverage_gaps", "roads", "buildings", "places", "incidents", "cases", "cameras", "focus", "labels", "planner",
+    "base", "camera_views", "heatmap", "safety_index", "response_areas", "admin_areas", "topic_areas", "grids", "plangrids",
+    "hotspots", "emerging", "coverage_gaps", "roads", "buildings", "places", "incidents", "case_warnings", "cases", "routes",
+    "cameras", "posts", "focus", "labels", "planner",
   ];
 
   function paneFor(key) {
@@ -34,10 +35,12 @@
     }
   }
 
-  function buildOverlay(key) {
+  function buildOverlay(key, cfg) {
     if (key === "heatmap") return onemap.analysis.heatmap();
     if (key === "hotspots" && onemap.cfg.hotspotSource === "api") return onemap.analysis.hotspots();
     if (key === "emerging") return onemap.analysis.emerging();
+    // Readers ask the API (it computes the index when missing); a widget reads the tiles.
+    if (key === "safety_index" && cfg.summary) return onemap.topics.safetyLayer();
     return onemap.layers.buildTileOverlay(key);
   }
 
@@ -82,7 +85,7 @@
     onemap.overlays = {};
     var named = {};
     cfg.layers.forEach(function (key) {
-      var layer = buildOverlay(key);
+      var layer = buildOverlay(key, cfg);
       onemap.overlays[key] = layer;
       var label = key === "incidents" && cfg.role === "widget" ? "layer.incident_cells" : "layer." + key;
       named['<span class="om-layer-name" data-layer="' + key + '">' + onemap.util.t(label) + "</span>"] = layer;

@@ -74,14 +74,16 @@
   // Figures of the topic APIs per unit code (only those the service has).
   function topicColumns(level) {
     var topics = onemap.cfg.topics || {}, jobs = [], out = {};
-    if (topics.safety) {
+    if (topics.safety && onemap.cfg.hasCases) {  // no case at all: no index (the API says 422)
       jobs.push(U.api("/api/v1/safety-index" + U.qs({ level: level })).then(function (r) {
         out.index = {};
         ((r.body && r.body.features) || []).forEach(function (ft) { out.index[ft.properties.code] = ft.properties.index; });
       }).catch(function () {}));
     }
     if (topics.cases) {
-      jobs.push(U.api("/api/v1/cases/warnings" + U.qs({ level: level })).then(function (r) {
+      // Open overdue cases at the end of the window (as the case panel lights them), no list.
+      var f = onemap.filterParams(), at = new Date(Math.min(new Date(f.to).getTime(), Date.now()));
+      jobs.push(U.api("/api/v1/cases/warnings" + U.qs({ level: level, at: at.toISOString(), limit: 0 })).then(function (r) {
         out.overdue = {};
         ((r.body && r.body.units) || []).forEach(function (u) { out.overdue[u.code] = u.red; });
       }).catch(function () {}));

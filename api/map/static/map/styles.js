@@ -38,6 +38,16 @@
     buildingLayer: { line: "#8d8676", fill: "#cbc3b2" },
     road: "#f0a830",
     view: "#4d4d4d",
+    // Topic layers. Posts: dark, by kind; driving time: YlGnBu (darker = sooner); case lights
+    // and the four warning levels keep the colours their conventions (红黄绿灯, 四级预警) use.
+    post: {
+      police_station: "#08306b", police_post: "#2171b5", patrol: "#6baed6", fire: "#7f2704",
+      medical: "#00695c", grid_station: "#54278f", service_centre: "#8c6d31",
+    },
+    minutes: { 1: "#225ea8", 3: "#41b6c4", 5: "#c7e9b4" },
+    light: { red: "#d7191c", yellow: "#fdae61", green: "#1a9641" },
+    risk: { none: "#f7f7f7", blue: "#4575b4", yellow: "#fee090", orange: "#fc8d59", red: "#d73027" },
+    unreached: "#252525",  // not reached in time: dark grey, dashed (purple means grids under the band)
   };
   // Widget count cells: lower bounds of the five intensity classes.
   var COUNT_BREAKS = [1, 10, 25, 50, 100];
@@ -146,6 +156,42 @@
     return { color: col, weight: 0.6, opacity: 0.9, fill: true, fillColor: col, fillOpacity: 0.55 };
   }
 
+  function postStyle(p) {
+    if (p.kind === undefined && p.count !== undefined) {
+      return { radius: clusterRadius(p.count), color: "#fff", weight: 1.5, fill: true, fillColor: C.post.police_station, fillOpacity: 0.85, opacity: 1 };
+    }
+    var col = C.post[p.kind] || C.post.police_post, off = p.status === "off_duty";
+    return { radius: 6.5, color: off ? col : "#ffffff", weight: off ? 2 : 2, fill: true, fillColor: off ? "#ffffff" : col, fillOpacity: 1, opacity: 1 };
+  }
+
+  // Response areas: the dissolved driving breaks only (per-post and walking areas are in the
+  // OGC collection and the topic panel), the shortest break drawn on top by the pane order.
+  function responseAreaStyle(p) {
+    if ((p.overlap && p.overlap !== "dissolve") || (p.mode && p.mode !== "drive")) return [];
+    var col = C.minutes[Math.round(p.minutes)] || C.minutes[5];
+    return { color: col, weight: 1, opacity: 0.9, fill: true, fillColor: col, fillOpacity: 0.28 };
+  }
+
+  // The worst light of a cluster or the light of one case.
+  function worstLight(p) {
+    if (p.light) return p.light;
+    return p.red ? "red" : p.yellow ? "yellow" : "green";
+  }
+
+  function caseStyle(p) {
+    var light = worstLight(p), n = p.count || 1, col = C.light[light];
+    return {
+      radius: n > 1 ? clusterRadius(n) : light === "red" ? 5.5 : 4.5, color: light === "red" ? "#67000d" : "#ffffff",
+      weight: 1.2, fill: true, fillColor: col, fillOpacity: 0.92, opacity: 1,
+    };
+  }
+
+  // 平安指数: tiles hold every stored level and period; the page shows the communities of one.
+  function safetyStyle(p) {
+    if (p.unit_level !== undefined && (p.unit_level !== "community" || p.period !== onemap.cfg.indexPeriod)) return [];
+    return { color: "#555", weight: 1, opacity: 0.9, fill: true, fillColor: C.risk[p.level] || "#ccc", fillOpacity: 0.55 };
+  }
+
   // The light base map drawn from our own tiles (readable with no network at all).
   var base = {
     waterways: function () {
@@ -169,6 +215,7 @@
   onemap.styles = {
     C: C, COUNT_BREAKS: COUNT_BREAKS, countClass: countClass, majority: majority, gridBand: gridBand, grid: gridStyle, admin: adminStyle, camera: cameraStyle, view: viewStyle,
     gap: gapStyle, incident: incidentStyle, place: placeStyle, road: roadStyle, hot: hotStyle,
-    emerging: emergingStyle, base: base,
+    emerging: emergingStyle, base: base, post: postStyle, responseArea: responseAreaStyle,
+    caseLight: caseStyle, worstLight: worstLight, safety: safetyStyle,
   };
 })();

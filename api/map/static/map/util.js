@@ -56,6 +56,11 @@
     if (value === null || value === undefined || value === "") return "—";
     if (field === "occurred_at") return new Date(value).toLocaleString(onemap.cfg.lang === "zh" ? "zh-CN" : "en");
     if (field === "bin") return t("bin." + value);
+    if (field === "level" && onemap.cfg.t["risk." + value] !== undefined) return t("risk." + value);
+    if (field === "light") return t("p11." + value);
+    if (field === "limit_at") return new Date(value).toLocaleString(onemap.cfg.lang === "zh" ? "zh-CN" : "en");
+    if (field === "change" && typeof value === "number") return (value > 0 ? "+" : "") + value.toFixed(1);
+    if (field === "index" && typeof value === "number") return value.toFixed(1);
     if (field === "community_code" || field === "parent_code") return onemap.areaName ? onemap.areaName(value) : String(value);
     if (field === "category" && onemap.cfg.t["em." + value] && !onemap.cfg.t["v." + value]) return t("em." + value);
     var tv = onemap.cfg.t["v." + value];
