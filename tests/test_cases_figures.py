@@ -248,15 +248,57 @@ def test_repeats_sized_before_listed(case_db):
         links_in(f, 5000.0, 30.0, max_pairs=10)
 
 
-@pytest.mark.parametrize("chunk_days", [3.0, 31.0, 400.0])
-def test_repeat_flags_in_chunks_equal_one_pass(case_db, chunk_days):
+@pytest.mark.parametrize("radius_m, days", [(1500.0, 10.0), (800.0, 20.0), (5000.0, 60.0)])
+def test_repeat_flags_equal_the_linked_repeats(case_db, radius_m, days):
+    """The flags found without listing pairs are the later side of the listed links."""
     import numpy as np
 
     from geo.cases.repeats import repeat_flags, repeat_links
 
     cases = read_cases(case_db)
-    late, _ = repeat_links(cases, 1500.0, 10.0)
+    late, _ = repeat_links(cases, radius_m, days)
     want = np.zeros(len(cases), bool)
     want[late] = True
-    assert want.sum() > 5
-    assert np.array_equal(repeat_flags(cases, 1500.0, 10.0, chunk_days=chunk_days), want)
+    assert 5 < want.sum() < len(cases)
+    assert np.array_equal(repeat_flags(cases, radius_m, days), want)
+
+
+def _brute_flags(group, lon, lat, occ, radius_m, days):
+    """Every pair at once (haversine in float64 on the sphere of radius 6,371,008.8 m)."""
+    import numpy as np
+
+    la, lo = np.radians(lat), np.radians(lon)
+    h = (np.sin((la[:, None] - la[None, :]) / 2) ** 2 + np.cos(la[:, None]) * np.cos(la[None, :])
+         * np.sin((lo[:, None] - lo[None, :]) / 2) ** 2)
+    dist = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(h, 1)))
+    gap = occ[:, None] - occ[None, :]
+    ok = ((group[:, None] == group[None, :]) & (group[:, None] >= 0) & (gap > 0)
+          & (gap <= days * 86_400_000_000) & (dist <= radius_m))
+    return ok.any(axis=1)
+
+
+@pytest.mark.parametrize("where", ["city", "antimeridian", "pole", "one spot"])
+def test_earlier_within_equals_every_pair(where):
+    """Buckets wrap at ±180°, widen near the poles, and stack many cases on one spot."""
+    import numpy as np
+
+    from geo.cases.repeats import earlier_within
+
+    rng = np.random.default_rng(5)
+    n = 1500
+    lon0, lat0, spread = {"city": (118.05, 36.8, 0.01), "antimeridian": (179.9995, -16.0, 0.002),
+                          "pole": (0.0, 89.9993, 0.002),
+                          "one spot": (118.0, 36.0, 1e-6)}[where]
+    lon = (lon0 + rng.uniform(-spread, spread, n) + 180) % 360 - 180
+    lat = np.clip(lat0 + rng.uniform(-spread, spread, n), -90, 90)
+    if where == "pole":
+        lon = rng.uniform(-180, 180, n)
+    occ = rng.integers(0, 40 * 86_400_000_000, n)
+    occ[::7] = occ[1::7][: len(occ[::7])] if len(occ[1::7]) >= len(occ[::7]) else occ[::7]
+    group = rng.integers(-1, 4, n)
+    want = _brute_flags(group, lon, lat, occ, 120.0, 5.0)
+    assert 10 < want.sum() < n - 10 or where == "one spot"
+    got = earlier_within(group, lon, lat, occ, 120.0, 5.0, max_candidates=997)
+    assert np.array_equal(got, want)
+    rows = np.arange(0, n, 3)
+    assert np.array_equal(earlier_within(group, lon, lat, occ, 120.0, 5.0, rows=rows), want[rows])

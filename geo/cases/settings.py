@@ -41,6 +41,11 @@ class CaseSettings(BaseSettings):
                                       "zone setting): periods (months, ISO weeks) and times "
                                       "given without an offset")
 
+    incremental_share: float = Field(
+        0.2, ge=0, le=1,
+        description="after a change of the incidents, read again only the changed rows while "
+                    "they are at most this share of all rows (else read everything)")
+
     @field_validator("limits")
     @classmethod
     def _known(cls, v: dict) -> dict:

@@ -1,8 +1,17 @@
 """The cases held in memory: one row per incident, with its units and case-flow times.
 
-Read with one CSV ``COPY`` (times as integer microseconds since the Unix epoch) and
-kept until the incidents, grids or admin areas change (their ``layer_versions``).
-Every figure is then numpy masks and ``bincount`` over these arrays.
+Read with one CSV ``COPY`` (times as integer microseconds since the Unix epoch) inside
+a repeatable-read transaction together with the ``layer_versions`` of the incidents,
+grids and admin areas, so the cases and the versions they claim always agree. Every
+figure is then numpy masks and ``bincount`` over these arrays.
+
+After a change of the incidents only (grids and admin areas as they were), the cache
+reads again only what changed: every row's ``(id, xmin)`` (its id and the transaction
+that wrote its current version; any INSERT or UPDATE gives a row a new ``xmin``) is
+compared with the rows held, and only the new or changed rows are read in full, in the
+same transaction; rows no longer there are dropped. The result equals a full read
+(tests check it). Past ``ONEMAP_CASE_INCREMENTAL_SHARE`` of the rows changed, or after
+a change of grids or admin areas, everything is read again.
 
 A case belongs to the grid it was assigned at load (the active plan), that grid's
 community, the community's street and the street's district; a case outside every
@@ -33,27 +42,39 @@ RATED, GOOD, REOPENED, FROM_110 = 0, 1, 2, 3  # bits of Cases.static_flags
 
 _VERSIONS = text("SELECT layer, version FROM layer_versions "
                  "WHERE layer IN ('incidents', 'grids', 'admin_areas') ORDER BY layer")
+_VERSIONS_SQL = ("SELECT layer, version FROM layer_versions "
+                 "WHERE layer IN ('incidents', 'grids', 'admin_areas') ORDER BY layer")
+_UNIT_LAYERS = ("admin_areas", "grids")
 _TIMES = ("occurred_at", "due_at", "dispatched_at", "resolved_at", "closed_at")
 _CASES_SQL = f"""
     SELECT i.id, i.external_id, i.source, i.category, i.subcategory, i.status, i.department,
            i.satisfaction, i.reopened, i.routed_from,
            {', '.join(f"(extract(epoch FROM i.{t}) * 1000000)::bigint AS {t}" for t in _TIMES)},
            ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
-           g.code AS grid, c.code AS community, s.code AS street, d.code AS district
+           g.code AS grid, c.code AS community, s.code AS street, d.code AS district,
+           i.xmin::text::bigint AS row_xmin
     FROM incidents AS i
     LEFT JOIN grids AS g ON g.id = i.grid_id
     LEFT JOIN admin_areas AS c ON c.code = g.community_code AND c.level = 'community'
     LEFT JOIN admin_areas AS s ON s.code = c.parent_code AND s.level = 'street'
     LEFT JOIN admin_areas AS d ON d.code = s.parent_code AND d.level = 'district'
+    {{where}}
     ORDER BY i.id
 """
-_UNITS_SQL = text("""
+# Binary COPY of every row's id and xmin: int16 field count, then (int32 length, int64) × 2.
+_FINGERPRINT_SQL = ("COPY (SELECT id, xmin::text::bigint FROM incidents) TO STDOUT "
+                    "(FORMAT binary)")
+_FP_ROW = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("xmin", ">i8")])
+_FP_HEADER, _FP_TRAILER = 19, 2
+_TEXT_COLS = ("external_id", "source", "category", "subcategory", "status", "department",
+              "satisfaction", "routed_from", "grid", "community", "street", "district")
+_UNITS_SQL = """
     SELECT level, code, coalesce(name, code) AS name FROM admin_areas
     UNION ALL
     SELECT 'grid', g.code, coalesce(g.name, g.code)
     FROM grids AS g JOIN grid_plans AS p ON p.id = g.plan_id WHERE p.status = 'active'
     ORDER BY 1, 2
-""")
+"""
 
 
 def check_level(level: str) -> str:
@@ -80,6 +101,7 @@ class Cases:
     unit_codes: dict[str, np.ndarray] = field(default_factory=dict)  # level → index per case
     limit: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     done_time: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    key: tuple | None = None  # the layer versions read with the cases
 
     def __post_init__(self):
         f = self.frame
@@ -106,9 +128,9 @@ class Cases:
         self.hours = np.where(known, (self.done_time - occurred_us) / 3.6e9, np.nan)
         self.hours_order = np.argsort(self.hours, kind="stable")  # NaN last
         for level in LEVELS[1:]:
-            table = self.units[level]
-            index = pd.Index(table["code"])
-            self.unit_codes[level] = index.get_indexer(f[level].astype(object))
+            if level not in self.unit_codes:
+                index = pd.Index(self.units[level]["code"])
+                self.unit_codes[level] = index.get_indexer(f[level].astype(object))
         self.unit_codes["city"] = np.zeros(len(f), dtype=np.int64)
 
     def __len__(self) -> int:
@@ -122,37 +144,170 @@ class Cases:
         return self._codes[column]
 
 
-def read_cases(engine: Engine, settings: CaseSettings | None = None) -> Cases:
-    """Every case with its units, read from the database."""
-    settings = settings or CaseSettings()
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        buf = io.BytesIO()
-        with raw.cursor() as cur, cur.copy(
-                f"COPY ({_CASES_SQL}) TO STDOUT (FORMAT csv, HEADER)") as copy:
-            for block in copy:
-                buf.write(block)
-        units = pd.DataFrame(conn.execute(_UNITS_SQL).all(), columns=["level", "code", "name"])
-    buf.seek(0)
-    text_cols = ["external_id", "source", "category", "subcategory", "status", "department",
-                 "satisfaction", "routed_from", "grid", "community", "street", "district"]
+def _copy(cur, sql: str, params=None) -> bytes:
+    buf = bytearray()
+    with cur.copy(sql, params) as copy:
+        for block in copy:
+            buf += block
+    return bytes(buf)
+
+
+def _parse(data: bytes) -> pd.DataFrame:
+    """The CSV of :data:`_CASES_SQL` as a frame (times int64 µs, text None when empty)."""
     import pyarrow as pa
 
-    types = {c: pa.string() for c in text_cols}
+    types = {c: pa.string() for c in _TEXT_COLS}
     types.update({t: pa.int64() for t in _TIMES})
     types.update({"id": pa.int64(), "reopened": pa.int64(), "lon": pa.float64(),
-                  "lat": pa.float64()})
-    table = pa_csv.read_csv(buf, convert_options=pa_csv.ConvertOptions(
+                  "lat": pa.float64(), "row_xmin": pa.int64()})
+    table = pa_csv.read_csv(io.BytesIO(data), convert_options=pa_csv.ConvertOptions(
         column_types=types, strings_can_be_null=True))
-    frame = table.to_pandas()
-    for t in _TIMES:
-        frame[t] = frame[t].fillna(NAT).astype(np.int64)
-    for c in text_cols:  # nulls as None (numpy comparisons with None are exact)
-        col = frame[c].astype(object)
-        frame[c] = col.where(col.notna(), None)
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if name in _TEXT_COLS:  # object arrays sharing one str per distinct value
+            enc = col.dictionary_encode().combine_chunks()
+            labels = np.array([*enc.dictionary.to_pylist(), None], dtype=object)
+            idx = enc.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False)
+            cols[name] = pd.Series(labels[idx], dtype=object)  # not inferred as str
+        elif name in _TIMES:
+            cols[name] = col.fill_null(NAT).to_numpy().astype(np.int64)
+        else:
+            cols[name] = col.to_numpy()
+    return pd.DataFrame(cols, copy=False)
+
+
+def _cases_copy(where: str = "") -> str:
+    return f"COPY ({_CASES_SQL.format(where=where)}) TO STDOUT (FORMAT csv, HEADER)"
+
+
+def _fingerprint(cur) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's id and xmin, sorted by id."""
+    buf = _copy(cur, _FINGERPRINT_SQL)
+    n = max(len(buf) - _FP_HEADER - _FP_TRAILER, 0) // _FP_ROW.itemsize
+    rows = np.frombuffer(buf, dtype=_FP_ROW, offset=_FP_HEADER, count=n)
+    ids, xmin = rows["id"].astype(np.int64), rows["xmin"].astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], xmin[order]
+
+
+def _read_all(cur, settings: CaseSettings) -> Cases:
+    frame = _parse(_copy(cur, _cases_copy()))
+    units = pd.DataFrame(cur.execute(_UNITS_SQL).fetchall(), columns=["level", "code", "name"])
     per_level = {lv: units[units["level"] == lv][["code", "name"]].reset_index(drop=True)
                  for lv in LEVELS[1:]}
     return Cases(frame, per_level, settings.hours())
+
+
+def _read_changes(cur, base: Cases, settings: CaseSettings) -> Cases | None:
+    """``base`` brought up to date by reading only the changed rows (None: too many)."""
+    ids, xmin = _fingerprint(cur)
+    old_ids = base.frame["id"].to_numpy()
+    old_xmin = base.frame["row_xmin"].to_numpy()
+    if len(old_ids) == 0:
+        return None
+    pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
+    same = (old_ids[pos] == ids) & (old_xmin[pos] == xmin)
+    kept = np.zeros(len(old_ids), bool)
+    kept[pos[same]] = True
+    changed = ids[~same]
+    if len(changed) + int((~kept).sum()) > settings.incremental_share * max(len(ids), 1):
+        return None
+    fresh = _parse(_copy(cur, _cases_copy("WHERE i.id = ANY(%s)"), (changed.tolist(),)))
+    keep_rows = np.flatnonzero(kept)
+    frame = pd.concat([base.frame.iloc[keep_rows], fresh], ignore_index=True)
+    order = np.argsort(frame["id"].to_numpy(), kind="stable")
+    frame = frame.iloc[order].reset_index(drop=True)
+    codes = {}
+    for level in LEVELS[1:]:
+        new = pd.Index(base.units[level]["code"]).get_indexer(fresh[level].astype(object))
+        codes[level] = np.concatenate([base.unit_codes[level][keep_rows], new])[order]
+    cases = Cases(frame, base.units, settings.hours(), unit_codes=codes)
+    carry_repeat_flags(base, cases, keep_rows, np.flatnonzero(~kept), fresh, order)
+    return cases
+
+
+def carry_repeat_flags(base: Cases, cases: Cases, keep_rows: np.ndarray, gone_rows: np.ndarray,
+                       fresh: pd.DataFrame, order: np.ndarray) -> None:
+    """Give ``cases`` the repeat flags ``base`` had computed, recomputing only those a change
+    can touch.
+
+    A case's flag depends on its own subcategory, place and time and on the cases of the
+    same subcategory in the ``days`` before it. So after a change, only the changed cases
+    (old and new versions) and the cases of their subcategories in the ``days`` after them
+    are linked again (:func:`geo.cases.repeats.earlier_within` on those rows); every other
+    flag is kept.
+    """
+    from geo.cases.repeats import earlier_within
+
+    memo = base.__dict__.get("_repeat_flags")
+    if not memo:
+        return
+    where = ["subcategory", "lon", "lat", "occurred_at"]
+    gone = base.frame.iloc[gone_rows]
+    old = gone.set_index("id")[where]
+    new = fresh.set_index("id")[where]
+    both = old.index.intersection(new.index)
+    moved = both[~(old.loc[both].fillna("").astype(str)
+                   == new.loc[both].fillna("").astype(str)).all(axis=1).to_numpy()]
+    touched = pd.concat([old.loc[old.index.difference(both).union(moved)],
+                         new.loc[new.index.difference(both).union(moved)]])
+    f = cases.frame
+    rows = np.flatnonzero(f["id"].isin(new.index.difference(both).union(moved)).to_numpy())
+    sub, occ = f["subcategory"].to_numpy(), f["occurred_at"].to_numpy()
+    out = {}
+    for (radius, days), flags in memo.items():
+        # Old flags per new row: kept rows in place, rows read again from their old version.
+        gone_flags = dict(zip(gone["id"], flags[gone_rows], strict=True))
+        carried = np.concatenate([flags[keep_rows], np.array(
+            [gone_flags.get(i, False) for i in fresh["id"]], bool)])[order]
+        span = int(days * 86_400_000_000)
+        affected = [rows]
+        for name, group in touched.dropna(subset=["subcategory"]).groupby("subcategory"):
+            t = np.sort(group["occurred_at"].to_numpy())
+            mine = np.flatnonzero(sub == name)
+            k = np.searchsorted(t, occ[mine] - span, "left")  # first change at or after j − days
+            affected.append(mine[(k < len(t)) & (t[np.minimum(k, len(t) - 1)] < occ[mine])])
+        redo = np.unique(np.concatenate(affected))
+        if len(redo):
+            carried[redo] = earlier_within(cases.codes("subcategory")[0], f["lon"].to_numpy(),
+                                           f["lat"].to_numpy(), occ, radius, days, rows=redo)
+        out[(radius, days)] = carried
+    cases.__dict__["_repeat_flags"] = out
+
+
+def load_cases(engine: Engine, settings: CaseSettings | None = None,
+               base: Cases | None = None) -> Cases:
+    """The cases and the data versions they were read at (:attr:`Cases.key`).
+
+    With ``base`` (cases read earlier from the same database) and the grids and admin
+    areas unchanged since, only the rows changed since are read (see the module notes).
+    """
+    settings = settings or CaseSettings()
+    raw = engine.raw_connection()
+    try:
+        pg = raw.driver_connection
+        with pg.transaction(), pg.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            key = tuple(tuple(r) for r in cur.execute(_VERSIONS_SQL).fetchall())
+            cases = None
+            if base is not None and _unit_part(base.key) == _unit_part(key):
+                cases = _read_changes(cur, base, settings)
+            if cases is None:
+                cases = _read_all(cur, settings)
+    finally:
+        raw.close()
+    cases.key = key
+    return cases
+
+
+def _unit_part(key: tuple | None) -> tuple | None:
+    return None if key is None else tuple(r for r in key if r[0] in _UNIT_LAYERS)
+
+
+def read_cases(engine: Engine, settings: CaseSettings | None = None) -> Cases:
+    """Every case with its units, read from the database."""
+    return load_cases(engine, settings)
 
 
 def sync_limits(engine: Engine, hours: dict[str, float]) -> None:
@@ -179,17 +334,17 @@ class CaseCache:
         return self._key
 
     def get(self, engine: Engine) -> Cases:
-        """The current cases (read again only after a change)."""
+        """The current cases (after a change, only what changed is read again)."""
         with engine.connect() as conn:
-            key = tuple(conn.execute(_VERSIONS).all())
+            key = tuple(tuple(r) for r in conn.execute(_VERSIONS).all())
         with self._lock:
             if self._cases is None or key != self._key:
                 if self._cases is None:
                     sync_limits(engine, self.settings.hours())
-                self._cases = read_cases(engine, self.settings)
-                self._key = key
+                self._cases = load_cases(engine, self.settings, self._cases)
+                self._key = self._cases.key
             return self._cases
 
 
 __all__ = ["CATEGORIES", "GROUPS", "LEVELS", "NAT", "SOURCES", "CaseCache", "Cases",
-           "check_group", "check_level", "read_cases"]
+           "check_group", "check_level", "load_cases", "read_cases"]
