@@ -8,9 +8,10 @@ Data: the small demo city (seed 42: its districts, streets, communities, grids,
 buildings and cameras, and its ~30k cases) plus synthetic cases up to ``--rows``
 (default 1,000,000), written by one ``INSERT … SELECT`` from ``generate_series`` with
 every case-flow field drawn at random (a grid drawn at random, the point uniform in the
-grid's bounding box; the H3 columns, which no case figure reads, are 0). The API runs in its own uvicorn process; each request is timed
-until its body is received. The first request after start reads the cases into memory
-(reported as "cold"); the others are the best of three.
+grid's bounding box; the H3 columns, which no case figure reads, are 0). The API runs in
+its own uvicorn process; each request is timed until its body is received. The first
+request after start reads the cases into memory (reported as "cold"); the others are the
+best of three.
 
 Usage: ``python bench/cases.py [--rows N] [--keep]``.
 """

@@ -302,3 +302,63 @@ def test_earlier_within_equals_every_pair(where):
     assert np.array_equal(got, want)
     rows = np.arange(0, n, 3)
     assert np.array_equal(earlier_within(group, lon, lat, occ, 120.0, 5.0, rows=rows), want[rows])
+
+def test_cache_reads_only_changes_and_equals_a_full_read(case_db):
+    """After updates, inserts and deletes the cache reads only the changed rows, and what it
+    holds (cases, unit codes, text codes, repeat flags) equals a fresh full read."""
+    import numpy as np
+
+    from geo.cases import table as T
+    from geo.cases.repeats import repeat_flags
+
+    cache = CaseCache()
+    first = cache.get(case_db)
+    repeat_flags(first, 1500.0, 10.0)  # computed before the change: carried or redone after
+    first.codes("department")
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'closed', closed_at = occurred_at "
+                          "+ interval '3 hours', department = '新部门' WHERE id % 29 = 1"))
+        conn.execute(text("UPDATE incidents SET occurred_at = occurred_at - interval '2 days' "
+                          "WHERE id % 31 = 2"))
+        conn.execute(text("UPDATE incidents SET geom = ST_Translate(geom, 0.004, 0) "
+                          "WHERE id % 37 = 3"))
+        conn.execute(text("DELETE FROM incidents WHERE id % 41 = 4"))
+        conn.execute(text(
+            "INSERT INTO incidents (external_id, source, category, subcategory, occurred_at, "
+            "status, h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, geom) "
+            "SELECT 'N' || id, source, category, subcategory, occurred_at + interval '1 day', "
+            "'received', h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, "
+            "ST_Translate(geom, 0.0001, 0) FROM incidents WHERE id % 43 = 5"))
+    calls = []
+    full_read = T._read_all
+    T._read_all = lambda *a: calls.append(a) or full_read(*a)
+    try:
+        got = cache.get(case_db)
+    finally:
+        T._read_all = full_read
+    assert calls == [] and got is not first and got.key == cache.key
+    want = read_cases(case_db)
+    assert got.key == want.key
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    for level in want.unit_codes:
+        assert np.array_equal(got.unit_codes[level], want.unit_codes[level])
+    for column in ("department", "category", "status"):
+        g_codes, g_labels = got.codes(column)
+        w_codes, w_labels = want.codes(column)
+        g = np.array([*g_labels, None], dtype=object)[g_codes]
+        w = np.array([*w_labels, None], dtype=object)[w_codes]
+        assert (g == w).all()
+    assert "_repeat_flags" in got.__dict__
+    assert np.array_equal(repeat_flags(got, 1500.0, 10.0), repeat_flags(want, 1500.0, 10.0))
+
+
+def test_cache_reads_everything_past_the_share(case_db):
+    from geo.cases.settings import CaseSettings
+
+    cache = CaseCache(CaseSettings(incremental_share=0.05))
+    first = cache.get(case_db)
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET department = '新部门' WHERE id % 2 = 0"))
+    got = cache.get(case_db)
+    assert got is not first and "_repeat_flags" not in got.__dict__
+    pd.testing.assert_frame_equal(got.frame, read_cases(case_db).frame)

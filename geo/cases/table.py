@@ -61,11 +61,12 @@ _CASES_SQL = f"""
     {{where}}
     ORDER BY i.id
 """
-# Binary COPY of every row's id and xmin: int16 field count, then (int32 length, int64) × 2.
-_FINGERPRINT_SQL = ("COPY (SELECT id, xmin::text::bigint FROM incidents) TO STDOUT "
-                    "(FORMAT binary)")
-_FP_ROW = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("xmin", ">i8")])
-_FP_HEADER, _FP_TRAILER = 19, 2
+# Every row's id and xmin in one bytea: big-endian int64 (id << 32 | xmin) when every id fits
+# in 31 bits, else id and xmin as two int64 each.
+_FINGERPRINT_PACKED = ("SELECT string_agg(int8send((id << 32) | xmin::text::bigint), ''::bytea) "
+                       "FROM incidents")
+_FINGERPRINT_WIDE = ("SELECT string_agg(int8send(id) || int8send(xmin::text::bigint), ''::bytea) "
+                     "FROM incidents")
 _TEXT_COLS = ("external_id", "source", "category", "subcategory", "status", "department",
               "satisfaction", "routed_from", "grid", "community", "street", "district")
 _UNITS_SQL = """
@@ -102,24 +103,26 @@ class Cases:
     limit: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     done_time: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     key: tuple | None = None  # the layer versions read with the cases
+    text_codes: dict[str, tuple[np.ndarray, list]] = field(default_factory=dict)  # see codes()
 
     def __post_init__(self):
         f = self.frame
-        cat_hours = f["category"].map(self.hours).astype("float64").to_numpy()
+        self._codes = self.text_codes
+        codes, labels = self.codes("category")
+        per_label = np.array([*(self.hours.get(c, np.nan) for c in labels), np.nan], float)
+        cat_hours = per_label[codes]  # code −1 (no category) reads the last slot: nan
         occurred = f["occurred_at"].to_numpy()
         due = f["due_at"].to_numpy()
         self.limit = np.where(due != NAT, due, occurred + np.round(cat_hours * 3.6e9)
                               .astype(np.int64))
         resolved, closed = f["resolved_at"].to_numpy(), f["closed_at"].to_numpy()
         self.done_time = np.where(resolved != NAT, resolved, closed)
-        status = f["status"].to_numpy()
-        self.done_status = (status == "resolved") | (status == "closed")
-        sat = f["satisfaction"].to_numpy()
-        self.rated = sat != None  # noqa: E711
-        self.good = (sat == "satisfied") | (sat == "basic")
-        self.from_110 = f["routed_from"].to_numpy() == "110"
+        self.done_status = self.is_in("status", ("resolved", "closed"))
+        sat_codes, _ = self.codes("satisfaction")
+        self.rated = sat_codes >= 0
+        self.good = self.is_in("satisfaction", ("satisfied", "basic"))
+        self.from_110 = self.is_in("routed_from", ("110",))
         self.reopened_any = f["reopened"].to_numpy() > 0
-        self._codes: dict[str, tuple[np.ndarray, list]] = {}
         self.static_flags = (self.rated.view(np.uint8) << RATED | self.good.view(np.uint8) << GOOD
                              | self.reopened_any.view(np.uint8) << REOPENED
                              | self.from_110.view(np.uint8) << FROM_110)
@@ -135,6 +138,12 @@ class Cases:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def is_in(self, column: str, values: tuple[str, ...]) -> np.ndarray:
+        """Per case: whether the text ``column`` holds one of ``values``."""
+        codes, labels = self.codes(column)
+        table = np.array([*(lab in values for lab in labels), False], bool)
+        return table[codes]
 
     def codes(self, column: str) -> tuple[np.ndarray, list]:
         """Integer codes of a text column (−1: empty) and the sorted labels they index."""
@@ -169,12 +178,18 @@ def _parse(data: bytes) -> pd.DataFrame:
             enc = col.dictionary_encode().combine_chunks()
             labels = np.array([*enc.dictionary.to_pylist(), None], dtype=object)
             idx = enc.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False)
-            cols[name] = pd.Series(labels[idx], dtype=object)  # not inferred as str
+            cols[name] = labels[idx]
         elif name in _TIMES:
             cols[name] = col.fill_null(NAT).to_numpy().astype(np.int64)
         else:
             cols[name] = col.to_numpy()
-    return pd.DataFrame(cols, copy=False)
+    return _frame(cols)
+
+
+def _frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A frame of the arrays, object arrays kept as objects (not inferred as ``str``)."""
+    return pd.DataFrame({c: pd.Series(a, dtype=object, copy=False) if a.dtype == object else a
+                         for c, a in cols.items()}, copy=False)
 
 
 def _cases_copy(where: str = "") -> str:
@@ -182,11 +197,18 @@ def _cases_copy(where: str = "") -> str:
 
 
 def _fingerprint(cur) -> tuple[np.ndarray, np.ndarray]:
-    """Every row's id and xmin, sorted by id."""
-    buf = _copy(cur, _FINGERPRINT_SQL)
-    n = max(len(buf) - _FP_HEADER - _FP_TRAILER, 0) // _FP_ROW.itemsize
-    rows = np.frombuffer(buf, dtype=_FP_ROW, offset=_FP_HEADER, count=n)
-    ids, xmin = rows["id"].astype(np.int64), rows["xmin"].astype(np.int64)
+    """Every row's id and xmin, sorted by id (one packed ``bytea`` value, not a row each)."""
+    top = cur.execute("SELECT max(id) FROM incidents").fetchone()[0]
+    if top is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if 0 <= top < 2**31 and cur.execute("SELECT min(id) >= 0 FROM incidents").fetchone()[0]:
+        packed = cur.execute(_FINGERPRINT_PACKED).fetchone()[0] or b""
+        v = np.frombuffer(packed, dtype=">i8").astype(np.int64)
+        ids, xmin = v >> 32, v & 0xFFFFFFFF
+    else:
+        wide = cur.execute(_FINGERPRINT_WIDE).fetchone()[0] or b""
+        v = np.frombuffer(wide, dtype=">i8").astype(np.int64)
+        ids, xmin = v[0::2], v[1::2]
     order = np.argsort(ids, kind="stable")
     return ids[order], xmin[order]
 
@@ -204,33 +226,59 @@ def _read_changes(cur, base: Cases, settings: CaseSettings) -> Cases | None:
     ids, xmin = _fingerprint(cur)
     old_ids = base.frame["id"].to_numpy()
     old_xmin = base.frame["row_xmin"].to_numpy()
-    if len(old_ids) == 0:
+    if len(old_ids) == 0 or len(ids) == 0:
         return None
     pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
     same = (old_ids[pos] == ids) & (old_xmin[pos] == xmin)
     kept = np.zeros(len(old_ids), bool)
     kept[pos[same]] = True
     changed = ids[~same]
-    if len(changed) + int((~kept).sum()) > settings.incremental_share * max(len(ids), 1):
+    updated = int((old_ids[pos[~same]] == changed).sum())
+    deleted = int((~kept).sum()) - updated
+    if len(changed) + deleted > settings.incremental_share * len(ids):
         return None
     fresh = _parse(_copy(cur, _cases_copy("WHERE i.id = ANY(%s)"), (changed.tolist(),)))
-    keep_rows = np.flatnonzero(kept)
-    frame = pd.concat([base.frame.iloc[keep_rows], fresh], ignore_index=True)
-    order = np.argsort(frame["id"].to_numpy(), kind="stable")
-    frame = frame.iloc[order].reset_index(drop=True)
+    if not np.array_equal(fresh["id"].to_numpy(), changed):
+        return None
+    merge = _Merge(len(ids), np.flatnonzero(same), pos[same], np.flatnonzero(~same))
+    frame = _frame({c: merge(base.frame[c].to_numpy(), fresh[c].to_numpy())
+                    for c in base.frame.columns})
     codes = {}
     for level in LEVELS[1:]:
         new = pd.Index(base.units[level]["code"]).get_indexer(fresh[level].astype(object))
-        codes[level] = np.concatenate([base.unit_codes[level][keep_rows], new])[order]
-    cases = Cases(frame, base.units, settings.hours(), unit_codes=codes)
-    carry_repeat_flags(base, cases, keep_rows, np.flatnonzero(~kept), fresh, order)
+        codes[level] = merge(base.unit_codes[level], new)
+    text_codes = {}
+    for column, (old_codes, labels) in base._codes.items():
+        new = pd.Index(labels).get_indexer(fresh[column].astype(object))
+        if ((new >= 0) | fresh[column].isna().to_numpy()).all():  # no label unseen before
+            text_codes[column] = (merge(old_codes, new), labels)
+    cases = Cases(frame, base.units, settings.hours(), unit_codes=codes, text_codes=text_codes)
+    carry_repeat_flags(base, cases, merge, np.flatnonzero(~kept), fresh)
     return cases
 
 
-def carry_repeat_flags(base: Cases, cases: Cases, keep_rows: np.ndarray, gone_rows: np.ndarray,
-                       fresh: pd.DataFrame, order: np.ndarray) -> None:
-    """Give ``cases`` the repeat flags ``base`` had computed, recomputing only those a change
-    can touch.
+class _Merge:
+    """Rows of the new state from the rows held (kept) and the rows read again (fresh).
+
+    ``at_kept`` are the new positions of kept rows, which come from rows ``from_old``
+    of the held state; ``at_fresh`` are the new positions of the fresh rows (both in id
+    order, like the fresh rows themselves).
+    """
+
+    def __init__(self, n: int, at_kept: np.ndarray, from_old: np.ndarray, at_fresh: np.ndarray):
+        self.n, self.at_kept, self.from_old, self.at_fresh = n, at_kept, from_old, at_fresh
+
+    def __call__(self, old: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+        out = np.empty(self.n, dtype=np.result_type(old.dtype, fresh.dtype)
+                       if old.dtype != object else object)
+        out[self.at_kept] = old[self.from_old]
+        out[self.at_fresh] = fresh
+        return out
+
+
+def carry_repeat_flags(base: Cases, cases: Cases, merge: _Merge, gone_rows: np.ndarray,
+                       fresh: pd.DataFrame) -> None:
+    """Give ``cases`` the repeat flags ``base`` had, recomputing only those a change touches.
 
     A case's flag depends on its own subcategory, place and time and on the cases of the
     same subcategory in the ``days`` before it. So after a change, only the changed cases
@@ -259,8 +307,7 @@ def carry_repeat_flags(base: Cases, cases: Cases, keep_rows: np.ndarray, gone_ro
     for (radius, days), flags in memo.items():
         # Old flags per new row: kept rows in place, rows read again from their old version.
         gone_flags = dict(zip(gone["id"], flags[gone_rows], strict=True))
-        carried = np.concatenate([flags[keep_rows], np.array(
-            [gone_flags.get(i, False) for i in fresh["id"]], bool)])[order]
+        carried = merge(flags, np.array([gone_flags.get(i, False) for i in fresh["id"]], bool))
         span = int(days * 86_400_000_000)
         affected = [rows]
         for name, group in touched.dropna(subset=["subcategory"]).groupby("subcategory"):
@@ -270,8 +317,16 @@ def carry_repeat_flags(base: Cases, cases: Cases, keep_rows: np.ndarray, gone_ro
             affected.append(mine[(k < len(t)) & (t[np.minimum(k, len(t) - 1)] < occ[mine])])
         redo = np.unique(np.concatenate(affected))
         if len(redo):
-            carried[redo] = earlier_within(cases.codes("subcategory")[0], f["lon"].to_numpy(),
-                                           f["lat"].to_numpy(), occ, radius, days, rows=redo)
+            # Only cases that can be the earlier side for one of them take part.
+            group = cases.codes("subcategory")[0]
+            t = np.sort(occ[redo])
+            k = np.minimum(np.searchsorted(t, occ, "right"), len(t) - 1)
+            need = (t[k] > occ) & (t[k] - span <= occ) & np.isin(group, group[redo])
+            need[redo] = True
+            part = np.flatnonzero(need)
+            carried[redo] = earlier_within(group[part], f["lon"].to_numpy()[part],
+                                           f["lat"].to_numpy()[part], occ[part], radius, days,
+                                           rows=np.searchsorted(part, redo))
         out[(radius, days)] = carried
     cases.__dict__["_repeat_flags"] = out
 
