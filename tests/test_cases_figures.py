@@ -362,3 +362,26 @@ def test_cache_reads_everything_past_the_share(case_db):
     got = cache.get(case_db)
     assert got is not first and "_repeat_flags" not in got.__dict__
     pd.testing.assert_frame_equal(got.frame, read_cases(case_db).frame)
+
+
+def test_unit_context_recomputes_a_component_when_its_layers_change(case_db):
+    """A component is kept while its layers stay (a new case does not recompute it) and
+    recomputed when one changes (a moved post for the response reach)."""
+    from geo.cases.units import DEPENDS_ON, UnitContext
+
+    calls = []
+
+    def provider(engine, level):
+        calls.append(level)
+        return {"G1": float(len(calls))}
+
+    ctx = UnitContext(providers={"response": provider})
+    assert ctx.component(case_db, "response", "grid") == {"G1": 1.0}
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET department = 'x' WHERE id = 1"))
+    assert ctx.component(case_db, "response", "grid") == {"G1": 1.0}
+    assert "posts" in DEPENDS_ON["response"] and "roads" in DEPENDS_ON["response"]
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE posts SET name = name"))  # bumps the posts version
+    assert ctx.component(case_db, "response", "grid") == {"G1": 2.0}
+    assert calls == ["grid", "grid"]

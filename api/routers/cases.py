@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -52,16 +52,23 @@ CacheDep = Annotated[CaseCache, Depends(case_cache)]
 
 
 @router.patch("/incidents/{source}/{external_id}")
-async def patch_incident(request: Request, engine: EngineDep, cache: CacheDep, source: str,
-                         external_id: str,
+async def patch_incident(request: Request, engine: EngineDep, service: ServiceDep,
+                         background: BackgroundTasks, source: str, external_id: str,
                          changes: Annotated[dict[str, Any], Body(
                              description=f"fields to change: {', '.join(EDITABLE)}")]
                          ) -> Response:
-    """Change a case (status, department, times, satisfaction); every change is kept."""
+    """Change a case (status, department, times, satisfaction); every change is kept.
+
+    After the answer, the cases in memory are brought up to date in the background (only
+    the changed rows are read), so the next figures do not wait for them.
+    """
     actor = current_actor(request)
-    tz = cache.settings.timezone
-    return _json(await run_in_threadpool(patch_case, engine, source, external_id, changes,
-                                         actor=actor, tz=tz))
+    tz = service.settings.timezone
+    body = await run_in_threadpool(patch_case, engine, source, external_id, changes,
+                                   actor=actor, tz=tz)
+    if service.cases.key is not None:  # only when cases were read before: nothing to warm
+        background.add_task(service.warm, engine)
+    return _json(body)
 
 
 @router.get("/cases/summary")

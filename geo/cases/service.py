@@ -14,7 +14,7 @@ from geo.cases.index_store import store_index
 from geo.cases.period import Period
 from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import NAT, CaseCache
-from geo.cases.units import UnitContext
+from geo.cases.units import PROVIDERS, UnitContext
 from geo.errors import NotEnoughData
 
 
@@ -30,6 +30,21 @@ class CaseService:
         self._answers: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._size = cache_entries
+
+    def warm(self, engine: Engine) -> None:
+        """Bring the cases and their repeat flags up to date now.
+
+        Run after a change, in the background, so the next answer does not wait for them.
+        """
+        from geo.cases.index import REPEAT_DAYS, REPEAT_RADIUS_M
+        from geo.cases.repeats import repeat_flags
+        from geo.errors import InvalidInput
+
+        cases = self.cases.get(engine)
+        try:
+            repeat_flags(cases, REPEAT_RADIUS_M, REPEAT_DAYS)
+        except InvalidInput:  # too dense to link: the index leaves the component out
+            pass
 
     def latest_month(self, engine: Engine) -> str:
         """The month of the newest case (the default period)."""
@@ -48,7 +63,8 @@ class CaseService:
         p = Period.parse(period or self.latest_month(engine), self.settings.timezone)
         cases = self.cases.get(engine)
         self.units.households(engine, level)  # brings the unit context up to date
-        key = (self.cases.key, self.units.key, level, p.key, tuple(sorted((w or {}).items())))
+        key = (cases.key, self.units.key, self.units.component_key(engine, PROVIDERS), level,
+               p.key, tuple(sorted((w or {}).items())))
         with self._lock:
             if key in self._answers:
                 self._answers.move_to_end(key)
