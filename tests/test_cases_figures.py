@@ -385,3 +385,28 @@ def test_unit_context_recomputes_a_component_when_its_layers_change(case_db):
         conn.execute(text("UPDATE posts SET name = name"))  # bumps the posts version
     assert ctx.component(case_db, "response", "grid") == {"G1": 2.0}
     assert calls == ["grid", "grid"]
+
+
+def test_cache_after_updates_only_shares_unchanged_columns(case_db):
+    """Updates without inserts or deletes keep the rows in place: unchanged columns are the
+    same arrays, the hours order is merged, and every figure equals a full read's."""
+    import numpy as np
+
+    cache = CaseCache()
+    first = cache.get(case_db)
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'resolved', resolved_at = occurred_at "
+                          "+ (id % 50) * interval '1 hour' WHERE id % 11 = 0"))
+    got = cache.get(case_db)
+    want = read_cases(case_db)
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert np.shares_memory(got.frame["lon"].to_numpy(), first.frame["lon"].to_numpy())
+    assert not np.shares_memory(got.frame["status"].to_numpy(),
+                                first.frame["status"].to_numpy())
+    h = got.hours[got.hours_order]
+    assert sorted(got.hours_order.tolist()) == list(range(len(got)))
+    known = h[~np.isnan(h)]
+    assert (np.diff(known) >= 0).all() and np.isnan(h[len(known):]).all()
+    for level, by in (("grid", None), ("community", "department"), ("city", "category")):
+        a, b = summary(got, level, _window(), by), summary(want, level, _window(), by)
+        assert a["units"] == b["units"]

@@ -78,6 +78,22 @@ _UNITS_SQL = """
 """
 
 
+def _sorted_by(values: np.ndarray, hint: tuple | None) -> np.ndarray:
+    """Rows in the order of ``values`` (NaN last; ties in any order).
+
+    With ``hint`` = (an order of earlier values, the rows whose value changed since), the
+    unchanged rows keep their places and only the changed ones are sorted and merged in.
+    """
+    if hint is None:
+        return np.argsort(values, kind="stable")
+    before, changed = hint
+    moved = np.zeros(len(values), bool)
+    moved[changed] = True
+    keep = before[~moved[before]]
+    ins = changed[np.argsort(values[changed], kind="stable")]
+    return np.insert(keep, np.searchsorted(values[keep], values[ins]), ins)
+
+
 def check_level(level: str) -> str:
     """``level`` when it is one of :data:`LEVELS`, else InvalidInput."""
     if level not in LEVELS:
@@ -104,6 +120,7 @@ class Cases:
     done_time: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     key: tuple | None = None  # the layer versions read with the cases
     text_codes: dict[str, tuple[np.ndarray, list]] = field(default_factory=dict)  # see codes()
+    order_hint: tuple | None = None  # (hours order before, rows changed since), same rows
 
     def __post_init__(self):
         f = self.frame
@@ -129,7 +146,8 @@ class Cases:
         known = self.done_time != NAT
         occurred_us = f["occurred_at"].to_numpy()
         self.hours = np.where(known, (self.done_time - occurred_us) / 3.6e9, np.nan)
-        self.hours_order = np.argsort(self.hours, kind="stable")  # NaN last
+        self.hours_order = _sorted_by(self.hours, self.order_hint)  # NaN last
+        self.order_hint = None
         for level in LEVELS[1:]:
             if level not in self.unit_codes:
                 index = pd.Index(self.units[level]["code"])
@@ -252,7 +270,9 @@ def _read_changes(cur, base: Cases, settings: CaseSettings) -> Cases | None:
         new = pd.Index(labels).get_indexer(fresh[column].astype(object))
         if ((new >= 0) | fresh[column].isna().to_numpy()).all():  # no label unseen before
             text_codes[column] = (merge(old_codes, new), labels)
-    cases = Cases(frame, base.units, settings.hours(), unit_codes=codes, text_codes=text_codes)
+    hint = (base.hours_order, merge.at_fresh) if merge.in_place else None
+    cases = Cases(frame, base.units, settings.hours(), unit_codes=codes, text_codes=text_codes,
+                  order_hint=hint)
     carry_repeat_flags(base, cases, merge, np.flatnonzero(~kept), fresh)
     return cases
 
@@ -267,8 +287,16 @@ class _Merge:
 
     def __init__(self, n: int, at_kept: np.ndarray, from_old: np.ndarray, at_fresh: np.ndarray):
         self.n, self.at_kept, self.from_old, self.at_fresh = n, at_kept, from_old, at_fresh
+        #: Same rows in the same places (only updates): unchanged columns are shared.
+        self.in_place = n == len(at_kept) + len(at_fresh) and np.array_equal(at_kept, from_old)
 
     def __call__(self, old: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+        if self.in_place and len(old) == self.n:
+            if len(fresh) == 0 or bool(np.all(old[self.at_fresh] == fresh)):
+                return old  # arrays held are never written to: sharing is safe
+            out = old.copy()
+            out[self.at_fresh] = fresh
+            return out
         out = np.empty(self.n, dtype=np.result_type(old.dtype, fresh.dtype)
                        if old.dtype != object else object)
         out[self.at_kept] = old[self.from_old]
