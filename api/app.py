@@ -23,9 +23,14 @@ def create_app(state: AppState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         warm_up = service_for(state.engine).start_warm_up()  # hotspot data, in the background
+        cases_warm = _case_service(app).start_warm_up(state.engine)  # cases, in the background
         state.watch.start()  # notices a hung database (api/dbwatch.py)
         yield
         await warm_up.stop()
+        if cases_warm is not None:
+            import asyncio
+
+            await asyncio.to_thread(cases_warm.join)
         await state.close()
 
     app = FastAPI(
@@ -47,6 +52,13 @@ def create_app(state: AppState | None = None) -> FastAPI:
     openapi.install(app)
     _install_middleware(app, state)
     return app
+
+
+def _case_service(app: FastAPI):
+    """The app's case-flow service (cases in memory), made once (geo.cases.service)."""
+    from api.routers.cases import service_of
+
+    return service_of(app)
 
 
 def _install_middleware(app: FastAPI, state: AppState) -> None:

@@ -139,6 +139,22 @@ def test_patch_brings_the_cases_in_memory_up_to_date_after_answering(client, cas
     assert "_repeat_flags" in now.__dict__
 
 
+@pytest.mark.parametrize("warm", ["true", "false"])
+def test_cases_read_in_the_background_when_the_app_starts(case_db, db_settings, monkeypatch,
+                                                          warm):
+    monkeypatch.setenv("ONEMAP_CASE_WARM_UP", warm)
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
+    with TestClient(app):
+        service = app.state.case_service
+        if warm == "false":
+            assert service.warm_thread is None and service.cases.key is None
+            return
+        service.warm_thread.join(60)
+        held = service.cases._cases
+        assert held is not None and len(held) == len(D.cases_table())
+        assert "_repeat_flags" in held.__dict__
+
+
 @pytest.mark.parametrize("body, status", [
     ({"status": "lost"}, 400), ({"reopened": -1}, 400), ({"colour": "red"}, 400), ({}, 400),
     ({"closed_at": "2001-01-01T00:00:00+08:00"}, 400), ({"due_at": "tomorrow"}, 400),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import orjson
@@ -34,12 +35,21 @@ def _json(body: Any) -> Response:
                     media_type="application/json")
 
 
+_SERVICE_LOCK = threading.Lock()
+
+
+def service_of(app) -> CaseService:
+    """The case service of ``app`` (made on first use; one per app)."""
+    st = app.state
+    with _SERVICE_LOCK:
+        if getattr(st, "case_service", None) is None:
+            st.case_service = CaseService(CaseSettings(), IndexSettings())
+    return st.case_service
+
+
 def case_service(request: Request) -> CaseService:
     """The app's case service (cases in memory, computed indexes)."""
-    st = request.app.state
-    if getattr(st, "case_service", None) is None:
-        st.case_service = CaseService(CaseSettings(), IndexSettings())
-    return st.case_service
+    return service_of(request.app)
 
 
 def case_cache(service: Annotated[CaseService, Depends(case_service)]) -> CaseCache:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,8 @@ from geo.cases.table import NAT, CaseCache
 from geo.cases.units import PROVIDERS, UnitContext
 from geo.errors import NotEnoughData
 
+log = logging.getLogger(__name__)
+
 
 class CaseService:
     """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
@@ -30,6 +34,7 @@ class CaseService:
         self._answers: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._size = cache_entries
+        self.warm_thread: threading.Thread | None = None
 
     def warm(self, engine: Engine) -> None:
         """Bring the cases and their repeat flags up to date now.
@@ -45,6 +50,30 @@ class CaseService:
             repeat_flags(cases, REPEAT_RADIUS_M, REPEAT_DAYS)
         except InvalidInput:  # too dense to link: the index leaves the component out
             pass
+
+    def start_warm_up(self, engine: Engine) -> threading.Thread | None:
+        """:meth:`warm` in a daemon thread (None when ``ONEMAP_CASE_WARM_UP`` is off).
+
+        A failure (no database yet, tables not migrated) is logged, not raised: the
+        requests that follow report it.
+        """
+        if not self.settings.warm_up:
+            return None
+
+        def run():
+            started = time.monotonic()
+            try:
+                self.warm(engine)
+            except Exception as exc:  # noqa: BLE001 - a warm-up never fails the app
+                log.info("case warm-up skipped: %s", exc)
+                return
+            log.info("case warm-up: %d cases in %.1f s", len(self.cases.get(engine)),
+                     time.monotonic() - started)
+
+        thread = threading.Thread(target=run, daemon=True, name="onemap-case-warm-up")
+        self.warm_thread = thread
+        thread.start()
+        return thread
 
     def latest_month(self, engine: Engine) -> str:
         """The month of the newest case (the default period)."""
