@@ -9,6 +9,8 @@ Repeat rate of a unit = repeats received in the window / cases received in the w
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -91,7 +93,9 @@ def repeat_flags(cases: Cases, radius_m: float, days: float) -> np.ndarray:
     """
     memo = cases.__dict__.setdefault("_repeat_flags", {})
     key = (float(radius_m), float(days))
-    if key not in memo:
+    with cases.__dict__.setdefault("_repeat_lock", threading.Lock()):  # one thread links
+        if key in memo:
+            return memo[key]
         f = cases.frame
         memo[key] = earlier_within(cases.codes("subcategory")[0], f["lon"].to_numpy(),
                                    f["lat"].to_numpy(), f["occurred_at"].to_numpy(),
