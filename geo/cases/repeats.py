@@ -115,8 +115,9 @@ def earlier_within(group: np.ndarray, lon: np.ndarray, lat: np.ndarray, occ: np.
     (subcategory, latitude band, longitude band), bands at least ``radius_m`` wide
     (longitude bands at the highest latitude of the data, wrapping at ±180°) and
     sorted by time inside a bucket: the candidates of *j* are, in each of the 3 × 3
-    buckets around its own, one contiguous run found by binary search. Candidates are
-    tested in batches of at most ``max_candidates``.
+    buckets around its own (its own first), one contiguous run found by binary search,
+    tested from the most recent back in growing windows until one is within reach, in
+    batches of at most ``max_candidates``.
 
     Returns
     -------
@@ -181,21 +182,35 @@ def earlier_within(group: np.ndarray, lon: np.ndarray, lat: np.ndarray, occ: np.
         lo = np.searchsorted(key, r * m + lo_t[todo])
         hi = np.searchsorted(key, r * m + hi_t[todo])
         keep = np.flatnonzero((ub[r] == tb) & (hi > lo))
-        starts, counts, owner = lo[keep], (hi - lo)[keep], todo[keep]
-        total = np.cumsum(counts)
-        first = 0
-        while first < len(counts):
-            base = total[first - 1] if first else 0
-            last = max(int(np.searchsorted(total, base + max_candidates, "right")), first + 1)
-            c, st, o = counts[first:last], starts[first:last], owner[first:last]
-            cand = np.arange(int(c.sum())) + np.repeat(st - (np.cumsum(c) - c), c)
-            who = np.repeat(o, c)
-            d2 = (qx[who] - x[cand]) ** 2 + (qy[who] - y[cand]) ** 2 + (qz[who] - z[cand]) ** 2
-            hit[who[d2 <= chord2]] = True
-            first = last
+        owner, lo, hi = todo[keep], lo[keep], hi[keep]
+        window = 16
+        while len(owner):  # the most recent candidates first, in growing windows
+            st = np.maximum(hi - window, lo)
+            _test(owner, st, hi - st, hit, (qx, qy, qz), (x, y, z), chord2, max_candidates)
+            hi = st
+            left = (hi > lo) & ~hit[owner]
+            owner, lo, hi = owner[left], lo[left], hi[left]
+            window *= 2
     flags = np.zeros(n, bool)
     flags[q[hit]] = True
     return flags[rows]
+
+
+def _test(owner: np.ndarray, starts: np.ndarray, counts: np.ndarray, hit: np.ndarray,
+          q: tuple, p: tuple, chord2: float, max_candidates: int) -> None:
+    """Mark ``hit[owner[k]]`` when one of points ``starts[k] … + counts[k]`` is within reach."""
+    total = np.cumsum(counts)
+    first = 0
+    while first < len(counts):
+        base = total[first - 1] if first else 0
+        last = max(int(np.searchsorted(total, base + max_candidates, "right")), first + 1)
+        c, st, o = counts[first:last], starts[first:last], owner[first:last]
+        cand = np.arange(int(c.sum())) + np.repeat(st - (np.cumsum(c) - c), c)
+        who = np.repeat(o, c)
+        d2 = ((q[0][who] - p[0][cand]) ** 2 + (q[1][who] - p[1][cand]) ** 2
+              + (q[2][who] - p[2][cand]) ** 2)
+        hit[who[d2 <= chord2]] = True
+        first = last
 
 
 def _check_size(tree: cKDTree, pts: np.ndarray, reach: float, max_pairs: int,
