@@ -410,3 +410,28 @@ def test_cache_after_updates_only_shares_unchanged_columns(case_db):
     for level, by in (("grid", None), ("community", "department"), ("city", "category")):
         a, b = summary(got, level, _window(), by), summary(want, level, _window(), by)
         assert a["units"] == b["units"]
+
+
+@pytest.mark.parametrize("change", [
+    "DELETE FROM incidents WHERE id > (SELECT max(id) - 3 FROM incidents)",
+    "INSERT INTO incidents (external_id, source, category, subcategory, occurred_at, status, "
+    "resolved_at, h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, geom) "
+    "SELECT 'A' || id, source, category, subcategory, occurred_at + interval '3 days', "
+    "'resolved', occurred_at + interval '4 days', h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, "
+    "h3_12, grid_id, geom FROM incidents WHERE id % 9 = 0"])
+def test_cache_after_deletes_at_the_end_or_appends_equals_a_full_read(case_db, change):
+    import numpy as np
+
+    from geo.cases.repeats import repeat_flags
+
+    cache = CaseCache()
+    repeat_flags(cache.get(case_db), 1500.0, 10.0)
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'closed', closed_at = occurred_at "
+                          "+ interval '5 hours' WHERE id % 10 = 3"))
+        conn.execute(text(change))
+    got, want = cache.get(case_db), read_cases(case_db)
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert sorted(got.hours_order.tolist()) == list(range(len(got)))
+    assert summary(got, "grid", _window())["units"] == summary(want, "grid", _window())["units"]
+    assert np.array_equal(repeat_flags(got, 1500.0, 10.0), repeat_flags(want, 1500.0, 10.0))

@@ -270,7 +270,8 @@ def _read_changes(cur, base: Cases, settings: CaseSettings) -> Cases | None:
         new = pd.Index(labels).get_indexer(fresh[column].astype(object))
         if ((new >= 0) | fresh[column].isna().to_numpy()).all():  # no label unseen before
             text_codes[column] = (merge(old_codes, new), labels)
-    hint = (base.hours_order, merge.at_fresh) if merge.in_place else None
+    hint = (base.hours_order, merge.at_fresh) if merge.in_place and len(ids) >= len(base) \
+        else None
     cases = Cases(frame, base.units, settings.hours(), unit_codes=codes, text_codes=text_codes,
                   order_hint=hint)
     carry_repeat_flags(base, cases, merge, np.flatnonzero(~kept), fresh)
@@ -287,7 +288,8 @@ class _Merge:
 
     def __init__(self, n: int, at_kept: np.ndarray, from_old: np.ndarray, at_fresh: np.ndarray):
         self.n, self.at_kept, self.from_old, self.at_fresh = n, at_kept, from_old, at_fresh
-        #: Same rows in the same places (only updates): unchanged columns are shared.
+        #: Every kept row in its old place (updates, appended rows): every other place is
+        #: fresh, so a column is the old one (shared when unchanged) with the fresh rows in.
         self.in_place = n == len(at_kept) + len(at_fresh) and np.array_equal(at_kept, from_old)
 
     def __call__(self, old: np.ndarray, fresh: np.ndarray) -> np.ndarray:
@@ -295,6 +297,10 @@ class _Merge:
             if len(fresh) == 0 or bool(np.all(old[self.at_fresh] == fresh)):
                 return old  # arrays held are never written to: sharing is safe
             out = old.copy()
+            out[self.at_fresh] = fresh
+            return out
+        if self.in_place and len(old) < self.n:  # rows appended: every other place is fresh
+            out = np.concatenate([old, np.empty(self.n - len(old), dtype=old.dtype)])
             out[self.at_fresh] = fresh
             return out
         out = np.empty(self.n, dtype=np.result_type(old.dtype, fresh.dtype)
