@@ -11,6 +11,7 @@ from api import docs, errors, openapi
 from api.params import query_text
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
+from api.routers.response import start_warm_up as start_response_warm_up
 from api.secrets import install_log_redaction
 from api.state import AppState
 from geo.hotspots.service import service_for
@@ -23,10 +24,12 @@ def create_app(state: AppState | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         warm_up = service_for(state.engine).start_warm_up()  # hotspot data, in the background
-        cases_warm = _case_service(app).start_warm_up(state.engine)  # cases, in the background
+        response_warm_up = start_response_warm_up(app, state)  # response circles, ditto
+        cases_warm = _case_service(app).start_warm_up(state.engine)  # cases, ditto
         state.watch.start()  # notices a hung database (api/dbwatch.py)
         yield
         await warm_up.stop()
+        await response_warm_up.stop()
         if cases_warm is not None:
             import asyncio
 

@@ -55,6 +55,26 @@ class DatabaseSettings(BaseSettings):
         """True when the service manages its own PostGIS."""
         return not self.database_url
 
+    def __repr_args__(self):
+        """As pydantic's, with the URL's password masked (reprs reach logs and test output).
+
+        Examples
+        --------
+        >>> "secret" in repr(DatabaseSettings(database_url="postgresql://u:secret@h/db"))
+        False
+        """
+        for name, value in super().__repr_args__():
+            if name == "database_url" and value:
+                value = _mask_password(value)
+            yield name, value
+
+
+def _mask_password(url: str) -> str:
+    """``scheme://user:***@host…`` (unchanged when the URL holds no password)."""
+    import re
+
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url, count=1)
+
 
 class ServiceAreaSettings(BaseSettings):
     """The area the service covers, for sanity checks and metric work."""

@@ -56,12 +56,15 @@ def client(demo):
 
 @pytest.fixture(scope="module")
 def window(demo) -> dict[str, str]:
-    """The demo's last two weeks: a short window makes many cells small, so the
-    suppression has work to do."""
+    """The demo's last two whole ISO weeks: a short window makes many cells small, so the
+    suppression has work to do. Whole weeks, because a widget's window is widened to its
+    blocks of ONEMAP_WIDGET_TIME_DAYS (7) local days from a Monday."""
     with demo[1].connect() as conn:
         last = conn.execute(text("SELECT max(occurred_at)::date FROM incidents")).scalar()
+    monday = last - timedelta(days=last.weekday())
     day = "T00:00:00+08:00"  # full times: no date-only conventions to reproduce
-    return {"from": (last - timedelta(days=14)).isoformat() + day, "to": last.isoformat() + day}
+    return {"from": (monday - timedelta(days=14)).isoformat() + day,
+            "to": monday.isoformat() + day}
 
 
 def auth(demo, role: str) -> dict[str, str]:

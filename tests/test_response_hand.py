@@ -236,3 +236,85 @@ def test_network_follows_road_changes(street):
 def test_too_many_breaks_are_refused():
     with pytest.raises(InvalidInput, match="at most 12 breaks"):
         check_minutes(list(range(1, 15)), SETTINGS)
+
+
+def test_places_join_the_pieces_a_post_splits_like_a_direct_nearest_search():
+    """ModeGraph.join (network snap re-joined to the posts' pieces) = brute-force nearest piece."""
+    from geo.response.graph import EdgeIndex, ModeGraph
+    from geo.response.network import build_edges
+
+    lines = [LineString([(0, 0), (1000, 0), (1000, 800)]), LineString([(500, -300), (500, 300)]),
+             LineString([(0, 400), (1200, 400)])]
+    edges = build_edges(lines, ["local", "arterial", "secondary"], ["no", "yes", "no"],
+                        [np.nan] * 3, [1, 2, 3], SETTINGS, 32650)
+    # two posts on one piece (split twice), one at a crossing, one mid-way up the bend
+    posts = np.array([Point(200, 5), Point(350, -5), Point(500, 0), Point(1003, 300)])
+    graph = ModeGraph(edges, "drive", posts, [0.0] * 4, 5.0)
+    assert len(graph.src) == len(edges) + 3  # three cuts; the crossing post needs none
+    rng = np.random.default_rng(7)
+    pts = np.array([Point(x, y) for x, y in rng.uniform([-50, -350], [1250, 850], (400, 2))])
+    pts = np.r_[pts, [Point(200, 30), Point(350, 0), Point(1000, 300.0)]]  # on and near cuts
+    got = graph.join(EdgeIndex(edges.geoms).nearest(pts))
+    for i, p in enumerate(pts):
+        dist = np.array([g.distance(p) for g in graph.geoms])
+        best = np.flatnonzero(dist <= dist.min() + 1e-9)
+        assert got.edge[i] in best, i
+        assert got.dist[i] == pytest.approx(dist.min(), abs=1e-6)
+        piece = graph.geoms[got.edge[i]]
+        assert got.frac[i] == pytest.approx(piece.project(p, normalized=True), abs=1e-6)
+
+
+def test_the_nearest_edge_is_exact_where_a_dense_street_crowds_the_candidates():
+    """Many short segments 12 m away hide a long one 10 m away from the k nearest midpoints."""
+    from geo.response.graph import EdgeIndex
+
+    dense = LineString([(x, 12.0) for x in np.arange(-20.0, 20.01, 0.5)])
+    long = LineString([(-12.0, -10.0), (12.0, -10.0)])  # one 24 m segment, midpoint (0, -10)
+    index = EdgeIndex(np.array([dense, long]))
+    snap = index.nearest(np.array([Point(11.0, 0.0), Point(0.0, 11.0), Point(-11.0, -9.0)]))
+    assert snap.edge.tolist() == [1, 0, 1]
+    assert snap.dist == pytest.approx([10.0, 1.0, 1.0])
+    assert snap.frac == pytest.approx([23 / 24, 0.5, 1 / 24])
+
+
+def test_a_value_being_made_is_shared_not_made_twice():
+    import threading
+    import time
+
+    cache = ResponseCache(size=4)
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return object()
+
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(cache.get(("k", 1), slow)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len({id(v) for v in out}) == 1 and cache.made["k"] == 1
+
+    def fail():
+        calls.append(1)
+        time.sleep(0.2)
+        raise InvalidInput("no")
+
+    errors = []
+
+    def ask():
+        try:
+            cache.get(("bad",), fail)
+        except InvalidInput as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 3 and len(calls) == 2 and ("bad",) not in cache
+    assert cache.get(("bad",), lambda: 5) == 5  # a failure is not kept

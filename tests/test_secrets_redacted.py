@@ -110,3 +110,14 @@ def test_log_records_of_child_loggers_and_tracebacks_are_redacted():
     assert "refused /tiles/a/0/0/0.pbf?access_token=" in text_
     assert "bad key om_0123456789ab_" in text_  # the key id stays, the secret goes
     assert "s" * 40 not in text_
+
+
+def test_database_settings_never_print_the_password():
+    """Settings reprs reach logs and test reports (a failing test prints its fixtures)."""
+    from geo.settings import DatabaseSettings
+
+    url = "postgresql+psycopg://onemap:s3cr3t-Pa55@127.0.0.1:55432/onemap"
+    s = DatabaseSettings(database_url=url)
+    assert "s3cr3t-Pa55" not in repr(s) and "s3cr3t-Pa55" not in str(s)
+    assert "onemap:***@127.0.0.1" in repr(s)
+    assert s.database_url == url  # the value itself is untouched

@@ -24,6 +24,8 @@ import pytest
 from sqlalchemy import text
 from test_tiles_support import LAT0, LON0, client_for, decode, role_keys, tile_of
 
+from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
+
 CELL = 300.0  # ONEMAP_TILE_WIDGET_CAMERA_CELL's default
 EXTENT = 4096
 ORIGIN = 20037508.342789244
@@ -170,11 +172,14 @@ def _seed_day(engine) -> None:
     for i, t in enumerate(times):
         lon, lat = LON0 + 0.0003 * rng.random(), LAT0 + 0.0003 * rng.random()
         rows.append({"eid": f"w{i}", "t": t, "lon": lon, "lat": lat,
-                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12))})
+                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)),
+                     **cells_of(lon, lat)})
     with engine.begin() as conn:
         conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES (:eid, '12345', 'dispute', :t, :h3, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, "
+            f"geom) VALUES (:eid, '12345', 'dispute', :t, :h3, {SQL_PARAMS}, "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
         ), rows)
 
 
@@ -247,11 +252,14 @@ def test_widget_counts_only_days_at_the_floor(empty_db, db_settings):
         t = DAY + timedelta(days=1 + i // 3, hours=3 + i)  # Monday 11 and Tuesday 12 March
         lon, lat = LON0 + 0.00001 * i, LAT0
         rows.append({"eid": f"f{i}", "t": t, "lon": lon, "lat": lat,
-                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12))})
+                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)),
+                     **cells_of(lon, lat)})
     with empty_db.begin() as conn:
         conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, geom) "
-            "VALUES (:eid, '12345', 'dispute', :t, :h3, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
+            f"{SQL_COLUMNS}, "
+            f"geom) VALUES (:eid, '12345', 'dispute', :t, :h3, {SQL_PARAMS}, "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
         ), rows)
     z = 13
     x, y = tile_of(LON0, LAT0, z)

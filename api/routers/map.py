@@ -130,7 +130,7 @@ async def map_summary(
 
 def _window(from_: str, to: str, category: str | None, source: str | None, tz: str) -> Window:
     view = data.ViewFilter.parse("-180,-90,180,90", from_, to, category, source, tz=tz)
-    return Window(view.t0, view.t1, view.category, view.source)
+    return Window(view.t0, view.t1, view.categories, view.sources)
 
 
 From = Annotated[str, Query(alias="from", description="ISO 8601 start (inclusive)")]

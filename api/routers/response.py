@@ -10,8 +10,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, StateDep
+from geo.codings import compress, negotiate
 from geo.errors import InvalidInput
-from geo.response.areas import check_overlap, response_areas
+from geo.response.areas import cached_areas, check_overlap
 from geo.response.context import (
     ReachContext,
     ResponseCache,
@@ -25,6 +26,7 @@ from geo.response.nearest import nearest_posts
 from geo.response.settings import ResponseSettings
 from geo.response.siting import site_posts
 from geo.response.summary import LEVELS, response_summary
+from geo.response.warm import ResponseWarmer
 
 router = APIRouter(prefix="/api/v1/response", tags=["response"])
 
@@ -45,8 +47,29 @@ def response_cache(request: Request) -> ResponseCache:
     return st.response_cache
 
 
+def response_answers(request: Request) -> ResponseCache:
+    """The app's kept area answers (keyed by the versions and posts they were drawn from)."""
+    st = request.app.state
+    if getattr(st, "response_answers", None) is None:
+        st.response_answers = ResponseCache(size=48)
+    return st.response_answers
+
+
+def start_warm_up(app, state) -> ResponseWarmer:
+    """The app's caches, warmed in the background from now on (see geo/response/warm.py)."""
+    settings = ResponseSettings()
+    app.state.response_settings = settings
+    app.state.response_cache = ResponseCache()
+    app.state.response_answers = ResponseCache(size=48)
+    warmer = ResponseWarmer(state.engine, app.state.response_cache, app.state.response_answers,
+                            settings, state.area)
+    app.state.response_warmer = warmer
+    return warmer.start()
+
+
 SettingsDep = Annotated[ResponseSettings, Depends(response_settings)]
 CacheDep = Annotated[ResponseCache, Depends(response_cache)]
+AnswersDep = Annotated[ResponseCache, Depends(response_answers)]
 ModeQ = Annotated[str, Query(description="drive (police cars) or walk (e.g. 党群服务中心)")]
 MinutesQ = Annotated[str | None, Query(
     description="breaks in minutes, comma-separated (default 1,3,5 driving; 10 walking)")]
@@ -67,15 +90,21 @@ def _minutes(value: str | None, mode: str, settings: ResponseSettings) -> tuple[
     return check_minutes(items or default_minutes(mode), settings)
 
 
-def _context(request: Request, engine, state, settings, cache, mode: str) -> ReachContext:
-    del request
-    return reach_context(engine, check_mode(mode), settings=settings, area=state.area,
-                         cache=cache)
+def _context(request: Request, engine, state, settings, cache, mode: str,
+             require_posts: bool = True) -> ReachContext:
+    """The reach of ``mode``; recent incidents may lag while the warm-up reads new ones."""
+    warmer = getattr(request.app.state, "response_warmer", None)
+    lag = settings.incidents_lag_s if warmer is not None and warmer.running else 0.0
+    ctx = reach_context(engine, check_mode(mode), settings=settings, area=state.area,
+                        cache=cache, require_posts=require_posts, incidents_lag_s=lag)
+    if ctx.incidents_stale:
+        warmer.poke()
+    return ctx
 
 
 @router.get("/areas")
 def areas(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-          cache: CacheDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
+          cache: CacheDep, answers: AnswersDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
           kind: Annotated[str | None, Query(description="post kinds, comma-separated")] = None,
           posts: Annotated[str | None, Query(description="post codes, comma-separated")] = None,
           overlap: Annotated[str, Query(description="dissolve | split | overlap")] = "dissolve",
@@ -86,7 +115,19 @@ def areas(request: Request, engine: EngineDep, state: StateDep, settings: Settin
     mins = _minutes(minutes, mode, settings)
     ctx = filter_posts(_context(request, engine, state, settings, cache, mode),
                        kinds=_list(kind), codes=_list(posts))
-    return _json(response_areas(ctx, mins, overlap), "application/geo+json")
+    coding = negotiate(request.headers.get("accept-encoding", ""))
+
+    def body() -> bytes:
+        raw = orjson.dumps(cached_areas(ctx, mins, overlap, answers),
+                           option=orjson.OPT_SERIALIZE_NUMPY)
+        return compress(raw, coding) if coding else raw
+
+    # The encoded body is kept with the answer: a repeated request sends bytes already
+    # compressed (the app's gzip middleware leaves a body with a Content-Encoding alone).
+    data = answers.get(("areas-body", ctx.key, mins, overlap, coding), body) if ctx.key \
+        else body()
+    headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": coding} if coding else {})}
+    return Response(data, media_type="application/geo+json", headers=headers)
 
 
 @router.get("/summary")
@@ -129,6 +170,5 @@ def siting(request: Request, body: SitingRequest, engine: EngineDep, state: Stat
     """Propose ``k`` new posts (existing ones fixed) with the coverage curve."""
     check_mode(body.mode)
     (m,) = check_minutes([body.minutes], settings)
-    ctx = reach_context(engine, body.mode, settings=settings, area=state.area, cache=cache,
-                        require_posts=False)
+    ctx = _context(request, engine, state, settings, cache, body.mode, require_posts=False)
     return _json(site_posts(ctx, body.k, m, body.weight, body.method), "application/geo+json")

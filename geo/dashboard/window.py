@@ -6,40 +6,42 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo.errors import InvalidInput
+from geo.vocabulary import CATEGORIES, SOURCES
 
-CATEGORIES = ("dispute", "public_order", "hazard", "livelihood", "city_management", "other")
-SOURCES = ("12345", "110", "grid", "petition", "other")
-
-# One SQL fragment for "incidents in this window and filter" (table alias ``i``).
+# One SQL fragment for "incidents in this window and filter" (table alias ``i``); an empty
+# list of categories or sources means all.
 WHERE = """i.occurred_at >= :t0 AND i.occurred_at < :t1
-      AND (CAST(:category AS text) IS NULL OR i.category = :category)
-      AND (CAST(:source AS text) IS NULL OR i.source = :source)"""
+      AND (cardinality(CAST(:categories AS text[])) = 0
+           OR i.category = ANY(CAST(:categories AS text[])))
+      AND (cardinality(CAST(:sources AS text[])) = 0
+           OR i.source = ANY(CAST(:sources AS text[])))"""
 
 
 @dataclass(frozen=True)
 class Window:
-    """``[t0, t1)`` with optional category and source.
+    """``[t0, t1)`` with optional categories and sources (none: all).
 
     Examples
     --------
     >>> from datetime import UTC, datetime
     >>> w = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
-    >>> w.days, w.params()["category"] is None
-    (31.0, True)
+    >>> w.days, w.params()["categories"]
+    (31.0, [])
     """
 
     t0: datetime
     t1: datetime
-    category: str | None = None
-    source: str | None = None
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.t1 <= self.t0:
             raise InvalidInput("the window's 'from' must be before its 'to'")
-        if self.category is not None and self.category not in CATEGORIES:
-            raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}")
-        if self.source is not None and self.source not in SOURCES:
-            raise InvalidInput(f"source must be one of {', '.join(SOURCES)}")
+        for name, given, known in (("category", self.categories, CATEGORIES),
+                                   ("source", self.sources, SOURCES)):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise InvalidInput(f"unknown {name} {unknown[0]!r}; known: {', '.join(known)}")
 
     @property
     def days(self) -> float:
@@ -48,8 +50,9 @@ class Window:
 
     def shifted(self, t0: datetime, t1: datetime) -> Window:
         """The same filter over another window."""
-        return Window(t0, t1, self.category, self.source)
+        return Window(t0, t1, self.categories, self.sources)
 
     def params(self) -> dict:
         """Bind parameters of :data:`WHERE`."""
-        return {"t0": self.t0, "t1": self.t1, "category": self.category, "source": self.source}
+        return {"t0": self.t0, "t1": self.t1, "categories": list(self.categories),
+                "sources": list(self.sources)}

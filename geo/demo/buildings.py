@@ -22,11 +22,17 @@ SETBACK_M = 5.0
 
 
 def _orientation(poly) -> float:
-    """Angle (radians) of the longer side of the block's minimum rotated rectangle."""
+    """Direction (radians, in [-pi/2, pi/2)) of the longer side of the block's rotated rectangle.
+
+    A side has no sense of direction, so the angle is taken modulo pi: which corner
+    GEOS starts the rectangle's ring at (it varies with the GEOS version and with
+    last-bit differences in the coordinates) must not turn the building lattice
+    half a turn, which would hand every random draw to another lattice slot.
+    """
     ring = np.asarray(shapely.minimum_rotated_rectangle(poly).exterior.coords)
     edges = np.diff(ring[:3], axis=0)
     e = edges[np.argmax(np.hypot(edges[:, 0], edges[:, 1]))]
-    return float(np.arctan2(e[1], e[0]))
+    return float((np.arctan2(e[1], e[0]) + np.pi / 2) % np.pi - np.pi / 2)
 
 
 def _rects(cx, cy, w, d, ang) -> np.ndarray:
@@ -104,6 +110,11 @@ def _households(kind: np.ndarray, floors: np.ndarray, rng: np.random.Generator) 
     return hh
 
 
+def residential_land(buildings: pd.DataFrame) -> np.ndarray:
+    """Whether each building stands on land where people live (not industry, not a park)."""
+    return ~buildings["land_use"].isin(("industrial", "park")).to_numpy()
+
+
 def _match_households(df: pd.DataFrame, target: int, rng: np.random.Generator) -> None:
     """Flip building kinds until total households is just at or above ``target``."""
     total = int(df["households"].sum())
@@ -113,7 +124,7 @@ def _match_households(df: pd.DataFrame, target: int, rng: np.random.Generator) -
         drop = order[: int(np.searchsorted(cum, total - target))]
         df.loc[drop, ["kind", "households"]] = ["non_residential", 0]
     elif total < target:
-        cand = (df["kind"].to_numpy() == "non_residential") & df["_res_use"].to_numpy()
+        cand = (df["kind"].to_numpy() == "non_residential") & residential_land(df)
         order = rng.permutation(np.flatnonzero(cand))
         add = rng.integers(12, 41, len(order))
         take = order[: int(np.searchsorted(np.cumsum(add), target - total)) + 1]
@@ -124,7 +135,11 @@ def _match_households(df: pd.DataFrame, target: int, rng: np.random.Generator) -
 
 def make_buildings(blocks: Blocks, n_target: int, hh_target: int,
                    rng: np.random.Generator) -> pd.DataFrame:
-    """Footprints (local metres) with kind, floors, households, population, community code."""
+    """Footprints (local metres) with kind, floors, households, population, community code.
+
+    ``land_use`` (the block's use) is kept for the incident generator; it is not a
+    column of the buildings layer.
+    """
     dens = np.array([DENSITY[u] for u in blocks.use])
     weight = shapely.area(blocks.geoms) / 1e4 * dens
     counts = np.round(weight / weight.sum() * n_target * 1.06).astype(int)
@@ -136,8 +151,7 @@ def make_buildings(blocks: Blocks, n_target: int, hh_target: int,
             continue
         rect, kind, floors = got
         parts.append(pd.DataFrame({"geometry": rect, "kind": kind, "floors": floors,
-                                   "community_code": code,
-                                   "_res_use": use not in ("industrial", "park")}))
+                                   "community_code": code, "land_use": use}))
     df = pd.concat(parts, ignore_index=True)
     if len(df) > n_target:
         df = df.iloc[np.sort(rng.permutation(len(df))[:n_target])].reset_index(drop=True)
@@ -148,4 +162,4 @@ def make_buildings(blocks: Blocks, n_target: int, hh_target: int,
     df["floors"] = df["floors"].astype(int)
     seq = df.groupby("community_code").cumcount() + 1
     df["code"] = df["community_code"] + seq.map("{:04d}".format)
-    return df.drop(columns="_res_use")
+    return df

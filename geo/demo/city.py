@@ -173,7 +173,10 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     bg = grid.counts(grid.index(cell_idx_src), week, WEEKS)
     step("background incidents")
     keep_out = shapely.union_all(np.r_[shapely.buffer(gaps, 600.0), [net.river.buffer(80)]])
-    clusters = cl.choose(spec, grid, bg, frame, boundary, keep_out, rng_for(seed, "clusters"))
+    cent = shapely.centroid(bld["geometry"].to_numpy())
+    homes = (shapely.get_x(cent), shapely.get_y(cent), bld["households"].to_numpy())
+    clusters = cl.choose(spec, grid, bg, frame, boundary, keep_out, homes,
+                         rng_for(seed, "clusters"))
     cx, cy, cweek, owner = cl.plant(clusters, grid, bg, frame, seed)
     step("planted clusters")
     incidents = _incidents(rng, x, y, week, len(bx), cx, cy, cweek, owner, clusters, start, end)

@@ -21,6 +21,13 @@ from geo.errors import Infeasible
 PATTERNS = ("new", "intensifying", "persistent", "diminishing")
 THEMES = ("public_order", "dispute", "city_management", "hazard", "livelihood")
 MIN_CELL_DISTANCE = 4
+#: Least distance (m) between planted centres: each disk and its Gi* ring stay apart.
+MIN_SEPARATION_M = 1_100.0
+#: Radius (m) within which the households around a candidate centre are counted.
+HOME_RADIUS_M = 350.0
+#: A lasting cluster's centre has at least this share of the median households around
+#: the cells that may host one (it sits where people live, not in a park or a factory).
+HOME_SHARE = 0.5
 HOT_Z, NEW_BEFORE_MAX_Z, TREND_Z = 3.0, 1.5, 3.0
 
 
@@ -69,31 +76,96 @@ def _candidates(grid: CellGrid, frame: Frame, boundary, keep_out) -> tuple[np.nd
     return ok, x, y
 
 
+def _households_near(x: np.ndarray, y: np.ndarray, homes) -> np.ndarray:
+    """Households of the buildings within :data:`HOME_RADIUS_M` of each point."""
+    hx, hy, hh = homes
+    tree = shapely.STRtree(shapely.points(hx, hy))
+    i, j = tree.query(shapely.points(x, y), predicate="dwithin", distance=HOME_RADIUS_M)
+    return np.bincount(i, weights=np.asarray(hh, float)[j], minlength=len(x))
+
+
 def choose(spec: DemoSpec, grid: CellGrid, bg: np.ndarray, frame: Frame, boundary, keep_out,
-           rng: np.random.Generator) -> list[Cluster]:
-    """Pick well-separated centre cells: quiet ones for "new", ordinary ones for the rest."""
+           homes, rng: np.random.Generator) -> list[Cluster]:
+    """Pick well-separated centre cells: quiet ones for "new", ordinary ones for the rest.
+
+    The clusters that last the whole year sit where people live: their centre has at
+    least :data:`HOME_SHARE` of the median number of households around the cells
+    that may host a cluster, so the incidents they add follow households like the
+    background.
+    Centres are at least :data:`MIN_SEPARATION_M` apart and ``MIN_CELL_DISTANCE``
+    cells apart.
+
+    Parameters
+    ----------
+    spec : DemoSpec
+        The size preset (clusters per pattern, z targets).
+    grid : CellGrid
+        The service cells.
+    bg : ndarray, shape (weeks, cells)
+        Weekly background counts.
+    frame : Frame
+        The local metric frame.
+    boundary, keep_out : Polygon
+        The city outline and the area kept clear (gaps, river), local metres.
+    homes : tuple of ndarray
+        ``(x, y, households)`` of the buildings (local metres).
+    rng : numpy.random.Generator
+        Orders the candidates and draws the radii.
+    """
     ok, x, y = _candidates(grid, frame, boundary, keep_out)
     ring = np.asarray(grid.w @ bg.sum(0)).ravel()
-    rank = np.argsort(np.argsort(ring)) / max(grid.n - 1, 1)
+    rank = np.argsort(np.argsort(ring, kind="stable"), kind="stable") / max(grid.n - 1, 1)
     zmax = grid.gi_star(bg).max(0)
-    chosen: list[Cluster] = []
-    for p_i, pattern in enumerate(PATTERNS):
-        for k in range(spec.clusters_per_pattern):
-            want = ok & ((rank < 0.4) & (zmax < 0.5) if pattern == "new"
-                         else (rank > 0.15) & (rank < 0.85))
-            pool = [i for i in rng.permutation(np.flatnonzero(want))
-                    if all(h3.grid_distance(h3.int_to_str(int(grid.cells[i])),
-                                            h3.int_to_str(c.cell)) >= MIN_CELL_DISTANCE
-                           for c in chosen)]
-            if not pool:
-                raise Infeasible(f"no room to plant a {pattern} cluster in the {spec.name} demo")
-            i = int(pool[0])
-            chosen.append(Cluster(
-                id=f"{pattern[0].upper()}{k + 1}", pattern=pattern, cell=int(grid.cells[i]),
-                x=float(x[i]), y=float(y[i]), radius_m=float(rng.uniform(330, 370)),
-                category=THEMES[(p_i * spec.clusters_per_pattern + k) % len(THEMES)],
-                target=targets(pattern, *spec.z_range)))
-    return chosen
+    people = _households_near(x, y, homes)
+    lived = people >= HOME_SHARE * np.median(people[ok]) if ok.any() else ok
+    slots = [(p_i, pattern, k) for p_i, pattern in enumerate(PATTERNS)
+             for k in range(spec.clusters_per_pattern)]
+    pools = [rng.permutation(np.flatnonzero(
+        ok & ((rank < 0.4) & (zmax < 0.5) if pattern == "new"
+              else (rank > 0.15) & (rank < 0.85) & lived))) for _, pattern, _ in slots]
+    cells = [h3.int_to_str(int(c)) for c in grid.cells.tolist()]
+
+    def apart(i: int, j: int) -> bool:
+        return bool(np.hypot(x[i] - x[j], y[i] - y[j]) >= MIN_SEPARATION_M
+                    and h3.grid_distance(cells[i], cells[j]) >= MIN_CELL_DISTANCE)
+
+    picked = _first_apart(pools, apart)
+    if picked is None:
+        raise Infeasible(f"no room to plant {len(slots)} separated clusters in the "
+                         f"{spec.name} demo")
+    return [Cluster(id=f"{pattern[0].upper()}{k + 1}", pattern=pattern,
+                    cell=int(grid.cells[i]), x=float(x[i]), y=float(y[i]),
+                    radius_m=float(rng.uniform(330, 370)),
+                    category=THEMES[(p_i * spec.clusters_per_pattern + k) % len(THEMES)],
+                    target=targets(pattern, *spec.z_range))
+            for (p_i, pattern, k), i in zip(slots, picked, strict=True)]
+
+
+def _first_apart(pools: list[np.ndarray], apart, budget: int = 200_000) -> list[int] | None:
+    """One cell per pool, pairwise ``apart``: the first such choice in pool order.
+
+    A depth-first search (the greedy pick backtracks when a later pool has no room
+    left); ``None`` when there is none, or none found within ``budget`` steps.
+    """
+    chosen: list[int] = []
+    steps = 0
+
+    def fill(level: int) -> bool:
+        nonlocal steps
+        if level == len(pools):
+            return True
+        for i in pools[level].tolist():
+            steps += 1
+            if steps > budget:
+                return False
+            if i not in chosen and all(apart(i, j) for j in chosen):
+                chosen.append(i)
+                if fill(level + 1):
+                    return True
+                chosen.pop()
+        return False
+
+    return chosen if fill(0) else None
 
 
 def _offsets(c: Cluster, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

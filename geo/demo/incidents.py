@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.demo.buildings import residential_land
 from geo.demo.names import SUBCATEGORIES
 from geo.demo.roads import HALF_WIDTH, RoadNet
 from geo.demo.spec import TZ, WEEKS
@@ -67,26 +68,28 @@ def times_in_weeks(weeks: np.ndarray, rng: np.random.Generator, margin_h: float 
 
 def background_points(n: int, buildings: pd.DataFrame, net: RoadNet, places: pd.DataFrame,
                       boundary, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` locations: households 70 %, shops 10 %, roads 12 %, places 6 %, anywhere 2 %."""
+    """``n`` locations: households 70 %, shops 10 %, roads 12 %, places 6 %, anywhere 2 %.
+
+    The background follows households (DESIGN §8): besides the incidents at homes,
+    shops are the non-residential buildings on land where people live (not the
+    sheds of an industrial estate), and road incidents happen on the road nearest
+    to a home drawn by its households.
+    """
     m = int(n * 1.04) + 10
     share = rng.multinomial(m, [0.70, 0.10, 0.12, 0.06, 0.02])
-    cent = shapely.centroid(buildings["geometry"].to_numpy())
+    geoms = buildings["geometry"].to_numpy()
+    cent = shapely.centroid(geoms)
     bx, by = shapely.get_x(cent), shapely.get_y(cent)
     hh = buildings["households"].to_numpy().astype(float)
-    area = shapely.area(buildings["geometry"].to_numpy()) * (hh == 0)
+    area = shapely.area(geoms) * ((hh == 0) & residential_land(buildings))
     xs, ys = [], []
     for k, (w, sd) in enumerate(((hh, 18.0), (area, 15.0))):
         i = rng.choice(len(bx), share[k], p=w / w.sum())
         xs.append(bx[i] + rng.normal(0, sd, share[k]))
         ys.append(by[i] + rng.normal(0, sd, share[k]))
-    lines = np.array(net.lines, dtype=object)
-    w = shapely.length(lines) * np.array([{"arterial": 3, "secondary": 2, "local": 1}[c]
-                                          for c in net.classes])
-    i = rng.choice(len(lines), share[2], p=w / w.sum())
-    p = shapely.line_interpolate_point(lines[i], rng.random(share[2]), normalized=True)
-    half = np.array([HALF_WIDTH[net.classes[j]] for j in i])
-    xs.append(shapely.get_x(p) + rng.normal(0, 1, share[2]) * half)
-    ys.append(shapely.get_y(p) + rng.normal(0, 1, share[2]) * half)
+    x, y = _near_roads(net, bx, by, hh, share[2], rng)
+    xs.append(x)
+    ys.append(y)
     pw = places["kind"].map({"market": 5.0, "school": 2.0, "station": 3.0}).fillna(1.0)
     i = rng.choice(len(places), share[3], p=(pw / pw.sum()).to_numpy())
     pp = places["geometry"].to_numpy()[i]
@@ -100,6 +103,23 @@ def background_points(n: int, buildings: pd.DataFrame, net: RoadNet, places: pd.
     x, y = x[order], y[order]
     inside = shapely.contains_xy(boundary, x, y)
     return x[inside][:n], y[inside][:n]
+
+
+def _near_roads(net: RoadNet, bx: np.ndarray, by: np.ndarray, hh: np.ndarray, n: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points on the road surface nearest to homes drawn by their households.
+
+    A home is drawn, a point ~ N(0, 80 m) from it, and the incident lands on the
+    closest road there, spread across that road's width.
+    """
+    lines = np.array(net.lines, dtype=object)
+    i = rng.choice(len(bx), n, p=hh / hh.sum())
+    near = shapely.points(bx[i] + rng.normal(0, 80, n), by[i] + rng.normal(0, 80, n))
+    j = shapely.STRtree(lines).query_nearest(near, all_matches=False)[1]
+    p = shapely.line_interpolate_point(lines[j], shapely.line_locate_point(lines[j], near))
+    half = np.array([HALF_WIDTH[c] for c in net.classes])[j]
+    return (shapely.get_x(p) + rng.normal(0, 1, n) * half,
+            shapely.get_y(p) + rng.normal(0, 1, n) * half)
 
 
 def points_in(polys: list, counts: list[int], rng: np.random.Generator):

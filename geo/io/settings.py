@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from geo.settings import LocalTimeSettings
 
 
-class IngestSettings(BaseSettings):
+class IngestSettings(LocalTimeSettings):
     """How files and HTTP bodies are loaded.
 
     Parameters
     ----------
     local_timezone : str
-        Zone given to times written without an offset (``2024-05-01 08:30``).
+        Zone given to times written without an offset (``2024-05-01 08:30``); the one
+        zone setting of the service (``LocalTimeSettings``).
     progress_min_rows : int
         Files with more rows than this show a progress bar.
     copy_chunk_rows : int
@@ -26,19 +29,7 @@ class IngestSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
 
-    local_timezone: str = "Asia/Shanghai"
     progress_min_rows: int = Field(10_000, ge=0)
     copy_chunk_rows: int = Field(100_000, ge=1_000)
     future_tolerance_s: float = Field(86_400.0, ge=0)
     bulk_min_rows: int = Field(50_000, ge=1)
-
-    @field_validator("local_timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v

@@ -17,7 +17,7 @@ from shapely import ops
 from shapely.geometry import mapping
 
 from geo.errors import InvalidInput
-from geo.response.context import ReachContext
+from geo.response.context import ReachContext, ResponseCache
 from geo.response.graph import ModeGraph
 
 OVERLAPS = ("dissolve", "split", "overlap")
@@ -147,3 +147,18 @@ def response_areas(ctx: ReachContext, minutes, overlap: str = "dissolve") -> dic
             "parameters": {"minutes": list(minutes), "mode": ctx.mode, "overlap": overlap,
                            "posts": len(ctx.posts), "roadside_m": road,
                            "connector_kmh": ctx.settings.connector_kmh}}
+
+
+def cached_areas(ctx: ReachContext, minutes, overlap: str = "dissolve",
+                 answers: ResponseCache | None = None) -> dict:
+    """:func:`response_areas`, kept in ``answers`` for the context's versions and posts.
+
+    The context's ``key`` holds every layer version, the hour of the incident window
+    and the post filter it was computed from, so a kept answer is the one a new
+    computation would give.
+    """
+    if answers is None or not ctx.key:
+        return response_areas(ctx, minutes, overlap)
+    minutes = tuple(float(m) for m in minutes)
+    return answers.get(("areas", ctx.key, minutes, check_overlap(overlap)),
+                       lambda: response_areas(ctx, minutes, overlap))

@@ -9,7 +9,9 @@ to it too, with the seconds from every post to every node and every place.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +22,8 @@ from sqlalchemy import Engine, text
 
 from geo.coverage.metric import Projector
 from geo.errors import Infeasible, InvalidInput
-from geo.response.graph import MODES, ModeGraph, Snap
-from geo.response.network import Edges, ensure_network, load_edges
+from geo.response.graph import MODES, EdgeIndex, ModeGraph, Snap
+from geo.response.network import ensure_network, load_edges
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
 from geo.vocabulary import POST_KINDS
@@ -40,26 +42,22 @@ _POSTS_SQL = text(
     ORDER BY coalesce(code, ''), id
     """
 )
-_BUILDINGS_SQL = text(
-    """
+# Read with the driver's cursor in binary: plain tuples, no per-row mapping objects.
+_BUILDINGS_SQL = """
     SELECT id, code, households, coalesce(population, 0) AS population, community_code,
-           ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+           ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), %(epsg)s)) AS wkb
     FROM buildings ORDER BY id
-    """
-)
-_PLACES_SQL = text(
-    """
-    SELECT id, name, kind, ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), :epsg)) AS wkb
+"""
+_PLACES_SQL = """
+    SELECT id, name, kind, ST_AsBinary(ST_Transform(ST_PointOnSurface(geom), %(epsg)s)) AS wkb
     FROM places WHERE key ORDER BY id
-    """
-)
-_INCIDENTS_SQL = text(
-    """
-    SELECT coalesce(array_agg(ST_X(p)), '{}'), coalesce(array_agg(ST_Y(p)), '{}')
-    FROM (SELECT ST_Transform(geom, :epsg) AS p FROM incidents
-          WHERE occurred_at >= :since AND occurred_at < :until) AS q
-    """
-)
+"""
+# Two float8[] in one row, fetched in binary (no text parsing of 2×100k numbers);
+# projected to metres with pyproj in numpy.
+_INCIDENTS_SQL = """
+    SELECT coalesce(array_agg(ST_X(geom)), '{}'), coalesce(array_agg(ST_Y(geom)), '{}')
+    FROM incidents WHERE occurred_at >= %(since)s AND occurred_at < %(until)s
+"""
 
 
 def check_mode(mode: str) -> str:
@@ -117,6 +115,9 @@ class ReachContext:
     until: datetime
     settings: ResponseSettings
     _pred: np.ndarray | None = None
+    key: tuple = ()  # what its areas depend on: network, posts, buildings, places versions
+    incidents_read_at: datetime | None = None  # when its incidents were read
+    incidents_stale: bool = False  # a newer incidents version is being read
 
     def predecessors(self) -> np.ndarray:
         """Scipy's predecessor matrix (posts × nodes), computed on first use."""
@@ -124,8 +125,8 @@ class ReachContext:
             _, self._pred = self.graph.node_seconds(predecessors=True)
         return self._pred
 
-    def select(self, mask: np.ndarray) -> ReachContext:
-        """The same context restricted to the posts where ``mask`` is true."""
+    def select(self, mask: np.ndarray, key: tuple = ()) -> ReachContext:
+        """The same context restricted to the posts where ``mask`` is true (``key`` names it)."""
         node_s = self.node_s[mask]
         best = node_s.min(axis=0, keepdims=True)
         return ReachContext(self.mode, self.graph, self.posts[mask].reset_index(drop=True),
@@ -133,32 +134,62 @@ class ReachContext:
                             self.building_s[mask], self.key_place_s[mask],
                             self.graph.seconds_to(best, self.incidents.snap), self.projector,
                             self.since, self.until, self.settings,
-                            None if self._pred is None else self._pred[mask])
+                            None if self._pred is None else self._pred[mask],
+                            (*self.key, *key) if self.key and key else (),
+                            self.incidents_read_at, self.incidents_stale)
 
 
 @dataclass
 class ResponseCache:
-    """Loaded graphs and places keyed by layer versions (bounded; thread-safe)."""
+    """Loaded graphs and places keyed by layer versions (bounded; thread-safe).
 
-    size: int = 24
+    A value is made once: callers asking for a key while another thread makes it
+    wait for that result instead of making it again (the background warm-up and the
+    first request share one computation). ``made`` counts the values made, by kind
+    (the first item of the key).
+    """
+
+    size: int = 32
+    made: Counter = field(default_factory=Counter)
+    latest: dict = field(default_factory=dict)  # kind → (state, read at): the newest read
+    lock: threading.Lock = field(default_factory=threading.Lock)
     _items: OrderedDict = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _making: dict = field(default_factory=dict)
 
     def get(self, key, make):
         """The value for ``key``, made once by ``make()``."""
-        with self._lock:
+        with self.lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = make()
-        with self._lock:
+            pending = self._making.get(key)
+            mine = pending is None
+            if mine:
+                pending = self._making[key] = Future()
+        if not mine:
+            return pending.result()
+        try:
+            value = make()
+        except BaseException as exc:
+            with self.lock:
+                del self._making[key]
+            pending.set_exception(exc)
+            raise
+        with self.lock:
             self._items[key] = value
+            del self._making[key]
+            self.made[key[0]] += 1
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+        pending.set_result(value)
         return value
 
+    def __contains__(self, key) -> bool:
+        with self.lock:
+            return key in self._items
 
-def _points(rows, epsg_col="wkb") -> np.ndarray:
+
+def _points(rows, epsg_col: str | int = "wkb") -> np.ndarray:
     return shapely.from_wkb([r[epsg_col] for r in rows]) if rows else np.array([], dtype=object)
 
 
@@ -171,23 +202,28 @@ def _read_posts(conn, mode: str, epsg: int) -> pd.DataFrame:
     return frame.drop(columns="wkb")
 
 
+def _frame(conn, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
+    """Rows of ``sql`` (last column WKB) as a frame with a ``geometry`` column."""
+    with conn.connection.driver_connection.cursor(binary=True) as cur:
+        rows = cur.execute(sql, params).fetchall()
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=columns)
+    frame["geometry"] = _points(rows, -1)
+    return frame
+
+
 def _read_places(conn, epsg: int):
     """Buildings (representative points) and key places, metric."""
-    b = conn.execute(_BUILDINGS_SQL, {"epsg": epsg}).mappings().all()
-    bf = pd.DataFrame([dict(r) for r in b], columns=["id", "code", "households", "population",
-                                                    "community_code", "wkb"]).drop(columns="wkb")
-    bf["geometry"] = _points(b)
-    p = conn.execute(_PLACES_SQL, {"epsg": epsg}).mappings().all()
-    pf = pd.DataFrame([dict(r) for r in p], columns=["id", "name", "kind", "wkb"]).drop(
-        columns="wkb")
-    pf["geometry"] = _points(p)
+    bf = _frame(conn, _BUILDINGS_SQL, {"epsg": epsg},
+                ["id", "code", "households", "population", "community_code"])
+    pf = _frame(conn, _PLACES_SQL, {"epsg": epsg}, ["id", "name", "kind"])
     return bf, pf
 
 
 def _read_incidents(conn, epsg: int, since: datetime, until: datetime) -> pd.DataFrame:
     """Incident points of the window, metric (two arrays in one row: no per-row objects)."""
-    xs, ys = conn.execute(_INCIDENTS_SQL, {"epsg": epsg, "since": since, "until": until}).one()
-    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    with conn.connection.driver_connection.cursor(binary=True) as cur:
+        lon, lat = cur.execute(_INCIDENTS_SQL, {"since": since, "until": until}).fetchone()
+    x, y = Projector(epsg).xy_to_metric(lon, lat)
     return pd.DataFrame({"geometry": shapely.points(x, y) if len(x) else
                          np.array([], dtype=object)})
 
@@ -201,8 +237,13 @@ def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
 
 def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSettings | None = None,
                   area: ServiceAreaSettings | None = None, cache: ResponseCache | None = None,
-                  until: datetime | None = None, require_posts: bool = True) -> ReachContext:
+                  until: datetime | None = None, require_posts: bool = True,
+                  incidents_lag_s: float = 0.0) -> ReachContext:
     """Everything a reach figure needs for ``mode`` (from ``cache`` when versions match).
+
+    With ``incidents_lag_s`` > 0 the incidents may be those read up to that many seconds
+    ago while a newer version is read by someone else (the server's warm-up); see
+    :func:`_incidents`. Everything else is always of the current versions.
 
     Raises
     ------
@@ -212,63 +253,104 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
         No on-duty post of this mode (with ``require_posts``).
     """
     settings = settings or ResponseSettings()
-    cache = cache if cache is not None else ResponseCache(size=2)
+    cache = cache if cache is not None else ResponseCache(size=12)
     check_mode(mode)
     roads_v, epsg = ensure_network(engine, settings, area)
     with engine.connect() as conn:
         versions = dict(conn.execute(_VERSIONS_SQL).all())
     since, until = _window(until, settings.incident_days)
-    day = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
-    settings_key = settings.model_dump_json()
+    hour = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
+    since = hour - (until - since)
+    posts_v, buildings_v, places_v, incidents_v = (
+        versions.get(k) for k in ("posts", "buildings", "places", "incidents"))
+    net = (roads_v, epsg)
 
-    def make_edges() -> Edges:
-        with engine.connect() as conn:
-            return load_edges(conn, epsg, roads_v)
-
-    edges = cache.get(("edges", roads_v, epsg), make_edges)
-
-    def make_graph():
-        with engine.connect() as conn:
-            posts = _read_posts(conn, mode, epsg)
-        graph = ModeGraph(edges, mode, posts["geometry"].to_numpy(), posts["turnout_s"].to_numpy(),
-                          settings.connector_kmh)
-        return posts, graph
-
-    posts, graph = cache.get(("graph", roads_v, versions.get("posts"), mode, settings_key),
-                             make_graph)
-    if require_posts and len(posts) == 0:
-        raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
-
-    def make_places():
-        with engine.connect() as conn:
-            return _read_places(conn, epsg)
-
-    def make_incidents():
-        with engine.connect() as conn:
-            return _read_incidents(conn, epsg, day - (until - since), day)
-
-    bf, pf = cache.get(("places", versions.get("buildings"), versions.get("places"), epsg),
-                       make_places)
-    inc = cache.get(("incidents", versions.get("incidents"), epsg, day), make_incidents)
-    graph_key = (roads_v, versions.get("posts"), mode, settings_key)
-
-    def reach_of(frame, best_only: bool = False):
+    def read(fn, *args):
         def make():
-            snap = graph.snap(frame["geometry"].to_numpy())
-            d = node_s.min(axis=0, keepdims=True) if best_only and len(node_s) else node_s
-            return snap, graph.seconds_to(d, snap)
+            with engine.connect() as conn:
+                return fn(conn, *args)
         return make
 
-    node_s = cache.get(("nodes", *graph_key), lambda: graph.node_seconds(
-        settings.max_minutes * 60.0))
-    b_snap, b_s = cache.get(("reach-b", *graph_key, versions.get("buildings")), reach_of(bf))
-    p_snap, p_s = cache.get(("reach-p", *graph_key, versions.get("places")), reach_of(pf))
-    i_snap, i_s = cache.get(("reach-i", *graph_key, versions.get("incidents"), day),
-                            reach_of(inc, best_only=True))
-    snaps, secs = (b_snap, p_snap, i_snap), (b_s, p_s, i_s)
+    def make_network():
+        edges = read(load_edges, epsg, roads_v)()
+        return edges, EdgeIndex(edges.geoms)
+
+    edges, index = cache.get(("network", *net), make_network)
+
+    def make_graph():
+        posts = read(_read_posts, mode, epsg)()
+        graph = ModeGraph(edges, mode, posts["geometry"].to_numpy(),
+                          posts["turnout_s"].to_numpy(), settings.connector_kmh, index)
+        return posts, graph, graph.node_seconds(settings.max_minutes * 60.0)
+
+    graph_key = (*net, posts_v, mode, settings.model_dump_json())
+    posts, graph, node_s = cache.get(("graph", *graph_key), make_graph)
+    if require_posts and len(posts) == 0:
+        raise Infeasible(f"no on-duty post of mode {mode}: load posts (or set one on duty)")
+    bf, pf = cache.get(("places", buildings_v, places_v, epsg), read(_read_places, epsg))
+
+    # Places join the network once per version of theirs and of the roads; each posts'
+    # graph then only re-joins the few edges its posts split (ModeGraph.join).
+    def nearest(frame):
+        return lambda: index.nearest(frame["geometry"].to_numpy())
+
+    base_b = cache.get(("snap-buildings", *net, buildings_v), nearest(bf))
+    base_p = cache.get(("snap-places", *net, places_v), nearest(pf))
+
+    def make_reach():
+        snaps = [graph.join(b) for b in (base_b, base_p)]
+        return snaps, [graph.seconds_to(node_s, s) for s in snaps]
+
+    key = (*graph_key, buildings_v, places_v)
+    snaps, secs = cache.get(("reach", *key), make_reach)
+    inc, inc_snap, inc_s, read_at, stale = _incidents(
+        cache, index, graph, node_s, graph_key, (incidents_v, hour),
+        read(_read_incidents, epsg, since, hour), incidents_lag_s)
     return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
-                        Places(inc, snaps[2]), secs[0], secs[1], secs[2], Projector(epsg),
-                        day - (until - since), day, settings)
+                        Places(inc, inc_snap), secs[0], secs[1], inc_s, Projector(epsg),
+                        since, hour, settings, key=key, incidents_read_at=read_at,
+                        incidents_stale=stale)
+
+
+def _incidents(cache: ResponseCache, index: EdgeIndex, graph: ModeGraph, node_s: np.ndarray,
+               graph_key: tuple, state: tuple, read, lag_s: float):
+    """The window's incidents, joined to the graph, with the fastest post's seconds.
+
+    ``state`` is (incidents version, hour). With ``lag_s`` > 0, while this state is not
+    read yet, the last state read at most ``lag_s`` seconds ago in the same hour is used
+    instead (``stale``): the answer then misses at most the incident changes of the
+    last ``lag_s`` seconds, and whoever computes the new state (the warm-up) pays the
+    read. Returns (frame, snap, seconds, read at, stale).
+    """
+    net = graph_key[:2]
+    latest = ("incidents", *net)
+    use = state
+    if lag_s > 0 and ("snap-incidents", *net, *state) not in cache:
+        last = cache.latest.get(latest)
+        if (last is not None and last[0][1] == state[1] and time.time() - last[1] <= lag_s
+                and ("incidents", *last[0], net[1]) in cache
+                and ("snap-incidents", *net, *last[0]) in cache):
+            use = last[0]
+
+    def timed_read():
+        read_at = time.time()
+        return read(), read_at
+
+    (inc, read_at) = cache.get(("incidents", *use, net[1]), timed_read)
+    base = cache.get(("snap-incidents", *net, *use),
+                     lambda: index.nearest(inc["geometry"].to_numpy()))
+
+    def make():
+        snap = graph.join(base)
+        best = node_s.min(axis=0, keepdims=True) if len(node_s) else node_s
+        return snap, graph.seconds_to(best, snap)
+
+    snap, secs = cache.get(("reach-incidents", *graph_key, *use), make)
+    if use == state:
+        with cache.lock:
+            if latest not in cache.latest or cache.latest[latest][1] < read_at:
+                cache.latest[latest] = (state, read_at)
+    return inc, snap, secs, datetime.fromtimestamp(read_at, UTC), use != state
 
 
 def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:
@@ -287,4 +369,6 @@ def filter_posts(ctx: ReachContext, kinds=None, codes=None) -> ReachContext:
         mask &= ctx.posts["code"].isin(list(codes)).to_numpy()
     if not mask.any():
         raise Infeasible("no on-duty post matches kind/posts")
-    return ctx.select(mask) if not mask.all() else ctx
+    if mask.all():
+        return ctx
+    return ctx.select(mask, ("posts", *ctx.posts["id"].to_numpy()[mask].tolist()))

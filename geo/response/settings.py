@@ -30,6 +30,14 @@ class ResponseSettings(BaseSettings):
     max_snap_m: float = Field(2000.0, gt=0, description=(
         "a point farther than this from every road is outside the service area (m)"))
     max_minutes: float = Field(60.0, gt=0, le=600, description="the largest break accepted")
+    warm_up: bool = Field(True, description=(
+        "the server computes every mode's reach in the background at start and after a "
+        "change of roads, posts, buildings, places or incidents (geo/response/warm.py)"))
+    warm_poll_s: float = Field(5.0, gt=0, le=3600, description=(
+        "seconds between the warm-up's looks at the layer versions"))
+    incidents_lag_s: float = Field(60.0, ge=0, le=3600, description=(
+        "while the server's warm-up reads changed incidents, its answers may use the "
+        "incidents read up to this many seconds ago (marked incidents_stale); 0: wait"))
 
     def drive_speed(self, road_class: str) -> float:
         """Default driving speed (km/h) of a road class."""

@@ -78,7 +78,10 @@ def response_summary(ctx: ReachContext, conn, level: str, minutes) -> dict:
         out_units.append({"code": units["code"].iat[j], "name": units["name"].iat[j],
                           **{name: int(round(v[j])) for name, v in tot.items()}, "reached": r})
     return {"level": level, "mode": ctx.mode, "minutes": list(minutes),
-            "window": {"from": ctx.since.isoformat(), "to": ctx.until.isoformat()},
+            "window": {"from": ctx.since.isoformat(), "to": ctx.until.isoformat(),
+                       "incidents_read_at": None if ctx.incidents_read_at is None
+                       else ctx.incidents_read_at.isoformat(timespec="seconds"),
+                       "incidents_stale": ctx.incidents_stale},
             "posts": len(ctx.posts), "units": out_units,
             "unreached": _unreached(ctx, units, bu, best_b, best_p, max(minutes))}
 

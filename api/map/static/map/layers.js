@@ -90,7 +90,9 @@
   // A cluster (a tile cell of several points) says how many and of what; a point its fields.
   function popupFor(spec, p) {
     if (p.count !== undefined && p.count > 1 && p.h3 === undefined && spec.cluster) {
-      var parts = spec.cluster.keys.filter(function (k) { return p[k]; }).map(function (k) {
+      // The cluster's per-value counts, in the order of the served vocabulary (geo/vocabulary.py).
+      var keys = onemap.cfg.vocabulary[spec.cluster.vocabulary];
+      var parts = keys.filter(function (k) { return p[k]; }).map(function (k) {
         return U.escapeHtml(U.t("v." + k)) + " " + U.fmt(p[k]);
       });
       return '<div class="om-popup"><h4>' + U.escapeHtml(U.t(spec.cluster.title).replace("{n}", U.fmt(p.count))) +
@@ -151,7 +153,7 @@
       popup: {
         title: function (p) { return p.category ? U.show("category", p.category) : T("layer.incidents"); },
         fields: ["category", "source", "occurred_at", "status", "count"],
-        cluster: { title: "pop.incidents_n", keys: ["dispute", "public_order", "hazard", "livelihood", "city_management", "other"] },
+        cluster: { title: "pop.incidents_n", vocabulary: "categories" },
       },
     },
   };
