@@ -20,6 +20,7 @@ from geo.cases.repeats import repeats
 from geo.cases.service import CaseService
 from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import CaseCache
+from geo.cases.units import UnitContext
 from geo.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -43,8 +44,28 @@ def service_of(app) -> CaseService:
     st = app.state
     with _SERVICE_LOCK:
         if getattr(st, "case_service", None) is None:
-            st.case_service = CaseService(CaseSettings(), IndexSettings())
+            st.case_service = CaseService(CaseSettings(), IndexSettings(),
+                                          units=UnitContext(_providers(st)))
     return st.case_service
+
+
+def _providers(st) -> dict:
+    """The index's optional components.
+
+    The response reach reads the app's response cache (kept warm by the response
+    warmer) when the app has one.
+    """
+    from functools import partial
+
+    from geo.cases.units import PROVIDERS, response_reach
+
+    cache = getattr(st, "response_cache", None)
+    if cache is None:
+        return dict(PROVIDERS)
+    onemap = getattr(st, "onemap", None)
+    return {**PROVIDERS, "response": partial(
+        response_reach, cache=cache, settings=getattr(st, "response_settings", None),
+        area=None if onemap is None else onemap.area)}
 
 
 def case_service(request: Request) -> CaseService:

@@ -26,11 +26,12 @@ class CaseService:
     """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
 
     def __init__(self, settings: CaseSettings | None = None,
-                 index_settings: IndexSettings | None = None, cache_entries: int = 32):
+                 index_settings: IndexSettings | None = None, cache_entries: int = 32,
+                 units: UnitContext | None = None):
         self.settings = settings or CaseSettings()
         self.index_settings = index_settings or IndexSettings()
         self.cases = CaseCache(self.settings)
-        self.units = UnitContext()
+        self.units = units or UnitContext()
         self._answers: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._size = cache_entries

@@ -54,17 +54,21 @@ def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
     return shares or None
 
 
-def response_reach(engine: Engine, level: str) -> dict[str, float] | None:
+def response_reach(engine: Engine, level: str, *, cache=None, settings=None,
+                   area=None) -> dict[str, float] | None:
     """Share of households a post reaches within 5 minutes' drive (DESIGN §9), or None.
 
-    None when no on-duty driving post exists (the component then weighs 0).
+    None when no on-duty driving post exists (the component then weighs 0). ``cache``,
+    ``settings`` and ``area`` are those of :func:`geo.response.context.reach_context`:
+    given the app's response cache (kept warm by ``geo.response.warm``), the graph and
+    the buildings' reach are not computed again.
     """
     from geo.errors import OnemapError
     from geo.response.context import reach_context
     from geo.response.summary import response_summary
 
     try:
-        ctx = reach_context(engine, "drive")
+        ctx = reach_context(engine, "drive", settings=settings, area=area, cache=cache)
         with engine.connect() as conn:
             out = response_summary(ctx, conn, level, (5.0,))
     except OnemapError:
