@@ -25,10 +25,15 @@ def create_app(state: AppState | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         warm_up = service_for(state.engine).start_warm_up()  # hotspot data, in the background
         response_warm_up = start_response_warm_up(app, state)  # response circles, ditto
+        cases_warm = _case_service(app).start_warm_up(state.engine)  # cases, ditto
         state.watch.start()  # notices a hung database (api/dbwatch.py)
         yield
         await warm_up.stop()
         await response_warm_up.stop()
+        if cases_warm is not None:
+            import asyncio
+
+            await asyncio.to_thread(cases_warm.join)
         await state.close()
 
     app = FastAPI(
@@ -50,6 +55,13 @@ def create_app(state: AppState | None = None) -> FastAPI:
     openapi.install(app)
     _install_middleware(app, state)
     return app
+
+
+def _case_service(app: FastAPI):
+    """The app's case-flow service (cases in memory), made once (geo.cases.service)."""
+    from api.routers.cases import service_of
+
+    return service_of(app)
 
 
 def _install_middleware(app: FastAPI, state: AppState) -> None:

@@ -116,6 +116,45 @@ def test_patch_keeps_every_change_with_actor(client, case_db):
     assert after["done"] == before["units"][0]["done"]  # closed, then sent back
 
 
+def test_patch_brings_the_cases_in_memory_up_to_date_after_answering(client, case_db):
+    """After a PATCH the service reads the changed row in the background: the cases it holds
+    then carry the new data versions and the new status, before any other request."""
+    with case_db.connect() as conn:
+        src, ext, ident = conn.execute(text(
+            "SELECT source, external_id, id FROM incidents WHERE status = 'received' "
+            "ORDER BY id LIMIT 1")).one()
+    assert client.get("/api/v1/cases/summary").status_code == 200
+    service = client.app.state.case_service
+    held = service.cases._cases
+    r = client.patch(f"/api/v1/incidents/{src}/{ext}", json={"status": "closed"})
+    assert r.status_code == 200, r.text
+    with case_db.connect() as conn:
+        versions = tuple(tuple(v) for v in conn.execute(text(
+            "SELECT layer, version FROM layer_versions WHERE layer IN "
+            "('incidents', 'grids', 'admin_areas') ORDER BY layer")).all())
+    now = service.cases._cases
+    assert now is not held and now.key == versions
+    row = now.frame.index[now.frame["id"] == ident][0]
+    assert now.frame["status"].iat[row] == "closed" and now.done_status[row]
+    assert "_repeat_flags" in now.__dict__
+
+
+@pytest.mark.parametrize("warm", ["true", "false"])
+def test_cases_read_in_the_background_when_the_app_starts(case_db, db_settings, monkeypatch,
+                                                          warm):
+    monkeypatch.setenv("ONEMAP_CASE_WARM_UP", warm)
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
+    with TestClient(app):
+        service = app.state.case_service
+        if warm == "false":
+            assert service.warm_thread is None and service.cases.key is None
+            return
+        service.warm_thread.join(60)
+        held = service.cases._cases
+        assert held is not None and len(held) == len(D.cases_table())
+        assert "_repeat_flags" in held.__dict__
+
+
 @pytest.mark.parametrize("body, status", [
     ({"status": "lost"}, 400), ({"reopened": -1}, 400), ({"colour": "red"}, 400), ({}, 400),
     ({"closed_at": "2001-01-01T00:00:00+08:00"}, 400), ({"due_at": "tomorrow"}, 400),

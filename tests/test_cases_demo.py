@@ -110,6 +110,41 @@ def test_response_component_is_the_households_reached_in_five_minutes(engine, ca
             assert comp["value"] == pytest.approx(share[p["code"]], abs=1e-9)
 
 
+def test_response_component_over_http_reads_the_warm_response_cache(small_demo_copy):
+    """In the app, the response component is computed from the app's response cache (the
+    one the response warmer fills) and equals the 5-minute share computed afresh."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from api.state import AppState
+    from geo.response.context import reach_context
+    from geo.response.summary import response_summary
+
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=small_demo_copy))
+    with TestClient(app) as c:
+        provider = app.state.case_service.units.providers["response"]
+        assert provider.keywords["cache"] is app.state.response_cache
+        r = c.get("/api/v1/safety-index", params={"level": "community", "period": MONTH,
+                                                  "weights": "response:0.2"})
+        assert r.status_code == 200, r.text
+        got = {f["properties"]["code"]: f["properties"]["components"]["response"]["value"]
+               for f in r.json()["features"]}
+    from geo.db.engine import make_engine
+
+    eng = make_engine(small_demo_copy)
+    try:
+        with eng.connect() as conn:
+            ref = response_summary(reach_context(eng, "drive"), conn, "community", (5.0,))
+    finally:
+        eng.dispose()
+    want = {u["code"]: u["reached"]["5"]["household_share"] for u in ref["units"]}
+    assert any(v is not None for v in got.values())
+    for code, value in got.items():
+        if want.get(code) is not None:
+            assert value == pytest.approx(want[code], abs=1e-9)
+
+
 def test_index_for_past_periods_and_weeks(engine, cases):
     ctx = UnitContext()
     for key in ("2026-05", "2026-W30", "2026-W45"):

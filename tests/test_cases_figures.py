@@ -248,15 +248,190 @@ def test_repeats_sized_before_listed(case_db):
         links_in(f, 5000.0, 30.0, max_pairs=10)
 
 
-@pytest.mark.parametrize("chunk_days", [3.0, 31.0, 400.0])
-def test_repeat_flags_in_chunks_equal_one_pass(case_db, chunk_days):
+@pytest.mark.parametrize("radius_m, days", [(1500.0, 10.0), (800.0, 20.0), (5000.0, 60.0)])
+def test_repeat_flags_equal_the_linked_repeats(case_db, radius_m, days):
+    """The flags found without listing pairs are the later side of the listed links."""
     import numpy as np
 
     from geo.cases.repeats import repeat_flags, repeat_links
 
     cases = read_cases(case_db)
-    late, _ = repeat_links(cases, 1500.0, 10.0)
+    late, _ = repeat_links(cases, radius_m, days)
     want = np.zeros(len(cases), bool)
     want[late] = True
-    assert want.sum() > 5
-    assert np.array_equal(repeat_flags(cases, 1500.0, 10.0, chunk_days=chunk_days), want)
+    assert 5 < want.sum() < len(cases)
+    assert np.array_equal(repeat_flags(cases, radius_m, days), want)
+
+
+def _brute_flags(group, lon, lat, occ, radius_m, days):
+    """Every pair at once (haversine in float64 on the sphere of radius 6,371,008.8 m)."""
+    import numpy as np
+
+    la, lo = np.radians(lat), np.radians(lon)
+    h = (np.sin((la[:, None] - la[None, :]) / 2) ** 2 + np.cos(la[:, None]) * np.cos(la[None, :])
+         * np.sin((lo[:, None] - lo[None, :]) / 2) ** 2)
+    dist = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(h, 1)))
+    gap = occ[:, None] - occ[None, :]
+    ok = ((group[:, None] == group[None, :]) & (group[:, None] >= 0) & (gap > 0)
+          & (gap <= days * 86_400_000_000) & (dist <= radius_m))
+    return ok.any(axis=1)
+
+
+@pytest.mark.parametrize("where", ["city", "antimeridian", "pole", "one spot"])
+def test_earlier_within_equals_every_pair(where):
+    """Buckets wrap at ±180°, widen near the poles, and stack many cases on one spot."""
+    import numpy as np
+
+    from geo.cases.repeats import earlier_within
+
+    rng = np.random.default_rng(5)
+    n = 1500
+    lon0, lat0, spread = {"city": (118.05, 36.8, 0.01), "antimeridian": (179.9995, -16.0, 0.002),
+                          "pole": (0.0, 89.9993, 0.002),
+                          "one spot": (118.0, 36.0, 1e-6)}[where]
+    lon = (lon0 + rng.uniform(-spread, spread, n) + 180) % 360 - 180
+    lat = np.clip(lat0 + rng.uniform(-spread, spread, n), -90, 90)
+    if where == "pole":
+        lon = rng.uniform(-180, 180, n)
+    occ = rng.integers(0, 40 * 86_400_000_000, n)
+    occ[::7] = occ[1::7][: len(occ[::7])] if len(occ[1::7]) >= len(occ[::7]) else occ[::7]
+    group = rng.integers(-1, 4, n)
+    want = _brute_flags(group, lon, lat, occ, 120.0, 5.0)
+    assert 10 < want.sum() < n - 10 or where == "one spot"
+    got = earlier_within(group, lon, lat, occ, 120.0, 5.0, max_candidates=997)
+    assert np.array_equal(got, want)
+    rows = np.arange(0, n, 3)
+    assert np.array_equal(earlier_within(group, lon, lat, occ, 120.0, 5.0, rows=rows), want[rows])
+
+def test_cache_reads_only_changes_and_equals_a_full_read(case_db):
+    """After updates, inserts and deletes the cache reads only the changed rows, and what it
+    holds (cases, unit codes, text codes, repeat flags) equals a fresh full read."""
+    import numpy as np
+
+    from geo.cases import table as T
+    from geo.cases.repeats import repeat_flags
+
+    cache = CaseCache()
+    first = cache.get(case_db)
+    repeat_flags(first, 1500.0, 10.0)  # computed before the change: carried or redone after
+    first.codes("department")
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'closed', closed_at = occurred_at "
+                          "+ interval '3 hours', department = '新部门' WHERE id % 29 = 1"))
+        conn.execute(text("UPDATE incidents SET occurred_at = occurred_at - interval '2 days' "
+                          "WHERE id % 31 = 2"))
+        conn.execute(text("UPDATE incidents SET geom = ST_Translate(geom, 0.004, 0) "
+                          "WHERE id % 37 = 3"))
+        conn.execute(text("DELETE FROM incidents WHERE id % 41 = 4"))
+        conn.execute(text(
+            "INSERT INTO incidents (external_id, source, category, subcategory, occurred_at, "
+            "status, h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, geom) "
+            "SELECT 'N' || id, source, category, subcategory, occurred_at + interval '1 day', "
+            "'received', h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, "
+            "ST_Translate(geom, 0.0001, 0) FROM incidents WHERE id % 43 = 5"))
+    calls = []
+    full_read = T._read_all
+    T._read_all = lambda *a: calls.append(a) or full_read(*a)
+    try:
+        got = cache.get(case_db)
+    finally:
+        T._read_all = full_read
+    assert calls == [] and got is not first and got.key == cache.key
+    want = read_cases(case_db)
+    assert got.key == want.key
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    for level in want.unit_codes:
+        assert np.array_equal(got.unit_codes[level], want.unit_codes[level])
+    for column in ("department", "category", "status"):
+        g_codes, g_labels = got.codes(column)
+        w_codes, w_labels = want.codes(column)
+        g = np.array([*g_labels, None], dtype=object)[g_codes]
+        w = np.array([*w_labels, None], dtype=object)[w_codes]
+        assert (g == w).all()
+    assert "_repeat_flags" in got.__dict__
+    assert np.array_equal(repeat_flags(got, 1500.0, 10.0), repeat_flags(want, 1500.0, 10.0))
+
+
+def test_cache_reads_everything_past_the_share(case_db):
+    from geo.cases.settings import CaseSettings
+
+    cache = CaseCache(CaseSettings(incremental_share=0.05))
+    first = cache.get(case_db)
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET department = '新部门' WHERE id % 2 = 0"))
+    got = cache.get(case_db)
+    assert got is not first and "_repeat_flags" not in got.__dict__
+    pd.testing.assert_frame_equal(got.frame, read_cases(case_db).frame)
+
+
+def test_unit_context_recomputes_a_component_when_its_layers_change(case_db):
+    """A component is kept while its layers stay (a new case does not recompute it) and
+    recomputed when one changes (a moved post for the response reach)."""
+    from geo.cases.units import DEPENDS_ON, UnitContext
+
+    calls = []
+
+    def provider(engine, level):
+        calls.append(level)
+        return {"G1": float(len(calls))}
+
+    ctx = UnitContext(providers={"response": provider})
+    assert ctx.component(case_db, "response", "grid") == {"G1": 1.0}
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET department = 'x' WHERE id = 1"))
+    assert ctx.component(case_db, "response", "grid") == {"G1": 1.0}
+    assert "posts" in DEPENDS_ON["response"] and "roads" in DEPENDS_ON["response"]
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE posts SET name = name"))  # bumps the posts version
+    assert ctx.component(case_db, "response", "grid") == {"G1": 2.0}
+    assert calls == ["grid", "grid"]
+
+
+def test_cache_after_updates_only_shares_unchanged_columns(case_db):
+    """Updates without inserts or deletes keep the rows in place: unchanged columns are the
+    same arrays, the hours order is merged, and every figure equals a full read's."""
+    import numpy as np
+
+    cache = CaseCache()
+    first = cache.get(case_db)
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'resolved', resolved_at = occurred_at "
+                          "+ (id % 50) * interval '1 hour' WHERE id % 11 = 0"))
+    got = cache.get(case_db)
+    want = read_cases(case_db)
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert np.shares_memory(got.frame["lon"].to_numpy(), first.frame["lon"].to_numpy())
+    assert not np.shares_memory(got.frame["status"].to_numpy(),
+                                first.frame["status"].to_numpy())
+    h = got.hours[got.hours_order]
+    assert sorted(got.hours_order.tolist()) == list(range(len(got)))
+    known = h[~np.isnan(h)]
+    assert (np.diff(known) >= 0).all() and np.isnan(h[len(known):]).all()
+    for level, by in (("grid", None), ("community", "department"), ("city", "category")):
+        a, b = summary(got, level, _window(), by), summary(want, level, _window(), by)
+        assert a["units"] == b["units"]
+
+
+@pytest.mark.parametrize("change", [
+    "DELETE FROM incidents WHERE id > (SELECT max(id) - 3 FROM incidents)",
+    "INSERT INTO incidents (external_id, source, category, subcategory, occurred_at, status, "
+    "resolved_at, h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, geom) "
+    "SELECT 'A' || id, source, category, subcategory, occurred_at + interval '3 days', "
+    "'resolved', occurred_at + interval '4 days', h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, "
+    "h3_12, grid_id, geom FROM incidents WHERE id % 9 = 0"])
+def test_cache_after_deletes_at_the_end_or_appends_equals_a_full_read(case_db, change):
+    import numpy as np
+
+    from geo.cases.repeats import repeat_flags
+
+    cache = CaseCache()
+    repeat_flags(cache.get(case_db), 1500.0, 10.0)
+    with case_db.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'closed', closed_at = occurred_at "
+                          "+ interval '5 hours' WHERE id % 10 = 3"))
+        conn.execute(text(change))
+    got, want = cache.get(case_db), read_cases(case_db)
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert sorted(got.hours_order.tolist()) == list(range(len(got)))
+    assert summary(got, "grid", _window())["units"] == summary(want, "grid", _window())["units"]
+    assert np.array_equal(repeat_flags(got, 1500.0, 10.0), repeat_flags(want, 1500.0, 10.0))

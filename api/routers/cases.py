@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +20,7 @@ from geo.cases.repeats import repeats
 from geo.cases.service import CaseService
 from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import CaseCache
+from geo.cases.units import UnitContext
 from geo.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -34,12 +36,41 @@ def _json(body: Any) -> Response:
                     media_type="application/json")
 
 
+_SERVICE_LOCK = threading.Lock()
+
+
+def service_of(app) -> CaseService:
+    """The case service of ``app`` (made on first use; one per app)."""
+    st = app.state
+    with _SERVICE_LOCK:
+        if getattr(st, "case_service", None) is None:
+            st.case_service = CaseService(CaseSettings(), IndexSettings(),
+                                          units=UnitContext(_providers(st)))
+    return st.case_service
+
+
+def _providers(st) -> dict:
+    """The index's optional components.
+
+    The response reach reads the app's response cache (kept warm by the response
+    warmer) when the app has one.
+    """
+    from functools import partial
+
+    from geo.cases.units import PROVIDERS, response_reach
+
+    cache = getattr(st, "response_cache", None)
+    if cache is None:
+        return dict(PROVIDERS)
+    onemap = getattr(st, "onemap", None)
+    return {**PROVIDERS, "response": partial(
+        response_reach, cache=cache, settings=getattr(st, "response_settings", None),
+        area=None if onemap is None else onemap.area)}
+
+
 def case_service(request: Request) -> CaseService:
     """The app's case service (cases in memory, computed indexes)."""
-    st = request.app.state
-    if getattr(st, "case_service", None) is None:
-        st.case_service = CaseService(CaseSettings(), IndexSettings())
-    return st.case_service
+    return service_of(request.app)
 
 
 def case_cache(service: Annotated[CaseService, Depends(case_service)]) -> CaseCache:
@@ -52,16 +83,23 @@ CacheDep = Annotated[CaseCache, Depends(case_cache)]
 
 
 @router.patch("/incidents/{source}/{external_id}")
-async def patch_incident(request: Request, engine: EngineDep, cache: CacheDep, source: str,
-                         external_id: str,
+async def patch_incident(request: Request, engine: EngineDep, service: ServiceDep,
+                         background: BackgroundTasks, source: str, external_id: str,
                          changes: Annotated[dict[str, Any], Body(
                              description=f"fields to change: {', '.join(EDITABLE)}")]
                          ) -> Response:
-    """Change a case (status, department, times, satisfaction); every change is kept."""
+    """Change a case (status, department, times, satisfaction); every change is kept.
+
+    After the answer, the cases in memory are brought up to date in the background (only
+    the changed rows are read), so the next figures do not wait for them.
+    """
     actor = current_actor(request)
-    tz = cache.settings.timezone
-    return _json(await run_in_threadpool(patch_case, engine, source, external_id, changes,
-                                         actor=actor, tz=tz))
+    tz = service.settings.timezone
+    body = await run_in_threadpool(patch_case, engine, source, external_id, changes,
+                                   actor=actor, tz=tz)
+    if service.cases.key is not None:  # only when cases were read before: nothing to warm
+        background.add_task(service.warm, engine)
+    return _json(body)
 
 
 @router.get("/cases/summary")

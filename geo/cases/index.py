@@ -112,8 +112,10 @@ def raw_components(cases: Cases, level: str, period: Period, households: dict[st
         w = None if weights is None else (weights if mask is None else weights[mask])
         return np.bincount(u, weights=w, minlength=n).astype(float)
 
-    sev = np.array([severity.get(c, 1.0) for c in f["category"].to_numpy()[rows]])
-    petition = f["source"].to_numpy()[rows] == "petition"
+    cat_codes, cat_labels = cases.codes("category")
+    per_label = np.array([*(severity.get(c, 1.0) for c in cat_labels), 1.0])
+    sev = per_label[cat_codes[rows]]  # code −1 (no category): 1
+    petition = cases.is_in("source", ("petition",))[rows]
     sev = np.where(petition, np.maximum(sev, severity.get("petition", 1.0)), sev)
     hh = np.array([int(households.get(c, 0)) for c in codes], float)
     hh[hh < MIN_HOUSEHOLDS] = np.nan  # no meaningful rate per household: the level's mean
@@ -121,9 +123,7 @@ def raw_components(cases: Cases, level: str, period: Period, households: dict[st
     done = done_at(cases, at)[rows]
     dt, limit = cases.done_time[rows], cases.limit[rows]
     late = np.where(done, (dt != np.iinfo(np.int64).min) & (dt > limit), limit < at)
-    sat = f["satisfaction"].to_numpy()[rows]
-    rated = sat != None  # noqa: E711
-    good = (sat == "satisfied") | (sat == "basic")
+    rated, good = cases.rated[rows], cases.good[rows]
     try:  # linked once per data version for every period (repeat_flags keeps them)
         is_rep = repeat_flags(cases, REPEAT_RADIUS_M, REPEAT_DAYS)
         with np.errstate(invalid="ignore", divide="ignore"):

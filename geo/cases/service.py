@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from zoneinfo import ZoneInfo
 
@@ -14,22 +16,65 @@ from geo.cases.index_store import store_index
 from geo.cases.period import Period
 from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import NAT, CaseCache
-from geo.cases.units import UnitContext
+from geo.cases.units import PROVIDERS, UnitContext
 from geo.errors import NotEnoughData
+
+log = logging.getLogger(__name__)
 
 
 class CaseService:
     """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
 
     def __init__(self, settings: CaseSettings | None = None,
-                 index_settings: IndexSettings | None = None, cache_entries: int = 32):
+                 index_settings: IndexSettings | None = None, cache_entries: int = 32,
+                 units: UnitContext | None = None):
         self.settings = settings or CaseSettings()
         self.index_settings = index_settings or IndexSettings()
         self.cases = CaseCache(self.settings)
-        self.units = UnitContext()
+        self.units = units or UnitContext()
         self._answers: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._size = cache_entries
+        self.warm_thread: threading.Thread | None = None
+
+    def warm(self, engine: Engine) -> None:
+        """Bring the cases and their repeat flags up to date now.
+
+        Run after a change, in the background, so the next answer does not wait for them.
+        """
+        from geo.cases.index import REPEAT_DAYS, REPEAT_RADIUS_M
+        from geo.cases.repeats import repeat_flags
+        from geo.errors import InvalidInput
+
+        cases = self.cases.get(engine)
+        try:
+            repeat_flags(cases, REPEAT_RADIUS_M, REPEAT_DAYS)
+        except InvalidInput:  # too dense to link: the index leaves the component out
+            pass
+
+    def start_warm_up(self, engine: Engine) -> threading.Thread | None:
+        """:meth:`warm` in a daemon thread (None when ``ONEMAP_CASE_WARM_UP`` is off).
+
+        A failure (no database yet, tables not migrated) is logged, not raised: the
+        requests that follow report it.
+        """
+        if not self.settings.warm_up:
+            return None
+
+        def run():
+            started = time.monotonic()
+            try:
+                self.warm(engine)
+            except Exception as exc:  # noqa: BLE001 - a warm-up never fails the app
+                log.info("case warm-up skipped: %s", exc)
+                return
+            log.info("case warm-up: %d cases in %.1f s", len(self.cases.get(engine)),
+                     time.monotonic() - started)
+
+        thread = threading.Thread(target=run, daemon=True, name="onemap-case-warm-up")
+        self.warm_thread = thread
+        thread.start()
+        return thread
 
     def latest_month(self, engine: Engine) -> str:
         """The month of the newest case (the default period)."""
@@ -48,7 +93,8 @@ class CaseService:
         p = Period.parse(period or self.latest_month(engine), self.settings.timezone)
         cases = self.cases.get(engine)
         self.units.households(engine, level)  # brings the unit context up to date
-        key = (self.cases.key, self.units.key, level, p.key, tuple(sorted((w or {}).items())))
+        key = (cases.key, self.units.key, self.units.component_key(engine, PROVIDERS), level,
+               p.key, tuple(sorted((w or {}).items())))
         with self._lock:
             if key in self._answers:
                 self._answers.move_to_end(key)

@@ -41,6 +41,15 @@ class CaseSettings(BaseSettings):
                                       "zone setting): periods (months, ISO weeks) and times "
                                       "given without an offset")
 
+    incremental_share: float = Field(
+        0.2, ge=0, le=1,
+        description="after a change of the incidents, read again only the changed rows while "
+                    "they are at most this share of all rows (else read everything)")
+
+    warm_up: bool = Field(
+        True, description="read the cases and link their repeat complaints in a background "
+                          "thread when the app starts, so the first answer does not wait")
+
     @field_validator("limits")
     @classmethod
     def _known(cls, v: dict) -> dict:

@@ -5,7 +5,10 @@ Optional components per unit of a level: camera coverage, response-circle reach.
 Optional components are *providers*: a function ``(engine, level) → {code: share}`` or
 None when the figures do not exist (no cameras, no response circles yet). A provider
 that is missing or fails leaves its component out of the index (weight 0), and the
-answer says so.
+answer says so. Each provider's figures are kept per level until a layer it reads
+changes (:data:`DEPENDS_ON`: the camera coverage reads cameras, views and the ground;
+the response reach reads roads, posts and buildings), so a new or changed case never
+recomputes them and a moved post or camera always does.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ _OUTLINES = text("""
     FROM admin_areas
 """)
 _VERSIONS = text("SELECT layer, version FROM layer_versions WHERE layer IN "
-                 "('grids', 'admin_areas', 'buildings', 'cameras', 'camera_views') ORDER BY 1")
+                 "('grids', 'admin_areas', 'buildings') ORDER BY 1")
 
 
 def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
@@ -51,17 +54,21 @@ def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
     return shares or None
 
 
-def response_reach(engine: Engine, level: str) -> dict[str, float] | None:
+def response_reach(engine: Engine, level: str, *, cache=None, settings=None,
+                   area=None) -> dict[str, float] | None:
     """Share of households a post reaches within 5 minutes' drive (DESIGN §9), or None.
 
-    None when no on-duty driving post exists (the component then weighs 0).
+    None when no on-duty driving post exists (the component then weighs 0). ``cache``,
+    ``settings`` and ``area`` are those of :func:`geo.response.context.reach_context`:
+    given the app's response cache (kept warm by ``geo.response.warm``), the graph and
+    the buildings' reach are not computed again.
     """
     from geo.errors import OnemapError
     from geo.response.context import reach_context
     from geo.response.summary import response_summary
 
     try:
-        ctx = reach_context(engine, "drive")
+        ctx = reach_context(engine, "drive", settings=settings, area=area, cache=cache)
         with engine.connect() as conn:
             out = response_summary(ctx, conn, level, (5.0,))
     except OnemapError:
@@ -71,6 +78,13 @@ def response_reach(engine: Engine, level: str) -> dict[str, float] | None:
 
 
 PROVIDERS: dict[str, Provider] = {"cameras": camera_coverage, "response": response_reach}
+#: Layers each provider's figures depend on (besides the units: grids and admin areas).
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "cameras": ("camera_views", "cameras", "buildings", "waterways", "roads", "places"),
+    "response": ("roads", "posts", "buildings"),
+}
+_LAYER_VERSIONS = text("SELECT layer, version FROM layer_versions WHERE layer = ANY(:layers) "
+                       "ORDER BY layer")
 
 
 class UnitContext:
@@ -124,11 +138,24 @@ class UnitContext:
     def component(self, engine: Engine, name: str, level: str) -> dict[str, float] | None:
         """Figures of an optional component per unit (None: not available)."""
         self._load(engine)
+        layers = DEPENDS_ON.get(name, ())
+        with engine.connect() as conn:
+            versions = tuple(tuple(r) for r in conn.execute(_LAYER_VERSIONS,
+                                                            {"layers": list(layers)}).all())
+        key = (name, level, versions)
         with self._lock:
-            if (name, level) in self._extra:
-                return self._extra[(name, level)]
+            if key in self._extra:
+                return self._extra[key]
         provider = self.providers.get(name)
         value = provider(engine, level) if provider is not None else None
         with self._lock:
-            self._extra[(name, level)] = value
+            self._extra = {k: v for k, v in self._extra.items() if k[:2] != (name, level)}
+            self._extra[key] = value
         return value
+
+    def component_key(self, engine: Engine, names) -> tuple:
+        """The versions of what the components ``names`` read (part of an answer's key)."""
+        layers = sorted({layer for n in names for layer in DEPENDS_ON.get(n, ())})
+        with engine.connect() as conn:
+            return tuple(tuple(r) for r in conn.execute(_LAYER_VERSIONS,
+                                                        {"layers": layers}).all())
