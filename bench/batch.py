@@ -132,8 +132,20 @@ def _peak_rss_mib(dask_worker) -> float:
     return dask_worker.bench_peak / 2**20
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this worker process so far."""
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
 def batch_run(folder: Path, workers: int, res: int):
-    """(seconds, peak MiB per worker, job) of one batch hotspot run on a fresh cluster."""
+    """(seconds, peak MiB per worker, job, CPU seconds of the workers) of one batch run.
+
+    The run is on a fresh cluster; the CPU seconds are what the worker processes got
+    during the job (on a shared machine, fewer than ``workers`` × wall time).
+    """
     from distributed import Client, LocalCluster
 
     from geo.batch.hotspots import BatchHotspots
@@ -146,11 +158,13 @@ def batch_run(folder: Path, workers: int, res: int):
             Client(cluster) as client:
         client.run(_warm)
         client.run(_start_sampler)
+        cpu0 = sum(client.run(_cpu_seconds).values())
         t0 = time.perf_counter()
         job = BatchHotspots(client, folder, q).run()
         seconds = time.perf_counter() - t0
+        cpu = sum(client.run(_cpu_seconds).values()) - cpu0
         peaks = sorted(client.run(_peak_rss_mib).values())
-    return seconds, peaks, job
+    return seconds, peaks, job, cpu
 
 
 def service_run(folder: Path, res: int):
@@ -185,8 +199,8 @@ def service_run(folder: Path, res: int):
     # The service's own in-memory path: columns as its snapshot holds them (the exact cell
     # per resolution, codes), then study, counts and Gi* as HotspotService does per request.
     # Only the analysed resolution's column is filled (the others are not read).
-    cells = np.zeros((len(exact), len(RESOLUTIONS)), dtype=np.int64)
-    cells[:, RESOLUTIONS.index(res)] = exact
+    cells = np.zeros((len(RESOLUTIONS), len(exact)), dtype=np.int64)  # a row per resolution
+    cells[RESOLUTIONS.index(res)] = exact
     cat = pc.index_in(table["category"], value_set=pa.array(CATEGORIES)).to_numpy(False)
     src = pc.index_in(table["source"], value_set=pa.array(SOURCES)).to_numpy(False)
     cols = IncidentColumns(1, cells, pts.t_us, cat.astype(np.int8), src.astype(np.int8))
@@ -233,15 +247,18 @@ def main(argv: list[str]) -> int:
     WORK.mkdir(exist_ok=True)
     lines = ["| incidents | files | cells | 1 worker | 2 workers | speed-up | peak RSS per "
              "worker (1 / 2 workers) | service analysis in memory | single-process pipeline "
-             "| max \\|Δz\\| |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| max \\|Δz\\| | worker CPU-s (1 / 2 workers) | cores the workers got (1 / 2) "
+             "| load before / after |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in (int(s) for s in args.sizes.split(",")):
         t = time.perf_counter()
         folder = synthetic(n, WORK / f"batch_{n}")
         print(f"data {n}: {time.perf_counter() - t:.1f} s", flush=True)
-        one, peak1, job1 = batch_run(folder, 1, args.res)
-        print(f"1 worker {one:.1f} s, peak {peak1} MiB", flush=True)
-        two, peak2, job2 = batch_run(folder, 2, args.res)
-        print(f"2 workers {two:.1f} s, peak {peak2} MiB", flush=True)
+        load0 = os.getloadavg()[0]
+        one, peak1, job1, cpu1 = batch_run(folder, 1, args.res)
+        print(f"1 worker {one:.1f} s, cpu {cpu1:.1f} s, peak {peak1} MiB", flush=True)
+        two, peak2, job2, cpu2 = batch_run(folder, 2, args.res)
+        print(f"2 workers {two:.1f} s, cpu {cpu2:.1f} s, peak {peak2} MiB", flush=True)
+        load1 = os.getloadavg()[0]
         analysis, pipeline, ref = service_run(folder, args.res)
         print(f"service analysis {analysis:.2f} s, pipeline {pipeline:.1f} s", flush=True)
         assert job2.frame_["h3"].tolist() == ref["h3"].tolist()
@@ -250,7 +267,9 @@ def main(argv: list[str]) -> int:
         assert dz < 1e-9 and job1.frame_.equals(job2.frame_)
         lines.append(f"| {n:,} | {job2.parameters_['files']} | {len(ref):,} | {one:.1f} s | "
                      f"{two:.1f} s | {one / two:.2f}× | {max(peak1):.0f} MiB / "
-                     f"{max(peak2):.0f} MiB | {analysis:.2f} s | {pipeline:.1f} s | {dz:.1e} |")
+                     f"{max(peak2):.0f} MiB | {analysis:.2f} s | {pipeline:.1f} s | {dz:.1e} | "
+                     f"{cpu1:.1f} / {cpu2:.1f} | {cpu1 / one:.2f} / {cpu2 / two:.2f} | "
+                     f"{load0:.2f} / {load1:.2f} |")
     lines[2:2] = _kept_rows(args.sizes.split(","))
     load = os.getloadavg()
     note = ("Res {res}, k = 1, no filter; a fresh LocalCluster per run (one thread per worker "
@@ -260,8 +279,12 @@ def main(argv: list[str]) -> int:
             "service's per-request path (study, counts from its stored exact cells, Gi*, FDR) "
             "once its snapshot is loaded, checked equal to the batch; *single-process "
             "pipeline* does the batch's work in one process (read the files, exact cells, "
-            "count, Gi*). Load average at the end of the last run ({sizes}): {load} on "
-            "{cpus} cores shared with other jobs.")
+            "count, Gi*). *Worker CPU-s* is the user + system time the worker processes "
+            "got during the job and *cores the workers got* that divided by the wall time: "
+            "on a free machine ≈ 1 and ≈ 2, on a shared one what the other jobs left. "
+            "*Load* is the 1-minute load average before the 1-worker run and after the "
+            "2-worker run of that size. Load average at the end of the last run ({sizes}): "
+            "{load} on {cpus} cores shared with other jobs.")
     lines += ["", note.format(res=args.res, sizes=", ".join(args.sizes.split(",")),
                               load=" / ".join(f"{v:.2f}" for v in load), cpus=os.cpu_count())]
     write_section("## Batch hotspots on Dask", lines)

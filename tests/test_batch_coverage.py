@@ -53,8 +53,12 @@ def test_batch_views_equal_the_service_refresh(small_demo_copy, dask_cluster, tm
 
 
 def test_cli_coverage_writes_views_as_geoparquet(small_demo, dask_cluster, tmp_path):
-    import geopandas as gpd
+    import json
 
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    from tests import _gdal_parquet as gdal_parquet
     from tests._batch import onemap
 
     env = {"ONEMAP_DATABASE_URL": small_demo.database_url}
@@ -68,4 +72,13 @@ def test_cli_coverage_writes_views_as_geoparquet(small_demo, dask_cluster, tmp_p
     gdf = gpd.read_parquet(out)
     assert list(gdf.columns) == ["camera_id", "area_m2", "geometry"] and len(gdf) > 100
     assert gdf.crs.equals("OGC:CRS84")
+    # The declared geometry types are the ones written (GeoParquet), and GDAL reads them.
+    meta = json.loads(pq.read_schema(out).metadata[b"geo"])["columns"]["geometry"]
+    written = set(gdf.geom_type[~(gdf.geometry.is_empty | gdf.geometry.isna())])
+    assert written <= set(meta["geometry_types"])
+    info = gdal_parquet.info(out)
+    assert f"Feature Count: {len(gdf)}" in info and 'ID["OGC","CRS84"]' in info
+    by_gdal = gdal_parquet.read_dataframe(out)
+    assert by_gdal["camera_id"].tolist() == gdf["camera_id"].tolist()
+    assert by_gdal.geometry.geom_equals_exact(gdf.geometry, tolerance=0).all()
     assert (gdf.geometry.is_empty | gdf.geometry.isna() | (gdf["area_m2"] > 0)).all()

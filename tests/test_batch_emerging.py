@@ -14,6 +14,7 @@ from geo.hotspots.fdr import bh_reject
 from geo.hotspots.params import emerging_query
 from geo.hotspots.service import emerging_cells
 from geo.hotspots.settings import HotspotSettings
+from tests import _gdal_parquet as gdal_parquet
 from tests._batch import onemap, task_workers
 
 
@@ -73,3 +74,8 @@ def test_cli_emerging_writes_geoparquet(incidents_dir, dask_cluster, tmp_path):
     gdf = gpd.read_parquet(out)
     assert list(gdf.columns)[:2] == ["h3", "category"] and len(gdf) > 100
     assert gdf.crs.equals("OGC:CRS84")
+    info = gdal_parquet.info(out)  # GDAL reads it too
+    assert f"Feature Count: {len(gdf)}" in info and "Geometry: Polygon" in info
+    by_gdal = gdal_parquet.read_dataframe(out)
+    assert by_gdal.crs.equals("OGC:CRS84") and by_gdal["h3"].tolist() == gdf["h3"].tolist()
+    assert by_gdal.geometry.geom_equals_exact(gdf.geometry, tolerance=0).all()

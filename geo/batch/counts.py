@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 
 import h3.api.basic_int as h3i
 import numpy as np
@@ -23,7 +24,6 @@ import shapely
 from geo.hotspots.params import Filters
 
 UNIX = datetime(1970, 1, 1, tzinfo=UTC)
-_COLUMNS = ["geometry", "occurred_at", "category", "source"]
 
 
 def unix_us(t: datetime) -> int:
@@ -63,34 +63,52 @@ class Points:
 
     lon: np.ndarray
     lat: np.ndarray
-    t_us: np.ndarray
+    t_us: np.ndarray | None
     category: pa.ChunkedArray | None
     source: pa.ChunkedArray | None
 
     @classmethod
-    def read(cls, path: str | list[str]) -> Points:
-        """Read one file, or a group of files as one table, of the incidents dataset."""
+    def read(cls, path: str | list[str], f: Filters | None = None, times: bool = False
+             ) -> Points:
+        """Read one file, or a group of files as one table, of the incidents dataset.
+
+        Only the columns the work needs are read and decoded: the geometry, and
+        ``occurred_at``, ``category`` or ``source`` when ``times`` is asked for or
+        the filters ``f`` use them (``None`` in the result otherwise).
+        """
+        f = f or Filters()
+        columns = ["geometry"]
+        if times or f.t0 is not None or f.t1 is not None:
+            columns.append("occurred_at")
+        if f.categories:
+            columns.append("category")
+        if f.sources:
+            columns.append("source")
         # One thread: parallelism comes from the Dask tasks (no oversubscribed cores).
         if isinstance(path, str):
-            table = pq.read_table(path, columns=_COLUMNS, use_threads=False)
+            table = pq.read_table(path, columns=columns, use_threads=False)
         else:
             import pyarrow.dataset as ds
 
-            table = ds.dataset(path, format="parquet").to_table(columns=_COLUMNS,
+            table = ds.dataset(path, format="parquet").to_table(columns=columns,
                                                                 use_threads=False)
         lon, lat = point_xy(table["geometry"])
-        t = table["occurred_at"].cast("int64").to_numpy(zero_copy_only=False)
-        return cls(lon, lat, t, table["category"], table["source"])
+        t = (table["occurred_at"].cast("int64").to_numpy(zero_copy_only=False)
+             if "occurred_at" in columns else None)
+        return cls(lon, lat, t, *(table[c] if c in columns else None
+                                  for c in ("category", "source")))
 
     def cells(self, res: int) -> np.ndarray:
         """Exact H3 cell of every point at ``res``."""
-        return np.fromiter((h3i.latlng_to_cell(y, x, res)
-                            for x, y in zip(self.lon.tolist(), self.lat.tolist(), strict=True)),
-                           dtype=np.int64, count=len(self.lon))
+        n = len(self.lon)
+        return np.fromiter(map(h3i.latlng_to_cell, self.lat.tolist(), self.lon.tolist(),
+                               repeat(res, n)), dtype=np.int64, count=n)
 
-    def mask(self, f: Filters) -> np.ndarray:
-        """Rows passing the filters."""
-        m = np.ones(len(self.t_us), dtype=bool)
+    def mask(self, f: Filters) -> np.ndarray | None:
+        """Rows passing the filters (None when there is no filter: every row)."""
+        if f.t0 is None and f.t1 is None and not f.categories and not f.sources:
+            return None
+        m = np.ones(len(self.lon), dtype=bool)
         if f.t0 is not None:
             m &= self.t_us >= unix_us(f.t0)
         if f.t1 is not None:
@@ -132,19 +150,27 @@ def last_times(paths: list[str], f: Filters) -> int | None:
 
 def count_file(path: str | list[str], res: int, f: Filters) -> CellCounts:
     """Cell counts of one file (or group of files)."""
-    pts = Points.read(path)
+    pts = Points.read(path, f)
     cells = pts.cells(res)
-    sel, n = np.unique(cells[pts.mask(f)], return_counts=True)
-    return CellCounts(np.unique(cells), sel, n.astype(np.int64), len(cells))
+    m = pts.mask(f)
+    all_cells, n = np.unique(cells, return_counts=True)
+    if m is not None:
+        sel, n = np.unique(cells[m], return_counts=True)
+    else:
+        sel = all_cells
+    return CellCounts(all_cells, sel, n.astype(np.int64), len(cells))
 
 
 def cube_file(path: str | list[str], res: int, f: Filters, edges_us: np.ndarray) -> CellCounts:
     """(cell, step) counts of one file for steps ``[edges[i], edges[i+1])`` (a task)."""
-    pts = Points.read(path)
+    pts = Points.read(path, f, times=True)
     cells = pts.cells(res)
     steps = len(edges_us) - 1
     step = np.searchsorted(edges_us, pts.t_us, side="right") - 1
-    ok = pts.mask(f) & (step >= 0) & (step < steps)
+    ok = (step >= 0) & (step < steps)
+    m = pts.mask(f)
+    if m is not None:
+        ok &= m
     sel, inv = np.unique(cells[ok], return_inverse=True)
     n = np.bincount(inv * steps + step[ok], minlength=len(sel) * steps).reshape(len(sel), steps)
     return CellCounts(np.unique(cells), sel, n.astype(np.int64), len(cells))
@@ -152,8 +178,9 @@ def cube_file(path: str | list[str], res: int, f: Filters, edges_us: np.ndarray)
 
 def last_time(path: str | list[str], f: Filters) -> int | None:
     """Latest ``occurred_at`` (µs since 1970) of the filtered rows of one file (a task)."""
-    pts = Points.read(path)
-    t = pts.t_us[pts.mask(f)]
+    pts = Points.read(path, f, times=True)
+    m = pts.mask(f)
+    t = pts.t_us if m is None else pts.t_us[m]
     return int(t.max()) if len(t) else None
 
 

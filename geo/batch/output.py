@@ -32,11 +32,13 @@ def check_out(out: str | Path) -> Path:
 
 def outlines(cells: np.ndarray) -> np.ndarray:
     """WKB polygons (lon/lat) of H3 integer cells (an object array of bytes)."""
-    rings = []
-    for c in cells.tolist():
-        ring = [(lon, lat) for lat, lon in h3i.cell_to_boundary(c)]
-        rings.append(shapely.Polygon(ring))
-    return shapely.to_wkb(np.array(rings, dtype=object)) if rings else np.empty(0, object)
+    if not len(cells):
+        return np.empty(0, object)
+    bounds = [h3i.cell_to_boundary(c) for c in cells.tolist()]
+    sizes = np.fromiter(map(len, bounds), dtype=np.int64, count=len(bounds))
+    latlon = np.array([v for b in bounds for v in b], dtype=float)
+    rings = shapely.linearrings(latlon[:, ::-1], indices=np.repeat(np.arange(len(bounds)), sizes))
+    return shapely.to_wkb(shapely.polygons(rings))
 
 
 def write_cells(frame: pd.DataFrame, wkb: np.ndarray, out: str | Path,

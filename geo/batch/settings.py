@@ -37,7 +37,7 @@ class BatchSettings(BaseSettings):
                                                            "while exporting")
     max_cells: int = Field(50_000_000, ge=100, description="largest study (H3 cells) a batch "
                                                            "analysis accepts")
-    task_rows: int = Field(2_000_000, ge=1_000, description="rows counted per task at most; "
+    task_rows: int = Field(500_000, ge=1_000, description="rows counted per task at most; "
                                                            "small partition files are grouped")
     block_cells: int = Field(200_000, ge=1_000, description="most cells per Gi* block task; "
                                                             "larger partitions are split")
