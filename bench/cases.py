@@ -1,4 +1,4 @@
-"""Case flow at a million cases over HTTP (DESIGN §7): summary and warnings per level,
+"""Case flow at a million cases over HTTP (ARCHITECTURE.md §7): summary and warnings per level,
 平安指数 for all grids of a month.
 
 Targets: ``/api/v1/cases/summary`` and ``/api/v1/cases/warnings`` < 300 ms per level on

@@ -1,4 +1,4 @@
-"""Coverage benchmark (DESIGN §7): full refresh of every camera view on the ``large``
+"""Coverage benchmark (ARCHITECTURE.md §7): full refresh of every camera view on the ``large``
 demo (~10k cameras × ~50k buildings, target < 60 s), one camera edited end to end
 through the HTTP API (target < 100 ms), and lazy greedy vs exact MCLP on a small
 instance (coverage and time of both).

@@ -2,7 +2,7 @@
 pipeline (graph build + G_Local) on the same counts, and emerging hot spots
 (52 weekly steps) on the city demo.
 
-Targets (DESIGN §7): /api/v1/hotspots < 0.5 s for any filter, z equal to esda,
+Targets (ARCHITECTURE.md §7): /api/v1/hotspots < 0.5 s for any filter, z equal to esda,
 ≥ 20× faster than esda; emerging over 12 months weekly on the city demo < 3 s.
 Writes the ``## Hotspots`` section of ``bench/RESULTS.md``.
 

@@ -1,7 +1,7 @@
 """Ingest benchmark: load 1M incidents from GeoParquet, end to end (read, validate, H3,
 COPY, insert with grid assignment), then load the same file again (idempotent).
 
-Target (DESIGN §7): < 60 s for 1M incidents. Writes the ``## Ingest`` section of
+Target (ARCHITECTURE.md §7): < 60 s for 1M incidents. Writes the ``## Ingest`` section of
 ``bench/RESULTS.md``.
 
 Usage::

@@ -1,6 +1,6 @@
 """First render of the 一张图 page on the ``city`` demo, in headless Chromium.
 
-Targets (DESIGN §7, issue 17): DOMContentLoaded → first vector tile drawn
+Targets (ARCHITECTURE.md §7, issue 17): DOMContentLoaded → first vector tile drawn
 < 1.5 s, every opening layer drawn < 2.5 s, zero requests off the host, the
 requests of a cold load counted; ``GET /api/v1/coverage/gaps?limit=5`` < 300 ms
 (also right after a planner's draft edit, which used to make it recompute).

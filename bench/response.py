@@ -1,4 +1,4 @@
-"""Response-circle benchmark (DESIGN §7) on the ``city`` demo.
+"""Response-circle benchmark (ARCHITECTURE.md §7) on the ``city`` demo.
 
 - all areas (dissolved, split and per post) and the community figures for 1/3/5
   minutes driving with every post, target < 2 s: computed in a new process with an

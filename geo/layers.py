@@ -3,7 +3,7 @@
 Also the required fields and the aliases people actually write in their files.
 
 One :class:`LayerSpec` per loadable table. ``LAYERS`` holds the eight contract
-layers of DESIGN §4 plus ``waterways`` (loaded by the demo city, not by the CLI
+layers of ARCHITECTURE.md §4 plus ``waterways`` (loaded by the demo city, not by the CLI
 contract). Importers, exporters, the HTTP ingest and the OGC/tiles code read
 field lists from here instead of repeating them.
 
@@ -49,7 +49,7 @@ class FieldSpec:
     Parameters
     ----------
     name : str
-        Canonical name (DESIGN §4).
+        Canonical name (ARCHITECTURE.md §4).
     kind : {"text", "int", "float", "bool", "time", "enum"}
         How the value is parsed.
     required : bool
@@ -230,7 +230,7 @@ LAYERS: dict[str, LayerSpec] = {
               _f("subcategory"), _f("occurred_at", "time", required=True),
               _enum("status", INCIDENT_STATUSES, _INC_STATUS_ALIASES, default="received"),
               _f("resolved_at", "time"),
-              # Case flow (DESIGN §4, §10), all optional.
+              # Case flow (ARCHITECTURE.md §4, §10), all optional.
               _f("department"), _f("dispatched_at", "time"), _f("due_at", "time"),
               _f("closed_at", "time"),
               _enum("satisfaction", SATISFACTION, _SATISFACTION_ALIASES),

@@ -1,4 +1,4 @@
-"""Case-flow figures and warnings against an independent pandas reference (DESIGN §10)."""
+"""Case-flow figures and warnings against an independent pandas reference (ARCHITECTURE.md §10)."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ HOUSEHOLDS = {"C1": 300, "C2": 120, "C3": 40}  # C3 under 50: no incident rate
 
 
 def _reference_index(table: pd.DataFrame, month: str) -> pd.DataFrame:
-    """The 平安指数 of DESIGN §10 / README by plain pandas (cameras and response left out)."""
+    """The 平安指数 of ARCHITECTURE.md §10 / README by plain pandas (cameras, response out)."""
     import numpy as np
 
     start = pd.Timestamp(f"{month}-01T00:00:00+08:00").tz_convert("UTC")

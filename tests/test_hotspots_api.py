@@ -1,4 +1,4 @@
-"""The hotspot routes over HTTP (DESIGN §5): shapes, echoed parameters, z equal to
+"""The hotspot routes over HTTP (ARCHITECTURE.md §5): shapes, echoed parameters, z equal to
 esda on what the API returns, and clear 4xx answers for bad input."""
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def test_every_locked_package_is_installed_at_its_locked_version():
     locked, installed = _locked(), _installed()
     assert len(locked) > 50, "the lock looks empty"
     drift = {n: (v, installed.get(n)) for n, v in locked.items() if installed.get(n) != v}
-    assert not drift, f"installed versions differ from requirements.lock (locked, installed): {drift}"
+    assert not drift, f"installed differs from requirements.lock (locked, installed): {drift}"
 
 
 def test_every_lock_entry_is_pinned_with_hashes():

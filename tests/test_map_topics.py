@@ -1,5 +1,6 @@
 """The command centre's topic panels and layers in real headless Chromium on the small demo,
-against the real response-circle, case-flow and 平安指数 APIs (DESIGN §9–§10, issue 17 #11).
+against the real response-circle, case-flow and 平安指数 APIs (ARCHITECTURE.md §9–§10,
+issue 17 #11).
 
 Every figure the page shows is compared with the API's own answer for the same request;
 each panel is used as an operator would (switch it on, read it, click a row, pick an

@@ -1,6 +1,6 @@
 """The tile layer registry: what each layer reads, shows and how it behaves by zoom.
 
-One :class:`TileLayer` per layer of DESIGN §5 (plus ``waterways`` for the base
+One :class:`TileLayer` per layer of ARCHITECTURE.md §5 (plus ``waterways`` for the base
 map). SQL fragments here are written against the alias ``t`` of the layer's
 table; ``tiles.sql`` assembles them into stable statement texts.
 

@@ -1,4 +1,4 @@
-"""``onemap cases summary|warnings|repeats`` (DESIGN §3, §10).
+"""``onemap cases summary|warnings|repeats`` (ARCHITECTURE.md §3, §10).
 
 Tables go to stdout; ``--json`` prints the full answer (the HTTP answer's shape).
 """
@@ -46,7 +46,7 @@ def _cases(engine):
 def summary(level: str = LEVEL,
             by: str = typer.Option(None, "--by", help="department|category|source"),
             from_: str = FROM, to: str = TO, at: str = AT, as_json: bool = JSON) -> None:
-    """Received, done, closure / on-time / satisfaction rates per unit (DESIGN §10)."""
+    """Received, done, closure / on-time / satisfaction rates per unit (ARCHITECTURE.md §10)."""
     from rich.console import Console
     from rich.table import Table
 

@@ -1,4 +1,4 @@
-"""``onemap response areas|summary|nearest|siting|refresh`` — response circles (DESIGN §9).
+"""``onemap response areas|summary|nearest|siting|refresh`` — response circles (ARCHITECTURE.md §9).
 
 Tables go to stdout; ``--json`` prints the full answer, ``--out FILE`` writes GeoJSON.
 """

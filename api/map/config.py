@@ -23,7 +23,7 @@ from geo.widget import WIDGET
 LAYERS: tuple[str, ...] = (
     "admin_areas", "grids", "buildings", "roads", "places", "cameras", "camera_views",
     "coverage_gaps", "heatmap", "incidents", "hotspots", "emerging",
-    # The topic layers of DESIGN §9–§10 (a widget never gets case_warnings: geo.widget).
+    # The topic layers of ARCHITECTURE.md §9–§10 (a widget never gets case_warnings: geo.widget).
     "posts", "response_areas", "case_warnings", "safety_index",
 )
 # What the full page shows when it opens (the embed shows what ``layers=`` asks for).

@@ -123,7 +123,7 @@ COLLECTIONS: dict[str, Collection] = {c.name: c for c in (
     ),
     Collection(
         "case_warnings", "Case warnings", "open cases lit red (past their time limit), yellow "
-        "(≥ 80 % of it used) or green, now (DESIGN §10)", "Point",
+        "(≥ 80 % of it used) or green, now (ARCHITECTURE.md §10)", "Point",
         _p("external_id", "source", "category", "subcategory", "status", "department", "light")
         | _p("occurred_at", "limit_at", kind="datetime") | _p("grid_id", kind="integer"),
         datetime_sql="t.occurred_at",

@@ -1,4 +1,4 @@
-"""Cameras: list, read, create, update, delete (DESIGN §5).
+"""Cameras: list, read, create, update, delete (ARCHITECTURE.md §5).
 
 Each write recomputes the camera's view in the same transaction.
 """

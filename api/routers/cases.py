@@ -1,4 +1,4 @@
-"""Case flow (DESIGN §5, §10): PATCH a case; figures, warnings and repeats per unit."""
+"""Case flow (ARCHITECTURE.md §5, §10): PATCH a case; figures, warnings and repeats per unit."""
 
 from __future__ import annotations
 

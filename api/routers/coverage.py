@@ -1,4 +1,4 @@
-"""Coverage: figures per level, gaps, siting, full refresh (DESIGN §5)."""
+"""Coverage: figures per level, gaps, siting, full refresh (ARCHITECTURE.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Grid plans over HTTP (DESIGN §5): versions, evaluation, redistricting, edits, diff, 多网合一.
+"""Grid plans over HTTP (ARCHITECTURE.md §5).
+
+Versions, evaluation, redistricting, edits, diff, 多网合一.
 
 ``{plan}`` is a plan id or ``active``. Writes to a draft take ``If-Match: "<version>"``
 (required for edits, optional for redistrict/publish); a stale version answers

@@ -1,4 +1,4 @@
-"""Hotspots, emerging hot spots, backtests and the heatmap (DESIGN §5).
+"""Hotspots, emerging hot spots, backtests and the heatmap (ARCHITECTURE.md §5).
 
 Query parameters are read by small dependencies that build validated query
 objects (``geo.hotspots.params``); bad values raise ``InvalidInput`` (400) and

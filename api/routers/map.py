@@ -48,7 +48,7 @@ class CachedStatic(StaticFiles):
 router.mount("/static", CachedStatic(directory=STATIC_DIR, check_dir=False), name="static")
 
 
-# The topic APIs of DESIGN §9–§10 the page shows as panels when the app serves them.
+# The topic APIs of ARCHITECTURE.md §9–§10 the page shows as panels when the app serves them.
 TOPIC_ROUTES: dict[str, tuple[str, ...]] = {
     "response": ("/api/v1/response/areas", "/api/v1/response/summary"),
     "cases": ("/api/v1/cases/warnings",),

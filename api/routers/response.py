@@ -1,4 +1,4 @@
-"""Response circles (应急处置圈): areas, figures, nearest post, siting (DESIGN §5, §9)."""
+"""Response circles (应急处置圈): areas, figures, nearest post, siting (ARCHITECTURE.md §5, §9)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Each task reads one file, places every incident in its exact H3 cell, filters, counts.
 
 Cells are ``h3.latlng_to_cell(lat, lon, res)`` of each incident's own
-coordinates (DESIGN §6), never the parent of a finer stored cell. The filters
+coordinates (ARCHITECTURE.md §6), never the parent of a finer stored cell. The filters
 are the service's (``geo.hotspots.params.Filters``): ``[from, to)`` on
 ``occurred_at``, categories, sources.
 """

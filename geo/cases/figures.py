@@ -1,4 +1,4 @@
-"""Case-flow figures per unit and group (DESIGN §10), vectorised over :class:`Cases`.
+"""Case-flow figures per unit and group (ARCHITECTURE.md §10), vectorised over :class:`Cases`.
 
 Definitions (stated in every answer's ``method``):
 

@@ -1,4 +1,4 @@
-"""平安指数 (safety index) and 四级预警 risk levels per unit and period (DESIGN §10).
+"""平安指数 (safety index) and 四级预警 risk levels per unit and period (ARCHITECTURE.md §10).
 
 Formula (stated in every answer's ``method``)::
 

@@ -1,4 +1,4 @@
-"""Red / yellow / green for the cases open at a moment (DESIGN §10, 电子督办).
+"""Red / yellow / green for the cases open at a moment (ARCHITECTURE.md §10, 电子督办).
 
 An open case at ``at`` (received by then, not done by then) is red once ``at`` is past
 its time limit, yellow once the share ``ONEMAP_CASE_YELLOW_SHARE`` (0.8) of its limit

@@ -1,4 +1,6 @@
-"""Repeat complaints (重复投诉), linked to the case they repeat, never dropped (DESIGN §10).
+"""Repeat complaints (重复投诉), linked to the case they repeat, never dropped.
+
+ARCHITECTURE.md §10.
 
 Rule (stated in every answer's ``method``): case *j* repeats case *i* when both have the same
 non-empty subcategory, ``0 < occurred_j − occurred_i ≤ days`` and their great-circle distance

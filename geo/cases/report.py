@@ -1,4 +1,4 @@
-"""The periodic 平安 report (DESIGN §10): HTML by jinja2, PDF by headless Chromium.
+"""The periodic 平安 report (ARCHITECTURE.md §10): HTML by jinja2, PDF by headless Chromium.
 
 Everything is inline — charts and maps are SVG, styles in the page, no script, no web
 font (the system's CJK font renders the text) — so the page makes no request at all

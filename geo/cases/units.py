@@ -56,7 +56,7 @@ def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
 
 def response_reach(engine: Engine, level: str, *, cache=None, settings=None,
                    area=None) -> dict[str, float] | None:
-    """Share of households a post reaches within 5 minutes' drive (DESIGN §9), or None.
+    """Share of households a post reaches within 5 minutes' drive (ARCHITECTURE.md §9), or None.
 
     None when no on-duty driving post exists (the component then weighs 0). ``cache``,
     ``settings`` and ``area`` are those of :func:`geo.response.context.reach_context`:

@@ -3,7 +3,7 @@
 Each edit recomputes the camera's view in the same transaction (so the map
 never shows a stale view).
 
-Input is a GeoJSON Feature (Point, properties as in DESIGN §4) or a flat object
+Input is a GeoJSON Feature (Point, properties as in ARCHITECTURE.md §4) or a flat object
 with ``lon``/``lat``; it is validated by the loader's rules — the same field
 specs (``geo.layers``: class aliases 一类/二类/三类 and 1/2/3, kinds, ranges),
 GB/T 28181 codes and service area — for one row without a data frame, plus

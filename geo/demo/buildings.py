@@ -1,6 +1,6 @@
 """Building footprints inside blocks: towers, low-rise and non-residential buildings.
 
-Households follow DESIGN §8: towers 100–300, low-rise 10–40, non-residential 0.
+Households follow ARCHITECTURE.md §8: towers 100–300, low-rise 10–40, non-residential 0.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The demo city's case flow (DESIGN §8, §10): departments, limits, times, satisfaction.
+"""The demo city's case flow (ARCHITECTURE.md §8, §10): departments, limits, times, satisfaction.
 
 Drawn from its own random stream (``case-flow``), after everything else, so no other
 layer's numbers move. What is planted:

@@ -70,7 +70,7 @@ def background_points(n: int, buildings: pd.DataFrame, net: RoadNet, places: pd.
                       boundary, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` locations: households 70 %, shops 10 %, roads 12 %, places 6 %, anywhere 2 %.
 
-    The background follows households (DESIGN §8): besides the incidents at homes,
+    The background follows households (ARCHITECTURE.md §8): besides the incidents at homes,
     shops are the non-residential buildings on land where people live (not the
     sheds of an industrial estate), and road incidents happen on the road nearest
     to a home drawn by its households.

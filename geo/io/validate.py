@@ -402,7 +402,7 @@ def _check_incident(cols: dict[str, pd.Series], geoms: np.ndarray, reasons: _Rea
     if "resolved_at" in cols:
         before = (cols["resolved_at"] < occurred).fillna(False).to_numpy()
         reasons.flag(before, "resolved_at is before occurred_at")
-    for name in ("dispatched_at", "closed_at"):  # case flow (DESIGN §10)
+    for name in ("dispatched_at", "closed_at"):  # case flow (ARCHITECTURE.md §10)
         if name in cols:
             before = (cols[name] < occurred).fillna(False).to_numpy()
             reasons.flag(before, f"{name} is before occurred_at")

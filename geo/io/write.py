@@ -1,6 +1,6 @@
 """Write a GeoDataFrame in any supported format (exports and reject files).
 
-CSV follows DESIGN §3: points as ``lon``/``lat`` columns (``x``/``y`` when the
+CSV follows ARCHITECTURE.md §3: points as ``lon``/``lat`` columns (``x``/``y`` when the
 CRS is projected), other geometries as WKT in a ``geometry`` column, at full
 precision. Times are written as ISO 8601 with the local offset in text formats
 and kept as timestamps in GeoParquet.

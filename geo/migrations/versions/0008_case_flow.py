@@ -1,4 +1,4 @@
-"""Case flow on incidents (DESIGN §4, §10): department, times, satisfaction, reopened,
+"""Case flow on incidents (ARCHITECTURE.md §4, §10): department, times, satisfaction, reopened,
 routed_from; and ``incident_history``, one row per changed field of a case.
 
 History is written by a row trigger that fires only when a tracked column really

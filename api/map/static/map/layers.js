@@ -163,7 +163,7 @@
         nearest: true,
       },
     },
-    // The topic layers of DESIGN §9–§10 as tiles (the topic panels read the JSON APIs).
+    // The topic layers of ARCHITECTURE.md §9–§10 as tiles (the topic panels read the JSON APIs).
     posts: {
       tile: "posts", style: S.post,
       popup: {

@@ -29,7 +29,7 @@
     { key: "cameras_online", num: true }, { key: "coverage", num: true, pct: true },
     { key: "balance", num: true, pct: true },
   ];
-  // Columns that appear when the topic APIs exist (DESIGN §5).
+  // Columns that appear when the topic APIs exist (ARCHITECTURE.md §5).
   var TOPIC_COLS = [
     { key: "index", num: true, digits: 1, topic: "safety" },
     { key: "overdue", num: true, topic: "cases" },

@@ -1,4 +1,4 @@
-/* onemap page: the topic panels of DESIGN §9–§10, read from their JSON APIs —
+/* onemap page: the topic panels of ARCHITECTURE.md §9–§10, read from their JSON APIs —
  * response circles (1/3/5-minute areas, the city's reach, what no post reaches in time,
  * the nearest posts to a picked incident with their routes), case flow (办结率, on-time
  * and satisfaction rates, open cases lit red/yellow/green at the end of the time window,
