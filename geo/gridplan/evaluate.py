@@ -270,6 +270,14 @@ class PlanEvaluation:
                         problems = [{"community_code": code, **grouping, "buildings": held}]
                     elif self.exact:
                         problems = self._contiguity(data, code, grp)
+                for d in problems:
+                    d.setdefault(
+                        "alternatives",
+                        alternatives(
+                            d["kind"], grp["households"].to_numpy(float), self.target,
+                            self.tolerance,
+                        ),
+                    )
                 out.extend(problems)
         return out
 
