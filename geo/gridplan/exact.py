@@ -302,22 +302,30 @@ def _needed_links(nbrs, heavy, group) -> list[int]:
     if len(group) < 2:
         return []
 
-    def reach(banned: int) -> tuple[bool, set[int]]:
-        start = next(iter(group))
-        seen, queue = {start}, [start]
-        while queue:
-            x = queue.pop()
-            for u in nbrs[x]:
-                if u in seen or u == banned or (heavy[u] and u not in group):
-                    continue
-                seen.add(u)
-                queue.append(u)
-        return group <= seen, seen
+    start = min(group)
 
-    ok, seen = reach(-1)
+    def reach(banned: int) -> tuple[bool, dict[int, int]]:
+        parent = {start: start}
+        queue = deque([start])
+        while queue:
+            x = queue.popleft()
+            for u in nbrs[x]:
+                if u in parent or u == banned or (heavy[u] and u not in group):
+                    continue
+                parent[u] = x
+                queue.append(u)
+        return all(v in parent for v in group), parent
+
+    ok, parent = reach(-1)
     if not ok:
         return []
-    return [z for z in sorted(seen) if not heavy[z] and not reach(z)[0]]
+    on_paths = set()  # a link every connection passes lies on the paths found, too
+    for v in group:
+        while v != start:
+            v = parent[v]
+            if not heavy[v]:
+                on_paths.add(v)
+    return [z for z in sorted(on_paths) if not reach(z)[0]]
 
 
 def _minimal(sub: tuple, adj: dict, heavy) -> bool:

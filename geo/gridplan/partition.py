@@ -167,12 +167,8 @@ class BalancedPartition:
         None (solved), an infeasibility record, or ``{"kind": "undecided"}``.
         """
         heavy = w[w > 0]
-        if not self.prove:  # a graph with barrier edges cut: solve, but prove nothing
-            if len(heavy) <= self.max_exact and packs(heavy, lo, hi) is not False:
-                cg = ConnectedGrouping(self.target, lo, hi).fit(w, adj)
-                if cg.status_ == FEASIBLE:
-                    return _compact(cg.labels_), None
-            return labels, None
+        if not self.prove:  # a graph with barrier edges cut: solve locally, prove nothing
+            return self._solve_around(w, adj, labels, lo, hi), None
         if packs(heavy, lo, hi) is False:
             return labels, {
                 "kind": "no_grouping_fits",
@@ -190,7 +186,7 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
             }
-        cg = ConnectedGrouping(self.target, lo, hi).fit(w, adj)
+        cg = ConnectedGrouping(self.target, lo, hi, max_sets=8_000).fit(w, adj)
         if cg.status_ == FEASIBLE:
             polished = rebalance(
                 cg.labels_, w, adj, self.target, lo, hi, self.compactness, self.max_passes
