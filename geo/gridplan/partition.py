@@ -168,7 +168,13 @@ class BalancedPartition:
         """
         heavy = w[w > 0]
         if not self.prove:  # a graph with barrier edges cut: solve locally, prove nothing
-            return self._solve_around(w, adj, labels, lo, hi), None
+            labels = self._solve_around(w, adj, labels, lo, hi)
+            if not self._outside_band(labels, w, lo, hi):
+                return labels, None
+            return labels, {
+                "kind": "undecided",
+                "detail": "grids outside the band with roads and river cut; not decided there",
+            }
         if packs(heavy, lo, hi) is False:
             return labels, {
                 "kind": "no_grouping_fits",
