@@ -151,8 +151,10 @@ class RegionDistricting:
         if cut is graph.adjacency or worse == 0:
             return part
         alt = fit(graph.adjacency)
-        # ties go to the whole graph: its verdicts (proofs, undecided) hold for the region
-        return alt if _outside(alt, self.target, self.tolerance) <= worse else part
+        # ties go to the whole graph: its verdicts (proofs, undecided) hold for the region,
+        # and so does a proof that some piece cannot fit whatever the plan
+        proved = any(d["kind"] in PROVED_KINDS[2:] for d in alt.infeasible_)
+        return alt if proved or _outside(alt, self.target, self.tolerance) <= worse else part
 
     def crossing_share(self) -> float:
         """Share of barrier-crossing edges that are inside one grid (lower is better)."""
