@@ -11,6 +11,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from geo.gridplan.exact import ConnectedGrouping
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import BalancedPartition, choose_parts
 from geo.gridplan.polygons import dissolve, give_away_orphans, share_leftover
@@ -18,6 +19,7 @@ from geo.gridplan.settings import band
 from geo.gridplan.tessellation import build_graph, dedupe_points
 
 COUNT_KINDS = ("community_too_small", "no_grid_count_fits")
+PROVED_KINDS = (*COUNT_KINDS, "no_grouping_fits", "no_contiguous_grouping_fits")
 
 
 class RegionDistricting:
@@ -46,6 +48,9 @@ class RegionDistricting:
         (:func:`~geo.gridplan.packing.grouping_problem`).
     infeasible_ : list of dict
         ``{"kind", "detail", "buildings"}`` with building indices.
+    undecided_ : list of dict
+        ``{"detail", "buildings"}``: buildings whose grids stay outside the band
+        although no proof says they must (the exact decision ran out of budget).
 
     Examples
     --------
@@ -97,6 +102,13 @@ class RegionDistricting:
             }
             for d in part.infeasible_
         ]
+        self.undecided_ = [
+            {
+                "detail": d["detail"],
+                "buildings": np.flatnonzero(np.isin(atom_of, d["atoms"])).tolist(),
+            }
+            for d in part.undecided_
+        ]
         self._check_grouping(households)
         return self
 
@@ -112,7 +124,7 @@ class RegionDistricting:
         if problem is None:
             return
         self.feasible_ = np.zeros_like(self.feasible_)
-        if not any(d["kind"] in COUNT_KINDS for d in self.infeasible_):
+        if not any(d["kind"] in PROVED_KINDS for d in self.infeasible_):
             self.infeasible_.append(problem)
 
     def _partition(self, graph, atom_w) -> BalancedPartition:
@@ -124,7 +136,11 @@ class RegionDistricting:
 
         def fit(adj):
             return BalancedPartition(
-                self.target, self.tolerance, seed=self.seed, n_parts=self.n_parts
+                self.target,
+                self.tolerance,
+                seed=self.seed,
+                n_parts=self.n_parts,
+                prove=adj is graph.adjacency,
             ).fit(atom_w, adj)
 
         if self.n_parts is not None:
@@ -135,7 +151,10 @@ class RegionDistricting:
         if cut is graph.adjacency or worse == 0:
             return part
         alt = fit(graph.adjacency)
-        return alt if _outside(alt, self.target, self.tolerance) < worse else part
+        # ties go to the whole graph: its verdicts (proofs, undecided) hold for the region,
+        # and so does a proof that some piece cannot fit whatever the plan
+        proved = any(d["kind"] in PROVED_KINDS[2:] for d in alt.infeasible_)
+        return alt if proved or _outside(alt, self.target, self.tolerance) <= worse else part
 
     def crossing_share(self) -> float:
         """Share of barrier-crossing edges that are inside one grid (lower is better)."""
@@ -146,6 +165,57 @@ class RegionDistricting:
         first[self.atom_of_[::-1]] = np.arange(len(self.atom_of_))[::-1]
         lab = self.labels_[first]
         return float(np.mean(lab[cross.row] == lab[cross.col]))
+
+
+def grouping_verdict(region, points, households, barriers, target, tolerance) -> list[dict]:
+    """Cheap exact verdicts on a region whose plan keeps grids outside the band.
+
+    Per connected piece of the building graph (buildings above the upper
+    bound left out) whose households fit a number of grids: a proof that no
+    contiguous grouping fits (:class:`~geo.gridplan.exact.ConnectedGrouping`'s
+    relaxation, milliseconds), or ``{"kind": "undecided"}``. Used by the
+    evaluation, which has no redistricting run to ask.
+    """
+    lo, hi = band(target, tolerance)
+    households = np.asarray(households, dtype=float)
+    atoms, atom_of = dedupe_points(points)
+    w = np.bincount(atom_of, households, minlength=len(atoms))
+    graph = build_graph(atoms, region, barriers)
+    keep = np.flatnonzero(w <= hi)
+    adj = graph.adjacency[keep][:, keep]
+    ncomp, comp = connected_components(adj, directed=False)
+    out = []
+    for c in range(ncomp):
+        idx = keep[comp == c]
+        h = w[idx].sum()
+        k = choose_parts(h, target, tolerance)
+        if h < lo or not lo <= h / k <= hi:
+            continue
+        cg = ConnectedGrouping(target, lo, hi, link_caps=()).fit(
+            w[idx], adj[comp == c][:, comp == c]
+        )
+        buildings = np.flatnonzero(np.isin(atom_of, idx)).tolist()
+        if cg.status_ == "infeasible":
+            out.append(
+                {
+                    "kind": "no_contiguous_grouping_fits",
+                    "detail": (
+                        f"the households of its {int((w[idx] > 0).sum())} buildings cannot be "
+                        f"grouped into contiguous grids of [{lo:g}, {hi:g}], even if "
+                        "household-free buildings could link several grids"
+                    ),
+                    "buildings": buildings,
+                }
+            )
+        else:
+            out.append(
+                {
+                    "kind": "undecided",
+                    "detail": "not shown infeasible by the quick proof",
+                    "buildings": buildings,
+                }
+            )
+    return out
 
 
 def _outside(part: BalancedPartition, target, tolerance) -> int:

@@ -66,7 +66,10 @@ def evaluate_grids(
     data = store.plan_data(conn, plan_id, proj, communities=codes)
     data.grids = grids
     ev = PlanEvaluation(
-        settings.grid_target, settings.grid_tolerance, settings.grid_barrier_tolerance_m
+        settings.grid_target,
+        settings.grid_tolerance,
+        settings.grid_barrier_tolerance_m,
+        exact=False,
     ).fit(data)
     out = ev.to_dict()
     return {

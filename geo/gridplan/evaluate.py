@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.gridplan.alternatives import alternatives
+from geo.gridplan.districting import grouping_verdict
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import choose_parts
 from geo.gridplan.settings import band
@@ -57,6 +59,10 @@ class PlanEvaluation:
         Relative band.
     barrier_tolerance_m : float
         Metres of arterial road / river inside a grid before it "crosses".
+    exact : bool
+        Whether communities left outside the band are checked for a proof that
+        no contiguous grouping fits (builds their building graph; off for the
+        per-edit evaluation, which sees only the touched grids' buildings).
 
     Attributes
     ----------
@@ -66,26 +72,39 @@ class PlanEvaluation:
         One row per community.
     infeasible_ : list of dict
         ``{"community_code", "kind", "detail"}``.
+    undecided_ : list of dict
+        ``{"community_code", "detail", "buildings"}``: communities with grids
+        outside the band that no proof explains.
     summary_ : dict
         Totals.
     """
 
     def __init__(
-        self, target: float = 300, tolerance: float = 0.15, barrier_tolerance_m: float = 15.0
+        self,
+        target: float = 300,
+        tolerance: float = 0.15,
+        barrier_tolerance_m: float = 15.0,
+        exact: bool = True,
     ):
         self.target = target
         self.tolerance = tolerance
         self.barrier_tolerance_m = barrier_tolerance_m
+        self.exact = exact
 
     def fit(self, data: PlanData) -> PlanEvaluation:
         """Evaluate ``data``."""
-        self.infeasible_ = self._infeasible(data.buildings)
+        self.undecided_ = []
+        self.infeasible_ = self._infeasible(data)
         bad_communities = {
             d["community_code"]
             for d in self.infeasible_
             if d["kind"] != "building_over_upper_bound"
         }
         self.grids_ = self._grids(data, bad_communities)
+        undecided = {d["community_code"] for d in self.undecided_}
+        self.grids_["undecided"] = self.grids_["feasible"] & self.grids_["community_code"].isin(
+            undecided
+        )
         self.communities_ = self._communities(data)
         self.summary_ = self._summary(data)
         return self
@@ -225,7 +244,8 @@ class PlanEvaluation:
             ],
         )
 
-    def _infeasible(self, buildings: gpd.GeoDataFrame) -> list[dict]:
+    def _infeasible(self, data: PlanData) -> list[dict]:
+        buildings = data.buildings
         lo, hi = band(self.target, self.tolerance)
         balanced = _balanced_communities(buildings, lo, hi)
         out = []
@@ -248,19 +268,68 @@ class PlanEvaluation:
                     if grouping:
                         held = grp.index[grouping["buildings"]].tolist()
                         problems = [{"community_code": code, **grouping, "buildings": held}]
+                    elif self.exact:
+                        problems = self._contiguity(data, code, grp)
+                for d in problems:
+                    d.setdefault(
+                        "alternatives",
+                        alternatives(
+                            d["kind"], grp["households"].to_numpy(float), self.target,
+                            self.tolerance,
+                        ),
+                    )
                 out.extend(problems)
+        return out
+
+    def _contiguity(self, data: PlanData, code, grp) -> list[dict]:
+        """Proofs that no contiguous grouping fits; the rest goes to ``undecided_``."""
+        comm = data.communities
+        geoms = comm.geometry.values[(comm["code"] == code).values]
+        if len(geoms) == 0:
+            return []
+        near = data.barriers
+        if near is not None and len(near):
+            near = near[shapely.intersects(near, shapely.envelope(geoms[0]))]
+        pts = shapely.get_coordinates(shapely.point_on_surface(grp.geometry.values))
+        out = []
+        for d in grouping_verdict(
+            geoms[0], pts, grp["households"].to_numpy(float), near, self.target, self.tolerance
+        ):
+            rec = {
+                "community_code": code,
+                **d,
+                "buildings": grp.index[d["buildings"]].tolist(),
+            }
+            if d["kind"] == "undecided":
+                self.undecided_.append({k: v for k, v in rec.items() if k != "kind"})
+            else:
+                rec["alternatives"] = alternatives(
+                    d["kind"],
+                    grp["households"].to_numpy(float),
+                    self.target,
+                    self.tolerance,
+                    plan=grp.groupby("grid_id")["households"].sum().to_numpy(float),
+                )
+                out.append(rec)
         return out
 
     # -- totals ---------------------------------------------------------------------
     def _summary(self, data: PlanData) -> dict:
         df = self.grids_
         feas = df[df["feasible"]]
+        decided = feas[~feas["undecided"]]
         unassigned = data.buildings[data.buildings["grid_id"].isna()]
         return {
             "grids": int(len(df)),
             "feasible_grids": int(len(feas)),
             "within_band": int(feas["within_band"].sum()),
             "within_band_share": float(feas["within_band"].mean()) if len(feas) else 1.0,
+            # grids of communities neither solved in the band nor shown infeasible
+            "undecided_grids": int(feas["undecided"].sum()),
+            "undecided_outside_band": int((feas["undecided"] & ~feas["within_band"]).sum()),
+            "within_band_share_decided": float(decided["within_band"].mean())
+            if len(decided)
+            else 1.0,
             "households": int(df["households"].sum()),
             "mean_abs_deviation": float(df["deviation"].abs().mean()) if len(df) else 0.0,
             "non_contiguous": int((~df["contiguous"]).sum()),
@@ -283,6 +352,7 @@ class PlanEvaluation:
             "summary": self.summary_,
             "communities": _records(self.communities_),
             "infeasible": self.infeasible_,
+            "undecided": self.undecided_,
         }
         if grids:
             out["grids"] = _records(self.grids_.reset_index(names="id"))

@@ -58,7 +58,7 @@ def cover_around(
         progress = False
         for a in _outside(labels, w, lo, hi):
             for ring in rings:
-                nodes = np.flatnonzero(np.isin(labels, _ring(labels, coo, a, ring)))
+                nodes = np.flatnonzero(np.isin(labels, ring_parts(labels, coo, a, ring)))
                 key = frozenset(nodes.tolist())
                 if key in failed:
                     continue
@@ -82,7 +82,7 @@ def _outside(labels, w, lo, hi) -> list[int]:
     return np.flatnonzero((pw < lo) | (pw > hi)).tolist()
 
 
-def _ring(labels, coo, a, ring) -> list[int]:
+def ring_parts(labels, coo, a, ring) -> list[int]:
     """Part ``a`` and the parts up to ``ring`` steps away from it."""
     touch = labels[coo.row] != labels[coo.col]
     src, dst = labels[coo.row[touch]], labels[coo.col[touch]]

@@ -19,7 +19,9 @@ import pymetis
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geo.gridplan.neighbourhood import cover_around
+from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
+from geo.gridplan.neighbourhood import cover_around, ring_parts
+from geo.gridplan.packing import packs
 from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
@@ -50,6 +52,12 @@ class BalancedPartition:
         then one grid fewer and one more (when their average fits the band).
     max_cover : int
         Largest number of household-holding atoms handed to the exact grouping.
+    max_exact : int
+        Largest number of household-holding atoms handed to the exact decision
+        (:class:`~geo.gridplan.exact.ConnectedGrouping`) when parts stay outside the band.
+    prove : bool
+        Whether an exact "no split fits" counts as a proof: true only when
+        ``adjacency`` is the whole atom graph (not one with barrier edges cut).
 
     Attributes
     ----------
@@ -60,9 +68,12 @@ class BalancedPartition:
         Households per part.
     part_feasible_ : ndarray of bool
         False for parts that cannot be in the band (oversized atom alone, too
-        small component, no part count fits).
+        small component, no part count fits, no contiguous grouping fits).
     infeasible_ : list of dict
         ``{"kind", "detail", "atoms"}`` per infeasible case.
+    undecided_ : list of dict
+        ``{"detail", "atoms"}`` per component left outside the band for which the
+        exact decision ran out of budget (neither solved nor shown infeasible).
 
     Examples
     --------
@@ -84,6 +95,8 @@ class BalancedPartition:
         max_passes: int = 40,
         restarts: int = 3,
         max_cover: int = 400,
+        max_exact: int = 120,
+        prove: bool = True,
     ):
         self.target = target
         self.tolerance = tolerance
@@ -93,6 +106,8 @@ class BalancedPartition:
         self.max_passes = max_passes
         self.restarts = restarts
         self.max_cover = max_cover
+        self.max_exact = max_exact
+        self.prove = prove
 
     def fit(self, weights, adjacency) -> BalancedPartition:
         """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
@@ -103,6 +118,7 @@ class BalancedPartition:
         labels = np.full(n, -1, dtype=np.int64)
         feasible: list[bool] = []
         self.infeasible_ = []
+        self.undecided_ = []
         big = np.flatnonzero(w > hi) if self.n_parts is None else np.empty(0, dtype=int)
         for i in big:
             labels[i] = len(feasible)
@@ -122,15 +138,115 @@ class BalancedPartition:
             for c in range(ncomp):
                 idx = rest[comp == c]
                 local, ok = self._fit_component(w[idx], adj[idx][:, idx], ks[c], lo, hi)
+                verdict = None
+                if ok and self._outside_band(local, w[idx], lo, hi):
+                    local, verdict = self._decide(w[idx], adj[idx][:, idx], local, lo, hi)
                 labels[idx] = local + len(feasible)
-                feasible.extend([ok] * (local.max() + 1))
                 if not ok:
                     self.infeasible_.append(self._why(w[idx].sum(), idx, ks[c], lo, hi))
+                elif verdict is not None and verdict["kind"] == "undecided":
+                    self.undecided_.append({"detail": verdict["detail"], "atoms": idx.tolist()})
+                elif verdict is not None:
+                    ok = False
+                    self.infeasible_.append({**verdict, "atoms": [int(i) for i in idx]})
+                feasible.extend([ok] * (local.max() + 1))
         self.labels_ = labels
         self.n_parts_ = len(feasible)
         self.part_weights_ = np.bincount(labels, w, minlength=self.n_parts_) if n else np.zeros(0)
         self.part_feasible_ = np.array(feasible, dtype=bool)
         return self
+
+    # -- exact decision ---------------------------------------------------------------
+    def _outside_band(self, labels, w, lo, hi) -> bool:
+        return self.n_parts is None and _outside(labels, w, lo, hi) > 0
+
+    def _decide(self, w, adj, labels, lo, hi) -> tuple[np.ndarray, dict | None]:
+        """Parts still outside the band: solve exactly, or prove no plan fits.
+
+        Returns the labels (a split inside the band when one was found) and
+        None (solved), an infeasibility record, or ``{"kind": "undecided"}``.
+        """
+        heavy = w[w > 0]
+        if not self.prove:  # a graph with barrier edges cut: solve locally, prove nothing
+            labels = self._solve_around(w, adj, labels, lo, hi)
+            if not self._outside_band(labels, w, lo, hi):
+                return labels, None
+            return labels, {
+                "kind": "undecided",
+                "detail": "grids outside the band with roads and river cut; not decided there",
+            }
+        if packs(heavy, lo, hi) is False:
+            return labels, {
+                "kind": "no_grouping_fits",
+                "detail": (
+                    f"the households of its {len(heavy)} buildings "
+                    f"({', '.join(f'{x:g}' for x in sorted(heavy))}) cannot be grouped "
+                    f"into grids of [{lo:g}, {hi:g}]"
+                ),
+            }
+        labels = self._solve_around(w, adj, labels, lo, hi)
+        if not self._outside_band(labels, w, lo, hi):
+            return labels, None
+        if len(heavy) > self.max_exact:
+            return labels, {
+                "kind": "undecided",
+                "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
+            }
+        cg = ConnectedGrouping(self.target, lo, hi, max_sets=8_000).fit(w, adj)
+        if cg.status_ == FEASIBLE:
+            polished = rebalance(
+                cg.labels_, w, adj, self.target, lo, hi, self.compactness, self.max_passes
+            )
+            return _compact(polished), None
+        if cg.status_ == INFEASIBLE:
+            how = (
+                "even if household-free buildings could link several grids"
+                if cg.proof_ == "shared_links"
+                else f"every contiguous grouping checked ({cg.sets_} candidate groups)"
+            )
+            return labels, {
+                "kind": "no_contiguous_grouping_fits",
+                "detail": (
+                    f"the households of its {len(heavy)} buildings can be grouped into "
+                    f"[{lo:g}, {hi:g}] but not into contiguous grids: {how}"
+                ),
+            }
+        return labels, {
+            "kind": "undecided",
+            "detail": f"no split into the band found within {cg.sets_} candidate groups",
+        }
+
+    def _solve_around(self, w, adj, labels, lo, hi, rings=(1, 2)) -> np.ndarray:
+        """Solve exactly the neighbourhood (rings of parts) of each part outside the band.
+
+        The neighbourhood's atoms are split again by :class:`ConnectedGrouping`;
+        a split inside the band replaces its parts (the others do not change).
+        """
+        coo = adj.tocoo()
+        tried: set[frozenset] = set()
+        progress = True
+        while progress:
+            progress = False
+            pw = np.bincount(labels, w)
+            for a in np.flatnonzero((pw < lo) | (pw > hi)).tolist():
+                for ring in rings:
+                    nodes = np.flatnonzero(np.isin(labels, ring_parts(labels, coo, a, ring)))
+                    key = frozenset(nodes.tolist())
+                    if key in tried:
+                        continue
+                    tried.add(key)
+                    sub = adj[nodes][:, nodes]
+                    cg = ConnectedGrouping(self.target, lo, hi, max_sets=5_000).fit(w[nodes], sub)
+                    if cg.status_ != FEASIBLE:
+                        continue
+                    labels = labels.copy()
+                    labels[nodes] = cg.labels_ + labels.max() + 1
+                    labels = _compact(labels)
+                    progress = True
+                    break
+                if progress:
+                    break
+        return labels
 
     # -- how many parts -----------------------------------------------------------
     def _parts_per_component(self, w, comp, ncomp) -> list[int]:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from geo.errors import InvalidInput
 from geo.gridplan import plans, store
+from geo.gridplan.alternatives import alternatives
 from geo.gridplan.codes import assign_codes
 from geo.gridplan.districting import RegionDistricting, region_minus
 from geo.gridplan.metric import Projector
@@ -169,8 +170,20 @@ def _one_community(
                 "kind": d["kind"],
                 "detail": d["detail"],
                 "buildings": [int(ids[i]) for i in d["buildings"][:20]],
+                "alternatives": alternatives(
+                    d["kind"],
+                    bld["households"].to_numpy(float),
+                    params.target,
+                    params.tolerance,
+                    plan=rd.households_,
+                ),
             }
             for d in rd.infeasible_
+        ],
+        "undecided_grids": _grids_of(rd, rd.undecided_),
+        "undecided": [
+            {"detail": d["detail"], "buildings": [int(ids[i]) for i in d["buildings"][:20]]}
+            for d in rd.undecided_
         ],
         "seconds": round(time.perf_counter() - t0, 4),
     }
@@ -217,8 +230,18 @@ def _empty_community(conn, plan_id, ctx, code, region, bld, params, n_locked, t0
         "kept_codes": 0,
         "crossing_edges_inside": 0.0,
         "infeasible": infeasible,
+        "undecided_grids": 0,
+        "undecided": [],
         "seconds": round(time.perf_counter() - t0, 4),
     }
+
+
+def _grids_of(rd: RegionDistricting, records: list[dict]) -> int:
+    """Grids holding the buildings of ``records``."""
+    if not records:
+        return 0
+    held = np.concatenate([np.asarray(d["buildings"], dtype=np.int64) for d in records])
+    return int(len(np.unique(rd.labels_[held])))
 
 
 def _near(barriers: np.ndarray, region) -> np.ndarray:
@@ -244,6 +267,11 @@ def _report(plan_id, version, rows, params, seconds) -> dict:
         "infeasible": [
             {"community_code": r["community_code"], **d} for r in rows for d in r["infeasible"]
         ],
+        # communities left outside the band that no proof explains (search budget spent)
+        "undecided": [
+            {"community_code": r["community_code"], **d} for r in rows for d in r["undecided"]
+        ],
+        "undecided_grids": sum(r["undecided_grids"] for r in rows),
         "seconds": round(seconds, 3),
         "communities": rows,
     }

@@ -1,0 +1,117 @@
+"""Every feasible community in the band, every infeasible one proved (issue 19, point 3).
+
+Hand-built communities with known answers, and random small atom graphs
+checked against a brute force over all set partitions (networkx for
+connectivity), written apart from :mod:`geo.gridplan.exact`.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from scipy import sparse
+
+from geo.gridplan.districting import RegionDistricting
+from geo.gridplan.exact import ConnectedGrouping
+
+LO, HI = 255.0, 345.0
+
+
+def set_partitions(items):
+    """Every partition of ``items`` into blocks (Bell-number many)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+        yield [[first], *part]
+
+
+def brute_force(g: nx.Graph, w) -> bool:
+    """Whether the nodes split into connected blocks with households in [LO, HI]."""
+    for part in set_partitions(list(g.nodes)):
+        if all(
+            LO <= sum(w[v] for v in block) <= HI and nx.is_connected(g.subgraph(block))
+            for block in part
+        ):
+            return True
+    return False
+
+
+def lattice(rows: int, cols: int, step: float = 20.0):
+    """Points of a lattice, its box, and its 4-neighbour graph (the Voronoi adjacency)."""
+    pts = np.array([[c * step, r * step] for r in range(rows) for c in range(cols)], float)
+    box = shapely.box(-step / 2, -step / 2, (cols - 0.5) * step, (rows - 0.5) * step)
+    g = nx.grid_2d_graph(rows, cols)
+    g = nx.relabel_nodes(g, {(r, c): r * cols + c for r, c in g.nodes})
+    return pts, box, g
+
+
+def test_contiguity_blocked_community_is_reported_with_its_reason():
+    # towers of 200, 200, 100, 100 in a row: 200 + 100 twice fits the band by households,
+    # but a grid is contiguous, so the 200s would have to share one (400) or stand alone (200)
+    pts, box, g = lattice(1, 4)
+    hh = np.array([200.0, 200, 100, 100])
+    assert not brute_force(g, hh)
+    rd = RegionDistricting(300, 0.15).fit(box, pts, hh)
+    kinds = [d["kind"] for d in rd.infeasible_]
+    assert kinds == ["no_contiguous_grouping_fits"], rd.infeasible_
+    assert "contiguous" in rd.infeasible_[0]["detail"]
+    assert sorted(rd.infeasible_[0]["buildings"]) == [0, 1, 2, 3]
+    assert not rd.feasible_.any()  # its grids leave the feasible share
+    assert rd.undecided_ == []
+
+
+def test_feasible_community_through_link_buildings_is_solved_in_the_band():
+    # corners hold the households, the middle of each side is a household-free link:
+    # 200 and 100 on the top row join through the link between them, likewise below
+    pts, box, g = lattice(3, 3)
+    hh = np.zeros(9)
+    hh[[0, 2, 6, 8]] = [200, 100, 100, 200]
+    assert brute_force(g, hh)
+    rd = RegionDistricting(300, 0.15).fit(box, pts, hh)
+    assert rd.infeasible_ == [] and rd.undecided_ == []
+    assert sorted(rd.households_.tolist()) == [300.0, 300.0]
+    for k in range(rd.n_grids_):
+        assert nx.is_connected(g.subgraph(np.flatnonzero(rd.labels_ == k).tolist()))
+
+
+def _graph(g: nx.Graph) -> sparse.csr_array:
+    a = nx.to_scipy_sparse_array(g, nodelist=sorted(g.nodes), format="csr")
+    return sparse.csr_array(a.astype(np.int64))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_exact_decision_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols = [(2, 4), (3, 3), (2, 3), (1, 7)][seed % 4]
+    _, _, g = lattice(rows, cols)
+    for u, v in list(g.edges):  # thin the lattice, keeping it connected
+        if rng.random() < 0.25:
+            g.remove_edge(u, v)
+            if not nx.is_connected(g):
+                g.add_edge(u, v)
+    hh = rng.choice([0, 0, 60, 100, 140, 150, 200], size=g.number_of_nodes()).astype(float)
+    truth = brute_force(g, hh)
+    cg = ConnectedGrouping(300, LO, HI).fit(hh, _graph(g))
+    assert cg.status_ == ("feasible" if truth else "infeasible"), (seed, hh.tolist())
+    if truth:
+        labels = cg.labels_
+        for k in np.unique(labels):
+            block = np.flatnonzero(labels == k).tolist()
+            assert LO <= hh[block].sum() <= HI
+            assert nx.is_connected(g.subgraph(block))
+
+
+def test_brute_force_oracle_itself():
+    g = nx.path_graph(3)
+    assert brute_force(g, [150.0, 0.0, 150.0])
+    assert not brute_force(g, [150.0, 150.0, 150.0])
+    assert sum(1 for _ in set_partitions([1, 2, 3, 4])) == 15
+    assert list(itertools.islice(set_partitions([]), 2)) == [[]]
