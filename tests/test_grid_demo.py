@@ -1,4 +1,4 @@
-"""Acceptance on the demo cities (DESIGN §6, §7): redistricting every community of the
+"""Acceptance on the demo cities (ARCHITECTURE.md §6, §7): redistricting every community of the
 ``city`` demo into a new draft, and the change/keep-codes rules on a private copy of
 the ``small`` demo."""
 
