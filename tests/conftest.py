@@ -173,7 +173,8 @@ def small_demo_truth(_small_demo_template) -> dict:
 
 
 @pytest.fixture()
-def small_demo_copy(pg_server: DatabaseSettings, _small_demo_template) -> Iterator[DatabaseSettings]:
+def small_demo_copy(pg_server: DatabaseSettings,
+                    _small_demo_template) -> Iterator[DatabaseSettings]:
     """A private copy of the small demo database for one test (dropped afterwards)."""
     template, _ = _small_demo_template
     name = f"{template}_{uuid.uuid4().hex[:8]}"

@@ -162,7 +162,7 @@ def test_batch_hotspots_equal_the_service_at_res_12_on_two_workers(
 
 def test_batch_hotspots_res_9_filtered_equal_the_service(incidents_dir, demo_engine,
                                                           dask_cluster):
-    """Exact res-9 cells on both sides (needs the service fix of ARCHITECTURE.md §6, branch t13data)."""
+    """Exact res-9 cells on both sides (the service counts exact cells, ARCHITECTURE.md §6)."""
     query = {"res": 9, "k": 2, "from_": "2026-03-01", "to": "2026-09-30",
              "category": "dispute,public_order,hazard"}
     q, svc = _service(demo_engine, **query)

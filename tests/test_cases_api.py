@@ -256,7 +256,7 @@ def test_cli_cases(case_db, db_env):
 
 
 def test_warning_tiles_and_ogc_match_the_lights(case_db, db_settings):
-    """Open cases in the tile layer and OGC collection carry the light of ARCHITECTURE.md §10 now."""
+    """Open cases in the tile layer and OGC collection carry the light of now (ARCHITECTURE §10)."""
     from test_tiles_support import features, tile_of
 
     from geo.cases.table import sync_limits

@@ -1,4 +1,5 @@
-"""Grid plans over HTTP: the ARCHITECTURE.md §5 routes, If-Match/412, 409 on non-drafts, 4xx bodies."""
+"""Grid plans over HTTP: the ARCHITECTURE.md §5 routes, If-Match/412, 409 on non-drafts,
+4xx bodies."""
 
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
         conn.execute(
             text("""
             INSERT INTO buildings (code, households, population, floors, kind, community_code, geom)
-            SELECT t.code, t.hh, (t.hh * 2.6)::int, 3, 'residential', t.cc, ST_GeomFromWKB(t.g, 4326)
+            SELECT t.code, t.hh, (t.hh * 2.6)::int, 3, 'residential', t.cc,
+                   ST_GeomFromWKB(t.g, 4326)
               FROM unnest(CAST(:codes AS text[]), CAST(:hh AS int[]), CAST(:cc AS text[]),
                           CAST(:g AS bytea[])) WITH ORDINALITY AS t(code, hh, cc, g, k)
              ORDER BY t.k
@@ -113,7 +114,8 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
         )
         conn.execute(
             text("""
-            INSERT INTO roads (name, class, geom) VALUES ('主干道', 'arterial', ST_Multi(ST_GeomFromWKB(:g, 4326)))
+            INSERT INTO roads (name, class, geom)
+            VALUES ('主干道', 'arterial', ST_Multi(ST_GeomFromWKB(:g, 4326)))
         """),
             {"g": shapely.to_wkb(road)},
         )

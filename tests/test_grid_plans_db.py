@@ -170,7 +170,8 @@ def test_one_building_changes_only_its_community(districted):
         conn.execute(
             text("""
             UPDATE buildings SET households = households + 25
-             WHERE id = (SELECT min(id) FROM buildings WHERE community_code = :c AND households BETWEEN 10 AND 40)
+             WHERE id = (SELECT min(id) FROM buildings
+                          WHERE community_code = :c AND households BETWEEN 10 AND 40)
         """),
             {"c": community},
         )
@@ -296,13 +297,15 @@ def test_publish_archives_and_reassigns_incidents(districted):
             text("""
             SELECT count(*) FROM incidents i LEFT JOIN grids g ON g.id = i.grid_id
              WHERE g.plan_id IS DISTINCT FROM :p
-               AND EXISTS (SELECT 1 FROM grids g2 WHERE g2.plan_id = :p AND ST_Intersects(g2.geom, i.geom))
+               AND EXISTS (SELECT 1 FROM grids g2
+                           WHERE g2.plan_id = :p AND ST_Intersects(g2.geom, i.geom))
         """),
             {"p": draft},
         ).scalar()
         inside = conn.execute(
             text("""
-            SELECT bool_and(ST_Intersects(g.geom, i.geom)) FROM incidents i JOIN grids g ON g.id = i.grid_id
+            SELECT bool_and(ST_Intersects(g.geom, i.geom))
+            FROM incidents i JOIN grids g ON g.id = i.grid_id
         """)
         ).scalar()
     assert status[active] == "archived" and status[draft] == "active"
