@@ -79,6 +79,12 @@ def test_redistrict_then_grids_and_evaluate(client):
     ).json()
     assert [c["community_code"] for c in one["communities"]] == [COMMUNITIES[0]]
     assert "grids" not in one
+    # The interactive view's evaluation skips the contiguity proofs and nothing else.
+    fast = client.get(f"{BASE}/{d['id']}/evaluate", params={"exact": "false"}).json()
+    assert fast["summary"]["within_band_share"] == ev["summary"]["within_band_share"]
+    assert not any(x["kind"] == "no_contiguous_grouping_fits" for x in fast["infeasible"])
+    assert ([x for x in fast["infeasible"] if x["kind"] != "no_contiguous_grouping_fits"]
+            == [x for x in ev["infeasible"] if x["kind"] != "no_contiguous_grouping_fits"])
 
 
 def test_edit_needs_if_match_and_stale_version_is_412(client, empty_db):

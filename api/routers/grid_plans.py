@@ -146,6 +146,9 @@ def evaluate(
     tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
     community: Annotated[list[str] | None, Query()] = None,
     grids: bool = True,
+    exact: Annotated[bool, Query(description=(
+        "prove contiguity infeasibility for unbalanced communities (seconds each); "
+        "false: households-only checks, for interactive views"))] = True,
 ) -> dict:
     """Evaluate a plan per grid and in total.
 
@@ -154,7 +157,8 @@ def evaluate(
     """
     plan_id = _plan_id(engine, plan)
     return service.evaluate_plan(
-        engine, plan_id, GridPlanSettings(), community, target, tolerance, grids=grids
+        engine, plan_id, GridPlanSettings(), community, target, tolerance, grids=grids,
+        exact=exact,
     )
 
 

@@ -28,8 +28,14 @@ def evaluate_plan(
     target: float | None = None,
     tolerance: float | None = None,
     grids: bool = True,
+    exact: bool = True,
 ) -> dict:
-    """Evaluation of a whole plan (or of some communities)."""
+    """Evaluation of a whole plan (or of some communities).
+
+    With ``exact`` the communities whose households could be grouped but are not balanced
+    get the contiguity proof (``geo.gridplan.exact``: seconds per community); without it
+    only the households-only checks run (what an interactive view needs).
+    """
     s = settings or GridPlanSettings()
     with engine.connect() as conn:
         plan = store.plan_row(conn, plan_id)
@@ -38,7 +44,8 @@ def evaluate_plan(
         proj = store.projector(conn)
         data = store.plan_data(conn, plan_id, proj, communities=communities)
     ev = PlanEvaluation(
-        target or s.grid_target, tolerance or s.grid_tolerance, s.grid_barrier_tolerance_m
+        target or s.grid_target, tolerance or s.grid_tolerance, s.grid_barrier_tolerance_m,
+        exact=exact,
     ).fit(data)
     return {
         "plan": plan_id,

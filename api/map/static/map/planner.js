@@ -333,7 +333,8 @@
   }
 
   function evaluate() {
-    return U.api(P + "/" + st.plan.id + "/evaluate?grids=false").then(function (r) {
+    // Households-only checks: the contiguity proofs take seconds per community (?exact=true).
+    return U.api(P + "/" + st.plan.id + "/evaluate?grids=false&exact=false").then(function (r) {
       st.evaluation = r.body;
     }).catch(function () { st.evaluation = null; });
   }
