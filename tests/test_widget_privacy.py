@@ -171,16 +171,21 @@ def _seed_day(engine) -> None:
     rows = []
     for i, t in enumerate(times):
         lon, lat = LON0 + 0.0003 * rng.random(), LAT0 + 0.0003 * rng.random()
-        rows.append({"eid": f"w{i}", "t": t, "lon": lon, "lat": lat,
-                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)),
-                     **cells_of(lon, lat)})
+        rows.append((f"w{i}", t, lon, lat))
+    _insert(engine, rows)
+
+
+def _insert(engine, rows) -> None:
+    """Dispute incidents from 12345 at (external id, time, lon, lat), exact cells filled."""
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
             f"{SQL_COLUMNS}, "
             f"geom) VALUES (:eid, '12345', 'dispute', :t, :h3, {SQL_PARAMS}, "
             "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
-        ), rows)
+        ), [{"eid": eid, "t": t, "lon": lon, "lat": lat,
+             "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)), **cells_of(lon, lat)}
+            for eid, t, lon, lat in rows])
 
 
 def _count(content: bytes) -> int:
@@ -251,16 +256,8 @@ def test_widget_counts_only_days_at_the_floor(empty_db, db_settings):
     for i in range(6):
         t = DAY + timedelta(days=1 + i // 3, hours=3 + i)  # Monday 11 and Tuesday 12 March
         lon, lat = LON0 + 0.00001 * i, LAT0
-        rows.append({"eid": f"f{i}", "t": t, "lon": lon, "lat": lat,
-                     "h3": h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)),
-                     **cells_of(lon, lat)})
-    with empty_db.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO incidents (external_id, source, category, occurred_at, h3, "
-            f"{SQL_COLUMNS}, "
-            f"geom) VALUES (:eid, '12345', 'dispute', :t, :h3, {SQL_PARAMS}, "
-            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
-        ), rows)
+        rows.append((f"f{i}", t, lon, lat))
+    _insert(empty_db, rows)
     z = 13
     x, y = tile_of(LON0, LAT0, z)
     url = f"/tiles/incidents/{z}/{x}/{y}.pbf"
