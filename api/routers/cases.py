@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
 from api.deps import EngineDep
+from api.responses import json_body
 from geo.cases.figures import summary
 from geo.cases.history import EDITABLE, patch_case
 from geo.cases.lights import LIGHTS, warnings
@@ -29,11 +30,6 @@ Level = Annotated[str, Query(description="city|district|street|community|grid")]
 From = Annotated[str | None, Query(alias="from", description="ISO 8601 start (inclusive)")]
 To = Annotated[str | None, Query(description="ISO 8601 end (exclusive; a date means its end)")]
 At = Annotated[str | None, Query(description="the moment (ISO 8601; default now)")]
-
-
-def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    media_type="application/json")
 
 
 _SERVICE_LOCK = threading.Lock()
@@ -99,7 +95,7 @@ async def patch_incident(request: Request, engine: EngineDep, service: ServiceDe
                                    actor=actor, tz=tz)
     if service.cases.key is not None:  # only when cases were read before: nothing to warm
         background.add_task(service.warm, engine)
-    return _json(body)
+    return json_body(body)
 
 
 @router.get("/cases/summary")

@@ -6,14 +6,14 @@ import asyncio
 import threading
 from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, StateDep
+from api.deps import EngineDep, StateDep, app_object
 from api.params import BboxDep, LocalZoneDep
+from api.responses import json_body
 from geo.coverage.gapstore import Refresher, gap_features
 from geo.coverage.placement import site_cameras
 from geo.coverage.settings import CoverageSettings
@@ -27,32 +27,19 @@ Level = Literal["city", "district", "street", "community", "grid"]
 Days = Annotated[int | None, Query(ge=1, le=3660, description="incident window, days")]
 
 
-def _json(body: dict, media_type: str = "application/json") -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type=media_type)
-
-
 def coverage_settings(request: Request) -> CoverageSettings:
     """The app's coverage settings (read from the environment once per app)."""
-    st = request.app.state
-    if getattr(st, "coverage_settings", None) is None:
-        st.coverage_settings = CoverageSettings()
-    return st.coverage_settings
+    return app_object(request, "coverage_settings", CoverageSettings)
 
 
 def coverage_cache(request: Request) -> ResultCache:
     """The app's cache of computed figures and gaps."""
-    st = request.app.state
-    if getattr(st, "coverage_cache", None) is None:
-        st.coverage_cache = ResultCache()
-    return st.coverage_cache
+    return app_object(request, "coverage_cache", ResultCache)
 
 
 def gaps_refresher(request: Request) -> Refresher:
     """The app's background refresher of stored gaps."""
-    st = request.app.state
-    if getattr(st, "gaps_refresher", None) is None:
-        st.gaps_refresher = Refresher()
-    return st.gaps_refresher
+    return app_object(request, "gaps_refresher", Refresher)
 
 
 SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
@@ -72,7 +59,7 @@ def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, 
     see nothing are listed.
     """
     end = parse_time(until, "until", tz=tz)
-    return _json(summary(engine, level, settings=settings, area=state.area, until=end,
+    return json_body(summary(engine, level, settings=settings, area=state.area, until=end,
                          days=days, cache=cache))
 
 
@@ -90,7 +77,7 @@ def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cac
     """
     fc = gap_features(engine, bbox=bbox, min_area=min_area, limit=limit, days=days,
                       settings=settings, area=state.area, cache=cache, refresher=refresher)
-    return _json(fc, "application/geo+json")
+    return json_body(fc, "application/geo+json")
 
 
 class Candidate(BaseModel):
@@ -140,7 +127,7 @@ async def coverage_siting(body: SitingRequest, request: Request, engine: EngineD
             await asyncio.wait({work}, timeout=0.25)
             if not work.done() and await request.is_disconnected():
                 cancel.set()
-        return _json(work.result())
+        return json_body(work.result())
     finally:
         cancel.set()  # a cancelled request (or an error) ends the solver too
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import EngineDep, StateDep
+from api.deps import EngineDep, StateDep, app_object
+from api.responses import json_body
 from geo.codings import compress, negotiate
 from geo.errors import InvalidInput
 from geo.response.areas import cached_areas, check_overlap
@@ -33,26 +34,17 @@ router = APIRouter(prefix="/api/v1/response", tags=["response"])
 
 def response_settings(request: Request) -> ResponseSettings:
     """The app's response settings (read from the environment once per app)."""
-    st = request.app.state
-    if getattr(st, "response_settings", None) is None:
-        st.response_settings = ResponseSettings()
-    return st.response_settings
+    return app_object(request, "response_settings", ResponseSettings)
 
 
 def response_cache(request: Request) -> ResponseCache:
     """The app's cache of loaded graphs and reach matrices (keyed by layer versions)."""
-    st = request.app.state
-    if getattr(st, "response_cache", None) is None:
-        st.response_cache = ResponseCache()
-    return st.response_cache
+    return app_object(request, "response_cache", ResponseCache)
 
 
 def response_answers(request: Request) -> ResponseCache:
     """The app's kept area answers (keyed by the versions and posts they were drawn from)."""
-    st = request.app.state
-    if getattr(st, "response_answers", None) is None:
-        st.response_answers = ResponseCache(size=48)
-    return st.response_answers
+    return app_object(request, "response_answers", lambda: ResponseCache(size=48))
 
 
 def start_warm_up(app, state) -> ResponseWarmer:
@@ -73,10 +65,6 @@ AnswersDep = Annotated[ResponseCache, Depends(response_answers)]
 ModeQ = Annotated[str, Query(description="drive (police cars) or walk (e.g. 党群服务中心)")]
 MinutesQ = Annotated[str | None, Query(
     description="breaks in minutes, comma-separated (default 1,3,5 driving; 10 walking)")]
-
-
-def _json(body: dict, media_type: str = "application/json") -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type=media_type)
 
 
 def _list(value: str | None) -> list[str]:
@@ -141,7 +129,7 @@ def summary(request: Request, engine: EngineDep, state: StateDep, settings: Sett
     mins = _minutes(minutes, mode, settings)
     ctx = _context(request, engine, state, settings, cache, mode)
     with engine.connect() as conn:
-        return _json(response_summary(ctx, conn, level, mins))
+        return json_body(response_summary(ctx, conn, level, mins))
 
 
 @router.get("/nearest")
@@ -151,7 +139,7 @@ def nearest(request: Request, engine: EngineDep, state: StateDep, settings: Sett
             k: Annotated[int, Query(ge=1, le=100)] = 3, mode: ModeQ = "drive") -> Response:
     """The k fastest posts to a point (an incident), with seconds, metres and the route."""
     ctx = _context(request, engine, state, settings, cache, mode)
-    return _json(nearest_posts(ctx, lon, lat, k), "application/geo+json")
+    return json_body(nearest_posts(ctx, lon, lat, k), "application/geo+json")
 
 
 class SitingRequest(BaseModel):
@@ -171,4 +159,4 @@ def siting(request: Request, body: SitingRequest, engine: EngineDep, state: Stat
     check_mode(body.mode)
     (m,) = check_minutes([body.minutes], settings)
     ctx = _context(request, engine, state, settings, cache, body.mode, require_posts=False)
-    return _json(site_posts(ctx, body.k, m, body.weight, body.method), "application/geo+json")
+    return json_body(site_posts(ctx, body.k, m, body.weight, body.method), "application/geo+json")
