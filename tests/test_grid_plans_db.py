@@ -19,7 +19,7 @@ from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
 from geo.gridplan import plans, service
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
-from geo.gridplan.merge import read_layer
+from geo.gridplan.overlay import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 
 

@@ -15,7 +15,7 @@ from geo.errors import InvalidInput
 from geo.gridplan import plans, service, store
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.export import FORMATS, export_grids, export_members
-from geo.gridplan.merge import read_layer
+from geo.gridplan.overlay import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
 

@@ -26,7 +26,7 @@ from geo.geojson_checks import features_of
 from geo.gridplan import plans, service
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
-from geo.gridplan.merge import read_layer
+from geo.gridplan.overlay import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
 from geo.params import BIGINT_MAX

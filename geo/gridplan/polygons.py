@@ -111,18 +111,6 @@ def share_leftover(
     return polys
 
 
-def absorb(polys: np.ndarray, pieces: np.ndarray) -> np.ndarray:
-    """Give each piece (an empty block) to the grid sharing the longest border, else the nearest."""
-    polys = polys.copy()
-    for piece in pieces:
-        target = _longest_border(piece, polys, -1)
-        if target is None and len(polys):
-            target = int(np.argmin(shapely.distance(polys, piece)))
-        if target is not None:
-            polys[target] = as_multipolygon(shapely.union(polys[target], piece))
-    return polys
-
-
 def _longest_border(piece, polys, own) -> int | None:
     shared = shapely.length(shapely.intersection(shapely.boundary(polys), piece.boundary))
     if own >= 0:

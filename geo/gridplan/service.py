@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from geo.errors import NotFound
 from geo.gridplan import store
 from geo.gridplan.evaluate import PlanEvaluation
-from geo.gridplan.merge import LayerOverlay
+from geo.gridplan.overlay import LayerOverlay
 from geo.gridplan.settings import GridPlanSettings, band
 
 
