@@ -20,9 +20,9 @@ The search is exact, and small by construction:
    link atom at most once) is solved as a MILP by HiGHS: infeasible is a proof
    that no plan fits the band, a solution is a plan that does.
 
-Enumeration and MILP have budgets counted in sets and branch-and-bound nodes,
-not seconds; when one is exhausted the answer is ``"undecided"``, never a
-false claim.
+Enumeration and MILP have budgets counted in sets, steps and branch-and-bound
+nodes, not seconds (equal input, equal answer); when one is exhausted the
+answer is ``"undecided"``, never a false claim.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ class ConnectedGrouping:
         the last cap makes the answer ``"undecided"`` unless a split is found.
     node_limit : int
         Branch-and-bound nodes of the MILP.
+    max_steps : int
+        Sets looked at (grown or tested) over the whole search, a deterministic
+        budget on its time: past it the answer is ``"undecided"``.
 
     Attributes
     ----------
@@ -64,6 +67,8 @@ class ConnectedGrouping:
         Part of every atom (0..k-1) when feasible, each part connected and inside the band.
     sets_ : int
         Candidate sets enumerated.
+    steps_ : int
+        Sets looked at (the budget spent).
 
     Examples
     --------
@@ -86,16 +91,19 @@ class ConnectedGrouping:
         max_sets: int = 20_000,
         link_caps: tuple[int, ...] = (2, 4),
         node_limit: int = 5_000,
+        max_steps: int = 10**9,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_sets = max_sets
         self.link_caps = link_caps
         self.node_limit = node_limit
+        self.max_steps = max_steps
 
     def fit(self, w, adj) -> ConnectedGrouping:
         """Decide for atoms of weights ``w`` on the symmetric ``adj`` (one connected component)."""
         w = np.asarray(w, dtype=float)
         self.status_, self.labels_, self.sets_, self.proof_ = UNDECIDED, None, 0, None
+        self.steps_ = 0
         n = len(w)
         heavy = w > 0
         if not heavy.any():
@@ -170,6 +178,9 @@ class ConnectedGrouping:
             stack = [((v,), frozenset(u for u in adj[v] if u > v), w[v])]
             while stack:
                 sub, ext, total = stack.pop()
+                self.steps_ += 1
+                if self.steps_ > self.max_steps:
+                    return False
                 if total >= self.lo - 1e-9:
                     sets.append(frozenset(sub))
                     if len(sets) > self.max_sets:
@@ -207,6 +218,9 @@ class ConnectedGrouping:
             stack = [((v,), frozenset(u for u in adj[v] if u > v), w[v], start_links)]
             while stack:
                 sub, ext, total, links = stack.pop()
+                self.steps_ += 1
+                if self.steps_ > self.max_steps:
+                    return None, False
                 if total >= self.lo - 1e-9 and _minimal(sub, adj, heavy):
                     out.append(frozenset(sub))
                     if len(out) > self.max_sets:
@@ -331,11 +345,13 @@ def _needed_links(nbrs, heavy, group) -> list[int]:
 def _minimal(sub: tuple, adj: dict, heavy) -> bool:
     """Every link atom of ``sub`` is needed to keep it connected (and ``sub`` holds households)."""
     members = set(sub)
-    if not any(heavy[v] for v in members):
+    links = [z for z in sub if not heavy[z]]
+    if len(links) == len(sub):
         return False
-    for z in sub:
-        if heavy[z]:
-            continue
+    for z in links:  # a link atom with one neighbour in the set can go: cheap and common
+        if sum(u in members for u in adj[z]) <= 1:
+            return False
+    for z in links:
         rest = members - {z}
         start = next(iter(rest))
         seen = {start}

@@ -58,6 +58,10 @@ class BalancedPartition:
     prove : bool
         Whether an exact "no split fits" counts as a proof: true only when
         ``adjacency`` is the whole atom graph (not one with barrier edges cut).
+    exact_steps : int
+        Budget of the exact decision of a component (sets looked at, see
+        ``ConnectedGrouping.max_steps``); each neighbourhood solved around a part
+        outside the band gets a quarter of it. Past it a component is "undecided".
 
     Attributes
     ----------
@@ -97,6 +101,7 @@ class BalancedPartition:
         max_cover: int = 400,
         max_exact: int = 120,
         prove: bool = True,
+        exact_steps: int = 60_000,
     ):
         self.target = target
         self.tolerance = tolerance
@@ -108,6 +113,7 @@ class BalancedPartition:
         self.max_cover = max_cover
         self.max_exact = max_exact
         self.prove = prove
+        self.exact_steps = exact_steps
 
     def fit(self, weights, adjacency) -> BalancedPartition:
         """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
@@ -192,7 +198,9 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
             }
-        cg = ConnectedGrouping(self.target, lo, hi, max_sets=8_000).fit(w, adj)
+        cg = ConnectedGrouping(
+            self.target, lo, hi, max_sets=8_000, max_steps=self.exact_steps
+        ).fit(w, adj)
         if cg.status_ == FEASIBLE:
             polished = rebalance(
                 cg.labels_, w, adj, self.target, lo, hi, self.compactness, self.max_passes
@@ -236,7 +244,9 @@ class BalancedPartition:
                         continue
                     tried.add(key)
                     sub = adj[nodes][:, nodes]
-                    cg = ConnectedGrouping(self.target, lo, hi, max_sets=5_000).fit(w[nodes], sub)
+                    cg = ConnectedGrouping(
+                        self.target, lo, hi, max_sets=5_000, max_steps=self.exact_steps // 4
+                    ).fit(w[nodes], sub)
                     if cg.status_ != FEASIBLE:
                         continue
                     labels = labels.copy()
