@@ -16,6 +16,7 @@ from geo.gridplan import plans, service, store
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.export import FORMATS, export_grids, export_members
 from geo.gridplan.overlay import read_layer
+from geo.gridplan.parallel import Parallelism
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
 
@@ -108,9 +109,8 @@ def redistrict_cmd(
 ) -> None:
     """Redistrict communities into balanced, contiguous, compact grids."""
     engine = _engine()
-    params = RedistrictParams.from_settings(
-        GridPlanSettings(), target=target, tolerance=tolerance, seed=seed
-    )
+    settings = GridPlanSettings()
+    params = RedistrictParams.from_settings(settings, target=target, tolerance=tolerance, seed=seed)
     if plan is None:
         src = service.resolve_plan(engine, None)
         with engine.begin() as conn:
@@ -134,6 +134,7 @@ def redistrict_cmd(
             "cli",
             community or None,
             progress=lambda code: bar.update(task, advance=1, description=code),
+            parallel=Parallelism.from_settings(settings),
         )
     if as_json:
         _out(rep)

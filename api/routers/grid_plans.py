@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
-from api.deps import EngineDep, StateDep
+from api.deps import EngineDep, StateDep, app_object
 from api.errors import error_response
 from api.params import Id, Seed, Text
 from geo.errors import NotFound, PlanConflict
@@ -27,6 +27,7 @@ from geo.gridplan import plans, service
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
 from geo.gridplan.overlay import read_layer
+from geo.gridplan.parallel import Parallelism
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
 from geo.params import BIGINT_MAX
@@ -201,11 +202,18 @@ def redistrict_plan(
 ) -> dict:
     """Redistrict the draft's communities (all, or ``communities``)."""
     plan_id = _plan_id(engine, plan)
+    settings = app_object(request, "grid_settings", GridPlanSettings)
     params = RedistrictParams.from_settings(
-        GridPlanSettings(), target=body.target, tolerance=body.tolerance, seed=body.seed
+        settings, target=body.target, tolerance=body.tolerance, seed=body.seed
     )
     out = redistrict(
-        engine, plan_id, params, current_actor(request), body.communities, _version(if_match)
+        engine,
+        plan_id,
+        params,
+        current_actor(request),
+        body.communities,
+        _version(if_match),
+        parallel=Parallelism.from_settings(settings),
     )
     _etag(response, out["version"])
     return out

@@ -112,6 +112,25 @@ class RegionDistricting:
         self._check_grouping(households)
         return self
 
+    def get_params(self) -> dict:
+        """The constructor's arguments (a fresh copy fits the same way)."""
+        return {
+            "target": self.target,
+            "tolerance": self.tolerance,
+            "seed": self.seed,
+            "barrier_weight": self.barrier_weight,
+            "n_parts": self.n_parts,
+        }
+
+    def slim(self) -> RegionDistricting:
+        """Drop the building graph (cells, adjacency) once the crossing share is kept.
+
+        What a caller reads after a fit stays; a worker process hands back less.
+        """
+        self.crossing_share_ = self.crossing_share()
+        self.graph_ = None
+        return self
+
     def _check_grouping(self, households) -> None:
         """Mark every grid infeasible when no grouping of the households fits the band."""
         if self.n_parts is not None:  # a forced count (split) is judged by the caller
@@ -158,6 +177,8 @@ class RegionDistricting:
 
     def crossing_share(self) -> float:
         """Share of barrier-crossing edges that are inside one grid (lower is better)."""
+        if self.graph_ is None:
+            return self.crossing_share_
         cross = self.graph_.crossing.tocoo()
         if cross.nnz == 0:
             return 0.0

@@ -198,9 +198,9 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
             }
-        cg = ConnectedGrouping(
-            self.target, lo, hi, max_sets=8_000, max_steps=self.exact_steps
-        ).fit(w, adj)
+        cg = ConnectedGrouping(self.target, lo, hi, max_sets=8_000, max_steps=self.exact_steps).fit(
+            w, adj
+        )
         if cg.status_ == FEASIBLE:
             polished = rebalance(
                 cg.labels_, w, adj, self.target, lo, hi, self.compactness, self.max_passes

@@ -23,6 +23,7 @@ from geo.gridplan.alternatives import alternatives
 from geo.gridplan.codes import assign_codes
 from geo.gridplan.districting import RegionDistricting, region_minus
 from geo.gridplan.metric import Projector
+from geo.gridplan.parallel import Parallelism, RegionJob, district_regions
 from geo.gridplan.polygons import as_multipolygon
 from geo.gridplan.settings import GridPlanSettings, band
 
@@ -61,19 +62,42 @@ def redistrict(
     communities: Sequence[str] | None = None,
     if_match: int | None = None,
     progress: Callable[[str], None] | None = None,
+    parallel: Parallelism | None = None,
 ) -> dict:
-    """Redistrict ``communities`` (all by default) of draft ``plan_id``; a JSON-ready report."""
+    """Redistrict ``communities`` (all by default) of draft ``plan_id``; a JSON-ready report.
+
+    The plan is read once, every community is districted (in worker processes
+    when ``parallel`` says the job is large enough), then all grids are written
+    in a few set-based statements.
+    """
     t0 = time.perf_counter()
     with engine.begin() as conn:
         plans.check_draft(conn, plan_id, if_match)
         codes = store.community_codes(conn, communities)
         proj = store.projector(conn)
         ctx = _Context.load(conn, plan_id, proj, codes)
-        rows = []
-        for code in codes:
-            rows.append(_one_community(conn, plan_id, ctx, code, params))
+        pieces = [_Piece.cut(ctx, code) for code in codes]
+        todo = [p for p in pieces if not p.empty]
+        jobs = [
+            RegionJob(
+                p.region,
+                shapely.get_coordinates(p.bld.geometry.values),
+                p.bld["households"].to_numpy(float),
+                _near(ctx.barriers, p.region),
+            )
+            for p in todo
+        ]
+        t1 = time.perf_counter()
+        make = RegionDistricting(
+            params.target, params.tolerance, seed=params.seed, barrier_weight=params.barrier_weight
+        )
+        fits = district_regions(jobs, make, parallel)
+        compute = time.perf_counter() - t1
+        for p, rd in zip(todo, fits, strict=True):
+            p.rd = rd
             if progress:
-                progress(code)
+                progress(p.code)
+        rows = _write(conn, plan_id, ctx, pieces, params)
         version = plans.bump(
             conn,
             plan_id,
@@ -86,7 +110,7 @@ def redistrict(
                 "seed": params.seed,
             },
         )
-    return _report(plan_id, version, rows, params, time.perf_counter() - t0)
+    return _report(plan_id, version, rows, params, time.perf_counter() - t0, compute)
 
 
 @dataclass
@@ -110,60 +134,102 @@ class _Context:
         )
 
 
-def _one_community(
-    conn: Connection, plan_id: int, ctx: _Context, code: str, params: RedistrictParams
-) -> dict:
-    t0 = time.perf_counter()
-    geom = ctx.communities.geometry.values[(ctx.communities["code"] == code).values][0]
-    g = ctx.grids
-    mine = g[(g["community_code"] == code).values]
-    locked = mine[mine["locked"].astype(bool).values]
-    old = mine[~mine["locked"].astype(bool).values]
-    locked_members = {b for gid in locked.index for b in ctx.members.get(gid, [])}
-    bld = ctx.buildings[(ctx.buildings["community_code"] == code).values]
-    bld = bld[~bld.index.isin(list(locked_members))]
-    region = region_minus(geom, locked.geometry.values)
-    store.delete_grids(conn, old.index.tolist())
-    if bld.empty or region.is_empty:
-        return _empty_community(conn, plan_id, ctx, code, region, bld, params, len(locked), t0)
-    pts = shapely.get_coordinates(bld.geometry.values)
-    barriers = _near(ctx.barriers, region)
-    rd = RegionDistricting(
-        params.target, params.tolerance, seed=params.seed, barrier_weight=params.barrier_weight
-    ).fit(region, pts, bld["households"].to_numpy(float), barriers)
-    ids = bld.index.to_numpy()
+@dataclass
+class _Piece:
+    """One community to redistrict: its free region, buildings and old grids."""
+
+    code: str
+    region: object
+    bld: gpd.GeoDataFrame
+    locked: gpd.GeoDataFrame
+    old: gpd.GeoDataFrame
+    rd: RegionDistricting | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.bld.empty or self.region.is_empty
+
+    @classmethod
+    def cut(cls, ctx: _Context, code: str) -> _Piece:
+        geom = ctx.communities.geometry.values[(ctx.communities["code"] == code).values][0]
+        g = ctx.grids
+        mine = g[(g["community_code"] == code).values]
+        is_locked = mine["locked"].astype(bool).values
+        locked, old = mine[is_locked], mine[~is_locked]
+        locked_members = {b for gid in locked.index for b in ctx.members.get(gid, [])}
+        bld = ctx.buildings[(ctx.buildings["community_code"] == code).values]
+        bld = bld[~bld.index.isin(list(locked_members))]
+        region = region_minus(geom, locked.geometry.values)
+        return cls(code, region, bld, locked, old)
+
+
+def _write(conn: Connection, plan_id: int, ctx: _Context, pieces: list[_Piece], params) -> list:
+    """Replace the old grids of every piece by its new ones; the report rows, in order."""
+    store.delete_grids(conn, [i for p in pieces for i in p.old.index.tolist()])
+    planned = []  # (piece, codes, members' grid codes per building)
+    grid_rows = []
+    taken_all = set(ctx.grids["code"])
+    for p in pieces:
+        if p.empty:
+            new_codes = _empty_codes(ctx, p, taken_all)
+        else:
+            new_codes = _codes(ctx, p, taken_all)
+        lonlat = ctx.proj.inverse(p.rd.polygons_) if not p.empty else _empty_polygons(ctx, p)
+        grid_rows += [
+            {"code": c, "community_code": p.code, "geom": as_multipolygon(g)}
+            for c, g in zip(new_codes, lonlat, strict=True)
+        ]
+        planned.append((p, new_codes))
+    code_to_id = store.insert_grids(conn, plan_id, grid_rows)
+    b_ids, g_ids = [], []
+    for p, new_codes in planned:
+        if not new_codes:
+            continue
+        ids = [code_to_id[c] for c in new_codes]
+        b_ids.append(p.bld.index.to_numpy())
+        g_ids.append(np.asarray(ids)[p.rd.labels_] if not p.empty else np.full(len(p.bld), ids[0]))
+    if b_ids:
+        store.set_members(conn, plan_id, np.concatenate(b_ids), np.concatenate(g_ids))
+    store.refresh_stats(conn, plan_id, list(code_to_id.values()))
+    rows = []
+    for p, new_codes in planned:
+        if p.empty:
+            rows.append(_empty_row(p, bool(new_codes), params))
+        else:
+            rows.append(_row(p, new_codes, ctx, params))
+    return rows
+
+
+def _codes(ctx: _Context, p: _Piece, taken_all: set) -> list[str]:
+    """Codes of the piece's new grids, kept where a grid's buildings did not change."""
+    ids = p.bld.index.to_numpy()
+    rd = p.rd
     members = [frozenset(ids[rd.labels_ == k].tolist()) for k in range(rd.n_grids_)]
     previous = {
         c: frozenset(ctx.members.get(gid, []))
-        for gid, c in zip(old.index, old["code"], strict=True)
+        for gid, c in zip(p.old.index, p.old["code"], strict=True)
     }
-    taken = set(g["code"]) - set(old["code"])
+    p.previous = previous
+    taken = taken_all - set(p.old["code"])
     cents = shapely.get_coordinates(shapely.centroid(rd.polygons_))
-    new_codes = assign_codes(code, cents, members, previous, taken)
-    lonlat = ctx.proj.inverse(rd.polygons_)
-    code_to_id = store.insert_grids(
-        conn,
-        plan_id,
-        [
-            {"code": c, "community_code": code, "geom": as_multipolygon(p)}
-            for c, p in zip(new_codes, lonlat, strict=True)
-        ],
-    )
-    grid_ids = [code_to_id[c] for c in new_codes]
-    store.set_members(conn, plan_id, ids, np.asarray(grid_ids)[rd.labels_])
-    store.refresh_stats(conn, plan_id, grid_ids)
+    return assign_codes(p.code, cents, members, previous, taken)
+
+
+def _row(p: _Piece, new_codes: list[str], ctx: _Context, params: RedistrictParams) -> dict:
+    rd = p.rd
+    ids = p.bld.index.to_numpy()
     lo, hi = band(params.target, params.tolerance)
     hh = rd.households_
     feas = rd.feasible_
     return {
-        "community_code": code,
+        "community_code": p.code,
         "households": int(hh.sum()),
-        "buildings": int(len(bld)),
+        "buildings": int(len(p.bld)),
         "grids": int(rd.n_grids_),
-        "locked_grids": int(len(locked)),
+        "locked_grids": int(len(p.locked)),
         "feasible_grids": int(feas.sum()),
         "within_band": int(((hh >= lo) & (hh <= hi) & feas).sum()),
-        "kept_codes": int(len(set(new_codes) & set(previous))),
+        "kept_codes": int(len(set(new_codes) & set(p.previous))),
         "crossing_edges_inside": rd.crossing_share(),
         "infeasible": [
             {
@@ -172,7 +238,7 @@ def _one_community(
                 "buildings": [int(ids[i]) for i in d["buildings"][:20]],
                 "alternatives": alternatives(
                     d["kind"],
-                    bld["households"].to_numpy(float),
+                    p.bld["households"].to_numpy(float),
                     params.target,
                     params.tolerance,
                     plan=rd.households_,
@@ -185,32 +251,27 @@ def _one_community(
             {"detail": d["detail"], "buildings": [int(ids[i]) for i in d["buildings"][:20]]}
             for d in rd.undecided_
         ],
-        "seconds": round(time.perf_counter() - t0, 4),
+        "seconds": round(rd.seconds_, 4),
     }
 
 
-def _empty_community(conn, plan_id, ctx, code, region, bld, params, n_locked, t0) -> dict:
-    """No buildings left to district: one grid covers what is left, reported."""
+def _empty_codes(ctx: _Context, p: _Piece, taken_all: set) -> list[str]:
+    """No buildings left to district: one grid covers what is left (none if nothing is)."""
+    if p.region.is_empty or shapely.area(p.region) <= 1.0:
+        return []
+    return assign_codes(p.code, np.zeros((1, 2)), [frozenset()], {}, taken_all)
+
+
+def _empty_polygons(ctx: _Context, p: _Piece) -> list:
+    if p.region.is_empty or shapely.area(p.region) <= 1.0:
+        return []
+    return [ctx.proj.inverse(p.region)]
+
+
+def _empty_row(p: _Piece, has_grid: bool, params: RedistrictParams) -> dict:
+    """The report of a community with nothing to district, reported as too small."""
     infeasible = []
-    grids = 0
-    if not region.is_empty and shapely.area(region) > 1.0:
-        taken = set(ctx.grids["code"])
-        new_code = assign_codes(code, np.zeros((1, 2)), [frozenset()], {}, taken)[0]
-        ids = store.insert_grids(
-            conn,
-            plan_id,
-            [
-                {
-                    "code": new_code,
-                    "community_code": code,
-                    "geom": as_multipolygon(ctx.proj.inverse(region)),
-                }
-            ],
-        )
-        if not bld.empty:
-            store.set_members(conn, plan_id, bld.index.tolist(), [ids[new_code]] * len(bld))
-        store.refresh_stats(conn, plan_id, list(ids.values()))
-        grids = 1
+    if has_grid:
         lo, _ = band(params.target, params.tolerance)
         infeasible.append(
             {
@@ -220,11 +281,11 @@ def _empty_community(conn, plan_id, ctx, code, region, bld, params, n_locked, t0
             }
         )
     return {
-        "community_code": code,
+        "community_code": p.code,
         "households": 0,
-        "buildings": int(len(bld)),
-        "grids": grids,
-        "locked_grids": n_locked,
+        "buildings": int(len(p.bld)),
+        "grids": int(has_grid),
+        "locked_grids": int(len(p.locked)),
         "feasible_grids": 0,
         "within_band": 0,
         "kept_codes": 0,
@@ -232,7 +293,7 @@ def _empty_community(conn, plan_id, ctx, code, region, bld, params, n_locked, t0
         "infeasible": infeasible,
         "undecided_grids": 0,
         "undecided": [],
-        "seconds": round(time.perf_counter() - t0, 4),
+        "seconds": 0.0,
     }
 
 
@@ -250,7 +311,7 @@ def _near(barriers: np.ndarray, region) -> np.ndarray:
     return barriers[shapely.intersects(barriers, shapely.envelope(region))]
 
 
-def _report(plan_id, version, rows, params, seconds) -> dict:
+def _report(plan_id, version, rows, params, seconds, compute) -> dict:
     feasible = sum(r["feasible_grids"] for r in rows)
     within = sum(r["within_band"] for r in rows)
     lo, hi = band(params.target, params.tolerance)
@@ -273,5 +334,6 @@ def _report(plan_id, version, rows, params, seconds) -> dict:
         ],
         "undecided_grids": sum(r["undecided_grids"] for r in rows),
         "seconds": round(seconds, 3),
+        "compute_seconds": round(compute, 3),
         "communities": rows,
     }

@@ -25,6 +25,12 @@ class GridPlanSettings(BaseSettings):
     # Metres of arterial road / river inside a grid before it counts as "crossing".
     grid_barrier_tolerance_m: float = Field(15.0, ge=0)
     grid_seed: int = 0
+    grid_workers: int = Field(
+        2, ge=1, le=64, description="worker processes redistricting communities (1: in-process)"
+    )
+    grid_parallel_min_buildings: int = Field(
+        3_000, ge=0, description="fewest buildings in a redistricting for which workers are used"
+    )
 
     @property
     def band(self) -> tuple[float, float]:
