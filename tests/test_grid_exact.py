@@ -115,3 +115,35 @@ def test_brute_force_oracle_itself():
     assert not brute_force(g, [150.0, 150.0, 150.0])
     assert sum(1 for _ in set_partitions([1, 2, 3, 4])) == 15
     assert list(itertools.islice(set_partitions([]), 2)) == [[]]
+
+
+def test_needed_links_equal_a_brute_force_cut_check():
+    # a link atom is needed by a group when removing it disconnects the group (networkx)
+    from geo.gridplan.exact import _needed_links
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(400):
+        n = int(rng.integers(3, 13))
+        g = nx.gnp_random_graph(n, rng.uniform(0.15, 0.5), seed=int(rng.integers(1e9)))
+        heavy = rng.random(n) < 0.4
+        towers = np.flatnonzero(heavy)
+        if len(towers) < 2:
+            continue
+        size = int(rng.integers(2, len(towers) + 1))
+        group = set(rng.choice(towers, size=size, replace=False).tolist())
+        allowed = [v for v in range(n) if not heavy[v] or v in group]
+
+        def joined(nodes, g=g, group=group):
+            sub = g.subgraph(nodes)
+            return min(group) in sub and group <= nx.node_connected_component(sub, min(group))
+
+        want = []
+        if joined(allowed):
+            want = [
+                z for z in allowed if not heavy[z] and not joined([v for v in allowed if v != z])
+            ]
+        nbrs = [set(g.neighbors(v)) for v in range(n)]
+        assert _needed_links(nbrs, heavy, group) == sorted(want)
+        checked += bool(want)
+    assert checked > 20  # the random graphs do have needed links

@@ -54,6 +54,9 @@ class ConnectedGrouping:
     max_steps : int
         Sets looked at (grown or tested) over the whole search, a deterministic
         budget on its time: past it the answer is ``"undecided"``.
+    max_relaxation_columns : int
+        Widest relaxation (``"shared_links"``) solved in integers; a wider one
+        proves infeasibility only when its linear relaxation is already infeasible.
 
     Attributes
     ----------
@@ -92,12 +95,14 @@ class ConnectedGrouping:
         link_caps: tuple[int, ...] = (2, 4),
         node_limit: int = 5_000,
         max_steps: int = 10**9,
+        max_relaxation_columns: int = 2_000,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_sets = max_sets
         self.link_caps = link_caps
         self.node_limit = node_limit
         self.max_steps = max_steps
+        self.max_relaxation_columns = max_relaxation_columns
 
     def fit(self, w, adj) -> ConnectedGrouping:
         """Decide for atoms of weights ``w`` on the symmetric ``adj`` (one connected component)."""
@@ -200,7 +205,7 @@ class ConnectedGrouping:
         links = [frozenset(_needed_links(nbrs, heavy, t)) for t in sets]
         cols = [t | lk for t, lk in zip(sets, links, strict=True)]
         needed = sorted(set().union(*links)) if links else []
-        _, status = self._solve(cols, towers + needed, w, heavy)
+        _, status = self._solve(cols, towers + needed, w, heavy, feasibility=True)
         return status == INFEASIBLE
 
     def _enumerate(self, nbrs, kept, w, heavy, max_links):
@@ -242,8 +247,12 @@ class ConnectedGrouping:
                     stack.append(((*sub, u), frozenset(more), t, lk))
         return out, complete
 
-    def _solve(self, sets, kept, w, heavy):
-        """Chosen sets (a partition of the household-holding atoms) and the status."""
+    def _solve(self, sets, kept, w, heavy, feasibility=False):
+        """Chosen sets (a partition of the household-holding atoms) and the status.
+
+        With ``feasibility`` only the status is wanted: no objective, so the
+        first integer solution ends the search.
+        """
         if not sets:
             return None, INFEASIBLE
         rows_h = {v: i for i, v in enumerate(v for v in sorted(kept) if heavy[v])}
@@ -271,6 +280,13 @@ class ConnectedGrouping:
             )
         sums = np.array([sum(w[v] for v in s) for s in sets])
         cost = (sums - self.target) ** 2 / self.target + 1.0  # fewer, balanced parts
+        if feasibility:
+            cost = np.zeros(m)
+            lp = milp(cost, constraints=cons, integrality=np.zeros(m), bounds=(0, 1))
+            if lp.status == 2:  # not even fractionally: no integer answer either
+                return None, INFEASIBLE
+            if m > self.max_relaxation_columns:  # an integer search this wide runs for seconds
+                return None, UNDECIDED
         res = milp(
             cost,
             constraints=cons,
@@ -312,34 +328,42 @@ def _reduce(nbrs: list[set[int]], heavy: np.ndarray):
 
 
 def _needed_links(nbrs, heavy, group) -> list[int]:
-    """Link atoms that every connection of ``group``'s atoms through link atoms passes."""
+    """Link atoms that every connection of ``group``'s atoms through link atoms passes.
+
+    One depth-first search (Tarjan's low points) over the group and the link
+    atoms: a link atom is needed when the subtree below one of its children
+    holds group atoms and no back edge from that subtree climbs above it.
+    """
     if len(group) < 2:
         return []
-
     start = min(group)
-
-    def reach(banned: int) -> tuple[bool, dict[int, int]]:
-        parent = {start: start}
-        queue = deque([start])
-        while queue:
-            x = queue.popleft()
-            for u in nbrs[x]:
-                if u in parent or u == banned or (heavy[u] and u not in group):
-                    continue
-                parent[u] = x
-                queue.append(u)
-        return all(v in parent for v in group), parent
-
-    ok, parent = reach(-1)
-    if not ok:
+    disc = {start: 0}
+    low = {start: 0}
+    held = {start: 1}  # group atoms in each subtree
+    needed = set()
+    stack = [(start, iter(sorted(nbrs[start])))]
+    while stack:
+        x, it = stack[-1]
+        for u in it:
+            if heavy[u] and u not in group:
+                continue
+            if u not in disc:
+                disc[u] = low[u] = len(disc)
+                held[u] = int(u in group)
+                stack.append((u, iter(sorted(nbrs[u]))))
+                break
+            low[x] = min(low[x], disc[u])
+        else:
+            stack.pop()
+            if stack:
+                parent = stack[-1][0]
+                low[parent] = min(low[parent], low[x])
+                held[parent] += held[x]
+                if low[x] >= disc[parent] and held[x] and parent != start and not heavy[parent]:
+                    needed.add(parent)
+    if held[start] < len(group):
         return []
-    on_paths = set()  # a link every connection passes lies on the paths found, too
-    for v in group:
-        while v != start:
-            v = parent[v]
-            if not heavy[v]:
-                on_paths.add(v)
-    return [z for z in sorted(on_paths) if not reach(z)[0]]
+    return sorted(needed)
 
 
 def _minimal(sub: tuple, adj: dict, heavy) -> bool:
