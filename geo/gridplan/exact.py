@@ -57,6 +57,8 @@ class ConnectedGrouping:
     max_relaxation_columns : int
         Widest relaxation (``"shared_links"``) solved in integers; a wider one
         proves infeasibility only when its linear relaxation is already infeasible.
+    relaxation : bool
+        Whether to try the relaxation's proof first (off when a caller already did).
 
     Attributes
     ----------
@@ -96,6 +98,7 @@ class ConnectedGrouping:
         node_limit: int = 5_000,
         max_steps: int = 10**9,
         max_relaxation_columns: int = 2_000,
+        relaxation: bool = True,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_sets = max_sets
@@ -103,6 +106,7 @@ class ConnectedGrouping:
         self.node_limit = node_limit
         self.max_steps = max_steps
         self.max_relaxation_columns = max_relaxation_columns
+        self.relaxation = relaxation
 
     def fit(self, w, adj) -> ConnectedGrouping:
         """Decide for atoms of weights ``w`` on the symmetric ``adj`` (one connected component)."""
@@ -118,7 +122,7 @@ class ConnectedGrouping:
             self.status_ = INFEASIBLE
             return self
         nbrs = _neighbours(sparse.csr_array(adj), n)
-        if self._shared_links_fail(nbrs, w, heavy):
+        if self.relaxation and self._shared_links_fail(nbrs, w, heavy):
             self.status_, self.proof_ = INFEASIBLE, "shared_links"
             return self
         kept, removed = _reduce(nbrs, heavy)

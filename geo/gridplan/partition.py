@@ -190,6 +190,11 @@ class BalancedPartition:
                     f"into grids of [{lo:g}, {hi:g}]"
                 ),
             }
+        exact = dict(max_sets=8_000, max_steps=self.exact_steps)
+        if len(heavy) <= self.max_exact:  # the quick proof first: no use solving around then
+            quick = ConnectedGrouping(self.target, lo, hi, link_caps=(), **exact).fit(w, adj)
+            if quick.status_ == INFEASIBLE:
+                return labels, _no_contiguous(quick, len(heavy), lo, hi)
         labels = self._solve_around(w, adj, labels, lo, hi)
         if not self._outside_band(labels, w, lo, hi):
             return labels, None
@@ -198,27 +203,14 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
             }
-        cg = ConnectedGrouping(self.target, lo, hi, max_sets=8_000, max_steps=self.exact_steps).fit(
-            w, adj
-        )
+        cg = ConnectedGrouping(self.target, lo, hi, relaxation=False, **exact).fit(w, adj)
         if cg.status_ == FEASIBLE:
             polished = rebalance(
                 cg.labels_, w, adj, self.target, lo, hi, self.compactness, self.max_passes
             )
             return _compact(polished), None
         if cg.status_ == INFEASIBLE:
-            how = (
-                "even if household-free buildings could link several grids"
-                if cg.proof_ == "shared_links"
-                else f"every contiguous grouping checked ({cg.sets_} candidate groups)"
-            )
-            return labels, {
-                "kind": "no_contiguous_grouping_fits",
-                "detail": (
-                    f"the households of its {len(heavy)} buildings can be grouped into "
-                    f"[{lo:g}, {hi:g}] but not into contiguous grids: {how}"
-                ),
-            }
+            return labels, _no_contiguous(cg, len(heavy), lo, hi)
         return labels, {
             "kind": "undecided",
             "detail": f"no split into the band found within {cg.sets_} candidate groups",
@@ -381,6 +373,22 @@ def choose_parts(households: float, target: float, tolerance: float) -> int:
     if fits:
         return min(fits, key=lambda k: (abs(households / k - target), k))
     return max(1, round(households / target))
+
+
+def _no_contiguous(cg: ConnectedGrouping, heavy: int, lo: float, hi: float) -> dict:
+    """The record of a component no contiguous split fits, with how it was shown."""
+    how = (
+        "even if household-free buildings could link several grids"
+        if cg.proof_ == "shared_links"
+        else f"every contiguous grouping checked ({cg.sets_} candidate groups)"
+    )
+    return {
+        "kind": "no_contiguous_grouping_fits",
+        "detail": (
+            f"the households of its {heavy} buildings can be grouped into "
+            f"[{lo:g}, {hi:g}] but not into contiguous grids: {how}"
+        ),
+    }
 
 
 def _outside(labels, w, lo, hi) -> int:
