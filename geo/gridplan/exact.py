@@ -296,7 +296,10 @@ class ConnectedGrouping:
             constraints=cons,
             integrality=np.ones(m),
             bounds=(0, 1),
-            options={"node_limit": self.node_limit, "presolve": True},
+            # HiGHS's presolve prints a debug line to stdout when it maps a solution back
+            # (HighsMipSolverData::transformNewIntegerFeasibleSolution); these set
+            # partitionings are small enough to solve without it
+            options={"node_limit": self.node_limit, "presolve": False},
         )
         if res.status == 2:
             return None, INFEASIBLE
