@@ -62,6 +62,9 @@ class BalancedPartition:
         Budget of the exact decision of a component (sets looked at, see
         ``ConnectedGrouping.max_steps``); each neighbourhood solved around a part
         outside the band gets a quarter of it. Past it a component is "undecided".
+    reseeds : int
+        Whole new attempts (seeds ``seed + 100·i``) for a component still
+        outside the band, before the exact decision.
 
     Attributes
     ----------
@@ -102,6 +105,7 @@ class BalancedPartition:
         max_exact: int = 120,
         prove: bool = True,
         exact_steps: int = 60_000,
+        reseeds: int = 2,
     ):
         self.target = target
         self.tolerance = tolerance
@@ -114,6 +118,7 @@ class BalancedPartition:
         self.max_exact = max_exact
         self.prove = prove
         self.exact_steps = exact_steps
+        self.reseeds = reseeds
 
     def fit(self, weights, adjacency) -> BalancedPartition:
         """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
@@ -146,7 +151,7 @@ class BalancedPartition:
                 local, ok = self._fit_component(w[idx], adj[idx][:, idx], ks[c], lo, hi)
                 verdict = None
                 if ok and self._outside_band(local, w[idx], lo, hi):
-                    local, verdict = self._decide(w[idx], adj[idx][:, idx], local, lo, hi)
+                    local, verdict = self._decide(w[idx], adj[idx][:, idx], local, lo, hi, ks[c])
                 labels[idx] = local + len(feasible)
                 if not ok:
                     self.infeasible_.append(self._why(w[idx].sum(), idx, ks[c], lo, hi))
@@ -166,7 +171,17 @@ class BalancedPartition:
     def _outside_band(self, labels, w, lo, hi) -> bool:
         return self.n_parts is None and _outside(labels, w, lo, hi) > 0
 
-    def _decide(self, w, adj, labels, lo, hi) -> tuple[np.ndarray, dict | None]:
+    def _reseed(self, w, adj, labels, lo, hi, k) -> np.ndarray:
+        """Whole new attempts with other seeds while parts stay outside the band (cheap)."""
+        for more in range(1, self.reseeds + 1):
+            if not self._outside_band(labels, w, lo, hi):
+                break
+            again, _ = self._fit_component(w, adj, k, lo, hi, self.seed + 100 * more)
+            if _violation(again, w, lo, hi) < _violation(labels, w, lo, hi):
+                labels = again
+        return labels
+
+    def _decide(self, w, adj, labels, lo, hi, k) -> tuple[np.ndarray, dict | None]:
         """Parts still outside the band: solve exactly, or prove no plan fits.
 
         Returns the labels (a split inside the band when one was found) and
@@ -174,6 +189,7 @@ class BalancedPartition:
         """
         heavy = w[w > 0]
         if not self.prove:  # a graph with barrier edges cut: solve locally, prove nothing
+            labels = self._reseed(w, adj, labels, lo, hi, k)
             labels = self._solve_around(w, adj, labels, lo, hi)
             if not self._outside_band(labels, w, lo, hi):
                 return labels, None
@@ -195,6 +211,7 @@ class BalancedPartition:
             quick = ConnectedGrouping(self.target, lo, hi, link_caps=(), **exact).fit(w, adj)
             if quick.status_ == INFEASIBLE:
                 return labels, _no_contiguous(quick, len(heavy), lo, hi)
+        labels = self._reseed(w, adj, labels, lo, hi, k)
         labels = self._solve_around(w, adj, labels, lo, hi)
         if not self._outside_band(labels, w, lo, hi):
             return labels, None
@@ -274,19 +291,20 @@ class BalancedPartition:
         return {"kind": kind, "atoms": [int(i) for i in idx], "detail": detail}
 
     # -- one connected component --------------------------------------------------
-    def _fit_component(self, w, adj, k, lo, hi) -> tuple[np.ndarray, bool]:
+    def _fit_component(self, w, adj, k, lo, hi, seed=None) -> tuple[np.ndarray, bool]:
         """Best of a few attempts (part counts and seeds), each started by METIS and repaired."""
+        seed = self.seed if seed is None else seed
         n = len(w)
         k = max(1, min(k, n))
         avg_ok = lo <= w.sum() / k <= hi
         if k == 1:
             return np.zeros(n, dtype=np.int64), avg_ok
         best, cost = None, math.inf
-        for i, (parts, seed) in enumerate(self._attempts(w.sum(), k, n, lo, hi)):
-            labels = self._start(w, adj, parts, lo, hi, seed)
+        for i, (parts, s) in enumerate(self._attempts(w.sum(), k, n, lo, hi, seed)):
+            labels = self._start(w, adj, parts, lo, hi, s)
             now = _violation(labels, w, lo, hi)
             if now > 0 and avg_ok:
-                labels, now = self._repair(labels, w, adj, lo, hi, seed, grouping=i == 0)
+                labels, now = self._repair(labels, w, adj, lo, hi, s, grouping=i == 0)
             if now < cost:
                 best, cost = labels, now
             if cost == 0 or not avg_ok:
@@ -304,7 +322,7 @@ class BalancedPartition:
         heavy = int((w > 0).sum())
         return self.n_parts is None and heavy <= self.max_cover and heavy <= 5 * parts
 
-    def _attempts(self, total, k, n, lo, hi) -> list[tuple[int, int]]:
+    def _attempts(self, total, k, n, lo, hi, seed) -> list[tuple[int, int]]:
         """(parts, seed) to try in order: the chosen count, another seed, then counts next to it.
 
         Other counts only when the number of parts is free and their average fits the band.
@@ -312,8 +330,8 @@ class BalancedPartition:
         counts = [k]
         if self.n_parts is None:
             counts += [j for j in (k - 1, k + 1) if 1 < j <= n and lo <= total / j <= hi]
-        out = [(j, self.seed + s) for s in range(self.restarts + 1) for j in counts]
-        out.sort(key=lambda a: (a[1] - self.seed + (a[0] != k), a[0] != k))
+        out = [(j, seed + s) for s in range(self.restarts + 1) for j in counts]
+        out.sort(key=lambda a: (a[1] - seed + (a[0] != k), a[0] != k))
         return out[: self.restarts + 1]
 
     def _start(self, w, adj, k, lo, hi, seed) -> np.ndarray:
