@@ -35,10 +35,19 @@ sys.path.insert(0, str(ROOT))
 from geo.db.engine import make_engine  # noqa: E402
 from geo.gridplan import edits, plans, service  # noqa: E402
 from geo.gridplan.diff import diff_plans  # noqa: E402
+from geo.gridplan.parallel import Parallelism, warm_up  # noqa: E402
 from geo.gridplan.redistrict import RedistrictParams, redistrict  # noqa: E402
+from geo.gridplan.settings import GridPlanSettings  # noqa: E402
 
 SECTION = "## Grid planning in the database"
-STEPS = ("new draft", "redistrict all", "evaluate", "diff", "publish (rolled back)")
+STEPS = (
+    "new draft",
+    "redistrict all",
+    "redistrict all via the API",
+    "evaluate",
+    "diff",
+    "publish (rolled back)",
+)
 EDITS = 20  # moves of one building to a neighbouring grid per run (issue 19 point 4)
 EDIT_PAIRS = """
     SELECT DISTINCT ON (a.id) m.building_id, b.code
@@ -52,7 +61,34 @@ EDIT_PAIRS = """
 """
 
 
-def one_run(engine) -> tuple[dict[str, float], dict]:
+def api_client(settings):
+    """The service's app in-process (routing, auth, validation, JSON), no background warm-ups."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from api.state import AppState
+
+    # not entered as a context: the lifespan's warm-ups (hotspots, response) would share the CPU
+    return TestClient(create_app(AppState.build(api=ApiSettings(_env_file=None), db=settings)))
+
+
+def redistrict_via_api(engine, client, active) -> float:
+    """Seconds of ``POST /api/v1/grid-plans/{draft}/redistrict`` on a new draft."""
+    with engine.begin() as conn:
+        draft = plans.create_plan(conn, "bench api", active, "bench")
+    try:
+        t0 = time.perf_counter()
+        r = client.post(f"/api/v1/grid-plans/{draft}/redistrict", json={})
+        took = time.perf_counter() - t0
+        assert r.status_code == 200, r.text
+        return took
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM grid_plans WHERE id = :p"), {"p": draft})
+
+
+def one_run(engine, client) -> tuple[dict[str, float], dict]:
     """Seconds per step for one draft, and the redistricting report."""
     took: dict[str, float] = {}
 
@@ -66,7 +102,17 @@ def one_run(engine) -> tuple[dict[str, float], dict]:
         active = conn.execute(text("SELECT id FROM grid_plans WHERE status = 'active'")).scalar()
         draft = timed("new draft", lambda: plans.create_plan(conn, "bench", active, "bench"))
     try:
-        report = timed("redistrict all", lambda: redistrict(engine, draft, RedistrictParams()))
+        gs = GridPlanSettings()  # as the service reads them: the same workers as the API
+        report = timed(
+            "redistrict all",
+            lambda: redistrict(
+                engine,
+                draft,
+                RedistrictParams.from_settings(gs),
+                parallel=Parallelism.from_settings(gs),
+            ),
+        )
+        took["redistrict all via the API"] = redistrict_via_api(engine, client, active)
         timed("evaluate", lambda: service.evaluate_plan(engine, draft))
         with engine.connect() as conn:
             pairs = conn.execute(text(EDIT_PAIRS), {"p": draft, "n": EDITS}).all()
@@ -100,7 +146,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    engine = make_engine(bench_database(args.size))
+    db = bench_database(args.size)
+    engine = make_engine(db)
+    client = api_client(db)
+    warm_up(Parallelism.from_settings(GridPlanSettings()))  # worker processes, once
     with engine.connect() as conn:
         counts = conn.execute(text("""
             SELECT (SELECT count(*) FROM buildings), (SELECT count(*) FROM incidents),
@@ -109,7 +158,7 @@ def main() -> None:
     runs, report = [], None
     load = os.getloadavg()[0]
     for i in range(args.runs):
-        took, report = one_run(engine)
+        took, report = one_run(engine, client)
         runs.append(took)
         print(f"run {i + 1}: " + ", ".join(
             f"{k} {v:.2f} s" for k, v in took.items() if k != "edits"), flush=True)
@@ -138,8 +187,14 @@ def main() -> None:
             f"evaluation), {len(moves)} edits | median {statistics.median(moves):.3f}, "
             f"p95 {p95:.3f} (target < 0.2) | max {moves[-1]:.3f} |"
         )
+    inproc = statistics.median(r["redistrict all"] for r in runs)
+    via_api = statistics.median(r["redistrict all via the API"] for r in runs)
     lines += [
         "",
+        f"Redistricting via the API took {via_api / inproc:.2f}× the in-process time (target "
+        f"≤ 1.5×; {report['seconds']:.2f} s in the last in-process report, of which "
+        f"{report['compute_seconds']:.2f} s districting with {GridPlanSettings().grid_workers} "
+        "worker processes, the rest reading and writing the plan).",
         f"Redistricting gave {report['grids']} grids, {report['within_band_share']:.2%} of the "
         f"{report['feasible_grids']} feasible ones within the band; infeasible cases by kind: "
         + ", ".join(f"{k} {v}" for k, v in sorted(_kinds(report).items()))
