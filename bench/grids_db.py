@@ -15,6 +15,7 @@ Usage: ``python bench/grids_db.py [--size city] [--runs 3]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
@@ -62,15 +63,26 @@ EDIT_PAIRS = """
 
 
 def api_client(settings):
-    """The service's app in-process (routing, auth, validation, JSON), no background warm-ups."""
+    """The service's app in-process (routing, auth, validation, JSON), no background warm-ups.
+
+    Entered for the whole bench (left to process exit).
+    """
     from fastapi.testclient import TestClient
 
     from api.app import create_app
     from api.settings import ApiSettings
     from api.state import AppState
 
-    # not entered as a context: the lifespan's warm-ups (hotspots, response) would share the CPU
-    return TestClient(create_app(AppState.build(api=ApiSettings(_env_file=None), db=settings)))
+    app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=settings))
+
+    @contextlib.asynccontextmanager
+    async def no_warm_up(_app):  # the warm-ups (hotspots, response) would share the CPU
+        yield
+
+    app.router.lifespan_context = no_warm_up
+    client = TestClient(app)
+    client.__enter__()  # one event loop for every request (the database pool lives on it)
+    return client
 
 
 def redistrict_via_api(engine, client, active) -> float:

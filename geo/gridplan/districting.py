@@ -15,11 +15,9 @@ from geo.gridplan.exact import ConnectedGrouping
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import BalancedPartition, choose_parts
 from geo.gridplan.polygons import dissolve, give_away_orphans, share_leftover
+from geo.gridplan.proofs import PROVED_KINDS, ProofKind
 from geo.gridplan.settings import band
 from geo.gridplan.tessellation import build_graph, dedupe_points
-
-COUNT_KINDS = ("community_too_small", "no_grid_count_fits")
-PROVED_KINDS = (*COUNT_KINDS, "no_grouping_fits", "no_contiguous_grouping_fits")
 
 
 class RegionDistricting:
@@ -219,7 +217,7 @@ def grouping_verdict(region, points, households, barriers, target, tolerance) ->
         if cg.status_ == "infeasible":
             out.append(
                 {
-                    "kind": "no_contiguous_grouping_fits",
+                    "kind": ProofKind.NO_CONTIGUOUS_GROUPING_FITS,
                     "detail": (
                         f"the households of its {int((w[idx] > 0).sum())} buildings cannot be "
                         f"grouped into contiguous grids of [{lo:g}, {hi:g}], even if "

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import connected_components
 from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
 from geo.gridplan.neighbourhood import cover_around, ring_parts
 from geo.gridplan.packing import packs
+from geo.gridplan.proofs import ProofKind
 from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
@@ -136,7 +137,7 @@ class BalancedPartition:
             feasible.append(False)
             self.infeasible_.append(
                 {
-                    "kind": "building_over_upper_bound",
+                    "kind": ProofKind.BUILDING_OVER_UPPER_BOUND,
                     "atoms": [int(i)],
                     "detail": f"one building holds {w[i]:g} households > {hi:g}",
                 }
@@ -199,7 +200,7 @@ class BalancedPartition:
             }
         if packs(heavy, lo, hi) is False:
             return labels, {
-                "kind": "no_grouping_fits",
+                "kind": ProofKind.NO_GROUPING_FITS,
                 "detail": (
                     f"the households of its {len(heavy)} buildings "
                     f"({', '.join(f'{x:g}' for x in sorted(heavy))}) cannot be grouped "
@@ -282,10 +283,10 @@ class BalancedPartition:
 
     def _why(self, h, idx, k, lo, hi) -> dict:
         if h < lo:
-            kind, detail = "community_too_small", f"{h:g} households < lower bound {lo:g}"
+            kind, detail = ProofKind.COMMUNITY_TOO_SMALL, f"{h:g} households < lower bound {lo:g}"
         else:
             kind, detail = (
-                "no_grid_count_fits",
+                ProofKind.NO_GRID_COUNT_FITS,
                 f"{h:g} households fit no number of grids in [{lo:g}, {hi:g}]",
             )
         return {"kind": kind, "atoms": [int(i) for i in idx], "detail": detail}
@@ -401,7 +402,7 @@ def _no_contiguous(cg: ConnectedGrouping, heavy: int, lo: float, hi: float) -> d
         else f"every contiguous grouping checked ({cg.sets_} candidate groups)"
     )
     return {
-        "kind": "no_contiguous_grouping_fits",
+        "kind": ProofKind.NO_CONTIGUOUS_GROUPING_FITS,
         "detail": (
             f"the households of its {heavy} buildings can be grouped into "
             f"[{lo:g}, {hi:g}] but not into contiguous grids: {how}"

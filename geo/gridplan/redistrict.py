@@ -25,6 +25,7 @@ from geo.gridplan.districting import RegionDistricting, region_minus
 from geo.gridplan.metric import Projector
 from geo.gridplan.parallel import Parallelism, RegionJob, district_regions
 from geo.gridplan.polygons import as_multipolygon
+from geo.gridplan.proofs import ProofKind
 from geo.gridplan.settings import GridPlanSettings, band
 
 
@@ -275,7 +276,7 @@ def _empty_row(p: _Piece, has_grid: bool, params: RedistrictParams) -> dict:
         lo, _ = band(params.target, params.tolerance)
         infeasible.append(
             {
-                "kind": "community_too_small",
+                "kind": ProofKind.COMMUNITY_TOO_SMALL,
                 "detail": f"0 households < lower bound {lo:g}",
                 "buildings": [],
             }
