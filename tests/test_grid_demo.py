@@ -77,9 +77,9 @@ def test_city_grids_within_band_where_feasible(city_redistricted):
     assert outside == s["undecided_outside_band"], "every grid outside the band is accounted for"
     assert {d["community_code"] for d in report["undecided"]} == {
         d["community_code"] for d in ev["undecided"]}
-    # The 0.99 counts the undecided grids as feasible; with the locked pandas 3 /
-    # numpy 2 demo 8 of the 578 feasible grids stay outside (0.986), all in undecided pieces.
-    assert s["within_band_share"] >= 0.985
+    # The 0.99 counts the undecided grids as feasible (the floor is back: another
+    # seed before the exact search, 4 of the 540 feasible grids outside, all undecided).
+    assert s["within_band_share"] >= 0.99
     assert report["within_band_share"] == pytest.approx(s["within_band_share"])
 
 
