@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -145,6 +145,7 @@ class _Piece:
     locked: gpd.GeoDataFrame
     old: gpd.GeoDataFrame
     rd: RegionDistricting | None = None
+    previous: dict = field(default_factory=dict)  # old code → its buildings
 
     @property
     def empty(self) -> bool:
@@ -167,7 +168,7 @@ class _Piece:
 def _write(conn: Connection, plan_id: int, ctx: _Context, pieces: list[_Piece], params) -> list:
     """Replace the old grids of every piece by its new ones; the report rows, in order."""
     store.delete_grids(conn, [i for p in pieces for i in p.old.index.tolist()])
-    planned = []  # (piece, codes, members' grid codes per building)
+    planned = []  # (piece, its new grid codes)
     grid_rows = []
     taken_all = set(ctx.grids["code"])
     for p in pieces:
