@@ -24,7 +24,7 @@ from geo.demo.grids import make_grids
 from geo.demo.layout import build_areas
 from geo.demo.places import make_places
 from geo.demo.posts import make_posts, one_way_lanes
-from geo.demo.roads import city_boundary, local_roads, road_network
+from geo.demo.roads import city_boundary, join_lanes, local_roads, road_network
 from geo.demo.spec import DEFAULT_END, WEEKS, Frame, rng_for, spec_for
 from geo.demo.truth import build_truth
 
@@ -183,6 +183,7 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     incidents, case_truth = add_case_flow(incidents, comms, bld, start, end,
                                           rng_for(seed, "case-flow"))
     step("incident details")
+    join_lanes(net)  # after every layer drawn from the lanes as they were
     oneway = one_way_lanes(net, rng_for(seed, "oneway"))
     posts, weak = make_posts(areas, net, oneway, bld, rng_for(seed, "posts"))
     city = _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, incidents,

@@ -86,7 +86,7 @@ def _node(lines: np.ndarray) -> np.ndarray:
     return parts[shapely.length(parts) > 1e-6]
 
 
-def _join_gaps(lines: np.ndarray, gap_m: float) -> np.ndarray:
+def join_gaps(lines: np.ndarray, gap_m: float) -> np.ndarray:
     """Lines whose loose ends within ``gap_m`` of another line are drawn on to meet it.
 
     Digitised streets often stop a metre or two short of the street they join (a
@@ -97,7 +97,7 @@ def _join_gaps(lines: np.ndarray, gap_m: float) -> np.ndarray:
     Examples
     --------
     >>> from shapely import LineString
-    >>> out = _join_gaps(np.array([LineString([(0, 0), (100, 0)]),
+    >>> out = join_gaps(np.array([LineString([(0, 0), (100, 0)]),
     ...                            LineString([(50, 2), (50, 80)])], dtype=object), 3.0)
     >>> [round(c, 2) for c in out[1].coords[0]], out[0].coords[0]
     ([50.0, -0.01], (0.0, 0.0))
@@ -169,7 +169,7 @@ def build_edges(lines, classes, oneway, speed_kmh, road_ids, settings: ResponseS
     oneway = np.asarray(oneway, dtype=object)[pidx]
     speed = np.asarray(speed_kmh, dtype=float)[pidx]
     road_ids = np.asarray(road_ids)[pidx]
-    plines = _join_gaps(np.asarray(plines, dtype=object), settings.join_gap_m)
+    plines = join_gaps(np.asarray(plines, dtype=object), settings.join_gap_m)
     pieces = _node(plines)
     # The road each piece lies on: the nearest line to its midpoint.
     mids = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
