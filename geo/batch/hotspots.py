@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 from shapely import wkb as shapely_wkb
 
-from geo.batch import counts as K
-from geo.batch import gistar as G
+from geo.batch import counts, gistar
 from geo.batch.cluster import task_errors, tree_reduce
 from geo.batch.dataset import Manifest
 from geo.batch.output import outlines
@@ -57,7 +56,7 @@ def study_cells(area, res: int, max_cells: int, incident_cells: np.ndarray) -> n
     return with_incident_cells(polyfill(area, res), incident_cells, None)
 
 
-def align(cells: np.ndarray, merged: K.CellCounts) -> np.ndarray:
+def align(cells: np.ndarray, merged: counts.CellCounts) -> np.ndarray:
     """Counts per study cell (zeros included) from the reduced counts (a task)."""
     shape = (len(cells),) + merged.n.shape[1:]
     x = np.zeros(shape, dtype=np.int64)
@@ -65,9 +64,9 @@ def align(cells: np.ndarray, merged: K.CellCounts) -> np.ndarray:
     return x
 
 
-def block_result(study: G.Study, rows: np.ndarray, k: int, stats: G.Stats):
+def block_result(study: gistar.Study, rows: np.ndarray, k: int, stats: gistar.Stats):
     """Gi* z and outlines of one block (a task)."""
-    return rows, G.block_z(study, rows, k, stats), outlines(study.cells[rows])
+    return rows, gistar.block_z(study, rows, k, stats), outlines(study.cells[rows])
 
 
 @dataclass
@@ -110,12 +109,12 @@ class BatchHotspots:
     def count(self) -> list:
         """Step 1: one count task per group of files (futures)."""
         q = self.query
-        return self.client.map(K.count_files, self.tasks, res=q.res, f=q.filters, pure=False)
+        return self.client.map(counts.count_files, self.tasks, res=q.res, f=q.filters, pure=False)
 
     def finish(self, parts: list) -> BatchHotspots:
         """Steps 2–5 from the count futures."""
         c, q = self.client, self.query
-        merged = tree_reduce(c, parts, K.merge)
+        merged = tree_reduce(c, parts, counts.merge)
         all_cells = c.submit(_all_cells, merged)
         cells_f = c.submit(study_cells, self.area, q.res, self.batch.max_cells, all_cells)
         x_f = c.submit(align, cells_f, merged)
@@ -127,10 +126,10 @@ class BatchHotspots:
                                 "use a finer res")
         if np.all(x == x[0]):
             raise NotEnoughData("every cell has the same count; there is nothing to contrast")
-        stats = G.Stats.of(x)
-        [study] = c.scatter([G.Study(cells, x)], broadcast=True)
-        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells,
-                        4 * self.workers)
+        stats = gistar.Stats.of(x)
+        [study] = c.scatter([gistar.Study(cells, x)], broadcast=True)
+        jobs = gistar.blocks(cells, self.batch.partition_res, self.batch.block_cells,
+                             4 * self.workers)
         futures = [c.submit(block_result, study, rows, q.k, stats, pure=False)
                    for rows in jobs]
         z = np.zeros(len(cells))
@@ -158,7 +157,7 @@ class BatchHotspots:
             return self.finish(self.count())
 
 
-def _all_cells(merged: K.CellCounts) -> np.ndarray:
+def _all_cells(merged: counts.CellCounts) -> np.ndarray:
     return merged.all_cells
 
 
