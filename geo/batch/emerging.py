@@ -18,24 +18,20 @@ z series, the ArcGIS categories. On the workers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from geo.batch import counts, gistar
 from geo.batch.cluster import task_errors, tree_reduce
-from geo.batch.dataset import Manifest
-from geo.batch.hotspots import _require, align, study_area, study_cells
+from geo.batch.hotspots import DatasetRun, _require, align, study_cells
 from geo.batch.output import outlines
-from geo.batch.settings import BatchSettings
-from geo.errors import InvalidInput, NotEnoughData
+from geo.errors import NotEnoughData
 from geo.hotspots.cells import to_str
 from geo.hotspots.emerging import classify
 from geo.hotspots.gistar import two_sided_p
 from geo.hotspots.params import EmergingQuery, Filters
-from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.steps import default_end, step_edges
 from geo.hotspots.trend import MannKendall
 
@@ -78,7 +74,7 @@ def classify_block(block, x: gistar.Study, threshold: float, trend_alpha: float)
 
 
 @dataclass
-class BatchEmerging:
+class BatchEmerging(DatasetRun):
     """One batch emerging-hot-spot run on a Dask client.
 
     Attributes
@@ -89,20 +85,7 @@ class BatchEmerging:
     parameters_ : dict
     """
 
-    client: object
-    folder: str | Path
     query: EmergingQuery
-    settings: HotspotSettings = field(default_factory=HotspotSettings)
-    batch: BatchSettings = field(default_factory=BatchSettings)
-
-    def __post_init__(self):
-        if self.query.bbox is not None:
-            raise InvalidInput("batch analyses run on the whole dataset; bbox is not supported")
-        self.manifest = Manifest.read(self.folder)
-        self.area, self.area_source = study_area(self.manifest, self.settings)
-        self.paths = self.manifest.paths(self.folder)
-        self.workers = max(len(self.client.scheduler_info()["workers"]), 1)
-        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * self.workers)
 
     def edges(self) -> list:
         """Step edges, the default end found on the workers when ``to`` is not given."""

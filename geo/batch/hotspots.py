@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from geo.errors import InvalidInput, NotEnoughData
 from geo.hotspots.cells import polyfill
 from geo.hotspots.fdr import class_labels, fdr_bins
 from geo.hotspots.gistar import two_sided_p
-from geo.hotspots.params import HotspotQuery
+from geo.hotspots.params import EmergingQuery, HotspotQuery
 from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.study import check_size, extent_area, with_incident_cells
 
@@ -70,7 +71,33 @@ def block_result(study: gistar.Study, rows: np.ndarray, k: int, stats: gistar.St
 
 
 @dataclass
-class BatchHotspots:
+class DatasetRun:
+    """What every batch analysis opens first: its incidents dataset, on a Dask client.
+
+    Reads the manifest, the study area (as the service defines it), the part files and the
+    count tasks (about four per worker). Batch analyses cover the whole dataset, so a query
+    with a bbox is refused.
+    """
+
+    client: object
+    folder: str | Path
+    query: HotspotQuery | EmergingQuery
+    settings: HotspotSettings = field(default_factory=HotspotSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    what: ClassVar[str] = "batch analyses"
+
+    def __post_init__(self):
+        if self.query.bbox is not None:
+            raise InvalidInput(f"{self.what} run on the whole dataset; bbox is not supported")
+        self.manifest = Manifest.read(self.folder)
+        self.area, self.area_source = study_area(self.manifest, self.settings)
+        self.paths = self.manifest.paths(self.folder)
+        self.workers = max(len(self.client.scheduler_info()["workers"]), 1)
+        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * self.workers)
+
+
+@dataclass
+class BatchHotspots(DatasetRun):
     """One batch hotspot run on a Dask client.
 
     Parameters
@@ -90,21 +117,8 @@ class BatchHotspots:
     parameters_ : dict
     """
 
-    client: object
-    folder: str | Path
     query: HotspotQuery
-    settings: HotspotSettings = field(default_factory=HotspotSettings)
-    batch: BatchSettings = field(default_factory=BatchSettings)
-
-    def __post_init__(self):
-        if self.query.bbox is not None:
-            raise InvalidInput("batch hotspots run on the whole dataset; bbox is not supported")
-        self.manifest = Manifest.read(self.folder)
-        self.area, self.area_source = study_area(self.manifest, self.settings)
-        self.paths = self.manifest.paths(self.folder)
-        workers = max(len(self.client.scheduler_info()["workers"]), 1)
-        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * workers)
-        self.workers = workers
+    what: ClassVar[str] = "batch hotspots"
 
     def count(self) -> list:
         """Step 1: one count task per group of files (futures)."""
