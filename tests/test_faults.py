@@ -25,6 +25,8 @@ from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.settings import DatabaseSettings
 
+pytestmark = pytest.mark.db  # each test runs on a cluster of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_TIMEOUT_S = 15.0
 BATCHES = 150

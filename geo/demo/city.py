@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 
 from geo.demo import cameras as cam
-from geo.demo import clusters as cl
+from geo.demo import clusters as demo_clusters
 from geo.demo import incidents as inc
 from geo.demo.blocks import make_blocks
 from geo.demo.buildings import make_buildings
@@ -175,9 +175,9 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     keep_out = shapely.union_all(np.r_[shapely.buffer(gaps, 600.0), [net.river.buffer(80)]])
     cent = shapely.centroid(bld["geometry"].to_numpy())
     homes = (shapely.get_x(cent), shapely.get_y(cent), bld["households"].to_numpy())
-    clusters = cl.choose(spec, grid, bg, frame, boundary, keep_out, homes,
-                         rng_for(seed, "clusters"))
-    cx, cy, cweek, owner = cl.plant(clusters, grid, bg, frame, seed)
+    clusters = demo_clusters.choose(spec, grid, bg, frame, boundary, keep_out, homes,
+                                    rng_for(seed, "clusters"))
+    cx, cy, cweek, owner = demo_clusters.plant(clusters, grid, bg, frame, seed)
     step("planted clusters")
     incidents = _incidents(rng, x, y, week, len(bx), cx, cy, cweek, owner, clusters, start, end)
     incidents, case_truth = add_case_flow(incidents, comms, bld, start, end,
