@@ -102,6 +102,30 @@ def test_a_variable_read_outside_the_settings_is_found(tmp_path):
         "ONEMAP_NOT_A_SETTING": "geo/x.py"}
 
 
+ENV_READ = re.compile(r"os\.getenv\(|os\.environ\.get\(|os\.environ\[[^\]]+\](?!\s*=[^=])")
+
+
+def env_reads(root: Path, names: tuple[str, ...]) -> list[str]:
+    """``file:line`` of every read of one environment variable outside the settings classes."""
+    out = []
+    for f in _files(root, names):
+        if f.suffix != ".py":
+            continue
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            if ENV_READ.search(line):
+                out.append(f"{f.relative_to(root)}:{i}")
+    return out
+
+
+def test_no_variable_is_read_outside_the_settings_classes(tmp_path):
+    assert env_reads(ROOT, ("geo", "api", "tiles")) == []
+    (tmp_path / "geo").mkdir()
+    (tmp_path / "geo" / "x.py").write_text(
+        'import os\nos.environ["ONEMAP_API_HOST"] = "h"\na = os.getenv("ONEMAP_API_PORT")\n'
+        'b = os.environ["ONEMAP_PG_DIR"]\nc = os.environ.get("ONEMAP_PG_DIR") == "x"\n')
+    assert env_reads(tmp_path, ("geo",)) == ["geo/x.py:3", "geo/x.py:4", "geo/x.py:5"]
+
+
 def test_every_settings_class_is_in_the_reference():
     listed = {ref.settings_class(target) for _, target in ref.SECTIONS}
     assert settings_classes() <= listed
