@@ -1,4 +1,4 @@
-"""Settings of the HTTP service (``ONEMAP_*``), validated at start."""
+"""Settings of the HTTP service (``ONEMAP_API_*``, ``ONEMAP_WIDGET_*``, ``ONEMAP_MAP_*``)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,10 @@ class ApiSettings(BaseSettings):
         30, ge=1,
         description="failed authentications (401) a client address may make per minute before "
                     "it is answered 429; counted per address, never against the key it claims")
-    widget_min_count: int = Field(5, ge=1, validation_alias="ONEMAP_WIDGET_MIN_COUNT",
-                                  description=(
-        "aggregated cells with fewer incidents than this are suppressed for the widget role"))
+    widget_min_count: int = Field(
+        5, ge=1, validation_alias="ONEMAP_WIDGET_MIN_COUNT",
+        description="aggregated cells with fewer incidents than this are suppressed for the "
+                    "widget role")
     widget_cameras: str = Field(
         "coarsen", pattern=f"^({'|'.join(CAMERA_MODES)})$",
         validation_alias="ONEMAP_WIDGET_CAMERAS",
@@ -60,9 +61,10 @@ class ApiSettings(BaseSettings):
     base_map_attribution: str = Field(
         "", validation_alias="ONEMAP_MAP_BASE_ATTRIBUTION",
         description="attribution shown under the base map of ONEMAP_MAP_BASE_URL")
-    base_map_crs: str = Field("wgs84", pattern="^(wgs84|gcj02)$",
-                              validation_alias="ONEMAP_MAP_BASE_CRS", description=(
-        "datum of the base map, wgs84 or gcj02; gcj02 shifts the service's layers to match"))
+    base_map_crs: str = Field(
+        "wgs84", pattern="^(wgs84|gcj02)$", validation_alias="ONEMAP_MAP_BASE_CRS",
+        description="datum of the base map, wgs84 or gcj02; gcj02 shifts the service's layers "
+                    "to match")
     language: str = Field("zh", pattern="^(zh|en)$", validation_alias="ONEMAP_MAP_LANGUAGE",
                           description="language of the map page: zh or en")
 
