@@ -189,7 +189,7 @@ def markdown() -> str:
     """The reference as Markdown, markers included."""
     lines = [START, NOTE, ""]
     for heading, cls, own, shared in reference():
-        lines += [f"#### {heading}", ""]
+        lines += [f"### {heading}", ""]
         note = f"`{cls.__module__}.{cls.__name__}`"
         if shared:
             note += "; also reads " + ", ".join(f"`{n}`" for n in shared) + " (above)"
