@@ -126,10 +126,18 @@ def test_no_variable_is_read_outside_the_settings_classes(tmp_path):
     assert env_reads(tmp_path, ("geo",)) == ["geo/x.py:3", "geo/x.py:4", "geo/x.py:5"]
 
 
+SETTINGS_CLASS = re.compile(r"^class (\w+)\([^)]*(?:BaseSettings|\w+Settings)[^)]*\):", re.M)
+
+
 def test_every_settings_class_is_in_the_reference():
     listed = {ref.settings_class(target) for _, target in ref.SECTIONS}
     assert settings_classes() <= listed
     assert len(listed) == len(ref.SECTIONS)
+    # a settings class in any module, not only in a settings.py
+    declared = {name for f in _files(ROOT, ("geo", "api", "tiles")) if f.suffix == ".py"
+                for name in SETTINGS_CLASS.findall(f.read_text(encoding="utf-8"))}
+    assert len(declared) >= len(listed)
+    assert declared <= {cls.__name__ for cls in listed}
 
 
 @pytest.mark.parametrize("target", [t for _, t in ref.SECTIONS])
