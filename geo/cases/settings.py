@@ -65,7 +65,8 @@ class IndexSettings(BaseSettings):
         default_factory=dict,
         description="JSON weights of the components (incidents, overdue, satisfaction, "
                     "cameras, repeats, response), merged over the defaults "
-                    "0.40/0.20/0.15/0.15/0.10/0.10 and rescaled to sum 1")
+                    "0.40/0.20/0.15/0.15/0.10/0.10 and rescaled to sum 1 over the components "
+                    "with figures at the level")
     severity: dict[str, float] = Field(
         default_factory=dict,
         description="JSON weight per category (and 'petition' for the source) in the "
