@@ -9,7 +9,7 @@ ASSETS := api/map/static/vendor/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup system venv assets run test test-fast bench lint lock clean-db
+.PHONY: setup system venv assets run test test-fast bench lint lock clean-db config-reference
 
 setup: system venv assets
 
@@ -53,6 +53,10 @@ test-fast: venv assets
 
 bench: setup
 	@$(PY) bench/run_all.py
+
+# README's configuration reference, written from the settings classes.
+config-reference: venv
+	@$(ONEMAP) config reference --write README.md
 
 lint: venv
 	@$(VENV)/bin/ruff check geo api tiles tests bench

@@ -118,8 +118,8 @@ def big_server(pg_server):
     name = f"onemap_big_{uuid.uuid4().hex[:8]}"
     db = create_database(pg_server, name)
     try:
-        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_HOST": "127.0.0.1",
-                    "ONEMAP_MAX_BODY_BYTES": str(30 * 2**20),
+        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_API_HOST": "127.0.0.1",
+                    "ONEMAP_API_MAX_BODY_BYTES": str(30 * 2**20),
                     "ONEMAP_HOTSPOT_WARM_UP": "false"}) as base:
             yield base
     finally:

@@ -125,7 +125,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
         Incidents only: ``month`` partitions by month and coarse cell, ``cell``
         by coarse cell alone. Other layers are partitioned by coarse cell.
     timezone : str, optional
-        Of the month keys (default ``ONEMAP_HOTSPOT_TIMEZONE``).
+        Of the month keys (default ``ONEMAP_LOCAL_TIMEZONE``).
     progress : callable, optional
         Called as ``progress(rows_done, rows_total)`` after each chunk.
     """
