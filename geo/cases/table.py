@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow.csv as pa_csv
 from sqlalchemy import Engine, text
 
+from geo.cases.nearby import earlier_within
 from geo.cases.settings import CaseSettings
 from geo.errors import InvalidInput
 from geo.vocabulary import CATEGORIES, SOURCES, UNIT_LEVELS
@@ -317,11 +318,9 @@ def carry_repeat_flags(base: Cases, cases: Cases, merge: _Merge, gone_rows: np.n
     A case's flag depends on its own subcategory, place and time and on the cases of the
     same subcategory in the ``days`` before it. So after a change, only the changed cases
     (old and new versions) and the cases of their subcategories in the ``days`` after them
-    are linked again (:func:`geo.cases.repeats.earlier_within` on those rows); every other
+    are linked again (:func:`geo.cases.nearby.earlier_within` on those rows); every other
     flag is kept.
     """
-    from geo.cases.repeats import earlier_within
-
     memo = base.__dict__.get("_repeat_flags")
     if not memo:
         return

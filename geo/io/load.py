@@ -396,28 +396,7 @@ def load_file(
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
                         source_frame=raw, actor=f"load {path.name}")
-    refresh_camera_views(engine, report)
     report.seconds = time.perf_counter() - started
     report.timings = {"read+crs": report.seconds - sum(report.timings.values()),
                       **report.timings}
     return report
-
-
-def refresh_camera_views(engine: Engine, report: LoadReport) -> None:
-    """After cameras or buildings changed, bring camera views up to date (coverage hook).
-
-    File loads call this; the demo city and other bulk callers of :func:`load_frame`
-    refresh once at the end themselves.
-    """
-    if not (report.changed_ids or report.changed_bounds):
-        return
-    import shapely
-
-    from geo.coverage.hooks import after_load
-
-    if report.layer == "cameras":
-        done = after_load(engine, "cameras", camera_ids=report.changed_ids)
-    else:
-        done = after_load(engine, "buildings", geometry=shapely.box(*report.changed_bounds))
-    if done is not None:
-        report.messages.append(f"camera views: {done.summary()}")
