@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
-from geo.coverage.metric import Projector
+from geo.crs import Projector
 from geo.errors import Infeasible, InvalidInput
 from geo.response.graph import MODES, EdgeIndex, ModeGraph, Snap
 from geo.response.network import ensure_network, load_edges

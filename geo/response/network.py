@@ -15,7 +15,8 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from geo.coverage.metric import Projector, metric_epsg
+from geo.coverage.metric import metric_epsg
+from geo.crs import Projector
 from geo.errors import NotFound
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
