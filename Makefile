@@ -50,5 +50,7 @@ test: setup
 bench: setup
 	@$(PY) bench/run_all.py
 
+# ruff, then the import contracts of pyproject.toml (layers one way, no cycles).
 lint: venv
 	@$(VENV)/bin/ruff check geo api tiles tests bench
+	@$(VENV)/bin/lint-imports --no-cache
