@@ -13,8 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from _server import free_port
-
+from api.testing.server import free_port
 from geo.db import cluster, passwords
 from geo.settings import DatabaseSettings
 
