@@ -32,6 +32,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from geo.errors import InvalidInput
+from geo.options import option
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 formula uses it.
 _A = 6378245.0
@@ -266,7 +267,7 @@ def _check_degrees(frame) -> None:
     if (b > 360).any():
         raise InvalidInput(
             "coordinates are not degrees (values over 360): the file has no CRS; "
-            "give the projected one with --crs EPSG:<code>"
+            f"give the projected one with {option('crs')} EPSG:<code>"
         )
 
 

@@ -70,5 +70,17 @@ def test_the_import_contracts_are_kept():
     lint = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
-    assert "Contracts: 2 kept, 0 broken." in done.stdout, done.stdout[-3000:] + done.stderr
+    assert "Contracts: 3 kept, 0 broken." in done.stdout, done.stdout[-3000:] + done.stderr
     assert done.returncode == 0
+
+
+def test_the_loaders_do_not_speak_cli():
+    """Messages in ``geo/io`` name options by parameter (geo.options); the CLI spells flags."""
+    import re
+
+    flags = re.compile(r"--(map|crs|encoding|on-conflict|reject-file|allow-outside)\b")
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in [*(ROOT / "geo" / "io").glob("*.py"),
+                                                  ROOT / "geo" / "crs.py"]
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if flags.search(line.split("#")[0]) and '"""' not in line and "``" not in line]
+    assert found == []

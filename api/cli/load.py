@@ -10,6 +10,10 @@ import typer
 from geo.errors import InvalidInput
 
 LAYER_HELP = "admin_areas, grids, buildings, cameras, incidents, roads or places"
+#: How this command spells the load options that messages point at (geo.options).
+FLAGS = {"mapping": "--map", "crs": "--crs", "encoding": "--encoding",
+         "on_conflict": "--on-conflict", "reject_file": "--reject-file",
+         "allow_outside": "--allow-outside"}
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -45,9 +49,10 @@ def command(
     from geo.coverage.hooks import after_report
     from geo.io.load import load_file
     from geo.layers import get_layer
+    from geo.options import spelled
 
     get_layer(layer)
-    with open_engine() as engine:
+    with open_engine() as engine, spelled(FLAGS):
         report = load_file(engine, layer, file, crs=crs, mapping=parse_mapping(mapping),
                            on_conflict=on_conflict, reject_file=reject_file,
                            allow_outside=allow_outside, progress=True, encoding=encoding)
