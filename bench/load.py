@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -40,12 +38,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+from _databases import demo_database  # noqa: E402
 
 from api.testing.server import Server  # noqa: E402
 from geo import keys  # noqa: E402
-from geo.db import cluster, migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
-from geo.db.urls import sqlalchemy_url, url_string  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 
 SECTION = "## Load (issue 8)"
@@ -55,30 +52,6 @@ TILE_LAYERS = ("buildings", "grids", "roads", "incidents", "hotspots", "cameras"
 
 
 # -- the bench database and server -----------------------------------------------------------
-
-def bench_database(size: str) -> DatabaseSettings:
-    """Settings of the bench database, created, migrated and filled when needed."""
-    url = os.environ.get("ONEMAP_BENCH_DATABASE_URL")
-    if url:
-        settings = DatabaseSettings(database_url=url)
-    else:
-        server = DatabaseSettings(database_url=None, data_dir=ROOT / "data")
-        cluster.start(server)
-        name = f"onemap_bench_{size}"
-        cluster.ensure_database(server, name)
-        settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, name)))
-    migrate.upgrade(settings)
-    engine = make_engine(settings)
-    with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
-    engine.dispose()
-    if not n:
-        print(f"load: building the {size} demo in the bench database (once)", flush=True)
-        env = dict(os.environ, ONEMAP_DATABASE_URL=settings.database_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "demo", "--size", size, "--replace"],
-                       cwd=ROOT, env=env, check=True)
-    return settings
-
 
 def start_server(settings: DatabaseSettings, workers: int) -> Server:
     """The service with ``workers`` processes on the bench database, once it is ready."""
@@ -268,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = ap.parse_args(argv)
 
-    settings = bench_database(args.size)
+    settings = demo_database(args.size, who="load")
     engine = make_engine(settings)
     run = f"load-{uuid.uuid4().hex[:8]}"
     made = {role: keys.create_key(engine, role, f"bench {run}") for role in

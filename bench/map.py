@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from api.testing.server import Server  # noqa: E402
-from geo.db import cluster, migrate  # noqa: E402
+from geo.db import migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
 from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
@@ -80,17 +81,14 @@ def city_database(fresh: bool) -> DatabaseSettings:
     if url:
         settings = DatabaseSettings(database_url=url)
     else:
-        server = DatabaseSettings(data_dir=ROOT / "data")
-        if server.embedded:
-            cluster.start(server)
+        from conftest import _server_settings, create_database  # the suite's own helpers
+
+        server = _server_settings()
         with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (DB_NAME,)).fetchone()
-            if fresh or not exists:
-                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        with psycopg.connect(libpq_url(server, DB_NAME), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        if fresh or not exists:
+            create_database(server, DB_NAME)
         settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, DB_NAME)),
                                     data_dir=ROOT / "data")
     migrate.upgrade(settings)

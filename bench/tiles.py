@@ -31,7 +31,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,18 +40,16 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 import psycopg
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+from _databases import demo_database  # noqa: E402
 
 from api.testing.server import Server  # noqa: E402
-from geo.db import cluster, migrate  # noqa: E402
-from geo.db.engine import make_engine  # noqa: E402
-from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
+from geo.db.urls import libpq_url  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 from tiles.filters import TileAddress, TileFilters  # noqa: E402
 from tiles.layers import registry  # noqa: E402
@@ -71,25 +68,7 @@ GZIP = {"Accept-Encoding": "gzip"}
 
 def bench_database() -> DatabaseSettings:
     """The large demo database, created and filled when missing."""
-    url = os.environ.get("ONEMAP_BENCH_DATABASE_URL")
-    if url:
-        settings = DatabaseSettings(database_url=url)
-    else:
-        server = DatabaseSettings(database_url=None, data_dir=ROOT / "data")
-        cluster.start(server)
-        name = "onemap_bench_large"
-        cluster.ensure_database(server, name)
-        settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, name)))
-    migrate.upgrade(settings)
-    engine = make_engine(settings)
-    with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM buildings")).scalar()
-    engine.dispose()
-    if n < 10_000:
-        print("tiles: building the large demo in the bench database (once, minutes)", flush=True)
-        env = dict(os.environ, ONEMAP_DATABASE_URL=settings.database_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "demo", "--size", "large", "--replace"],
-                       env=env, cwd=ROOT, check=True)
+    settings = demo_database("large", table="buildings", min_rows=10_000, who="tiles")
     with psycopg.connect(libpq_url(settings), autocommit=True) as conn:
         conn.execute("ANALYZE buildings")
     return settings
