@@ -84,3 +84,14 @@ def test_the_loaders_do_not_speak_cli():
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
              if flags.search(line.split("#")[0]) and '"""' not in line and "``" not in line]
     assert found == []
+
+
+def test_the_loaders_do_not_branch_on_layer_names():
+    """Per-layer steps are LoadHooks on the layer spec (geo/layers.py), not name tests."""
+    import re
+
+    branch = re.compile(r"""(spec\.name|layer)\s*(==|!=|in)\s*[("']""")
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "geo" / "io").glob("*.py")
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if branch.search(line)]
+    assert found == []
