@@ -24,6 +24,10 @@ class ResponseSettings(BaseSettings):
     arterial_kmh: float = Field(40.0, gt=0, le=200, description="driving speed on arterials")
     secondary_kmh: float = Field(30.0, gt=0, le=200, description="driving speed on secondary roads")
     local_kmh: float = Field(20.0, gt=0, le=200, description="driving speed on local roads")
+    join_gap_m: float = Field(0.0, ge=0, le=50, description=(
+        "a road end this close (m) to another road is drawn on to meet it when the network "
+        "is built (digitising gaps, streets clipped to an outline; 1-3 m suits most "
+        "surveyed data); 0 keeps ends as drawn"))
     walk_kmh: float = Field(5.0, gt=0, le=30, description="walking speed on every road")
     incident_days: int = Field(90, ge=1, le=3660, description=(
         "incidents of the last N days count in the figures"))
