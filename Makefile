@@ -58,5 +58,7 @@ bench: setup
 config-reference: venv
 	@$(ONEMAP) config reference --write README.md
 
+# ruff, then the import contracts of pyproject.toml (layers one way, no cycles).
 lint: venv
 	@$(VENV)/bin/ruff check geo api tiles tests bench
+	@$(VENV)/bin/lint-imports --no-cache

@@ -33,7 +33,7 @@ from starlette.routing import compile_path
 from api.limits import ASGIApp, Receive, Scope, Send, header, send_error
 from api.policy import Rule, rule_for
 from api.secrets import redact_query
-from api.startup import is_loopback
+from api.startup import is_loopback, refusal
 from geo import audit
 from geo.errors import DatabaseUnavailable
 from geo.keys import ROLES, ApiKey, has_active_keys_async, verify_key_async
@@ -293,12 +293,6 @@ class AuthMiddleware:
 
 class StartupRefused(RuntimeError):
     """The app may not listen where it is bound."""
-
-
-def refusal(host: str) -> str:
-    """The one line printed when the service refuses to listen."""
-    return (f"refusing to listen on {host} without API keys: create one with "
-            "`onemap keys create --role admin`, or bind to 127.0.0.1")
 
 
 def _actor(key: ApiKey) -> str:

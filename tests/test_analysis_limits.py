@@ -19,7 +19,6 @@ import httpx
 import numpy as np
 import pytest
 from _seed import seed_sql
-from _server import serve
 from conftest import DATA_TABLES
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -27,6 +26,7 @@ from sqlalchemy import text
 from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
+from api.testing.server import serve
 from geo.errors import TooLarge
 from geo.hotspots.heatmap import QuarticKDE
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _server import serve
 from playwright.sync_api import Browser, sync_playwright
 
+from api.testing.server import serve
 from geo.settings import DatabaseSettings
 
 pytestmark = pytest.mark.browser

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from _server import free_port
 from sqlalchemy import text
 
+from api.testing.server import free_port
 from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import free_port, serve, server_log_tail
 from sqlalchemy import text
 
+from api.testing.server import free_port, serve, server_log_tail
 from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.settings import DatabaseSettings

@@ -171,7 +171,7 @@ def test_overlay(client):
     import shapely
 
     box = community_boxes()[0]
-    geom = shapely.geometry.mapping(PROJ.inverse(box))
+    geom = shapely.geometry.mapping(PROJ.to_lonlat(box))
     layer = {
         "type": "FeatureCollection",
         "features": [{"type": "Feature", "properties": {"name": "综治网格1"}, "geometry": geom}],

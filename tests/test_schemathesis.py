@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 from _seed import seed_sql
-from _server import serve, server_log_tail
 from sqlalchemy import text
 
+from api.testing.server import serve, server_log_tail
 from geo import keys
 from geo.db.engine import make_engine
 

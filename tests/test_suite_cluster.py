@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _server import free_port
 
+from api.testing.server import free_port
 from geo.db import cluster, passwords
 from geo.settings import DatabaseSettings
 

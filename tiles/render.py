@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from geo.errors import OnemapError
-from geo.widget import WIDGET, WidgetRules, camera_id_stride
+from geo.widget import WIDGET, WidgetRules
 from tiles import cells as tile_cells
 from tiles import sql
 from tiles.filters import TileAddress, TileFilters
@@ -151,17 +151,9 @@ class LayerRenderer:
         s = self.settings
         size = 2 * sql.ORIGIN / (1 << at.z)
         cluster_m = size / self._cells_per_side() if layer.clustered(at.z) else 0.0
-        group = self.policy.camera_group(cluster_m)
-        side = self.policy.camera_cell * group
-        left, top = at.x * size, at.y * size  # from the west and north edges of the world
         stmt = sql.cluster_statement(layer, layer.zoom_where(at.z), filters.present, True,
                                      s.tile_extent)
-        values = self._base(at, filters) | {
-            "cell": self.policy.camera_cell, "group": group, "reach": side,
-            "id_stride": camera_id_stride(side),
-            "cx0": math.ceil(left / side - 0.5), "cx1": math.ceil((left + size) / side - 0.5) - 1,
-            "cy0": math.ceil(top / side - 0.5), "cy1": math.ceil((top + size) / side - 0.5) - 1,
-        }
+        values = self._base(at, filters) | self.policy.camera_grid(at.x, at.y, at.z, cluster_m)
         return await self._mvt(layer, stmt, values)
 
     async def _h3_counts(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:

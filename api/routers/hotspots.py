@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.codings import negotiate
 from api.deps import EngineDep
-from geo.codings import negotiate
 from geo.hotspots import analyses
 from geo.hotspots.params import (
     BacktestQuery,

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.codings import negotiate
 from api.deps import EngineDep, StateDep, app_object
 from api.responses import json_body
-from geo.codings import compress, negotiate
+from geo.codings import compress
 from geo.errors import InvalidInput
 from geo.response.areas import cached_areas, check_overlap
 from geo.response.context import (

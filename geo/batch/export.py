@@ -24,6 +24,7 @@ from geo.batch import dataset
 from geo.batch.settings import BatchSettings
 from geo.errors import InvalidInput, NotEnoughData
 from geo.layers import CONTRACT_LAYERS, get_layer
+from geo.versions import layer_versions
 
 _ARROW = {"text": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "time": pa.timestamp("us", tz="UTC")}
@@ -148,8 +149,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
         total = int(conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar())
         study = _study_area(conn) if layer == "incidents" else None
         epsg = metric_epsg(conn)
-        version = conn.execute(text("SELECT version FROM layer_versions WHERE layer = :l"),
-                               {"l": layer}).scalar()
+        version = layer_versions(conn, (layer,))[layer]
     if total == 0:
         raise NotEnoughData(f"the {layer} table is empty; nothing to export")
     manifest = dataset.Manifest(layer, settings.partition_res,

@@ -17,12 +17,12 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine
 
+from geo.crs import Projector
 from geo.errors import InvalidInput
 from geo.gridplan import plans, store
 from geo.gridplan.alternatives import alternatives
 from geo.gridplan.codes import assign_codes
 from geo.gridplan.districting import RegionDistricting, region_minus
-from geo.gridplan.metric import Projector
 from geo.gridplan.polygons import as_multipolygon
 from geo.gridplan.settings import GridPlanSettings, band
 
@@ -140,7 +140,7 @@ def _one_community(
     taken = set(g["code"]) - set(old["code"])
     cents = shapely.get_coordinates(shapely.centroid(rd.polygons_))
     new_codes = assign_codes(code, cents, members, previous, taken)
-    lonlat = ctx.proj.inverse(rd.polygons_)
+    lonlat = ctx.proj.to_lonlat(rd.polygons_)
     code_to_id = store.insert_grids(
         conn,
         plan_id,
@@ -203,7 +203,7 @@ def _empty_community(conn, plan_id, ctx, code, region, bld, params, n_locked, t0
                 {
                     "code": new_code,
                     "community_code": code,
-                    "geom": as_multipolygon(ctx.proj.inverse(region)),
+                    "geom": as_multipolygon(ctx.proj.to_lonlat(region)),
                 }
             ],
         )

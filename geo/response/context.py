@@ -8,11 +8,9 @@ to it too, with the seconds from every post to every node and every place.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter, OrderedDict
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -20,19 +18,18 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
-from geo.coverage.metric import Projector
+from geo.crs import Projector
 from geo.errors import Infeasible, InvalidInput
+from geo.lru import Lru
 from geo.response.graph import MODES, EdgeIndex, ModeGraph, Snap
 from geo.response.network import ensure_network, load_edges
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
+from geo.versions import layer_versions
 from geo.vocabulary import POST_KINDS
 
 MAX_BREAKS = 12
 
-_VERSIONS_SQL = text(
-    "SELECT layer, version FROM layer_versions WHERE layer IN "
-    "('roads', 'posts', 'buildings', 'places', 'incidents')")
 _POSTS_SQL = text(
     """
     SELECT id, code, name, kind, mode, turnout_s, ST_X(geom) AS lon, ST_Y(geom) AS lat,
@@ -149,54 +146,29 @@ class ReachContext:
                             self.incidents_read_at, self.incidents_stale)
 
 
-@dataclass
-class ResponseCache:
-    """Loaded graphs and places keyed by layer versions (bounded; thread-safe).
+class ResponseCache(Lru):
+    """Loaded graphs and places keyed by layer versions (a bounded :class:`geo.lru.Lru`).
 
-    A value is made once: callers asking for a key while another thread makes it
-    wait for that result instead of making it again (the background warm-up and the
-    first request share one computation). ``made`` counts the values made, by kind
-    (the first item of the key).
+    The background warm-up and the first request share one computation. ``made``
+    counts the values made, by kind (the first item of the key); ``latest`` holds,
+    per kind, the newest read (state, read at), guarded by ``lock``.
     """
 
-    size: int = 32
-    made: Counter = field(default_factory=Counter)
-    latest: dict = field(default_factory=dict)  # kind → (state, read at): the newest read
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _items: OrderedDict = field(default_factory=OrderedDict)
-    _making: dict = field(default_factory=dict)
+    def __init__(self, size: int = 32):
+        super().__init__(size)
+        self.size = size
+        self.made: Counter = Counter()
+        self.latest: dict = {}
 
     def get(self, key, make):
         """The value for ``key``, made once by ``make()``."""
-        with self.lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            pending = self._making.get(key)
-            mine = pending is None
-            if mine:
-                pending = self._making[key] = Future()
-        if not mine:
-            return pending.result()
-        try:
+        def counted():
             value = make()
-        except BaseException as exc:
             with self.lock:
-                del self._making[key]
-            pending.set_exception(exc)
-            raise
-        with self.lock:
-            self._items[key] = value
-            del self._making[key]
-            self.made[key[0]] += 1
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        pending.set_result(value)
-        return value
+                self.made[key[0]] += 1
+            return value
 
-    def __contains__(self, key) -> bool:
-        with self.lock:
-            return key in self._items
+        return super().get(key, counted)
 
 
 def _points(rows, epsg_col: str | int = "wkb") -> np.ndarray:
@@ -267,7 +239,7 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
     check_mode(mode)
     roads_v, epsg = ensure_network(engine, settings, area)
     with engine.connect() as conn:
-        versions = dict(conn.execute(_VERSIONS_SQL).all())
+        versions = layer_versions(conn, ("posts", "buildings", "places", "incidents"))
     since, until = _window(until, settings.incident_days)
     hour = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
     since = hour - (until - since)

@@ -15,10 +15,12 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from geo.coverage.metric import Projector, metric_epsg
+from geo.coverage.metric import metric_epsg
+from geo.crs import Projector
 from geo.errors import NotFound
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
+from geo.versions import layer_versions
 
 _ROADS_SQL = text(
     """
@@ -26,7 +28,6 @@ _ROADS_SQL = text(
     FROM roads ORDER BY id
     """
 )
-_VERSION_SQL = text("SELECT version FROM layer_versions WHERE layer = 'roads'")
 _BUILT_SQL = text("SELECT roads_version, metric_epsg FROM response_network WHERE id = 1")
 _INSERT_SQL = text(
     """
@@ -203,7 +204,7 @@ def build_edges(lines, classes, oneway, speed_kmh, road_ids, settings: ResponseS
 
 def roads_version(conn: Connection) -> int:
     """The roads layer's version (bumped by every change to ``roads``)."""
-    return int(conn.execute(_VERSION_SQL).scalar() or 0)
+    return layer_versions(conn, ("roads",))["roads"]
 
 
 def rebuild(conn: Connection, settings: ResponseSettings, epsg: int) -> int:
