@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from sqlalchemy import Connection, text
 
 from geo import audit
 from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
 from geo.gridplan import store
+from geo.io.membership import grid_of_points
 
 #: ``progress(fraction, step)``: how far a long operation is (0–1) and what it does now.
 Progress = Callable[[float, str], None]
@@ -331,61 +333,40 @@ def keep_grid_ids(conn: Connection, plan_id: int, previous: int) -> list[int]:
     return list(changed)
 
 
-# The grid of :plan holding each incident is the lowest id among its grids that intersect
-# it (NULL outside every grid). An incident whose grid_id is a grid of :plan is trusted to
-# be that lookup unless a changed grid with a lower id intersects it: kept grids carry the
-# id they had in the plan the incidents were assigned to (keep_grid_ids), so a lower kept
-# grid holding the point would have been chosen then.
-#
-# changed  grids of :plan that were not kept from the plan the incidents were assigned to.
-# lost     incidents pointing at no grid, at a grid of another plan, or at a changed grid
-#          (a draft's until now, so not a lookup anyone made): looked up in the whole plan
-#          (one GiST probe of the grids each).
-# rival    for a grid of :plan, the changed grids of :plan with a lower id intersecting it;
-#          its incidents are tested against those only.
-_REASSIGN = """
-    WITH changed AS MATERIALIZED (
-        SELECT g.id, g.geom FROM grids g WHERE g.plan_id = :plan AND g.id = ANY(:changed)
-    ),
-    foreign_grid AS MATERIALIZED (
+# Incidents whose stored grid may no longer be the lookup in :plan (the lowest id among the
+# grids of :plan that intersect it; none outside every grid). Kept grids carry the id they
+# had in the plan the incidents were assigned to (keep_grid_ids), so an incident of a kept
+# grid K is its lookup still, unless a changed grid with a lower id than K intersects it
+# (a lower kept grid holding the point would have been chosen then already). So the
+# suspects are the incidents with no grid, with a grid of another plan, with a changed
+# grid (a draft's until now: no lookup anyone made), or with a kept grid that a lower-id
+# changed grid intersects.
+_SUSPECTS = """
+    WITH suspect AS (
         SELECT id FROM grids WHERE plan_id <> :plan
-    ),
-    lost AS (
-        SELECT i.id, i.geom FROM incidents i WHERE i.grid_id IS NULL
         UNION ALL
-        SELECT i.id, i.geom FROM incidents i
-         WHERE i.grid_id = ANY(ARRAY(SELECT id FROM foreign_grid))
-            OR i.grid_id = ANY(:changed)
-    ),
-    looked AS (
-        SELECT l.id, (SELECT min(g.id) FROM grids g
-                       WHERE g.plan_id = :plan AND ST_Intersects(g.geom, l.geom)) AS grid_id
-          FROM lost l
-    ),
-    rival AS (
-        SELECT k.id AS grid_id, c.id AS rival_id
+        SELECT unnest(CAST(:changed AS int[]))
+        UNION ALL
+        SELECT DISTINCT k.id
           FROM grids k
-          JOIN changed c ON c.id < k.id AND ST_Intersects(c.geom, k.geom)
-         WHERE k.plan_id = :plan
-    ),
-    contested AS (
-        SELECT i.id, min(c.id) AS grid_id
-          FROM rival r
-          JOIN incidents i ON i.grid_id = r.grid_id
-          JOIN grids c ON c.id = r.rival_id AND ST_Intersects(c.geom, i.geom)
-         GROUP BY i.id
-    ),
-    target AS (
-        SELECT id, grid_id FROM looked
-        UNION ALL
-        SELECT id, grid_id FROM contested
-        ORDER BY id
+          JOIN grids c ON c.plan_id = :plan AND c.id = ANY(:changed) AND c.id < k.id
+                      AND ST_Intersects(c.geom, k.geom)
+         WHERE k.plan_id = :plan AND k.id <> ALL(:changed)
     )
-    UPDATE incidents i
-       SET grid_id = x.grid_id
-      FROM target x
-     WHERE x.id = i.id AND i.grid_id IS DISTINCT FROM x.grid_id
+    SELECT i.id, ST_X(i.geom), ST_Y(i.geom), i.grid_id
+      FROM incidents i
+     WHERE i.grid_id IS NULL OR i.grid_id = ANY(ARRAY(SELECT id FROM suspect))
+     ORDER BY i.id
 """
+
+# Write the new grids (-1: outside every grid) of the incidents that change, in id order.
+_WRITE = """
+    UPDATE incidents i
+       SET grid_id = NULLIF(x.grid_id, -1)
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:grids AS int[])) AS x (id, grid_id)
+     WHERE i.id = x.id
+"""
+
 
 # Every incident looked up in the whole plan (no trust in the stored grid_id).
 _LOOKUP_ALL = """
@@ -412,16 +393,26 @@ def reassign_incidents(
     up. Otherwise ``changed`` lists the grids of ``plan_id`` that are new since the
     incidents were assigned, and every other grid of ``plan_id`` is trusted to be
     what it was then, under the same id (:func:`keep_grid_ids`): only incidents
-    with no grid, a changed grid or a grid of another plan are looked up; those of a kept grid
-    are tested against the changed grids with a lower id that intersect it. This
-    trusts that a stored ``grid_id`` was the lookup when it was written, which
-    publishing and ingest keep true.
+    with no grid, a changed grid or a grid of another plan, and those of a kept grid
+    that a changed grid with a lower id intersects, are looked up, in one vectorised
+    join in GEOS (:func:`geo.io.membership.grid_of_points`, ``ST_Intersects``
+    semantics, lowest id on shared edges). This trusts that a stored ``grid_id``
+    was the lookup when it was written, which publishing and ingest keep true.
 
     Returns how many incidents' ``grid_id`` changed (rows written).
     """
     conn.execute(text("SET LOCAL statement_timeout = 0"))
     if changed is None:
         return conn.execute(text(_LOOKUP_ALL), {"plan": plan_id}).rowcount
+    rows = conn.execute(text(_SUSPECTS), {"plan": plan_id, "changed": list(changed)}).all()
+    if not rows:
+        return 0
+    ids, x, y, now = (np.array(c) for c in zip(*rows, strict=True))
+    now = np.where(np.equal(now, None), -1, now).astype(np.int64)
+    grid = grid_of_points(conn, plan_id, x.astype("float64"), y.astype("float64"))
+    moved = grid != now
+    if not moved.any():
+        return 0
     return conn.execute(
-        text(_REASSIGN), {"plan": plan_id, "changed": list(changed)}
+        text(_WRITE), {"ids": ids[moved].tolist(), "grids": grid[moved].tolist()}
     ).rowcount
