@@ -130,6 +130,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(GET, "/api/v1/grid-plans/*/grids*", READERS, export=True),
     Rule(GET, "/api/v1/grid-plans*", READERS),
     Rule(WRITE, "/api/v1/grid-plans*", EDITORS),
+    Rule(GET, "/api/v1/jobs/*", EDITORS),
     # Administration.
     Rule(GET | WRITE, "/api/v1/keys*", ADMIN),
     Rule(GET | WRITE, "/api/v1/audit*", ADMIN),

@@ -238,12 +238,9 @@ def publish(
     ``incidents_reassigned`` (rows whose ``grid_id`` changed).
     """
     report = progress or (lambda fraction, step: None)
-    row = check_draft(conn, plan_id, if_match)
-    n_grids = conn.execute(
-        text("SELECT count(*) FROM grids WHERE plan_id = :id"), {"id": plan_id}
-    ).scalar_one()
-    if n_grids == 0:
-        raise Conflict(f"plan {plan_id} has no grids; nothing to publish")
+    # One publish at a time: each archives the plan in force when it starts.
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('onemap.grid_plans.publish'))"))
+    row, n_grids = check_publishable(conn, plan_id, if_match)
     conn.execute(text("SET LOCAL statement_timeout = 0"))
     old = store.active_plan_id(conn)
     report(0.05, "matching kept grids")
@@ -269,6 +266,17 @@ def publish(
     }
     version = bump(conn, plan_id, actor, "publish", detail)
     return {"plan": plan_id, "version": version, **detail}
+
+
+def check_publishable(conn: Connection, plan_id: int, if_match: int | None) -> tuple[dict, int]:
+    """The draft's row (locked) and grid count; raises what :func:`publish` would refuse with."""
+    row = check_draft(conn, plan_id, if_match)
+    n_grids = conn.execute(
+        text("SELECT count(*) FROM grids WHERE plan_id = :id"), {"id": plan_id}
+    ).scalar_one()
+    if n_grids == 0:
+        raise Conflict(f"plan {plan_id} has no grids; nothing to publish")
+    return row, n_grids
 
 
 #: Pairs (grid of the active plan, grid of the draft) with the same community and the same
