@@ -265,7 +265,7 @@ def publish(
     plan_id = _plan_id(engine, plan)
     version = _version(if_match)
     with engine.begin() as conn:
-        plans.check_publishable(conn, plan_id, version)
+        plans.check_publishable(conn, plan_id, version, lock=False)  # a running job holds it
     actor = current_actor(request)
     job_id = jobs.create(engine, "grid_plan.publish", f"grid_plans/{plan_id}", actor)
     launch(engine, job_id, lambda conn, progress: plans.publish(

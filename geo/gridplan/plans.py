@@ -154,9 +154,14 @@ def copy_grids(conn: Connection, src: int, dst: int) -> None:
     conn.execute(text("ANALYZE grids, grid_members"))
 
 
-def check_draft(conn: Connection, plan_id: int, if_match: int | None) -> dict:
-    """Lock the plan row and check it is a draft at version ``if_match`` (None: any)."""
-    row = store.plan_row(conn, plan_id, lock=True)
+def check_draft(
+    conn: Connection, plan_id: int, if_match: int | None, lock: bool = True
+) -> dict:
+    """Lock the plan row and check it is a draft at version ``if_match`` (None: any).
+
+    ``lock=False`` checks without the lock (a check ahead of the work, which locks).
+    """
+    row = store.plan_row(conn, plan_id, lock=lock)
     if if_match is not None and int(if_match) != row["version"]:
         raise PlanConflict(
             f"plan {plan_id} is at version {row['version']}, not {if_match}: reload and retry"
@@ -268,9 +273,11 @@ def publish(
     return {"plan": plan_id, "version": version, **detail}
 
 
-def check_publishable(conn: Connection, plan_id: int, if_match: int | None) -> tuple[dict, int]:
-    """The draft's row (locked) and grid count; raises what :func:`publish` would refuse with."""
-    row = check_draft(conn, plan_id, if_match)
+def check_publishable(
+    conn: Connection, plan_id: int, if_match: int | None, lock: bool = True
+) -> tuple[dict, int]:
+    """The draft's row and grid count; raises what :func:`publish` would refuse with."""
+    row = check_draft(conn, plan_id, if_match, lock)
     n_grids = conn.execute(
         text("SELECT count(*) FROM grids WHERE plan_id = :id"), {"id": plan_id}
     ).scalar_one()
