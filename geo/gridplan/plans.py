@@ -301,7 +301,24 @@ _TWINS = """
                       AND o.geom = n.geom
          WHERE n.plan_id = :plan
     )
-    SELECT old_id, new_id FROM cand WHERE n_old = 1 AND n_new = 1
+    SELECT old_id, new_id, true AS same FROM cand WHERE n_old = 1 AND n_new = 1
+"""
+
+#: Grids of the draft and of the active plan left unpaired, in the same community, with the
+#: buildings they share, most first: a changed grid takes the id of the old grid it shares
+#: most buildings with (its successor), so the incidents that stay in it are not written.
+_SUCCESSORS = """
+    SELECT o.grid_id AS old_id, n.grid_id AS new_id, count(*) AS shared
+      FROM grid_members n
+      JOIN grid_members o ON o.plan_id = :previous AND o.building_id = n.building_id
+      JOIN grids go ON go.id = o.grid_id
+      JOIN grids gn ON gn.id = n.grid_id
+     WHERE n.plan_id = :plan
+       AND go.community_code IS NOT DISTINCT FROM gn.community_code
+       AND n.grid_id NOT IN (SELECT new_id FROM publish_twins)
+       AND o.grid_id NOT IN (SELECT old_id FROM publish_twins)
+     GROUP BY o.grid_id, n.grid_id
+     ORDER BY shared DESC, o.grid_id, n.grid_id
 """
 
 # The swap goes through negative ids (ids are serial, so never negative): old -> -new,
@@ -324,11 +341,29 @@ def keep_grid_ids(conn: Connection, plan_id: int, previous: int) -> list[int]:
     ``previous`` takes the draft copy's id in exchange, and the memberships of both
     plans follow, so each plan keeps its grids, codes and buildings; only the ids
     trade places. Incidents pointing at the old grid then point at the same grid in
-    the new plan without being written. Returns the ids of the grids of ``plan_id``
-    that were not kept (changed, added, or of another community).
+    the new plan without being written. A changed grid likewise takes the id of its
+    successor, the unpaired old grid of its community it shares most buildings with
+    (one each, greedily, most shared first): its incidents are looked up again, but
+    only those that leave it are written. Returns the ids of the grids of
+    ``plan_id`` that were not kept unchanged (changed, added, or of another
+    community).
     """
     conn.execute(text("DROP TABLE IF EXISTS publish_twins"))
-    conn.execute(text(_TWINS), {"plan": plan_id, "previous": previous})
+    params = {"plan": plan_id, "previous": previous}
+    conn.execute(text(_TWINS), params)
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    successors = []
+    for old_id, new_id, _ in conn.execute(text(_SUCCESSORS), params).all():
+        if old_id not in used_old and new_id not in used_new:
+            used_old.add(old_id)
+            used_new.add(new_id)
+            successors.append({"o": old_id, "n": new_id})
+    if successors:
+        conn.execute(
+            text("INSERT INTO publish_twins (old_id, new_id, same) VALUES (:o, :n, false)"),
+            successors,
+        )
     kept = conn.execute(text("SELECT count(*) FROM publish_twins")).scalar_one()
     if kept:
         conn.execute(text("SET CONSTRAINTS incidents_grid_id_fkey, grid_members_grid_id_fkey "
@@ -340,7 +375,8 @@ def keep_grid_ids(conn: Connection, plan_id: int, previous: int) -> list[int]:
     changed = conn.execute(
         text("""
         SELECT id FROM grids
-         WHERE plan_id = :plan AND id NOT IN (SELECT old_id FROM publish_twins) ORDER BY id
+         WHERE plan_id = :plan AND id NOT IN (SELECT old_id FROM publish_twins WHERE same)
+         ORDER BY id
     """),
         {"plan": plan_id},
     ).scalars().all()
