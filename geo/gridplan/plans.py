@@ -234,12 +234,14 @@ def publish(
     failure later on leaves the transaction to be rolled back whole.
 
     Grids keep their identity across plans: a grid of the draft identical to one of
-    the active plan (same community, same geometry) takes that grid's id, and the
-    archived copy takes the draft's (:func:`keep_grid_ids`). Incidents in kept grids
-    then already point at the right row, and only those of changed grids (and the
-    few a changed grid with a lower id now claims) are looked up and written
-    (:func:`reassign_incidents`). ``progress(fraction, step)`` is called between the
-    steps. Returns the plan, the archived plan, ``grids_kept``, ``grids_changed`` and
+    the active plan (same community, same geometry) takes that grid's id, a changed
+    one the id of the old grid it shares most buildings with, and the archived rows
+    take the draft's ids in exchange (:func:`keep_grid_ids`). Incidents in kept
+    grids then already point at the right row; only those of changed grids (and of
+    kept grids a lower-id changed grid intersects) are looked up, and only those
+    whose grid differs are written (:func:`reassign_incidents`).
+    ``progress(fraction, step)`` is called between the steps. Returns the plan, the
+    archived plan, ``grids_kept`` (unchanged), ``grids_changed`` and
     ``incidents_reassigned`` (rows whose ``grid_id`` changed).
     """
     report = progress or (lambda fraction, step: None)
