@@ -12,7 +12,7 @@ Each step runs ``--runs`` times on a new draft; medians are reported.
 Usage: ``python bench/grids_db.py [--size city] [--runs 3]``
 
 ``--publish`` times publishing alone (issue 19 point 1) and writes the
-``## Publishing a grid plan`` section: a new draft with one community
+``## Publishing a grid plan (<size> demo)`` section: a new draft with one community
 redistricted, and an unchanged copy, each published (rolled back) ``--runs``
 times; publish touches only the incidents that leave their grid, so this is what
 a planner waits for after a local change (target: large demo < 5 s).
@@ -162,7 +162,7 @@ def main() -> None:
         _results.write_section(SECTION, lines)
 
 
-PUBLISH_SECTION = "## Publishing a grid plan"
+PUBLISH_SECTION = "## Publishing a grid plan ({size} demo)"
 PUBLISH_CASES = ("one community redistricted", "nothing changed")
 BUSIEST = """
     SELECT g.community_code FROM grids g JOIN incidents i ON i.grid_id = g.id
@@ -211,8 +211,9 @@ def publish_bench(engine, args) -> None:
                   f"{out['incidents_reassigned']:,} incidents written, "
                   f"{out['grids_kept']} grids kept, {out['grids_changed']} changed", flush=True)
     engine.dispose()
+    heading = PUBLISH_SECTION.format(size=args.size)
     lines = [
-        PUBLISH_SECTION,
+        heading,
         "",
         f"`bench/grids_db.py --publish --size {args.size}`: {platform.python_version()}, shared "
         f"2-core machine (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after); "
@@ -243,7 +244,7 @@ def publish_bench(engine, args) -> None:
     ]
     print("\n".join(lines))
     if not args.no_write:
-        _results.write_section(PUBLISH_SECTION, lines)
+        _results.write_section(heading, lines)
 
 
 if __name__ == "__main__":
