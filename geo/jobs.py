@@ -37,6 +37,13 @@ Work = Callable[[Connection, Callable[[float, str], None]], dict]
 _COLUMNS = ("id, kind, subject, actor, state, progress, step, created_at, started_at, "
             "finished_at, error, result")
 
+# The runner holds this lock (two-int advisory space, apart from the one-bigint locks) in
+# the work's transaction: a running job whose lock is free has lost its runner.
+_LOCK = "pg_advisory_xact_lock(19190, hashtext(:id))"
+_TRY_LOCK = "pg_try_advisory_xact_lock(19190, hashtext(:id))"
+_INTERRUPTED = {"detail": "the job was interrupted (its process ended); nothing was changed",
+                "code": "job_interrupted"}
+
 
 def _public(row: Any) -> dict:
     out = dict(row._mapping)
@@ -72,15 +79,32 @@ def create(engine: Engine, kind: str, subject: str, actor: str) -> str:
 
 
 def get(engine: Engine, job_id: str) -> dict:
-    """The job as a JSON-ready dict; NotFound for an unknown or malformed id."""
+    """The job as a JSON-ready dict; NotFound for an unknown or malformed id.
+
+    A ``running`` job whose runner no longer holds its lock (the process ended
+    mid-way; its transaction was rolled back) is failed here, with code
+    ``job_interrupted``.
+    """
     try:
         key = uuid.UUID(job_id)
     except ValueError:
         raise NotFound(f"no job {job_id}") from None
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         row = conn.execute(
             text(f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"), {"id": key}
         ).first()
+        if row is not None and row.state == "running" and conn.execute(
+            text(f"SELECT {_TRY_LOCK}"), {"id": str(key)}
+        ).scalar():
+            row = conn.execute(
+                text(f"""
+                UPDATE jobs SET state = 'failed', finished_at = clock_timestamp(),
+                       error = CAST(:error AS jsonb)
+                 WHERE id = :id AND state = 'running'
+             RETURNING {_COLUMNS}
+            """),
+                {"id": key, "error": json.dumps(_INTERRUPTED)},
+            ).first() or row
     if row is None:
         raise NotFound(f"no job {job_id}")
     return _public(row)
@@ -104,14 +128,23 @@ def run(engine: Engine, job_id: str, work: Work) -> dict:
     that names the exception class only (no SQL, no parameters). Either way the
     work's transaction is rolled back whole.
     """
-    _set(engine, job_id, state="running", started_at=_now(engine), step="starting")
-
     def progress(fraction: float, step: str) -> None:
         _set(engine, job_id, progress=min(max(float(fraction), 0.0), 1.0), step=step)
 
     try:
         with engine.begin() as conn:
+            conn.execute(text(f"SELECT {_LOCK}"), {"id": job_id})
+            _set(engine, job_id, state="running", started_at=_now(engine), step="starting")
             result = work(conn, progress)
+            # Recorded with the work, under its lock: a job is never seen running unlocked.
+            conn.execute(
+                text("""
+                UPDATE jobs SET state = 'succeeded', progress = 1, step = 'done',
+                       finished_at = clock_timestamp(), result = CAST(:result AS jsonb)
+                 WHERE id = :id
+            """),
+                {"id": job_id, "result": json.dumps(result, ensure_ascii=False, default=str)},
+            )
     except OnemapError as exc:
         _set(engine, job_id, state="failed", finished_at=_now(engine),
              error={"detail": exc.detail, "code": exc.code})
@@ -120,9 +153,6 @@ def run(engine: Engine, job_id: str, work: Work) -> dict:
         _set(engine, job_id, state="failed", finished_at=_now(engine),
              error={"detail": f"the job failed ({type(exc).__name__}); nothing was changed",
                     "code": "job_failed"})
-    else:
-        _set(engine, job_id, state="succeeded", progress=1.0, step="done",
-             finished_at=_now(engine), result=result)
     return get(engine, job_id)
 
 

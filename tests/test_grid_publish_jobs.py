@@ -1,18 +1,23 @@
 """Publishing as a job, through a real uvicorn server: ``202`` + ``Location``, the job's progress
 while it runs, a second publish refused while one is open, and a publish that fails half-way
-leaving the previous plan published and every row as it was."""
+leaving the previous plan published and every row as it was; a job whose process died is
+reported failed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
-from _server import serve
+from _server import ROOT, serve
 from sqlalchemy import text
 from test_grid_publish import grid_of_incidents, strtree_lookup
 
+from geo import jobs
 from geo.db.engine import make_engine
+from geo.errors import NotFound
 from geo.gridplan import plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 
@@ -140,3 +145,42 @@ def test_a_publish_failing_half_way_leaves_the_previous_plan_published(setup):
         r = client.post(f"{BASE}/{draft}/publish", headers={"If-Match": f'"{version}"'})
         assert r.status_code == 202, r.text
         assert _poll(client, r.headers["location"], [])["state"] == "succeeded"
+
+
+RUNNER = """
+import sys, time
+from geo import jobs
+from geo import jobs
+from geo.db.engine import make_engine
+from geo.errors import NotFound
+from geo.settings import DatabaseSettings
+engine = make_engine(DatabaseSettings(database_url=sys.argv[1]))
+jobs.run(engine, sys.argv[2], lambda conn, progress: time.sleep(120) or {})
+"""
+
+
+def test_a_job_whose_process_died_reports_failed(empty_db, db_settings):
+    """The runner is killed mid-way (its process, and with it its transaction and lock): the
+    job, running until then, is reported failed, not running for ever."""
+    engine = empty_db
+    job = jobs.create(engine, "test.sleep", "tests/1", "tester")
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, db_settings.database_url, job],
+                            cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while jobs.get(engine, job)["state"] != "running":
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert jobs.get(engine, job)["state"] == "running"  # its runner holds it
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while (j := jobs.get(engine, job))["state"] == "running":  # the server notices the drop
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert j["state"] == "failed" and j["error"]["code"] == "job_interrupted", j
+    assert j["finished_at"] is not None and j["result"] is None
+    with pytest.raises(NotFound):
+        jobs.get(engine, "00000000-0000-0000-0000-000000000000")
