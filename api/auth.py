@@ -7,7 +7,7 @@ names the caller for audit logs. Both are set on every request by
 
 Modes
 -----
-*Open*: the app is bound to loopback (``ONEMAP_HOST``, default 127.0.0.1), no
+*Open*: the app is bound to loopback (``ONEMAP_API_HOST``, default 127.0.0.1), no
 active key exists and the client is local → every request is ``admin`` with
 actor ``local``. *Keys*: as soon as one active key exists, or the app is bound
 beyond loopback, every non-public route needs a valid key (401 without one).

@@ -39,6 +39,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from geo import keys  # noqa: E402
@@ -88,8 +89,8 @@ def free_port() -> int:
 def start_server(settings: DatabaseSettings, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
-    env.update(ONEMAP_DATABASE_URL=settings.database_url, ONEMAP_HOST="127.0.0.1",
-               ONEMAP_RATE_LIMIT_PER_MINUTE="10000000", PYTHONWARNINGS="ignore")
+    env.update(ONEMAP_DATABASE_URL=settings.database_url, ONEMAP_API_HOST="127.0.0.1",
+               ONEMAP_API_RATE_LIMIT_PER_MINUTE="10000000", PYTHONWARNINGS="ignore")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port",
          str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],

@@ -148,7 +148,7 @@ class Server:
 def ours(db: DatabaseSettings) -> Server:
     """Our service, with buildings from z12 and the same feature limit as tipg."""
     # No hotspot warm-up: it would read 1.9M incidents in the background while we measure.
-    env = {"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_RATE_LIMIT_PER_MINUTE": "1000000000",
+    env = {"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_API_RATE_LIMIT_PER_MINUTE": "1000000000",
            "ONEMAP_HOTSPOT_WARM_UP": "false",
            "ONEMAP_TILE_LAYERS": json.dumps({LAYER: {"minzoom": 12}}),
            "ONEMAP_TILE_FEATURE_LIMIT": str(FEATURE_LIMIT)}

@@ -129,11 +129,6 @@ class LayerSpec:
         """Names of required fields."""
         return [f.name for f in self.fields.values() if f.required]
 
-    @property
-    def point_only(self) -> bool:
-        """True when the layer holds only points."""
-        return self.geometry == ("Point",)
-
     def allowed_types(self) -> set[str]:
         """Shapely geometry type names accepted on load."""
         out = set(self.geometry)

@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 def base(db_settings: DatabaseSettings) -> Iterator[str]:
     assert db_settings.database_url
     with serve({"ONEMAP_DATABASE_URL": db_settings.database_url,
-                "ONEMAP_HOST": "127.0.0.1"}) as url:
+                "ONEMAP_API_HOST": "127.0.0.1"}) as url:
         yield url
 
 

@@ -25,6 +25,8 @@ from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.settings import DatabaseSettings
 
+pytestmark = pytest.mark.db  # each test runs on a cluster of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_TIMEOUT_S = 15.0
 BATCHES = 150
@@ -70,8 +72,8 @@ def server(own_cluster):
     """uvicorn serving the app on the private cluster."""
     with serve({"ONEMAP_PG_DIR": str(own_cluster.cluster_dir),
                 "ONEMAP_PG_PORT": str(own_cluster.pg_port),
-                "ONEMAP_DATA_DIR": str(ROOT / "data"), "ONEMAP_HOST": "127.0.0.1",
-                "ONEMAP_STATEMENT_TIMEOUT_MS": "10000"}) as base:
+                "ONEMAP_DATA_DIR": str(ROOT / "data"), "ONEMAP_API_HOST": "127.0.0.1",
+                "ONEMAP_DB_STATEMENT_TIMEOUT_MS": "10000"}) as base:
         yield base
 
 

@@ -48,13 +48,13 @@ def fuzz_server(pg_server):
     _, admin_key = keys.create_key(engine, "admin", "schemathesis")
     engine.dispose()
     try:
-        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_HOST": "127.0.0.1",
-                    "ONEMAP_RATE_LIMIT_PER_MINUTE": "1000000",
-                    "ONEMAP_AUTH_FAILURES_PER_MINUTE": "1000000",
+        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_API_HOST": "127.0.0.1",
+                    "ONEMAP_API_RATE_LIMIT_PER_MINUTE": "1000000",
+                    "ONEMAP_API_AUTH_FAILURES_PER_MINUTE": "1000000",
                     # Exact siting (k up to 500) ends its solver at 2 s (+2 s grace):
                     # the run stays bounded and the kill path is exercised.
                     "ONEMAP_COVERAGE_SITE_TIME_LIMIT_S": "2",
-                    "ONEMAP_STATEMENT_TIMEOUT_MS": "20000"}) as base:
+                    "ONEMAP_DB_STATEMENT_TIMEOUT_MS": "20000"}) as base:
             yield base, admin_key
     finally:
         drop_database(pg_server, name)

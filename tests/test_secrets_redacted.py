@@ -23,7 +23,7 @@ def test_access_tokens_are_redacted_everywhere(empty_db, db_settings: DatabaseSe
     widget_secret = keys.parse_key(widget)[1]
     wrong = f"om_{widget_key.key_id}_{'w' * 30}"
     assert db_settings.database_url
-    with serve({"ONEMAP_DATABASE_URL": db_settings.database_url, "ONEMAP_HOST": "127.0.0.1"},
+    with serve({"ONEMAP_DATABASE_URL": db_settings.database_url, "ONEMAP_API_HOST": "127.0.0.1"},
                log_level="info") as base:
         with httpx.Client(base_url=base, timeout=30) as c:
             tj = c.get("/tiles/roads/tilejson.json", params={"access_token": admin})

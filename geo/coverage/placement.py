@@ -17,7 +17,7 @@ import shapely
 from scipy import sparse
 from sqlalchemy import Engine
 
-from geo.coverage import candidates as C
+from geo.coverage import candidates as candidate_sites
 from geo.coverage.basis import Basis, read_basis
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.siting import ExactMCLP, LazyGreedy, curve_of
@@ -51,16 +51,16 @@ def _optics(settings: CoverageSettings) -> dict:
 def build_problem(basis: Basis, region, weight: str, settings: CoverageSettings,
                   posted: list[dict] | None = None) -> Problem:
     """Candidates, their views and the coverage matrix over uncovered demand."""
-    xy, w, covered = C.demand(basis, weight, region)
+    xy, w, covered = candidate_sites.demand(basis, weight, region)
     need_xy, need_w = xy[~covered], w[~covered]
     optics = _optics(settings)
     if posted:
-        cands = C.posted_candidates(posted, basis, settings.site_azimuths, optics)
+        cands = candidate_sites.posted_candidates(posted, basis, settings.site_azimuths, optics)
     else:
-        sites = C.keep_sites(C.road_sites(basis.roads, settings.site_spacing_m), region,
-                             basis.footprints)
+        along_roads = candidate_sites.road_sites(basis.roads, settings.site_spacing_m)
+        sites = candidate_sites.keep_sites(along_roads, region, basis.footprints)
         sites = _near_demand(sites, need_xy, settings.site_range_m)
-        cands = C.expand_azimuths(sites, settings.site_azimuths, optics)
+        cands = candidate_sites.expand_azimuths(sites, settings.site_azimuths, optics)
     fit = model(settings).fit(cands, basis.footprints)
     views = fit.views_
     A = _matrix(views, need_xy)

@@ -41,7 +41,7 @@ class Projector:
     def for_area(
         cls, lon: float, lat: float, settings: ServiceAreaSettings | None = None
     ) -> Projector:
-        """The configured metric CRS (``ONEMAP_METRIC_EPSG``) or the UTM zone at ``(lon, lat)``."""
+        """The configured metric CRS (``ONEMAP_AREA_METRIC_EPSG``) or the UTM zone there."""
         settings = settings or ServiceAreaSettings()
         return cls(settings.metric_epsg or utm_epsg(lon, lat))
 

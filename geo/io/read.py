@@ -237,12 +237,6 @@ def _frame_from_table(table: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
     return frame
 
 
-def is_point_frame(frame: gpd.GeoDataFrame) -> bool:
-    """True when every non-empty geometry is a Point."""
-    kinds = frame.geometry.geom_type.dropna().unique()
-    return len(kinds) > 0 and set(kinds) <= {"Point"}
-
-
 def strip_z(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Drop Z/M coordinates (the schema stores 2D)."""
     geoms = frame.geometry.values

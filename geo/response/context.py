@@ -115,15 +115,24 @@ class ReachContext:
     until: datetime
     settings: ResponseSettings
     _pred: np.ndarray | None = None
+    _full_s: np.ndarray | None = None
     key: tuple = ()  # what its areas depend on: network, posts, buildings, places versions
     incidents_read_at: datetime | None = None  # when its incidents were read
     incidents_stale: bool = False  # a newer incidents version is being read
 
     def predecessors(self) -> np.ndarray:
         """Scipy's predecessor matrix (posts × nodes), computed on first use."""
+        return self.unlimited()[1]
+
+    def unlimited(self) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds to every node with no break limit, and the predecessor matrix.
+
+        ``node_s`` stops at the largest break (what circles and figures need); dispatch
+        must find the fastest posts however far they are.
+        """
         if self._pred is None:
-            _, self._pred = self.graph.node_seconds(predecessors=True)
-        return self._pred
+            self._full_s, self._pred = self.graph.node_seconds(predecessors=True)
+        return self._full_s, self._pred
 
     def select(self, mask: np.ndarray, key: tuple = ()) -> ReachContext:
         """The same context restricted to the posts where ``mask`` is true (``key`` names it)."""
@@ -135,6 +144,7 @@ class ReachContext:
                             self.graph.seconds_to(best, self.incidents.snap), self.projector,
                             self.since, self.until, self.settings,
                             None if self._pred is None else self._pred[mask],
+                            None if self._full_s is None else self._full_s[mask],
                             (*self.key, *key) if self.key and key else (),
                             self.incidents_read_at, self.incidents_stale)
 
