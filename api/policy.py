@@ -127,6 +127,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(GET, "/api/v1/grid-plans/*/grids*", READERS, export=True),
     Rule(GET, "/api/v1/grid-plans*", READERS),
     Rule(WRITE, "/api/v1/grid-plans*", EDITORS),
+    Rule(GET, "/api/v1/jobs/*", EDITORS),
 )
 
 

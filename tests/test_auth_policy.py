@@ -57,6 +57,7 @@ READERS = {"admin", "planner", "viewer"}
     ("GET", "/api/v1/grid-plans/{id}", READERS),
     ("POST", "/api/v1/grid-plans/{id}/edits", {"admin", "planner"}),
     ("POST", "/api/v1/grid-plans/{id}/publish", {"admin", "planner"}),
+    ("GET", "/api/v1/jobs/{job}", {"admin", "planner"}),
     ("GET", "/api/v1/cameras/{id}", READERS),
     ("PUT", "/api/v1/cameras/{id}", {"admin"}),
     ("DELETE", "/api/v1/cameras/{id}", {"admin"}),

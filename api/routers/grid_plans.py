@@ -21,6 +21,8 @@ from api.bodies import decode_object, json_body_doc
 from api.deps import EngineDep, StateDep
 from api.errors import error_response
 from api.params import Id, Seed, Text
+from api.routers.jobs import accepted, launch
+from geo import jobs
 from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
 from geo.gridplan import plans, service
@@ -249,16 +251,26 @@ def edit_plan(
     return out
 
 
-@router.post("/{plan}/publish")
+@router.post("/{plan}/publish", status_code=202)
 def publish(
     plan: PlanRef, request: Request, response: Response, engine: EngineDep, if_match: IfMatch = None
 ) -> dict:
-    """Make the draft active (the old active plan is archived); incidents move to its grids."""
+    """Make the draft active (the old active plan is archived); incidents move to its grids.
+
+    Runs as a job: ``202`` with the job and ``Location: /api/v1/jobs/{id}`` to poll;
+    its ``result`` is the publish report. A publish that would be refused (stale
+    ``If-Match``, not a draft, no grids, a publish of it already running) is refused
+    here, before the job (412/409).
+    """
     plan_id = _plan_id(engine, plan)
+    version = _version(if_match)
     with engine.begin() as conn:
-        out = plans.publish(conn, plan_id, current_actor(request), _version(if_match))
-    _etag(response, out["version"])
-    return out
+        plans.check_publishable(conn, plan_id, version, lock=False)  # a running job holds it
+    actor = current_actor(request)
+    job_id = jobs.create(engine, "grid_plan.publish", f"grid_plans/{plan_id}", actor)
+    launch(engine, job_id, lambda conn, progress: plans.publish(
+        conn, plan_id, actor, version, progress=progress))
+    return accepted(response, engine, job_id)
 
 
 @router.get("/{a}/diff/{b}")
