@@ -11,10 +11,10 @@ import time
 
 import httpx
 import pytest
-from _server import ROOT, serve
 from sqlalchemy import text
 from test_grid_publish import grid_of_incidents, strtree_lookup
 
+from api.testing.server import ROOT, serve
 from geo import jobs
 from geo.db.engine import make_engine
 from geo.errors import NotFound
@@ -56,7 +56,7 @@ def setup(small_demo_copy):
         draft = plans.create_plan(conn, "job", active)
     report = redistrict(engine, draft, RedistrictParams(), communities=[code])
     with serve({"ONEMAP_DATABASE_URL": small_demo_copy.database_url,
-                "ONEMAP_HOST": "127.0.0.1"}) as base:
+                "ONEMAP_API_HOST": "127.0.0.1"}) as base:
         yield engine, base, active, draft, report["version"]
     engine.dispose()
 
