@@ -15,6 +15,37 @@ from pydantic_settings import SettingsConfigDict
 
 PREFIX = "ONEMAP_"
 
+#: Variables renamed to follow the scheme: the old names are no longer read, and whoever
+#: still sets one is told the new name (``renamed_variables``).
+RENAMED = {
+    **{f"ONEMAP_{n}": f"ONEMAP_API_{n}" for n in (
+        "HOST", "PORT", "CORS_ORIGINS", "MAX_BODY_BYTES", "BODY_PROCESS_ABOVE_BYTES",
+        "RATE_LIMIT_PER_MINUTE", "AUTH_FAILURES_PER_MINUTE")},
+    **{f"ONEMAP_{n}": f"ONEMAP_DB_{n}" for n in (
+        "STATEMENT_TIMEOUT_MS", "CONNECT_TIMEOUT_S", "HANG_PROBE_S")},
+    **{f"ONEMAP_{n}": f"ONEMAP_INGEST_{n}" for n in (
+        "PROGRESS_MIN_ROWS", "COPY_CHUNK_ROWS", "FUTURE_TOLERANCE_S", "BULK_MIN_ROWS")},
+    "ONEMAP_SERVICE_BBOX": "ONEMAP_AREA_BBOX",
+    "ONEMAP_OUTSIDE_TOLERANCE_M": "ONEMAP_AREA_OUTSIDE_TOLERANCE_M",
+    "ONEMAP_METRIC_EPSG": "ONEMAP_AREA_METRIC_EPSG",
+    "ONEMAP_BASE_MAP_URL": "ONEMAP_MAP_BASE_URL",
+    "ONEMAP_ATTRIBUTION": "ONEMAP_MAP_BASE_ATTRIBUTION",
+    "ONEMAP_CRS": "ONEMAP_MAP_BASE_CRS",
+    "ONEMAP_LANGUAGE": "ONEMAP_MAP_LANGUAGE",
+}
+
+
+def renamed_variables(environ: Mapping[str, str]) -> list[str]:
+    """One message per old variable name still set in ``environ``.
+
+    Examples
+    --------
+    >>> renamed_variables({"ONEMAP_HOST": "0.0.0.0", "ONEMAP_API_PORT": "80"})
+    ['ONEMAP_HOST is no longer read: set ONEMAP_API_HOST instead']
+    """
+    return [f"{old} is no longer read: set {new} instead"
+            for old, new in RENAMED.items() if old in environ]
+
 
 def concern(name: str = "") -> SettingsConfigDict:
     """Model config of a settings class reading ``ONEMAP_<name>_*`` (``ONEMAP_*`` for "").

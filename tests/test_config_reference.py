@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from importlib import import_module
 from pathlib import Path
 
@@ -89,7 +92,9 @@ def test_a_hand_edit_of_the_section_is_caught():
 
 
 def test_every_name_in_the_sources_is_in_the_reference():
-    known = set(ref.all_variables())
+    from geo.settings_base import RENAMED
+
+    known = set(ref.all_variables()) | set(RENAMED)  # old names, named to be reported
     assert unknown_names(ROOT, SCANNED, known) == {}
 
 
@@ -206,3 +211,21 @@ def test_renamed_variables_are_read(monkeypatch):
     assert IngestSettings(_env_file=None).bulk_min_rows == 7
     # the fields' own names still work as keywords
     assert ApiSettings(_env_file=None, widget_min_count=3).widget_min_count == 3
+
+
+def test_every_renamed_variable_points_at_a_variable_that_is_read():
+    from geo.settings_base import RENAMED
+
+    section = ref.section((ROOT / "README.md").read_text(encoding="utf-8"))
+    listed = set(re.findall(r"`(ONEMAP_[A-Z0-9_]+)`", section))
+    assert set(RENAMED.values()) <= listed
+    assert not set(RENAMED) & listed
+
+
+def test_an_old_variable_name_is_reported_by_the_command_line():
+    env = dict(os.environ, ONEMAP_HOST="0.0.0.0", ONEMAP_LANGUAGE="en")
+    r = subprocess.run([sys.executable, "-m", "api.cli", "config", "reference"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "ONEMAP_HOST is no longer read: set ONEMAP_API_HOST instead" in r.stderr
+    assert "ONEMAP_LANGUAGE is no longer read: set ONEMAP_MAP_LANGUAGE instead" in r.stderr
