@@ -20,6 +20,20 @@ from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
 from api.deps import EngineDep, StateDep
 from api.errors import error_response
+from api.models.base import documented
+from api.models.grid_plans import (
+    BuildingCollection,
+    Edited,
+    Evaluation,
+    GridCollection,
+    Overlay,
+    Plan,
+    PlanChange,
+    PlanDetail,
+    PlanDiff,
+    Published,
+    Redistricted,
+)
 from api.params import Id, Seed, Text
 from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
@@ -100,14 +114,15 @@ def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-@router.get("")
+@router.get("", response_model=Any, responses=documented(list[Plan]))
 def list_plans(engine: EngineDep) -> list[dict]:
     """All plans, newest first, with grid and household counts."""
     with engine.connect() as conn:
         return plans.list_plans(conn)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Any,
+             responses=documented(PlanDetail, "created", 201))
 def create_plan(body: NewPlan, request: Request, response: Response, engine: EngineDep) -> dict:
     """Start a draft as a copy of ``from_plan``."""
     with engine.begin() as conn:
@@ -120,7 +135,7 @@ def create_plan(body: NewPlan, request: Request, response: Response, engine: Eng
     return out
 
 
-@router.get("/{plan}")
+@router.get("/{plan}", response_model=Any, responses=documented(PlanDetail))
 def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     """One plan; ``ETag`` is its version (send it back as ``If-Match``)."""
     plan_id = _plan_id(engine, plan)
@@ -130,7 +145,7 @@ def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     return out
 
 
-@router.get("/{plan}/history")
+@router.get("/{plan}/history", response_model=Any, responses=documented(list[PlanChange]))
 def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
     """Every recorded change of the plan, oldest first."""
     plan_id = _plan_id(engine, plan)
@@ -138,7 +153,7 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
         return plans.history(conn, plan_id)
 
 
-@router.get("/{plan}/evaluate")
+@router.get("/{plan}/evaluate", response_model=Any, responses=documented(Evaluation))
 def evaluate(
     plan: PlanRef,
     engine: EngineDep,
@@ -162,7 +177,7 @@ def evaluate(
     )
 
 
-@router.get("/{plan}/grids")
+@router.get("/{plan}/grids", responses=documented(GridCollection, geojson=True))
 def grids(
     plan: PlanRef, engine: EngineDep, community: str | None = None, buildings: bool = True
 ) -> Response:
@@ -176,7 +191,8 @@ def grids(
     return _geojson(fc)
 
 
-@router.get("/{plan}/buildings")
+@router.get("/{plan}/buildings",
+            responses=documented(BuildingCollection, geojson=True))
 def plan_buildings(
     plan: PlanRef,
     engine: EngineDep,
@@ -190,7 +206,7 @@ def plan_buildings(
     return _geojson(fc)
 
 
-@router.post("/{plan}/redistrict")
+@router.post("/{plan}/redistrict", response_model=Any, responses=documented(Redistricted))
 def redistrict_plan(
     plan: PlanRef,
     body: RedistrictBody,
@@ -213,7 +229,9 @@ def redistrict_plan(
 
 @router.post(
     "/{plan}/edits",
+    response_model=Any,
     responses={
+        **documented(Edited),
         412: {"description": "stale If-Match version"},
         428: {"description": "If-Match missing"},
     },
@@ -249,7 +267,7 @@ def edit_plan(
     return out
 
 
-@router.post("/{plan}/publish")
+@router.post("/{plan}/publish", response_model=Any, responses=documented(Published))
 def publish(
     plan: PlanRef, request: Request, response: Response, engine: EngineDep, if_match: IfMatch = None
 ) -> dict:
@@ -261,7 +279,7 @@ def publish(
     return out
 
 
-@router.get("/{a}/diff/{b}")
+@router.get("/{a}/diff/{b}", response_model=Any, responses=documented(PlanDiff))
 def diff(
     a: PlanRef, b: PlanRef, engine: EngineDep, moves: Annotated[int, Query(ge=0, le=100_000)] = 5000
 ) -> dict:
@@ -278,7 +296,7 @@ def _overlay_layer(body: bytes, key: str | None):
     return read_layer(layer, key)
 
 
-@router.post("/{plan}/overlay",
+@router.post("/{plan}/overlay", response_model=Any, responses=documented(Overlay),
              openapi_extra=json_body_doc("GeoJSON FeatureCollection of (Multi)Polygons",
                                          ("application/json", "application/geo+json")))
 async def overlay(plan: PlanRef, request: Request, state: StateDep,
