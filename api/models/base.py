@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer, model_validator
 
 GEOJSON = "application/geo+json"
 
@@ -14,9 +14,32 @@ class Answer(BaseModel):
 
     The named fields are always there; an answer may carry more keys than named
     (``additionalProperties``), so a model documents without constraining growth.
+
+    Validating an answer changes nothing in its JSON: keys keep the order the domain
+    gave them (extra keys included), and with ``response_model_exclude_unset`` a key
+    the domain left out stays out. Numbers that may be whole are typed ``int | float``
+    (a ``float`` field would write ``1`` as ``1.0``).
     """
 
     model_config = ConfigDict(extra="allow")
+    _order: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_order(cls, value: Any, handler):
+        model = handler(value)
+        if isinstance(value, dict):
+            model._order = tuple(value)
+        return model
+
+    @model_serializer(mode="wrap")
+    def _in_order(self, handler):
+        out = handler(self)
+        if not self._order or not isinstance(out, dict):
+            return out
+        ordered = {k: out[k] for k in self._order if k in out}
+        ordered.update((k, v) for k, v in out.items() if k not in ordered)
+        return ordered
 
 
 def documented(model: type[BaseModel], description: str = "Successful Response",

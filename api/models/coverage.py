@@ -34,7 +34,8 @@ class GapCollection(FeatureCollection):
 
     min_area_m2: float
     window_days: int | None
-    stale: bool = Field(description="true while the stored gaps are being recomputed")
+    stale: bool | None = Field(None, description="stored gaps (default window) only: true "
+                                                 "while they are being recomputed")
 
 
 class CoverageShare(Answer):

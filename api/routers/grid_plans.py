@@ -114,15 +114,14 @@ def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-@router.get("", response_model=Any, responses=documented(list[Plan]))
+@router.get("", response_model=list[Plan], response_model_exclude_unset=True)
 def list_plans(engine: EngineDep) -> list[dict]:
     """All plans, newest first, with grid and household counts."""
     with engine.connect() as conn:
         return plans.list_plans(conn)
 
 
-@router.post("", status_code=201, response_model=Any,
-             responses=documented(PlanDetail, "created", 201))
+@router.post("", status_code=201, response_model=PlanDetail, response_model_exclude_unset=True)
 def create_plan(body: NewPlan, request: Request, response: Response, engine: EngineDep) -> dict:
     """Start a draft as a copy of ``from_plan``."""
     with engine.begin() as conn:
@@ -135,7 +134,7 @@ def create_plan(body: NewPlan, request: Request, response: Response, engine: Eng
     return out
 
 
-@router.get("/{plan}", response_model=Any, responses=documented(PlanDetail))
+@router.get("/{plan}", response_model=PlanDetail, response_model_exclude_unset=True)
 def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     """One plan; ``ETag`` is its version (send it back as ``If-Match``)."""
     plan_id = _plan_id(engine, plan)
@@ -145,7 +144,7 @@ def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     return out
 
 
-@router.get("/{plan}/history", response_model=Any, responses=documented(list[PlanChange]))
+@router.get("/{plan}/history", response_model=list[PlanChange], response_model_exclude_unset=True)
 def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
     """Every recorded change of the plan, oldest first."""
     plan_id = _plan_id(engine, plan)
@@ -153,7 +152,7 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
         return plans.history(conn, plan_id)
 
 
-@router.get("/{plan}/evaluate", response_model=Any, responses=documented(Evaluation))
+@router.get("/{plan}/evaluate", response_model=Evaluation, response_model_exclude_unset=True)
 def evaluate(
     plan: PlanRef,
     engine: EngineDep,
@@ -206,7 +205,7 @@ def plan_buildings(
     return _geojson(fc)
 
 
-@router.post("/{plan}/redistrict", response_model=Any, responses=documented(Redistricted))
+@router.post("/{plan}/redistrict", response_model=Redistricted, response_model_exclude_unset=True)
 def redistrict_plan(
     plan: PlanRef,
     body: RedistrictBody,
@@ -229,9 +228,9 @@ def redistrict_plan(
 
 @router.post(
     "/{plan}/edits",
-    response_model=Any,
+    response_model=Edited,
+    response_model_exclude_unset=True,
     responses={
-        **documented(Edited),
         412: {"description": "stale If-Match version"},
         428: {"description": "If-Match missing"},
     },
@@ -267,7 +266,7 @@ def edit_plan(
     return out
 
 
-@router.post("/{plan}/publish", response_model=Any, responses=documented(Published))
+@router.post("/{plan}/publish", response_model=Published, response_model_exclude_unset=True)
 def publish(
     plan: PlanRef, request: Request, response: Response, engine: EngineDep, if_match: IfMatch = None
 ) -> dict:
@@ -279,7 +278,7 @@ def publish(
     return out
 
 
-@router.get("/{a}/diff/{b}", response_model=Any, responses=documented(PlanDiff))
+@router.get("/{a}/diff/{b}", response_model=PlanDiff, response_model_exclude_unset=True)
 def diff(
     a: PlanRef, b: PlanRef, engine: EngineDep, moves: Annotated[int, Query(ge=0, le=100_000)] = 5000
 ) -> dict:
@@ -296,7 +295,7 @@ def _overlay_layer(body: bytes, key: str | None):
     return read_layer(layer, key)
 
 
-@router.post("/{plan}/overlay", response_model=Any, responses=documented(Overlay),
+@router.post("/{plan}/overlay", response_model=Overlay, response_model_exclude_unset=True,
              openapi_extra=json_body_doc("GeoJSON FeatureCollection of (Multi)Polygons",
                                          ("application/json", "application/geo+json")))
 async def overlay(plan: PlanRef, request: Request, state: StateDep,
