@@ -79,3 +79,22 @@ def test_object_answers_name_their_members(doc):
 def test_models_require_what_every_answer_holds(doc, name, members):
     schema = doc["components"]["schemas"][name]
     assert members <= set(schema["required"]), schema["required"]
+
+
+def test_validating_an_answer_leaves_its_json_as_it_was():
+    """Key order, extra keys, keys left out and whole numbers survive ``response_model``."""
+    import orjson
+    from pydantic import TypeAdapter
+
+    from api.models.grid_plans import PlanDiff
+
+    body = {"b": 2, "a": 1, "added": [], "removed": [], "changed": [], "unchanged": 0,
+            "note": None, "buildings_moved": 0, "households_moved": 3, "moves": [],
+            "moves_truncated": False,
+            "layer": {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"n": 1.0},
+                 "geometry": {"type": "GeometryCollection", "geometries": []}}]}}
+    adapter = TypeAdapter(PlanDiff)
+    out = adapter.dump_python(adapter.validate_python(body), mode="json", by_alias=True,
+                              exclude_unset=True)
+    assert orjson.dumps(out) == orjson.dumps(body)
