@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SkipValidation,
+    model_serializer,
+    model_validator,
+)
 
 GEOJSON = "application/geo+json"
+
+#: Rows of a large answer (one object per grid, unit, …): documented as a list of
+#: objects but not copied one by one when the answer is validated.
+Rows = Annotated[list[dict[str, Any]], SkipValidation]
 
 
 class Answer(BaseModel):

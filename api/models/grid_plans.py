@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.models.base import Answer
+from api.models.base import Answer, Rows
 from api.models.geojson import FeatureCollection
 
 
@@ -50,10 +50,10 @@ class Evaluation(Answer):
     status: str
     metric_epsg: int = Field(description="the metric CRS of areas and lengths")
     summary: dict[str, Any] = Field(description="totals: band, deviation, contiguity, …")
-    communities: list[dict[str, Any]]
-    infeasible: list[dict[str, Any]] = Field(description="communities no plan can balance")
-    undecided: list[dict[str, Any]]
-    grids: list[dict[str, Any]] | None = Field(None, description="per grid (grids=true)")
+    communities: Rows
+    infeasible: Rows = Field(description="communities no plan can balance")
+    undecided: Rows
+    grids: Rows | None = Field(None, description="per grid (grids=true)")
 
 
 class GridCollection(FeatureCollection):
@@ -81,11 +81,11 @@ class Redistricted(Answer):
     feasible_grids: int
     within_band: int
     within_band_share: float
-    infeasible: list[dict[str, Any]]
-    undecided: list[dict[str, Any]]
+    infeasible: Rows
+    undecided: Rows
     undecided_grids: int
     seconds: float
-    communities: list[dict[str, Any]]
+    communities: Rows
 
 
 class Edited(Answer):

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.models.base import Answer
+from api.models.base import Answer, Rows
 
 
 class Label(Answer):
@@ -34,7 +34,7 @@ class AreaStats(Answer):
     from_: str = Field(alias="from")
     to: str
     count: int
-    units: list[dict[str, Any]]
+    units: Rows
 
 
 class Period(Answer):
