@@ -2,7 +2,9 @@
 
 No input may cause a 5xx, and every answer must match the document: its status is
 documented for that route, its content type too, and its body fits the schema
-(errors are ``{"detail": str, "code": str}`` everywhere, ``api.openapi``).
+(errors are ``{"detail": str, "code": str}`` everywhere, ``api.openapi``; every
+2xx JSON body has its model in ``api.models``, checked by ``--checks all``'s
+``response_schema_conformance``).
 
 A real server (every route reachable with an admin key) runs on a database of its
 own holding a little of every layer; the schemathesis CLI runs its examples,

@@ -20,6 +20,20 @@ from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
 from api.deps import EngineDep, StateDep
 from api.errors import error_response
+from api.models.base import documented
+from api.models.grid_plans import (
+    BuildingCollection,
+    Edited,
+    Evaluation,
+    GridCollection,
+    Overlay,
+    Plan,
+    PlanChange,
+    PlanDetail,
+    PlanDiff,
+    Redistricted,
+)
+from api.models.jobs import Job
 from api.params import Id, Seed, Text
 from api.routers.jobs import accepted, launch
 from geo import jobs
@@ -102,14 +116,14 @@ def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-@router.get("")
+@router.get("", response_model=list[Plan], response_model_exclude_unset=True)
 def list_plans(engine: EngineDep) -> list[dict]:
     """All plans, newest first, with grid and household counts."""
     with engine.connect() as conn:
         return plans.list_plans(conn)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=PlanDetail, response_model_exclude_unset=True)
 def create_plan(body: NewPlan, request: Request, response: Response, engine: EngineDep) -> dict:
     """Start a draft as a copy of ``from_plan``."""
     with engine.begin() as conn:
@@ -122,7 +136,7 @@ def create_plan(body: NewPlan, request: Request, response: Response, engine: Eng
     return out
 
 
-@router.get("/{plan}")
+@router.get("/{plan}", response_model=PlanDetail, response_model_exclude_unset=True)
 def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     """One plan; ``ETag`` is its version (send it back as ``If-Match``)."""
     plan_id = _plan_id(engine, plan)
@@ -132,7 +146,7 @@ def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     return out
 
 
-@router.get("/{plan}/history")
+@router.get("/{plan}/history", response_model=list[PlanChange], response_model_exclude_unset=True)
 def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
     """Every recorded change of the plan, oldest first."""
     plan_id = _plan_id(engine, plan)
@@ -140,7 +154,7 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
         return plans.history(conn, plan_id)
 
 
-@router.get("/{plan}/evaluate")
+@router.get("/{plan}/evaluate", response_model=Evaluation, response_model_exclude_unset=True)
 def evaluate(
     plan: PlanRef,
     engine: EngineDep,
@@ -164,7 +178,7 @@ def evaluate(
     )
 
 
-@router.get("/{plan}/grids")
+@router.get("/{plan}/grids", responses=documented(GridCollection, geojson=True))
 def grids(
     plan: PlanRef, engine: EngineDep, community: str | None = None, buildings: bool = True
 ) -> Response:
@@ -178,7 +192,8 @@ def grids(
     return _geojson(fc)
 
 
-@router.get("/{plan}/buildings")
+@router.get("/{plan}/buildings",
+            responses=documented(BuildingCollection, geojson=True))
 def plan_buildings(
     plan: PlanRef,
     engine: EngineDep,
@@ -192,7 +207,7 @@ def plan_buildings(
     return _geojson(fc)
 
 
-@router.post("/{plan}/redistrict")
+@router.post("/{plan}/redistrict", response_model=Redistricted, response_model_exclude_unset=True)
 def redistrict_plan(
     plan: PlanRef,
     body: RedistrictBody,
@@ -215,6 +230,8 @@ def redistrict_plan(
 
 @router.post(
     "/{plan}/edits",
+    response_model=Edited,
+    response_model_exclude_unset=True,
     responses={
         412: {"description": "stale If-Match version"},
         428: {"description": "If-Match missing"},
@@ -251,7 +268,8 @@ def edit_plan(
     return out
 
 
-@router.post("/{plan}/publish", status_code=202)
+@router.post("/{plan}/publish", status_code=202, response_model=Job,
+             response_model_exclude_unset=True)
 def publish(
     plan: PlanRef, request: Request, response: Response, engine: EngineDep, if_match: IfMatch = None
 ) -> dict:
@@ -273,7 +291,7 @@ def publish(
     return accepted(response, engine, job_id)
 
 
-@router.get("/{a}/diff/{b}")
+@router.get("/{a}/diff/{b}", response_model=PlanDiff, response_model_exclude_unset=True)
 def diff(
     a: PlanRef, b: PlanRef, engine: EngineDep, moves: Annotated[int, Query(ge=0, le=100_000)] = 5000
 ) -> dict:
@@ -290,7 +308,7 @@ def _overlay_layer(body: bytes, key: str | None):
     return read_layer(layer, key)
 
 
-@router.post("/{plan}/overlay",
+@router.post("/{plan}/overlay", response_model=Overlay, response_model_exclude_unset=True,
              openapi_extra=json_body_doc("GeoJSON FeatureCollection of (Multi)Polygons",
                                          ("application/json", "application/geo+json")))
 async def overlay(plan: PlanRef, request: Request, state: StateDep,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy import Engine
 
 from api.deps import EngineDep
+from api.models.jobs import Job
 from geo import jobs
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -40,7 +41,7 @@ def accepted(response: Response, engine: Engine, job_id: str) -> dict:
     return jobs.get(engine, job_id)
 
 
-@router.get("/{job}")
+@router.get("/{job}", response_model=Job, response_model_exclude_unset=True)
 def job(job: JobId, engine: EngineDep) -> dict:
     """A job: state, progress 0–1, step, times, and its result or error."""
     return jobs.get(engine, job)

@@ -13,6 +13,9 @@ from fastapi import APIRouter, Path, Request, Response
 from starlette.exceptions import HTTPException
 
 from api.auth import current_role
+from api.models.base import documented
+from api.models.ogc import Collection as CollectionDoc
+from api.models.ogc import Collections, Conformance, Item, Items, Landing
 from api.ogc import documents
 from api.ogc.collections import COLLECTION_NAMES, Collection, get_collection
 from api.ogc.query import ItemsQuery, feature_sql, item_sql, items_sql, number_matched
@@ -62,14 +65,15 @@ def _guard(request: Request, c: Collection) -> None:
         raise HTTPException(403, why)
 
 
-@router.get("/ogc", response_class=Response)
+@router.get("/ogc", response_class=Response, responses=documented(Landing))
 async def landing(request: Request) -> Response:
     """Landing page with links to the API definition, conformance and collections."""
     _check_format(request)
     return _json(documents.landing(_base(request)))
 
 
-@router.get("/ogc/conformance", response_class=Response)
+@router.get("/ogc/conformance", response_class=Response,
+            responses=documented(Conformance))
 async def conformance(request: Request) -> Response:
     """Conformance classes (core, oas30, geojson)."""
     _check_format(request)
@@ -94,7 +98,8 @@ async def _describe(request: Request, c: Collection) -> dict:
     return documents.collection(c, _base(request), bbox, interval)
 
 
-@router.get("/ogc/collections", response_class=Response)
+@router.get("/ogc/collections", response_class=Response,
+            responses=documented(Collections))
 async def collections(request: Request) -> Response:
     """Every collection with its extent."""
     _check_format(request)
@@ -104,7 +109,8 @@ async def collections(request: Request) -> Response:
     return _json({"collections": docs, "links": [self_link]})
 
 
-@router.get("/ogc/collections/{collection_id}", response_class=Response)
+@router.get("/ogc/collections/{collection_id}", response_class=Response,
+            responses=documented(CollectionDoc))
 async def collection(request: Request, collection_id: str = Path(description="collection")):
     """One collection."""
     _check_format(request)
@@ -114,8 +120,7 @@ async def collection(request: Request, collection_id: str = Path(description="co
 @router.get(
     "/ogc/collections/{collection_id}/items",
     response_class=Response,
-    responses={200: {"content": {documents.GEOJSON: {}},
-                     "description": "GeoJSON FeatureCollection"}},
+    responses=documented(Items, "GeoJSON FeatureCollection", geojson=True),
 )
 async def items(request: Request, collection_id: str = Path(description="collection")):
     """Features with ``bbox``, ``datetime``, ``limit``, ``offset`` and ``<property>=value``."""
@@ -149,7 +154,7 @@ async def items(request: Request, collection_id: str = Path(description="collect
 @router.get(
     "/ogc/collections/{collection_id}/items/{feature_id}",
     response_class=Response,
-    responses={200: {"content": {documents.GEOJSON: {}}, "description": "GeoJSON Feature"}},
+    responses=documented(Item, "GeoJSON Feature", geojson=True),
 )
 async def item(
     request: Request,
