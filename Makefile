@@ -9,7 +9,7 @@ ASSETS := api/map/static/vendor/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup system venv assets run test bench lint lock clean-db
+.PHONY: setup system venv assets run test test-fast bench lint lock clean-db config-reference
 
 setup: system venv assets
 
@@ -47,8 +47,18 @@ run: setup
 test: setup
 	@$(PY) -m pytest
 
+# The pure tests only: no PostgreSQL, no Chromium needed (markers db/browser, see README).
+test-fast: venv assets
+	@$(PY) -m pytest -m "not db and not browser"
+
 bench: setup
 	@$(PY) bench/run_all.py
 
+# README's configuration reference, written from the settings classes.
+config-reference: venv
+	@$(ONEMAP) config reference --write README.md
+
+# ruff, then the import contracts of pyproject.toml (layers one way, no cycles).
 lint: venv
 	@$(VENV)/bin/ruff check geo api tiles tests bench
+	@$(VENV)/bin/lint-imports --no-cache

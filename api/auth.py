@@ -7,7 +7,7 @@ names the caller for audit logs. Both are set on every request by
 
 Modes
 -----
-*Open*: the app is bound to loopback (``ONEMAP_HOST``, default 127.0.0.1), no
+*Open*: the app is bound to loopback (``ONEMAP_API_HOST``, default 127.0.0.1), no
 active key exists and the client is local → every request is ``admin`` with
 actor ``local``. *Keys*: as soon as one active key exists, or the app is bound
 beyond loopback, every non-public route needs a valid key (401 without one).
@@ -33,7 +33,7 @@ from starlette.routing import compile_path
 from api.limits import ASGIApp, Receive, Scope, Send, header, send_error
 from api.policy import Rule, rule_for
 from api.secrets import redact_query
-from api.startup import is_loopback
+from api.startup import is_loopback, refusal
 from geo import audit
 from geo.errors import DatabaseUnavailable
 from geo.keys import ROLES, ApiKey, has_active_keys_async, verify_key_async
@@ -293,12 +293,6 @@ class AuthMiddleware:
 
 class StartupRefused(RuntimeError):
     """The app may not listen where it is bound."""
-
-
-def refusal(host: str) -> str:
-    """The one line printed when the service refuses to listen."""
-    return (f"refusing to listen on {host} without API keys: create one with "
-            "`onemap keys create --role admin`, or bind to 127.0.0.1")
 
 
 def _actor(key: ApiKey) -> str:

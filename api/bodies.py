@@ -3,7 +3,7 @@
 Decoding a large body (an 18 MB polygon: about 1.5 s in ``orjson.loads`` alone) holds
 the GIL the whole time, so even a worker thread would stall every other request,
 ``/healthz`` included. :class:`BodyDecoder` decodes bodies up to
-``ONEMAP_BODY_PROCESS_ABOVE_BYTES`` in a worker thread and larger ones in a worker
+``ONEMAP_API_BODY_PROCESS_ABOVE_BYTES`` in a worker thread and larger ones in a worker
 process (one per app, started on first use, ended with the app).
 
 Routes whose JSON body is small by nature (a camera) read it through

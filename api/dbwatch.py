@@ -71,7 +71,7 @@ class DbWatch:
     dsn : str
         libpq URL of the database.
     probe_s : float
-        How long a probe may wait for an answer (``ONEMAP_HANG_PROBE_S``).
+        How long a probe may wait for an answer (``ONEMAP_DB_HANG_PROBE_S``).
     """
 
     def __init__(self, dsn: str, probe_s: float):

@@ -9,6 +9,8 @@ map page's assets, so the docs work offline and ask no outside host for anything
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
     get_redoc_html,
@@ -37,23 +39,31 @@ def _root(request: Request) -> str:
     return request.scope.get("root_path", "").rstrip("/")
 
 
+def _page(app: FastAPI, request: Request, build: Callable[..., HTMLResponse], kind: str,
+          assets: dict[str, str], **options) -> HTMLResponse:
+    """One docs page, with the headers that keep the browser on this host.
+
+    ``assets`` maps each of ``build``'s URL arguments to its file under ``VENDOR``.
+    """
+    root = _root(request)
+    urls = {argument: f"{root}{VENDOR}/{path}" for argument, path in assets.items()}
+    page = build(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - {kind}",
+                 **urls, **options)
+    page.headers.update(DOCS_HEADERS)
+    return page
+
+
 def install(app: FastAPI) -> None:
     """Add ``/docs``, ``/docs/oauth2-redirect`` and ``/redoc`` (create the app with them off)."""
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        root = _root(request)
-        page = get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{VENDOR}/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{VENDOR}/swagger-ui/swagger-ui.css",
-            swagger_favicon_url=f"{root}{VENDOR}/swagger-ui/favicon-32x32.png",
-            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
-            swagger_ui_parameters=SWAGGER_PARAMETERS,
-        )
-        page.headers.update(DOCS_HEADERS)
-        return page
+        return _page(app, request, get_swagger_ui_html, "Swagger UI", {
+            "swagger_js_url": "swagger-ui/swagger-ui-bundle.js",
+            "swagger_css_url": "swagger-ui/swagger-ui.css",
+            "swagger_favicon_url": "swagger-ui/favicon-32x32.png",
+        }, oauth2_redirect_url=f"{_root(request)}/docs/oauth2-redirect",
+            swagger_ui_parameters=SWAGGER_PARAMETERS)
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
@@ -61,13 +71,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        root = _root(request)
-        page = get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{VENDOR}/redoc/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{VENDOR}/swagger-ui/favicon-32x32.png",
-            with_google_fonts=False,
-        )
-        page.headers.update(DOCS_HEADERS)
-        return page
+        return _page(app, request, get_redoc_html, "ReDoc", {
+            "redoc_js_url": "redoc/redoc.standalone.js",
+            "redoc_favicon_url": "swagger-ui/favicon-32x32.png",
+        }, with_google_fonts=False)

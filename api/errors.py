@@ -13,23 +13,23 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import OrjsonResponse
-from geo import errors as E
+from geo import errors as geo_errors
 
-STATUS: dict[type[E.OnemapError], int] = {
-    E.OnemapError: 400,
-    E.InvalidInput: 400,
-    E.InvalidGeometry: 422,
-    E.OutsideServiceArea: 422,
-    E.UnknownLayer: 404,
-    E.FileFormatError: 400,
-    E.InvalidRows: 422,
-    E.NotFound: 404,
-    E.Conflict: 409,
-    E.PlanConflict: 412,
-    E.Infeasible: 422,
-    E.NotEnoughData: 422,
-    E.DatabaseUnavailable: 503,
-    E.ClusterError: 503,
+STATUS: dict[type[geo_errors.OnemapError], int] = {
+    geo_errors.OnemapError: 400,
+    geo_errors.InvalidInput: 400,
+    geo_errors.InvalidGeometry: 422,
+    geo_errors.OutsideServiceArea: 422,
+    geo_errors.UnknownLayer: 404,
+    geo_errors.FileFormatError: 400,
+    geo_errors.InvalidRows: 422,
+    geo_errors.NotFound: 404,
+    geo_errors.Conflict: 409,
+    geo_errors.PlanConflict: 412,
+    geo_errors.Infeasible: 422,
+    geo_errors.NotEnoughData: 422,
+    geo_errors.DatabaseUnavailable: 503,
+    geo_errors.ClusterError: 503,
 }
 
 RETRY_AFTER_S = "5"
@@ -53,14 +53,14 @@ def error_response(status: int, detail: str, code: str,
     return OrjsonResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
 
-def _status_for(exc: E.OnemapError) -> int:
+def _status_for(exc: geo_errors.OnemapError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return 400
 
 
-async def _domain(_: Request, exc: E.OnemapError) -> OrjsonResponse:
+async def _domain(_: Request, exc: geo_errors.OnemapError) -> OrjsonResponse:
     status = _status_for(exc)
     headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
     return error_response(status, exc.detail, exc.code, headers)

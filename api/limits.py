@@ -6,7 +6,7 @@ Two rates, both answered with 429 and ``Retry-After`` in whole seconds:
   key, and per client address for callers without one. A key's budget is spent only
   by requests that proved they hold its secret.
 * :class:`FailureLimit` (outside authentication) counts failed authentications (401)
-  per client address; past ``ONEMAP_AUTH_FAILURES_PER_MINUTE`` that address is
+  per client address; past ``ONEMAP_API_AUTH_FAILURES_PER_MINUTE`` that address is
   answered 429 before any key is looked up, whatever key id it claims.
 Neither buffers the body: the size limit trusts a declared ``Content-Length``
 when there is one and otherwise counts bytes as the app reads them, stopping
@@ -107,7 +107,7 @@ class BodySizeLimit:
             await send_error(send, 413, self._detail(), "body_too_large")
 
     def _detail(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes (ONEMAP_MAX_BODY_BYTES)"
+        return f"request body larger than {self.max_bytes} bytes (ONEMAP_API_MAX_BODY_BYTES)"
 
 
 class TokenBucket:
@@ -225,7 +225,8 @@ class FailureLimit:
         if wait > 0:
             return await _too_many(
                 send, f"too many failed authentications from this address (limit "
-                f"{int(self.bucket.capacity)} per minute, ONEMAP_AUTH_FAILURES_PER_MINUTE)", wait)
+                f"{int(self.bucket.capacity)} per minute, "
+                "ONEMAP_API_AUTH_FAILURES_PER_MINUTE)", wait)
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:

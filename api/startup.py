@@ -23,6 +23,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def refusal(host: str) -> str:
+    """The one line printed when the service refuses to listen."""
+    return (f"refusing to listen on {host} without API keys: create one with "
+            "`onemap keys create --role admin`, or bind to 127.0.0.1")
+
+
 def check_can_listen(host: str, db=None) -> None:
     """Refuse to listen beyond loopback unless an active API key exists.
 
@@ -44,7 +50,6 @@ def check_can_listen(host: str, db=None) -> None:
         return
     from sqlalchemy.exc import SQLAlchemyError
 
-    from api.auth import refusal
     from geo.db.engine import make_engine
     from geo.errors import DatabaseUnavailable
     from geo.keys import has_active_keys

@@ -42,19 +42,19 @@ def synthetic(n: int, folder: Path, seed: int = 7) -> Path:
     import pyarrow as pa
     import shapely
 
-    from geo.batch import dataset as D
+    from geo.batch import dataset
     from geo.batch.export import arrow_schema
     from geo.hotspots.params import CATEGORIES, SOURCES
 
-    if (folder / D.MANIFEST).exists():
+    if (folder / dataset.MANIFEST).exists():
         return folder
     rng = np.random.default_rng(seed)
     schema = arrow_schema("incidents")
-    manifest = D.Manifest("incidents", 6, ["month", "cell"], timezone="Asia/Shanghai",
-                          source={"synthetic": n, "seed": seed})
+    manifest = dataset.Manifest("incidents", 6, ["month", "cell"], timezone="Asia/Shanghai",
+                                source={"synthetic": n, "seed": seed})
     centres = np.column_stack([rng.uniform(-1, 1, 40) * HALF_DEG[0] + CENTRE[0],
                                rng.uniform(-1, 1, 40) * HALF_DEG[1] + CENTRE[1]])
-    with D.atomic_dir(folder) as tmp:
+    with dataset.atomic_dir(folder) as tmp:
         per_month = np.full(12, n // 12)
         per_month[: n % 12] += 1
         next_id = 1
@@ -89,12 +89,12 @@ def synthetic(n: int, folder: Path, seed: int = 7) -> Path:
                         arrays.append(pa.nulls(len(rows), type=f.type))
                 table = pa.Table.from_arrays(arrays, schema=schema)
                 key = h3i.int_to_str(int(cell))
-                rel = f"{D.partition_dir(month, key)}/part-0.parquet"
+                rel = f"{dataset.partition_dir(month, key)}/part-0.parquet"
                 bounds = [float(lon[rows].min()), float(lat[rows].min()),
                           float(lon[rows].max()), float(lat[rows].max())]
-                D.write_part(tmp, rel, table, ["Point"], bounds)
-                manifest.files.append(D.PartFile(rel, key, month, len(rows), bounds))
-        D.write_manifest(tmp, manifest)
+                dataset.write_part(tmp, rel, table, ["Point"], bounds)
+                manifest.files.append(dataset.PartFile(rel, key, month, len(rows), bounds))
+        dataset.write_manifest(tmp, manifest)
     return folder
 
 

@@ -17,9 +17,9 @@ siting comparison runs on the ``small`` demo with its incidents.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 

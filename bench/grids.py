@@ -37,13 +37,14 @@ import _results  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
+from geo.crs import Projector  # noqa: E402
 from geo.demo import generate  # noqa: E402
 from geo.gridplan.districting import RegionDistricting  # noqa: E402
-from geo.gridplan.metric import Projector  # noqa: E402
 from geo.gridplan.packing import grouping_problem  # noqa: E402
 from geo.gridplan.parallel import Parallelism, RegionJob, district_regions, warm_up  # noqa: E402
 from geo.gridplan.settings import band  # noqa: E402
 from geo.gridplan.tessellation import build_graph, dedupe_points  # noqa: E402
+from geo.settings import ServiceAreaSettings  # noqa: E402
 
 SECTION = "## Grid planning"
 TARGET, TOL = 300, 0.15
@@ -55,9 +56,9 @@ def communities(city):
     aa = city.admin_areas
     comm = aa[aa["level"] == "community"].sort_values("code")
     c = comm.union_all().centroid
-    proj = Projector.for_area(c.x, c.y)
+    proj = Projector.for_area(c.x, c.y, ServiceAreaSettings().metric_epsg)
     b = city.buildings
-    pts = proj.forward(shapely.point_on_surface(b.geometry.values))
+    pts = proj.to_metric(shapely.point_on_surface(b.geometry.values))
     xy = shapely.get_coordinates(pts)
     art = city.roads[city.roads["class"] == "arterial"].geometry.values
     river = [
@@ -65,10 +66,10 @@ def communities(city):
         for g in city.waterways.geometry.values
     ]
     barriers = np.asarray(
-        proj.forward(np.concatenate([art, np.asarray(river, dtype=object)])), dtype=object
+        proj.to_metric(np.concatenate([art, np.asarray(river, dtype=object)])), dtype=object
     )
     out = []
-    for code, geom in zip(comm["code"], proj.forward(comm.geometry.values), strict=True):
+    for code, geom in zip(comm["code"], proj.to_metric(comm.geometry.values), strict=True):
         mine = (b["community_code"] == code).to_numpy()
         near = barriers[shapely.intersects(barriers, shapely.envelope(geom))]
         out.append((code, geom, xy[mine], b["households"].to_numpy(float)[mine], near))

@@ -24,18 +24,18 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import psycopg
 import shapely
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
-sys.path.insert(0, str(ROOT))
 
-from geo.db import cluster, migrate  # noqa: E402
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from geo.db import migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
-from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
 from geo.io.load import load_file, load_frame  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 
@@ -56,23 +56,10 @@ def bench_database() -> tuple[DatabaseSettings, DatabaseSettings | None]:
             conn.execute(text("TRUNCATE incidents, grid_members, grids, grid_plans, admin_areas "
                               "RESTART IDENTITY CASCADE"))
         return settings, None
-    server = DatabaseSettings(data_dir=ROOT / "data")
-    if server.embedded:
-        cluster.start(server)
-    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    with psycopg.connect(libpq_url(server, DB_NAME), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, DB_NAME)),
-                                data_dir=ROOT / "data")
-    migrate.upgrade(settings)
-    return settings, server
+    from conftest import _server_settings, create_database  # the suite's own helpers
 
-
-def drop_database(server: DatabaseSettings) -> None:
-    with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+    server = _server_settings()
+    return create_database(server, DB_NAME), server
 
 
 def synthetic_incidents(rows: int, seed: int = 1) -> Path:
@@ -197,7 +184,9 @@ def main() -> None:
     finally:
         engine.dispose()
         if server is not None and not args.keep:
-            drop_database(server)
+            from conftest import drop_database
+
+            drop_database(server, DB_NAME)
     assert total == args.rows and first.inserted == args.rows and again.inserted == 0
     assert wrong == 0
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in first.timings.items())

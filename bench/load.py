@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import random
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -39,12 +36,13 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
-sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT))
+from _databases import demo_database  # noqa: E402
+
+from api.testing.server import Server  # noqa: E402
 from geo import keys  # noqa: E402
-from geo.db import cluster, migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
-from geo.db.urls import sqlalchemy_url, url_string  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 
 SECTION = "## Load (issue 8)"
@@ -55,59 +53,15 @@ TILE_LAYERS = ("buildings", "grids", "roads", "incidents", "hotspots", "cameras"
 
 # -- the bench database and server -----------------------------------------------------------
 
-def bench_database(size: str) -> DatabaseSettings:
-    """Settings of the bench database, created, migrated and filled when needed."""
-    url = os.environ.get("ONEMAP_BENCH_DATABASE_URL")
-    if url:
-        settings = DatabaseSettings(database_url=url)
-    else:
-        server = DatabaseSettings(database_url=None, data_dir=ROOT / "data")
-        cluster.start(server)
-        name = f"onemap_bench_{size}"
-        cluster.ensure_database(server, name)
-        settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, name)))
-    migrate.upgrade(settings)
-    engine = make_engine(settings)
-    with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
-    engine.dispose()
-    if not n:
-        print(f"load: building the {size} demo in the bench database (once)", flush=True)
-        env = dict(os.environ, ONEMAP_DATABASE_URL=settings.database_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "demo", "--size", size, "--replace"],
-                       cwd=ROOT, env=env, check=True)
-    return settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(settings: DatabaseSettings, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
-    env.update(ONEMAP_DATABASE_URL=settings.database_url, ONEMAP_HOST="127.0.0.1",
-               ONEMAP_RATE_LIMIT_PER_MINUTE="10000000", PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("load: the server exited during start-up")
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("load: the server did not become ready")
+def start_server(settings: DatabaseSettings, workers: int) -> Server:
+    """The service with ``workers`` processes on the bench database, once it is ready."""
+    server = Server({"ONEMAP_DATABASE_URL": settings.database_url, "ONEMAP_API_HOST": "127.0.0.1",
+                     "ONEMAP_API_RATE_LIMIT_PER_MINUTE": "10000000"},
+                    workers=workers, access_log=False)
+    try:
+        return server.wait(timeout_s=120)
+    except RuntimeError as exc:
+        raise SystemExit(f"load: {exc}") from None
 
 
 # -- the traffic -----------------------------------------------------------------------------
@@ -287,13 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = ap.parse_args(argv)
 
-    settings = bench_database(args.size)
+    settings = demo_database(args.size, who="load")
     engine = make_engine(settings)
     run = f"load-{uuid.uuid4().hex[:8]}"
     made = {role: keys.create_key(engine, role, f"bench {run}") for role in
             ("admin", "viewer", "widget")}
     headers = {role: {"Authorization": f"Bearer {secret}"} for role, (_, secret) in made.items()}
-    proc, base = start_server(settings, args.workers)
+    server = start_server(settings, args.workers)
+    base = server.url
     try:
         traffic = Traffic(Extent.read(settings), run, headers, args.mix)
         print(f"load: {args.clients} clients for {args.seconds:.0f} s against {base}", flush=True)
@@ -303,22 +258,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_write:
             write_section(body)
     finally:
-        stop_server(proc)
+        server.stop(timeout_s=60)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM incidents WHERE external_id LIKE :p"), {"p": f"{run}-%"})
         for key, _ in made.values():
             keys.revoke_key(engine, key.key_id)
         engine.dispose()
     return 1 if sum(map(len, errors.values())) else 0
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

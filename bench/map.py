@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,8 +43,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from geo.db import cluster, migrate  # noqa: E402
+from api.testing.server import Server  # noqa: E402
+from geo.db import migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
 from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
@@ -81,17 +81,14 @@ def city_database(fresh: bool) -> DatabaseSettings:
     if url:
         settings = DatabaseSettings(database_url=url)
     else:
-        server = DatabaseSettings(data_dir=ROOT / "data")
-        if server.embedded:
-            cluster.start(server)
+        from conftest import _server_settings, create_database  # the suite's own helpers
+
+        server = _server_settings()
         with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (DB_NAME,)).fetchone()
-            if fresh or not exists:
-                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        with psycopg.connect(libpq_url(server, DB_NAME), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        if fresh or not exists:
+            create_database(server, DB_NAME)
         settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, DB_NAME)),
                                     data_dir=ROOT / "data")
     migrate.upgrade(settings)
@@ -109,32 +106,14 @@ def city_database(fresh: bool) -> DatabaseSettings:
     return settings
 
 
-def start_server(database_url: str) -> tuple[subprocess.Popen, str]:
-    """uvicorn on a free loopback port; (process, base URL) once /readyz answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, ONEMAP_DATABASE_URL=database_url)
-    log = (ROOT / "bench" / ".work").joinpath("map-server.log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit(f"map bench: server did not start: {log.read_text()[-2000:]}")
+def start_server(database_url: str) -> Server:
+    """The service on a free loopback port, once /readyz answers (log in bench/.work)."""
+    server = Server({"ONEMAP_DATABASE_URL": database_url}, keep_onemap_env=True,
+                    log=ROOT / "bench" / ".work" / "map-server.log")
+    try:
+        return server.wait(timeout_s=120)
+    except RuntimeError as exc:
+        raise SystemExit(f"map bench: {exc}") from None
 
 
 def measure(page, url: str, host: str, reload: bool = False) -> dict:
@@ -328,17 +307,14 @@ def main() -> None:
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                   for t in ("buildings", "grids", "cameras", "incidents")}
     engine.dispose()
-    proc, url = start_server(settings.database_url or "")
+    server = start_server(settings.database_url or "")
+    url = server.url
     try:
         cold, warm = run(url, args.runs)
         gaps = gap_times(url, settings)
         topics = topic_times(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
     lines = report(cold, warm, counts, gaps, topics)
     console.print("\n".join(lines))
     if not args.no_write:

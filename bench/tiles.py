@@ -31,8 +31,6 @@ import json
 import math
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,17 +40,16 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 import psycopg
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+from _databases import demo_database  # noqa: E402
 
-from geo.db import cluster, migrate  # noqa: E402
-from geo.db.engine import make_engine  # noqa: E402
-from geo.db.urls import libpq_url, sqlalchemy_url, url_string  # noqa: E402
+from api.testing.server import Server  # noqa: E402
+from geo.db.urls import libpq_url  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 from tiles.filters import TileAddress, TileFilters  # noqa: E402
 from tiles.layers import registry  # noqa: E402
@@ -71,88 +68,20 @@ GZIP = {"Accept-Encoding": "gzip"}
 
 def bench_database() -> DatabaseSettings:
     """The large demo database, created and filled when missing."""
-    url = os.environ.get("ONEMAP_BENCH_DATABASE_URL")
-    if url:
-        settings = DatabaseSettings(database_url=url)
-    else:
-        server = DatabaseSettings(database_url=None, data_dir=ROOT / "data")
-        cluster.start(server)
-        name = "onemap_bench_large"
-        cluster.ensure_database(server, name)
-        settings = DatabaseSettings(database_url=url_string(sqlalchemy_url(server, name)))
-    migrate.upgrade(settings)
-    engine = make_engine(settings)
-    with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM buildings")).scalar()
-    engine.dispose()
-    if n < 10_000:
-        print("tiles: building the large demo in the bench database (once, minutes)", flush=True)
-        env = dict(os.environ, ONEMAP_DATABASE_URL=settings.database_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "demo", "--size", "large", "--replace"],
-                       env=env, cwd=ROOT, check=True)
+    settings = demo_database("large", table="buildings", min_rows=10_000, who="tiles")
     with psycopg.connect(libpq_url(settings), autocommit=True) as conn:
         conn.execute("ANALYZE buildings")
     return settings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A uvicorn process (one worker) serving an ASGI app on a free port."""
-
-    def __init__(self, app: str, env: dict[str, str], ready: str):
-        self.port = _free_port()
-        self.ready = ready
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-
-    async def wait(self) -> Server:
-        """Return once ``ready`` answers 200."""
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server died: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                client = await RawHttp.open("127.0.0.1", self.port)
-                status, _, _ = await client.get(self.ready)
-                client.close()
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            await asyncio.sleep(0.3)
-        raise RuntimeError("server not ready in 120 s")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        """Terminate the process."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 def ours(db: DatabaseSettings) -> Server:
     """Our service, with buildings from z12 and the same feature limit as tipg."""
     # No hotspot warm-up: it would read 1.9M incidents in the background while we measure.
-    env = {"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_RATE_LIMIT_PER_MINUTE": "1000000000",
+    env = {"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_API_RATE_LIMIT_PER_MINUTE": "1000000000",
            "ONEMAP_HOTSPOT_WARM_UP": "false",
            "ONEMAP_TILE_LAYERS": json.dumps({LAYER: {"minzoom": 12}}),
            "ONEMAP_TILE_FEATURE_LIMIT": str(FEATURE_LIMIT)}
-    return Server("api.asgi:app", env, "/readyz")
+    return Server(env, keep_onemap_env=True, access_log=False)
 
 
 def tipg(db: DatabaseSettings) -> Server:
@@ -163,7 +92,7 @@ def tipg(db: DatabaseSettings) -> Server:
            str(FEATURE_LIMIT), key + "GEOMCOL": "geom", key + "PK": "id",
            key + "PROPERTIES": json.dumps(PROPS), "TIPG_DB_SPATIAL_EXTENT": "false",
            "TIPG_DB_DATETIME_EXTENT": "false"}
-    return Server("tipg.main:app", env, "/healthz")
+    return Server(env, app="tipg.main:app", keep_onemap_env=True, access_log=False)
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -367,8 +296,8 @@ async def uncached(db, tiles: dict, concurrency: int) -> dict[str, dict[int, Run
     bare_pool = await Bare.open(db, concurrency)
     runs: dict[str, dict[int, Run]] = {"ours": {}, "tipg": {}, "bare": {}, "textbook": {}}
     try:
-        await a.wait()
-        await b.wait()
+        a.wait()
+        b.wait("/healthz")
         # Not measured, the same for all: open every pool connection and prepare each zoom's
         # statements with empty tiles in the Arctic (none of the sampled tiles).
         warm = [(z, i, 0) for z in ZOOMS for i in range(concurrency)]
@@ -399,7 +328,7 @@ async def uncached(db, tiles: dict, concurrency: int) -> dict[str, dict[int, Run
 async def cached(db, tiles: list, concurrency: int, seconds: float,
                  windows: int) -> tuple[list[Run], list[Run]]:
     """Hot tiles (gzip) for ``windows`` × ``seconds``, then the same with If-None-Match."""
-    server = await ours(db).wait()
+    server = ours(db).wait()
     try:
         paths = [our_path(*t) for t in tiles]
         client = await RawHttp.open("127.0.0.1", server.port)

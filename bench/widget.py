@@ -32,8 +32,7 @@ from _results import write_section  # noqa: E402
 
 from geo.db.engine import make_engine  # noqa: E402
 from geo.db.urls import libpq_url  # noqa: E402
-from tiles import cells as C  # noqa: E402
-from tiles import sql as S  # noqa: E402
+from tiles import cells, sql  # noqa: E402
 from tiles.layers import get_layer  # noqa: E402
 
 N_INCIDENTS, N_CAMERAS, REPEAT = 300_000, 3_000, 7
@@ -79,7 +78,7 @@ def _seed(engine) -> None:
         raw.close()
 
 
-async def _time(conn, stmt: S.Statement, values: dict) -> tuple[float, list]:
+async def _time(conn, stmt: sql.Statement, values: dict) -> tuple[float, list]:
     args = stmt.args(values)
     rows = await conn.fetch(stmt.text, *args)
     t0 = time.perf_counter()
@@ -95,13 +94,13 @@ async def _measure(dsn: str) -> list[str]:
     try:
         for z in (10, 13, 15):
             x, y = _tile(LON0 + 0.05, LAT0 + 0.04, z)
-            res = C.widget_res(z)
-            base = {"z": z, "x": x, "y": y, "res": res, "reach": C.reach_m(res, LAT0),
+            res = cells.widget_res(z)
+            base = {"z": z, "x": x, "y": y, "res": res, "reach": cells.reach_m(res, LAT0),
                     "min_count": 5, "tz": "Asia/Shanghai"}
             for label, floored, days in (("before: counts, cells < 5 hidden", False, 1),
                                          ("floor, 1-day blocks", True, 1),
                                          ("floor, 7-day blocks (default)", True, 7)):
-                stmt = S.h3_count_statement(incidents, (), floored)
+                stmt = sql.h3_count_statement(incidents, (), floored)
                 ms, rows = await _time(conn, stmt, base | {"days": days})
                 shown = [r["n"] for r in rows if r["n"] >= 5]
                 lines.append(f"| incidents z{z} (res {res}) | {label} | {ms:.1f} | {len(shown)} "
@@ -109,9 +108,9 @@ async def _measure(dsn: str) -> list[str]:
         cameras = get_layer("cameras")
         for z in (11, 12, 13):
             x, y = _tile(LON0 + 0.05, LAT0 + 0.04, z)
-            size = 2 * S.ORIGIN / (1 << z)
+            size = 2 * sql.ORIGIN / (1 << z)
             k = 8
-            cluster = S.cluster_statement(cameras, "", (), False, 4096)
+            cluster = sql.cluster_statement(cameras, "", (), False, 4096)
             ms, rows = await _time(conn, cluster, {
                 "z": z, "x": x, "y": y, "cell": size / k, "reach": size / 4096,
                 "id_stride": k << z, "cx0": x * k, "cx1": x * k + k - 1, "cy0": y * k,
@@ -121,10 +120,10 @@ async def _measure(dsn: str) -> list[str]:
             side = 300 * group
             x0, x1 = x * size / side - 0.5, (x + 1) * size / side - 0.5
             y0, y1 = y * size / side - 0.5, (y + 1) * size / side - 0.5
-            coarse = S.cluster_statement(cameras, "", (), True, 4096)
+            coarse = sql.cluster_statement(cameras, "", (), True, 4096)
             ms, rows = await _time(conn, coarse, {
                 "z": z, "x": x, "y": y, "cell": 300.0, "group": group, "reach": side,
-                "id_stride": math.ceil(2 * S.ORIGIN / side) + 1,
+                "id_stride": math.ceil(2 * sql.ORIGIN / side) + 1,
                 "cx0": math.ceil(x0), "cx1": math.ceil(x1) - 1,
                 "cy0": math.ceil(y0), "cy1": math.ceil(y1) - 1})
             lines.append(f"| cameras z{z} | widget: {group}×{group} coarse cells | {ms:.1f} | | |")

@@ -15,8 +15,6 @@ the API goes unlogged even if a router forgets.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -28,17 +26,6 @@ _INSERT = (
 INSERT_ASYNC = (
     "INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)"
 )
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the audit log."""
-
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    detail: dict[str, Any] | None
 
 
 def _detail_json(detail: dict[str, Any] | None) -> str | None:
@@ -65,15 +52,3 @@ async def record_async(pool, actor: str, action: str, target: str | None = None,
                        detail: dict[str, Any] | None = None) -> None:
     """:func:`record` over an asyncpg pool (its own transaction)."""
     await pool.execute(INSERT_ASYNC, actor, action, target, _detail_json(detail))
-
-
-def entries(engine: Engine, limit: int = 100, action_prefix: str | None = None) -> list[AuditEntry]:
-    """The newest entries first, optionally only actions starting with ``action_prefix``."""
-    sql = "SELECT at, actor, action, target, detail FROM audit_log"
-    params: dict[str, Any] = {"limit": limit}
-    if action_prefix:
-        sql += " WHERE starts_with(action, :prefix)"
-        params["prefix"] = action_prefix
-    with engine.connect() as conn:
-        rows = conn.execute(text(sql + " ORDER BY id DESC LIMIT :limit"), params).all()
-    return [AuditEntry(r.at, r.actor, r.action, r.target, r.detail) for r in rows]

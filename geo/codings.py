@@ -1,4 +1,4 @@
-"""HTTP content codings: zstd, br and gzip, at fast levels, for every large answer.
+"""Compression of answers: zstd, br and gzip bytes, at fast levels, for every large answer.
 
 Tiles are gzipped once per cache entry (:func:`gzip_bytes`); a hotspot answer
 for a city is megabytes of GeoJSON compressed anew for every new filter, so the
@@ -7,8 +7,8 @@ FeatureCollection of 22,649 res-9 cells: zstd level 1 takes 14 ms for 1.0 MB
 and decodes in 4 ms; gzip level 1 with ISA-L 11 ms for 1.3 MB, but inflating
 takes 14 ms (zlib's own level 1: 39 ms for 1.4 MB); brotli level 1 about 20 ms
 for 1.1 MB. zstd and brotli come from pyarrow, gzip from ISA-L (``isal``, zlib
-when it is missing). Browsers send ``zstd`` and ``br`` in ``Accept-Encoding``
-over HTTPS; other clients get gzip or the plain body.
+when it is missing). Which coding a client gets is decided at the HTTP edge
+(:func:`api.codings.negotiate`); here are only the bytes.
 
 Frames stay within the 8 MiB window RFC 9659 allows decoders to demand:
 level 1 uses a 512 KiB window on large bodies, and smaller bodies are within
@@ -84,40 +84,3 @@ def compress(body: bytes, coding: str) -> bytes:
     if coding not in CODINGS:
         raise ValueError(f"unknown content coding {coding!r}")
     return _codec(coding).compress(body, asbytes=True)
-
-
-def negotiate(accept_encoding: str) -> str | None:
-    """The preferred coding the client accepts (None: send the body as it is).
-
-    Follows RFC 9110 §12.5.3: a coding is acceptable when listed (or matched by
-    ``*``) with a q-value above 0; among acceptable codings the server's order
-    of preference decides.
-
-    Examples
-    --------
-    >>> negotiate("gzip, deflate, br, zstd")
-    'zstd'
-    >>> negotiate("gzip, zstd;q=0")
-    'gzip'
-    >>> negotiate("identity") is None
-    True
-    """
-    weights: dict[str, float] = {}
-    for item in accept_encoding.lower().split(","):
-        name, _, params = item.partition(";")
-        name = name.strip()
-        if not name:
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        weights[name] = q
-    for coding in CODINGS:
-        if weights.get(coding, weights.get("*", 0.0)) > 0 and available(coding):
-            return coding
-    return None

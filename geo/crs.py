@@ -24,13 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from geo.errors import InvalidInput
+from geo.options import option
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 formula uses it.
 _A = 6378245.0
@@ -265,7 +267,7 @@ def _check_degrees(frame) -> None:
     if (b > 360).any():
         raise InvalidInput(
             "coordinates are not degrees (values over 360): the file has no CRS; "
-            "give the projected one with --crs EPSG:<code>"
+            f"give the projected one with {option('crs')} EPSG:<code>"
         )
 
 
@@ -280,3 +282,91 @@ def from_wgs84(frame, target: SourceCrs | None):
         # The offset systems have no EPSG code; keep the lon/lat label.
         return frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=WGS84))
     return frame.to_crs(target.crs)
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 UTM zone (north or south) holding ``(lon, lat)``.
+
+    Examples
+    --------
+    >>> utm_epsg(118.05, 36.80)
+    32650
+    >>> utm_epsg(-0.5, -10.0)
+    32730
+    """
+    zone = int((float(lon) + 180.0) // 6.0) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@dataclass(frozen=True)
+class Projector:
+    """Vectorised reprojection between lon/lat (EPSG:4326) and one metric CRS.
+
+    One geometry or an array of them (a GeoSeries too); each keeps its structure
+    (``shapely.transform``).
+    A GeoSeries or GeoDataFrame geometry that declares a CRS other than the one
+    a method expects is refused, never silently reprojected twice.
+
+    Parameters
+    ----------
+    epsg : int
+        The metric CRS (e.g. a UTM zone, :func:`utm_epsg`).
+
+    Examples
+    --------
+    >>> p = Projector(32650)
+    >>> pt = p.to_lonlat(p.to_metric(shapely.points([118.05, 36.8])))
+    >>> bool(abs(pt.x - 118.05) < 1e-9)
+    True
+    >>> x, y = p.xy_to_metric([118.05], [36.8])
+    >>> bool(abs(p.xy_to_lonlat(x, y)[1][0] - 36.8) < 1e-9)
+    True
+    """
+
+    epsg: int
+
+    @classmethod
+    def for_area(cls, lon: float, lat: float, metric_epsg: int | None = None) -> Projector:
+        """The configured metric CRS (``metric_epsg``) or else the UTM zone at ``(lon, lat)``."""
+        return cls(int(metric_epsg) if metric_epsg else utm_epsg(lon, lat))
+
+    @cached_property
+    def _forward(self) -> Transformer:
+        return Transformer.from_crs(4326, self.epsg, always_xy=True)
+
+    @cached_property
+    def _inverse(self) -> Transformer:
+        return Transformer.from_crs(self.epsg, 4326, always_xy=True)
+
+    def to_metric(self, geoms):
+        """Lon/lat geometries (one, or an array) → metric geometries."""
+        return self._apply(geoms, 4326, self._forward)
+
+    def to_lonlat(self, geoms):
+        """Metric geometries (one, or an array) → lon/lat geometries."""
+        return self._apply(geoms, self.epsg, self._inverse)
+
+    def xy_to_metric(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """Point coordinates lon/lat → metric x, y."""
+        return self._forward.transform(np.asarray(lon, float), np.asarray(lat, float))
+
+    def xy_to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Point coordinates metric x, y → lon/lat."""
+        return self._inverse.transform(np.asarray(x, float), np.asarray(y, float))
+
+    @staticmethod
+    def _apply(geoms, expected: int, tr: Transformer):
+        declared = getattr(geoms, "crs", None)
+        if declared is not None and CRS.from_user_input(declared) != CRS.from_epsg(expected):
+            raise InvalidInput(f"CRS mismatch: geometries in {CRS.from_user_input(declared)}, "
+                               f"expected EPSG:{expected}; reproject them first")
+        if not isinstance(geoms, shapely.Geometry):
+            geoms = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+
+        def on_coords(xy: np.ndarray) -> np.ndarray:
+            if len(xy) == 0:
+                return xy
+            x, y = tr.transform(xy[:, 0], xy[:, 1])
+            return np.column_stack([x, y])
+
+        return shapely.transform(geoms, on_coords)

@@ -9,13 +9,17 @@ validity (self-intersections, via GEOS) for the whole batch at once.
 
 Examples
 --------
->>> g = check_geometry({"type": "Point", "coordinates": [118.05, 36.8]}, allowed={"Point"})
->>> g.wkt
-'POINT (118.05 36.8)'
->>> check_geometry({"type": "Point", "coordinates": [218.05, 36.8]})
+>>> point = {"type": "Point", "coordinates": [118.05, 36.8]}
+>>> geoms, props = features_of({"type": "Feature", "geometry": point, "properties": {"n": 1}},
+...                            allowed={"Point"})
+>>> geoms[0].wkt, props
+('POINT (118.05 36.8)', [{'n': 1}])
+>>> far = {"type": "Point", "coordinates": [218.05, 36.8]}
+>>> features_of({"type": "FeatureCollection",
+...              "features": [{"type": "Feature", "geometry": far, "properties": None}]})
 Traceback (most recent call last):
 ...
-geo.errors.InvalidGeometry: geometry: longitude 218.05 out of range -180..180
+geo.errors.InvalidGeometry: features[0].geometry: longitude 218.05 out of range -180..180
 """
 
 from __future__ import annotations
@@ -154,14 +158,6 @@ def check_validity(geoms: Sequence[Any], wheres: Sequence[str]) -> None:
         what = m.group("what").strip().lower()
         reason = f"{what} at ({float(m.group('x')):.7g}, {float(m.group('y')):.7g})"
     raise InvalidGeometry(f"{wheres[i]}: invalid geometry: {reason}")
-
-
-def check_geometry(obj: Any, allowed: Iterable[str] | None = None, where: str = "geometry"):
-    """Check one geometry fully and return it as a shapely geometry (lon/lat)."""
-    check_structure(obj, allowed, where)
-    geom = shape(obj)
-    check_validity([geom], [where])
-    return geom
 
 
 def check_feature(obj: Any, allowed: Iterable[str] | None = None,

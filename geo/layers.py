@@ -99,6 +99,46 @@ def _num(v: float | None) -> str:
 
 
 @dataclass(frozen=True)
+class LoadHooks:
+    """What loading a layer does besides validating and inserting its fields.
+
+    Declared per layer here and carried out once each by the loader (:mod:`geo.io`),
+    so the loader has no branch per layer name. The default does nothing more.
+
+    Parameters
+    ----------
+    per_plan : bool
+        Rows belong to a grid plan (``plan_id``): they go into the active plan (made
+        when there is none) unless a row names its own, and exports read the active plan.
+    in_grids : bool
+        Each point gets the grid of the active plan that holds it (``grid_id``) and its
+        exact H3 cells; large loads take the bulk path (table lock, index rebuild).
+    members : {None, "plans", "active"}
+        Grid memberships to bring up to date after the write: of the plans written
+        (and the incidents' grids in the active one), or of the active plan.
+    changes : {None, "ids", "bounds"}
+        What the load report records for derived tables (camera views): the ids of the
+        rows written, or the bounds of the geometries written.
+    row_checks : tuple of str
+        Extra per-row checks by name (``camera_code``: GB/T 28181 codes; ``incident``:
+        times in order and not in the future).
+    code_or_same_row : bool
+        A row with a ``code`` is matched by it; one without is skipped when an equal
+        row (geometry and name) exists.
+    stamp_updates : bool
+        Updated rows get ``updated_at = now()``.
+    """
+
+    per_plan: bool = False
+    in_grids: bool = False
+    members: str | None = None
+    changes: str | None = None
+    row_checks: tuple[str, ...] = ()
+    code_or_same_row: bool = False
+    stamp_updates: bool = False
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """What a layer's rows look like and how they are stored.
 
@@ -115,6 +155,10 @@ class LayerSpec:
     key : tuple of str
         Natural key used for idempotent loads (empty: none; rows are then
         compared by geometry and name).
+    conflict_target : str, optional
+        The ``ON CONFLICT`` target of the natural key.
+    hooks : LoadHooks
+        What a load of this layer does besides inserting rows.
     """
 
     name: str
@@ -123,16 +167,12 @@ class LayerSpec:
     db_geometry: str
     key: tuple[str, ...] = ()
     conflict_target: str | None = None
+    hooks: LoadHooks = LoadHooks()
 
     @property
     def required(self) -> list[str]:
         """Names of required fields."""
         return [f.name for f in self.fields.values() if f.required]
-
-    @property
-    def point_only(self) -> bool:
-        """True when the layer holds only points."""
-        return self.geometry == ("Point",)
 
     def allowed_types(self) -> set[str]:
         """Shapely geometry type names accepted on load."""
@@ -199,12 +239,14 @@ LAYERS: dict[str, LayerSpec] = {
         "grids",
         dict([_f("code", required=True), _f("name"), _f("community_code"), _f("worker")]),
         ("Polygon",), "multi", key=("code",), conflict_target="(plan_id, code)",
+        hooks=LoadHooks(per_plan=True, members="plans"),
     ),
     "buildings": LayerSpec(
         "buildings",
         dict([_f("code"), _f("households", "int", low=0, default=0), _f("population", "int", low=0),
               _f("floors", "int", low=0), _f("kind"), _f("community_code")]),
         ("Polygon", "Point"), "any", key=("code",), conflict_target="(code)",
+        hooks=LoadHooks(members="active", changes="bounds", code_or_same_row=True),
     ),
     "cameras": LayerSpec(
         "cameras",
@@ -220,6 +262,8 @@ LAYERS: dict[str, LayerSpec] = {
               _enum("status", CAMERA_STATUSES, _CAM_STATUS_ALIASES,
                     default="online")]),
         ("Point",), "point", key=("code",), conflict_target="(code)",
+        hooks=LoadHooks(changes="ids", row_checks=("camera_code",), code_or_same_row=True,
+                        stamp_updates=True),
     ),
     "incidents": LayerSpec(
         "incidents",
@@ -238,6 +282,7 @@ LAYERS: dict[str, LayerSpec] = {
               _enum("routed_from", SOURCES, _SOURCE_ALIASES)]),
         ("Point",), "point", key=("source", "external_id"),
         conflict_target="ON CONSTRAINT incidents_source_external_id_key",
+        hooks=LoadHooks(in_grids=True, row_checks=("incident",)),
     ),
     "roads": LayerSpec(
         "roads",

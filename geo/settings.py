@@ -1,7 +1,8 @@
-"""Settings for the domain layer, read from ``ONEMAP_*`` environment variables.
+"""Settings of the domain layer: the database, the service area and the local time.
 
 Each concern has its own small class; nothing is read at import time. Build them
-where they are needed (``DatabaseSettings()``) or pass them in from the app.
+where they are needed (``DatabaseSettings()``) or pass them in from the app. The variable
+names follow ``geo.settings_base`` (``ONEMAP_<CONCERN>_<NAME>``).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-_PREFIX = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+from geo.settings_base import concern, known_zone
+
 _ROLE = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
@@ -21,10 +23,12 @@ class DatabaseSettings(BaseSettings):
     With no ``database_url`` the embedded cluster in ``pg_dir`` is used.
     """
 
-    model_config = _PREFIX
+    model_config = concern()
 
     database_url: str | None = Field(
-        None, description="any PostGIS (SQLAlchemy or libpq URL); unset → the embedded cluster")
+        None, json_schema_extra={"secret": True},
+        description="any PostGIS database, as a SQLAlchemy or libpq URL (it may hold a "
+                    "password); unset → the embedded cluster")
     data_dir: Path = Field(Path("data"), description="demo outputs and the embedded cluster "
                            "(``pg/``, passwords in ``pg.password`` and ``pg.superuser.password``)")
     pg_dir: Path | None = Field(None, description="folder of the embedded cluster "
@@ -37,13 +41,19 @@ class DatabaseSettings(BaseSettings):
     pg_superuser: str = Field("postgres", pattern=_ROLE, description=(
         "the embedded cluster's superuser (creates the service role and the extensions)"))
     pg_database: str = Field("onemap", description="database name in the embedded cluster")
-    statement_timeout_ms: int = Field(30_000, ge=100, description=(
-        "longest a statement may run, in ms (server side, and on the client for asyncpg)"))
-    connect_timeout_s: float = Field(3.0, gt=0, le=60, description=(
-        "longest wait for a new database connection (or a free pooled one), in seconds"))
-    hang_probe_s: float = Field(2.5, gt=0, le=60, description=(
-        "a call running longer than this makes the service check, with a fresh connection, "
-        "whether the database still answers; if not, calls in flight end with 503"))
+    pg_bindir: Path | None = Field(None, description=(
+        "folder holding initdb, pg_ctl, pg_dump; unset → the newest PostgreSQL under "
+        "/usr/lib/postgresql, version 15 first"))
+    statement_timeout_ms: int = Field(
+        30_000, ge=100, validation_alias="ONEMAP_DB_STATEMENT_TIMEOUT_MS", description=(
+            "longest a statement may run, in ms (server side, and on the client for asyncpg)"))
+    connect_timeout_s: float = Field(
+        3.0, gt=0, le=60, validation_alias="ONEMAP_DB_CONNECT_TIMEOUT_S", description=(
+            "longest wait for a new database connection (or a free pooled one), in seconds"))
+    hang_probe_s: float = Field(
+        2.5, gt=0, le=60, validation_alias="ONEMAP_DB_HANG_PROBE_S", description=(
+            "seconds: a call running longer makes the service check, with a fresh connection, "
+            "whether the database still answers; if not, calls in flight end with 503"))
 
     @property
     def cluster_dir(self) -> Path:
@@ -79,16 +89,22 @@ def _mask_password(url: str) -> str:
 class ServiceAreaSettings(BaseSettings):
     """The area the service covers, for sanity checks and metric work."""
 
-    model_config = _PREFIX
+    model_config = concern("AREA")
 
-    # lon_min, lat_min, lon_max, lat_max; None → derived from admin areas.
-    service_bbox: tuple[float, float, float, float] | None = None
-    # Metres beyond the admin areas' extent before a point counts as "far outside".
-    outside_tolerance_m: float = Field(5_000.0, ge=0)
-    # EPSG code for metric work; None → UTM zone of the service area.
-    metric_epsg: int | None = None
-    # H3 resolution stored with every incident; coarser cells are derived in SQL.
-    incident_h3_res: int = Field(12, ge=9, le=15)
+    service_bbox: tuple[float, float, float, float] | None = Field(
+        None, validation_alias="ONEMAP_AREA_BBOX",
+        description="the service area as lon_min,lat_min,lon_max,lat_max in degrees (JSON "
+                    "list); unset → the extent of the loaded admin areas")
+    outside_tolerance_m: float = Field(
+        5_000.0, ge=0, description="metres beyond the admin areas' extent before a point "
+                                   "counts as far outside the service area (refused on import)")
+    metric_epsg: int | None = Field(
+        None, description="EPSG code of the projected CRS for areas, lengths and buffers; "
+                          "unset → the UTM zone of the service area")
+    incident_h3_res: int = Field(
+        12, ge=9, le=15, validation_alias="ONEMAP_INCIDENT_H3_RES",
+        description="H3 resolution stored with every incident; coarser cells are derived "
+                    "from it in SQL")
 
     @field_validator("service_bbox")
     @classmethod
@@ -102,24 +118,22 @@ class ServiceAreaSettings(BaseSettings):
 
 
 class LocalTimeSettings(BaseSettings):
-    """The service's local time: what a time written without an offset means."""
+    """The service's local time: what a time written without an offset means.
 
-    model_config = _PREFIX
+    The one zone setting: the settings of other concerns that need the zone (hotspots,
+    tiles, cases, ingest) inherit this field and its check.
+    """
+
+    model_config = concern()
 
     local_timezone: str = Field(
-        "Asia/Shanghai",
+        "Asia/Shanghai", validation_alias="ONEMAP_LOCAL_TIMEZONE",
         description="IANA zone of times given without an offset, in files and in every "
-                    "query parameter (hotspots, tiles, OGC datetime, map summary), and of "
-                    "week/month steps",
+                    "query parameter (hotspots, tiles, OGC datetime, map summary, cases), and "
+                    "of day/week/month steps",
     )
 
     @field_validator("local_timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return known_zone(v)

@@ -134,6 +134,32 @@ class WidgetRules:
         """
         return max(1, round(cluster_m / self.camera_cell))
 
+    def camera_grid(self, x: int, y: int, z: int, cluster_m: float) -> dict[str, float | int]:
+        """The cells tile ``z/x/y`` shows coarsened cameras in (the bound values of its query).
+
+        ``cell`` is the coarse cell (metres), ``group`` coarse cells per side of a shown
+        cell, ``reach`` the shown cell's side, ``id_stride`` the ids' row length, and
+        ``cx0 … cx1``, ``cy0 … cy1`` the shown cells (columns from the west, rows from
+        the north edge of the world) whose centres lie in the tile, so that each shown
+        cell belongs to exactly one tile.
+
+        Examples
+        --------
+        >>> g = WidgetRules(camera_cell=300.0).camera_grid(0, 0, 0, 0.0)
+        >>> g["group"], g["cx0"], g["cx1"], g["cy1"], g["id_stride"]
+        (1, 0, 133582, 133582, 133585)
+        """
+        size = 2 * ORIGIN / (1 << z)
+        group = self.camera_group(cluster_m)
+        side = self.camera_cell * group
+        left, top = x * size, y * size  # from the west and north edges of the world
+        return {
+            "cell": self.camera_cell, "group": group, "reach": side,
+            "id_stride": camera_id_stride(side),
+            "cx0": math.ceil(left / side - 0.5), "cx1": math.ceil((left + size) / side - 0.5) - 1,
+            "cy0": math.ceil(top / side - 0.5), "cy1": math.ceil((top + size) / side - 0.5) - 1,
+        }
+
     # -- time windows ---------------------------------------------------------------------
 
     def window(self, start: datetime | None, end: datetime | None) -> tuple[datetime | None,

@@ -204,6 +204,29 @@ def city_demo_truth(_city_demo_db) -> dict:
     return json.loads(_city_demo_db[1].truth_path.read_text(encoding="utf-8"))
 
 
+# --- markers: what a test needs ----------------------------------------------------------
+# A test is marked by the fixtures it reaches (``item.fixturenames`` is the whole closure, so a
+# module fixture built on ``small_demo`` counts too); tests that need a server or a browser
+# without such a fixture carry the mark explicitly. ``pytest -m "not db and not browser"`` then
+# runs on a machine with neither PostgreSQL nor Chromium.
+
+DB_FIXTURES = frozenset({"pg_server"})
+BROWSER_FIXTURES = frozenset({"browser", "page"})
+SLOW_FIXTURES = frozenset({"_city_demo_db", "dask_cluster"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add ``db``, ``browser`` and ``slow`` to each test by the fixtures it uses."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & DB_FIXTURES:
+            item.add_marker(pytest.mark.db)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: database and browser tests must run."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -1,8 +1,9 @@
 """An independent response-time oracle (networkx), written apart from ``geo.response``.
 
-It nodes each road at its crossings with the others (``intersection`` + cut, not a
-union), inserts every post and building as a node of its street, and runs networkx's
-Dijkstra from a super-source whose arcs carry each post's turnout and connector.
+It links road ends that stop up to ``gap_m`` short of another road to it, nodes each
+road at its crossings with the others (``intersection`` + cut, not a union), inserts every
+post and building as a node of its street, and runs networkx's Dijkstra from a
+super-source whose arcs carry each post's turnout and connector.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _cut(line, stops):
             if b - a > 1e-6]
 
 
-def oracle_households(engine, mode: str, breaks_min) -> dict:
+def oracle_households(engine, mode: str, breaks_min, gap_m: float = 0.0) -> dict:
     """Households reached within each break, by an independent networkx model."""
     with engine.connect() as conn:
         roads = conn.execute(text(
@@ -42,11 +43,27 @@ def oracle_households(engine, mode: str, breaks_min) -> dict:
         for part in shapely.get_parts(shapely.from_wkb(wkb)):
             lines.append(part)
             attrs.append((cls, way, kmh))
-    # 1. node each road where other roads cross or touch it
     tree = shapely.STRtree(lines)
-    pieces = []
+    # 0. a road end that stops short of another road by at most gap_m is linked to the
+    #    point of that road nearest to it (the product draws the road on to meet it)
+    extra_stops, links = defaultdict(list), []
     for i, line in enumerate(lines):
-        stops = []
+        for first in (True, False):
+            end = shapely.Point(line.coords[0 if first else -1])
+            near = [(end.distance(lines[j]), int(j)) for j in tree.query(end.buffer(gap_m))
+                    if j != i]
+            if gap_m <= 0 or not near or not 1e-3 < min(near)[0] <= gap_m:  # joined or dead
+                continue
+            j = min(near)[1]
+            at = lines[j].project(end)
+            extra_stops[j].append(at)
+            foot = lines[j].interpolate(at)
+            link = shapely.LineString([foot, end] if first else [end, foot])  # as drawn
+            links.append((link, attrs[i]))
+    # 1. node each road where other roads cross or touch it
+    pieces = list(links)
+    for i, line in enumerate(lines):
+        stops = list(extra_stops[i])
         for j in tree.query(line):
             if j == i:
                 continue

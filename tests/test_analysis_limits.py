@@ -19,7 +19,6 @@ import httpx
 import numpy as np
 import pytest
 from _seed import seed_sql
-from _server import serve
 from conftest import DATA_TABLES
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -27,6 +26,7 @@ from sqlalchemy import text
 from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
+from api.testing.server import serve
 from geo.errors import TooLarge
 from geo.hotspots.heatmap import QuarticKDE
 
@@ -118,8 +118,8 @@ def big_server(pg_server):
     name = f"onemap_big_{uuid.uuid4().hex[:8]}"
     db = create_database(pg_server, name)
     try:
-        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_HOST": "127.0.0.1",
-                    "ONEMAP_MAX_BODY_BYTES": str(30 * 2**20),
+        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_API_HOST": "127.0.0.1",
+                    "ONEMAP_API_MAX_BODY_BYTES": str(30 * 2**20),
                     "ONEMAP_HOTSPOT_WARM_UP": "false"}) as base:
             yield base
     finally:
@@ -137,9 +137,11 @@ def test_healthz_answers_while_a_large_body_is_parsed(big_server, path):
     answer: dict = {}
 
     def post():
+        t0 = time.perf_counter()
         with httpx.Client(base_url=big_server, timeout=120) as c:
             answer["r"] = c.post(path, content=body,
                                  headers={"content-type": "application/geo+json"})
+        answer["seconds"] = time.perf_counter() - t0
         done.set()
 
     worker = threading.Thread(target=post)
@@ -156,6 +158,9 @@ def test_healthz_answers_while_a_large_body_is_parsed(big_server, path):
     assert 400 <= answer["r"].status_code < 500, answer["r"].text[:300]
     # A camera body is small by nature: refused by its size (413) before decoding.
     assert waits or answer["r"].status_code == 413, "the big body was not observed"
-    # Blocked, the loop made /healthz wait 2-13 s (by route); free, it answers at once
-    # (1.5 s leaves room for a loaded 2-core test machine).
-    assert max(waits, default=0) < 1.5, f"/healthz waited {max(waits):.2f} s behind the body"
+    # Blocked, /healthz waits for most of the request (measured: 1.04 s of 1.40 s, 2.2 s of
+    # 2.6 s); free, for a sliver of it (0.02 s of 3.8 s). A loaded machine slows both, so the
+    # bound is relative: 40% of the request's own time (at least 0.5 s).
+    limit = max(0.5, 0.4 * answer["seconds"])
+    assert max(waits, default=0) < limit, (
+        f"/healthz waited {max(waits):.2f} s behind a {answer['seconds']:.2f} s request")

@@ -30,7 +30,7 @@ def _probe_router() -> APIRouter:
         return JSONResponse({"role": current_role(request), "actor": current_actor(request)},
                             headers={"Cache-Control": "public, max-age=60"})
 
-    r.add_api_route("/api/v1/incidents/_probe/x", who, methods=["GET"])
+    r.add_api_route("/api/v1/cases/_probe/x", who, methods=["GET"])
     r.add_api_route("/api/v1/grid-plans/_probe/x/edits", who, methods=["POST"])
     r.add_api_route("/ogc/collections/{c}/items/_probe/x", who, methods=["GET"])
     r.add_api_route("/tiles/{layer}/_probe/x", who, methods=["GET"])
@@ -64,7 +64,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def test_open_mode_on_loopback_without_keys(empty_db, make_client):
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe/x")
+    r = c.get("/api/v1/cases/_probe/x")
     assert r.status_code == 200
     assert r.json() == {"role": "admin", "actor": "local"}
     # Open mode answers for one local user: no private marking is forced on it.
@@ -74,12 +74,12 @@ def test_open_mode_on_loopback_without_keys(empty_db, make_client):
 def test_key_needed_on_loopback_once_a_key_exists(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "viewer", "dashboard")
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe/x")
+    r = c.get("/api/v1/cases/_probe/x")
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
     assert "missing API key" in r.json()["detail"]
     assert r.headers["www-authenticate"].startswith("Bearer")
-    r = c.get("/api/v1/incidents/_probe/x", headers=bearer(secret))
+    r = c.get("/api/v1/cases/_probe/x", headers=bearer(secret))
     assert r.status_code == 200
     key_id = keys.parse_key(secret)[0]
     assert r.json() == {"role": "viewer", "actor": f"key:{key_id} (dashboard)"}
@@ -88,10 +88,10 @@ def test_key_needed_on_loopback_once_a_key_exists(empty_db, make_client):
 def test_non_loopback_app_without_key_gets_401(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "admin")
     c = make_client(host="0.0.0.0")
-    r = c.get("/api/v1/incidents/_probe/x")
+    r = c.get("/api/v1/cases/_probe/x")
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
-    assert c.get("/api/v1/incidents/_probe/x", headers=bearer(secret)).status_code == 200
+    assert c.get("/api/v1/cases/_probe/x", headers=bearer(secret)).status_code == 200
     # Probes stay public.
     assert c.get("/healthz").status_code == 200
 
@@ -109,9 +109,9 @@ def test_remote_client_is_never_open(empty_db, db_settings):
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
     app.include_router(_probe_router())
     with TestClient(app, client=("10.1.2.3", 5555)) as c:
-        assert c.get("/api/v1/incidents/_probe/x").status_code == 401
+        assert c.get("/api/v1/cases/_probe/x").status_code == 401
     with TestClient(app, client=("127.0.0.1", 5555)) as c:
-        assert c.get("/api/v1/incidents/_probe/x").status_code == 200
+        assert c.get("/api/v1/cases/_probe/x").status_code == 200
 
 
 @pytest.mark.parametrize("token", [
@@ -122,7 +122,7 @@ def test_remote_client_is_never_open(empty_db, db_settings):
 def test_bad_keys_get_401(empty_db, make_client, token):
     keys.create_key(empty_db, "admin")
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe/x", headers={"Authorization": token})
+    r = c.get("/api/v1/cases/_probe/x", headers={"Authorization": token})
     assert r.status_code == 401
     assert r.json() == {"detail": "invalid or revoked API key", "code": "unauthorized"}
 
@@ -131,8 +131,8 @@ def test_wrong_secret_for_a_real_key_id_gets_401(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "admin")
     forged = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
     c = make_client()
-    assert c.get("/api/v1/incidents/_probe/x", headers=bearer(forged)).status_code == 401
-    assert c.get("/api/v1/incidents/_probe/x", headers=bearer(secret)).status_code == 200
+    assert c.get("/api/v1/cases/_probe/x", headers=bearer(forged)).status_code == 401
+    assert c.get("/api/v1/cases/_probe/x", headers=bearer(secret)).status_code == 200
 
 
 def test_revoked_key_stops_working_at_once(empty_db, make_client):
@@ -152,10 +152,10 @@ def test_roles_follow_the_policy(empty_db, make_client):
     edit = {role: c.post("/api/v1/grid-plans/_probe/x/edits", headers=bearer(s)).status_code
             for role, s in secrets_.items()}
     assert edit == {"admin": 200, "planner": 200, "viewer": 403, "widget": 403}
-    raw = {role: c.get("/api/v1/incidents/_probe/x", headers=bearer(s)).status_code
+    raw = {role: c.get("/api/v1/cases/_probe/x", headers=bearer(s)).status_code
            for role, s in secrets_.items()}
     assert raw == {"admin": 200, "planner": 200, "viewer": 200, "widget": 403}
-    r = c.get("/api/v1/incidents/_probe/x", headers=bearer(secrets_["widget"]))
+    r = c.get("/api/v1/cases/_probe/x", headers=bearer(secrets_["widget"]))
     assert r.json()["code"] == "forbidden"
     assert "role widget may not" in r.json()["detail"]
 
@@ -187,7 +187,7 @@ def test_widget_is_kept_off_sensitive_layers(empty_db, make_client):
 def test_keyed_responses_are_private(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "viewer")
     c = make_client()
-    r = c.get("/api/v1/incidents/_probe/x", headers=bearer(secret))
+    r = c.get("/api/v1/cases/_probe/x", headers=bearer(secret))
     assert r.headers["cache-control"] == "private, max-age=60"
     assert "Authorization" in r.headers["vary"]
 
@@ -203,7 +203,7 @@ def test_route_without_policy_is_refused(empty_db, make_client):
 def test_access_token_query_parameter_for_reads_only(empty_db, make_client):
     _, secret = keys.create_key(empty_db, "admin")
     c = make_client()
-    assert c.get(f"/api/v1/incidents/_probe/x?access_token={secret}").status_code == 200
+    assert c.get(f"/api/v1/cases/_probe/x?access_token={secret}").status_code == 200
     assert c.post(f"/api/v1/grid-plans/_probe/x/edits?access_token={secret}").status_code == 401
 
 
@@ -237,7 +237,7 @@ def test_database_down_gives_503_fast_and_probes_still_answer(make_client):
     dead = DatabaseSettings(_env_file=None, database_url="postgresql://u:p@127.0.0.1:9/none")
     c = make_client(db=dead)
     t0 = time.monotonic()
-    r = c.get("/api/v1/incidents/_probe/x")
+    r = c.get("/api/v1/cases/_probe/x")
     assert time.monotonic() - t0 < 6
     assert r.status_code == 503
     assert r.headers["retry-after"] == "5"

@@ -115,15 +115,15 @@ def test_export_partitions_are_geoparquet_with_a_true_manifest(incidents_dir, de
 
 def test_export_refuses_an_existing_folder_and_leaves_nothing_on_failure(
         demo_engine, tmp_path, monkeypatch):
-    from geo.batch import export as E
+    from geo.batch import export as batch_export
     from geo.batch.settings import BatchSettings
     from geo.errors import InvalidInput
 
     (tmp_path / "taken").mkdir()
     with pytest.raises(InvalidInput, match="already exists"):
-        E.export_dataset(demo_engine, "incidents", tmp_path / "taken")
+        batch_export.export_dataset(demo_engine, "incidents", tmp_path / "taken")
     calls = {"n": 0}
-    real = E._write_chunk
+    real = batch_export._write_chunk
 
     def fail_on_third(*args, **kwargs):
         calls["n"] += 1
@@ -131,10 +131,10 @@ def test_export_refuses_an_existing_folder_and_leaves_nothing_on_failure(
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(E, "_write_chunk", fail_on_third)
+    monkeypatch.setattr(batch_export, "_write_chunk", fail_on_third)
     with pytest.raises(OSError, match="disk full"):
-        E.export_dataset(demo_engine, "incidents", tmp_path / "new",
-                         settings=BatchSettings(chunk_rows=5_000))
+        batch_export.export_dataset(demo_engine, "incidents", tmp_path / "new",
+                                    settings=BatchSettings(chunk_rows=5_000))
     assert calls["n"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no folder, no temp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import _cases_data as D
+import _cases_data as cases_data
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -21,10 +21,11 @@ from geo.io.load import load_frame
 
 @pytest.fixture()
 def case_db(empty_db):
-    load_frame(empty_db, "admin_areas", D.admin_frame(), progress=False, allow_outside=True)
-    load_frame(empty_db, "grids", D.grid_frame(), progress=False, allow_outside=True)
-    load_frame(empty_db, "incidents", D.incident_frame(D.cases_table()), progress=False,
+    load_frame(empty_db, "admin_areas", cases_data.admin_frame(), progress=False,
                allow_outside=True)
+    load_frame(empty_db, "grids", cases_data.grid_frame(), progress=False, allow_outside=True)
+    load_frame(empty_db, "incidents", cases_data.incident_frame(cases_data.cases_table()),
+               progress=False, allow_outside=True)
     return empty_db
 
 
@@ -45,11 +46,11 @@ def _history(engine, ext: str) -> list[tuple]:
 
 def test_summary_over_http_equals_reference(client):
     r = client.get("/api/v1/cases/summary", params={
-        "level": "community", "by": "department", "from": D.T0.isoformat(),
-        "to": D.T1.isoformat(), "at": D.AT.isoformat()})
+        "level": "community", "by": "department", "from": cases_data.T0.isoformat(),
+        "to": cases_data.T1.isoformat(), "at": cases_data.AT.isoformat()})
     assert r.status_code == 200, r.text
     body = r.json()
-    ref = D.reference_summary(D.cases_table(), "community", by="department")
+    ref = cases_data.reference_summary(cases_data.cases_table(), "community", by="department")
     got = {(u["code"], u["group"]): u for u in body["units"]}
     assert len(got) == len(ref)
     for row in ref.to_dict("records"):
@@ -60,11 +61,12 @@ def test_summary_over_http_equals_reference(client):
 
 
 def test_warnings_over_http(client):
-    r = client.get("/api/v1/cases/warnings", params={"level": "grid", "at": D.AT.isoformat(),
-                                                      "light": "red", "limit": 5})
+    r = client.get("/api/v1/cases/warnings",
+                   params={"level": "grid", "at": cases_data.AT.isoformat(), "light": "red",
+                           "limit": 5})
     assert r.status_code == 200, r.text
     body = r.json()
-    per_unit, per_case = D.reference_lights(D.cases_table(), "grid")
+    per_unit, per_case = cases_data.reference_lights(cases_data.cases_table(), "grid")
     reds = sum(1 for v in per_case.values() if v == "red")
     assert body["cases"]["numberMatched"] == reds and len(body["cases"]["features"]) == 5
     assert {u["code"]: u["red"] for u in body["units"]} == {
@@ -151,7 +153,7 @@ def test_cases_read_in_the_background_when_the_app_starts(case_db, db_settings, 
             return
         service.warm_thread.join(60)
         held = service.cases._cases
-        assert held is not None and len(held) == len(D.cases_table())
+        assert held is not None and len(held) == len(cases_data.cases_table())
         assert "_repeat_flags" in held.__dict__
 
 
@@ -170,9 +172,9 @@ def test_patch_bad_input(client, case_db, body, status):
 
 def test_reload_with_update_keeps_earlier_states(case_db, db_env, tmp_path):
     """Load a case file, change statuses in it, load again with --on-conflict update."""
-    table = D.cases_table().head(30)
+    table = cases_data.cases_table().head(30)
     path = tmp_path / "cases.csv"
-    frame = D.incident_frame(table)
+    frame = cases_data.incident_frame(table)
     frame["external_id"] = [f"R{i}" for i in range(len(frame))]
     out = pd.DataFrame(frame.drop(columns="geometry"))
     out["lon"], out["lat"] = table.lon.to_numpy(), table.lat.to_numpy()
@@ -240,10 +242,11 @@ def _cli(env, *args):
 def test_cli_cases(case_db, db_env):
     import json
 
-    done = _cli(db_env, "cases", "summary", "--level", "street", "--from", D.T0.isoformat(),
-                "--to", D.T1.isoformat(), "--at", D.AT.isoformat(), "--json")
+    done = _cli(db_env, "cases", "summary", "--level", "street",
+                "--from", cases_data.T0.isoformat(), "--to", cases_data.T1.isoformat(),
+                "--at", cases_data.AT.isoformat(), "--json")
     assert done.returncode == 0, done.stderr
-    ref = D.reference_summary(D.cases_table(), "street")
+    ref = cases_data.reference_summary(cases_data.cases_table(), "street")
     got = {u["code"]: u["received"] for u in json.loads(done.stdout)["units"]}
     assert got == dict(zip(ref.code, ref.received, strict=True))
     for args in (["summary", "--by", "department"], ["warnings", "--level", "grid"],
@@ -273,8 +276,8 @@ def test_warning_tiles_and_ogc_match_the_lights(case_db, db_settings):
         now = conn.execute(text("SELECT now()")).scalar_one()
     sync_limits(case_db, {"hazard": 24, "public_order": 24, "dispute": 72, "livelihood": 120,
                           "city_management": 120, "other": 120})
-    table = D.cases_table()
-    _, want = D.reference_lights(table, "city", at=pd.Timestamp(now).tz_convert("UTC"))
+    table = cases_data.cases_table()
+    _, want = cases_data.reference_lights(table, "city", at=pd.Timestamp(now).tz_convert("UTC"))
     want.update({"N-green": "green", "N-yellow": "yellow", "N-red": "red"})
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
     with TestClient(app) as c:

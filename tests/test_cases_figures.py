@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import _cases_data as D
+import _cases_data as cases_data
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -23,20 +23,21 @@ FIELDS = ["received", "done", "closure_rate", "on_time_rate", "median_hours", "p
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    return D.cases_table()
+    return cases_data.cases_table()
 
 
 @pytest.fixture()
 def case_db(empty_db, table):
-    load_frame(empty_db, "admin_areas", D.admin_frame(), progress=False, allow_outside=True)
-    load_frame(empty_db, "grids", D.grid_frame(), progress=False, allow_outside=True)
-    report = load_frame(empty_db, "incidents", D.incident_frame(table), progress=False,
+    load_frame(empty_db, "admin_areas", cases_data.admin_frame(), progress=False,
+               allow_outside=True)
+    load_frame(empty_db, "grids", cases_data.grid_frame(), progress=False, allow_outside=True)
+    report = load_frame(empty_db, "incidents", cases_data.incident_frame(table), progress=False,
                         allow_outside=True, actor="test")
     assert report.inserted == len(table)
     return empty_db
 
 
-def _window(at=D.AT, t0=D.T0, t1=D.T1) -> Window:
+def _window(at=cases_data.AT, t0=cases_data.T0, t1=cases_data.T1) -> Window:
     return Window(to_us(t0.to_pydatetime()), to_us(t1.to_pydatetime()), to_us(at.to_pydatetime()))
 
 
@@ -50,7 +51,7 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("by", [None, "department", "category", "source"])
 def test_summary_equals_reference(case_db, table, level, by):
     got = summary(read_cases(case_db), level, _window(), by)
-    ref = D.reference_summary(table, level, by=by)
+    ref = cases_data.reference_summary(table, level, by=by)
     rows = {(u["code"], u.get("group")): u for u in got["units"] if u["received"]}
     want = {(r["code"], r.get("group")): r for r in ref.to_dict("records")}
     assert set(rows) == set(want)
@@ -61,16 +62,16 @@ def test_summary_equals_reference(case_db, table, level, by):
 
 
 def test_reference_is_not_trivial(table):
-    ref = D.reference_summary(table, "grid")
+    ref = cases_data.reference_summary(table, "grid")
     assert ref.received.sum() > 100 and ref.overdue_open.sum() > 0
     assert 0 < ref.on_time_rate.min() < 1 and ref.median_hours.notna().all()
 
 
 @pytest.mark.parametrize("level", ["city", "street", "community", "grid"])
-@pytest.mark.parametrize("at", [D.AT, D.AT - pd.Timedelta(days=10)])
+@pytest.mark.parametrize("at", [cases_data.AT, cases_data.AT - pd.Timedelta(days=10)])
 def test_lights_equal_reference(case_db, table, level, at):
     got = warnings(read_cases(case_db), level, to_us(at.to_pydatetime()), limit=10_000)
-    per_unit, per_case = D.reference_lights(table, level, at)
+    per_unit, per_case = cases_data.reference_lights(table, level, at)
     for u in got["units"]:
         for light in ("red", "yellow", "green"):
             want = int(per_unit[light].get(u["code"], 0)) if light in per_unit else 0
@@ -148,12 +149,12 @@ def test_repeats_equal_brute_force(case_db, table, radius_m, days):
                   days=days, limit=100_000)
     by_id = dict(zip(cases.frame.id, cases.frame.external_id, strict=True))
     links = {x["external_id"]: by_id[x["repeat_of"]] for x in got["links"]}
-    want = _reference_repeats(table, radius_m, days, D.AT)
+    want = _reference_repeats(table, radius_m, days, cases_data.AT)
     assert len(want) > 5 and links == want
-    ref_units = D.units_of(table)
+    ref_units = cases_data.units_of(table)
     for u in got["units"]:
         mask = ref_units.community == u["code"]
-        assert u["received"] == int((mask & (table.occurred_at <= D.AT)).sum())
+        assert u["received"] == int((mask & (table.occurred_at <= cases_data.AT)).sum())
         assert u["repeats"] == sum(1 for e in want if mask[table.external_id == e].any())
 
 
@@ -166,9 +167,9 @@ def _reference_index(table: pd.DataFrame, month: str) -> pd.DataFrame:
 
     start = pd.Timestamp(f"{month}-01T00:00:00+08:00").tz_convert("UTC")
     end = (start.tz_convert("Asia/Shanghai") + pd.offsets.MonthBegin(1)).tz_convert("UTC")
-    t = table.join(D.units_of(table))
+    t = table.join(cases_data.units_of(table))
     t = t[(t.occurred_at >= start) & (t.occurred_at < end) & t.community.notna()].copy()
-    t["limit"] = D.limit_of(table)
+    t["limit"] = cases_data.limit_of(table)
     done_time = t.resolved_at.fillna(t.closed_at)
     done = t.status.isin(["resolved", "closed"]) & (done_time.isna() | (done_time <= end))
     t["late"] = np.where(done, done_time.notna() & (done_time > t["limit"]), t["limit"] < end)
@@ -308,7 +309,7 @@ def test_cache_reads_only_changes_and_equals_a_full_read(case_db):
     holds (cases, unit codes, text codes, repeat flags) equals a fresh full read."""
     import numpy as np
 
-    from geo.cases import table as T
+    from geo.cases import table as case_table
     from geo.cases.repeats import repeat_flags
 
     cache = CaseCache()
@@ -330,12 +331,12 @@ def test_cache_reads_only_changes_and_equals_a_full_read(case_db):
             "'received', h3, h3_6, h3_7, h3_8, h3_9, h3_10, h3_11, h3_12, grid_id, "
             "ST_Translate(geom, 0.0001, 0) FROM incidents WHERE id % 43 = 5"))
     calls = []
-    full_read = T._read_all
-    T._read_all = lambda *a: calls.append(a) or full_read(*a)
+    full_read = case_table._read_all
+    case_table._read_all = lambda *a: calls.append(a) or full_read(*a)
     try:
         got = cache.get(case_db)
     finally:
-        T._read_all = full_read
+        case_table._read_all = full_read
     assert calls == [] and got is not first and got.key == cache.key
     want = read_cases(case_db)
     assert got.key == want.key

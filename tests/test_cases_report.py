@@ -35,6 +35,7 @@ def html(client) -> str:
     return r.text
 
 
+@pytest.mark.browser  # launches Chromium itself
 def test_report_renders_offline_without_console_errors(html, tmp_path, small_demo_truth):
     page_file = tmp_path / "report.html"
     page_file.write_text(html, encoding="utf-8")

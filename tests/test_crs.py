@@ -167,3 +167,20 @@ def test_projected_file_is_reprojected(area_db, tmp_path):
     projected.to_file(path)
     load_file(area_db, "cameras", path, progress=False)  # the GeoPackage declares its CRS
     assert camera_offsets(area_db).max() < 1e-4
+
+
+def test_projector_round_trips_and_refuses_a_crs_it_was_not_given():
+    """On zone 50's central meridian at the equator UTM gives x = 500 000 m, y = 0."""
+    from geo.crs import Projector, utm_epsg
+
+    proj = Projector.for_area(117.0, 0.0)
+    assert proj.epsg == utm_epsg(117.0, 0.0) == 32650
+    assert Projector.for_area(117.0, 0.0, 4547).epsg == 4547
+    x, y = proj.xy_to_metric([117.0], [0.0])
+    assert abs(x[0] - 500_000.0) < 1e-6 and abs(y[0]) < 1e-6
+    metric = proj.to_metric(gpd.GeoSeries([shapely.Point(117.0, 0.0)], crs=4326))
+    assert abs(metric[0].x - 500_000.0) < 1e-6
+    back = proj.to_lonlat(shapely.box(499_000, 0, 501_000, 1_000))
+    assert back.geom_type == "Polygon" and abs(back.centroid.x - 117.0) < 1e-6
+    with pytest.raises(InvalidInput, match="CRS mismatch"):
+        proj.to_metric(gpd.GeoSeries([shapely.Point(500_000, 0)], crs=32650))

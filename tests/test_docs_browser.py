@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _server import serve
 from playwright.sync_api import Browser, sync_playwright
 
+from api.testing.server import serve
 from geo.settings import DatabaseSettings
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 def base(db_settings: DatabaseSettings) -> Iterator[str]:
     assert db_settings.database_url
     with serve({"ONEMAP_DATABASE_URL": db_settings.database_url,
-                "ONEMAP_HOST": "127.0.0.1"}) as url:
+                "ONEMAP_API_HOST": "127.0.0.1"}) as url:
         yield url
 
 

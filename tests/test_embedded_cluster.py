@@ -17,9 +17,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from _server import free_port
 from sqlalchemy import text
 
+from api.testing.server import free_port
 from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
@@ -89,6 +89,7 @@ def _role(url: str) -> tuple[str, bool, bool]:
 # --- point 11: passwords and roles ----------------------------------------------------------
 
 
+@pytest.mark.db
 def test_password_files_are_private_and_not_in_git(first):
     for f in (passwords.service_file(first), passwords.superuser_file(first)):
         assert f.exists(), f
@@ -109,6 +110,7 @@ def test_a_loose_password_file_is_tightened(tmp_path):
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
 
 
+@pytest.mark.db
 def test_the_service_role_is_not_a_superuser(first):
     url = onemap(first.cluster_dir, "db", "url", port=first.pg_port).stdout.splitlines()[-1]
     assert url.startswith("postgresql+psycopg://onemap:")
@@ -124,6 +126,7 @@ def test_the_service_role_is_not_a_superuser(first):
     assert {"postgis", "pgrouting"} <= exts
 
 
+@pytest.mark.db
 def test_migrations_run_as_the_service_role(first):
     migrate.upgrade(first)
     engine = make_engine(first)
@@ -139,6 +142,7 @@ def test_migrations_run_as_the_service_role(first):
     assert owners == {"onemap"}
 
 
+@pytest.mark.db
 def test_the_service_role_can_make_test_databases(first):
     """What tests/conftest.py create_database/drop_database need, without superuser."""
     name = f"onemap_t_{uuid.uuid4().hex[:6]}"
@@ -156,6 +160,7 @@ def test_the_service_role_can_make_test_databases(first):
 # --- point 18: whose server is on the port ----------------------------------------------------
 
 
+@pytest.mark.db
 def test_a_second_clone_on_the_same_port_is_refused(first, second):
     before = onemap(first.cluster_dir, "db", "url", port=first.pg_port).stdout.splitlines()[-1]
     up = onemap(second, "db", "up", port=first.pg_port)
@@ -172,6 +177,7 @@ def test_a_second_clone_on_the_same_port_is_refused(first, second):
     assert after == before
 
 
+@pytest.mark.db
 def test_two_fresh_clones_side_by_side_with_port_auto(first, second):
     """``db up --port auto`` (what ``make run`` does) moves a new clone to a free port."""
     mine = _settings(second)
@@ -195,6 +201,7 @@ def test_two_fresh_clones_side_by_side_with_port_auto(first, second):
         psycopg.connect(wrong, connect_timeout=5).close()
 
 
+@pytest.mark.db
 def test_a_pid_file_of_another_cluster_is_not_a_running_server(first, second):
     """A data folder carrying another cluster's postmaster.pid (copied clone) is stopped."""
     mine = _settings(second, first.pg_port)
@@ -248,6 +255,7 @@ def _legacy_cluster(d: Path, port: int) -> DatabaseSettings:
     return settings
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("password_file", ["kept", "gone"])
 def test_an_old_cluster_is_upgraded(password_file):
     """Kept: the committed file is still there. Gone: ``git pull`` deleted it (untracked now)

@@ -39,6 +39,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.db
 def test_cli_db_lifecycle_on_a_cluster_of_its_own(tmp_path):
     env = _env(ONEMAP_PG_DIR=str(tmp_path / "pg"), ONEMAP_PG_PORT=str(_free_port()))
     run = [sys.executable, "-m", "api.cli", "db"]
@@ -56,6 +57,7 @@ def test_cli_db_lifecycle_on_a_cluster_of_its_own(tmp_path):
     assert down.returncode == 0 and "stopped" in down.stdout
 
 
+@pytest.mark.db
 def test_suite_runs_against_a_database_given_by_url(second_server):
     url = url_string(sqlalchemy_url(second_server, "postgres"))
     env = _env(ONEMAP_DATABASE_URL=url, CI="")

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import free_port, serve, server_log_tail
 from sqlalchemy import text
 
+from api.testing.server import free_port, serve, server_log_tail
 from geo.db import cluster, migrate, passwords
 from geo.db.engine import make_engine
 from geo.settings import DatabaseSettings
+
+pytestmark = pytest.mark.db  # each test runs on a cluster of its own
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_TIMEOUT_S = 15.0
@@ -70,8 +72,8 @@ def server(own_cluster):
     """uvicorn serving the app on the private cluster."""
     with serve({"ONEMAP_PG_DIR": str(own_cluster.cluster_dir),
                 "ONEMAP_PG_PORT": str(own_cluster.pg_port),
-                "ONEMAP_DATA_DIR": str(ROOT / "data"), "ONEMAP_HOST": "127.0.0.1",
-                "ONEMAP_STATEMENT_TIMEOUT_MS": "10000"}) as base:
+                "ONEMAP_DATA_DIR": str(ROOT / "data"), "ONEMAP_API_HOST": "127.0.0.1",
+                "ONEMAP_DB_STATEMENT_TIMEOUT_MS": "10000"}) as base:
         yield base
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -154,8 +156,15 @@ def test_publish_and_diff(client):
     d = draft(client)
     rep = client.post(f"{BASE}/{d['id']}/redistrict", json={}).json()
     r = client.post(f"{BASE}/{d['id']}/publish", headers={"If-Match": f'"{rep["version"]}"'})
-    assert r.status_code == 200, r.text
-    assert r.json()["archived"] == client.active
+    assert r.status_code == 202, r.text
+    job = r.json()
+    for _ in range(600):
+        if job["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+        job = client.get(r.headers["location"]).json()
+    assert job["state"] == "succeeded", job
+    assert job["result"]["archived"] == client.active
     assert client.get(f"{BASE}/active").json()["id"] == d["id"]
     diff = client.get(f"{BASE}/{client.active}/diff/{d['id']}").json()
     assert diff["buildings_moved"] > 0 and diff["layer"]["type"] == "FeatureCollection"
@@ -171,7 +180,7 @@ def test_overlay(client):
     import shapely
 
     box = community_boxes()[0]
-    geom = shapely.geometry.mapping(PROJ.inverse(box))
+    geom = shapely.geometry.mapping(PROJ.to_lonlat(box))
     layer = {
         "type": "FeatureCollection",
         "features": [{"type": "Feature", "properties": {"name": "综治网格1"}, "geometry": geom}],

@@ -75,7 +75,7 @@ def test_overlay_cli(city, tmp_path):
     box = community_boxes()[1]
     path = tmp_path / "dept.geojson"
     gpd.GeoDataFrame(
-        {"code": ["D1"]}, geometry=[PROJ.inverse(shapely.box(*box.bounds))], crs=4326
+        {"code": ["D1"]}, geometry=[PROJ.to_lonlat(shapely.box(*box.bounds))], crs=4326
     ).to_file(path)
     out = onemap(env, "overlay", str(path), "--out", str(tmp_path / "o.geojson")).stdout
     assert "match" in out

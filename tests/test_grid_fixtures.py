@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
-from geo.gridplan.metric import Projector
+from geo.crs import Projector
 from geo.h3cells import COLUMNS, SQL_COLUMNS, exact_cells
 
 ORIGIN = (118.05, 36.80)
@@ -25,7 +25,7 @@ ROAD_COMMUNITY = COMMUNITIES[0]
 
 
 def _origin_m():
-    p = PROJ.forward(shapely.points(*ORIGIN))
+    p = PROJ.to_metric(shapely.points(*ORIGIN))
     return p.x, p.y
 
 
@@ -87,11 +87,11 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
                 INSERT INTO admin_areas (code, name, level, parent_code, geom)
                 VALUES (:c, :n, 'community', '370303001', ST_Multi(ST_GeomFromWKB(:g, 4326)))
             """),
-                {"c": code, "n": f"社区{code[-1]}", "g": shapely.to_wkb(PROJ.inverse(box))},
+                {"c": code, "n": f"社区{code[-1]}", "g": shapely.to_wkb(PROJ.to_lonlat(box))},
             )
         rows = synth_buildings(seed)
         xy = np.array([(x, y) for _, x, y, _ in rows])
-        polys = PROJ.inverse(shapely.box(xy[:, 0] - 6, xy[:, 1] - 6, xy[:, 0] + 6, xy[:, 1] + 6))
+        polys = PROJ.to_lonlat(shapely.box(xy[:, 0] - 6, xy[:, 1] - 6, xy[:, 0] + 6, xy[:, 1] + 6))
         conn.execute(
             text("""
             INSERT INTO buildings (code, households, population, floors, kind, community_code, geom)
@@ -109,7 +109,7 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
             },
         )
         b0 = boxes[0].bounds
-        road = PROJ.inverse(
+        road = PROJ.to_lonlat(
             shapely.LineString([(b0[0] + 310, b0[1] - 50), (b0[0] + 290, b0[3] + 50)])
         )
         conn.execute(
@@ -135,7 +135,7 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
                     "p": plan,
                     "code": code + "001",
                     "cc": code,
-                    "g": shapely.to_wkb(PROJ.inverse(box)),
+                    "g": shapely.to_wkb(PROJ.to_lonlat(box)),
                 },
             ).scalar_one()
             conn.execute(
@@ -151,7 +151,7 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
             for k in range(200):
                 x0, y0, x1, y1 = boxes[k % 6].bounds
                 pts.append(shapely.points(rng.uniform(x0, x1), rng.uniform(y0, y1)))
-            lonlat = PROJ.inverse(np.array(pts))
+            lonlat = PROJ.to_lonlat(np.array(pts))
             conn.execute(
                 text(f"""
                 INSERT INTO incidents (external_id, source, category, occurred_at, h3,

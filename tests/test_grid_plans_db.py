@@ -333,7 +333,7 @@ def test_overlay_of_a_department_layer(districted, tmp_path):
     x0, y0, x1, y1 = boxes[0].bounds
     dept = gpd.GeoDataFrame(
         {"name": ["whole community", "straddles", "far away"]},
-        geometry=PROJ.inverse(
+        geometry=PROJ.to_lonlat(
             [
                 boxes[0],
                 shapely.box(x1 - 100, y0, x1 + 100, y1),

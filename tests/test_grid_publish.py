@@ -1,10 +1,12 @@
 """Publishing a grid plan: every incident ends up in the grid the plain spatial lookup gives
-(kept grids, redistricted grids, outside every grid, ties between grids), and a refused or
-rolled-back publish changes no incident."""
+(kept grids, redistricted grids, outside every grid, ties between grids), only the incidents of
+changed grids are written, and a refused, failed or rolled-back publish changes nothing."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -29,6 +31,29 @@ LOOKUP = """
 
 def lookup(conn, plan: int) -> dict[int, int | None]:
     return dict(conn.execute(text(LOOKUP), {"plan": plan}).all())
+
+
+def strtree_lookup(conn, plan: int) -> dict[int, int | None]:
+    """The same lookup in GEOS from the client side: an STRtree over the plan's grids, every
+    incident's point against it, the lowest grid id among those it intersects."""
+    grids = conn.execute(
+        text("SELECT id, ST_AsBinary(geom) FROM grids WHERE plan_id = :p"), {"p": plan}
+    ).all()
+    ids = np.array([g[0] for g in grids])
+    tree = shapely.STRtree(shapely.from_wkb([bytes(g[1]) for g in grids]))
+    rows = conn.execute(text("SELECT id, ST_X(geom), ST_Y(geom) FROM incidents")).all()
+    points = shapely.points([r[1] for r in rows], [r[2] for r in rows])
+    pt, gi = tree.query(points, predicate="intersects")
+    out: dict[int, int | None] = {r[0]: None for r in rows}
+    for p_, g_ in zip(pt.tolist(), ids[gi].tolist(), strict=True):
+        key = rows[p_][0]
+        out[key] = g_ if out[key] is None else min(out[key], g_)
+    return out
+
+
+def xmins(conn) -> dict[int, str]:
+    """Each incident's row version: it changes when the row is written."""
+    return dict(conn.execute(text("SELECT id, xmin::text FROM incidents")).all())
 
 
 def grid_of_incidents(conn) -> dict[int, int | None]:
@@ -113,123 +138,164 @@ def test_publish_gives_every_incident_its_spatial_lookup(redistricted):
             ).scalars()
         )
         before = grid_of_incidents(conn)
-        expected = lookup(conn, draft)
-    outside = {i for i, g in expected.items() if g is None}
-    changed = {i for i, g in before.items() if g is not None and i not in kept} - outside
+        versions = xmins(conn)
+    changed = {i for i, g in before.items() if g is not None and i not in kept}
     assert len(kept) > 1000 and len(changed) > 1000, (len(kept), len(changed))
-    assert set(far) <= outside and expected[unassigned] is not None
-    assert stale not in kept and expected[stale] != last
 
     with engine.begin() as conn:
         res = plans.publish(conn, draft, "tester")
     with engine.connect() as conn:
         after = grid_of_incidents(conn)
+        expected = lookup(conn, draft)
+        independent = strtree_lookup(conn, draft)
         status = dict(conn.execute(text("SELECT id, status FROM grid_plans")).all())
+        written = {i for i, v in xmins(conn).items() if v != versions[i]}
     assert status[active] == "archived" and status[draft] == "active"
+    assert independent == expected  # the two references agree with each other
+    outside = {i for i, g in expected.items() if g is None}
+    assert set(far) <= outside and expected[unassigned] is not None
+    assert after[stale] == expected[stale] is not None
     for name, ids in (("kept", kept), ("changed", changed), ("outside", outside)):
-        wrong = [i for i in ids if after[i] != expected[i]]
+        wrong = [i for i in ids if after[i] != independent[i]]
         assert wrong == [], f"{len(wrong)} {name} incidents differ from the lookup"
+    assert after == independent
+    # Kept grids keep their id: their incidents are not written; the count is of rows written.
+    assert all(after[i] == before[i] for i in kept)
+    assert written == {i for i in after if after[i] != before[i]}
+    assert res["incidents_reassigned"] == len(written)
+    assert not written & kept and written <= changed | outside | {unassigned, stale}
+    # A changed grid takes its successor's id: of the incidents of changed grids, only those
+    # leaving it are written.
+    assert len(written) < len(changed)
+    assert res["grids_kept"] > 0 and res["grids_changed"] > 0
+
+
+def test_publishing_one_changed_community_touches_only_its_incidents(demo):
+    """A draft that redistricts one community: only incidents in that community's grids (old
+    or new) are written, counted by their row versions; all others keep grid and row."""
+    engine, active = demo
+    with engine.begin() as conn:
+        code = conn.execute(
+            text("""
+            SELECT community_code FROM grids WHERE plan_id = :p AND community_code IS NOT NULL
+             GROUP BY community_code HAVING count(*) > 2 ORDER BY count(*) DESC LIMIT 1
+        """),
+            {"p": active},
+        ).scalar_one()
+        draft = plans.create_plan(conn, "one community", active)
+    redistrict(engine, draft, RedistrictParams(), communities=[code])
+    with engine.connect() as conn:
+        before = grid_of_incidents(conn)
+        versions = xmins(conn)
+        # That community's incidents: inside one of its grids in either plan.
+        ours = set(
+            conn.execute(
+                text("""
+            SELECT DISTINCT i.id FROM incidents i JOIN grids g ON ST_Intersects(g.geom, i.geom)
+             WHERE g.plan_id IN (:a, :d) AND g.community_code = :c
+        """),
+                {"a": active, "d": draft, "c": code},
+            ).scalars()
+        )
+    with engine.begin() as conn:
+        res = plans.publish(conn, draft, "tester")
+    with engine.connect() as conn:
+        after = grid_of_incidents(conn)
+        written = {i for i, v in xmins(conn).items() if v != versions[i]}
+        expected = strtree_lookup(conn, draft)
+    others = set(before) - ours
+    assert len(ours) > 100 and len(others) > 3 * len(ours), (len(ours), len(others))
+    assert written and written <= ours
+    assert res["incidents_reassigned"] == len(written)
+    assert all(after[i] == before[i] for i in others)
     assert after == expected
-    # The count is of incidents whose grid_id changed (ids are per plan: nearly all of them).
-    assert res["incidents_reassigned"] == sum(after[i] != before[i] for i in after)
-    assert res["incidents_reassigned"] == len(after) - len(outside) + sum(
-        before[i] is not None for i in outside
-    )
 
 
-def _touching_pair(conn, plan: int, exclude: tuple[int, ...] = ()) -> tuple[int, int, float, float]:
-    """Two grids of ``plan`` (lower id first) and a vertex of the first lying in the second."""
+def _touching(conn, plan: int) -> tuple[int, int]:
+    """Two grids of ``plan`` sharing more than a point, lower id first."""
     return conn.execute(
         text("""
-        SELECT a.id, b.id, ST_X(p.geom), ST_Y(p.geom)
-          FROM grids a
-          JOIN grids b ON b.plan_id = a.plan_id AND b.id > a.id AND ST_Intersects(a.geom, b.geom)
-         CROSS JOIN LATERAL ST_DumpPoints(a.geom) p
-         WHERE a.plan_id = :plan AND ST_Intersects(b.geom, p.geom)
-           AND a.id <> ALL(:ex) AND b.id <> ALL(:ex)
-           AND (SELECT count(*) FROM grids e
-                 WHERE e.plan_id = a.plan_id AND ST_Intersects(e.geom, p.geom)) = 2
-         ORDER BY a.id, b.id, p.path LIMIT 1
+        SELECT a.id, b.id FROM grids a
+          JOIN grids b ON b.plan_id = a.plan_id AND b.id > a.id
+                      AND ST_Dimension(ST_Intersection(a.geom, b.geom)) >= 1
+         WHERE a.plan_id = :plan
+         ORDER BY a.id, b.id LIMIT 1
     """),
-        {"plan": plan, "ex": list(exclude)},
+        {"plan": plan},
     ).one()
 
 
-def _twin(conn, old_grid: int, draft: int) -> int:
+def _by_code(conn, plan: int, code: str) -> int:
     return conn.execute(
-        text(
-            "SELECT n.id FROM grids n JOIN grids o ON o.code = n.code "
-            "WHERE o.id = :o AND n.plan_id = :d"
-        ),
-        {"o": old_grid, "d": draft},
+        text("SELECT id FROM grids WHERE plan_id = :p AND code = :c"), {"p": plan, "c": code}
     ).scalar_one()
 
 
-def test_ties_go_to_the_lowest_grid_id_of_the_new_plan(demo):
-    """Kept grids whose id order flips between plans, and a changed lower-id grid that
-    grows over a kept one: the join from old to new grid must not win over the lookup."""
+def _code(conn, grid: int) -> str:
+    return conn.execute(text("SELECT code FROM grids WHERE id = :g"), {"g": grid}).scalar_one()
+
+
+def test_a_changed_grid_with_a_lower_id_takes_incidents_of_a_kept_one(demo):
+    """Ties follow the lowest id of the new plan, also when a kept grid carries a higher id
+    than a changed neighbour: draft 1 is copied first, draft 2 replaces grid K and is
+    published (K gets draft 2's higher id), then draft 1 takes K as it is now and grows its
+    lower-id neighbour C over it (C takes the id of its predecessor, lower than K's). K's
+    incidents must go to C, as the lookup says."""
     engine, active = demo
     with engine.begin() as conn:
-        draft = plans.create_plan(conn, "ties", active)
-        # 1. A vertex shared by kept grids A < B; in the draft A's copy is re-created, so it
-        #    comes after B's. The old plan gave the point to A, the new one must give it to B.
-        a, b, x, y = _touching_pair(conn, active)
-        on_edge = add_incident(conn, x, y)
-        new_a = _twin(conn, a, draft)
-        conn.execute(
-            text("""
-            WITH gone AS (DELETE FROM grids WHERE id = :g RETURNING *)
-            INSERT INTO grids (plan_id, code, name, community_code, worker, locked, geom,
-                               households, population, buildings)
-            SELECT plan_id, code, name, community_code, worker, locked, geom,
-                   households, population, buildings FROM gone
-        """),
-            {"g": new_a},
-        )
-        new_a, new_b = _twin(conn, a, draft), _twin(conn, b, draft)
-        assert new_a > new_b
-        # 2. A changed grid C of the draft with a lower id than its kept neighbour D grows
-        #    over all of D: D's incidents now lie in C first.
-        c, d, _, _ = _touching_pair(conn, draft, exclude=(new_a, new_b))
-        conn.execute(
-            text("""
-            UPDATE grids SET geom = ST_Multi(ST_Union(geom, (SELECT geom FROM grids WHERE id = :d)))
-             WHERE id = :c
-        """),
-            {"c": c, "d": d},
-        )
-        plans.reassign_incidents(conn, active)  # the old plan's lookup, as ingest leaves it
-        old_of_d = conn.execute(
-            text(
-                "SELECT o.id FROM grids o JOIN grids n ON n.code = o.code "
-                "WHERE n.id = :d AND o.plan_id = :a"
-            ),
-            {"d": d, "a": active},
-        ).scalar_one()
-        in_d = set(
+        k_old, c_old = _touching(conn, active)
+        k_code, c_code = _code(conn, k_old), _code(conn, c_old)
+        d1 = plans.create_plan(conn, "first", active)
+        d2 = plans.create_plan(conn, "second", active)
+        # Draft 2: K's geometry written the other way round and its buildings let go: a new
+        # grid that succeeds none (it keeps draft 2's higher id), with the same shape.
+        k2 = _by_code(conn, d2, k_code)
+        conn.execute(text("UPDATE grids SET geom = ST_Reverse(geom) WHERE id = :g"), {"g": k2})
+        conn.execute(text("DELETE FROM grid_members WHERE grid_id = :g"), {"g": k2})
+        plans.publish(conn, d2, "tester")
+        k_active = _by_code(conn, d2, k_code)
+        in_k = set(
             conn.execute(
-                text("SELECT id FROM incidents WHERE grid_id = :g"), {"g": old_of_d}
+                text("SELECT id FROM incidents WHERE grid_id = :g"), {"g": k_active}
             ).scalars()
         )
-        before = grid_of_incidents(conn)
-        expected = lookup(conn, draft)
-    assert before[on_edge] == a and expected[on_edge] == new_b
-    assert len(in_d) > 10 and {expected[i] for i in in_d} == {c}
-
+        # Draft 1: K as it is in draft 2 (kept), C grown over K (changed, lower id than K).
+        k1, c1 = _by_code(conn, d1, k_code), _by_code(conn, d1, c_code)
+        conn.execute(
+            text("UPDATE grids SET geom = (SELECT geom FROM grids WHERE id = :k2) WHERE id = :k"),
+            {"k": k1, "k2": k_active},
+        )
+        conn.execute(
+            text("""
+            UPDATE grids SET geom = ST_Multi(ST_Union(geom, (SELECT geom FROM grids WHERE id = :k)))
+             WHERE id = :c
+        """),
+            {"c": c1, "k": k1},
+        )
+    assert len(in_k) > 10 and k_active == k2 and c_old < c1 < k_active
     with engine.begin() as conn:
-        plans.publish(conn, draft, "tester")
+        res = plans.publish(conn, d1, "tester")
     with engine.connect() as conn:
         after = grid_of_incidents(conn)
-    assert after[on_edge] == new_b
-    assert {after[i] for i in in_d} == {c}
+        expected = strtree_lookup(conn, d1)
+        assert _by_code(conn, d1, k_code) == k_active  # K kept its id across the plans
+        # C changed, and took the id of the grid it succeeds (the same buildings), lower still.
+        assert _by_code(conn, d1, c_code) == c_old < k_active
+    assert {after[i] for i in in_k} == {c_old}
     assert after == expected
+    assert res["grids_changed"] >= 1 and res["grids_kept"] > 1
 
 
-def _state(engine) -> tuple[dict, dict]:
-    """Every incident's grid, and every plan's (status, version)."""
+def _state(engine) -> tuple[dict, dict, dict]:
+    """Every incident's grid, every plan's (status, version), every grid's (plan, code)."""
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, status, version FROM grid_plans")).all()
-        return grid_of_incidents(conn), {r.id: (r.status, r.version) for r in rows}
+        grids = conn.execute(text("SELECT id, plan_id, code FROM grids")).all()
+        return (
+            grid_of_incidents(conn),
+            {r.id: (r.status, r.version) for r in rows},
+            {g.id: (g.plan_id, g.code) for g in grids},
+        )
 
 
 def test_refused_or_rolled_back_publish_changes_no_incident(redistricted, small_demo_copy):

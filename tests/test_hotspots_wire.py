@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from test_hotspots_data import load
 
 from api.app import create_app
+from api.codings import negotiate
 from api.settings import ApiSettings
 from api.state import AppState
-from geo.codings import negotiate
 from geo.hotspots import analyses
 from geo.hotspots.params import hotspot_query
 from geo.hotspots.service import HotspotService, service_for

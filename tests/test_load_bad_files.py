@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,38 @@ def test_entry_point_in_a_subprocess(loaded_db, db_env):
                           env=db_env)
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip().startswith("incidents: read 40, inserted 0, updated 0, skipped 40")
+
+
+def test_the_library_names_options_by_parameter_and_the_cli_by_flag(empty_db, capsys,
+                                                                    monkeypatch):
+    from geo.errors import FileFormatError, InvalidInput
+
+    with pytest.raises(InvalidInput, match="^on_conflict must be one of skip, update"):
+        load_file(empty_db, "cameras", LOAD / "cameras.csv", on_conflict="merge", progress=False)
+    with pytest.raises(FileFormatError, match="^mapping names column"):
+        load_file(empty_db, "cameras", LOAD / "cameras.csv", mapping={"名字": "name"},
+                  progress=False)
+    code, _, err = run_cli(["load", "cameras", str(LOAD / "cameras.csv"), "--on-conflict", "x"],
+                           capsys, monkeypatch)
+    assert code == 2 and "--on-conflict must be one of skip, update" in err
+    # The flag spelling was for that call only.
+    with pytest.raises(InvalidInput, match="^on_conflict must"):
+        load_file(empty_db, "cameras", LOAD / "cameras.csv", on_conflict="x", progress=False)
+
+
+@pytest.mark.parametrize("args", [["load", "cameras", str(LOAD / "cameras.csv")],
+                                  ["export", "cameras", "out.geojson"],
+                                  ["coverage", "summary"]])
+def test_an_unreachable_database_is_one_line_for_every_command(args, tmp_path, monkeypatch):
+    """Every command opens the database through api.cli.database.open_engine."""
+    from api.testing.server import free_port
+
+    url = f"postgresql+psycopg://onemap:x@127.0.0.1:{free_port()}/onemap"  # nobody listens
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")},
+           "ONEMAP_DATABASE_URL": url}
+    done = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("onemap: error: cannot reach the database ")
+    assert lines[0].endswith("start it with `onemap db up`")

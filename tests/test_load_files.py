@@ -279,8 +279,13 @@ def test_waterways_load_through_load_frame(area_db):
 
 
 def test_file_loads_refresh_camera_views(area_db):
-    load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False)
+    """The caller of a load runs the coverage hook (as ``onemap load`` does)."""
+    from geo.coverage.hooks import after_report
+
+    after_report(area_db, load_file(area_db, "buildings", LOAD / "buildings.geojson",
+                                    progress=False))
     report = load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False)
+    after_report(area_db, report)
     assert any(m.startswith("camera views: ") for m in report.messages)
     with area_db.connect() as conn:
         views = conn.execute(text("SELECT count(*) FROM camera_views")).scalar()

@@ -66,7 +66,7 @@ def run_cli(args, capsys, monkeypatch):
 def test_pandas_nanosecond_csv_loads_through_the_cli(area_db, tmp_path, capsys, monkeypatch,
                                                      n, bulk):
     if bulk:
-        monkeypatch.setenv("ONEMAP_BULK_MIN_ROWS", "1000")
+        monkeypatch.setenv("ONEMAP_INGEST_BULK_MIN_ROWS", "1000")
     df = pandas_csv(tmp_path / "ns.csv", n)
     code, out, err = run_cli(["load", "incidents", str(tmp_path / "ns.csv")], capsys, monkeypatch)
     assert code == 0, err

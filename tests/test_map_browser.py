@@ -366,8 +366,8 @@ def test_gcj02_base_map_is_shifted_under_our_layers(demo: DatabaseSettings,
     from geo.crs import wgs84_to_gcj02
 
     # A "tile server" on the app's own host: every tile is Leaflet's layers icon.
-    env = {"ONEMAP_BASE_MAP_URL": "/static/vendor/leaflet/images/layers.png?{z}/{x}/{y}",
-           "ONEMAP_BASE_MAP_CRS": "gcj02", "ONEMAP_BASE_MAP_ATTRIBUTION": "test tiles"}
+    env = {"ONEMAP_MAP_BASE_URL": "/static/vendor/leaflet/images/layers.png?{z}/{x}/{y}",
+           "ONEMAP_MAP_BASE_CRS": "gcj02", "ONEMAP_MAP_BASE_ATTRIBUTION": "test tiles"}
     s = start_server(demo.database_url or "", ROOT / "data" / "screenshots" / "server-gcj.log", env)
     try:
         w = open_page(browser, s.url + "/map/embed?layers=grids&center=118.05,36.80&zoom=16")

@@ -451,7 +451,7 @@ def test_planner_picks_grids_drags_boxes_and_publishes_with_confirmation(
     page.click("#om-new-draft")
     page.wait_for_function("onemap.planner.state.plan && onemap.planner.state.grids && "
                            "document.getElementById('om-plan-version').textContent !== '—'",
-                           timeout=30_000)
+                           timeout=90_000)  # copying the city plan + evaluation: CI once took >30 s
     plan_id = page.evaluate("onemap.planner.state.plan.id")
     # The colour key stays while the draft's grids replace the grid layer.
     page.wait_for_selector('#om-legend .om-legend-section[data-layer="grids"]')
@@ -578,7 +578,7 @@ def test_planner_splits_then_merges_by_clicking_grids(server: Server, browser: B
     page.click("#om-new-draft")
     page.wait_for_function("onemap.planner.state.plan && onemap.planner.state.grids && "
                            "document.getElementById('om-plan-version').textContent !== '—'",
-                           timeout=30_000)
+                           timeout=90_000)  # copying the city plan + evaluation: CI once took >30 s
     plan_id = page.evaluate("onemap.planner.state.plan.id")
     with demo_engine.connect() as conn:
         g = conn.execute(text(

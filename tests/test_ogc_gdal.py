@@ -33,7 +33,7 @@ def _free_port() -> int:
 def server(db_settings):
     """A uvicorn process serving the app on the session database."""
     port = _free_port()
-    env = dict(os.environ, ONEMAP_DATABASE_URL=db_settings.database_url, ONEMAP_PORT=str(port))
+    env = dict(os.environ, ONEMAP_DATABASE_URL=db_settings.database_url, ONEMAP_API_PORT=str(port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1", "--log-level", "warning"],

@@ -12,6 +12,7 @@ import pytest
 from pyproj import Transformer
 from shapely import LineString, Point
 from shapely.geometry import shape
+from sqlalchemy import text
 
 from geo.errors import Infeasible, InvalidInput
 from geo.io.load import load_frame
@@ -152,6 +153,36 @@ def test_hand_network_with_one_ways_equals_the_oracle_exactly(empty_db):
         got = {m: float(hh[best <= m * 60].sum()) for m in breaks}
         assert got == want, mode
         assert len(set(got.values())) > 1
+
+
+def test_streets_stopping_short_are_joined_within_the_gap_setting(empty_db):
+    """Lanes drawn 2 m short of the street they meet (a digitising gap, one of them one-way):
+    unjoined they are islands no post reaches; joined within 3 m they equal the oracle."""
+    from response_oracle import oracle_households
+
+    roads = [("主街", "secondary", "no", [(0, 0), (1200, 0)]),
+             ("东巷", "local", "no", [(300, 2), (300, 600)]),
+             ("西巷", "local", "yes", [(900, 600), (900, 2.5)]),
+             ("北巷", "local", "no", [(302, 600), (898, 600)])]
+    rng = np.random.default_rng(5)
+    xy = np.column_stack([rng.uniform(280, 920, 40), rng.uniform(20, 620, 40)])
+    blds = [(f"B{i}", int(rng.integers(1, 30)), (float(x), float(y)))
+            for i, (x, y) in enumerate(xy)]
+    _load(empty_db, roads=roads, posts=[("P", "drive", 10.0, "on_duty", (100, 5))],
+          buildings=blds)
+    got = {}
+    for gap in (0.0, 3.0):
+        settings = ResponseSettings(_env_file=None, join_gap_m=gap)
+        with empty_db.begin() as conn:  # the network is rebuilt for the new setting
+            conn.execute(text("DELETE FROM response_network"))
+        ctx = reach_context(empty_db, "drive", settings=settings, cache=ResponseCache())
+        hh = ctx.buildings.frame["households"].to_numpy(float)
+        best = ctx.building_s.min(axis=0)
+        got[gap] = {m: float(hh[best <= m * 60].sum()) for m in (1, 3, 10)}
+        assert got[gap] == oracle_households(empty_db, "drive", (1, 3, 10), gap_m=gap), gap
+    # unjoined, only the buildings nearest the main street are reached
+    assert got[0.0][10] < 0.5 * got[3.0][10]
+    assert got[3.0][10] == float(sum(h for _, h, _ in blds))
 
 
 def test_posts_and_one_way_roads_round_trip_through_files(street, tmp_path):

@@ -2,7 +2,9 @@
 
 No input may cause a 5xx, and every answer must match the document: its status is
 documented for that route, its content type too, and its body fits the schema
-(errors are ``{"detail": str, "code": str}`` everywhere, ``api.openapi``).
+(errors are ``{"detail": str, "code": str}`` everywhere, ``api.openapi``; every
+2xx JSON body has its model in ``api.models``, checked by ``--checks all``'s
+``response_schema_conformance``).
 
 A real server (every route reachable with an admin key) runs on a database of its
 own holding a little of every layer; the schemathesis CLI runs its examples,
@@ -25,9 +27,9 @@ from pathlib import Path
 
 import pytest
 from _seed import seed_sql
-from _server import serve, server_log_tail
 from sqlalchemy import text
 
+from api.testing.server import serve, server_log_tail
 from geo import keys
 from geo.db.engine import make_engine
 
@@ -48,13 +50,13 @@ def fuzz_server(pg_server):
     _, admin_key = keys.create_key(engine, "admin", "schemathesis")
     engine.dispose()
     try:
-        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_HOST": "127.0.0.1",
-                    "ONEMAP_RATE_LIMIT_PER_MINUTE": "1000000",
-                    "ONEMAP_AUTH_FAILURES_PER_MINUTE": "1000000",
+        with serve({"ONEMAP_DATABASE_URL": db.database_url, "ONEMAP_API_HOST": "127.0.0.1",
+                    "ONEMAP_API_RATE_LIMIT_PER_MINUTE": "1000000",
+                    "ONEMAP_API_AUTH_FAILURES_PER_MINUTE": "1000000",
                     # Exact siting (k up to 500) ends its solver at 2 s (+2 s grace):
                     # the run stays bounded and the kill path is exercised.
                     "ONEMAP_COVERAGE_SITE_TIME_LIMIT_S": "2",
-                    "ONEMAP_STATEMENT_TIMEOUT_MS": "20000"}) as base:
+                    "ONEMAP_DB_STATEMENT_TIMEOUT_MS": "20000"}) as base:
             yield base, admin_key
     finally:
         drop_database(pg_server, name)

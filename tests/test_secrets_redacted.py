@@ -9,9 +9,9 @@ the key in the query string; the secret must appear in none of: the server's log
 from __future__ import annotations
 
 import httpx
-from _server import ROOT, serve
 from sqlalchemy import text
 
+from api.testing.server import serve, server_log_tail
 from geo import keys
 from geo.settings import DatabaseSettings
 
@@ -23,7 +23,7 @@ def test_access_tokens_are_redacted_everywhere(empty_db, db_settings: DatabaseSe
     widget_secret = keys.parse_key(widget)[1]
     wrong = f"om_{widget_key.key_id}_{'w' * 30}"
     assert db_settings.database_url
-    with serve({"ONEMAP_DATABASE_URL": db_settings.database_url, "ONEMAP_HOST": "127.0.0.1"},
+    with serve({"ONEMAP_DATABASE_URL": db_settings.database_url, "ONEMAP_API_HOST": "127.0.0.1"},
                log_level="info") as base:
         with httpx.Client(base_url=base, timeout=30) as c:
             tj = c.get("/tiles/roads/tilejson.json", params={"access_token": admin})
@@ -33,8 +33,7 @@ def test_access_tokens_are_redacted_everywhere(empty_db, db_settings: DatabaseSe
             embed = c.get("/map/embed", params={"access_token": widget, "layers": "roads"})
             refused = c.get("/map/labels", params={"access_token": wrong})
             metrics = c.get("/metrics", params={"access_token": admin})
-        port = base.rsplit(":", 1)[1]
-        log = (ROOT / "data" / f"test-server-{port}.log").read_text()
+        log = server_log_tail(base, chars=None)
     assert "GET /tiles/roads/0/0/0.pbf" in log  # the access log was on
     assert admin_secret not in log and widget_secret not in log and "w" * 30 not in log
     assert tj.status_code == tile.status_code == 200

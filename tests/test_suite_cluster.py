@@ -13,10 +13,13 @@ import sys
 import uuid
 from pathlib import Path
 
-from _server import free_port
+import pytest
 
+from api.testing.server import free_port
 from geo.db import cluster, passwords
 from geo.settings import DatabaseSettings
+
+pytestmark = pytest.mark.db  # starts a cluster of its own
 
 ROOT = Path(__file__).resolve().parent.parent
 

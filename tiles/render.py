@@ -16,9 +16,9 @@ import numpy as np
 import shapely
 
 from geo.errors import OnemapError
-from geo.widget import WIDGET, WidgetRules, camera_id_stride
-from tiles import cells as C
-from tiles import sql as S
+from geo.widget import WIDGET, WidgetRules
+from tiles import cells as tile_cells
+from tiles import sql
 from tiles.filters import TileAddress, TileFilters
 from tiles.layers import TileLayer, get_layer, registry
 from tiles.settings import TileSettings
@@ -81,7 +81,7 @@ class LayerRenderer:
             return await self._clusters(layer, at, filters)
         return await self._raw(layer, at, filters)
 
-    async def _run(self, layer: TileLayer, stmt: S.Statement, values: dict):
+    async def _run(self, layer: TileLayer, stmt: sql.Statement, values: dict):
         """Rows of a statement.
 
         The connection goes back to the pool (asyncpg's reset round trip) after
@@ -105,21 +105,21 @@ class LayerRenderer:
         release.add_done_callback(self._releasing.discard)
         return rows
 
-    async def _mvt(self, layer: TileLayer, stmt: S.Statement, values: dict) -> bytes:
+    async def _mvt(self, layer: TileLayer, stmt: sql.Statement, values: dict) -> bytes:
         rows = await self._run(layer, stmt, values)
         return bytes(rows[0][0] or b"") if rows else b""
 
     def _base(self, at: TileAddress, filters: TileFilters) -> dict:
-        return {"z": at.z, "x": at.x, "y": at.y, **S.filter_values(filters)}
+        return {"z": at.z, "x": at.x, "y": at.y, **sql.filter_values(filters)}
 
     async def _raw(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
         s = self.settings
         simplify = layer.simplified(at.z) and layer.kind != "point" and s.tile_simplify_units > 0
         buffer = s.tile_buffer if layer.kind == "point" else s.tile_polygon_buffer
-        stmt = S.raw_statement(layer, layer.zoom_where(at.z), filters.present, simplify,
-                               s.tile_extent, buffer)
-        size = 2 * S.ORIGIN / (1 << at.z)
-        values = self._base(at, filters) | S.snap_values(at.z, at.x, at.y, s.tile_extent) | {
+        stmt = sql.raw_statement(layer, layer.zoom_where(at.z), filters.present, simplify,
+                                 s.tile_extent, buffer)
+        size = 2 * sql.ORIGIN / (1 << at.z)
+        values = self._base(at, filters) | sql.snap_values(at.z, at.x, at.y, s.tile_extent) | {
             "feature_limit": layer.feature_limit,
             "tolerance": size / s.tile_extent * s.tile_simplify_units,
             "min_size": size / 256 * s.tile_min_feature_px,
@@ -133,9 +133,9 @@ class LayerRenderer:
     async def _clusters(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
         s = self.settings
         k = self._cells_per_side()
-        size = 2 * S.ORIGIN / (1 << at.z)
-        stmt = S.cluster_statement(layer, layer.zoom_where(at.z), filters.present, False,
-                                   s.tile_extent)
+        size = 2 * sql.ORIGIN / (1 << at.z)
+        stmt = sql.cluster_statement(layer, layer.zoom_where(at.z), filters.present, False,
+                                     s.tile_extent)
         values = self._base(at, filters) | {
             "cell": size / k, "reach": size / s.tile_extent, "id_stride": k << at.z,
             "cx0": at.x * k, "cx1": at.x * k + k - 1, "cy0": at.y * k, "cy1": at.y * k + k - 1,
@@ -149,19 +149,11 @@ class LayerRenderer:
         cluster size); a camera is counted by its coarse cell, never by its position.
         """
         s = self.settings
-        size = 2 * S.ORIGIN / (1 << at.z)
+        size = 2 * sql.ORIGIN / (1 << at.z)
         cluster_m = size / self._cells_per_side() if layer.clustered(at.z) else 0.0
-        group = self.policy.camera_group(cluster_m)
-        side = self.policy.camera_cell * group
-        left, top = at.x * size, at.y * size  # from the west and north edges of the world
-        stmt = S.cluster_statement(layer, layer.zoom_where(at.z), filters.present, True,
-                                   s.tile_extent)
-        values = self._base(at, filters) | {
-            "cell": self.policy.camera_cell, "group": group, "reach": side,
-            "id_stride": camera_id_stride(side),
-            "cx0": math.ceil(left / side - 0.5), "cx1": math.ceil((left + size) / side - 0.5) - 1,
-            "cy0": math.ceil(top / side - 0.5), "cy1": math.ceil((top + size) / side - 0.5) - 1,
-        }
+        stmt = sql.cluster_statement(layer, layer.zoom_where(at.z), filters.present, True,
+                                     s.tile_extent)
+        values = self._base(at, filters) | self.policy.camera_grid(at.x, at.y, at.z, cluster_m)
         return await self._mvt(layer, stmt, values)
 
     async def _h3_counts(self, layer: TileLayer, at: TileAddress, filters: TileFilters) -> bytes:
@@ -170,16 +162,16 @@ class LayerRenderer:
         Only (cell, block of days) pairs holding the widget minimum count; a cell whose
         total is still under the minimum is left out.
         """
-        cells, counts = await self._floored(layer, at, filters, C.widget_res(at.z))
+        cells, counts = await self._floored(layer, at, filters, tile_cells.widget_res(at.z))
         return await self._cells(layer, at, cells, {"count": ("int8", counts)})
 
     async def _floored(self, layer: TileLayer, at: TileAddress, filters: TileFilters,
                        res: int) -> tuple[np.ndarray, np.ndarray]:
         """H3 cells around the tile and their incidents counted as a widget may see them."""
-        stmt = S.h3_count_statement(layer, filters.present, res, floored=True)
+        stmt = sql.h3_count_statement(layer, filters.present, res, floored=True)
         rules = self.policy
         values = self._base(at, filters) | {
-            "res": res, "reach": C.reach_m(res, C.tile_centre_lat(at.z, at.y)),
+            "res": res, "reach": tile_cells.reach_m(res, tile_cells.tile_centre_lat(at.z, at.y)),
             "min_count": rules.min_count, "days": rules.time_days, "tz": rules.timezone,
         }
         rows = await self._run(layer, stmt, values)
@@ -224,12 +216,13 @@ class LayerRenderer:
     async def _cells(self, layer: TileLayer, at: TileAddress, cells: np.ndarray,
                      columns: dict[str, tuple[str, np.ndarray]]) -> bytes:
         s = self.settings
-        polygons = C.cell_polygons(cells)
-        mask = C.touching(polygons, C.tile_bounds(at.z, at.x, at.y, s.tile_buffer / s.tile_extent))
+        polygons = tile_cells.cell_polygons(cells)
+        bounds = tile_cells.tile_bounds(at.z, at.x, at.y, s.tile_buffer / s.tile_extent)
+        mask = tile_cells.touching(polygons, bounds)
         if not mask.any():
             return b""
         spec = (("h3", "text"),) + tuple((name, typ) for name, (typ, _) in columns.items())
-        stmt = S.cells_statement(layer.name, spec, s.tile_extent, s.tile_buffer)
+        stmt = sql.cells_statement(layer.name, spec, s.tile_extent, s.tile_buffer)
         values = {"z": at.z, "x": at.x, "y": at.y,
                   "ids": [int(c) for c in cells[mask]],
                   "wkbs": list(shapely.to_wkb(polygons[mask])),

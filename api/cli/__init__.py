@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -9,8 +10,11 @@ def main() -> None:
     """Entry point: run the CLI; domain errors print one line and exit non-zero."""
     from api.cli.root import build
     from geo.errors import OnemapError
+    from geo.settings_base import renamed_variables
 
     app = build()
+    for message in renamed_variables(os.environ):
+        print(f"onemap: warning: {message}", file=sys.stderr)
     try:
         rc = app(standalone_mode=False)
     except OnemapError as exc:

@@ -50,15 +50,10 @@ def export(layer: str = typer.Argument(..., help="incidents, cameras, buildings,
                                          help="incidents: month (month × coarse cell) or cell")
            ) -> None:
     """Export LAYER from PostGIS to a partitioned GeoParquet dataset with a manifest."""
-    from sqlalchemy.exc import OperationalError
-
+    from api.cli.database import open_engine
     from geo.batch.export import export_dataset
-    from geo.db.engine import make_engine
-    from geo.errors import DatabaseUnavailable
-    from geo.settings import DatabaseSettings
 
-    engine = make_engine(DatabaseSettings())
-    try:
+    with open_engine() as engine:
         with _progress(f"export {layer}") as bar:
             task = bar.add_task(layer, total=None)
 
@@ -67,12 +62,6 @@ def export(layer: str = typer.Argument(..., help="incidents, cameras, buildings,
 
             manifest = export_dataset(engine, layer, folder, partition=partition,
                                       progress=tick)
-    except OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
-            "start it with `onemap db up`") from None
-    finally:
-        engine.dispose()
     typer.echo(f"{layer}: {manifest.rows} rows in {len(manifest.files)} files "
                f"({len({(f.month, f.cell) for f in manifest.files})} partitions) → {folder}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from api.cli.database import open_engine
 from geo.errors import InvalidInput
 
 app = typer.Typer(help="Camera coverage: views, figures, gaps, siting.", no_args_is_help=True)
@@ -24,21 +25,8 @@ CANDIDATES = typer.Option(None, "--candidates", help="GeoJSON of candidate point
 @contextmanager
 def _engine():
     """An engine on the configured database; unreachable databases are one clear line."""
-    from sqlalchemy.exc import OperationalError
-
-    from geo.db.engine import make_engine
-    from geo.errors import DatabaseUnavailable
-    from geo.settings import DatabaseSettings
-
-    engine = make_engine(DatabaseSettings())
-    try:
+    with open_engine() as engine:
         yield engine
-    except OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
-            "start it with `onemap db up`") from None
-    finally:
-        engine.dispose()
 
 
 def _pct(v) -> str:

@@ -30,13 +30,11 @@ def command(
 ) -> None:
     """Build the demo city near Zibo and load it; writes data/demo/SIZE/ground_truth.json."""
     from rich.console import Console
-    from sqlalchemy.exc import OperationalError
 
+    from api.cli.database import open_engine
     from geo.db import cluster, migrate
-    from geo.db.engine import make_engine
     from geo.demo import load_demo
     from geo.demo.spec import spec_for
-    from geo.errors import DatabaseUnavailable
     from geo.settings import DatabaseSettings
 
     spec_for(size)
@@ -45,20 +43,12 @@ def command(
         raise InvalidInput("--seed must be a non-negative integer")
     settings = DatabaseSettings()
     console = Console(stderr=True)
-    engine = make_engine(settings)
-    try:
+    with open_engine(settings) as engine:
         if settings.embedded:
             cluster.start(settings)
         migrate.upgrade(settings)
         result = load_demo(engine, size, seed, replace=replace, if_empty=if_empty, end=end_date,
                            progress=True, data_dir=settings.data_dir, console=console)
-    except OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
-            "start it with `onemap db up`"
-        ) from None
-    finally:
-        engine.dispose()
     if result.skipped:
         typer.echo("demo: buildings already exist; nothing loaded (--if-empty)")
         return

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli.database import open_engine
 from api.cli.load import LAYER_HELP
 
 
@@ -18,23 +19,10 @@ def command(
                                                           "or bd09")] = None,
 ) -> None:
     """Export LAYER to FILE (CSV: points as lon/lat, other shapes as WKT)."""
-    from sqlalchemy.exc import OperationalError
-
-    from geo.db.engine import make_engine
-    from geo.errors import DatabaseUnavailable
     from geo.io.export import export_layer
     from geo.layers import get_layer
-    from geo.settings import DatabaseSettings
 
     get_layer(layer)
-    engine = make_engine(DatabaseSettings())
-    try:
+    with open_engine() as engine:
         n = export_layer(engine, layer, file, crs=crs)
-    except OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
-            "start it with `onemap db up`"
-        ) from None
-    finally:
-        engine.dispose()
     typer.echo(f"{layer}: wrote {n} rows to {file}")

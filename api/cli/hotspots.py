@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from api.cli.database import open_engine
 from geo.errors import InvalidInput
 
 app = typer.Typer(help="Hotspots (Gi* + FDR), emerging hot spots, backtests, heatmaps.",
@@ -31,23 +32,11 @@ OUT = typer.Option(..., "--out", help="output file: .geojson, .json or .gpkg")
 def _service():
     """A hotspot service on the configured database, with a spinner while it works."""
     from rich.console import Console
-    from sqlalchemy.exc import OperationalError
 
-    from geo.db.engine import make_engine
-    from geo.errors import DatabaseUnavailable
     from geo.hotspots.service import HotspotService
-    from geo.settings import DatabaseSettings
 
-    engine = make_engine(DatabaseSettings())
-    try:
-        with Console(stderr=True).status("reading incidents and computing…"):
-            yield HotspotService(engine)
-    except OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
-            "start it with `onemap db up`") from None
-    finally:
-        engine.dispose()
+    with open_engine() as engine, Console(stderr=True).status("reading incidents and computing…"):
+        yield HotspotService(engine)
 
 
 def _check_out(out: Path, allowed: tuple[str, ...] = (".geojson", ".json", ".gpkg")) -> str:

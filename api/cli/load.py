@@ -10,6 +10,10 @@ import typer
 from geo.errors import InvalidInput
 
 LAYER_HELP = "admin_areas, grids, buildings, cameras, incidents, roads or places"
+#: How this command spells the load options that messages point at (geo.options).
+FLAGS = {"mapping": "--map", "crs": "--crs", "encoding": "--encoding",
+         "on_conflict": "--on-conflict", "reject_file": "--reject-file",
+         "allow_outside": "--allow-outside"}
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -41,27 +45,18 @@ def command(
         "--encoding", help="text encoding of a CSV (default UTF-8)")] = None,
 ) -> None:
     """Load FILE into LAYER (validated; nothing is written if a row is bad)."""
-    from sqlalchemy.exc import OperationalError
-
-    from geo.db.engine import make_engine
-    from geo.errors import DatabaseUnavailable
+    from api.cli.database import open_engine
+    from geo.coverage.hooks import after_report
     from geo.io.load import load_file
     from geo.layers import get_layer
-    from geo.settings import DatabaseSettings
+    from geo.options import spelled
 
     get_layer(layer)
-    engine = make_engine(DatabaseSettings())
-    try:
+    with open_engine() as engine, spelled(FLAGS):
         report = load_file(engine, layer, file, crs=crs, mapping=parse_mapping(mapping),
                            on_conflict=on_conflict, reject_file=reject_file,
                            allow_outside=allow_outside, progress=True, encoding=encoding)
-    except OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "
-            "start it with `onemap db up`"
-        ) from None
-    finally:
-        engine.dispose()
+        after_report(engine, report)
     for message in report.messages[:20]:
         typer.echo(f"  {message}", err=True)
     if len(report.messages) > 20:

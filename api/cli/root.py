@@ -10,7 +10,7 @@ import typer
 GROUPS = [("api.cli.db", "db"), ("api.cli.keys", "keys"), ("api.cli.hotspots", "hotspots"),
           ("api.cli.coverage", "coverage"), ("api.cli.grids", "grids"),
           ("api.cli.response", "response"), ("api.cli.cases", "cases"),
-          ("api.cli.batch", "batch")]
+          ("api.cli.batch", "batch"), ("api.cli.config", "config")]
 COMMANDS = [("api.cli.load", "load"), ("api.cli.export", "export"), ("api.cli.demo", "demo"),
             ("api.cli.serve", "serve"), ("api.cli.index", "index"),
             ("api.cli.report", "report")]

@@ -15,8 +15,8 @@ def command(
 
     import uvicorn
 
-    os.environ["ONEMAP_HOST"] = host
-    os.environ["ONEMAP_PORT"] = str(port)
+    os.environ["ONEMAP_API_HOST"] = host
+    os.environ["ONEMAP_API_PORT"] = str(port)
     from api.startup import check_can_listen
 
     check_can_listen(host)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from geo.settings_base import concern
 
 
 class OgcSettings(BaseSettings):
     """Paging and counting of items."""
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_OGC_", extra="ignore")
+    model_config = concern("OGC")
 
-    default_limit: int = Field(100, ge=1)
-    max_limit: int = Field(10_000, ge=1)
-    # Tables with fewer rows (by statistics) get an exact numberMatched; larger ones an estimate.
-    exact_count_below: int = Field(200_000, ge=0)
+    default_limit: int = Field(100, ge=1, description=(
+        "items per page when a request gives no limit"))
+    max_limit: int = Field(10_000, ge=1, description=(
+        "most items one page may hold (a larger limit is refused)"))
+    exact_count_below: int = Field(200_000, ge=0, description=(
+        "collections with fewer rows (by the planner's statistics) get an exact numberMatched; "
+        "larger ones an estimate"))

@@ -7,6 +7,7 @@ ROUTERS = [
     "api.routers.hotspots",
     "api.routers.coverage",
     "api.routers.grid_plans",
+    "api.routers.jobs",
     "api.routers.response",
     "api.routers.cases",
     "api.routers.ogc",

@@ -14,6 +14,9 @@ from fastapi.responses import Response
 from api.auth import current_actor
 from api.bodies import SmallJsonObject, json_body_doc
 from api.deps import EngineDep, StateDep
+from api.models.base import documented
+from api.models.cameras import CameraCollection
+from api.models.geojson import Feature
 from api.params import BboxDep
 from api.routers.coverage import SettingsDep
 from geo.coverage import camera_edits
@@ -29,7 +32,7 @@ def _geojson(body: dict, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=GEOJSON)
 
 
-@router.get("")
+@router.get("", responses=documented(CameraCollection, geojson=True))
 def list_cameras(engine: EngineDep, bbox: BboxDep,
                  status: Literal[CAMERA_STATUSES] | None = None,
                  cls: Annotated[Literal[CAMERA_CLASSES] | None, Query(alias="class")] = None,
@@ -43,7 +46,7 @@ def list_cameras(engine: EngineDep, bbox: BboxDep,
     return _geojson(fc)
 
 
-@router.get("/{camera_id}")
+@router.get("/{camera_id}", responses=documented(Feature, geojson=True))
 def get_camera(camera_id: CameraId, engine: EngineDep,
                view: Annotated[bool, Query(description="include the view polygon")] = False
                ) -> Response:
@@ -57,7 +60,8 @@ def _with_report(feature: dict, report) -> dict:
     return feature
 
 
-@router.post("", openapi_extra=json_body_doc("GeoJSON Feature or fields with lon/lat"))
+@router.post("", status_code=201, responses=documented(Feature, "created", 201, True),
+             openapi_extra=json_body_doc("GeoJSON Feature or fields with lon/lat"))
 def create_camera(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
                   body: SmallJsonObject) -> Response:
     """Add a camera; its view is computed before the answer (201)."""
@@ -66,7 +70,8 @@ def create_camera(request: Request, engine: EngineDep, state: StateDep, settings
     return _geojson(_with_report(feature, report), 201)
 
 
-@router.put("/{camera_id}", openapi_extra=json_body_doc("fields to change (Feature or flat)"))
+@router.put("/{camera_id}", responses=documented(Feature, geojson=True),
+            openapi_extra=json_body_doc("fields to change (Feature or flat)"))
 def update_camera(camera_id: CameraId, request: Request, engine: EngineDep, state: StateDep,
                   settings: SettingsDep, body: SmallJsonObject) -> Response:
     """Change a camera (fields not given keep their values); its view is recomputed."""

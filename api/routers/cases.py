@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
 from api.deps import EngineDep
+from api.models.base import documented
+from api.models.cases import Case, CaseSummary, Repeats, SafetyIndex, Warnings
 from api.responses import json_body
 from geo.cases.figures import summary
 from geo.cases.history import EDITABLE, patch_case
@@ -78,7 +80,7 @@ ServiceDep = Annotated[CaseService, Depends(case_service)]
 CacheDep = Annotated[CaseCache, Depends(case_cache)]
 
 
-@router.patch("/incidents/{source}/{external_id}")
+@router.patch("/incidents/{source}/{external_id}", responses=documented(Case))
 async def patch_incident(request: Request, engine: EngineDep, service: ServiceDep,
                          background: BackgroundTasks, source: str, external_id: str,
                          changes: Annotated[dict[str, Any], Body(
@@ -98,7 +100,7 @@ async def patch_incident(request: Request, engine: EngineDep, service: ServiceDe
     return json_body(body)
 
 
-@router.get("/cases/summary")
+@router.get("/cases/summary", responses=documented(CaseSummary))
 async def cases_summary(engine: EngineDep, cache: CacheDep, level: Level = "city",
                         by: Annotated[str | None, Query(
                             description="department|category|source")] = None,
@@ -120,7 +122,7 @@ def _iso(us: int) -> str:
     return from_us(us).isoformat()
 
 
-@router.get("/cases/warnings")
+@router.get("/cases/warnings", responses=documented(Warnings))
 async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "city",
                          at: At = None,
                          light: Annotated[str | None, Query(description="red|yellow|green: "
@@ -141,7 +143,7 @@ async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "cit
     return Response(await run_in_threadpool(run), media_type="application/json")
 
 
-@router.get("/cases/repeats")
+@router.get("/cases/repeats", responses=documented(Repeats))
 async def cases_repeats(engine: EngineDep, cache: CacheDep, level: Level = "city",
                         radius_m: Annotated[float, Query(gt=0, le=5000)] = 50.0,
                         days: Annotated[float, Query(gt=0, le=366)] = 30.0,
@@ -159,7 +161,7 @@ async def cases_repeats(engine: EngineDep, cache: CacheDep, level: Level = "city
     return Response(await run_in_threadpool(run), media_type="application/json")
 
 
-@router.get("/safety-index")
+@router.get("/safety-index", responses=documented(SafetyIndex, geojson=True))
 async def safety_index(engine: EngineDep, service: ServiceDep,
                        level: Annotated[str, Query(description="grid|community|street|"
                                                    "district|city")] = "community",

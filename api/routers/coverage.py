@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, StateDep, app_object
+from api.models.base import documented
+from api.models.coverage import CameraSiting, CoverageSummary, GapCollection, RefreshReport
 from api.params import BboxDep, LocalZoneDep
 from api.responses import json_body
 from geo.coverage.gapstore import Refresher, gap_features
@@ -46,7 +48,7 @@ SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
 CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
 
 
-@router.get("/summary")
+@router.get("/summary", responses=documented(CoverageSummary))
 def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
                      tz: LocalZoneDep, level: Level = "city", days: Days = None,
                      until: Annotated[str | None, Query(
@@ -63,7 +65,7 @@ def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, 
                          days=days, cache=cache))
 
 
-@router.get("/gaps")
+@router.get("/gaps", responses=documented(GapCollection, geojson=True))
 def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
                   refresher: Annotated[Refresher, Depends(gaps_refresher)],
                   bbox: BboxDep,
@@ -106,7 +108,7 @@ class SitingRequest(BaseModel):
     days: int | None = Field(None, ge=1, le=3660)
 
 
-@router.post("/siting")
+@router.post("/siting", responses=documented(CameraSiting))
 async def coverage_siting(body: SitingRequest, request: Request, engine: EngineDep,
                           state: StateDep, settings: SettingsDep) -> Response:
     """Propose ``k`` new cameras (existing ones fixed) with the coverage curve.
@@ -132,7 +134,7 @@ async def coverage_siting(body: SitingRequest, request: Request, engine: EngineD
         cancel.set()  # a cancelled request (or an error) ends the solver too
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=RefreshReport)
 def coverage_refresh(engine: EngineDep, state: StateDep, settings: SettingsDep) -> dict:
     """Recompute every camera view (and the stored gaps on their next read).
 

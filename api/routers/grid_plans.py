@@ -20,7 +20,23 @@ from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
 from api.deps import EngineDep, StateDep, app_object
 from api.errors import error_response
+from api.models.base import documented
+from api.models.grid_plans import (
+    BuildingCollection,
+    Edited,
+    Evaluation,
+    GridCollection,
+    Overlay,
+    Plan,
+    PlanChange,
+    PlanDetail,
+    PlanDiff,
+    Redistricted,
+)
+from api.models.jobs import Job
 from api.params import Id, Seed, Text
+from api.routers.jobs import accepted, launch
+from geo import jobs
 from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
 from geo.gridplan import plans, service
@@ -101,14 +117,14 @@ def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-@router.get("")
+@router.get("", response_model=list[Plan], response_model_exclude_unset=True)
 def list_plans(engine: EngineDep) -> list[dict]:
     """All plans, newest first, with grid and household counts."""
     with engine.connect() as conn:
         return plans.list_plans(conn)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=PlanDetail, response_model_exclude_unset=True)
 def create_plan(body: NewPlan, request: Request, response: Response, engine: EngineDep) -> dict:
     """Start a draft as a copy of ``from_plan``."""
     with engine.begin() as conn:
@@ -121,7 +137,7 @@ def create_plan(body: NewPlan, request: Request, response: Response, engine: Eng
     return out
 
 
-@router.get("/{plan}")
+@router.get("/{plan}", response_model=PlanDetail, response_model_exclude_unset=True)
 def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     """One plan; ``ETag`` is its version (send it back as ``If-Match``)."""
     plan_id = _plan_id(engine, plan)
@@ -131,7 +147,7 @@ def get_plan(plan: PlanRef, response: Response, engine: EngineDep) -> dict:
     return out
 
 
-@router.get("/{plan}/history")
+@router.get("/{plan}/history", response_model=list[PlanChange], response_model_exclude_unset=True)
 def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
     """Every recorded change of the plan, oldest first."""
     plan_id = _plan_id(engine, plan)
@@ -139,7 +155,7 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
         return plans.history(conn, plan_id)
 
 
-@router.get("/{plan}/evaluate")
+@router.get("/{plan}/evaluate", response_model=Evaluation, response_model_exclude_unset=True)
 def evaluate(
     plan: PlanRef,
     engine: EngineDep,
@@ -163,7 +179,7 @@ def evaluate(
     )
 
 
-@router.get("/{plan}/grids")
+@router.get("/{plan}/grids", responses=documented(GridCollection, geojson=True))
 def grids(
     plan: PlanRef, engine: EngineDep, community: str | None = None, buildings: bool = True
 ) -> Response:
@@ -177,7 +193,8 @@ def grids(
     return _geojson(fc)
 
 
-@router.get("/{plan}/buildings")
+@router.get("/{plan}/buildings",
+            responses=documented(BuildingCollection, geojson=True))
 def plan_buildings(
     plan: PlanRef,
     engine: EngineDep,
@@ -191,7 +208,7 @@ def plan_buildings(
     return _geojson(fc)
 
 
-@router.post("/{plan}/redistrict")
+@router.post("/{plan}/redistrict", response_model=Redistricted, response_model_exclude_unset=True)
 def redistrict_plan(
     plan: PlanRef,
     body: RedistrictBody,
@@ -221,6 +238,8 @@ def redistrict_plan(
 
 @router.post(
     "/{plan}/edits",
+    response_model=Edited,
+    response_model_exclude_unset=True,
     responses={
         412: {"description": "stale If-Match version"},
         428: {"description": "If-Match missing"},
@@ -257,19 +276,30 @@ def edit_plan(
     return out
 
 
-@router.post("/{plan}/publish")
+@router.post("/{plan}/publish", status_code=202, response_model=Job,
+             response_model_exclude_unset=True)
 def publish(
     plan: PlanRef, request: Request, response: Response, engine: EngineDep, if_match: IfMatch = None
 ) -> dict:
-    """Make the draft active (the old active plan is archived); incidents move to its grids."""
+    """Make the draft active (the old active plan is archived); incidents move to its grids.
+
+    Runs as a job: ``202`` with the job and ``Location: /api/v1/jobs/{id}`` to poll;
+    its ``result`` is the publish report. A publish that would be refused (stale
+    ``If-Match``, not a draft, no grids, a publish of it already running) is refused
+    here, before the job (412/409).
+    """
     plan_id = _plan_id(engine, plan)
+    version = _version(if_match)
     with engine.begin() as conn:
-        out = plans.publish(conn, plan_id, current_actor(request), _version(if_match))
-    _etag(response, out["version"])
-    return out
+        plans.check_publishable(conn, plan_id, version, lock=False)  # a running job holds it
+    actor = current_actor(request)
+    job_id = jobs.create(engine, "grid_plan.publish", f"grid_plans/{plan_id}", actor)
+    launch(engine, job_id, lambda conn, progress: plans.publish(
+        conn, plan_id, actor, version, progress=progress))
+    return accepted(response, engine, job_id)
 
 
-@router.get("/{a}/diff/{b}")
+@router.get("/{a}/diff/{b}", response_model=PlanDiff, response_model_exclude_unset=True)
 def diff(
     a: PlanRef, b: PlanRef, engine: EngineDep, moves: Annotated[int, Query(ge=0, le=100_000)] = 5000
 ) -> dict:
@@ -286,7 +316,7 @@ def _overlay_layer(body: bytes, key: str | None):
     return read_layer(layer, key)
 
 
-@router.post("/{plan}/overlay",
+@router.post("/{plan}/overlay", response_model=Overlay, response_model_exclude_unset=True,
              openapi_extra=json_body_doc("GeoJSON FeatureCollection of (Multi)Polygons",
                                          ("application/json", "application/geo+json")))
 async def overlay(plan: PlanRef, request: Request, state: StateDep,

@@ -8,6 +8,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import StateDep
 from api.errors import RETRY_AFTER_S
+from api.models.base import documented
+from api.models.health import Health, Ready
 from api.responses import OrjsonResponse
 from geo.db.engine import schema_revision
 from geo.db.migrate import head_revision
@@ -16,13 +18,13 @@ from geo.errors import DatabaseUnavailable
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 def healthz() -> dict:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=documented(Ready, "ready"))
 async def readyz(state: StateDep) -> OrjsonResponse:
     """200 once the database is reachable and migrated to the code's head revision."""
     try:

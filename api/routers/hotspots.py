@@ -19,8 +19,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.codings import negotiate
 from api.deps import EngineDep
-from geo.codings import negotiate
+from api.models.base import documented
+from api.models.hotspots import HEATMAP, Backtest, EmergingCollection, HotspotCollection
 from geo.hotspots import analyses
 from geo.hotspots.params import (
     BacktestQuery,
@@ -132,7 +134,7 @@ BacktestParams = Annotated[BacktestQuery, Depends(backtest_params)]
 HeatmapParams = Annotated[HeatmapQuery, Depends(heatmap_params)]
 
 
-@router.get("/hotspots")
+@router.get("/hotspots", responses=documented(HotspotCollection))
 async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
                    significant_only: bool = False) -> Response:
     """Gi* hot and cold spots on H3 cells with BH-FDR bins (FeatureCollection)."""
@@ -140,7 +142,7 @@ async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
                          lambda r: r.geojson_bytes(significant_only))
 
 
-@router.get("/hotspots/emerging")
+@router.get("/hotspots/emerging", responses=documented(EmergingCollection))
 async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
                    pattern_only: bool = False) -> Response:
     """Emerging hot spot category of every cell (FeatureCollection)."""
@@ -148,13 +150,13 @@ async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
                          lambda r: r.geojson_bytes(pattern_only))
 
 
-@router.get("/hotspots/backtest")
+@router.get("/hotspots/backtest", responses=documented(Backtest))
 async def backtest(request: Request, svc: ServiceDep, q: BacktestParams) -> Response:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
     return await _answer(request, svc, analyses.backtest, q, "json", lambda r: r.to_dict())
 
 
-@router.get("/heatmap")
+@router.get("/heatmap", responses=documented(HEATMAP))
 async def heatmap(request: Request, svc: ServiceDep, q: HeatmapParams,
                   format: Literal["points", "cells"] = "points") -> Response:
     """Quartic kernel density: ``[[lat, lon, density]]`` for Leaflet.heat, or H3 cells."""

@@ -20,6 +20,7 @@ from api.deps import StateDep
 from api.map import data
 from api.map.config import DEFAULT_WINDOW_DAYS, EmbedRequest, PageConfig
 from api.map.page import render_page
+from api.models.map import AreaStats, Label, Record, Search, Trends, ViewCount
 from api.params import LocalZoneDep
 from api.state import AppState
 from geo.dashboard.records import record
@@ -115,13 +116,13 @@ async def map_embed(
     return await _page(request, state, EmbedRequest.parse(layers, center, zoom))
 
 
-@router.get("/map/labels")
+@router.get("/map/labels", response_model=list[Label], response_model_exclude_unset=True)
 async def map_labels(state: StateDep) -> list[dict]:
     """Label points of districts, streets and communities: ``{code,name,level,lon,lat}``."""
     return await run_in_threadpool(data.admin_labels, state.engine)
 
 
-@router.get("/map/summary")
+@router.get("/map/summary", response_model=ViewCount)
 async def map_summary(
     state: StateDep,
     bbox: Annotated[str, Query(description="lon_min,lat_min,lon_max,lat_max")],
@@ -146,7 +147,7 @@ From = Annotated[str, Query(alias="from", description="ISO 8601 start (inclusive
 To = Annotated[str, Query(description="ISO 8601 end (exclusive)")]
 
 
-@router.get("/map/stats")
+@router.get("/map/stats", response_model=AreaStats, response_model_exclude_unset=True)
 async def map_stats(
     state: StateDep, tz: LocalZoneDep, from_: From, to: To,
     level: Annotated[str, Query(description="street, community or grid")] = "community",
@@ -161,7 +162,7 @@ async def map_stats(
             "count": len(units), "units": units}
 
 
-@router.get("/map/trends")
+@router.get("/map/trends", response_model=Trends, response_model_exclude_unset=True)
 async def map_trends(
     state: StateDep, tz: LocalZoneDep, from_: From, to: To,
     step: Annotated[str, Query(description="day or week")] = "day",
@@ -173,7 +174,7 @@ async def map_trends(
     return await run_in_threadpool(trends, state.engine, window, step, by, tz)
 
 
-@router.get("/map/search")
+@router.get("/map/search", response_model=Search, response_model_exclude_unset=True)
 async def map_search(
     state: StateDep,
     q: Annotated[str, Query(description="code, incident number or part of a name")],
@@ -183,7 +184,7 @@ async def map_search(
     return {"query": q, "hits": hits}
 
 
-@router.get("/map/record/{kind}/{rid}")
+@router.get("/map/record/{kind}/{rid}", response_model=Record, response_model_exclude_unset=True)
 async def map_record(state: StateDep, kind: str, rid: int) -> dict:
     """One row found by the search, with an incident's case history when kept."""
     return await run_in_threadpool(record, state.engine, kind, rid)

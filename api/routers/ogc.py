@@ -13,7 +13,10 @@ from fastapi import APIRouter, Path, Request, Response
 from starlette.exceptions import HTTPException
 
 from api.auth import current_role
-from api.ogc import documents as D
+from api.models.base import documented
+from api.models.ogc import Collection as CollectionDoc
+from api.models.ogc import Collections, Conformance, Item, Items, Landing
+from api.ogc import documents
 from api.ogc.collections import COLLECTION_NAMES, Collection, get_collection
 from api.ogc.query import ItemsQuery, feature_sql, item_sql, items_sql, number_matched
 from api.ogc.settings import OgcSettings
@@ -35,7 +38,7 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _json(doc: dict, media_type: str = D.JSON) -> Response:
+def _json(doc: dict, media_type: str = documents.JSON) -> Response:
     return Response(orjson.dumps(doc), media_type=media_type)
 
 
@@ -62,18 +65,19 @@ def _guard(request: Request, c: Collection) -> None:
         raise HTTPException(403, why)
 
 
-@router.get("/ogc", response_class=Response)
+@router.get("/ogc", response_class=Response, responses=documented(Landing))
 async def landing(request: Request) -> Response:
     """Landing page with links to the API definition, conformance and collections."""
     _check_format(request)
-    return _json(D.landing(_base(request)))
+    return _json(documents.landing(_base(request)))
 
 
-@router.get("/ogc/conformance", response_class=Response)
+@router.get("/ogc/conformance", response_class=Response,
+            responses=documented(Conformance))
 async def conformance(request: Request) -> Response:
     """Conformance classes (core, oas30, geojson)."""
     _check_format(request)
-    return _json(D.conformance())
+    return _json(documents.conformance())
 
 
 async def _describe(request: Request, c: Collection) -> dict:
@@ -91,20 +95,22 @@ async def _describe(request: Request, c: Collection) -> dict:
             if row[0] is not None:
                 interval = [row[0].isoformat(), row[1].isoformat()]
     bbox = None if box is None or box[0] is None else outward(box, 7)
-    return D.collection(c, _base(request), bbox, interval)
+    return documents.collection(c, _base(request), bbox, interval)
 
 
-@router.get("/ogc/collections", response_class=Response)
+@router.get("/ogc/collections", response_class=Response,
+            responses=documented(Collections))
 async def collections(request: Request) -> Response:
     """Every collection with its extent."""
     _check_format(request)
     docs = [await _describe(request, get_collection(n)) for n in COLLECTION_NAMES]
     base = _base(request)
-    return _json({"collections": docs,
-                  "links": [{"href": f"{base}/ogc/collections", "rel": "self", "type": D.JSON}]})
+    self_link = {"href": f"{base}/ogc/collections", "rel": "self", "type": documents.JSON}
+    return _json({"collections": docs, "links": [self_link]})
 
 
-@router.get("/ogc/collections/{collection_id}", response_class=Response)
+@router.get("/ogc/collections/{collection_id}", response_class=Response,
+            responses=documented(CollectionDoc))
 async def collection(request: Request, collection_id: str = Path(description="collection")):
     """One collection."""
     _check_format(request)
@@ -114,7 +120,7 @@ async def collection(request: Request, collection_id: str = Path(description="co
 @router.get(
     "/ogc/collections/{collection_id}/items",
     response_class=Response,
-    responses={200: {"content": {D.GEOJSON: {}}, "description": "GeoJSON FeatureCollection"}},
+    responses=documented(Items, "GeoJSON FeatureCollection", geojson=True),
 )
 async def items(request: Request, collection_id: str = Path(description="collection")):
     """Features with ``bbox``, ``datetime``, ``limit``, ``offset`` and ``<property>=value``."""
@@ -131,7 +137,8 @@ async def items(request: Request, collection_id: str = Path(description="collect
     async with pool.acquire() as conn:
         rows = await conn.fetch(sql, *args)
         matched, exact = await number_matched(conn, c, q, s.exact_count_below)
-    links = D.items_links(c, _base(request), q, params, len(rows), matched if exact else None)
+    links = documents.items_links(c, _base(request), q, params, len(rows),
+                                  matched if exact else None)
     head = orjson.dumps({
         "type": "FeatureCollection",
         "numberMatched": max(matched, q.offset + len(rows)),
@@ -141,13 +148,13 @@ async def items(request: Request, collection_id: str = Path(description="collect
     })
     features = b",".join(r[0].encode() for r in rows)
     body = head[:-1] + b',"features":[' + features + b"]}"
-    return Response(body, media_type=D.GEOJSON)
+    return Response(body, media_type=documents.GEOJSON)
 
 
 @router.get(
     "/ogc/collections/{collection_id}/items/{feature_id}",
     response_class=Response,
-    responses={200: {"content": {D.GEOJSON: {}}, "description": "GeoJSON Feature"}},
+    responses=documented(Item, "GeoJSON Feature", geojson=True),
 )
 async def item(
     request: Request,
@@ -173,7 +180,7 @@ async def item(
     base = _base(request)
     href = f"{base}/ogc/collections/{c.name}"
     feature["links"] = [
-        {"href": f"{href}/items/{fid}", "rel": "self", "type": D.GEOJSON},
-        {"href": href, "rel": "collection", "type": D.JSON},
+        {"href": f"{href}/items/{fid}", "rel": "self", "type": documents.GEOJSON},
+        {"href": href, "rel": "collection", "type": documents.JSON},
     ]
-    return Response(orjson.dumps(feature), media_type=D.GEOJSON)
+    return Response(orjson.dumps(feature), media_type=documents.GEOJSON)

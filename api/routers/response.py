@@ -9,9 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.codings import negotiate
 from api.deps import EngineDep, StateDep, app_object
+from api.models.base import documented
+from api.models.response import NearestPosts, PostSiting, ReachAreas, ReachSummary
 from api.responses import json_body
-from geo.codings import compress, negotiate
+from geo.codings import compress
 from geo.errors import InvalidInput
 from geo.response.areas import cached_areas, check_overlap
 from geo.response.context import (
@@ -90,7 +93,7 @@ def _context(request: Request, engine, state, settings, cache, mode: str,
     return ctx
 
 
-@router.get("/areas")
+@router.get("/areas", responses=documented(ReachAreas, geojson=True))
 def areas(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
           cache: CacheDep, answers: AnswersDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
           kind: Annotated[str | None, Query(description="post kinds, comma-separated")] = None,
@@ -118,7 +121,7 @@ def areas(request: Request, engine: EngineDep, state: StateDep, settings: Settin
     return Response(data, media_type="application/geo+json", headers=headers)
 
 
-@router.get("/summary")
+@router.get("/summary", responses=documented(ReachSummary))
 def summary(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
             cache: CacheDep, level: Annotated[str, Query(description="|".join(LEVELS))] = "city",
             minutes: MinutesQ = None, mode: ModeQ = "drive") -> Response:
@@ -132,7 +135,7 @@ def summary(request: Request, engine: EngineDep, state: StateDep, settings: Sett
         return json_body(response_summary(ctx, conn, level, mins))
 
 
-@router.get("/nearest")
+@router.get("/nearest", responses=documented(NearestPosts, geojson=True))
 def nearest(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
             cache: CacheDep, lon: Annotated[float, Query(ge=-180, le=180)],
             lat: Annotated[float, Query(ge=-90, le=90)],
@@ -152,7 +155,7 @@ class SitingRequest(BaseModel):
     method: Literal["auto", "greedy", "exact"] = "auto"
 
 
-@router.post("/siting")
+@router.post("/siting", responses=documented(PostSiting, geojson=True))
 def siting(request: Request, body: SitingRequest, engine: EngineDep, state: StateDep,
            settings: SettingsDep, cache: CacheDep) -> Response:
     """Propose ``k`` new posts (existing ones fixed) with the coverage curve."""

@@ -26,6 +26,8 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from api.auth import current_role
 from api.errors import RETRY_AFTER_S, UNAVAILABLE, unavailable_body
 from api.metrics import metrics
+from api.models.base import documented
+from api.models.tiles import TileJson
 from api.secrets import redact_query
 from geo.db.urls import libpq_url
 from geo.errors import DatabaseUnavailable, OnemapError
@@ -269,7 +271,7 @@ async def get_tile(
 
 
 @router.get("/tiles/{layers}/tilejson.json", response_class=Response,
-            responses={200: {"content": {"application/json": {}}, "description": "TileJSON 3.0.0"}})
+            responses=documented(TileJson, "TileJSON 3.0.0"))
 async def get_tilejson(
     request: Request,
     layers: str = Path(description="layer, or comma-separated layers"),

@@ -64,8 +64,8 @@ def read_buildings(paths: list[str], box: tuple) -> tuple[np.ndarray, np.ndarray
 def partition_views(camera_path: str, building_paths: list[str], box: tuple, epsg: int,
                     settings: CoverageSettings):
     """Views of one camera partition (a task): ids, WKB views (lon/lat), areas, figures."""
-    from geo.coverage.metric import Projector
     from geo.coverage.views import _with_xy, compute_batch
+    from geo.crs import Projector
 
     cams = read_cameras(camera_path)
     if cams.empty:

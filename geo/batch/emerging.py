@@ -18,25 +18,20 @@ z series, the ArcGIS categories. On the workers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from geo.batch import counts as K
-from geo.batch import gistar as G
+from geo.batch import counts, gistar
 from geo.batch.cluster import task_errors, tree_reduce
-from geo.batch.dataset import Manifest
-from geo.batch.hotspots import _require, align, study_area, study_cells
+from geo.batch.hotspots import DatasetRun, _require, align, study_cells
 from geo.batch.output import outlines
-from geo.batch.settings import BatchSettings
-from geo.errors import InvalidInput, NotEnoughData
+from geo.errors import NotEnoughData
 from geo.hotspots.cells import to_str
 from geo.hotspots.emerging import classify
 from geo.hotspots.gistar import two_sided_p
 from geo.hotspots.params import EmergingQuery, Filters
-from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.steps import default_end, step_edges
 from geo.hotspots.trend import MannKendall
 
@@ -56,9 +51,9 @@ def bh_threshold(small_p: np.ndarray, m: int, q: float) -> float:
     return float(s[passing[-1]]) if passing.size else -1.0
 
 
-def block_z(study: G.Study, rows: np.ndarray, k: int, stats: G.Stats):
+def block_z(study: gistar.Study, rows: np.ndarray, k: int, stats: gistar.Stats):
     """Gi* z (b, T) of one block's bins (a task; the result stays on its worker)."""
-    return rows, G.block_z(study, rows, k, stats)
+    return rows, gistar.block_z(study, rows, k, stats)
 
 
 def small_p(block, q: float) -> np.ndarray:
@@ -67,7 +62,7 @@ def small_p(block, q: float) -> np.ndarray:
     return p[p <= q]
 
 
-def classify_block(block, x: G.Study, threshold: float, trend_alpha: float):
+def classify_block(block, x: gistar.Study, threshold: float, trend_alpha: float):
     """Hot/cold bins, trend and category of one block's cells (a task)."""
     rows, z = block
     significant = two_sided_p(z) <= threshold
@@ -79,7 +74,7 @@ def classify_block(block, x: G.Study, threshold: float, trend_alpha: float):
 
 
 @dataclass
-class BatchEmerging:
+class BatchEmerging(DatasetRun):
     """One batch emerging-hot-spot run on a Dask client.
 
     Attributes
@@ -90,20 +85,7 @@ class BatchEmerging:
     parameters_ : dict
     """
 
-    client: object
-    folder: str | Path
     query: EmergingQuery
-    settings: HotspotSettings = field(default_factory=HotspotSettings)
-    batch: BatchSettings = field(default_factory=BatchSettings)
-
-    def __post_init__(self):
-        if self.query.bbox is not None:
-            raise InvalidInput("batch analyses run on the whole dataset; bbox is not supported")
-        self.manifest = Manifest.read(self.folder)
-        self.area, self.area_source = study_area(self.manifest, self.settings)
-        self.paths = self.manifest.paths(self.folder)
-        self.workers = max(len(self.client.scheduler_info()["workers"]), 1)
-        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * self.workers)
 
     def edges(self) -> list:
         """Step edges, the default end found on the workers when ``to`` is not given."""
@@ -111,8 +93,8 @@ class BatchEmerging:
         end = f.t1
         if end is None:
             since = Filters(f.t0, None, f.categories, f.sources)
-            last = tree_reduce(c, c.map(K.last_times, self.tasks, f=since, pure=False),
-                               K.latest).result()
+            last = tree_reduce(c, c.map(counts.last_times, self.tasks, f=since, pure=False),
+                               counts.latest).result()
             if last is None:
                 raise NotEnoughData("no incidents match this window and filter")
             end = default_end(pd.Timestamp(last, unit="us", tz="UTC").to_pydatetime(), tz)
@@ -128,10 +110,10 @@ class BatchEmerging:
         edges = self.edges()
         f = q.filters
         window = Filters(edges[0], edges[-1], f.categories, f.sources)
-        edges_us = np.array([K.unix_us(e) for e in edges], dtype=np.int64)
-        parts = c.map(K.cube_files, self.tasks, res=q.res, f=window, edges_us=edges_us,
+        edges_us = np.array([counts.unix_us(e) for e in edges], dtype=np.int64)
+        parts = c.map(counts.cube_files, self.tasks, res=q.res, f=window, edges_us=edges_us,
                       pure=False)
-        merged = tree_reduce(c, parts, K.merge)
+        merged = tree_reduce(c, parts, counts.merge)
         cells_f = c.submit(study_cells, self.area, q.res, self.batch.max_cells,
                            c.submit(_all_cells, merged))
         cells, x = c.gather([cells_f, c.submit(align, cells_f, merged)])
@@ -139,10 +121,10 @@ class BatchEmerging:
         _require(total, self.settings.min_incidents)
         if len(cells) < 3:
             raise NotEnoughData(f"the service area holds {len(cells)} cells at res {q.res}")
-        stats = G.Stats.of(x, q.time_window)
-        [study] = c.scatter([G.Study(cells, x)], broadcast=True)
-        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells,
-                        4 * self.workers)
+        stats = gistar.Stats.of(x, q.time_window)
+        [study] = c.scatter([gistar.Study(cells, x)], broadcast=True)
+        jobs = gistar.blocks(cells, self.batch.partition_res, self.batch.block_cells,
+                             4 * self.workers)
         zs = [c.submit(block_z, study, rows, q.k, stats, pure=False) for rows in jobs]
         candidates = c.gather([c.submit(small_p, z, q.alpha, pure=False) for z in zs])
         threshold = bh_threshold(np.concatenate(candidates), x.size, q.alpha)
@@ -170,5 +152,5 @@ class BatchEmerging:
         return self
 
 
-def _all_cells(merged: K.CellCounts) -> np.ndarray:
+def _all_cells(merged: counts.CellCounts) -> np.ndarray:
     return merged.all_cells

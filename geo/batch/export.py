@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, text
 
-from geo.batch import dataset as D
+from geo.batch import dataset
 from geo.batch.settings import BatchSettings
 from geo.errors import InvalidInput, NotEnoughData
 from geo.layers import CONTRACT_LAYERS, get_layer
+from geo.versions import layer_versions
 
 _ARROW = {"text": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "time": pa.timestamp("us", tz="UTC")}
@@ -71,10 +72,10 @@ class _Writers:
     def append(self, month: str | None, cell: str, table: pa.Table, bounds: list) -> None:
         key = (month, cell)
         if key not in self.open:
-            rel = f"{D.partition_dir(month, cell)}/part-0.parquet"
+            rel = f"{dataset.partition_dir(month, cell)}/part-0.parquet"
             (self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
             writer = pq.ParquetWriter(self.folder / rel, self.schema, compression="zstd")
-            self.open[key] = [writer, D.PartFile(rel, cell, month, 0, list(bounds))]
+            self.open[key] = [writer, dataset.PartFile(rel, cell, month, 0, list(bounds))]
         writer, part = self.open[key]
         writer.write_table(table)
         part.rows += table.num_rows
@@ -108,7 +109,7 @@ def _study_area(conn) -> dict | None:
 def export_dataset(engine: Engine, layer: str, target: str | Path, *,
                    settings: BatchSettings | None = None, partition: str = "month",
                    timezone: str | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> D.Manifest:
+                   progress: Callable[[int, int], None] | None = None) -> dataset.Manifest:
     """Write ``layer`` to a new dataset folder ``target``; returns its manifest.
 
     Parameters
@@ -125,7 +126,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
         Incidents only: ``month`` partitions by month and coarse cell, ``cell``
         by coarse cell alone. Other layers are partitioned by coarse cell.
     timezone : str, optional
-        Of the month keys (default ``ONEMAP_HOTSPOT_TIMEZONE``).
+        Of the month keys (default ``ONEMAP_LOCAL_TIMEZONE``).
     progress : callable, optional
         Called as ``progress(rows_done, rows_total)`` after each chunk.
     """
@@ -142,21 +143,20 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
     tz = timezone or HotspotSettings().timezone
     by_month = partition == "month"
     schema = arrow_schema(layer)
-    geo_schema = D.with_geo(schema, _GEOMETRY_TYPES.get(layer, []))
+    geo_schema = dataset.with_geo(schema, _GEOMETRY_TYPES.get(layer, []))
     names = list(_fields(layer))
     with engine.connect() as conn:
         total = int(conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar())
         study = _study_area(conn) if layer == "incidents" else None
         epsg = metric_epsg(conn)
-        version = conn.execute(text("SELECT version FROM layer_versions WHERE layer = :l"),
-                               {"l": layer}).scalar()
+        version = layer_versions(conn, (layer,))[layer]
     if total == 0:
         raise NotEnoughData(f"the {layer} table is empty; nothing to export")
-    manifest = D.Manifest(layer, settings.partition_res,
-                          ["month", "cell"] if by_month else ["cell"], timezone=tz,
-                          study_area=study, metric_epsg=epsg,
-                          source={"layer_version": int(version or 0)})
-    with D.atomic_dir(target) as tmp:
+    manifest = dataset.Manifest(layer, settings.partition_res,
+                                ["month", "cell"] if by_month else ["cell"], timezone=tz,
+                                study_area=study, metric_epsg=epsg,
+                                source={"layer_version": int(version or 0)})
+    with dataset.atomic_dir(target) as tmp:
         writers = _Writers(tmp, geo_schema)
         try:
             done = 0
@@ -169,7 +169,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
         finally:
             writers.close_all()
         manifest.files = sorted(writers.files, key=lambda f: f.path)
-        D.write_manifest(tmp, manifest)
+        dataset.write_manifest(tmp, manifest)
     return manifest
 
 

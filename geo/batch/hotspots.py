@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from shapely import wkb as shapely_wkb
 
-from geo.batch import counts as K
-from geo.batch import gistar as G
+from geo.batch import counts, gistar
 from geo.batch.cluster import task_errors, tree_reduce
 from geo.batch.dataset import Manifest
 from geo.batch.output import outlines
@@ -34,7 +34,7 @@ from geo.errors import InvalidInput, NotEnoughData
 from geo.hotspots.cells import polyfill
 from geo.hotspots.fdr import class_labels, fdr_bins
 from geo.hotspots.gistar import two_sided_p
-from geo.hotspots.params import HotspotQuery
+from geo.hotspots.params import EmergingQuery, HotspotQuery
 from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.study import check_size, extent_area, with_incident_cells
 
@@ -57,7 +57,7 @@ def study_cells(area, res: int, max_cells: int, incident_cells: np.ndarray) -> n
     return with_incident_cells(polyfill(area, res), incident_cells, None)
 
 
-def align(cells: np.ndarray, merged: K.CellCounts) -> np.ndarray:
+def align(cells: np.ndarray, merged: counts.CellCounts) -> np.ndarray:
     """Counts per study cell (zeros included) from the reduced counts (a task)."""
     shape = (len(cells),) + merged.n.shape[1:]
     x = np.zeros(shape, dtype=np.int64)
@@ -65,13 +65,39 @@ def align(cells: np.ndarray, merged: K.CellCounts) -> np.ndarray:
     return x
 
 
-def block_result(study: G.Study, rows: np.ndarray, k: int, stats: G.Stats):
+def block_result(study: gistar.Study, rows: np.ndarray, k: int, stats: gistar.Stats):
     """Gi* z and outlines of one block (a task)."""
-    return rows, G.block_z(study, rows, k, stats), outlines(study.cells[rows])
+    return rows, gistar.block_z(study, rows, k, stats), outlines(study.cells[rows])
 
 
 @dataclass
-class BatchHotspots:
+class DatasetRun:
+    """What every batch analysis opens first: its incidents dataset, on a Dask client.
+
+    Reads the manifest, the study area (as the service defines it), the part files and the
+    count tasks (about four per worker). Batch analyses cover the whole dataset, so a query
+    with a bbox is refused.
+    """
+
+    client: object
+    folder: str | Path
+    query: HotspotQuery | EmergingQuery
+    settings: HotspotSettings = field(default_factory=HotspotSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    what: ClassVar[str] = "batch analyses"
+
+    def __post_init__(self):
+        if self.query.bbox is not None:
+            raise InvalidInput(f"{self.what} run on the whole dataset; bbox is not supported")
+        self.manifest = Manifest.read(self.folder)
+        self.area, self.area_source = study_area(self.manifest, self.settings)
+        self.paths = self.manifest.paths(self.folder)
+        self.workers = max(len(self.client.scheduler_info()["workers"]), 1)
+        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * self.workers)
+
+
+@dataclass
+class BatchHotspots(DatasetRun):
     """One batch hotspot run on a Dask client.
 
     Parameters
@@ -91,31 +117,18 @@ class BatchHotspots:
     parameters_ : dict
     """
 
-    client: object
-    folder: str | Path
     query: HotspotQuery
-    settings: HotspotSettings = field(default_factory=HotspotSettings)
-    batch: BatchSettings = field(default_factory=BatchSettings)
-
-    def __post_init__(self):
-        if self.query.bbox is not None:
-            raise InvalidInput("batch hotspots run on the whole dataset; bbox is not supported")
-        self.manifest = Manifest.read(self.folder)
-        self.area, self.area_source = study_area(self.manifest, self.settings)
-        self.paths = self.manifest.paths(self.folder)
-        workers = max(len(self.client.scheduler_info()["workers"]), 1)
-        self.tasks = self.manifest.tasks(self.folder, self.batch.task_rows, 4 * workers)
-        self.workers = workers
+    what: ClassVar[str] = "batch hotspots"
 
     def count(self) -> list:
         """Step 1: one count task per group of files (futures)."""
         q = self.query
-        return self.client.map(K.count_files, self.tasks, res=q.res, f=q.filters, pure=False)
+        return self.client.map(counts.count_files, self.tasks, res=q.res, f=q.filters, pure=False)
 
     def finish(self, parts: list) -> BatchHotspots:
         """Steps 2–5 from the count futures."""
         c, q = self.client, self.query
-        merged = tree_reduce(c, parts, K.merge)
+        merged = tree_reduce(c, parts, counts.merge)
         all_cells = c.submit(_all_cells, merged)
         cells_f = c.submit(study_cells, self.area, q.res, self.batch.max_cells, all_cells)
         x_f = c.submit(align, cells_f, merged)
@@ -127,10 +140,10 @@ class BatchHotspots:
                                 "use a finer res")
         if np.all(x == x[0]):
             raise NotEnoughData("every cell has the same count; there is nothing to contrast")
-        stats = G.Stats.of(x)
-        [study] = c.scatter([G.Study(cells, x)], broadcast=True)
-        jobs = G.blocks(cells, self.batch.partition_res, self.batch.block_cells,
-                        4 * self.workers)
+        stats = gistar.Stats.of(x)
+        [study] = c.scatter([gistar.Study(cells, x)], broadcast=True)
+        jobs = gistar.blocks(cells, self.batch.partition_res, self.batch.block_cells,
+                             4 * self.workers)
         futures = [c.submit(block_result, study, rows, q.k, stats, pure=False)
                    for rows in jobs]
         z = np.zeros(len(cells))
@@ -158,7 +171,7 @@ class BatchHotspots:
             return self.finish(self.count())
 
 
-def _all_cells(merged: K.CellCounts) -> np.ndarray:
+def _all_cells(merged: counts.CellCounts) -> np.ndarray:
     return merged.all_cells
 
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
-from geo.batch import dataset as D
+from geo.batch import dataset
 from geo.errors import InvalidInput
 
 
@@ -54,10 +54,10 @@ def write_cells(frame: pd.DataFrame, wkb: np.ndarray, out: str | Path,
         b = shapely.bounds(shapely.from_wkb(wkb))
         bounds = [float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])),
                   float(np.nanmax(b[:, 2])), float(np.nanmax(b[:, 3]))]
-    meta = {b"geo": D.geo_metadata(list(geometry_types), bounds)}
+    meta = {b"geo": dataset.geo_metadata(list(geometry_types), bounds)}
     if parameters is not None:
         meta[b"onemap"] = json.dumps(parameters, default=str).encode()
     table = table.replace_schema_metadata(meta)
-    with D.atomic_file(out) as tmp:
+    with dataset.atomic_file(out) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return out

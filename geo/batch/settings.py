@@ -6,13 +6,15 @@ The Dask cluster (``ONEMAP_DASK_*``) and the jobs (``ONEMAP_BATCH_*``).
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from geo.settings_base import concern
 
 
 class DaskSettings(BaseSettings):
     """Where batch work runs: an existing scheduler, or a local cluster of this size."""
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_DASK_", extra="ignore")
+    model_config = concern("DASK")
 
     scheduler: str | None = Field(
         None, description="address of an existing Dask scheduler (tcp://host:8786); "
@@ -22,13 +24,14 @@ class DaskSettings(BaseSettings):
                                     description="threads per LocalCluster worker")
     memory_per_worker: str = Field("2GiB", description="memory limit of each LocalCluster "
                                                        "worker (Dask syntax, e.g. 2GiB)")
-    connect_timeout_s: float = Field(30.0, gt=0, description="seconds to reach a scheduler")
+    connect_timeout_s: float = Field(30.0, gt=0, description="seconds to wait for the "
+                                      "scheduler to answer")
 
 
 class BatchSettings(BaseSettings):
     """Partitioning and limits of the batch jobs."""
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_BATCH_", extra="ignore")
+    model_config = concern("BATCH")
 
     partition_res: int = Field(
         6, ge=0, le=8, description="H3 resolution of the coarse spatial partitions "

@@ -26,6 +26,7 @@ The city's index is the household-weighted mean of its communities' indices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -148,34 +149,34 @@ def compute_index(cases: Cases, ctx: UnitContext, engine, level: str, period: Pe
     if level == "city":
         return _city(cases, ctx, engine, period, settings, weights)
     current = _level_index(cases, ctx, engine, level, period, settings, weights)
-    if current["received"].sum() == 0:
+    if current.received.sum() == 0:
         raise NotEnoughData(f"no cases were received in {period.key}")
     previous = _level_index(cases, ctx, engine, level, period.previous(), settings, weights)
-    has_prev = previous["received"].sum() > 0
-    idx = current["index"]
+    has_prev = previous.received.sum() > 0
+    idx = current.index
     order = np.argsort(-idx, kind="stable")
     rank = np.empty(len(idx), int)
     rank[order] = np.arange(1, len(idx) + 1)
     names = dict(zip(cases.units[level]["code"], cases.units[level]["name"], strict=True))
     features = []
-    for i, code in enumerate(current["codes"]):
-        change = float(idx[i] - previous["index"][i]) if has_prev else None
-        comps = {c: {"value": _num(current["raw"][c][i]),
-                     "score": _num(current["scores"][c][i]),
-                     "weight": current["weights"].get(c, 0.0)}
-                 for c in current["raw"] if c != "received"}
+    for i, code in enumerate(current.codes):
+        change = float(idx[i] - previous.index[i]) if has_prev else None
+        comps = {c: {"value": _num(current.raw[c][i]),
+                     "score": _num(current.scores[c][i]),
+                     "weight": current.weights.get(c, 0.0)}
+                 for c in current.raw if c != "received"}
         props = {"code": code, "name": names.get(code, code), "index": float(idx[i]),
                  "rank": int(rank[i]), "change": change,
                  "level": risk_level(float(idx[i]), change, settings.worsening),
-                 "received": int(current["received"][i]),
+                 "received": int(current.received[i]),
                  "households": int(ctx.households(engine, level).get(code, 0)),
                  "components": comps}
         geom = ctx.outline(engine, level, code)
         features.append({"type": "Feature", "id": code, "properties": props,
                          "geometry": _geometry(geom)})
     return {"type": "FeatureCollection", "level": level, "period": period.key,
-            "previous": period.previous().key, "weights": current["weights"],
-            "left_out": current["left_out"], "method": METHOD, "features": features}
+            "previous": period.previous().key, "weights": current.weights,
+            "left_out": current.left_out, "method": METHOD, "features": features}
 
 
 def _num(v) -> float | None:
@@ -188,7 +189,25 @@ def _geometry(text: str | None):
     return None if text is None else orjson.Fragment(text.encode())
 
 
-def _level_index(cases, ctx, engine, level, period, settings, weights) -> dict:
+@dataclass(frozen=True)
+class LevelIndex:
+    """The index of every unit of one level for one period, with what it is made of.
+
+    ``raw`` and ``scores`` map a component to one value per unit (in ``codes``
+    order); ``weights`` are the normalised weights of the components used;
+    ``left_out`` names components left out, and why.
+    """
+
+    codes: list[str]
+    raw: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]
+    weights: dict[str, float]
+    index: np.ndarray
+    received: np.ndarray
+    left_out: dict[str, str]
+
+
+def _level_index(cases, ctx, engine, level, period, settings, weights) -> LevelIndex:
     codes = list(cases.units[level]["code"])
     households = ctx.households(engine, level)
     raw = raw_components(cases, level, period, households, settings.merged_severity(), codes)
@@ -214,8 +233,8 @@ def _level_index(cases, ctx, engine, level, period, settings, weights) -> dict:
     index = sum(used[c] * np.nan_to_num(scores[c], nan=50.0) for c in used)
     if not isinstance(index, np.ndarray):
         index = np.full(len(codes), 100.0)
-    return {"codes": codes, "raw": raw, "scores": scores, "weights": used, "index": index,
-            "received": raw["received"], "left_out": left_out}
+    return LevelIndex(codes=codes, raw=raw, scores=scores, weights=used, index=index,
+                      received=raw["received"], left_out=left_out)
 
 
 def _city(cases, ctx, engine, period, settings, weights) -> dict:

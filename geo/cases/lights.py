@@ -1,7 +1,7 @@
 """Red / yellow / green for the cases open at a moment (ARCHITECTURE.md §10, 电子督办).
 
 An open case at ``at`` (received by then, not done by then) is red once ``at`` is past
-its time limit, yellow once the share ``ONEMAP_CASE_YELLOW_SHARE`` (0.8) of its limit
+its time limit, yellow once the share ``share`` (0.8) of its limit
 (from ``occurred_at`` to the limit) has passed, green otherwise.
 """
 

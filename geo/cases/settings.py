@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings
 
+from geo.settings import LocalTimeSettings
+from geo.settings_base import concern, number_map
 from geo.vocabulary import CATEGORIES
 
 DEFAULT_LIMITS = {"hazard": 24.0, "public_order": 24.0, "dispute": 72.0, "others": 120.0}
@@ -15,32 +17,20 @@ DEFAULT_WEIGHTS = {"incidents": 0.40, "overdue": 0.20, "satisfaction": 0.15,
 COMPONENTS = tuple(DEFAULT_WEIGHTS)
 
 
-def _positive_map(value: dict, allowed: tuple[str, ...], what: str) -> dict[str, float]:
-    out = {}
-    for key, hours in dict(value).items():
-        if key not in allowed:
-            raise ValueError(f"unknown {what} {key!r}; known: {', '.join(allowed)}")
-        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours < 0:
-            raise ValueError(f"{what} {key!r} must be a number ≥ 0, not {hours!r}")
-        out[key] = float(hours)
-    return out
+class CaseSettings(LocalTimeSettings):
+    """Time limits of the case flow.
 
+    Periods (months, ISO weeks) and times given without an offset are in
+    ``local_timezone``, the one zone setting (inherited from ``LocalTimeSettings``).
+    """
 
-class CaseSettings(BaseSettings):
-    """Time limits of the case flow."""
-
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_CASE_", extra="ignore")
+    model_config = concern("CASE")
 
     limits: dict[str, float] = Field(
         default_factory=dict,
         description="JSON hours per category for cases without due_at, e.g. "
                     '{"hazard": 12}; merged over the defaults hazard 24, public_order 24, '
                     'dispute 72, others 120 ("others": every other category)')
-    timezone: str = Field("Asia/Shanghai", validation_alias="ONEMAP_LOCAL_TIMEZONE",
-                          description="the service's local time (ONEMAP_LOCAL_TIMEZONE, the one "
-                                      "zone setting): periods (months, ISO weeks) and times "
-                                      "given without an offset")
-
     incremental_share: float = Field(
         0.2, ge=0, le=1,
         description="after a change of the incidents, read again only the changed rows while "
@@ -53,7 +43,12 @@ class CaseSettings(BaseSettings):
     @field_validator("limits")
     @classmethod
     def _known(cls, v: dict) -> dict:
-        return _positive_map(v, (*CATEGORIES, "others"), "category")
+        return number_map(v, (*CATEGORIES, "others"), "category")
+
+    @property
+    def timezone(self) -> str:
+        """The local time zone (``local_timezone``)."""
+        return self.local_timezone
 
     def hours(self) -> dict[str, float]:
         """Hours allowed per category (every category named)."""
@@ -64,13 +59,14 @@ class CaseSettings(BaseSettings):
 class IndexSettings(BaseSettings):
     """Weights of the 平安指数 and of its risk levels."""
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_INDEX_", extra="ignore")
+    model_config = concern("INDEX")
 
     weights: dict[str, float] = Field(
         default_factory=dict,
         description="JSON weights of the components (incidents, overdue, satisfaction, "
                     "cameras, repeats, response), merged over the defaults "
-                    "0.40/0.20/0.15/0.15/0.10/0 and rescaled to sum 1")
+                    "0.40/0.20/0.15/0.15/0.10/0.10 and rescaled to sum 1 over the components "
+                    "with figures at the level")
     severity: dict[str, float] = Field(
         default_factory=dict,
         description="JSON weight per category (and 'petition' for the source) in the "
@@ -79,16 +75,12 @@ class IndexSettings(BaseSettings):
     worsening: float = Field(5.0, ge=0, description="index points lost since the previous "
                              "period that count as worsening (raises the level one step)")
 
-    @field_validator("weights")
+    @field_validator("weights", "severity")
     @classmethod
-    def _known_weights(cls, v: dict) -> dict:
-        out = _positive_map(v, COMPONENTS, "component")
-        return out
-
-    @field_validator("severity")
-    @classmethod
-    def _known_severity(cls, v: dict) -> dict:
-        return _positive_map(v, (*CATEGORIES, "petition"), "category")
+    def _known_keys(cls, v: dict, info: ValidationInfo) -> dict:
+        if info.field_name == "weights":
+            return number_map(v, COMPONENTS, "component")
+        return number_map(v, (*CATEGORIES, "petition"), "category")
 
     def merged_weights(self, override: dict[str, float] | None = None) -> dict[str, float]:
         """Weights summing to 1 (``override`` from a request wins)."""

@@ -29,8 +29,10 @@ import pandas as pd
 import pyarrow.csv as pa_csv
 from sqlalchemy import Engine, text
 
+from geo.cases.nearby import earlier_within
 from geo.cases.settings import CaseSettings
 from geo.errors import InvalidInput
+from geo.versions import layer_versions
 from geo.vocabulary import CATEGORIES, SOURCES, UNIT_LEVELS
 
 LEVELS = UNIT_LEVELS
@@ -40,10 +42,7 @@ SATISFACTION = ("satisfied", "basic", "unsatisfied")
 NAT = np.iinfo(np.int64).min  # "no time"
 RATED, GOOD, REOPENED, FROM_110 = 0, 1, 2, 3  # bits of Cases.static_flags
 
-_VERSIONS = text("SELECT layer, version FROM layer_versions "
-                 "WHERE layer IN ('incidents', 'grids', 'admin_areas') ORDER BY layer")
-_VERSIONS_SQL = ("SELECT layer, version FROM layer_versions "
-                 "WHERE layer IN ('incidents', 'grids', 'admin_areas') ORDER BY layer")
+_KEY_LAYERS = ("admin_areas", "grids", "incidents")  # the versions the cases are read at
 _UNIT_LAYERS = ("admin_areas", "grids")
 _TIMES = ("occurred_at", "due_at", "dispatched_at", "resolved_at", "closed_at")
 _CASES_SQL = f"""
@@ -317,11 +316,9 @@ def carry_repeat_flags(base: Cases, cases: Cases, merge: _Merge, gone_rows: np.n
     A case's flag depends on its own subcategory, place and time and on the cases of the
     same subcategory in the ``days`` before it. So after a change, only the changed cases
     (old and new versions) and the cases of their subcategories in the ``days`` after them
-    are linked again (:func:`geo.cases.repeats.earlier_within` on those rows); every other
+    are linked again (:func:`geo.cases.nearby.earlier_within` on those rows); every other
     flag is kept.
     """
-    from geo.cases.repeats import earlier_within
-
     memo = base.__dict__.get("_repeat_flags")
     if not memo:
         return
@@ -378,7 +375,7 @@ def load_cases(engine: Engine, settings: CaseSettings | None = None,
         pg = raw.driver_connection
         with pg.transaction(), pg.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            key = tuple(tuple(r) for r in cur.execute(_VERSIONS_SQL).fetchall())
+            key = tuple(layer_versions(cur, _KEY_LAYERS).items())
             cases = None
             if base is not None and _unit_part(base.key) == _unit_part(key):
                 cases = _read_changes(cur, base, settings)
@@ -425,7 +422,7 @@ class CaseCache:
     def get(self, engine: Engine) -> Cases:
         """The current cases (after a change, only what changed is read again)."""
         with engine.connect() as conn:
-            key = tuple(tuple(r) for r in conn.execute(_VERSIONS).all())
+            key = tuple(layer_versions(conn, _KEY_LAYERS).items())
         with self._lock:
             if self._cases is None or key != self._key:
                 if self._cases is None:

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from geo.versions import layer_versions
+
 Provider = Callable[[Engine, str], "dict[str, float] | None"]
 
 _HOUSEHOLDS = text("""
@@ -37,8 +39,7 @@ _OUTLINES = text("""
     SELECT level, code, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.00002), 6)
     FROM admin_areas
 """)
-_VERSIONS = text("SELECT layer, version FROM layer_versions WHERE layer IN "
-                 "('grids', 'admin_areas', 'buildings') ORDER BY 1")
+_UNIT_LAYERS = ("admin_areas", "buildings", "grids")  # what households and outlines read
 
 
 def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
@@ -83,8 +84,6 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "cameras": ("camera_views", "cameras", "buildings", "waterways", "roads", "places"),
     "response": ("roads", "posts", "buildings"),
 }
-_LAYER_VERSIONS = text("SELECT layer, version FROM layer_versions WHERE layer = ANY(:layers) "
-                       "ORDER BY layer")
 
 
 class UnitContext:
@@ -104,7 +103,7 @@ class UnitContext:
 
     def _load(self, engine: Engine) -> tuple:
         with engine.connect() as conn:
-            key = tuple(conn.execute(_VERSIONS).all())
+            key = tuple(layer_versions(conn, _UNIT_LAYERS).items())
             if self._base is not None and key == self._key:
                 return self._base
             hh = pd.DataFrame(conn.execute(_HOUSEHOLDS).all(),
@@ -140,8 +139,7 @@ class UnitContext:
         self._load(engine)
         layers = DEPENDS_ON.get(name, ())
         with engine.connect() as conn:
-            versions = tuple(tuple(r) for r in conn.execute(_LAYER_VERSIONS,
-                                                            {"layers": list(layers)}).all())
+            versions = tuple(layer_versions(conn, sorted(layers)).items())
         key = (name, level, versions)
         with self._lock:
             if key in self._extra:
@@ -157,5 +155,4 @@ class UnitContext:
         """The versions of what the components ``names`` read (part of an answer's key)."""
         layers = sorted({layer for n in names for layer in DEPENDS_ON.get(n, ())})
         with engine.connect() as conn:
-            return tuple(tuple(r) for r in conn.execute(_LAYER_VERSIONS,
-                                                        {"layers": layers}).all())
+            return tuple(layer_versions(conn, layers).items())

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.coverage.metric import Projector, metric_epsg
+from geo.coverage.metric import metric_epsg
 from geo.coverage.tiling import (
     Tiling,
     polygon_parts,
@@ -29,6 +29,7 @@ from geo.coverage.tiling import (
     tiled_union,
     union_by,
 )
+from geo.crs import Projector
 from geo.errors import InvalidInput
 from geo.settings import ServiceAreaSettings
 

@@ -18,6 +18,8 @@ Five bases are measured at once, each for all online cameras and per class:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import h3
 import numpy as np
 import pandas as pd
@@ -48,6 +50,33 @@ def h3_cells(region_lonlat, res: int) -> tuple[np.ndarray, np.ndarray]:
     polys = np.array([shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
                       for c in ids], dtype=object)
     return ids, polys
+
+
+@dataclass(frozen=True)
+class PlaceSight:
+    """Which unit each key place lies in, and which cameras see it.
+
+    ``members`` are (place index, unit index) pairs; ``seen`` maps a camera class
+    (None: every online camera) to one flag per place.
+    """
+
+    members: tuple[np.ndarray, np.ndarray]
+    seen: dict[str | None, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Every basis measured per unit.
+
+    ``area``, ``roads``, ``cells`` and ``incidents`` map ``"total"`` and each camera
+    class (None: every online camera) to one value per unit.
+    """
+
+    area: dict[str | None, np.ndarray]
+    roads: dict[str | None, np.ndarray]
+    places: PlaceSight
+    cells: dict[str | None, np.ndarray]
+    incidents: dict[str | None, np.ndarray]
 
 
 class CoverageFigures:
@@ -85,10 +114,11 @@ class CoverageFigures:
         self.places_ = basis.places
         basis.setup_tiles(shapely.total_bounds(geoms))
         kinds = (None, *CLASSES)
-        rec = {"area": self._areas(basis, geoms, kinds), "roads": self._roads(basis, geoms, kinds),
-               "places": self._places(basis, geoms, kinds),
-               "cells": self._cells(basis, units, kinds),
-               "incidents": self._incidents(basis, geoms, kinds)}
+        rec = Measures(area=self._areas(basis, geoms, kinds),
+                       roads=self._roads(basis, geoms, kinds),
+                       places=self._places(basis, geoms, kinds),
+                       cells=self._cells(basis, units, kinds),
+                       incidents=self._incidents(basis, geoms, kinds))
         self.units_ = [self._record(units.iloc[i], rec, i) for i in range(len(units))]
         return self
 
@@ -110,7 +140,7 @@ class CoverageFigures:
             out[k] = np.bincount(ui, weights=covered, minlength=n)
         return out
 
-    def _places(self, basis: Basis, geoms, kinds) -> dict:
+    def _places(self, basis: Basis, geoms, kinds) -> PlaceSight:
         p = basis.places
         n = len(p)
         seen = {k: np.zeros(n, dtype=bool) for k in kinds}
@@ -126,7 +156,7 @@ class CoverageFigures:
                 seen[k][point] = points_in(basis.cover(k), ground[point])
                 got = overlap_sums(areas, basis.cover(k))
                 seen[k][~point] = (public > 0) & (got >= self.place_min_share * public)
-        return {"members": members, "seen": seen}
+        return PlaceSight(members, seen)
 
     def _place_ground(self, basis: Basis, g: np.ndarray) -> np.ndarray:
         """What must be seen of each place.
@@ -178,11 +208,11 @@ class CoverageFigures:
 
     # -- records -----------------------------------------------------------------------------
 
-    def _covered(self, rec: dict, i: int, k) -> dict:
-        a, r, c, q = rec["area"], rec["roads"], rec["cells"], rec["incidents"]
-        pi, ui = rec["places"]["members"]
+    def _covered(self, rec: Measures, i: int, k) -> dict:
+        a, r, c, q = rec.area, rec.roads, rec.cells, rec.incidents
+        pi, ui = rec.places.members
         mine = pi[ui == i]
-        seen = rec["places"]["seen"][k][mine]
+        seen = rec.places.seen[k][mine]
         return {
             "covered_area_m2": float(a[k][i]), "area_share": _share(a[k][i], a["total"][i]),
             "road_covered_m": float(r[k][i]), "road_share": _share(r[k][i], r["total"][i]),
@@ -192,11 +222,11 @@ class CoverageFigures:
             "incidents_covered": int(q[k][i]), "incident_share": _share(q[k][i], q["total"][i]),
         }
 
-    def _record(self, unit: pd.Series, rec: dict, i: int) -> dict:
+    def _record(self, unit: pd.Series, rec: Measures, i: int) -> dict:
         places = self.places_
-        pi, ui = rec["places"]["members"]
+        pi, ui = rec.places.members
         mine = pi[ui == i]
-        seen = rec["places"]["seen"][None][mine]
+        seen = rec.places.seen[None][mine]
 
         def listing(ix):
             return [{"id": int(places["id"].iloc[j]), "name": places["name"].iloc[j],
@@ -205,11 +235,11 @@ class CoverageFigures:
         return {
             "code": unit["code"], "name": unit["name"], "level": unit["level"],
             "parent_code": unit["parent_code"],
-            "public_area_m2": float(rec["area"]["total"][i]),
-            "road_m": float(rec["roads"]["total"][i]),
+            "public_area_m2": float(rec.area["total"][i]),
+            "road_m": float(rec.roads["total"][i]),
             "key_places": int(len(mine)),
-            "cells": int(rec["cells"]["total"][i]),
-            "incidents": int(rec["incidents"]["total"][i]),
+            "cells": int(rec.cells["total"][i]),
+            "incidents": int(rec.incidents["total"][i]),
             **self._covered(rec, i, None),
             "key_places_list": {"covered": listing(mine[seen]), "uncovered": listing(mine[~seen])},
             "by_class": {k: self._covered(rec, i, k) for k in CLASSES},

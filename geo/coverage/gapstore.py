@@ -187,11 +187,12 @@ def _adhoc(engine, bbox, min_area, limit, days, settings, area, cache) -> dict:
     with engine.connect() as conn:
         key = ("gaps", str(engine.url), days, settings.gap_res, settings.gap_area_weight,
                settings.attach_m, data_versions(conn, GAPS_DEPEND_ON))
-        found = cache.get(key) if cache is not None else None
-        if found is None:
-            found = find_gaps(conn, settings, area, days=days, min_area=FLOOR_M2)
-            if cache is not None:
-                cache.put(key, found)
+
+    def compute():
+        with engine.connect() as conn:
+            return find_gaps(conn, settings, area, days=days, min_area=FLOOR_M2)
+
+    found = compute() if cache is None else cache.get(key, compute)
     gaps, proj = found
     gaps = gaps[gaps["area_m2"] >= max(min_area, FLOOR_M2)]
     geoms = proj.to_lonlat(gaps["geometry"].to_numpy())

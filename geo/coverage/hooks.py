@@ -1,16 +1,22 @@
-"""What loaders call after writing layers that camera views depend on.
+"""What the callers of loaders run after writing layers that camera views depend on.
 
-``camera_views`` is derived from ``cameras`` and ``buildings``; a loader (files,
-the demo city, HTTP ingest) calls :func:`after_load` once its transaction has
-committed. Gaps and figures need no call: they are recomputed on their next
+``camera_views`` is derived from ``cameras`` and ``buildings``. The loaders in
+:mod:`geo.io` know nothing of coverage: whoever runs a load (the ``load`` command,
+the demo city, HTTP ingest) calls :func:`after_load` or :func:`after_report` once its
+transaction has committed. Gaps and figures need no call: they are recomputed on their next
 read because the layer versions moved.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine
 
 from geo.coverage.views import RefreshReport, refresh_all, refresh_cameras, refresh_near
+
+if TYPE_CHECKING:
+    from geo.io.load import LoadReport
 
 #: Layers whose changes alter what cameras see.
 VIEW_INPUTS = ("cameras", "buildings")
@@ -41,3 +47,21 @@ def after_load(engine: Engine, layer: str, *, camera_ids=None, geometry=None,
     if layer == "buildings" and geometry is not None:
         return refresh_near(engine, geometry)
     return refresh_all(engine, progress=progress)
+
+
+def after_report(engine: Engine, report: LoadReport) -> None:
+    """Bring camera views up to date after the file load ``report`` describes.
+
+    Only what the load changed is recomputed (the cameras it wrote, the camera views
+    near the footprints it wrote); a note is added to ``report.messages``.
+    """
+    if not (report.changed_ids or report.changed_bounds):
+        return
+    import shapely
+
+    if report.layer == "cameras":
+        done = after_load(engine, "cameras", camera_ids=report.changed_ids)
+    else:
+        done = after_load(engine, "buildings", geometry=shapely.box(*report.changed_bounds))
+    if done is not None:
+        report.messages.append(f"camera views: {done.summary()}")

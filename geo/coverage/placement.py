@@ -17,16 +17,16 @@ import shapely
 from scipy import sparse
 from sqlalchemy import Engine
 
-from geo.coverage import candidates as C
+from geo.coverage import candidates as candidate_sites
 from geo.coverage.basis import Basis, read_basis
 from geo.coverage.settings import CoverageSettings
-from geo.coverage.siting import ExactMCLP, LazyGreedy, curve_of
+from geo.coverage.siting import ExactMCLP, LazyGreedy, SitingMethod, curve_of
 from geo.coverage.units import read_units
 from geo.coverage.views import model
 from geo.errors import InvalidInput
 from geo.settings import ServiceAreaSettings
 
-METHODS = ("greedy", "exact", "auto")
+METHODS = tuple(SitingMethod)
 #: "auto" solves exactly up to this many nonzeros in the coverage matrix.
 EXACT_MAX_NNZ = 200_000
 
@@ -51,16 +51,16 @@ def _optics(settings: CoverageSettings) -> dict:
 def build_problem(basis: Basis, region, weight: str, settings: CoverageSettings,
                   posted: list[dict] | None = None) -> Problem:
     """Candidates, their views and the coverage matrix over uncovered demand."""
-    xy, w, covered = C.demand(basis, weight, region)
+    xy, w, covered = candidate_sites.demand(basis, weight, region)
     need_xy, need_w = xy[~covered], w[~covered]
     optics = _optics(settings)
     if posted:
-        cands = C.posted_candidates(posted, basis, settings.site_azimuths, optics)
+        cands = candidate_sites.posted_candidates(posted, basis, settings.site_azimuths, optics)
     else:
-        sites = C.keep_sites(C.road_sites(basis.roads, settings.site_spacing_m), region,
-                             basis.footprints)
+        along_roads = candidate_sites.road_sites(basis.roads, settings.site_spacing_m)
+        sites = candidate_sites.keep_sites(along_roads, region, basis.footprints)
         sites = _near_demand(sites, need_xy, settings.site_range_m)
-        cands = C.expand_azimuths(sites, settings.site_azimuths, optics)
+        cands = candidate_sites.expand_azimuths(sites, settings.site_azimuths, optics)
     fit = model(settings).fit(cands, basis.footprints)
     views = fit.views_
     A = _matrix(views, need_xy)
@@ -89,20 +89,44 @@ def _matrix(views: np.ndarray, xy: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, (live[vi], pi)), shape=(n, m), dtype=bool)
 
 
-def solve(problem: Problem, k: int, method: str, time_limit: float, cancel=None) -> dict:
+@dataclass(frozen=True)
+class Solution:
+    """The candidates a solver chose, in pick order, and the facts it reports.
+
+    ``status``, ``objective``, ``bound`` and ``gap`` are the exact solver's (None
+    for the greedy one).
+    """
+
+    method: SitingMethod
+    chosen: np.ndarray
+    seconds: float
+    status: str | None = None
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+
+    def facts(self) -> dict:
+        """The solver facts of the answer: method and seconds, and the exact solver's."""
+        out: dict = {"method": self.method.value, "seconds": self.seconds}
+        if self.method is SitingMethod.EXACT:
+            out.update(status=self.status, objective=self.objective, bound=self.bound,
+                       gap=self.gap)
+        return out
+
+
+def solve(problem: Problem, k: int, method: str, time_limit: float, cancel=None) -> Solution:
     """Run the chosen solver(s) → chosen order, objective and solver facts."""
     if method not in METHODS:
         raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     sites = problem.candidates["site"].to_numpy()
-    if method == "auto":
-        method = "exact" if problem.A.nnz <= EXACT_MAX_NNZ else "greedy"
-    if method == "greedy":
+    if method == SitingMethod.AUTO:
+        method = SitingMethod.EXACT if problem.A.nnz <= EXACT_MAX_NNZ else SitingMethod.GREEDY
+    if method == SitingMethod.GREEDY:
         est = LazyGreedy(k).fit(problem.A, problem.weights, sites)
-        return {"method": "greedy", "chosen": est.chosen_, "seconds": est.seconds_}
+        return Solution(SitingMethod.GREEDY, est.chosen_, est.seconds_)
     est = ExactMCLP(k, time_limit).fit(problem.A, problem.weights, sites, cancel=cancel)
-    return {"method": "exact", "chosen": est.chosen_, "seconds": est.seconds_,
-            "status": est.status_, "objective": est.objective_, "bound": est.bound_,
-            "gap": est.gap_}
+    return Solution(SitingMethod.EXACT, est.chosen_, est.seconds_, status=est.status_,
+                    objective=est.objective_, bound=est.bound_, gap=est.gap_)
 
 
 def site_cameras(engine: Engine, k: int, weight: str = "incidents", *,
@@ -130,12 +154,12 @@ def site_cameras(engine: Engine, k: int, weight: str = "incidents", *,
     region = units["geometry"].iloc[0]
     basis.setup_tiles(region.bounds)
     problem = build_problem(basis, region, weight, settings, candidates)
-    facts = solve(problem, int(k), method, settings.site_time_limit_s, cancel)
-    chosen = facts.pop("chosen")
+    solution = solve(problem, int(k), method, settings.site_time_limit_s, cancel)
+    chosen = solution.chosen
     curve = problem.baseline + np.r_[0.0, curve_of(problem.A, problem.weights, chosen)]
     share = curve / problem.total if problem.total > 0 else np.zeros_like(curve)
     return {
-        "k": int(k), "weight": weight, **facts,
+        "k": int(k), "weight": weight, **solution.facts(),
         "baseline": {"covered": problem.baseline, "total": problem.total,
                      "share": float(share[0])},
         "curve": [{"cameras": i, "covered": float(c), "share": float(s)}

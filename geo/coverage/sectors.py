@@ -84,10 +84,3 @@ def sectors(x, y, azimuth, fov, outer, inner=None, n_arc: int = 96) -> np.ndarra
             near = np.stack([x[ix], y[ix]], axis=-1)[:, None, :]
         out[ix] = shapely.polygons(_close(np.concatenate([far, near], axis=1)))
     return out
-
-
-def discs(x, y, radius, n_arc: int = 96) -> np.ndarray:
-    """Full discs (polygons with ``n_arc`` sides), e.g. range circles."""
-    x = np.asarray(x, dtype=float)
-    n = len(x)
-    return sectors(x, y, np.zeros(n), np.full(n, 360.0), radius, None, n_arc)

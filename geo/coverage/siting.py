@@ -16,11 +16,30 @@ from __future__ import annotations
 import heapq
 import re
 import time
+from enum import StrEnum
 
 import numpy as np
 from scipy import sparse
 
 from geo.coverage.cbc import run_cbc
+
+
+class SitingMethod(StrEnum):
+    """How the sites are picked (``auto``: exactly when the problem is small)."""
+
+    GREEDY = "greedy"
+    EXACT = "exact"
+    AUTO = "auto"
+
+
+class SolverStatus(StrEnum):
+    """How the exact solver ended (``ExactMCLP.status_``)."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"  # CBC stopped itself at its limit: its bound is reported
+    STOPPED = "stopped"
+    KILLED_AT_TIME_LIMIT = "killed_at_time_limit"  # no answer in time: the greedy one
+    CANCELLED = "cancelled"  # the caller went away: the greedy one
 
 
 def _prepare(A, w, sites) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
@@ -185,7 +204,8 @@ class ExactMCLP:
             self.chosen_ = greedy.chosen_
             curve = curve_of(A, w, self.chosen_)
             self.objective_ = float(curve[-1]) if len(curve) else 0.0
-            self.status_ = "cancelled" if run.cancelled else "killed_at_time_limit"
+            self.status_ = (SolverStatus.CANCELLED if run.cancelled
+                            else SolverStatus.KILLED_AT_TIME_LIMIT)
             self.bound_, self.gap_ = float("inf"), 1.0
             self.seconds_ = time.perf_counter() - t0
             return self
@@ -202,11 +222,11 @@ class ExactMCLP:
         return self
 
 
-def _cbc_outcome(log: str, objective: float) -> tuple[str, float]:
+def _cbc_outcome(log: str, objective: float) -> tuple[SolverStatus, float]:
     """Status and proved bound from CBC's log (its minimisation is of −objective)."""
     if "Optimal solution found" in log:
-        return "optimal", objective
-    status = "time_limit" if "time limit" in log.lower() else "stopped"
+        return SolverStatus.OPTIMAL, objective
+    status = SolverStatus.TIME_LIMIT if "time limit" in log.lower() else SolverStatus.STOPPED
     m = re.search(r"Lower bound:\s*(-?[\d.eE+-]+)", log)
     if m:
         return status, max(objective, abs(float(m.group(1))))

@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.coverage.metric import Projector
+from geo.crs import Projector
 from geo.errors import InvalidInput, NotFound
 
 LEVELS = ("city", "district", "street", "community", "grid")

@@ -24,9 +24,10 @@ import shapely
 from sqlalchemy import Engine, text
 
 from geo.coverage import store
-from geo.coverage.metric import Projector, metric_epsg
+from geo.coverage.metric import metric_epsg
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.viewshed import Viewshed
+from geo.crs import Projector
 from geo.settings import ServiceAreaSettings
 
 #: Margin on search boxes around a range circle (relative, and metres).

@@ -38,8 +38,8 @@ class BackupSummary:
     tables: int
 
 
-def _tool(name: str) -> str:
-    return str(cluster.pg_bindir() / name)
+def _tool(name: str, settings: DatabaseSettings) -> str:
+    return str(cluster.pg_bindir(settings.pg_bindir) / name)
 
 
 def _conn_args(settings: DatabaseSettings) -> tuple[list[str], dict[str, str]]:
@@ -87,7 +87,7 @@ def dump(settings: DatabaseSettings, path: Path, progress: Progress | None = Non
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
-        tables = _run([_tool("pg_dump"), "--format=custom", "--verbose", "--no-owner",
+        tables = _run([_tool("pg_dump", settings), "--format=custom", "--verbose", "--no-owner",
                        "--no-privileges", "--file", tmp, *args], env, "pg_dump", progress)
         os.replace(tmp, path)
     finally:
@@ -100,9 +100,9 @@ def dump(settings: DatabaseSettings, path: Path, progress: Progress | None = Non
 _EXTENSION_DATA = " TABLE DATA public spatial_ref_sys "
 
 
-def _restore_list(path: Path, env: dict[str, str]) -> str:
+def _restore_list(path: Path, env: dict[str, str], settings: DatabaseSettings) -> str:
     """The archive's table of contents without the extensions and their own rows."""
-    proc = subprocess.run([_tool("pg_restore"), "--list", str(path)], env=env,
+    proc = subprocess.run([_tool("pg_restore", settings), "--list", str(path)], env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise FileFormatError(f"{path} is not a readable onemap dump: "
@@ -125,7 +125,7 @@ def restore(settings: DatabaseSettings, path: Path,
     if settings.embedded:
         cluster.start(settings)
     args, env = _conn_args(settings)
-    toc = _restore_list(path, env)
+    toc = _restore_list(path, env, settings)
     engine = make_engine(settings)
     try:
         before = _max_layer_version(engine)
@@ -134,7 +134,7 @@ def restore(settings: DatabaseSettings, path: Path,
         with tempfile.NamedTemporaryFile("w", suffix=".list") as listing:
             listing.write(toc)
             listing.flush()
-            tables = _run([_tool("pg_restore"), "--verbose", "--clean", "--if-exists",
+            tables = _run([_tool("pg_restore", settings), "--verbose", "--clean", "--if-exists",
                            "--no-owner", "--no-privileges", "--single-transaction",
                            "--exit-on-error", "--use-list", listing.name, *args, str(path)],
                           env, "pg_restore", progress)

@@ -70,10 +70,9 @@ class ClusterStatus:
         return self.running and not self.other
 
 
-def pg_bindir() -> Path:
-    """Folder holding initdb/pg_ctl, preferring PostgreSQL 15."""
-    env = os.environ.get("ONEMAP_PG_BINDIR")
-    candidates = [Path(env)] if env else []
+def pg_bindir(configured: Path | None = None) -> Path:
+    """Folder holding initdb/pg_ctl: ``configured`` (``ONEMAP_PG_BINDIR``), else PostgreSQL 15."""
+    candidates = [Path(configured)] if configured else []
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     preferred = [c for c in candidates if c.parent.name == "15"] + candidates
     for c in preferred:
@@ -155,7 +154,7 @@ def init(settings: DatabaseSettings) -> None:
     try:
         _run(
             [
-                str(pg_bindir() / "initdb"),
+                str(pg_bindir(settings.pg_bindir) / "initdb"),
                 "-D",
                 str(d),
                 "-U",
@@ -242,7 +241,7 @@ def _launch(settings: DatabaseSettings, timeout_s: int = 60) -> None:
         (d / "postmaster.pid").unlink(missing_ok=True)
     _run(
         [
-            str(pg_bindir() / "pg_ctl"),
+            str(pg_bindir(settings.pg_bindir) / "pg_ctl"),
             "-D",
             str(d),
             "-l",
@@ -264,7 +263,7 @@ def stop(settings: DatabaseSettings) -> ClusterStatus:
     if st.running:
         _run(
             [
-                str(pg_bindir() / "pg_ctl"),
+                str(pg_bindir(settings.pg_bindir) / "pg_ctl"),
                 "-D",
                 str(settings.cluster_dir),
                 "-m",
@@ -364,8 +363,8 @@ def _single_user(settings: DatabaseSettings, statements: str) -> None:
     was_running = status(settings).running
     if was_running:
         stop(settings)
-    proc = _run([str(pg_bindir() / "postgres"), "--single", "-D", str(settings.cluster_dir),
-                 "postgres"], "single-user postgres", stdin=statements)
+    proc = _run([str(pg_bindir(settings.pg_bindir) / "postgres"), "--single", "-D",
+                 str(settings.cluster_dir), "postgres"], "single-user postgres", stdin=statements)
     if "ERROR:" in proc.stderr:
         raise ClusterError("single-user postgres failed: "
                            f"{proc.stderr.strip().splitlines()[-1]}")

@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 
 from geo.demo import cameras as cam
-from geo.demo import clusters as cl
+from geo.demo import clusters as demo_clusters
 from geo.demo import incidents as inc
 from geo.demo.blocks import make_blocks
 from geo.demo.buildings import make_buildings
@@ -24,7 +24,7 @@ from geo.demo.grids import make_grids
 from geo.demo.layout import build_areas
 from geo.demo.places import make_places
 from geo.demo.posts import make_posts, one_way_lanes
-from geo.demo.roads import city_boundary, local_roads, road_network
+from geo.demo.roads import city_boundary, join_lanes, local_roads, road_network
 from geo.demo.spec import DEFAULT_END, WEEKS, Frame, rng_for, spec_for
 from geo.demo.truth import build_truth
 
@@ -175,14 +175,15 @@ def _build(spec, seed: int, start: date, end: date, step) -> DemoCity:
     keep_out = shapely.union_all(np.r_[shapely.buffer(gaps, 600.0), [net.river.buffer(80)]])
     cent = shapely.centroid(bld["geometry"].to_numpy())
     homes = (shapely.get_x(cent), shapely.get_y(cent), bld["households"].to_numpy())
-    clusters = cl.choose(spec, grid, bg, frame, boundary, keep_out, homes,
-                         rng_for(seed, "clusters"))
-    cx, cy, cweek, owner = cl.plant(clusters, grid, bg, frame, seed)
+    clusters = demo_clusters.choose(spec, grid, bg, frame, boundary, keep_out, homes,
+                                    rng_for(seed, "clusters"))
+    cx, cy, cweek, owner = demo_clusters.plant(clusters, grid, bg, frame, seed)
     step("planted clusters")
     incidents = _incidents(rng, x, y, week, len(bx), cx, cy, cweek, owner, clusters, start, end)
     incidents, case_truth = add_case_flow(incidents, comms, bld, start, end,
                                           rng_for(seed, "case-flow"))
     step("incident details")
+    join_lanes(net)  # after every layer drawn from the lanes as they were
     oneway = one_way_lanes(net, rng_for(seed, "oneway"))
     posts, weak = make_posts(areas, net, oneway, bld, rng_for(seed, "posts"))
     city = _assemble(spec, seed, end, frame, areas, net, places, bld, grids, cams, incidents,

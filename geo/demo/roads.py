@@ -15,6 +15,7 @@ from shapely.geometry import LineString, Polygon
 
 from geo.demo.names import ROAD_STEMS, unique_names
 from geo.demo.spec import DemoSpec
+from geo.response.network import join_gaps
 
 #: Half widths of the road surface per class (m): blocks stop there.
 HALF_WIDTH = {"arterial": 20.0, "secondary": 12.0, "local": 6.0}
@@ -129,6 +130,15 @@ def road_network(spec: DemoSpec, boundary: Polygon, rng: np.random.Generator) ->
         net.add(line.intersection(clip), "secondary", names[len(arterials) + j] + "街")
     net.river = river(spec, boundary, rng)
     return net
+
+
+def join_lanes(net: RoadNet, gap_m: float = 3.0) -> None:
+    """Draw each lane on to the street it stops short of.
+
+    Lanes are clipped 2 m inside their community; joined, the road network is one
+    piece that a post can cross.
+    """
+    net.lines = list(join_gaps(np.array(net.lines, dtype=object), gap_m))
 
 
 def local_roads(communities: list[Polygon], rng: np.random.Generator,

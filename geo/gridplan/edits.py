@@ -118,7 +118,7 @@ def _retile_grids(conn, plan_id, proj, grid_ids: list[int]) -> list[int]:
     labels = np.array([label_of[int(g)] for g in bld["grid_id"]], dtype=np.int64)
     polys = retile(region, shapely.get_coordinates(bld.geometry.values), labels, len(alive))
     store.delete_grids(conn, dead)
-    store.update_geometries(conn, alive, [as_multipolygon(p) for p in proj.inverse(polys)])
+    store.update_geometries(conn, alive, [as_multipolygon(p) for p in proj.to_lonlat(polys)])
     return alive
 
 
@@ -180,7 +180,7 @@ def _split(conn, plan_id, proj, edit, settings):
         [
             {"code": c, "name": n, "worker": g["worker"], "community_code": g["community_code"],
              "geom": as_multipolygon(p)}
-            for c, n, p in zip(codes, names, proj.inverse(rd.polygons_), strict=True)
+            for c, n, p in zip(codes, names, proj.to_lonlat(rd.polygons_), strict=True)
         ],
     )
     grid_ids = [ids[c] for c in codes]

@@ -10,12 +10,18 @@ changes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 
+import numpy as np
 from sqlalchemy import Connection, text
 
 from geo import audit
 from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
 from geo.gridplan import store
+from geo.io.membership import grid_of_points
+
+#: ``progress(fraction, step)``: how far a long operation is (0–1) and what it does now.
+Progress = Callable[[float, str], None]
 
 PLAN_COLUMNS = (
     "id",
@@ -148,9 +154,14 @@ def copy_grids(conn: Connection, src: int, dst: int) -> None:
     conn.execute(text("ANALYZE grids, grid_members"))
 
 
-def check_draft(conn: Connection, plan_id: int, if_match: int | None) -> dict:
-    """Lock the plan row and check it is a draft at version ``if_match`` (None: any)."""
-    row = store.plan_row(conn, plan_id, lock=True)
+def check_draft(
+    conn: Connection, plan_id: int, if_match: int | None, lock: bool = True
+) -> dict:
+    """Lock the plan row and check it is a draft at version ``if_match`` (None: any).
+
+    ``lock=False`` checks without the lock (a check ahead of the work, which locks).
+    """
+    row = store.plan_row(conn, plan_id, lock=lock)
     if if_match is not None and int(if_match) != row["version"]:
         raise PlanConflict(
             f"plan {plan_id} is at version {row['version']}, not {if_match}: reload and retry"
@@ -209,21 +220,38 @@ def history(conn: Connection, plan_id: int) -> list[dict]:
     return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
 
 
-def publish(conn: Connection, plan_id: int, actor: str, if_match: int | None = None) -> dict:
+def publish(
+    conn: Connection,
+    plan_id: int,
+    actor: str,
+    if_match: int | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Make a draft the active plan, archive the old one, re-assign incidents to its grids.
 
     All of it happens in the caller's transaction: a refused publish (stale
     ``if_match``, not a draft, no grids) raises before anything is written, and a
     failure later on leaves the transaction to be rolled back whole.
-    ``incidents_reassigned`` is what :func:`reassign_incidents` returns.
+
+    Grids keep their identity across plans: a grid of the draft identical to one of
+    the active plan (same community, same geometry) takes that grid's id, a changed
+    one the id of the old grid it shares most buildings with, and the archived rows
+    take the draft's ids in exchange (:func:`keep_grid_ids`). Incidents in kept
+    grids then already point at the right row; only those of changed grids (and of
+    kept grids a lower-id changed grid intersects) are looked up, and only those
+    whose grid differs are written (:func:`reassign_incidents`).
+    ``progress(fraction, step)`` is called between the steps. Returns the plan, the
+    archived plan, ``grids_kept`` (unchanged), ``grids_changed`` and
+    ``incidents_reassigned`` (rows whose ``grid_id`` changed).
     """
-    row = check_draft(conn, plan_id, if_match)
-    n_grids = conn.execute(
-        text("SELECT count(*) FROM grids WHERE plan_id = :id"), {"id": plan_id}
-    ).scalar_one()
-    if n_grids == 0:
-        raise Conflict(f"plan {plan_id} has no grids; nothing to publish")
+    report = progress or (lambda fraction, step: None)
+    # One publish at a time: each archives the plan in force when it starts.
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('onemap.grid_plans.publish'))"))
+    row, n_grids = check_publishable(conn, plan_id, if_match)
+    conn.execute(text("SET LOCAL statement_timeout = 0"))
     old = store.active_plan_id(conn)
+    report(0.05, "matching kept grids")
+    changed = keep_grid_ids(conn, plan_id, old) if old is not None else None
     if old is not None:
         conn.execute(text("UPDATE grid_plans SET status = 'archived' WHERE id = :id"), {"id": old})
     conn.execute(
@@ -232,75 +260,173 @@ def publish(conn: Connection, plan_id: int, actor: str, if_match: int | None = N
     """),
         {"id": plan_id},
     )
-    moved = reassign_incidents(conn, plan_id, previous=old)
-    version = bump(
-        conn,
-        plan_id,
-        actor,
-        "publish",
-        {"archived": old, "incidents_reassigned": moved, "from_version": row["version"]},
+    report(0.3, "re-assigning incidents of changed grids")
+    moved = reassign_incidents(conn, plan_id, changed)
+    kept = n_grids - (n_grids if changed is None else len(changed))
+    report(0.9, "recording the version")
+    detail = {
+        "archived": old,
+        "grids_kept": kept,
+        "grids_changed": n_grids - kept,
+        "incidents_reassigned": moved,
+        "from_version": row["version"],
+    }
+    version = bump(conn, plan_id, actor, "publish", detail)
+    return {"plan": plan_id, "version": version, **detail}
+
+
+def check_publishable(
+    conn: Connection, plan_id: int, if_match: int | None, lock: bool = True
+) -> tuple[dict, int]:
+    """The draft's row and grid count; raises what :func:`publish` would refuse with."""
+    row = check_draft(conn, plan_id, if_match, lock)
+    n_grids = conn.execute(
+        text("SELECT count(*) FROM grids WHERE plan_id = :id"), {"id": plan_id}
+    ).scalar_one()
+    if n_grids == 0:
+        raise Conflict(f"plan {plan_id} has no grids; nothing to publish")
+    return row, n_grids
+
+
+#: Pairs (grid of the active plan, grid of the draft) with the same community and the same
+#: geometry, coordinate for coordinate (as copy_grids leaves them); a grid with more than one
+#: such partner on either side is left unpaired (it is then treated as changed).
+_TWINS = """
+    CREATE TEMP TABLE publish_twins ON COMMIT DROP AS
+    WITH cand AS (
+        SELECT o.id AS old_id, n.id AS new_id,
+               count(*) OVER (PARTITION BY o.id) AS n_old,
+               count(*) OVER (PARTITION BY n.id) AS n_new
+          FROM grids n
+          JOIN grids o ON o.plan_id = :previous
+                      AND o.community_code IS NOT DISTINCT FROM n.community_code
+                      AND o.geom = n.geom
+         WHERE n.plan_id = :plan
     )
-    return {"plan": plan_id, "archived": old, "incidents_reassigned": moved, "version": version}
+    SELECT old_id, new_id, true AS same FROM cand WHERE n_old = 1 AND n_new = 1
+"""
+
+#: Grids of the draft and of the active plan left unpaired, in the same community, with the
+#: buildings they share, most first: a changed grid takes the id of the old grid it shares
+#: most buildings with (its successor), so the incidents that stay in it are not written.
+_SUCCESSORS = """
+    SELECT o.grid_id AS old_id, n.grid_id AS new_id, count(*) AS shared
+      FROM grid_members n
+      JOIN grid_members o ON o.plan_id = :previous AND o.building_id = n.building_id
+      JOIN grids go ON go.id = o.grid_id
+      JOIN grids gn ON gn.id = n.grid_id
+     WHERE n.plan_id = :plan
+       AND go.community_code IS NOT DISTINCT FROM gn.community_code
+       AND n.grid_id NOT IN (SELECT new_id FROM publish_twins)
+       AND o.grid_id NOT IN (SELECT old_id FROM publish_twins)
+     GROUP BY o.grid_id, n.grid_id
+     ORDER BY shared DESC, o.grid_id, n.grid_id
+"""
+
+# The swap goes through negative ids (ids are serial, so never negative): old -> -new,
+# new -> old, -new -> new. The foreign keys onto grids.id are deferred for it (0010).
+_SWAP = (
+    "UPDATE grids g SET id = -t.new_id FROM publish_twins t WHERE g.id = t.old_id",
+    "UPDATE grids g SET id = t.old_id FROM publish_twins t WHERE g.id = t.new_id",
+    "UPDATE grids g SET id = t.new_id FROM publish_twins t WHERE g.id = -t.new_id",
+    """UPDATE grid_members m SET grid_id = t.old_id FROM publish_twins t
+        WHERE m.plan_id = :plan AND m.grid_id = t.new_id""",
+    """UPDATE grid_members m SET grid_id = t.new_id FROM publish_twins t
+        WHERE m.plan_id = :previous AND m.grid_id = t.old_id""",
+)
 
 
-# The grid of ``:plan`` holding each incident: the lowest id among its grids that
-# intersect the incident (NULL outside every grid), worked out without a spatial
-# test for incidents whose grid in ``:previous`` is unchanged.
-#
-# twin    each grid of :previous -> the lowest grid of :plan with the same community
-#         and the same geometry (coordinate for coordinate, as copy_grids leaves it).
-# rival   for such an old grid, the grids of :plan that could still take its
-#         incidents from the twin: a lower id, intersecting the twin, and not itself the
-#         twin of an old grid that came before (a point in that one would have been
-#         given that old grid, not this one).
-# hit     the lowest grid found by ST_Intersects for the incidents that need a
-#         test: those of an old grid with rivals (against the rivals only) and those
-#         with no grid or a grid outside :previous's twins (against the whole plan,
-#         one GiST scan of incidents per grid).
-# target  the twin or the hit, whichever is lower; in id order, so the UPDATE rewrites
-#         the rows about in heap order (on the city demo 2 s of 24 saved against the
-#         order a hash join leaves). Every row of an incident in a grid is rewritten
-#         (ids are per plan): that write, not the lookup, is most of the time.
-_REASSIGN = """
-    WITH twin AS (
-        SELECT DISTINCT ON (o.id) o.id AS old_id, n.id AS new_id
-          FROM grids o
-          JOIN grids n ON n.plan_id = :plan
-                      AND n.community_code IS NOT DISTINCT FROM o.community_code
-                      AND n.geom = o.geom
-         WHERE o.plan_id = :previous
-         ORDER BY o.id, n.id
-    ),
-    twin_of AS (
-        SELECT new_id, min(old_id) AS old_id FROM twin GROUP BY new_id
-    ),
-    rival AS (
-        SELECT t.old_id, g.id AS grid_id
-          FROM twin t
-          JOIN grids n ON n.id = t.new_id
-          JOIN grids g ON g.plan_id = :plan AND g.id < t.new_id AND ST_Intersects(g.geom, n.geom)
-          LEFT JOIN twin_of r ON r.new_id = g.id
-         WHERE r.old_id IS NULL OR r.old_id > t.old_id
-    ),
-    hit AS (
-        SELECT i.id, min(g.id) AS grid_id
-          FROM incidents i
-          JOIN rival v ON v.old_id = i.grid_id
-          JOIN grids g ON g.id = v.grid_id AND ST_Intersects(g.geom, i.geom)
-         GROUP BY i.id
+def keep_grid_ids(conn: Connection, plan_id: int, previous: int) -> list[int]:
+    """Give each grid of ``plan_id`` kept unchanged from ``previous`` the id it has there.
+
+    A kept grid is one with the same community and the same geometry. Its row in
+    ``previous`` takes the draft copy's id in exchange, and the memberships of both
+    plans follow, so each plan keeps its grids, codes and buildings; only the ids
+    trade places. Incidents pointing at the old grid then point at the same grid in
+    the new plan without being written. A changed grid likewise takes the id of its
+    successor, the unpaired old grid of its community it shares most buildings with
+    (one each, greedily, most shared first): its incidents are looked up again, but
+    only those that leave it are written. Returns the ids of the grids of
+    ``plan_id`` that were not kept unchanged (changed, added, or of another
+    community).
+    """
+    conn.execute(text("DROP TABLE IF EXISTS publish_twins"))
+    params = {"plan": plan_id, "previous": previous}
+    conn.execute(text(_TWINS), params)
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    successors = []
+    for old_id, new_id, _ in conn.execute(text(_SUCCESSORS), params).all():
+        if old_id not in used_old and new_id not in used_new:
+            used_old.add(old_id)
+            used_new.add(new_id)
+            successors.append({"o": old_id, "n": new_id})
+    if successors:
+        conn.execute(
+            text("INSERT INTO publish_twins (old_id, new_id, same) VALUES (:o, :n, false)"),
+            successors,
+        )
+    kept = conn.execute(text("SELECT count(*) FROM publish_twins")).scalar_one()
+    if kept:
+        conn.execute(text("SET CONSTRAINTS incidents_grid_id_fkey, grid_members_grid_id_fkey "
+                          "DEFERRED"))
+        for sql in _SWAP:
+            conn.execute(text(sql), {"plan": plan_id, "previous": previous})
+        conn.execute(text("SET CONSTRAINTS incidents_grid_id_fkey, grid_members_grid_id_fkey "
+                          "IMMEDIATE"))  # checked here, inside publish, not at commit
+    changed = conn.execute(
+        text("""
+        SELECT id FROM grids
+         WHERE plan_id = :plan AND id NOT IN (SELECT old_id FROM publish_twins WHERE same)
+         ORDER BY id
+    """),
+        {"plan": plan_id},
+    ).scalars().all()
+    conn.execute(text("DROP TABLE publish_twins"))
+    return list(changed)
+
+
+# Incidents whose stored grid may no longer be the lookup in :plan (the lowest id among the
+# grids of :plan that intersect it; none outside every grid). Kept grids carry the id they
+# had in the plan the incidents were assigned to (keep_grid_ids), so an incident of a kept
+# grid K is its lookup still, unless a changed grid with a lower id than K intersects it
+# (a lower kept grid holding the point would have been chosen then already). So the
+# suspects are the incidents with no grid, with a grid of another plan, with a changed
+# grid (a draft's until now: no lookup anyone made), or with a kept grid that a lower-id
+# changed grid intersects.
+_SUSPECTS = """
+    WITH suspect AS (
+        SELECT id FROM grids WHERE plan_id <> :plan
         UNION ALL
-        SELECT i.id, min(g.id)
-          FROM grids g
-          JOIN incidents i ON ST_Intersects(g.geom, i.geom)
-         WHERE g.plan_id = :plan
-           AND (i.grid_id IS NULL OR i.grid_id NOT IN (SELECT old_id FROM twin))
-         GROUP BY i.id
-    ),
-    target AS MATERIALIZED (
-        SELECT i.id, least(t.new_id, h.grid_id) AS grid_id
+        SELECT unnest(CAST(:changed AS int[]))
+        UNION ALL
+        SELECT DISTINCT k.id
+          FROM grids k
+          JOIN grids c ON c.plan_id = :plan AND c.id = ANY(:changed) AND c.id < k.id
+                      AND ST_Intersects(c.geom, k.geom)
+         WHERE k.plan_id = :plan AND k.id <> ALL(:changed)
+    )
+    SELECT i.id, ST_X(i.geom), ST_Y(i.geom), i.grid_id
+      FROM incidents i
+     WHERE i.grid_id IS NULL OR i.grid_id = ANY(ARRAY(SELECT id FROM suspect))
+     ORDER BY i.id
+"""
+
+# Write the new grids (-1: outside every grid) of the incidents that change, in id order.
+_WRITE = """
+    UPDATE incidents i
+       SET grid_id = NULLIF(x.grid_id, -1)
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:grids AS int[])) AS x (id, grid_id)
+     WHERE i.id = x.id
+"""
+
+
+# Every incident looked up in the whole plan (no trust in the stored grid_id).
+_LOOKUP_ALL = """
+    WITH target AS MATERIALIZED (
+        SELECT i.id, (SELECT min(g.id) FROM grids g
+                       WHERE g.plan_id = :plan AND ST_Intersects(g.geom, i.geom)) AS grid_id
           FROM incidents i
-          LEFT JOIN twin t ON t.old_id = i.grid_id
-          LEFT JOIN hit h ON h.id = i.id
          ORDER BY i.id
     )
     UPDATE incidents i
@@ -310,23 +436,36 @@ _REASSIGN = """
 """
 
 
-def reassign_incidents(conn: Connection, plan_id: int, previous: int | None = None) -> int:
+def reassign_incidents(
+    conn: Connection, plan_id: int, changed: Sequence[int] | None = None
+) -> int:
     """Point every incident at the grid of ``plan_id`` that holds it (NULL outside); set-based.
 
     The grid is the plain spatial lookup: the lowest-id grid of ``plan_id`` that
-    ``ST_Intersects`` the incident. ``previous`` is the plan whose grids the
-    incidents point at now (the active plan being replaced); an incident in a
-    grid of ``previous`` that ``plan_id`` keeps unchanged (same community, same
-    geometry) follows it by a join, tested only against the lower-id grids that
-    intersect that grid and could hold the incident first (changed grids, or kept
-    ones whose id order flipped); every other incident is looked up. This trusts
-    that a ``grid_id`` in ``previous`` is that plan's lookup, which publishing and
-    ingest keep true. With ``previous=None`` every incident is looked up.
+    ``ST_Intersects`` the incident. With ``changed`` None every incident is looked
+    up. Otherwise ``changed`` lists the grids of ``plan_id`` that are new since the
+    incidents were assigned, and every other grid of ``plan_id`` is trusted to be
+    what it was then, under the same id (:func:`keep_grid_ids`): only incidents
+    with no grid, a changed grid or a grid of another plan, and those of a kept grid
+    that a changed grid with a lower id intersects, are looked up, in one vectorised
+    join in GEOS (:func:`geo.io.membership.grid_of_points`, ``ST_Intersects``
+    semantics, lowest id on shared edges). This trusts that a stored ``grid_id``
+    was the lookup when it was written, which publishing and ingest keep true.
 
-    Returns how many incidents' ``grid_id`` changed. Grid ids belong to one plan,
-    so on publish that is every incident inside a grid of the new plan plus those
-    that fell outside every grid; one outside every grid that had no grid keeps
-    NULL and is not counted.
+    Returns how many incidents' ``grid_id`` changed (rows written).
     """
     conn.execute(text("SET LOCAL statement_timeout = 0"))
-    return conn.execute(text(_REASSIGN), {"plan": plan_id, "previous": previous}).rowcount
+    if changed is None:
+        return conn.execute(text(_LOOKUP_ALL), {"plan": plan_id}).rowcount
+    rows = conn.execute(text(_SUSPECTS), {"plan": plan_id, "changed": list(changed)}).all()
+    if not rows:
+        return 0
+    ids, x, y, now = (np.array(c) for c in zip(*rows, strict=True))
+    now = np.where(np.equal(now, None), -1, now).astype(np.int64)
+    grid = grid_of_points(conn, plan_id, x.astype("float64"), y.astype("float64"))
+    moved = grid != now
+    if not moved.any():
+        return 0
+    return conn.execute(
+        text(_WRITE), {"ids": ids[moved].tolist(), "grids": grid[moved].tolist()}
+    ).rowcount

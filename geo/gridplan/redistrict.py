@@ -17,12 +17,12 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine
 
+from geo.crs import Projector
 from geo.errors import InvalidInput
 from geo.gridplan import plans, store
 from geo.gridplan.alternatives import alternatives
 from geo.gridplan.codes import assign_codes
 from geo.gridplan.districting import RegionDistricting, region_minus
-from geo.gridplan.metric import Projector
 from geo.gridplan.parallel import Parallelism, RegionJob, district_regions
 from geo.gridplan.polygons import as_multipolygon
 from geo.gridplan.proofs import ProofKind
@@ -176,7 +176,7 @@ def _write(conn: Connection, plan_id: int, ctx: _Context, pieces: list[_Piece], 
             new_codes = _empty_codes(ctx, p, taken_all)
         else:
             new_codes = _codes(ctx, p, taken_all)
-        lonlat = ctx.proj.inverse(p.rd.polygons_) if not p.empty else _empty_polygons(ctx, p)
+        lonlat = ctx.proj.to_lonlat(p.rd.polygons_) if not p.empty else _empty_polygons(ctx, p)
         grid_rows += [
             {"code": c, "community_code": p.code, "geom": as_multipolygon(g)}
             for c, g in zip(new_codes, lonlat, strict=True)
@@ -267,7 +267,7 @@ def _empty_codes(ctx: _Context, p: _Piece, taken_all: set) -> list[str]:
 def _empty_polygons(ctx: _Context, p: _Piece) -> list:
     if p.region.is_empty or shapely.area(p.region) <= 1.0:
         return []
-    return [ctx.proj.inverse(p.region)]
+    return [ctx.proj.to_lonlat(p.region)]
 
 
 def _empty_row(p: _Piece, has_grid: bool, params: RedistrictParams) -> dict:

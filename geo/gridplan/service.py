@@ -172,7 +172,7 @@ def overlay(engine: Engine, plan_id: int, layer: gpd.GeoDataFrame, **params) -> 
         store.plan_row(conn, plan_id)
         proj = store.projector(conn)
         base = store.grids_frame(conn, plan_id, proj)
-    other = gpd.GeoDataFrame(layer[["key"]].copy(), geometry=proj.forward(layer.geometry.values))
+    other = gpd.GeoDataFrame(layer[["key"]].copy(), geometry=proj.to_metric(layer.geometry.values))
     ov = LayerOverlay(**params).fit(other, base.reset_index())
     feats = []
     for geom, (_, row) in zip(layer.geometry.values, ov.features_.iterrows(), strict=True):

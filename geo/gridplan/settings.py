@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from geo.settings_base import concern
 
 
 class GridPlanSettings(BaseSettings):
@@ -16,15 +18,19 @@ class GridPlanSettings(BaseSettings):
     (255.0, 345.0)
     """
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+    model_config = concern()
 
-    grid_target: int = Field(300, ge=1, description="households per grid")
-    grid_tolerance: float = Field(0.15, gt=0, lt=1, description="relative band around the target")
-    # Edges between buildings that cross an arterial road or a river keep this share of weight.
-    grid_barrier_weight: float = Field(0.02, ge=0, le=1)
-    # Metres of arterial road / river inside a grid before it counts as "crossing".
-    grid_barrier_tolerance_m: float = Field(15.0, ge=0)
-    grid_seed: int = 0
+    grid_target: int = Field(300, ge=1, description="households a grid should hold")
+    grid_tolerance: float = Field(0.15, gt=0, lt=1, description=(
+        "relative band around grid_target that a grid's households may lie in"))
+    grid_barrier_weight: float = Field(0.02, ge=0, le=1, description=(
+        "share of its weight kept by an edge between buildings that crosses an arterial "
+        "road or a river"))
+    grid_barrier_tolerance_m: float = Field(15.0, ge=0, description=(
+        "metres of arterial road or river inside a grid before the grid counts as crossing "
+        "it"))
+    grid_seed: int = Field(0, description=(
+        "seed of the redistricting's random choices (same seed, same plan)"))
     grid_workers: int = Field(
         2, ge=1, le=64, description="worker processes redistricting communities (1: in-process)"
     )

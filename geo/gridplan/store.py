@@ -1,7 +1,7 @@
 """SQL of grid planning: read a plan's grids, buildings and context; write grids.
 
 One small function per statement, values always bound. Geometries travel as
-WKB in EPSG:4326; callers project them with :class:`~geo.gridplan.metric.Projector`.
+WKB in EPSG:4326; callers project them with :class:`~geo.crs.Projector`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from geo.crs import Projector
 from geo.errors import NotFound
 from geo.gridplan.evaluate import PlanData
-from geo.gridplan.metric import Projector
 from geo.gridplan.polygons import as_multipolygon
 from geo.settings import ServiceAreaSettings
 
@@ -58,7 +58,7 @@ def projector(conn: Connection, settings: ServiceAreaSettings | None = None) -> 
     """)
     ).first()
     lon, lat = (row[0], row[1]) if row else (118.05, 36.8)
-    return Projector.for_area(lon, lat, settings)
+    return Projector.for_area(lon, lat, (settings or ServiceAreaSettings()).metric_epsg)
 
 
 def community_codes(conn: Connection, codes: Sequence[str] | None = None) -> list[str]:
@@ -89,7 +89,7 @@ def communities_frame(
         conn.execute(text(sql + " ORDER BY code"), params).mappings().all(),
         columns=["code", "name", "wkb"],
     )
-    geoms = valid_polygons(proj.forward(shapely.from_wkb(df["wkb"].values))) if len(df) else []
+    geoms = valid_polygons(proj.to_metric(shapely.from_wkb(df["wkb"].values))) if len(df) else []
     return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=np.asarray(geoms, dtype=object))
 
 
@@ -131,7 +131,7 @@ def buildings_frame(
     df = pd.DataFrame(
         rows, columns=["id", "code", "households", "population", "community_code", "grid_id", "wkb"]
     ).set_index("id")
-    geoms = proj.forward(shapely.from_wkb(df["wkb"].values)) if len(df) else []
+    geoms = proj.to_metric(shapely.from_wkb(df["wkb"].values)) if len(df) else []
     df["grid_id"] = df["grid_id"].astype("Float64").astype(float)
     return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=np.asarray(geoms, dtype=object))
 
@@ -162,7 +162,7 @@ def grids_frame(
     )
     geoms = shapely.from_wkb(df["wkb"].values) if len(df) else np.empty(0, dtype=object)
     if proj is not None and len(df):
-        geoms = valid_polygons(proj.forward(geoms))
+        geoms = valid_polygons(proj.to_metric(geoms))
     return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=np.asarray(geoms, dtype=object))
 
 
@@ -182,7 +182,8 @@ def barriers(conn: Connection, proj: Projector, bbox_geom=None) -> np.ndarray:
     wkbs = conn.execute(text(sql), params).scalars().all()
     if not wkbs:
         return np.empty(0, dtype=object)
-    return np.asarray(proj.forward(shapely.from_wkb(np.asarray(wkbs, dtype=object))), dtype=object)
+    metric = proj.to_metric(shapely.from_wkb(np.asarray(wkbs, dtype=object)))
+    return np.asarray(metric, dtype=object)
 
 
 def plan_data(

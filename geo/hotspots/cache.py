@@ -1,71 +1,14 @@
-"""Single-flight caches and a gate on concurrent hotspot computations.
-
-Concurrent callers asking for the same missing key wait on the one computation
-under way instead of each recomputing it; a failed computation is not cached and
-its error reaches every caller that waited on it.
-"""
+"""A gate on concurrent hotspot computations (their caches are :class:`geo.lru.Lru`)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from collections.abc import Callable
 
 from geo.errors import OverTimeBudget
-
-
-class Lru:
-    """A small thread-safe LRU cache of computed values, one computation per key.
-
-    Parameters
-    ----------
-    maxsize : int
-        Entries kept (0: nothing is kept, but concurrent misses still share one computation).
-    """
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
-        self._pending: dict[Hashable, Future] = {}
-        self._lock = threading.Lock()
-        self.computed = 0  # computations run (a test and the bench read it)
-
-    def get(self, key: Hashable, make: Callable[[], object]):
-        """The cached value for ``key``, computing it with ``make()`` once when missing."""
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            flight = self._pending.get(key)
-            owner = flight is None
-            if owner:
-                flight = self._pending[key] = Future()
-                self.computed += 1
-        if not owner:
-            return flight.result()
-        try:
-            value = make()
-        except BaseException as exc:
-            with self._lock:
-                del self._pending[key]
-            flight.set_exception(exc)
-            raise
-        with self._lock:
-            del self._pending[key]
-            if self.maxsize:
-                self._data[key] = value
-                while len(self._data) > self.maxsize:
-                    self._data.popitem(last=False)
-        flight.set_result(value)
-        return value
-
-    def clear(self) -> None:
-        """Forget everything (computations under way still finish)."""
-        with self._lock:
-            self._data.clear()
+from geo.lru import Lru  # noqa: F401  (the hotspot caches import it from here)
 
 
 class Gate:

@@ -28,16 +28,11 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry import box
 
+from geo.crs import utm_epsg
 from geo.errors import InvalidInput, NotEnoughData, TooLarge
 from geo.hotspots.cells import centres, parents, polyfill
 
 BANDWIDTH_RANGE_M = (100.0, 1000.0)
-
-
-def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the WGS 84 UTM zone holding a point."""
-    zone = int((lon + 180) // 6) % 60 + 1
-    return (32600 if lat >= 0 else 32700) + zone
 
 
 def default_bandwidth(xy: np.ndarray, w: np.ndarray) -> float:

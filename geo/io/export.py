@@ -19,13 +19,13 @@ from geo.errors import InvalidInput
 from geo.io.membership import active_plan
 from geo.io.settings import IngestSettings
 from geo.io.write import write_frame
-from geo.layers import get_layer
+from geo.layers import LayerSpec, get_layer
 
 
-def _select(layer: str, fields: list[str]) -> str:
+def _select(spec: LayerSpec, fields: list[str]) -> str:
     cols = ", ".join(f'"{f}"' for f in fields)
-    where = "WHERE plan_id = :plan" if layer == "grids" else ""
-    return f"SELECT {cols}, ST_AsBinary(geom) AS wkb FROM {layer} {where} ORDER BY id"
+    where = "WHERE plan_id = :plan" if spec.hooks.per_plan else ""
+    return f"SELECT {cols}, ST_AsBinary(geom) AS wkb FROM {spec.name} {where} ORDER BY id"
 
 
 def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame:
@@ -34,12 +34,12 @@ def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame:
     fields = list(spec.fields)
     with engine.connect() as conn:
         params = {}
-        if layer == "grids":
+        if spec.hooks.per_plan:
             plan = active_plan(conn)
             if plan is None:
                 raise InvalidInput("no active grid plan to export grids from")
             params["plan"] = plan
-        result = conn.execute(text(_select(layer, fields)), params)
+        result = conn.execute(text(_select(spec, fields)), params)
         table = pd.DataFrame(result.fetchall(), columns=[*fields, "wkb"])
     geoms = shapely.from_wkb(table.pop("wkb").map(bytes).to_numpy()) if len(table) else []
     for name, fs in spec.fields.items():

@@ -35,7 +35,8 @@ from geo.io.settings import IngestSettings
 from geo.io.stage import copy_stage, insert_staged
 from geo.io.validate import validate_frame
 from geo.io.write import write_frame
-from geo.layers import get_layer
+from geo.layers import LayerSpec, get_layer
+from geo.options import option
 from geo.settings import ServiceAreaSettings
 
 ON_CONFLICT = ("skip", "update")
@@ -236,7 +237,7 @@ def load_frame(
     settings = settings or IngestSettings()
     area = area or ServiceAreaSettings()
     if on_conflict not in ON_CONFLICT:
-        raise InvalidInput(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}, "
+        raise InvalidInput(f"{option('on_conflict')} must be one of {', '.join(ON_CONFLICT)}, "
                            f"not {on_conflict!r}")
     if frame.empty:
         raise InvalidInput(f"{layer}: no rows to load (the file has no features)")
@@ -252,7 +253,7 @@ def load_frame(
         _handle_rejects(report, rejects, source_frame, reject_file, settings, label)
         report.repaired = clean.attrs.get("repaired", 0)
         report.messages.extend(clean.attrs.get("messages", []))
-        if spec.name == "incidents" and not clean.empty:
+        if spec.hooks.in_grids and not clean.empty:
             exact = exact_cells(clean.geometry.x, clean.geometry.y)
             for name, cells in exact.items():
                 clean[name] = cells
@@ -277,7 +278,8 @@ def _handle_rejects(report: LoadReport, rejects: pd.DataFrame, source, reject_fi
     if reject_file is None:
         first = rejects["reason"].iloc[0]
         more = f" (and {len(rejects) - 1} more bad {label}s)" if len(rejects) > 1 else ""
-        hint = ("nothing loaded — fix the file or pass --reject-file to load the good rows"
+        hint = (f"nothing loaded — fix the file or pass {option('reject_file')} to load the "
+                "good rows"
                 if label == "row" else "nothing written")
         raise InvalidRows(f"{report.layer}: {first}{more}; {hint}")
     write_rejects(rejects, source, Path(reject_file), settings)
@@ -291,8 +293,8 @@ def _write(engine: Engine, spec, clean: gpd.GeoDataFrame, on_conflict: str, repo
     with _transaction(engine, spec.name) as conn:
         if actor:  # read by the case-history trigger (revision 0008)
             conn.execute(text("SELECT set_config('onemap.actor', :a, true)"), {"a": actor})
-        plan = _target_plan(conn, spec.name)
-        if spec.name == "incidents" and plan is not None:
+        plan = _target_plan(conn, spec)
+        if spec.hooks.in_grids and plan is not None:
             grid = membership.grid_of_points(conn, plan, clean.geometry.x.to_numpy(),
                                              clean.geometry.y.to_numpy())
             clean["grid_id"] = pd.array(np.where(grid < 0, None, grid), dtype="Int64")
@@ -307,28 +309,28 @@ def _write(engine: Engine, spec, clean: gpd.GeoDataFrame, on_conflict: str, repo
             bulk_rows=settings.bulk_min_rows,
         )
         clock.lap("insert")
-        _after_load(conn, spec.name, clean, plan, report)
-        if spec.name == "cameras" and report.inserted + report.updated:
+        _after_load(conn, spec, clean, plan, report)
+        if spec.hooks.changes == "ids" and report.inserted + report.updated:
             # Rows written by this transaction carry its now() (insert default, update SET).
             report.changed_ids = conn.execute(
-                text("SELECT id FROM cameras WHERE updated_at = now()")).scalars().all()
-        if spec.name == "buildings" and report.inserted + report.updated:
+                text(f"SELECT id FROM {spec.name} WHERE updated_at = now()")).scalars().all()
+        if spec.hooks.changes == "bounds" and report.inserted + report.updated:
             report.changed_bounds = tuple(float(v) for v in clean.total_bounds)
     clock.lap("memberships+commit")
 
 
-def _target_plan(conn: Connection, layer: str) -> int | None:
-    if layer == "grids":
+def _target_plan(conn: Connection, spec: LayerSpec) -> int | None:
+    if spec.hooks.per_plan:
         return membership.ensure_active_plan(conn)
-    if layer == "incidents":
+    if spec.hooks.in_grids:
         return membership.active_plan(conn)
     return None
 
 
-def _after_load(conn: Connection, layer: str, clean: gpd.GeoDataFrame, plan: int | None,
+def _after_load(conn: Connection, spec: LayerSpec, clean: gpd.GeoDataFrame, plan: int | None,
                 report: LoadReport) -> None:
     """Keep grid memberships and incident grids current."""
-    if layer == "grids":
+    if spec.hooks.members == "plans":
         plans = {plan}
         if "plan_id" in clean.columns:
             plans |= {int(p) for p in clean["plan_id"].dropna().unique()}
@@ -341,7 +343,7 @@ def _after_load(conn: Connection, layer: str, clean: gpd.GeoDataFrame, plan: int
                 moved = membership.assign_incident_grids(conn, p)
                 if moved:
                     report.messages.append(f"plan {p}: {moved} incidents assigned to grids")
-    elif layer == "buildings":
+    elif spec.hooks.members == "active":
         active = membership.active_plan(conn)
         if active is not None:
             added = membership.fill_members(conn, active)
@@ -387,7 +389,7 @@ def load_file(
     source_crs = parse_crs(crs)
     path = Path(path)
     if reject_file is not None and Path(reject_file).resolve() == path.resolve():
-        raise InvalidInput("--reject-file must not be the input file")
+        raise InvalidInput(f"{option('reject_file')} must not be the input file")
     started = time.perf_counter()
     raw = strip_z(read_frame(path, mapping=mapping, layer=spec, encoding=encoding))
     if raw.empty:
@@ -396,28 +398,7 @@ def load_file(
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
                         source_frame=raw, actor=f"load {path.name}")
-    refresh_camera_views(engine, report)
     report.seconds = time.perf_counter() - started
     report.timings = {"read+crs": report.seconds - sum(report.timings.values()),
                       **report.timings}
     return report
-
-
-def refresh_camera_views(engine: Engine, report: LoadReport) -> None:
-    """After cameras or buildings changed, bring camera views up to date (coverage hook).
-
-    File loads call this; the demo city and other bulk callers of :func:`load_frame`
-    refresh once at the end themselves.
-    """
-    if not (report.changed_ids or report.changed_bounds):
-        return
-    import shapely
-
-    from geo.coverage.hooks import after_load
-
-    if report.layer == "cameras":
-        done = after_load(engine, "cameras", camera_ids=report.changed_ids)
-    else:
-        done = after_load(engine, "buildings", geometry=shapely.box(*report.changed_bounds))
-    if done is not None:
-        report.messages.append(f"camera views: {done.summary()}")

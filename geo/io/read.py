@@ -23,6 +23,7 @@ import shapely
 
 from geo.errors import FileFormatError
 from geo.layers import LayerSpec, shapefile_names
+from geo.options import option
 
 SUFFIXES = {
     ".geojson": "geojson", ".json": "geojson", ".geojsonl": "geojsonseq",
@@ -102,7 +103,7 @@ def _rename(frame: gpd.GeoDataFrame, mapping: dict[str, str] | None) -> gpd.GeoD
     missing = [src for src in mapping if src not in frame.columns]
     if missing:
         raise FileFormatError(
-            f"--map names column(s) {', '.join(missing)} that the file does not have "
+            f"{option('mapping')} names column(s) {', '.join(missing)} that the file does not have "
             f"(it has: {', '.join(map(str, frame.columns))})"
         )
     return frame.rename(columns=mapping)
@@ -154,9 +155,10 @@ def _decode(path: Path, encoding: str | None) -> str:
         if encoding is None:
             try:
                 raw.decode("gb18030")
-                hint = "; it looks like GBK/GB18030: re-save it as UTF-8 or pass --encoding gbk"
+                hint = ("; it looks like GBK/GB18030: re-save it as UTF-8 or pass "
+                        f"{option('encoding')} gbk")
             except UnicodeDecodeError:
-                hint = "; re-save it as UTF-8 or pass --encoding"
+                hint = f"; re-save it as UTF-8 or pass {option('encoding')}"
         raise FileFormatError(
             f"{path.name}: not {enc.replace('-sig', '').upper()} text "
             f"(byte 0x{raw[exc.start]:02x} on line {line}){hint}"
@@ -226,7 +228,8 @@ def _frame_from_table(table: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
     if wkt is None:
         raise FileFormatError(
             f"{path.name}: no coordinates: needs lon/lat (or x/y) columns or WKT in a "
-            f"'geometry' column (it has: {', '.join(cols)}); rename with --map SRC=lon"
+            f"'geometry' column (it has: {', '.join(cols)}); "
+            f"rename with {option('mapping')} SRC=lon"
         )
     values = table[wkt].astype(object).where(table[wkt].notna(), None)
     geoms = shapely.from_wkt(values.to_numpy(), on_invalid="ignore")
@@ -235,12 +238,6 @@ def _frame_from_table(table: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=table.index))
     frame.attrs["wkt_column"] = wkt
     return frame
-
-
-def is_point_frame(frame: gpd.GeoDataFrame) -> bool:
-    """True when every non-empty geometry is a Point."""
-    kinds = frame.geometry.geom_type.dropna().unique()
-    return len(kinds) > 0 and set(kinds) <= {"Point"}
 
 
 def strip_z(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -130,16 +130,16 @@ def insert_sql(spec: LayerSpec, staged: Staged, *, update: bool, plan_id: int | 
     cols = [f'"{c}"' for c in staged.fields] + ["geom"]
     exprs = [_value_expr(spec, c) for c in staged.fields] + [geom]
     where: list[str] = []
-    if spec.name == "incidents":
+    if spec.hooks.in_grids:
         cols += ["h3", *CELL_COLUMNS, "grid_id"]
         exprs += ["s.h3", *(f"s.{c}" for c in CELL_COLUMNS),
                   "s.grid_id" if "grid_id" in staged.extras else "NULL"]
-    if spec.name == "grids":
+    if spec.hooks.per_plan:
         cols.append("plan_id")
         exprs.append("COALESCE(s.plan_id, :plan)" if "plan_id" in staged.extras else ":plan")
     if spec.conflict_target is None:
         where.append(f"NOT {_same_row(spec, staged, geom)}")
-    elif spec.name in ("buildings", "cameras"):
+    elif spec.hooks.code_or_same_row:
         where.append(f"(s.code IS NOT NULL OR NOT {_same_row(spec, staged, geom)})"
                      if "code" in staged.fields else f"NOT {_same_row(spec, staged, geom)}")
     conflict = ""
@@ -150,7 +150,7 @@ def insert_sql(spec: LayerSpec, staged: Staged, *, update: bool, plan_id: int | 
         if update:
             keys = set(spec.key) | {"plan_id"}
             sets = [f"{c} = EXCLUDED.{c}" for c in cols if c.strip('"') not in keys]
-            if spec.name == "cameras":
+            if spec.hooks.stamp_updates:
                 sets.append("updated_at = now()")
             conflict = f"ON CONFLICT {spec.conflict_target} DO UPDATE SET {', '.join(sets)}"
         else:
@@ -202,7 +202,7 @@ def insert_staged(conn: Connection, spec: LayerSpec, staged: Staged, *, update: 
     many times faster than a million incremental GiST inserts; readers then wait
     for the load to commit.
     """
-    bulk = spec.name == "incidents" and not update and staged.rows >= bulk_rows
+    bulk = spec.hooks.in_grids and not update and staged.rows >= bulk_rows
     rebuild: list[tuple[str, str]] = []
     if bulk:
         conn.execute(text(f"LOCK TABLE {spec.name} IN SHARE ROW EXCLUSIVE MODE"))

@@ -32,6 +32,7 @@ import shapely
 from geo.errors import InvalidRows
 from geo.io.settings import IngestSettings
 from geo.layers import FieldSpec, LayerSpec, get_layer, parse_bool
+from geo.options import option
 
 CHINA_BBOX = (73.0, 18.0, 135.0, 54.0)
 # First two digits of GB/T 2260 administrative codes (provinces).
@@ -118,12 +119,12 @@ def validate_frame(
     geoms, parsed = _check_geometry(spec, frame, reasons)
     _check_location(geoms, area_bbox or CHINA_BBOX, allow_outside, reasons)
     parsed.columns.update(_parse_fields(spec, frame, reasons, settings))
-    if "plan_id" in frame.columns and spec.name == "grids":
+    if "plan_id" in frame.columns and spec.hooks.per_plan:
         parsed.columns["plan_id"] = _parse_number(frame["plan_id"], FieldSpec("plan_id", "int"),
                                                   reasons)
-    if spec.name == "cameras" and "code" in parsed.columns:
+    if "camera_code" in spec.hooks.row_checks and "code" in parsed.columns:
         _check_camera_codes(parsed.columns["code"], reasons)
-    if spec.name == "incidents":
+    if "incident" in spec.hooks.row_checks:
         _check_incident(parsed.columns, geoms, reasons, settings)
     _check_duplicates(spec, parsed.columns, geoms, reasons)
     return _split(frame, geoms, parsed, reasons)
@@ -136,7 +137,7 @@ def _require_columns(spec: LayerSpec, frame: gpd.GeoDataFrame) -> None:
         names = ", ".join(repr(m) for m in missing)
         raise InvalidRows(
             f"missing required field {names} for {spec.name} (the file has: {have}); "
-            f"rename a column with --map SRC={missing[0]}"
+            f"rename a column with {option('mapping')} SRC={missing[0]}"
         )
 
 
@@ -207,14 +208,14 @@ def _check_location(geoms: np.ndarray, bbox, allow_outside: bool, reasons: _Reas
             for a, o in zip(x[swapped], y[swapped], strict=True)
         ])
         bad_range = present & ((np.abs(x) > 180) | (np.abs(y) > 90))
-        reasons.flag(bad_range, "coordinates out of range for lon/lat (wrong --crs?)")
+        reasons.flag(bad_range, f"coordinates out of range for lon/lat (wrong {option('crs')}?)")
         if allow_outside:
             return
         far = outside & ~swapped
         area = f"{_c(x0)},{_c(y0)} – {_c(x1)},{_c(y1)}"
         reasons.flag(far, [
             f"({_c(a)}, {_c(o)}) is far outside the service area ({area}); "
-            f"wrong --crs, or --allow-outside to load it"
+            f"wrong {option('crs')}, or {option('allow_outside')} to load it"
             for a, o in zip(x[far], y[far], strict=True)
         ])
 

@@ -8,11 +8,9 @@ to it too, with the seconds from every post to every node and every place.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter, OrderedDict
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -20,19 +18,18 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
-from geo.coverage.metric import Projector
+from geo.crs import Projector
 from geo.errors import Infeasible, InvalidInput
+from geo.lru import Lru
 from geo.response.graph import MODES, EdgeIndex, ModeGraph, Snap
 from geo.response.network import ensure_network, load_edges
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
+from geo.versions import layer_versions
 from geo.vocabulary import POST_KINDS
 
 MAX_BREAKS = 12
 
-_VERSIONS_SQL = text(
-    "SELECT layer, version FROM layer_versions WHERE layer IN "
-    "('roads', 'posts', 'buildings', 'places', 'incidents')")
 _POSTS_SQL = text(
     """
     SELECT id, code, name, kind, mode, turnout_s, ST_X(geom) AS lon, ST_Y(geom) AS lat,
@@ -115,15 +112,24 @@ class ReachContext:
     until: datetime
     settings: ResponseSettings
     _pred: np.ndarray | None = None
+    _full_s: np.ndarray | None = None
     key: tuple = ()  # what its areas depend on: network, posts, buildings, places versions
     incidents_read_at: datetime | None = None  # when its incidents were read
     incidents_stale: bool = False  # a newer incidents version is being read
 
     def predecessors(self) -> np.ndarray:
         """Scipy's predecessor matrix (posts × nodes), computed on first use."""
+        return self.unlimited()[1]
+
+    def unlimited(self) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds to every node with no break limit, and the predecessor matrix.
+
+        ``node_s`` stops at the largest break (what circles and figures need); dispatch
+        must find the fastest posts however far they are.
+        """
         if self._pred is None:
-            _, self._pred = self.graph.node_seconds(predecessors=True)
-        return self._pred
+            self._full_s, self._pred = self.graph.node_seconds(predecessors=True)
+        return self._full_s, self._pred
 
     def select(self, mask: np.ndarray, key: tuple = ()) -> ReachContext:
         """The same context restricted to the posts where ``mask`` is true (``key`` names it)."""
@@ -135,58 +141,34 @@ class ReachContext:
                             self.graph.seconds_to(best, self.incidents.snap), self.projector,
                             self.since, self.until, self.settings,
                             None if self._pred is None else self._pred[mask],
+                            None if self._full_s is None else self._full_s[mask],
                             (*self.key, *key) if self.key and key else (),
                             self.incidents_read_at, self.incidents_stale)
 
 
-@dataclass
-class ResponseCache:
-    """Loaded graphs and places keyed by layer versions (bounded; thread-safe).
+class ResponseCache(Lru):
+    """Loaded graphs and places keyed by layer versions (a bounded :class:`geo.lru.Lru`).
 
-    A value is made once: callers asking for a key while another thread makes it
-    wait for that result instead of making it again (the background warm-up and the
-    first request share one computation). ``made`` counts the values made, by kind
-    (the first item of the key).
+    The background warm-up and the first request share one computation. ``made``
+    counts the values made, by kind (the first item of the key); ``latest`` holds,
+    per kind, the newest read (state, read at), guarded by ``lock``.
     """
 
-    size: int = 32
-    made: Counter = field(default_factory=Counter)
-    latest: dict = field(default_factory=dict)  # kind → (state, read at): the newest read
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _items: OrderedDict = field(default_factory=OrderedDict)
-    _making: dict = field(default_factory=dict)
+    def __init__(self, size: int = 32):
+        super().__init__(size)
+        self.size = size
+        self.made: Counter = Counter()
+        self.latest: dict = {}
 
     def get(self, key, make):
         """The value for ``key``, made once by ``make()``."""
-        with self.lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            pending = self._making.get(key)
-            mine = pending is None
-            if mine:
-                pending = self._making[key] = Future()
-        if not mine:
-            return pending.result()
-        try:
+        def counted():
             value = make()
-        except BaseException as exc:
             with self.lock:
-                del self._making[key]
-            pending.set_exception(exc)
-            raise
-        with self.lock:
-            self._items[key] = value
-            del self._making[key]
-            self.made[key[0]] += 1
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        pending.set_result(value)
-        return value
+                self.made[key[0]] += 1
+            return value
 
-    def __contains__(self, key) -> bool:
-        with self.lock:
-            return key in self._items
+        return super().get(key, counted)
 
 
 def _points(rows, epsg_col: str | int = "wkb") -> np.ndarray:
@@ -257,7 +239,7 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
     check_mode(mode)
     roads_v, epsg = ensure_network(engine, settings, area)
     with engine.connect() as conn:
-        versions = dict(conn.execute(_VERSIONS_SQL).all())
+        versions = layer_versions(conn, ("posts", "buildings", "places", "incidents"))
     since, until = _window(until, settings.incident_days)
     hour = until.replace(minute=0, second=0, microsecond=0)  # figures stable within the hour
     since = hour - (until - since)

@@ -76,7 +76,7 @@ def nearest_posts(ctx: ReachContext, lon: float, lat: float, k: int = 3) -> dict
         raise OutsideServiceArea(
             f"({lon}, {lat}) is {snap.dist[0]:.0f} m from the nearest road, outside the service "
             f"area (limit {ctx.settings.max_snap_m:g} m)")
-    via_a, via_b = ctx.graph.entry_seconds(ctx.node_s, snap)
+    via_a, via_b = ctx.graph.entry_seconds(ctx.unlimited()[0], snap)
     secs = np.minimum(via_a, via_b)[:, 0] + snap.dist[0] / ctx.graph.conn_ms
     order = [int(i) for i in np.argsort(secs, kind="stable")[:k] if np.isfinite(secs[i])]
     feats = []

@@ -15,10 +15,12 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from geo.coverage.metric import Projector, metric_epsg
+from geo.coverage.metric import metric_epsg
+from geo.crs import Projector
 from geo.errors import NotFound
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
+from geo.versions import layer_versions
 
 _ROADS_SQL = text(
     """
@@ -26,7 +28,6 @@ _ROADS_SQL = text(
     FROM roads ORDER BY id
     """
 )
-_VERSION_SQL = text("SELECT version FROM layer_versions WHERE layer = 'roads'")
 _BUILT_SQL = text("SELECT roads_version, metric_epsg FROM response_network WHERE id = 1")
 _INSERT_SQL = text(
     """
@@ -86,6 +87,55 @@ def _node(lines: np.ndarray) -> np.ndarray:
     return parts[shapely.length(parts) > 1e-6]
 
 
+def join_gaps(lines: np.ndarray, gap_m: float) -> np.ndarray:
+    """Lines whose loose ends within ``gap_m`` of another line are drawn on to meet it.
+
+    Digitised streets often stop a metre or two short of the street they join (a
+    drawing gap, or a clip to an area's outline); noded as they are, whole quarters
+    would be islands no post can reach. An end that touches another line already, or
+    whose nearest other line is farther than ``gap_m``, is a true dead end and stays.
+
+    Examples
+    --------
+    >>> from shapely import LineString
+    >>> out = join_gaps(np.array([LineString([(0, 0), (100, 0)]),
+    ...                            LineString([(50, 2), (50, 80)])], dtype=object), 3.0)
+    >>> [round(c, 2) for c in out[1].coords[0]], out[0].coords[0]
+    ([50.0, -0.01], (0.0, 0.0))
+    """
+    if gap_m <= 0 or len(lines) < 2:
+        return lines
+    n = len(lines)
+    ends = np.r_[shapely.get_point(lines, 0), shapely.get_point(lines, -1)]
+    owner = np.r_[np.arange(n), np.arange(n)]
+    end_i, line_j = shapely.STRtree(lines).query(ends, predicate="dwithin", distance=gap_m)
+    keep = owner[end_i] != line_j
+    end_i, line_j = end_i[keep], line_j[keep]
+    if len(end_i) == 0:
+        return lines
+    dist = shapely.distance(ends[end_i], lines[line_j])
+    order = np.lexsort((dist, end_i))  # per end, nearest line first
+    end_i, line_j, dist = end_i[order], line_j[order], dist[order]
+    first = np.r_[True, end_i[1:] != end_i[:-1]]
+    end_i, line_j, dist = end_i[first], line_j[first], dist[first]
+    loose = dist > 1e-3  # ends within a millimetre are joined already (nodes are keyed in mm)
+    end_i, line_j = end_i[loose], line_j[loose]
+    meet = shapely.get_coordinates(shapely.line_interpolate_point(
+        lines[line_j], shapely.line_locate_point(lines[line_j], ends[end_i])))
+    # Overshoot by a centimetre so that noding finds a true crossing (a point computed
+    # onto a line is off it by rounding).
+    start = shapely.get_coordinates(ends[end_i])
+    step = meet - start
+    meet = meet + 0.01 * step / np.linalg.norm(step, axis=1, keepdims=True)
+    out = lines.copy()
+    for e, point in zip(end_i.tolist(), meet.tolist(), strict=True):
+        i = e % n
+        coords = shapely.get_coordinates(out[i]).tolist()
+        coords = [point, *coords] if e < n else [*coords, point]
+        out[i] = shapely.LineString(coords)
+    return out
+
+
 def build_edges(lines, classes, oneway, speed_kmh, road_ids, settings: ResponseSettings,
                 epsg: int) -> Edges:
     """Node and price road lines given in a metric CRS.
@@ -120,6 +170,7 @@ def build_edges(lines, classes, oneway, speed_kmh, road_ids, settings: ResponseS
     oneway = np.asarray(oneway, dtype=object)[pidx]
     speed = np.asarray(speed_kmh, dtype=float)[pidx]
     road_ids = np.asarray(road_ids)[pidx]
+    plines = join_gaps(np.asarray(plines, dtype=object), settings.join_gap_m)
     pieces = _node(plines)
     # The road each piece lies on: the nearest line to its midpoint.
     mids = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
@@ -153,7 +204,7 @@ def build_edges(lines, classes, oneway, speed_kmh, road_ids, settings: ResponseS
 
 def roads_version(conn: Connection) -> int:
     """The roads layer's version (bumped by every change to ``roads``)."""
-    return int(conn.execute(_VERSION_SQL).scalar() or 0)
+    return layer_versions(conn, ("roads",))["roads"]
 
 
 def rebuild(conn: Connection, settings: ResponseSettings, epsg: int) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from geo.settings_base import concern
 
 
 class ResponseSettings(BaseSettings):
@@ -15,21 +17,27 @@ class ResponseSettings(BaseSettings):
     20.0
     """
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_RESPONSE_", extra="ignore")
+    model_config = concern("RESPONSE")
 
     connector_kmh: float = Field(5.0, gt=0, le=200, description=(
         "speed (km/h) on the straight connectors post → road and road → place"))
     roadside_m: float = Field(50.0, ge=0, le=1000, description=(
         "how far either side of a reached street piece a response area extends (m)"))
-    arterial_kmh: float = Field(40.0, gt=0, le=200, description="driving speed on arterials")
-    secondary_kmh: float = Field(30.0, gt=0, le=200, description="driving speed on secondary roads")
-    local_kmh: float = Field(20.0, gt=0, le=200, description="driving speed on local roads")
-    walk_kmh: float = Field(5.0, gt=0, le=30, description="walking speed on every road")
+    arterial_kmh: float = Field(40.0, gt=0, le=200, description="driving speed on arterials (km/h)")
+    secondary_kmh: float = Field(30.0, gt=0, le=200, description=(
+        "driving speed on secondary roads (km/h)"))
+    local_kmh: float = Field(20.0, gt=0, le=200, description="driving speed on local roads (km/h)")
+    join_gap_m: float = Field(0.0, ge=0, le=50, description=(
+        "a road end this close (m) to another road is drawn on to meet it when the network "
+        "is built (digitising gaps, streets clipped to an outline; 1-3 m suits most "
+        "surveyed data); 0 keeps ends as drawn"))
+    walk_kmh: float = Field(5.0, gt=0, le=30, description="walking speed on every road (km/h)")
     incident_days: int = Field(90, ge=1, le=3660, description=(
         "incidents of the last N days count in the figures"))
     max_snap_m: float = Field(2000.0, gt=0, description=(
         "a point farther than this from every road is outside the service area (m)"))
-    max_minutes: float = Field(60.0, gt=0, le=600, description="the largest break accepted")
+    max_minutes: float = Field(60.0, gt=0, le=600, description=(
+        "the largest time break (minutes) a request may ask for"))
     warm_up: bool = Field(True, description=(
         "the server computes every mode's reach in the background at start and after a "
         "change of roads, posts, buildings, places or incidents (geo/response/warm.py)"))

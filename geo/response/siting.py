@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import Point, mapping
 
-from geo.coverage.siting import ExactMCLP, LazyGreedy, curve_of
+from geo.coverage.siting import ExactMCLP, LazyGreedy, SitingMethod, curve_of
 from geo.errors import InvalidInput
 from geo.response.context import ReachContext
 
@@ -47,7 +47,7 @@ def site_posts(ctx: ReachContext, k: int, minutes: float, weight: str = "househo
         raise InvalidInput(f"unknown weight {weight!r}; use one of {', '.join(WEIGHTS)}")
     if not 1 <= k <= 200:
         raise InvalidInput("k must be between 1 and 200")
-    if method not in ("auto", "greedy", "exact"):
+    if method not in tuple(SitingMethod):
         raise InvalidInput("method must be auto, greedy or exact")
     t = minutes * 60.0
     places, secs, w = _demand(ctx, weight)
@@ -70,7 +70,8 @@ def site_posts(ctx: ReachContext, k: int, minutes: float, weight: str = "househo
                             np.concatenate(cols) if cols else [])),
                           shape=(len(nodes), len(todo)))
     wt = w[todo]
-    exact = method == "exact" or (method == "auto" and A.nnz <= 200_000 and len(nodes) <= 400)
+    exact = method == SitingMethod.EXACT or (
+        method == SitingMethod.AUTO and A.nnz <= 200_000 and len(nodes) <= 400)
     solver = (ExactMCLP(k) if exact else LazyGreedy(k)).fit(A, wt)
     order = solver.chosen_
     curve = curve_of(A, wt, order)
@@ -90,7 +91,7 @@ def site_posts(ctx: ReachContext, k: int, minutes: float, weight: str = "househo
              for i, p in enumerate(pts)]
     return {"type": "FeatureCollection", "features": feats,
             "parameters": {"k": k, "minutes": minutes, "weight": weight, "mode": ctx.mode,
-                           "method": "exact" if exact else "greedy",
+                           "method": (SitingMethod.EXACT if exact else SitingMethod.GREEDY).value,
                            "candidates": int(len(nodes))},
             "curve": [{"posts": 0, "reached": round(base, 3),
                        "share": round(base / total, 4) if total else None}]

@@ -8,6 +8,8 @@ a break when its fastest post arrives within it (turnout and connectors included
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import shapely
 from shapely.geometry import mapping
@@ -40,6 +42,20 @@ def _key(m: float) -> str:
     return f"{m:g}"
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Households, population, key places and incidents per unit (one array each)."""
+
+    households: np.ndarray
+    population: np.ndarray
+    key_places: np.ndarray
+    incidents: np.ndarray
+
+    def row(self, j: int) -> dict[str, int]:
+        """Unit ``j``'s figures, rounded to whole numbers."""
+        return {f.name: int(round(getattr(self, f.name)[j])) for f in fields(self)}
+
+
 def response_summary(ctx: ReachContext, conn, level: str, minutes) -> dict:
     """Figures per unit of ``level`` for each break, and the unreached list.
 
@@ -59,24 +75,21 @@ def response_summary(ctx: ReachContext, conn, level: str, minutes) -> dict:
     best_b = ctx.building_s.min(axis=0) if len(ctx.posts) else np.full(len(b), np.inf)
     best_p = ctx.key_place_s.min(axis=0) if len(ctx.posts) else np.full(len(p), np.inf)
     best_i = ctx.incident_s.min(axis=0) if len(ctx.posts) else np.full(len(inc), np.inf)
-    tot = {"households": _bin(bu, n, hh), "population": _bin(bu, n, pop),
-           "key_places": _bin(pu, n), "incidents": _bin(iu, n)}
-    reached = {}
+    tot = Tally(_bin(bu, n, hh), _bin(bu, n, pop), _bin(pu, n), _bin(iu, n))
+    reached: dict[str, Tally] = {}
     for m in minutes:
         t = m * 60.0
-        reached[_key(m)] = {"households": _bin(bu, n, hh * (best_b <= t)),
-                            "population": _bin(bu, n, pop * (best_b <= t)),
-                            "key_places": _bin(pu, n, best_p <= t),
-                            "incidents": _bin(iu, n, best_i <= t)}
+        reached[_key(m)] = Tally(_bin(bu, n, hh * (best_b <= t)), _bin(bu, n, pop * (best_b <= t)),
+                                 _bin(pu, n, best_p <= t), _bin(iu, n, best_i <= t))
     out_units = []
     for j in range(n):
         r = {}
         for k, fig in reached.items():
-            h = float(tot["households"][j])
-            r[k] = {name: int(round(v[j])) for name, v in fig.items()}
-            r[k]["household_share"] = round(fig["households"][j] / h, 4) if h > 0 else None
+            h = float(tot.households[j])
+            r[k] = fig.row(j)
+            r[k]["household_share"] = round(fig.households[j] / h, 4) if h > 0 else None
         out_units.append({"code": units["code"].iat[j], "name": units["name"].iat[j],
-                          **{name: int(round(v[j])) for name, v in tot.items()}, "reached": r})
+                          **tot.row(j), "reached": r})
     return {"level": level, "mode": ctx.mode, "minutes": list(minutes),
             "window": {"from": ctx.since.isoformat(), "to": ctx.until.isoformat(),
                        "incidents_read_at": None if ctx.incidents_read_at is None

@@ -23,7 +23,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from geo.errors import OnemapError
 from geo.response.areas import OVERLAPS, cached_areas
@@ -31,11 +31,11 @@ from geo.response.context import ResponseCache, default_minutes, reach_context
 from geo.response.graph import MODES
 from geo.response.settings import ResponseSettings
 from geo.settings import ServiceAreaSettings
+from geo.versions import layer_versions
 
 log = logging.getLogger(__name__)
 
 DEPENDS_ON = ("roads", "posts", "buildings", "places", "incidents")
-_VERSIONS_SQL = text("SELECT layer, version FROM layer_versions WHERE layer = ANY(:layers)")
 
 
 class ResponseWarmer:
@@ -81,9 +81,9 @@ class ResponseWarmer:
     def state(self) -> tuple:
         """What the caches depend on: the layer versions and the hour of the incident window."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_VERSIONS_SQL, {"layers": list(DEPENDS_ON)}).all()
+            versions = layer_versions(conn, sorted(DEPENDS_ON))
         hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        return (*sorted((str(k), int(v)) for k, v in rows), hour)
+        return (*versions.items(), hour)
 
     def warm(self) -> list[str]:
         """Compute every mode's reach (and default areas) now; the modes warmed."""

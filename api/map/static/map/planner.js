@@ -307,10 +307,31 @@
     ui.confirm.style.display = "none";
     var t0 = Date.now(), id = st.plan.id;
     ui.progress.style.display = "block";
-    var tick = function () { ui.progress.textContent = t("pl.publishing").replace("{s}", Math.round((Date.now() - t0) / 1000)); };
+    var done = 0;
+    var tick = function () {
+      ui.progress.textContent = t("pl.publishing").replace("{s}", Math.round((Date.now() - t0) / 1000)) +
+        (done > 0 ? " · " + Math.round(done * 100) + "%" : "");
+    };
     tick();
     var timer = setInterval(tick, 500);
-    U.api(P + "/" + id + "/publish", { method: "POST", headers: ifMatch() }).then(function () {
+    // The publish runs as a job: 202 with its Location, polled until it succeeds or fails.
+    var follow = function (r) {
+      var job = r.body, url = r.headers.get("Location") || ("/api/v1/jobs/" + job.id);
+      var poll = function (j) {
+        done = j.progress || 0;
+        if (j.state === "succeeded") return j;
+        if (j.state === "failed") {
+          var err = new Error((j.error && j.error.detail) || j.state);
+          err.code = j.error && j.error.code;
+          throw err;
+        }
+        return new Promise(function (ok) { setTimeout(ok, 300); })
+          .then(function () { return U.api(url); })
+          .then(function (r2) { return poll(r2.body); });
+      };
+      return poll(job);
+    };
+    U.api(P + "/" + id + "/publish", { method: "POST", headers: ifMatch() }).then(follow).then(function () {
       clearInterval(timer);
       ui.progress.style.display = "none";
       var g = onemap.overlays.grids;
