@@ -33,7 +33,7 @@ from load import bench_database  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from geo.db.engine import make_engine  # noqa: E402
-from geo.gridplan import edits, plans, service  # noqa: E402
+from geo.gridplan import edits, plan_views, plans  # noqa: E402
 from geo.gridplan.diff import diff_plans  # noqa: E402
 from geo.gridplan.redistrict import RedistrictParams, redistrict  # noqa: E402
 
@@ -67,7 +67,7 @@ def one_run(engine) -> tuple[dict[str, float], dict]:
         draft = timed("new draft", lambda: plans.create_plan(conn, "bench", active, "bench"))
     try:
         report = timed("redistrict all", lambda: redistrict(engine, draft, RedistrictParams()))
-        timed("evaluate", lambda: service.evaluate_plan(engine, draft))
+        timed("evaluate", lambda: plan_views.evaluate_plan(engine, draft))
         with engine.connect() as conn:
             pairs = conn.execute(text(EDIT_PAIRS), {"p": draft, "n": EDITS}).all()
         for building, code in pairs:

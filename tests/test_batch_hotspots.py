@@ -26,9 +26,11 @@ from geo.batch.cluster import dask_client
 from geo.batch.dataset import Manifest
 from geo.batch.hotspots import BatchHotspots
 from geo.db.engine import make_engine
+from geo.hotspots.analyses import hotspot_cells
 from geo.hotspots.params import hotspot_query
-from geo.hotspots.service import hotspot_cells
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
+from geo.settings import ServiceAreaSettings
 from tests import _gdal_parquet as gdal_parquet
 from tests._batch import onemap, task_workers
 
@@ -52,8 +54,9 @@ def incidents_dir(small_demo, tmp_path_factory):
 
 
 def _service(engine, **query):
-    q = hotspot_query(HotspotSettings(), **query)
-    return q, hotspot_cells(engine, q)
+    settings = HotspotSettings()
+    q = hotspot_query(settings, **query)
+    return q, hotspot_cells(HotspotService(engine, settings, ServiceAreaSettings()), q)
 
 
 def _assert_equal(batch: pd.DataFrame, svc: pd.DataFrame) -> None:

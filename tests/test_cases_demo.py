@@ -123,8 +123,8 @@ def test_response_component_over_http_reads_the_warm_response_cache(small_demo_c
 
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=small_demo_copy))
     with TestClient(app) as c:
-        provider = app.state.case_service.units.providers["response"]
-        assert provider.keywords["cache"] is app.state.response_cache
+        provider = app.state.onemap.cases.units.providers["response"]
+        assert provider.keywords["cache"] is app.state.onemap.response_cache
         r = c.get("/api/v1/safety-index", params={"level": "community", "period": MONTH,
                                                   "weights": "response:0.2"})
         assert r.status_code == 200, r.text

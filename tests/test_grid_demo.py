@@ -9,7 +9,7 @@ from sqlalchemy import text
 from test_grid_packing import brute_force
 
 from geo.db.engine import make_engine
-from geo.gridplan import plans, service
+from geo.gridplan import plan_views, plans
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 
@@ -54,7 +54,7 @@ def city_redistricted(city_demo):
         active = conn.execute(text("SELECT id FROM grid_plans WHERE status = 'active'")).scalar()
         draft = plans.create_plan(conn, "acceptance: city redistricted", active, "pytest")
     report = redistrict(engine, draft, RedistrictParams(), actor="pytest")
-    evaluation = service.evaluate_plan(engine, draft)
+    evaluation = plan_views.evaluate_plan(engine, draft)
     yield engine, active, draft, report, evaluation
     with engine.begin() as conn:  # leave the shared demo as we found it
         conn.execute(text("DELETE FROM grid_plans WHERE id = :p"), {"p": draft})

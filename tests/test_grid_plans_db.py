@@ -16,7 +16,7 @@ from test_grid_fixtures import (
 )
 
 from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
-from geo.gridplan import plans, service
+from geo.gridplan import plan_views, plans
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
 from geo.gridplan.merge import read_layer
@@ -91,7 +91,7 @@ def test_draft_is_a_copy_of_its_parent(city):
 def test_redistrict_balances_every_feasible_grid(districted):
     engine, _, draft, report = districted
     assert report["within_band_share"] >= 0.99
-    ev = service.evaluate_plan(engine, draft)
+    ev = plan_views.evaluate_plan(engine, draft)
     s = ev["summary"]
     assert s["feasible_grids"] == s["grids"] - 2  # the oversized building and the small community
     assert s["within_band_share"] >= 0.99
@@ -208,7 +208,7 @@ def test_locked_grid_is_left_untouched(districted):
         ).scalar()
     assert grid_state(engine, draft)[code] == before
     assert bytes(geom_after) == bytes(geom_before)
-    ev = service.evaluate_plan(engine, draft, communities=[before[0]])
+    ev = plan_views.evaluate_plan(engine, draft, communities=[before[0]])
     c = ev["communities"][0]
     assert c["overlap_m2"] <= 1e-3 * c["area_m2"] and c["gap_m2"] <= 1e-3 * c["area_m2"]
 
@@ -237,7 +237,7 @@ def test_move_split_merge_with_versions(districted):
     assert res["touched"] == [b]
     final = grid_state(engine, draft)
     assert final[b][2] == after[b][2] and new_code not in final
-    ev = service.evaluate_plan(engine, draft, communities=[COMMUNITIES[0]])
+    ev = plan_views.evaluate_plan(engine, draft, communities=[COMMUNITIES[0]])
     c = ev["communities"][0]
     assert c["overlap_m2"] <= 1e-3 * c["area_m2"] and c["gap_m2"] <= 1e-3 * c["area_m2"]
     with engine.connect() as conn:
@@ -345,7 +345,7 @@ def test_overlay_of_a_department_layer(districted, tmp_path):
     path = tmp_path / "dept.geojson"
     dept.to_file(path)
     layer = read_layer(str(path), key="name")
-    res = service.overlay(engine, draft, layer)
+    res = plan_views.overlay(engine, draft, layer)
     status = {f["properties"]["key"]: f["properties"]["status"] for f in res["layer"]["features"]}
     assert status == {"whole community": "covers", "straddles": "conflict", "far away": "outside"}
     assert res["summary"]["department_grids"] == 3

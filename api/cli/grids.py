@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from geo.errors import InvalidInput
-from geo.gridplan import plans, service, store
+from geo.gridplan import plan_views, plans, store
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.export import FORMATS, export_grids, export_members
 from geo.gridplan.merge import read_layer
@@ -65,7 +65,7 @@ def new_cmd(
 ) -> None:
     """Create a draft as a copy of a plan; prints its id last."""
     engine = _engine()
-    src = service.resolve_plan(engine, from_plan)
+    src = plan_views.resolve_plan(engine, from_plan)
     with engine.begin() as conn:
         plan_id = plans.create_plan(conn, name, src, "cli", note)
     typer.echo(f"draft {plan_id} created from plan {src}")
@@ -82,9 +82,9 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate a plan: band, contiguity, compactness, gaps/overlaps, crossings, infeasible."""
     engine = _engine()
-    plan_id = service.resolve_plan(engine, plan)
+    plan_id = plan_views.resolve_plan(engine, plan)
     with _spinner(f"evaluating plan {plan_id}"):
-        ev = service.evaluate_plan(
+        ev = plan_views.evaluate_plan(
             engine, plan_id, GridPlanSettings(), community or None, target, tolerance, grids=as_json
         )
     if as_json:
@@ -112,7 +112,7 @@ def redistrict_cmd(
         GridPlanSettings(), target=target, tolerance=tolerance, seed=seed
     )
     if plan is None:
-        src = service.resolve_plan(engine, None)
+        src = plan_views.resolve_plan(engine, None)
         with engine.begin() as conn:
             plan = plans.create_plan(
                 conn,
@@ -200,7 +200,7 @@ def export_cmd(
 ) -> None:
     """Export a plan's grids (GeoPackage/GeoJSON/Shapefile) and/or the building → grid CSV."""
     engine = _engine()
-    plan_id = service.resolve_plan(engine, plan)
+    plan_id = plan_views.resolve_plan(engine, plan)
     if file.suffix.lower() == ".csv":
         n = export_members(engine, plan_id, file)
         typer.echo(f"{n} buildings → {file}")
@@ -223,8 +223,8 @@ def overlay_cmd(
     if not file.exists():
         raise InvalidInput(f"no such file: {file}")
     engine = _engine()
-    plan_id = service.resolve_plan(engine, plan)
-    res = service.overlay(engine, plan_id, read_layer(str(file), key))
+    plan_id = plan_views.resolve_plan(engine, plan)
+    res = plan_views.overlay(engine, plan_id, read_layer(str(file), key))
     s = res["summary"]
     _summary_table(
         f"{file.name} vs plan {plan_id}",

@@ -35,13 +35,14 @@ def _service():
 
     from geo.db.engine import make_engine
     from geo.errors import DatabaseUnavailable
-    from geo.hotspots.service import HotspotService
-    from geo.settings import DatabaseSettings
+    from geo.hotspots.runtime import HotspotService
+    from geo.hotspots.settings import HotspotSettings
+    from geo.settings import DatabaseSettings, ServiceAreaSettings
 
     engine = make_engine(DatabaseSettings())
     try:
         with Console(stderr=True).status("reading incidents and computing…"):
-            yield HotspotService(engine)
+            yield HotspotService(engine, HotspotSettings(), ServiceAreaSettings())
     except OperationalError as exc:
         raise DatabaseUnavailable(
             f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "

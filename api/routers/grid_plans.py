@@ -18,17 +18,16 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
-from api.deps import EngineDep, StateDep
+from api.deps import EngineDep, GridSettingsDep, StateDep
 from api.errors import error_response
 from api.params import Id, Seed, Text
 from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
-from geo.gridplan import plans, service
+from geo.gridplan import plan_views, plans
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
 from geo.gridplan.merge import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
-from geo.gridplan.settings import GridPlanSettings
 from geo.params import BIGINT_MAX
 
 router = APIRouter(prefix="/api/v1/grid-plans", tags=["grid plans"])
@@ -73,11 +72,11 @@ class EditBody(BaseModel):
 
 def _plan_id(engine, plan: str) -> int:
     if plan == "active":
-        return service.resolve_plan(engine, None)
+        return plan_views.resolve_plan(engine, None)
     plan_id = int(plan)
     if not 0 < plan_id <= BIGINT_MAX:
         raise NotFound(f"no grid plan {plan}")
-    return service.resolve_plan(engine, plan_id)
+    return plan_views.resolve_plan(engine, plan_id)
 
 
 def _version(if_match: str | None) -> int | None:
@@ -142,6 +141,7 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
 def evaluate(
     plan: PlanRef,
     engine: EngineDep,
+    settings: GridSettingsDep,
     target: Annotated[int | None, Query(ge=10, le=10_000)] = None,
     tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
     community: Annotated[list[str] | None, Query()] = None,
@@ -156,15 +156,16 @@ def evaluate(
     buildings, crossings, infeasible cases.
     """
     plan_id = _plan_id(engine, plan)
-    return service.evaluate_plan(
-        engine, plan_id, GridPlanSettings(), community, target, tolerance, grids=grids,
+    return plan_views.evaluate_plan(
+        engine, plan_id, settings, community, target, tolerance, grids=grids,
         exact=exact,
     )
 
 
 @router.get("/{plan}/grids")
 def grids(
-    plan: PlanRef, engine: EngineDep, community: str | None = None, buildings: bool = True
+    plan: PlanRef, engine: EngineDep, settings: GridSettingsDep, community: str | None = None,
+    buildings: bool = True,
 ) -> Response:
     """FeatureCollection of the plan's grids.
 
@@ -172,7 +173,7 @@ def grids(
     building_ids (``buildings=false`` leaves the ids out).
     """
     plan_id = _plan_id(engine, plan)
-    fc = service.grids_geojson(engine, plan_id, GridPlanSettings(), community, buildings)
+    fc = plan_views.grids_geojson(engine, plan_id, settings, community, buildings)
     return _geojson(fc)
 
 
@@ -186,7 +187,7 @@ def plan_buildings(
 ) -> Response:
     """Buildings (points) with their grid code in this plan; ``grid=`` or ``community=`` filter."""
     plan_id = _plan_id(engine, plan)
-    fc = service.buildings_geojson(engine, plan_id, grid, community, limit)
+    fc = plan_views.buildings_geojson(engine, plan_id, grid, community, limit)
     return _geojson(fc)
 
 
@@ -197,12 +198,13 @@ def redistrict_plan(
     request: Request,
     response: Response,
     engine: EngineDep,
+    settings: GridSettingsDep,
     if_match: IfMatch = None,
 ) -> dict:
     """Redistrict the draft's communities (all, or ``communities``)."""
     plan_id = _plan_id(engine, plan)
     params = RedistrictParams.from_settings(
-        GridPlanSettings(), target=body.target, tolerance=body.tolerance, seed=body.seed
+        settings, target=body.target, tolerance=body.tolerance, seed=body.seed
     )
     out = redistrict(
         engine, plan_id, params, current_actor(request), body.communities, _version(if_match)
@@ -224,6 +226,7 @@ def edit_plan(
     request: Request,
     response: Response,
     engine: EngineDep,
+    settings: GridSettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Edit a draft: move buildings, split, merge, lock/unlock.
@@ -243,7 +246,7 @@ def edit_plan(
         body.model_dump(exclude_none=True),
         current_actor(request),
         _version(if_match),
-        GridPlanSettings(),
+        settings,
     )
     _etag(response, out["version"])
     return out
@@ -286,4 +289,4 @@ async def overlay(plan: PlanRef, request: Request, state: StateDep,
     """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
     layer = await state.bodies.run(_overlay_layer, await request.body(), key)
     plan_id = await run_in_threadpool(_plan_id, state.engine, plan)
-    return await run_in_threadpool(service.overlay, state.engine, plan_id, layer)
+    return await run_in_threadpool(plan_views.overlay, state.engine, plan_id, layer)

@@ -24,11 +24,9 @@ from api.params import LocalZoneDep
 from api.state import AppState
 from geo.dashboard.records import record
 from geo.dashboard.search import search
-from geo.dashboard.settings import DashboardSettings
 from geo.dashboard.stats import area_stats
 from geo.dashboard.trends import trends
 from geo.dashboard.window import Window
-from geo.gridplan.settings import GridPlanSettings
 from geo.widget import WIDGET
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "map" / "static"
@@ -154,7 +152,7 @@ async def map_stats(
 ) -> dict:
     """Statistics by area for the screen's table: incidents, rates, cameras, grid balance."""
     window = _window(from_, to, category, source, tz)
-    grid = GridPlanSettings()
+    grid = state.grid_settings
     units = await run_in_threadpool(area_stats, state.engine, level, window, grid.grid_target,
                                     grid.grid_tolerance)
     return {"level": level, "from": window.t0.isoformat(), "to": window.t1.isoformat(),
@@ -179,7 +177,7 @@ async def map_search(
     q: Annotated[str, Query(description="code, incident number or part of a name")],
 ) -> dict:
     """Grid and camera codes, posts, incident numbers and names → places to fly to."""
-    hits = await run_in_threadpool(search, state.engine, q, DashboardSettings().search_limit)
+    hits = await run_in_threadpool(search, state.engine, q, state.dashboard_settings.search_limit)
     return {"query": q, "hits": hits}
 
 

@@ -1,4 +1,8 @@
-"""The case-flow answers put together for the API and the CLI: caches, defaults, storage."""
+"""The case-flow answers put together for the API and the CLI: caches, defaults, storage.
+
+``CaseService`` is what outlives a request: the cases in memory, the unit context and
+the computed 平安指数 answers. The app holds one (``api.state.AppState``).
+"""
 
 from __future__ import annotations
 
@@ -25,11 +29,10 @@ log = logging.getLogger(__name__)
 class CaseService:
     """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
 
-    def __init__(self, settings: CaseSettings | None = None,
-                 index_settings: IndexSettings | None = None, cache_entries: int = 32,
-                 units: UnitContext | None = None):
-        self.settings = settings or CaseSettings()
-        self.index_settings = index_settings or IndexSettings()
+    def __init__(self, settings: CaseSettings, index_settings: IndexSettings,
+                 cache_entries: int = 32, units: UnitContext | None = None):
+        self.settings = settings
+        self.index_settings = index_settings
         self.cases = CaseCache(self.settings)
         self.units = units or UnitContext()
         self._answers: OrderedDict = OrderedDict()
