@@ -25,6 +25,7 @@ from geo.hotspots.runtime import HotspotService
 from geo.response.context import ResponseCache
 from geo.response.settings import ResponseSettings
 from geo.response.warm import ResponseWarmer
+from geo.settings import ServiceAreaSettings
 from tiles.service import TileService
 
 
@@ -39,6 +40,11 @@ StateDep = Annotated[AppState, Depends(get_state)]
 def get_engine(state: StateDep) -> Engine:
     """The SQLAlchemy engine of the running app."""
     return state.engine
+
+
+def get_area(state: StateDep) -> ServiceAreaSettings:
+    """The service area (bbox, metric EPSG)."""
+    return state.area
 
 
 def get_hotspots(state: StateDep) -> HotspotService:
@@ -119,6 +125,7 @@ def get_metrics(state: StateDep) -> Metrics:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+AreaDep = Annotated[ServiceAreaSettings, Depends(get_area)]
 HotspotsDep = Annotated[HotspotService, Depends(get_hotspots)]
 TilesDep = Annotated[TileService, Depends(get_tiles)]
 CoverageSettingsDep = Annotated[CoverageSettings, Depends(get_coverage_settings)]

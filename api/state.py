@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from functools import partial
 
 import asyncpg
 from sqlalchemy import Engine, event
@@ -25,7 +24,7 @@ from api.ogc.settings import OgcSettings
 from api.settings import ApiSettings
 from geo.cases.answers import CaseService
 from geo.cases.settings import CaseSettings, IndexSettings
-from geo.cases.units import PROVIDERS, UnitContext, response_reach
+from geo.cases.units import UnitContext, providers
 from geo.coverage.gapstore import Refresher
 from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache
@@ -36,6 +35,7 @@ from geo.gridplan.settings import GridPlanSettings
 from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.warmup import WarmUp, start_warm_up
+from geo.io.settings import IngestSettings
 from geo.response.context import ResponseCache
 from geo.response.settings import ResponseSettings
 from geo.response.warm import ResponseWarmer
@@ -73,6 +73,7 @@ class AppState:
     engine: Engine
     watch: DbWatch
     time: LocalTimeSettings = field(default_factory=LocalTimeSettings)
+    ingest_settings: IngestSettings = field(default_factory=IngestSettings)
     hotspot_settings: HotspotSettings = field(default_factory=HotspotSettings)
     tile_settings: TileSettings = field(default_factory=TileSettings)
     coverage_settings: CoverageSettings = field(default_factory=CoverageSettings)
@@ -129,11 +130,10 @@ class AppState:
                                               self.response_answers, self.response_settings,
                                               self.area)
         # The 平安指数's response component reads the response cache the warmer keeps warm.
-        providers = {**PROVIDERS, "response": partial(
-            response_reach, cache=self.response_cache, settings=self.response_settings,
-            area=self.area)}
+        components = providers(self.coverage_settings, self.response_settings, self.area,
+                               cache=self.response_cache)
         self.cases = CaseService(self.case_settings, self.index_settings,
-                                 units=UnitContext(providers))
+                                 UnitContext(components))
 
     def _tile_service(self) -> TileService:
         service = TileService(self.tile_settings, self.pool, libpq_url(self.db), self.widget,

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
@@ -54,7 +56,7 @@ def communities(city):
     aa = city.admin_areas
     comm = aa[aa["level"] == "community"].sort_values("code")
     c = comm.union_all().centroid
-    proj = Projector.for_area(c.x, c.y)
+    proj = Projector.for_area(c.x, c.y, settings=ServiceAreaSettings())
     b = city.buildings
     pts = proj.forward(shapely.point_on_surface(b.geometry.values))
     xy = shapely.get_coordinates(pts)

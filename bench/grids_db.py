@@ -25,6 +25,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from geo.gridplan.settings import GridPlanSettings
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
@@ -66,14 +69,18 @@ def one_run(engine) -> tuple[dict[str, float], dict]:
         active = conn.execute(text("SELECT id FROM grid_plans WHERE status = 'active'")).scalar()
         draft = timed("new draft", lambda: plans.create_plan(conn, "bench", active, "bench"))
     try:
-        report = timed("redistrict all", lambda: redistrict(engine, draft, RedistrictParams()))
-        timed("evaluate", lambda: plan_views.evaluate_plan(engine, draft))
+        report = timed("redistrict all", lambda: redistrict(engine, draft, RedistrictParams(),
+                                                            area=ServiceAreaSettings()))
+        timed("evaluate", lambda: plan_views.evaluate_plan(engine, draft,
+                                                           settings=GridPlanSettings(),
+                                                           area=ServiceAreaSettings()))
         with engine.connect() as conn:
             pairs = conn.execute(text(EDIT_PAIRS), {"p": draft, "n": EDITS}).all()
         for building, code in pairs:
             t0 = time.perf_counter()
             edits.apply_edit(engine, draft, {"op": "move", "buildings": [building],
-                                             "to_grid": code}, "bench")
+                                             "to_grid": code}, "bench",
+                             settings=GridPlanSettings(), area=ServiceAreaSettings())
             took.setdefault("edits", []).append(time.perf_counter() - t0)
         with engine.connect() as conn:
             timed("diff", lambda: diff_plans(conn, active, draft))

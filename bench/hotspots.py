@@ -403,9 +403,10 @@ def fill_synthetic(rows: int):
 
 
 def fill_city(eng):
-    from geo.demo import load_demo
+    from geo.demo import DemoSettings, load_demo
 
-    load_demo(eng, "city", 42, progress=False, data_dir=ROOT / "bench" / ".work")
+    load_demo(eng, "city", 42, progress=False, data_dir=ROOT / "bench" / ".work",
+              settings=DemoSettings.from_env())
 
 
 def report(h: dict, sql: list[float], em: dict | None, rows: int) -> list[str]:

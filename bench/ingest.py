@@ -28,9 +28,14 @@ import psycopg
 import shapely
 from sqlalchemy import text
 
+from geo.coverage.settings import CoverageSettings
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from geo.db import cluster, migrate  # noqa: E402
@@ -131,8 +136,10 @@ def prepare(engine, grids: int) -> None:
     district = shapely.box(CENTRE[0] - HALF, CENTRE[1] - HALF, CENTRE[0] + HALF, CENTRE[1] + HALF)
     admin = gpd.GeoDataFrame({"code": ["370303"], "name": ["示范区"], "level": ["district"]},
                              geometry=[district], crs=4326)
-    load_frame(engine, "admin_areas", admin, progress=False)
-    load_frame(engine, "grids", square_grids(grids), progress=False)
+    load_frame(engine, "admin_areas", admin, progress=False, settings=IngestSettings(),
+               area=ServiceAreaSettings())
+    load_frame(engine, "grids", square_grids(grids), progress=False, settings=IngestSettings(),
+               area=ServiceAreaSettings())
 
 
 def backend_cpu(engine) -> dict[int, float]:
@@ -154,7 +161,8 @@ def backend_cpu(engine) -> dict[int, float]:
 def timed_load(engine, path: Path):
     """Load ``path`` and return (report, CPU seconds of this process + the database)."""
     cpu0, db0 = time.process_time(), backend_cpu(engine)
-    report = load_file(engine, "incidents", path, progress=True)
+    report = load_file(engine, "incidents", path, progress=True, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     db1 = backend_cpu(engine)
     db = sum(v - db0.get(pid, 0.0) for pid, v in db1.items())
     return report, time.process_time() - cpu0 + db

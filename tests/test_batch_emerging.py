@@ -9,6 +9,7 @@ from distributed import get_task_stream
 
 from geo.batch.cluster import dask_client
 from geo.batch.emerging import BatchEmerging, bh_threshold
+from geo.batch.settings import DaskSettings
 from geo.db.engine import make_engine
 from geo.hotspots.analyses import emerging_cells
 from geo.hotspots.fdr import bh_reject
@@ -42,7 +43,7 @@ def test_batch_emerging_equals_the_service(small_demo, incidents_dir, dask_clust
         svc = emerging_cells(HotspotService(eng, settings, ServiceAreaSettings()), q)
     finally:
         eng.dispose()
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         with get_task_stream(client) as ts:
             job = BatchEmerging(client, incidents_dir, q).run()
     got = job.frame_

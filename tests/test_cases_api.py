@@ -17,14 +17,18 @@ from api.settings import ApiSettings
 from api.state import AppState
 from geo import keys
 from geo.io.load import load_frame
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 
 @pytest.fixture()
 def case_db(empty_db):
-    load_frame(empty_db, "admin_areas", D.admin_frame(), progress=False, allow_outside=True)
-    load_frame(empty_db, "grids", D.grid_frame(), progress=False, allow_outside=True)
+    load_frame(empty_db, "admin_areas", D.admin_frame(), progress=False, allow_outside=True,
+               settings=IngestSettings(), area=ServiceAreaSettings())
+    load_frame(empty_db, "grids", D.grid_frame(), progress=False, allow_outside=True,
+               settings=IngestSettings(), area=ServiceAreaSettings())
     load_frame(empty_db, "incidents", D.incident_frame(D.cases_table()), progress=False,
-               allow_outside=True)
+               allow_outside=True, settings=IngestSettings(), area=ServiceAreaSettings())
     return empty_db
 
 

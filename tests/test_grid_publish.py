@@ -16,6 +16,7 @@ from geo.errors import PlanConflict
 from geo.gridplan import plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
+from geo.settings import ServiceAreaSettings
 
 # The reference: the lowest-id grid of the plan that intersects the incident, one incident at
 # a time, written independently of geo.gridplan.plans.
@@ -75,7 +76,7 @@ def redistricted(demo):
             .all()
         )
         draft = plans.create_plan(conn, "redistricted", active)
-    redistrict(engine, draft, RedistrictParams(), communities=codes)
+    redistrict(engine, draft, RedistrictParams(), communities=codes, area=ServiceAreaSettings())
     return engine, active, draft
 
 

@@ -21,7 +21,7 @@ from geo.response.areas import response_areas
 from geo.response.context import reach_context
 from geo.response.nearest import nearest_posts
 from geo.response.settings import ResponseSettings
-from geo.settings import DatabaseSettings
+from geo.settings import DatabaseSettings, ServiceAreaSettings
 
 POINT = {"lon": 118.05, "lat": 36.80, "k": 3}
 
@@ -43,7 +43,8 @@ def _json(obj):
 
 def _fresh(engine):
     """What a cold computation gives now (no cache at all)."""
-    ctx = reach_context(engine, "drive", settings=ResponseSettings(_env_file=None))
+    ctx = reach_context(engine, "drive", settings=ResponseSettings(_env_file=None),
+                        area=ServiceAreaSettings())
     return ctx, _json(nearest_posts(ctx, POINT["lon"], POINT["lat"], POINT["k"]))
 
 
@@ -144,7 +145,7 @@ def test_new_incidents_may_lag_only_within_the_bound(small_demo_copy):
 
     def ctx(lag):
         return reach_context(engine, "drive", settings=settings, cache=cache,
-                             incidents_lag_s=lag)
+                             incidents_lag_s=lag, area=ServiceAreaSettings())
 
     try:
         first = ctx(60)

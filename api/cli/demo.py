@@ -34,7 +34,7 @@ def command(
 
     from geo.db import cluster, migrate
     from geo.db.engine import make_engine
-    from geo.demo import load_demo
+    from geo.demo import DemoSettings, load_demo
     from geo.demo.spec import spec_for
     from geo.errors import DatabaseUnavailable
     from geo.settings import DatabaseSettings
@@ -50,8 +50,9 @@ def command(
         if settings.embedded:
             cluster.start(settings)
         migrate.upgrade(settings)
-        result = load_demo(engine, size, seed, replace=replace, if_empty=if_empty, end=end_date,
-                           progress=True, data_dir=settings.data_dir, console=console)
+        result = load_demo(engine, size, seed, settings=DemoSettings.from_env(),
+                           data_dir=settings.data_dir, replace=replace, if_empty=if_empty,
+                           end=end_date, progress=True, console=console)
     except OperationalError as exc:
         raise DatabaseUnavailable(
             f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "

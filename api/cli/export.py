@@ -24,12 +24,13 @@ def command(
     from geo.errors import DatabaseUnavailable
     from geo.io.export import export_layer
     from geo.layers import get_layer
-    from geo.settings import DatabaseSettings
+    from geo.settings import DatabaseSettings, LocalTimeSettings
 
     get_layer(layer)
     engine = make_engine(DatabaseSettings())
     try:
-        n = export_layer(engine, layer, file, crs=crs)
+        n = export_layer(engine, layer, file, timezone=LocalTimeSettings().local_timezone,
+                         crs=crs)
     except OperationalError as exc:
         raise DatabaseUnavailable(
             f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "

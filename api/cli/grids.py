@@ -18,6 +18,7 @@ from geo.gridplan.export import FORMATS, export_grids, export_members
 from geo.gridplan.merge import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
+from geo.settings import ServiceAreaSettings
 
 app = typer.Typer(
     help="Grid plans: evaluate, redistrict, diff, publish, export, 多网合一.", no_args_is_help=True
@@ -85,7 +86,8 @@ def evaluate_cmd(
     plan_id = plan_views.resolve_plan(engine, plan)
     with _spinner(f"evaluating plan {plan_id}"):
         ev = plan_views.evaluate_plan(
-            engine, plan_id, GridPlanSettings(), community or None, target, tolerance, grids=as_json
+            engine, plan_id, GridPlanSettings(), community or None, target, tolerance,
+            grids=as_json, area=ServiceAreaSettings(),
         )
     if as_json:
         _out(ev)
@@ -134,6 +136,7 @@ def redistrict_cmd(
             "cli",
             community or None,
             progress=lambda code: bar.update(task, advance=1, description=code),
+            area=ServiceAreaSettings(),
         )
     if as_json:
         _out(rep)
@@ -205,7 +208,7 @@ def export_cmd(
         n = export_members(engine, plan_id, file)
         typer.echo(f"{n} buildings → {file}")
     else:
-        n = export_grids(engine, plan_id, file)
+        n = export_grids(engine, plan_id, file, GridPlanSettings())
         typer.echo(f"{n} grids → {file}")
     if members is not None:
         n = export_members(engine, plan_id, members)
@@ -224,7 +227,8 @@ def overlay_cmd(
         raise InvalidInput(f"no such file: {file}")
     engine = _engine()
     plan_id = plan_views.resolve_plan(engine, plan)
-    res = plan_views.overlay(engine, plan_id, read_layer(str(file), key))
+    res = plan_views.overlay(engine, plan_id, read_layer(str(file), key),
+                             area=ServiceAreaSettings())
     s = res["summary"]
     _summary_table(
         f"{file.name} vs plan {plan_id}",

@@ -22,9 +22,14 @@ def command(level: str = typer.Option("community", "--level",
 
     from geo.cases.answers import CaseService
     from geo.cases.settings import CaseSettings, IndexSettings
+    from geo.coverage.settings import CoverageSettings
+    from geo.response.settings import ResponseSettings
+    from geo.settings import ServiceAreaSettings
 
+    service = CaseService.from_settings(CaseSettings(), IndexSettings(), CoverageSettings(),
+                                        ResponseSettings(), ServiceAreaSettings())
     with _engine() as engine:
-        out = CaseService(CaseSettings(), IndexSettings()).index(engine, level, period, weights)
+        out = service.index(engine, level, period, weights)
     if as_json:
         typer.echo(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY).decode())
         return

@@ -43,18 +43,22 @@ def command(
     """Load FILE into LAYER (validated; nothing is written if a row is bad)."""
     from sqlalchemy.exc import OperationalError
 
+    from geo.coverage.settings import CoverageSettings
     from geo.db.engine import make_engine
     from geo.errors import DatabaseUnavailable
     from geo.io.load import load_file
+    from geo.io.settings import IngestSettings
     from geo.layers import get_layer
-    from geo.settings import DatabaseSettings
+    from geo.settings import DatabaseSettings, ServiceAreaSettings
 
     get_layer(layer)
     engine = make_engine(DatabaseSettings())
     try:
         report = load_file(engine, layer, file, crs=crs, mapping=parse_mapping(mapping),
                            on_conflict=on_conflict, reject_file=reject_file,
-                           allow_outside=allow_outside, progress=True, encoding=encoding)
+                           allow_outside=allow_outside, progress=True, encoding=encoding,
+                           area=ServiceAreaSettings(), settings=IngestSettings(),
+                           coverage=CoverageSettings())
     except OperationalError as exc:
         raise DatabaseUnavailable(
             f"cannot reach the database ({str(exc.orig).strip().splitlines()[0]}); "

@@ -15,12 +15,16 @@ def command(period: str = typer.Option(..., "--period", help="2026-10 or 2026-W4
     from geo.cases.answers import CaseService
     from geo.cases.report import write_report
     from geo.cases.settings import CaseSettings, IndexSettings
+    from geo.coverage.settings import CoverageSettings
     from geo.hotspots.runtime import HotspotService
     from geo.hotspots.settings import HotspotSettings
+    from geo.response.settings import ResponseSettings
     from geo.settings import ServiceAreaSettings
 
+    area = ServiceAreaSettings()
+    cases = CaseService.from_settings(CaseSettings(), IndexSettings(), CoverageSettings(),
+                                      ResponseSettings(), area)
     with _engine() as engine:
-        hotspots = HotspotService(engine, HotspotSettings(), ServiceAreaSettings())
-        path = write_report(engine, period, out, CaseService(CaseSettings(), IndexSettings()),
-                            hotspots)
+        hotspots = HotspotService(engine, HotspotSettings(), area)
+        path = write_report(engine, period, out, cases, hotspots)
     typer.echo(f"report {period} written to {path}")

@@ -9,6 +9,7 @@ Versions, evaluation, redistricting, edits, diff, 多网合一.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
-from api.deps import EngineDep, GridSettingsDep, StateDep
+from api.deps import AreaDep, EngineDep, GridSettingsDep, StateDep
 from api.errors import error_response
 from api.params import Id, Seed, Text
 from geo.errors import NotFound, PlanConflict
@@ -142,6 +143,7 @@ def evaluate(
     plan: PlanRef,
     engine: EngineDep,
     settings: GridSettingsDep,
+    area: AreaDep,
     target: Annotated[int | None, Query(ge=10, le=10_000)] = None,
     tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
     community: Annotated[list[str] | None, Query()] = None,
@@ -158,7 +160,7 @@ def evaluate(
     plan_id = _plan_id(engine, plan)
     return plan_views.evaluate_plan(
         engine, plan_id, settings, community, target, tolerance, grids=grids,
-        exact=exact,
+        exact=exact, area=area,
     )
 
 
@@ -199,6 +201,7 @@ def redistrict_plan(
     response: Response,
     engine: EngineDep,
     settings: GridSettingsDep,
+    area: AreaDep,
     if_match: IfMatch = None,
 ) -> dict:
     """Redistrict the draft's communities (all, or ``communities``)."""
@@ -207,7 +210,8 @@ def redistrict_plan(
         settings, target=body.target, tolerance=body.tolerance, seed=body.seed
     )
     out = redistrict(
-        engine, plan_id, params, current_actor(request), body.communities, _version(if_match)
+        engine, plan_id, params, current_actor(request), body.communities, _version(if_match),
+        area=area,
     )
     _etag(response, out["version"])
     return out
@@ -227,6 +231,7 @@ def edit_plan(
     response: Response,
     engine: EngineDep,
     settings: GridSettingsDep,
+    area: AreaDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Edit a draft: move buildings, split, merge, lock/unlock.
@@ -246,7 +251,8 @@ def edit_plan(
         body.model_dump(exclude_none=True),
         current_actor(request),
         _version(if_match),
-        settings,
+        settings=settings,
+        area=area,
     )
     _etag(response, out["version"])
     return out
@@ -289,4 +295,5 @@ async def overlay(plan: PlanRef, request: Request, state: StateDep,
     """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
     layer = await state.bodies.run(_overlay_layer, await request.body(), key)
     plan_id = await run_in_threadpool(_plan_id, state.engine, plan)
-    return await run_in_threadpool(plan_views.overlay, state.engine, plan_id, layer)
+    return await run_in_threadpool(partial(plan_views.overlay, area=state.area),
+                                   state.engine, plan_id, layer)

@@ -20,7 +20,7 @@ from geo.cases.index_store import store_index
 from geo.cases.period import Period
 from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import NAT, CaseCache
-from geo.cases.units import PROVIDERS, UnitContext
+from geo.cases.units import COMPONENTS, UnitContext, providers
 from geo.errors import NotEnoughData
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,18 @@ log = logging.getLogger(__name__)
 class CaseService:
     """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
 
+    @classmethod
+    def from_settings(cls, settings: CaseSettings, index_settings: IndexSettings,
+                      coverage, response, area) -> CaseService:
+        """A service whose index components read ``coverage``/``response``/``area`` settings."""
+        return cls(settings, index_settings, UnitContext(providers(coverage, response, area)))
+
     def __init__(self, settings: CaseSettings, index_settings: IndexSettings,
-                 cache_entries: int = 32, units: UnitContext | None = None):
+                 units: UnitContext, cache_entries: int = 32):
         self.settings = settings
         self.index_settings = index_settings
         self.cases = CaseCache(self.settings)
-        self.units = units or UnitContext()
+        self.units = units
         self._answers: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._size = cache_entries
@@ -96,7 +102,7 @@ class CaseService:
         p = Period.parse(period or self.latest_month(engine), self.settings.timezone)
         cases = self.cases.get(engine)
         self.units.households(engine, level)  # brings the unit context up to date
-        key = (cases.key, self.units.key, self.units.component_key(engine, PROVIDERS), level,
+        key = (cases.key, self.units.key, self.units.component_key(engine, COMPONENTS), level,
                p.key, tuple(sorted((w or {}).items())))
         with self._lock:
             if key in self._answers:

@@ -55,8 +55,8 @@ class ResultCache:
                 self._items.popitem(last=False)
 
 
-def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings | None = None,
-            area: ServiceAreaSettings | None = None, until: datetime | None = None,
+def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings,
+            area: ServiceAreaSettings, until: datetime | None = None,
             days: int | None = None, cache: ResultCache | None = None) -> dict:
     """Coverage figures for every unit of ``level``.
 
@@ -67,7 +67,6 @@ def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings |
         and class), ``blocked`` (online cameras that see nothing), ``units``
         (see :class:`~geo.coverage.figures.CoverageFigures`) and ``versions``.
     """
-    settings = settings or CoverageSettings()
     check_level(level)
     days = days or settings.window_days
     with engine.connect() as conn:

@@ -39,10 +39,9 @@ class Projector:
 
     @classmethod
     def for_area(
-        cls, lon: float, lat: float, settings: ServiceAreaSettings | None = None
+        cls, lon: float, lat: float, settings: ServiceAreaSettings
     ) -> Projector:
         """The configured metric CRS (``ONEMAP_METRIC_EPSG``) or the UTM zone at ``(lon, lat)``."""
-        settings = settings or ServiceAreaSettings()
         return cls(settings.metric_epsg or utm_epsg(lon, lat))
 
     def forward(self, geoms):

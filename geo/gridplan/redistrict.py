@@ -25,6 +25,7 @@ from geo.gridplan.districting import RegionDistricting, region_minus
 from geo.gridplan.metric import Projector
 from geo.gridplan.polygons import as_multipolygon
 from geo.gridplan.settings import GridPlanSettings, band
+from geo.settings import ServiceAreaSettings
 
 
 @dataclass
@@ -61,13 +62,15 @@ def redistrict(
     communities: Sequence[str] | None = None,
     if_match: int | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    area: ServiceAreaSettings,
 ) -> dict:
     """Redistrict ``communities`` (all by default) of draft ``plan_id``; a JSON-ready report."""
     t0 = time.perf_counter()
     with engine.begin() as conn:
         plans.check_draft(conn, plan_id, if_match)
         codes = store.community_codes(conn, communities)
-        proj = store.projector(conn)
+        proj = store.projector(conn, area)
         ctx = _Context.load(conn, plan_id, proj, codes)
         rows = []
         for code in codes:

@@ -46,7 +46,7 @@ def active_plan_id(conn: Connection) -> int | None:
     return conn.execute(text("SELECT id FROM grid_plans WHERE status = 'active'")).scalar()
 
 
-def projector(conn: Connection, settings: ServiceAreaSettings | None = None) -> Projector:
+def projector(conn: Connection, settings: ServiceAreaSettings) -> Projector:
     """Metric projector for the service area (centre of the admin areas or buildings)."""
     row = conn.execute(
         text("""

@@ -25,6 +25,7 @@ from h3.api import basic_int as h3i
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
+from geo.coverage.settings import CoverageSettings
 from geo.crs import parse_crs, to_wgs84
 from geo.errors import InvalidInput, InvalidRows
 from geo.h3cells import exact_cells
@@ -191,10 +192,10 @@ def load_frame(
     reject_file: Path | None = None,
     allow_outside: bool = False,
     progress: bool = True,
-    area: ServiceAreaSettings | None = None,
+    area: ServiceAreaSettings,
     source_frame: gpd.GeoDataFrame | None = None,
     label: str = "row",
-    settings: IngestSettings | None = None,
+    settings: IngestSettings,
     actor: str | None = None,
 ) -> LoadReport:
     """Validate ``frame`` and write it into ``layer`` in one transaction.
@@ -216,14 +217,14 @@ def load_frame(
         Accept points far outside the service area.
     progress : bool
         Show a progress bar for frames over ``progress_min_rows`` rows.
-    area : ServiceAreaSettings, optional
-        Service-area settings (environment when None).
+    area : ServiceAreaSettings
+        Service-area settings.
     source_frame : geopandas.GeoDataFrame, optional
         The rows as read (original CRS and values), for the reject file.
     label : str
         What rows are called in messages.
-    settings : IngestSettings, optional
-        Ingest settings (environment when None).
+    settings : IngestSettings
+        Ingest settings.
     actor : str, optional
         Who loads, written with every case change to ``incident_history``.
 
@@ -233,8 +234,6 @@ def load_frame(
     """
     started = time.perf_counter()
     spec = get_layer(layer)
-    settings = settings or IngestSettings()
-    area = area or ServiceAreaSettings()
     if on_conflict not in ON_CONFLICT:
         raise InvalidInput(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}, "
                            f"not {on_conflict!r}")
@@ -361,7 +360,9 @@ def load_file(
     allow_outside: bool = False,
     progress: bool = True,
     encoding: str | None = None,
-    area: ServiceAreaSettings | None = None,
+    area: ServiceAreaSettings,
+    settings: IngestSettings,
+    coverage: CoverageSettings,
 ) -> LoadReport:
     """Read ``path``, convert it to WGS84 and load it into ``layer``.
 
@@ -378,8 +379,10 @@ def load_file(
         file declares).
     mapping : dict, optional
         Source column → canonical column.
-    on_conflict, reject_file, allow_outside, progress, area
+    on_conflict, reject_file, allow_outside, progress, area, settings
         As for :func:`load_frame`.
+    coverage : CoverageSettings
+        For the camera views refreshed after cameras or buildings changed.
     encoding : str, optional
         Text encoding of CSV files (UTF-8 by default).
     """
@@ -395,15 +398,16 @@ def load_file(
     frame = to_wgs84(raw, source_crs)
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
-                        source_frame=raw, actor=f"load {path.name}")
-    refresh_camera_views(engine, report)
+                        source_frame=raw, settings=settings, actor=f"load {path.name}")
+    refresh_camera_views(engine, report, coverage, area)
     report.seconds = time.perf_counter() - started
     report.timings = {"read+crs": report.seconds - sum(report.timings.values()),
                       **report.timings}
     return report
 
 
-def refresh_camera_views(engine: Engine, report: LoadReport) -> None:
+def refresh_camera_views(engine: Engine, report: LoadReport, coverage: CoverageSettings,
+                         area: ServiceAreaSettings) -> None:
     """After cameras or buildings changed, bring camera views up to date (coverage hook).
 
     File loads call this; the demo city and other bulk callers of :func:`load_frame`
@@ -416,8 +420,10 @@ def refresh_camera_views(engine: Engine, report: LoadReport) -> None:
     from geo.coverage.hooks import after_load
 
     if report.layer == "cameras":
-        done = after_load(engine, "cameras", camera_ids=report.changed_ids)
+        done = after_load(engine, "cameras", settings=coverage, area=area,
+                          camera_ids=report.changed_ids)
     else:
-        done = after_load(engine, "buildings", geometry=shapely.box(*report.changed_bounds))
+        done = after_load(engine, "buildings", settings=coverage, area=area,
+                          geometry=shapely.box(*report.changed_bounds))
     if done is not None:
         report.messages.append(f"camera views: {done.summary()}")
