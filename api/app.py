@@ -11,10 +11,8 @@ from api import docs, errors, openapi
 from api.params import query_text
 from api.responses import OrjsonResponse
 from api.routers import ROUTERS
-from api.routers.response import start_warm_up as start_response_warm_up
 from api.secrets import install_log_redaction
 from api.state import AppState
-from geo.hotspots.service import service_for
 
 
 def create_app(state: AppState | None = None) -> FastAPI:
@@ -23,17 +21,8 @@ def create_app(state: AppState | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        warm_up = service_for(state.engine).start_warm_up()  # hotspot data, in the background
-        response_warm_up = start_response_warm_up(app, state)  # response circles, ditto
-        cases_warm = _case_service(app).start_warm_up(state.engine)  # cases, ditto
-        state.watch.start()  # notices a hung database (api/dbwatch.py)
+        state.start()  # warm-ups in the background, the hung-database watch
         yield
-        await warm_up.stop()
-        await response_warm_up.stop()
-        if cases_warm is not None:
-            import asyncio
-
-            await asyncio.to_thread(cases_warm.join)
         await state.close()
 
     app = FastAPI(
@@ -55,13 +44,6 @@ def create_app(state: AppState | None = None) -> FastAPI:
     openapi.install(app)
     _install_middleware(app, state)
     return app
-
-
-def _case_service(app: FastAPI):
-    """The app's case-flow service (cases in memory), made once (geo.cases.service)."""
-    from api.routers.cases import service_of
-
-    return service_of(app)
 
 
 def _install_middleware(app: FastAPI, state: AppState) -> None:

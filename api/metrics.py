@@ -1,12 +1,12 @@
 """Prometheus ``/metrics``: per-layer tile latency and size, cache figures.
 
 One registry per app (no import-time singletons); other areas may add their own
-collectors to ``metrics(app).registry``.
+collectors to ``AppState.metrics.registry``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -70,17 +70,8 @@ class Metrics:
         self.render_bytes.labels(layer).observe(nbytes)
 
 
-def metrics(app: FastAPI) -> Metrics:
-    """The app's metrics, made on first use."""
-    found = getattr(app.state, "metrics", None)
-    if found is None:
-        found = Metrics()
-        app.state.metrics = found
-    return found
-
-
 @router.get("/metrics", response_class=Response, include_in_schema=True)
 def prometheus(request: Request) -> Response:
-    """Prometheus text exposition of the app's metrics."""
-    data = generate_latest(metrics(request.app).registry)
+    """Prometheus text exposition of the app's metrics (``AppState.metrics``)."""
+    data = generate_latest(request.app.state.onemap.metrics.registry)
     return Response(data, media_type=CONTENT_TYPE_LATEST)

@@ -29,15 +29,15 @@ def refusal(host: str) -> str:
             "`onemap keys create --role admin`, or bind to 127.0.0.1")
 
 
-def check_can_listen(host: str, db=None) -> None:
+def check_can_listen(host: str, db) -> None:
     """Refuse to listen beyond loopback unless an active API key exists.
 
     Parameters
     ----------
     host : str
         The address the service will bind.
-    db : geo.settings.DatabaseSettings, optional
-        Where the keys are (read from the environment when None).
+    db : geo.settings.DatabaseSettings
+        Where the keys are.
 
     Raises
     ------
@@ -53,9 +53,8 @@ def check_can_listen(host: str, db=None) -> None:
     from geo.db.engine import make_engine
     from geo.errors import DatabaseUnavailable
     from geo.keys import has_active_keys
-    from geo.settings import DatabaseSettings
 
-    engine = make_engine(db or DatabaseSettings())
+    engine = make_engine(db)
     try:
         ok = has_active_keys(engine)
     except SQLAlchemyError as exc:

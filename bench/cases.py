@@ -86,9 +86,10 @@ _FILL = text("""
 
 def fill(rows: int):
     def run(eng):
-        from geo.demo import load_demo
+        from geo.demo import DemoSettings, load_demo
 
-        load_demo(eng, "small", 42, progress=False, data_dir=ROOT / "bench" / ".work")
+        load_demo(eng, "small", 42, progress=False, data_dir=ROOT / "bench" / ".work",
+                  settings=DemoSettings.from_env())
         with eng.begin() as conn:
             have = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
             conn.execute(text("SET LOCAL statement_timeout = 0"))

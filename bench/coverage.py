@@ -24,6 +24,9 @@ import sys
 import time
 from pathlib import Path
 
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
@@ -55,7 +58,8 @@ def load_layers(engine, size: str, seed: int, skip=("incidents",)) -> dict:
     city = generate(size, seed, progress=False)
     for name, frame in city.layers():
         if name not in skip:
-            load_frame(engine, name, frame, progress=False, label=name.rstrip("s"))
+            load_frame(engine, name, frame, progress=False, label=name.rstrip("s"),
+                       settings=IngestSettings(), area=ServiceAreaSettings())
     print(f"{size} demo generated and loaded in {time.perf_counter() - t:.0f} s", flush=True)
     return city.truth["counts"]
 
@@ -66,7 +70,7 @@ def bench_refresh(engine, workers: int) -> tuple[float, object]:
 
     settings = CoverageSettings(_env_file=None, workers=workers)
     t = time.perf_counter()
-    report = refresh_all(engine, settings)
+    report = refresh_all(engine, settings, area=ServiceAreaSettings())
     return time.perf_counter() - t, report
 
 
@@ -111,7 +115,7 @@ def bench_siting(engine, k: int, time_limit: float, weight: str, days: int) -> d
 
     settings = CoverageSettings(_env_file=None, site_azimuths=4, site_spacing_m=80.0)
     with engine.connect() as conn:
-        basis = read_basis(conn, window_days=days)
+        basis = read_basis(conn, window_days=days, area=ServiceAreaSettings())
         region = read_units(conn, "city", basis.proj)["geometry"].iloc[0]
     basis.setup_tiles(region.bounds)
     t = time.perf_counter()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from geo.db.engine import make_engine  # noqa: E402
-from geo.demo import generate, load_demo  # noqa: E402
+from geo.demo import DemoSettings, generate, load_demo  # noqa: E402
 
 SECTION = "## Demo city"
 DB_NAME = "onemap_bench_demo"
@@ -59,7 +59,8 @@ def main() -> None:
             eng = make_engine(settings)
             try:
                 t = time.perf_counter()
-                load_demo(eng, size, args.seed, progress=False, data_dir=ROOT / "bench" / ".work")
+                load_demo(eng, size, args.seed, progress=False, data_dir=ROOT / "bench" / ".work",
+                          settings=DemoSettings.from_env())
                 loaded = f"{time.perf_counter() - t:.0f}"
             finally:
                 eng.dispose()

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
@@ -44,7 +46,6 @@ from geo.gridplan.packing import grouping_problem  # noqa: E402
 from geo.gridplan.parallel import Parallelism, RegionJob, district_regions, warm_up  # noqa: E402
 from geo.gridplan.settings import band  # noqa: E402
 from geo.gridplan.tessellation import build_graph, dedupe_points  # noqa: E402
-from geo.settings import ServiceAreaSettings  # noqa: E402
 
 SECTION = "## Grid planning"
 TARGET, TOL = 300, 0.15

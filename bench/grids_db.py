@@ -40,11 +40,12 @@ from load import bench_database  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from geo.db.engine import make_engine  # noqa: E402
-from geo.gridplan import edits, plans, service  # noqa: E402
+from geo.gridplan import edits, plan_views, plans  # noqa: E402
 from geo.gridplan.diff import diff_plans  # noqa: E402
 from geo.gridplan.parallel import Parallelism, warm_up  # noqa: E402
 from geo.gridplan.redistrict import RedistrictParams, redistrict  # noqa: E402
 from geo.gridplan.settings import GridPlanSettings  # noqa: E402
+from geo.settings import ServiceAreaSettings  # noqa: E402
 
 SECTION = "## Grid planning in the database"
 STEPS = (
@@ -121,6 +122,7 @@ def one_run(engine, client) -> tuple[dict[str, float], dict]:
         draft = timed("new draft", lambda: plans.create_plan(conn, "bench", active, "bench"))
     try:
         gs = GridPlanSettings()  # as the service reads them: the same workers as the API
+        area = ServiceAreaSettings()
         report = timed(
             "redistrict all",
             lambda: redistrict(
@@ -128,16 +130,18 @@ def one_run(engine, client) -> tuple[dict[str, float], dict]:
                 draft,
                 RedistrictParams.from_settings(gs),
                 parallel=Parallelism.from_settings(gs),
+                area=area,
             ),
         )
         took["redistrict all via the API"] = redistrict_via_api(engine, client, active)
-        timed("evaluate", lambda: service.evaluate_plan(engine, draft))
+        timed("evaluate", lambda: plan_views.evaluate_plan(engine, draft, settings=gs, area=area))
         with engine.connect() as conn:
             pairs = conn.execute(text(EDIT_PAIRS), {"p": draft, "n": EDITS}).all()
         for building, code in pairs:
             t0 = time.perf_counter()
             edits.apply_edit(engine, draft, {"op": "move", "buildings": [building],
-                                             "to_grid": code}, "bench")
+                                             "to_grid": code}, "bench",
+                             settings=GridPlanSettings(), area=ServiceAreaSettings())
             took.setdefault("edits", []).append(time.perf_counter() - t0)
         with engine.connect() as conn:
             timed("diff", lambda: diff_plans(conn, active, draft))

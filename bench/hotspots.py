@@ -47,7 +47,7 @@ from sqlalchemy import text  # noqa: E402
 
 from geo.db.engine import make_engine  # noqa: E402
 from geo.db.urls import sqlalchemy_url, url_string  # noqa: E402
-from geo.settings import DatabaseSettings  # noqa: E402
+from geo.settings import DatabaseSettings, ServiceAreaSettings  # noqa: E402
 
 SECTION = "## Hotspots"
 DB_SYN, DB_CITY = "onemap_bench_hotspots", "onemap_bench_hotspots_city"
@@ -333,12 +333,12 @@ def compute_times(settings: DatabaseSettings) -> list[float]:
     """In-process analysis only (filter, count, Gi*, FDR; no serialisation), warm."""
     from geo.hotspots import analyses
     from geo.hotspots.params import hotspot_query
-    from geo.hotspots.service import HotspotService
+    from geo.hotspots.runtime import HotspotService
     from geo.hotspots.settings import HotspotSettings
 
     eng = make_engine(settings)
     hs = HotspotSettings(cache_entries=0)
-    svc = HotspotService(eng, hs)
+    svc = HotspotService(eng, hs, ServiceAreaSettings())
     analyses.hotspots(svc, hotspot_query(hs, res=9))
     for k in (2, 3):
         analyses.hotspots(svc, hotspot_query(hs, res=9, k=k))
@@ -356,12 +356,12 @@ def bench_sql_path(settings: DatabaseSettings) -> list[float]:
     """In-process service with the in-memory columns off (the SQL GROUP BY path)."""
     from geo.hotspots import analyses
     from geo.hotspots.params import hotspot_query
-    from geo.hotspots.service import HotspotService
+    from geo.hotspots.runtime import HotspotService
     from geo.hotspots.settings import HotspotSettings
 
     eng = make_engine(settings)
     hs = HotspotSettings(memory_rows=0)
-    svc = HotspotService(eng, hs)
+    svc = HotspotService(eng, hs, ServiceAreaSettings())
     analyses.hotspots(svc, hotspot_query(hs, res=9))  # study + weights
     out = []
     for f in FILTERS:
@@ -403,9 +403,10 @@ def fill_synthetic(rows: int):
 
 
 def fill_city(eng):
-    from geo.demo import load_demo
+    from geo.demo import DemoSettings, load_demo
 
-    load_demo(eng, "city", 42, progress=False, data_dir=ROOT / "bench" / ".work")
+    load_demo(eng, "city", 42, progress=False, data_dir=ROOT / "bench" / ".work",
+              settings=DemoSettings.from_env())
 
 
 def report(h: dict, sql: list[float], em: dict | None, rows: int) -> list[str]:

@@ -34,10 +34,12 @@ import _results  # noqa: E402
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from geo.coverage.settings import CoverageSettings  # noqa: E402
 from geo.db import migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
 from geo.io.load import load_file, load_frame  # noqa: E402
-from geo.settings import DatabaseSettings  # noqa: E402
+from geo.io.settings import IngestSettings  # noqa: E402
+from geo.settings import DatabaseSettings, ServiceAreaSettings  # noqa: E402
 
 SECTION = "## Ingest"
 DB_NAME = "onemap_bench_ingest"
@@ -118,8 +120,10 @@ def prepare(engine, grids: int) -> None:
     district = shapely.box(CENTRE[0] - HALF, CENTRE[1] - HALF, CENTRE[0] + HALF, CENTRE[1] + HALF)
     admin = gpd.GeoDataFrame({"code": ["370303"], "name": ["示范区"], "level": ["district"]},
                              geometry=[district], crs=4326)
-    load_frame(engine, "admin_areas", admin, progress=False)
-    load_frame(engine, "grids", square_grids(grids), progress=False)
+    load_frame(engine, "admin_areas", admin, progress=False, settings=IngestSettings(),
+               area=ServiceAreaSettings())
+    load_frame(engine, "grids", square_grids(grids), progress=False, settings=IngestSettings(),
+               area=ServiceAreaSettings())
 
 
 def backend_cpu(engine) -> dict[int, float]:
@@ -141,7 +145,8 @@ def backend_cpu(engine) -> dict[int, float]:
 def timed_load(engine, path: Path):
     """Load ``path`` and return (report, CPU seconds of this process + the database)."""
     cpu0, db0 = time.process_time(), backend_cpu(engine)
-    report = load_file(engine, "incidents", path, progress=True)
+    report = load_file(engine, "incidents", path, progress=True, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     db1 = backend_cpu(engine)
     db = sum(v - db0.get(pid, 0.0) for pid, v in db1.items())
     return report, time.process_time() - cpu0 + db

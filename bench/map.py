@@ -38,6 +38,9 @@ from playwright.sync_api import sync_playwright
 from rich.console import Console
 from sqlalchemy import text
 
+from geo.gridplan.settings import GridPlanSettings
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
@@ -97,10 +100,11 @@ def city_database(fresh: bool) -> DatabaseSettings:
         with engine.connect() as conn:
             n = conn.execute(text("SELECT count(*) FROM buildings")).scalar_one()
         if n == 0:
-            from geo.demo import load_demo
+            from geo.demo import DemoSettings, load_demo
 
             console.print("map bench: building the city demo (once)")
-            load_demo(engine, "city", 42, progress=True, data_dir=ROOT / "bench" / ".work")
+            load_demo(engine, "city", 42, progress=True, data_dir=ROOT / "bench" / ".work",
+                      settings=DemoSettings.from_env())
     finally:
         engine.dispose()
     return settings
@@ -237,7 +241,8 @@ def gap_times(url: str, settings: DatabaseSettings, runs: int = 15) -> dict:
             draft = plans.create_plan(conn, "bench draft", from_plan=active, author="bench")
             code = conn.execute(text("SELECT code FROM grids WHERE plan_id = :p LIMIT 1"),
                                 {"p": draft}).scalar_one()
-        apply_edit(engine, draft, {"op": "lock", "grid": code}, actor="bench")
+        apply_edit(engine, draft, {"op": "lock", "grid": code}, actor="bench",
+                   settings=GridPlanSettings(), area=ServiceAreaSettings())
         after_edit = one()
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM grid_plans WHERE id = :p"), {"p": draft})

@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from geo.response.settings import ResponseSettings
+from geo.settings import ServiceAreaSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
@@ -80,7 +83,8 @@ def all_figures(engine, cache, answers=None):
     from geo.response.context import reach_context
     from geo.response.summary import response_summary
 
-    ctx = reach_context(engine, "drive", cache=cache)
+    ctx = reach_context(engine, "drive", cache=cache, settings=ResponseSettings(),
+                        area=ServiceAreaSettings())
     out = [cached_areas(ctx, (1.0, 3.0, 5.0), o, answers) for o in ("dissolve", "split",
                                                                    "overlap")]
     with engine.connect() as conn:
@@ -122,7 +126,8 @@ def first_compute(what: str) -> None:
 
     engine = make_engine(DatabaseSettings())
     if what == "warm-up":
-        warmer = ResponseWarmer(engine, ResponseCache(), ResponseCache(size=16))
+        warmer = ResponseWarmer(engine, ResponseCache(), ResponseCache(size=16),
+                                settings=ResponseSettings(), area=ServiceAreaSettings())
         t, _ = _timed(warmer.step)
     else:
         t, _ = _timed(lambda: all_figures(engine, ResponseCache()))
@@ -323,7 +328,7 @@ def main() -> None:
     from conftest import _server_settings, create_database, drop_database
     from sqlalchemy import text
 
-    from geo.demo import load_demo
+    from geo.demo import DemoSettings, load_demo
     from geo.settings import DatabaseSettings
 
     server = _server_settings()
@@ -337,7 +342,8 @@ def main() -> None:
         if not args.db:
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as truth_dir:
-                load_demo(engine, args.size, 42, progress=False, data_dir=Path(truth_dir))
+                load_demo(engine, args.size, 42, progress=False, data_dir=Path(truth_dir),
+                          settings=DemoSettings.from_env())
             t_load = time.perf_counter() - t0
         with engine.connect() as conn:
             counts = conn.execute(text(

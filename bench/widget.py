@@ -33,7 +33,8 @@ from _results import write_section  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
 from geo.db.urls import libpq_url  # noqa: E402
 from tiles import cells, sql  # noqa: E402
-from tiles.layers import get_layer  # noqa: E402
+from tiles.layers import get_layer, registry  # noqa: E402
+from tiles.settings import TileSettings  # noqa: E402
 
 N_INCIDENTS, N_CAMERAS, REPEAT = 300_000, 3_000, 7
 LON0, LAT0 = 118.0, 36.76
@@ -90,7 +91,7 @@ async def _time(conn, stmt: sql.Statement, values: dict) -> tuple[float, list]:
 async def _measure(dsn: str) -> list[str]:
     conn = await asyncpg.connect(dsn)
     lines = ["| tile | SQL | ms | cells shown | incidents shown |", "|---|---|---:|---:|---:|"]
-    incidents = get_layer("incidents")
+    incidents = get_layer("incidents", registry(TileSettings()))
     try:
         for z in (10, 13, 15):
             x, y = _tile(LON0 + 0.05, LAT0 + 0.04, z)
@@ -105,7 +106,7 @@ async def _measure(dsn: str) -> list[str]:
                 shown = [r["n"] for r in rows if r["n"] >= 5]
                 lines.append(f"| incidents z{z} (res {res}) | {label} | {ms:.1f} | {len(shown)} "
                              f"| {sum(shown):,} |")
-        cameras = get_layer("cameras")
+        cameras = get_layer("cameras", registry(TileSettings()))
         for z in (11, 12, 13):
             x, y = _tile(LON0 + 0.05, LAT0 + 0.04, z)
             size = 2 * sql.ORIGIN / (1 << z)

@@ -119,13 +119,14 @@ def db_env(db_settings: DatabaseSettings, monkeypatch: pytest.MonkeyPatch) -> di
 
 def _demo_database(server: DatabaseSettings, size: str, truth_dir: Path):
     """A new database loaded with the demo ``size`` (seed 42); (settings, name, load)."""
-    from geo.demo import load_demo
+    from geo.demo import DemoSettings, load_demo
 
     name = f"onemap_demo_{size}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     settings = create_database(server, name)
     eng = make_engine(settings)
     try:
-        loaded = load_demo(eng, size, 42, progress=False, data_dir=truth_dir)
+        loaded = load_demo(eng, size, 42, progress=False, data_dir=truth_dir,
+                           settings=DemoSettings.from_env())
     finally:
         eng.dispose()
     return settings, name, loaded

@@ -11,8 +11,10 @@ from sqlalchemy import text
 from geo.batch.cluster import dask_client
 from geo.batch.coverage import BatchViews
 from geo.batch.export import export_dataset
-from geo.batch.settings import BatchSettings
+from geo.batch.settings import BatchSettings, DaskSettings
+from geo.coverage.settings import CoverageSettings
 from geo.db.engine import make_engine
+from geo.settings import LocalTimeSettings, ServiceAreaSettings
 from tests._batch import task_workers
 
 
@@ -21,7 +23,7 @@ def test_batch_views_equal_the_service_refresh(small_demo_copy, dask_cluster, tm
 
     eng = make_engine(small_demo_copy)
     try:
-        report = refresh_all(eng)
+        report = refresh_all(eng, settings=CoverageSettings(), area=ServiceAreaSettings())
         with eng.connect() as conn:
             svc = pd.DataFrame(conn.execute(text(
                 "SELECT camera_id, area_m2, ST_AsBinary(geom) AS view FROM camera_views "
@@ -29,11 +31,13 @@ def test_batch_views_equal_the_service_refresh(small_demo_copy, dask_cluster, tm
         # res-8 partitions (≈ 0.7 km²) so that the small demo spans many of them and
         # buildings near a partition's edge come from the halo.
         small = BatchSettings(partition_res=8)
-        export_dataset(eng, "cameras", tmp_path / "cameras", settings=small)
-        export_dataset(eng, "buildings", tmp_path / "buildings", settings=small)
+        export_dataset(eng, "cameras", tmp_path / "cameras", settings=small,
+                       area=ServiceAreaSettings(), timezone=LocalTimeSettings().local_timezone)
+        export_dataset(eng, "buildings", tmp_path / "buildings", settings=small,
+                       area=ServiceAreaSettings(), timezone=LocalTimeSettings().local_timezone)
     finally:
         eng.dispose()
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         with get_task_stream(client) as ts:
             job = BatchViews(client, tmp_path / "cameras", tmp_path / "buildings").run()
     got = job.frame_

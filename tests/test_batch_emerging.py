@@ -9,11 +9,14 @@ from distributed import get_task_stream
 
 from geo.batch.cluster import dask_client
 from geo.batch.emerging import BatchEmerging, bh_threshold
+from geo.batch.settings import DaskSettings
 from geo.db.engine import make_engine
+from geo.hotspots.analyses import emerging_cells
 from geo.hotspots.fdr import bh_reject
 from geo.hotspots.params import emerging_query
-from geo.hotspots.service import emerging_cells
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
+from geo.settings import ServiceAreaSettings
 from tests import _gdal_parquet as gdal_parquet
 from tests._batch import onemap, task_workers
 
@@ -35,11 +38,12 @@ def incidents_dir(small_demo, tmp_path_factory):
 def test_batch_emerging_equals_the_service(small_demo, incidents_dir, dask_cluster, query):
     eng = make_engine(small_demo)
     try:
-        q = emerging_query(HotspotSettings(), **query)
-        svc = emerging_cells(eng, q)
+        settings = HotspotSettings()
+        q = emerging_query(settings, **query)
+        svc = emerging_cells(HotspotService(eng, settings, ServiceAreaSettings()), q)
     finally:
         eng.dispose()
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         with get_task_stream(client) as ts:
             job = BatchEmerging(client, incidents_dir, q).run()
     got = job.frame_

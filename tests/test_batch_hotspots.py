@@ -25,10 +25,13 @@ from sqlalchemy import text
 from geo.batch.cluster import dask_client
 from geo.batch.dataset import Manifest
 from geo.batch.hotspots import BatchHotspots
+from geo.batch.settings import DaskSettings
 from geo.db.engine import make_engine
+from geo.hotspots.analyses import hotspot_cells
 from geo.hotspots.params import hotspot_query
-from geo.hotspots.service import hotspot_cells
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
+from geo.settings import LocalTimeSettings, ServiceAreaSettings
 from tests import _gdal_parquet as gdal_parquet
 from tests._batch import onemap, task_workers
 
@@ -52,8 +55,9 @@ def incidents_dir(small_demo, tmp_path_factory):
 
 
 def _service(engine, **query):
-    q = hotspot_query(HotspotSettings(), **query)
-    return q, hotspot_cells(engine, q)
+    settings = HotspotSettings()
+    q = hotspot_query(settings, **query)
+    return q, hotspot_cells(HotspotService(engine, settings, ServiceAreaSettings()), q)
 
 
 def _assert_equal(batch: pd.DataFrame, svc: pd.DataFrame) -> None:
@@ -121,7 +125,9 @@ def test_export_refuses_an_existing_folder_and_leaves_nothing_on_failure(
 
     (tmp_path / "taken").mkdir()
     with pytest.raises(InvalidInput, match="already exists"):
-        batch_export.export_dataset(demo_engine, "incidents", tmp_path / "taken")
+        batch_export.export_dataset(demo_engine, "incidents", tmp_path / "taken",
+                                    settings=BatchSettings(), area=ServiceAreaSettings(),
+                                    timezone=LocalTimeSettings().local_timezone)
     calls = {"n": 0}
     real = batch_export._write_chunk
 
@@ -134,7 +140,9 @@ def test_export_refuses_an_existing_folder_and_leaves_nothing_on_failure(
     monkeypatch.setattr(batch_export, "_write_chunk", fail_on_third)
     with pytest.raises(OSError, match="disk full"):
         batch_export.export_dataset(demo_engine, "incidents", tmp_path / "new",
-                                    settings=BatchSettings(chunk_rows=5_000))
+                                    settings=BatchSettings(chunk_rows=5_000),
+                                    area=ServiceAreaSettings(),
+                                    timezone=LocalTimeSettings().local_timezone)
     assert calls["n"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no folder, no temp
 
@@ -145,7 +153,7 @@ def test_export_refuses_an_existing_folder_and_leaves_nothing_on_failure(
 def test_batch_hotspots_equal_the_service_at_res_12_on_two_workers(
         incidents_dir, demo_engine, dask_cluster):
     q, svc = _service(demo_engine, res=12)
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         workers = set(client.scheduler_info()["workers"])
         assert len(workers) == 2
         pids = set(client.run(os.getpid).values())
@@ -166,7 +174,7 @@ def test_batch_hotspots_res_9_filtered_equal_the_service(incidents_dir, demo_eng
     query = {"res": 9, "k": 2, "from_": "2026-03-01", "to": "2026-09-30",
              "category": "dispute,public_order,hazard"}
     q, svc = _service(demo_engine, **query)
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         job = BatchHotspots(client, incidents_dir, q).run()
     _assert_equal(job.frame_, svc)
 
@@ -177,7 +185,7 @@ def test_batch_counts_are_exact_cells_and_z_equals_esda(incidents_dir, dask_clus
     import libpysal
 
     q = hotspot_query(HotspotSettings(), res=9, category="dispute,hazard")
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         job = BatchHotspots(client, incidents_dir, q).run()
     frame = ds.dataset(incidents_dir, format="parquet", partitioning="hive").to_table(
         columns=["geometry", "category"]).to_pandas()
@@ -204,7 +212,7 @@ def test_a_killed_worker_s_tasks_are_recomputed(incidents_dir, demo_engine, dask
     from distributed import wait
 
     q, svc = _service(demo_engine, res=12)
-    with dask_client(scheduler=dask_cluster.scheduler_address) as client:
+    with dask_client(scheduler=dask_cluster.scheduler_address, settings=DaskSettings()) as client:
         job = BatchHotspots(client, incidents_dir, q)
         parts = job.count()
         wait(parts)

@@ -17,15 +17,19 @@ from api.settings import ApiSettings
 from api.state import AppState
 from geo import keys
 from geo.io.load import load_frame
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 
 @pytest.fixture()
 def case_db(empty_db):
+    ingest, area = IngestSettings(), ServiceAreaSettings()
     load_frame(empty_db, "admin_areas", cases_data.admin_frame(), progress=False,
-               allow_outside=True)
-    load_frame(empty_db, "grids", cases_data.grid_frame(), progress=False, allow_outside=True)
+               allow_outside=True, settings=ingest, area=area)
+    load_frame(empty_db, "grids", cases_data.grid_frame(), progress=False, allow_outside=True,
+               settings=ingest, area=area)
     load_frame(empty_db, "incidents", cases_data.incident_frame(cases_data.cases_table()),
-               progress=False, allow_outside=True)
+               progress=False, allow_outside=True, settings=ingest, area=area)
     return empty_db
 
 
@@ -126,7 +130,7 @@ def test_patch_brings_the_cases_in_memory_up_to_date_after_answering(client, cas
             "SELECT source, external_id, id FROM incidents WHERE status = 'received' "
             "ORDER BY id LIMIT 1")).one()
     assert client.get("/api/v1/cases/summary").status_code == 200
-    service = client.app.state.case_service
+    service = client.app.state.onemap.cases
     held = service.cases._cases
     r = client.patch(f"/api/v1/incidents/{src}/{ext}", json={"status": "closed"})
     assert r.status_code == 200, r.text
@@ -147,7 +151,7 @@ def test_cases_read_in_the_background_when_the_app_starts(case_db, db_settings, 
     monkeypatch.setenv("ONEMAP_CASE_WARM_UP", warm)
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
     with TestClient(app):
-        service = app.state.case_service
+        service = app.state.onemap.cases
         if warm == "false":
             assert service.warm_thread is None and service.cases.key is None
             return

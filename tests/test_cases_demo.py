@@ -14,9 +14,13 @@ import pytest
 from geo.cases.figures import Window, summary, to_us
 from geo.cases.index import compute_index
 from geo.cases.period import Period
+from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import read_cases
-from geo.cases.units import UnitContext
+from geo.cases.units import UnitContext, providers
+from geo.coverage.settings import CoverageSettings
 from geo.db.engine import make_engine
+from geo.response.settings import ResponseSettings
+from geo.settings import ServiceAreaSettings
 
 AT = pd.Timestamp("2026-11-16T00:00:00+08:00")
 MONTH = "2026-10"
@@ -31,7 +35,7 @@ def engine(small_demo):
 
 @pytest.fixture(scope="module")
 def cases(engine):
-    return read_cases(engine)
+    return read_cases(engine, settings=CaseSettings())
 
 
 def _window():
@@ -70,8 +74,9 @@ def test_demo_figures_equal_an_independent_count(cases, small_demo_city):
 
 def test_troubled_community_has_the_lowest_index(engine, cases, small_demo_truth):
     truth = small_demo_truth["case_flow"]
-    out = compute_index(cases, UnitContext(), engine, "community",
-                        Period.parse(MONTH, "Asia/Shanghai"))
+    out = compute_index(cases, UnitContext(providers(CoverageSettings(), ResponseSettings(),
+                                                     ServiceAreaSettings())), engine, "community",
+                        Period.parse(MONTH, "Asia/Shanghai"), settings=IndexSettings())
     props = {f["properties"]["code"]: f["properties"] for f in out["features"]}
     worst = min(props, key=lambda c: props[c]["index"])
     assert worst == truth["troubled_community"]["code"]
@@ -95,11 +100,13 @@ def test_response_component_is_the_households_reached_in_five_minutes(engine, ca
     from geo.response.context import reach_context
     from geo.response.summary import response_summary
 
-    out = compute_index(cases, UnitContext(), engine, "community",
-                        Period.parse(MONTH, "Asia/Shanghai"))
+    out = compute_index(cases, UnitContext(providers(CoverageSettings(), ResponseSettings(),
+                                                     ServiceAreaSettings())), engine, "community",
+                        Period.parse(MONTH, "Asia/Shanghai"), settings=IndexSettings())
     assert "response" not in out["left_out"], out["left_out"]
     with engine.connect() as conn:
-        ref = response_summary(reach_context(engine, "drive"), conn, "community", (5.0,))
+        ref = response_summary(reach_context(engine, "drive", settings=ResponseSettings(),
+                                             area=ServiceAreaSettings()), conn, "community", (5.0,))
     share = {u["code"]: u["reached"]["5"]["household_share"] for u in ref["units"]}
     assert any(v is not None and v < 1 for v in share.values()), "a community is unreached"
     for f in out["features"]:
@@ -123,8 +130,8 @@ def test_response_component_over_http_reads_the_warm_response_cache(small_demo_c
 
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=small_demo_copy))
     with TestClient(app) as c:
-        provider = app.state.case_service.units.providers["response"]
-        assert provider.keywords["cache"] is app.state.response_cache
+        provider = app.state.onemap.cases.units.providers["response"]
+        assert provider.keywords["cache"] is app.state.onemap.response_cache
         r = c.get("/api/v1/safety-index", params={"level": "community", "period": MONTH,
                                                   "weights": "response:0.2"})
         assert r.status_code == 200, r.text
@@ -135,7 +142,9 @@ def test_response_component_over_http_reads_the_warm_response_cache(small_demo_c
     eng = make_engine(small_demo_copy)
     try:
         with eng.connect() as conn:
-            ref = response_summary(reach_context(eng, "drive"), conn, "community", (5.0,))
+            ctx = reach_context(eng, "drive", settings=ResponseSettings(),
+                                area=ServiceAreaSettings())
+            ref = response_summary(ctx, conn, "community", (5.0,))
     finally:
         eng.dispose()
     want = {u["code"]: u["reached"]["5"]["household_share"] for u in ref["units"]}
@@ -146,9 +155,10 @@ def test_response_component_over_http_reads_the_warm_response_cache(small_demo_c
 
 
 def test_index_for_past_periods_and_weeks(engine, cases):
-    ctx = UnitContext()
+    ctx = UnitContext(providers(CoverageSettings(), ResponseSettings(), ServiceAreaSettings()))
     for key in ("2026-05", "2026-W30", "2026-W45"):
-        out = compute_index(cases, ctx, engine, "grid", Period.parse(key, "Asia/Shanghai"))
+        out = compute_index(cases, ctx, engine, "grid", Period.parse(key, "Asia/Shanghai"),
+                            settings=IndexSettings())
         assert out["features"] and out["period"] == key
         assert all(f["properties"]["change"] is not None for f in out["features"])
 

@@ -13,9 +13,12 @@ from sqlalchemy import text
 
 from geo.cases.figures import Window, summary, to_us
 from geo.cases.lights import warnings
+from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import CaseCache, read_cases
 from geo.errors import InvalidInput, NotEnoughData
 from geo.io.load import load_frame
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 FIELDS = ["received", "done", "closure_rate", "on_time_rate", "median_hours", "p90_hours",
           "overdue_open", "satisfaction_rate", "reopen_rate", "from_110_share"]
@@ -28,11 +31,13 @@ def table() -> pd.DataFrame:
 
 @pytest.fixture()
 def case_db(empty_db, table):
+    ingest, area = IngestSettings(), ServiceAreaSettings()
     load_frame(empty_db, "admin_areas", cases_data.admin_frame(), progress=False,
-               allow_outside=True)
-    load_frame(empty_db, "grids", cases_data.grid_frame(), progress=False, allow_outside=True)
+               allow_outside=True, settings=ingest, area=area)
+    load_frame(empty_db, "grids", cases_data.grid_frame(), progress=False, allow_outside=True,
+               settings=ingest, area=area)
     report = load_frame(empty_db, "incidents", cases_data.incident_frame(table), progress=False,
-                        allow_outside=True, actor="test")
+                        allow_outside=True, actor="test", settings=ingest, area=area)
     assert report.inserted == len(table)
     return empty_db
 
@@ -50,7 +55,7 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("level", ["city", "district", "street", "community", "grid"])
 @pytest.mark.parametrize("by", [None, "department", "category", "source"])
 def test_summary_equals_reference(case_db, table, level, by):
-    got = summary(read_cases(case_db), level, _window(), by)
+    got = summary(read_cases(case_db, settings=CaseSettings()), level, _window(), by)
     ref = cases_data.reference_summary(table, level, by=by)
     rows = {(u["code"], u.get("group")): u for u in got["units"] if u["received"]}
     want = {(r["code"], r.get("group")): r for r in ref.to_dict("records")}
@@ -70,7 +75,8 @@ def test_reference_is_not_trivial(table):
 @pytest.mark.parametrize("level", ["city", "street", "community", "grid"])
 @pytest.mark.parametrize("at", [cases_data.AT, cases_data.AT - pd.Timedelta(days=10)])
 def test_lights_equal_reference(case_db, table, level, at):
-    got = warnings(read_cases(case_db), level, to_us(at.to_pydatetime()), limit=10_000)
+    got = warnings(read_cases(case_db, settings=CaseSettings()), level, to_us(at.to_pydatetime()),
+                   limit=10_000)
     per_unit, per_case = cases_data.reference_lights(table, level, at)
     for u in got["units"]:
         for light in ("red", "yellow", "green"):
@@ -85,7 +91,7 @@ def test_lights_equal_reference(case_db, table, level, at):
 
 def test_light_boundaries_exact(case_db):
     """A case exactly at 80 % of its limit is yellow; a second past its limit is red."""
-    cases = read_cases(case_db)
+    cases = read_cases(case_db, settings=CaseSettings())
     f = cases.frame
     i = int(f.index[(f.status == "received")][0])
     occ, lim = int(f.occurred_at.iat[i]), int(cases.limit[i])
@@ -99,7 +105,7 @@ def test_light_boundaries_exact(case_db):
 
 
 def test_bad_requests(case_db):
-    cases = read_cases(case_db)
+    cases = read_cases(case_db, settings=CaseSettings())
     with pytest.raises(InvalidInput, match="unknown level"):
         summary(cases, "province", _window())
     with pytest.raises(InvalidInput, match="unknown group"):
@@ -111,7 +117,7 @@ def test_bad_requests(case_db):
 
 
 def test_cache_reads_again_after_a_change(case_db):
-    cache = CaseCache()
+    cache = CaseCache(settings=CaseSettings())
     first = cache.get(case_db)
     assert cache.get(case_db) is first
     with case_db.begin() as conn:
@@ -144,7 +150,7 @@ def _reference_repeats(table: pd.DataFrame, radius_m: float, days: float, at) ->
 def test_repeats_equal_brute_force(case_db, table, radius_m, days):
     from geo.cases.repeats import repeats
 
-    cases = read_cases(case_db)
+    cases = read_cases(case_db, settings=CaseSettings())
     got = repeats(cases, "community", Window(None, None, _window().at), radius_m=radius_m,
                   days=days, limit=100_000)
     by_id = dict(zip(cases.frame.id, cases.frame.external_id, strict=True))
@@ -208,12 +214,13 @@ def test_index_equals_reference(case_db, table):
         geometry=[shapely.box(118.01, 36.71, 118.011, 36.711),
                   shapely.box(118.06, 36.71, 118.061, 36.711),
                   shapely.box(118.11, 36.71, 118.111, 36.711)], crs=4326)
-    load_frame(case_db, "buildings", frame, progress=False, allow_outside=True)
-    cases = read_cases(case_db)
+    load_frame(case_db, "buildings", frame, progress=False, allow_outside=True,
+               settings=IngestSettings(), area=ServiceAreaSettings())
+    cases = read_cases(case_db, settings=CaseSettings())
     ctx = UnitContext(providers={})
     want = {m: _reference_index(table, m) for m in ("2026-09", "2026-10")}
     got = compute_index(cases, ctx, case_db, "community", Period.parse("2026-10", "Asia/Shanghai"),
-                        weights={"cameras": 0.0})
+                        weights={"cameras": 0.0}, settings=IndexSettings())
     assert got["weights"] == pytest.approx({"incidents": 0.4 / 0.85, "overdue": 0.2 / 0.85,
                                             "satisfaction": 0.15 / 0.85, "repeats": 0.1 / 0.85})
     for f in got["features"]:
@@ -244,7 +251,7 @@ def test_repeats_sized_before_listed(case_db):
     """Too many close pairs are refused with a clear message, before any pair is listed."""
     from geo.cases.repeats import links_in
 
-    f = read_cases(case_db).frame
+    f = read_cases(case_db, settings=CaseSettings()).frame
     with pytest.raises(InvalidInput, match="pairs of cases"):
         links_in(f, 5000.0, 30.0, max_pairs=10)
 
@@ -256,7 +263,7 @@ def test_repeat_flags_equal_the_linked_repeats(case_db, radius_m, days):
 
     from geo.cases.repeats import repeat_flags, repeat_links
 
-    cases = read_cases(case_db)
+    cases = read_cases(case_db, settings=CaseSettings())
     late, _ = repeat_links(cases, radius_m, days)
     want = np.zeros(len(cases), bool)
     want[late] = True
@@ -312,7 +319,7 @@ def test_cache_reads_only_changes_and_equals_a_full_read(case_db):
     from geo.cases import table as case_table
     from geo.cases.repeats import repeat_flags
 
-    cache = CaseCache()
+    cache = CaseCache(settings=CaseSettings())
     first = cache.get(case_db)
     repeat_flags(first, 1500.0, 10.0)  # computed before the change: carried or redone after
     first.codes("department")
@@ -338,7 +345,7 @@ def test_cache_reads_only_changes_and_equals_a_full_read(case_db):
     finally:
         case_table._read_all = full_read
     assert calls == [] and got is not first and got.key == cache.key
-    want = read_cases(case_db)
+    want = read_cases(case_db, settings=CaseSettings())
     assert got.key == want.key
     pd.testing.assert_frame_equal(got.frame, want.frame)
     for level in want.unit_codes:
@@ -362,7 +369,7 @@ def test_cache_reads_everything_past_the_share(case_db):
         conn.execute(text("UPDATE incidents SET department = '新部门' WHERE id % 2 = 0"))
     got = cache.get(case_db)
     assert got is not first and "_repeat_flags" not in got.__dict__
-    pd.testing.assert_frame_equal(got.frame, read_cases(case_db).frame)
+    pd.testing.assert_frame_equal(got.frame, read_cases(case_db, settings=CaseSettings()).frame)
 
 
 def test_unit_context_recomputes_a_component_when_its_layers_change(case_db):
@@ -393,13 +400,13 @@ def test_cache_after_updates_only_shares_unchanged_columns(case_db):
     same arrays, the hours order is merged, and every figure equals a full read's."""
     import numpy as np
 
-    cache = CaseCache()
+    cache = CaseCache(settings=CaseSettings())
     first = cache.get(case_db)
     with case_db.begin() as conn:
         conn.execute(text("UPDATE incidents SET status = 'resolved', resolved_at = occurred_at "
                           "+ (id % 50) * interval '1 hour' WHERE id % 11 = 0"))
     got = cache.get(case_db)
-    want = read_cases(case_db)
+    want = read_cases(case_db, settings=CaseSettings())
     pd.testing.assert_frame_equal(got.frame, want.frame)
     assert np.shares_memory(got.frame["lon"].to_numpy(), first.frame["lon"].to_numpy())
     assert not np.shares_memory(got.frame["status"].to_numpy(),
@@ -425,13 +432,13 @@ def test_cache_after_deletes_at_the_end_or_appends_equals_a_full_read(case_db, c
 
     from geo.cases.repeats import repeat_flags
 
-    cache = CaseCache()
+    cache = CaseCache(settings=CaseSettings())
     repeat_flags(cache.get(case_db), 1500.0, 10.0)
     with case_db.begin() as conn:
         conn.execute(text("UPDATE incidents SET status = 'closed', closed_at = occurred_at "
                           "+ interval '5 hours' WHERE id % 10 = 3"))
         conn.execute(text(change))
-    got, want = cache.get(case_db), read_cases(case_db)
+    got, want = cache.get(case_db), read_cases(case_db, settings=CaseSettings())
     pd.testing.assert_frame_equal(got.frame, want.frame)
     assert sorted(got.hours_order.tolist()) == list(range(len(got)))
     assert summary(got, "grid", _window())["units"] == summary(want, "grid", _window())["units"]

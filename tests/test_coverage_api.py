@@ -22,7 +22,9 @@ from test_coverage_support import (
 from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
+from geo.coverage.settings import CoverageSettings
 from geo.coverage.views import refresh_all
+from geo.settings import ServiceAreaSettings
 
 
 @pytest.fixture()
@@ -37,7 +39,7 @@ def town(empty_db):
         for c in CAMS:
             add_camera(conn, **c)
         add_incidents(conn, _incidents())
-    refresh_all(empty_db)
+    refresh_all(empty_db, settings=CoverageSettings(), area=ServiceAreaSettings())
     return empty_db
 
 

@@ -22,6 +22,7 @@ from geo.coverage.summary import summary
 from geo.coverage.units import read_units
 from geo.coverage.views import refresh_all
 from geo.db.engine import make_engine
+from geo.settings import ServiceAreaSettings
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def _with_views(settings):
     with engine.connect() as conn:
         have = conn.execute(text("SELECT count(*) FROM camera_views")).scalar()
     if not have:
-        refresh_all(engine)
+        refresh_all(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
     return engine
 
 
@@ -56,7 +57,7 @@ def test_planted_gaps_are_among_the_top_ranked(city, city_demo_truth):
     planted = [shapely.geometry.shape(g["geometry"])
                for g in city_demo_truth["camera_gaps"]["gaps"]]
     assert len(planted) >= 3
-    fc = gap_features(city, limit=TOP)
+    fc = gap_features(city, limit=TOP, settings=CoverageSettings(), area=ServiceAreaSettings())
     ranks = [_rank_of(p, fc["features"]) for p in planted]
     print(f"\nplanted gaps' ranks among the top {TOP} gaps: {ranks}")
     assert all(r is not None for r in ranks), ranks
@@ -68,7 +69,7 @@ def test_planted_gaps_are_among_the_top_ranked(city, city_demo_truth):
 def test_siting_k10_beats_any_random_ten_sites(city):
     settings = CoverageSettings(_env_file=None)
     with city.connect() as conn:
-        basis = read_basis(conn)
+        basis = read_basis(conn, area=ServiceAreaSettings())
         region = read_units(conn, "city", basis.proj)["geometry"].iloc[0]
     basis.setup_tiles(region.bounds)
     prob = build_problem(basis, region, "incidents", settings)
@@ -91,8 +92,9 @@ def test_siting_k10_beats_any_random_ten_sites(city):
 
 
 def test_city_figures_hang_together(city):
-    out = summary(city, "district")
-    city_row = summary(city, "city")["units"][0]
+    out = summary(city, "district", settings=CoverageSettings(), area=ServiceAreaSettings())
+    city_row = summary(city, "city", settings=CoverageSettings(),
+                       area=ServiceAreaSettings())["units"][0]
     units = out["units"]
     assert sum(u["incidents"] for u in units) == city_row["incidents"]
     assert sum(u["public_area_m2"] for u in units) == pytest.approx(city_row["public_area_m2"],
@@ -117,14 +119,17 @@ def test_small_demo_edit_refreshes_one_view(small_demo_copy):
 
     engine = _with_views(small_demo_copy)
     try:
-        before = summary(engine, "city")["units"][0]
+        before = summary(engine, "city", settings=CoverageSettings(),
+                         area=ServiceAreaSettings())["units"][0]
         with engine.begin() as conn:
             cid, area = conn.execute(text(
                 "SELECT camera_id, area_m2 FROM camera_views ORDER BY area_m2 DESC LIMIT 1")).one()
             conn.execute(text("UPDATE cameras SET status = 'offline' WHERE id = :i"), {"i": cid})
-        report = refresh_cameras(engine, [cid])
+        report = refresh_cameras(engine, [cid], settings=CoverageSettings(),
+                                 area=ServiceAreaSettings())
         assert (report.views, report.removed) == (0, 1)
-        after = summary(engine, "city")["units"][0]
+        after = summary(engine, "city", settings=CoverageSettings(),
+                        area=ServiceAreaSettings())["units"][0]
         assert after["covered_area_m2"] < before["covered_area_m2"]
         assert before["covered_area_m2"] - after["covered_area_m2"] <= area + 1e-6
     finally:

@@ -17,9 +17,11 @@ from test_coverage_support import (
     seen_by_rays,
 )
 
+from geo.coverage.settings import CoverageSettings
 from geo.coverage.summary import ResultCache, summary
 from geo.coverage.views import refresh_all, refresh_cameras
 from geo.errors import InvalidInput, NotFound
+from geo.settings import ServiceAreaSettings
 
 COMMUNITIES = {"C1": shapely.box(0, 0, 200, 300), "C2": shapely.box(200, 0, 400, 300)}
 BUILDINGS = [
@@ -70,7 +72,7 @@ def world(empty_db):
         add_place(conn, PLACE_POLY, name="square")
         add_place(conn, shapely.Point(390, 10), key=False, name="not key")
         add_incidents(conn, _incident_points())
-    refresh_all(empty_db)
+    refresh_all(empty_db, settings=CoverageSettings(), area=ServiceAreaSettings())
     return {"engine": empty_db, "ids": ids}
 
 
@@ -121,7 +123,7 @@ def _rel(a, b):
 
 @pytest.mark.parametrize("level", ["community", "district"])
 def test_area_and_road_figures_agree_with_independent_check(world, level):
-    out = summary(world["engine"], level)
+    out = summary(world["engine"], level, settings=CoverageSettings(), area=ServiceAreaSettings())
     units = {u["code"]: u for u in out["units"]}
     for code, unit in units.items():
         geom = COMMUNITIES[code] if level == "community" else shapely.box(0, 0, 400, 300)
@@ -137,7 +139,7 @@ def test_area_and_road_figures_agree_with_independent_check(world, level):
 
 
 def test_incidents_and_key_places_agree(world):
-    out = summary(world["engine"], "city")
+    out = summary(world["engine"], "city", settings=CoverageSettings(), area=ServiceAreaSettings())
     (city,) = out["units"]
     pts = _incident_points()
     seen = seen_by_rays(pts[:, 0], pts[:, 1], _cams(), BUILDINGS)
@@ -155,9 +157,10 @@ def test_incidents_and_key_places_agree(world):
 
 
 def test_grid_level_and_class_breakdown_add_up(world):
-    out = summary(world["engine"], "grid")
+    out = summary(world["engine"], "grid", settings=CoverageSettings(), area=ServiceAreaSettings())
     assert [u["code"] for u in out["units"]] == ["G0", "G1", "G2", "G3"]
-    city = summary(world["engine"], "city")["units"][0]
+    city = summary(world["engine"], "city", settings=CoverageSettings(),
+                   area=ServiceAreaSettings())["units"][0]
     assert sum(u["public_area_m2"] for u in out["units"]) == pytest.approx(city["public_area_m2"])
     assert sum(u["incidents"] for u in out["units"]) == city["incidents"]
     for u in out["units"]:
@@ -170,12 +173,13 @@ def test_grid_level_and_class_breakdown_add_up(world):
 
 def test_camera_set_offline_drops_out_of_the_figures(world):
     engine = world["engine"]
-    before = summary(engine, "community")
+    before = summary(engine, "community", settings=CoverageSettings(), area=ServiceAreaSettings())
     dome = world["ids"][2]
     with engine.begin() as conn:
         conn.execute(text("UPDATE cameras SET status = 'offline' WHERE id = :i"), {"i": dome})
-    refresh_cameras(engine, [dome])
-    after = {u["code"]: u for u in summary(engine, "community")["units"]}
+    refresh_cameras(engine, [dome], settings=CoverageSettings(), area=ServiceAreaSettings())
+    after = {u["code"]: u for u in summary(engine, "community", settings=CoverageSettings(),
+                                           area=ServiceAreaSettings())["units"]}
     b = {u["code"]: u for u in before["units"]}
     assert after["C2"]["covered_area_m2"] < b["C2"]["covered_area_m2"] - 1000
     b_after, b_before = after["C2"]["by_class"]["B"], b["C2"]["by_class"]["B"]
@@ -191,36 +195,42 @@ def test_blocked_camera_is_listed(world):
         cid = add_camera(conn, 10, 10, azimuth=45.0, fov=40.0, range_m=30.0, code=None,
                          name="walled")
         add_building(conn, shapely.box(10.3, 10.3, 16, 16))
-    refresh_cameras(engine, [cid])
-    out = summary(engine, "city")
+    refresh_cameras(engine, [cid], settings=CoverageSettings(), area=ServiceAreaSettings())
+    out = summary(engine, "city", settings=CoverageSettings(), area=ServiceAreaSettings())
     assert [b["name"] for b in out["blocked"]] == ["walled"]
 
 
 def test_summary_is_cached_until_data_changes(world):
     engine, cache = world["engine"], ResultCache()
-    first = summary(engine, "community", cache=cache)
-    assert summary(engine, "community", cache=cache) is first
+    first = summary(engine, "community", cache=cache, settings=CoverageSettings(),
+                    area=ServiceAreaSettings())
+    assert summary(engine, "community", cache=cache, settings=CoverageSettings(),
+                   area=ServiceAreaSettings()) is first
     with engine.begin() as conn:
         conn.execute(text("UPDATE cameras SET azimuth = 10 WHERE id = :i"), {"i": world["ids"][0]})
-    refresh_cameras(engine, [world["ids"][0]])
-    assert summary(engine, "community", cache=cache) is not first
+    refresh_cameras(engine, [world["ids"][0]], settings=CoverageSettings(),
+                    area=ServiceAreaSettings())
+    assert summary(engine, "community", cache=cache, settings=CoverageSettings(),
+                   area=ServiceAreaSettings()) is not first
 
 
 def test_incident_window_counts_only_recent_incidents(world):
     engine = world["engine"]
     with engine.begin() as conn:
         add_incidents(conn, [(5, 5), (6, 6)], when="2025-01-01T00:00:00+08:00")
-    out = summary(engine, "city", days=30)
+    out = summary(engine, "city", days=30, settings=CoverageSettings(), area=ServiceAreaSettings())
     assert out["units"][0]["incidents"] == len(_incident_points())
     assert out["window"]["days"] == 30
-    wide = summary(engine, "city", days=3000)
+    wide = summary(engine, "city", days=3000, settings=CoverageSettings(),
+                   area=ServiceAreaSettings())
     assert wide["units"][0]["incidents"] == len(_incident_points()) + 2
 
 
 def test_bad_level_and_missing_units_are_clear_errors(world):
     with pytest.raises(InvalidInput, match="unknown level"):
-        summary(world["engine"], "province")
+        summary(world["engine"], "province", settings=CoverageSettings(),
+                area=ServiceAreaSettings())
     with world["engine"].begin() as conn:
         conn.execute(text("DELETE FROM grids"))
     with pytest.raises(NotFound, match="grids"):
-        summary(world["engine"], "grid")
+        summary(world["engine"], "grid", settings=CoverageSettings(), area=ServiceAreaSettings())

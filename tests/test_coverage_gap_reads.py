@@ -10,19 +10,21 @@ import pytest
 from sqlalchemy import Engine, text
 
 from geo.coverage.gapstore import Refresher, gap_features, gaps_stale, refresh_gaps
+from geo.coverage.settings import CoverageSettings
 from geo.coverage.views import refresh_all
 from geo.db.engine import make_engine
 from geo.gridplan import plans
 from geo.gridplan.edits import apply_edit
+from geo.gridplan.settings import GridPlanSettings
 from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
-from geo.settings import DatabaseSettings
+from geo.settings import DatabaseSettings, ServiceAreaSettings
 
 
 @pytest.fixture()
 def covered(small_demo_copy: DatabaseSettings) -> Iterator[Engine]:
     engine = make_engine(small_demo_copy)
-    refresh_all(engine)
-    refresh_gaps(engine)
+    refresh_all(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
+    refresh_gaps(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
     yield engine
     engine.dispose()
 
@@ -30,7 +32,8 @@ def covered(small_demo_copy: DatabaseSettings) -> Iterator[Engine]:
 def test_a_camera_0_m_from_a_gap_is_flagged_as_standing_in_it(covered: Engine) -> None:
     """0 m means the camera stands in or on the gap (its own unseen ground), and says so;
     the flag agrees with PostGIS and the distance with PostGIS's geodesic distance."""
-    feats = gap_features(covered, limit=10_000)["features"]
+    feats = gap_features(covered, limit=10_000, settings=CoverageSettings(),
+                         area=ServiceAreaSettings())["features"]
     assert len(feats) > 50
     with covered.connect() as conn:
         truth = {r.id: r for r in conn.execute(text("""
@@ -58,11 +61,13 @@ def test_a_draft_edit_does_not_make_the_stored_gaps_stale(covered: Engine) -> No
             {"p": draft}).scalar_one()
     with covered.connect() as conn:
         assert not gaps_stale(conn)
-    apply_edit(covered, draft, {"op": "lock", "grid": code}, actor="tester")
+    apply_edit(covered, draft, {"op": "lock", "grid": code}, actor="tester",
+               settings=GridPlanSettings(), area=ServiceAreaSettings())
     with covered.connect() as conn:
         assert not gaps_stale(conn), "a draft plan's edit would recompute every gap"
         stamp = conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar_one()
-    assert gap_features(covered, limit=5)["features"]
+    assert gap_features(covered, limit=5, settings=CoverageSettings(),
+                        area=ServiceAreaSettings())["features"]
     with covered.connect() as conn:
         now = conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar_one()
     assert now == stamp
@@ -73,9 +78,11 @@ def test_stale_gaps_are_served_at_once_and_refreshed_in_the_background(
     engine = make_engine(small_demo_copy)
     try:
         refresher = Refresher()
-        refresh_all(engine)
-        refresh_gaps(engine)  # the demo stored gaps; bring them level with the new views
-        first = gap_features(engine, limit=5, refresher=refresher)
+        refresh_all(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
+        # the demo stored gaps; bring them level with the new views
+        refresh_gaps(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
+        first = gap_features(engine, limit=5, refresher=refresher, settings=CoverageSettings(),
+                             area=ServiceAreaSettings())
         assert first["features"] and first["stale"] is False and not refresher.running
         with engine.begin() as conn:  # a new incident in the middle of the city
             conn.execute(text("""
@@ -86,7 +93,8 @@ def test_stale_gaps_are_served_at_once_and_refreshed_in_the_background(
                 FROM incidents"""), cells_of(118.05, 36.80))
             stamp = conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar()
         t = time.perf_counter()
-        again = gap_features(engine, limit=5, refresher=refresher)
+        again = gap_features(engine, limit=5, refresher=refresher, settings=CoverageSettings(),
+                             area=ServiceAreaSettings())
         assert time.perf_counter() - t < 1.0
         assert again["stale"] is True
         assert [f["id"] for f in again["features"]] == [f["id"] for f in first["features"]]
@@ -96,6 +104,7 @@ def test_stale_gaps_are_served_at_once_and_refreshed_in_the_background(
         with engine.connect() as conn:
             assert not gaps_stale(conn)
             assert conn.execute(text("SELECT max(computed_at) FROM coverage_gaps")).scalar() > stamp
-        assert gap_features(engine, limit=5, refresher=refresher)["stale"] is False
+        assert gap_features(engine, limit=5, refresher=refresher, settings=CoverageSettings(),
+                            area=ServiceAreaSettings())["stale"] is False
     finally:
         engine.dispose()

@@ -25,6 +25,7 @@ from geo.coverage.summary import summary
 from geo.coverage.units import read_units
 from geo.coverage.views import refresh_all
 from geo.errors import InvalidInput
+from geo.settings import ServiceAreaSettings
 
 
 def _random_instance(seed, n=12, m=40, density=0.15):
@@ -106,13 +107,15 @@ def town(empty_db):
         for x in (60, 180, 300):
             add_camera(conn, x, 150, kind="dome", fov=360.0, range_m=60.0, height_m=6.0, tilt=20.0)
         add_incidents(conn, _incidents())
-    refresh_all(empty_db)
+    refresh_all(empty_db, settings=CoverageSettings(), area=ServiceAreaSettings())
     return empty_db
 
 
 def test_greedy_siting_puts_the_first_camera_at_the_plaza(town):
-    out = site_cameras(town, 3, "incidents")
-    city = summary(town, "city")["units"][0]
+    out = site_cameras(town, 3, "incidents", settings=CoverageSettings(),
+                       area=ServiceAreaSettings())
+    city = summary(town, "city", settings=CoverageSettings(),
+                   area=ServiceAreaSettings())["units"][0]
     assert out["baseline"]["share"] == pytest.approx(city["incident_share"])
     shares = [c["share"] for c in out["curve"]]
     assert len(shares) == 4 and shares == sorted(shares) and shares[1] > shares[0]
@@ -128,7 +131,7 @@ def test_greedy_siting_puts_the_first_camera_at_the_plaza(town):
 def test_greedy_beats_random_sites_and_exact_is_at_least_as_good(town):
     settings = CoverageSettings(_env_file=None)
     with town.connect() as conn:
-        basis = read_basis(conn)
+        basis = read_basis(conn, area=ServiceAreaSettings())
         region = read_units(conn, "city", basis.proj)["geometry"].iloc[0]
     basis.setup_tiles(region.bounds)
     prob = build_problem(basis, region, "incidents", settings)
@@ -138,14 +141,15 @@ def test_greedy_beats_random_sites_and_exact_is_at_least_as_good(town):
                                rng.choice(prob.A.shape[0], 3, replace=False))[-1]
                       for _ in range(300))
     assert greedy.objective_ > random_best
-    exact = site_cameras(town, 3, "incidents", method="exact")
+    exact = site_cameras(town, 3, "incidents", method="exact", settings=CoverageSettings(),
+                         area=ServiceAreaSettings())
     assert exact["method"] == "exact" and exact["status"] == "optimal" and exact["gap"] == 0
     assert exact["objective"] >= greedy.objective_ - 1e-9
 
 
 @pytest.mark.parametrize("weight", ["area", "roads"])
 def test_area_and_road_weights(town, weight):
-    out = site_cameras(town, 2, weight)
+    out = site_cameras(town, 2, weight, settings=CoverageSettings(), area=ServiceAreaSettings())
     shares = [c["share"] for c in out["curve"]]
     assert 0 <= shares[0] < shares[1] <= shares[2] <= 1
     assert out["sites"]["features"][0]["properties"]["gain"] > 0
@@ -156,7 +160,8 @@ def test_posted_candidates(town):
     far = to_lonlat(shapely.Point(20, 20))
     posted = [{"lon": far.x, "lat": far.y, "azimuth": 45.0},
               {"lon": near.x, "lat": near.y}]
-    out = site_cameras(town, 1, "incidents", candidates=posted)
+    out = site_cameras(town, 1, "incidents", candidates=posted, settings=CoverageSettings(),
+                       area=ServiceAreaSettings())
     got = out["sites"]["features"][0]["geometry"]["coordinates"]
     assert got == pytest.approx([near.x, near.y], abs=1e-7)
     assert out["candidates"] == 1 + CoverageSettings(_env_file=None).site_azimuths
@@ -171,4 +176,4 @@ def test_posted_candidates(town):
 ])
 def test_bad_siting_requests(town, kwargs, match):
     with pytest.raises(InvalidInput, match=match):
-        site_cameras(town, **kwargs)
+        site_cameras(town, **kwargs, settings=CoverageSettings(), area=ServiceAreaSettings())

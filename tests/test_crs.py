@@ -13,6 +13,7 @@ import shapely
 from pyproj import Geod
 from sqlalchemy import text
 
+from geo.coverage.settings import CoverageSettings
 from geo.crs import (
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -25,6 +26,8 @@ from geo.crs import (
 )
 from geo.errors import InvalidInput
 from geo.io.load import load_file
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 LOAD = Path(__file__).resolve().parent / "fixtures" / "load"
 GEOD = Geod(ellps="WGS84")
@@ -118,7 +121,8 @@ def test_parse_crs_refuses_nonsense():
 
 @pytest.fixture()
 def area_db(empty_db):
-    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False)
+    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     return empty_db
 
 
@@ -133,7 +137,9 @@ def camera_offsets(engine) -> np.ndarray:
 
 
 def test_gcj02_camera_file_lands_on_the_truth(area_db):
-    report = load_file(area_db, "cameras", LOAD / "cameras_gcj02.csv", crs="gcj02", progress=False)
+    report = load_file(area_db, "cameras", LOAD / "cameras_gcj02.csv", crs="gcj02",
+                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert report.inserted == 12
     assert camera_offsets(area_db).max() < 0.5
     assert camera_offsets(area_db).max() < 1e-3  # in fact sub-millimetre
@@ -142,7 +148,8 @@ def test_gcj02_camera_file_lands_on_the_truth(area_db):
 def test_gcj02_camera_file_without_crs_lands_hundreds_of_metres_off(area_db):
     # Not flagged (still inside the district): the shift near Zibo is ~540-550 m, which is
     # what the README documents for unconverted 高德/腾讯 coordinates.
-    load_file(area_db, "cameras", LOAD / "cameras_gcj02.csv", progress=False)
+    load_file(area_db, "cameras", LOAD / "cameras_gcj02.csv", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     off = camera_offsets(area_db)
     assert 300 < off.min() and off.max() < 700
     assert off.mean() == pytest.approx(545, abs=15)
@@ -154,7 +161,8 @@ def test_bd09_file_lands_on_the_truth(area_db, tmp_path):
     table["lon"], table["lat"] = [repr(float(v)) for v in lon], [repr(float(v)) for v in lat]
     path = tmp_path / "bd09.csv"
     table.to_csv(path, index=False)
-    load_file(area_db, "cameras", path, crs="bd09", progress=False)
+    load_file(area_db, "cameras", path, crs="bd09", progress=False, area=ServiceAreaSettings(),
+              settings=IngestSettings(), coverage=CoverageSettings())
     assert camera_offsets(area_db).max() < 1e-3
 
 
@@ -165,7 +173,9 @@ def test_projected_file_is_reprojected(area_db, tmp_path):
     projected = frame.to_crs(4548)  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
     path = tmp_path / "cams.gpkg"
     projected.to_file(path)
-    load_file(area_db, "cameras", path, progress=False)  # the GeoPackage declares its CRS
+    # the GeoPackage declares its CRS
+    load_file(area_db, "cameras", path, progress=False, area=ServiceAreaSettings(),
+              settings=IngestSettings(), coverage=CoverageSettings())
     assert camera_offsets(area_db).max() < 1e-4
 
 

@@ -17,7 +17,7 @@ import shapely
 from sqlalchemy import text
 
 from geo.db.engine import make_engine
-from geo.demo import generate, load_demo
+from geo.demo import DemoSettings, generate, load_demo
 from geo.demo.gistar import CellGrid, mann_kendall
 from geo.errors import Conflict, InvalidInput
 
@@ -365,9 +365,11 @@ def _cli(args, settings, data_dir):
 def test_if_empty_and_replace(small_demo_copy, tmp_path):
     eng = make_engine(small_demo_copy)
     try:
-        assert load_demo(eng, "small", 42, if_empty=True, progress=False).skipped
+        assert load_demo(eng, "small", 42, if_empty=True, progress=False, data_dir=tmp_path,
+                         settings=DemoSettings.from_env()).skipped
         with pytest.raises(Conflict, match="--replace"):
-            load_demo(eng, "small", 42, progress=False, data_dir=tmp_path)
+            load_demo(eng, "small", 42, progress=False, data_dir=tmp_path,
+                      settings=DemoSettings.from_env())
         with eng.begin() as conn:
             conn.execute(text("DELETE FROM cameras WHERE id % 2 = 0"))
         out = _cli(["demo", "--size", "small", "--seed", "42", "--if-empty"], small_demo_copy,

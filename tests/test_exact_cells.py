@@ -25,6 +25,7 @@ from test_tiles_support import client_for, features, role_keys
 from geo.db.engine import make_engine
 from geo.h3cells import COLUMNS, RESOLUTIONS
 from geo.io.load import load_frame
+from geo.io.settings import IngestSettings
 from geo.settings import ServiceAreaSettings
 from tiles.cells import widget_res
 
@@ -219,7 +220,8 @@ def police_uk_crimes() -> gpd.GeoDataFrame:
 def test_police_uk_counts_per_cell_equal_latlng_to_cell(empty_db, db_settings):
     crimes = police_uk_crimes()
     report = load_frame(empty_db, "incidents", crimes, progress=False,
-                        area=ServiceAreaSettings(service_bbox=WEST_YORKSHIRE))
+                        area=ServiceAreaSettings(service_bbox=WEST_YORKSHIRE),
+                        settings=IngestSettings())
     assert report.rejected == 0 and report.inserted == len(crimes) > 25_000
     leeds = (-1.56, 53.79, -1.53, 53.81)
     compared = check_api(empty_db, db_settings, leeds, leeds)

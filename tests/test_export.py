@@ -13,10 +13,13 @@ import shapely
 from sqlalchemy import text
 
 from api.cli import main
+from geo.coverage.settings import CoverageSettings
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InvalidInput
 from geo.io.export import export_layer, read_layer
 from geo.io.load import load_file
+from geo.io.settings import IngestSettings
+from geo.settings import LocalTimeSettings, ServiceAreaSettings
 
 LOAD = Path(__file__).resolve().parent / "fixtures" / "load"
 SOURCES = [("admin_areas", "admin_areas.geojson"), ("grids", "grids.geojson"),
@@ -29,7 +32,8 @@ FORMATS = ["geojson", "gpkg", "shp", "fgb", "parquet", "csv"]
 @pytest.fixture()
 def loaded_db(empty_db):
     for layer, name in SOURCES:
-        load_file(empty_db, layer, LOAD / name, progress=False)
+        load_file(empty_db, layer, LOAD / name, progress=False, area=ServiceAreaSettings(),
+                  settings=IngestSettings(), coverage=CoverageSettings())
     return empty_db
 
 
@@ -52,7 +56,8 @@ def assert_same(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
 def reload(engine, layer: str, path: Path) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"DELETE FROM {layer}"))
-    report = load_file(engine, layer, path, progress=False)
+    report = load_file(engine, layer, path, progress=False, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     assert report.rejected == 0 and report.inserted == report.read
 
 
@@ -63,15 +68,19 @@ def test_every_layer_round_trips(loaded_db, tmp_path, fmt):
             continue  # points and polygons together: see test_shapefile_refuses_mixed_types
         before = snapshot(loaded_db, layer)
         path = tmp_path / f"{layer}.{fmt}"
-        assert export_layer(loaded_db, layer, path) == len(before)
+        assert export_layer(loaded_db, layer, path,
+                            timezone=LocalTimeSettings().local_timezone) == len(before)
         reload(loaded_db, layer, path)
         assert_same(before, snapshot(loaded_db, layer))
 
 
 def test_csv_follows_the_contract(loaded_db, tmp_path):
-    export_layer(loaded_db, "cameras", tmp_path / "c.csv")
-    export_layer(loaded_db, "grids", tmp_path / "g.csv")
-    export_layer(loaded_db, "incidents", tmp_path / "i.csv")
+    export_layer(loaded_db, "cameras", tmp_path / "c.csv",
+                 timezone=LocalTimeSettings().local_timezone)
+    export_layer(loaded_db, "grids", tmp_path / "g.csv",
+                 timezone=LocalTimeSettings().local_timezone)
+    export_layer(loaded_db, "incidents", tmp_path / "i.csv",
+                 timezone=LocalTimeSettings().local_timezone)
     cams = pd.read_csv(tmp_path / "c.csv", dtype=str)
     assert list(cams.columns) == ["code", "name", "class", "kind", "azimuth", "fov", "range_m",
                                   "height_m", "tilt", "status", "lon", "lat"]
@@ -88,13 +97,15 @@ def test_csv_follows_the_contract(loaded_db, tmp_path):
 def test_export_in_gcj02_and_back(loaded_db, tmp_path):
     before = snapshot(loaded_db, "cameras")
     path = tmp_path / "gcj.csv"
-    export_layer(loaded_db, "cameras", path, crs="gcj02")
+    export_layer(loaded_db, "cameras", path, crs="gcj02",
+                 timezone=LocalTimeSettings().local_timezone)
     out = pd.read_csv(path, dtype={"code": str}).sort_values("code").reset_index(drop=True)
     gx, gy = wgs84_to_gcj02(before.geometry.x.to_numpy(), before.geometry.y.to_numpy())
     assert np.allclose(out["lon"], gx, atol=1e-12) and np.allclose(out["lat"], gy, atol=1e-12)
     with loaded_db.begin() as conn:
         conn.execute(text("DELETE FROM cameras"))
-    load_file(loaded_db, "cameras", path, crs="gcj02", progress=False)
+    load_file(loaded_db, "cameras", path, crs="gcj02", progress=False, area=ServiceAreaSettings(),
+              settings=IngestSettings(), coverage=CoverageSettings())
     after = snapshot(loaded_db, "cameras")
     assert shapely.equals_exact(np.asarray(before.geometry.values),
                                 np.asarray(after.geometry.values), tolerance=1e-10).all()
@@ -102,21 +113,24 @@ def test_export_in_gcj02_and_back(loaded_db, tmp_path):
 
 def test_export_in_a_projected_crs(loaded_db, tmp_path):
     path = tmp_path / "cams.csv"
-    export_layer(loaded_db, "cameras", path, crs="EPSG:4548")
+    export_layer(loaded_db, "cameras", path, crs="EPSG:4548",
+                 timezone=LocalTimeSettings().local_timezone)
     table = pd.read_csv(path)
     assert {"x", "y"} <= set(table.columns) and table["x"].between(4e5, 6e5).all()
 
 
 def test_shapefile_refuses_mixed_types(loaded_db, tmp_path):
     with pytest.raises(InvalidInput, match="a Shapefile holds one geometry type"):
-        export_layer(loaded_db, "places", tmp_path / "p.shp")
+        export_layer(loaded_db, "places", tmp_path / "p.shp",
+                     timezone=LocalTimeSettings().local_timezone)
 
 
 def test_reloading_an_export_adds_nothing(loaded_db, tmp_path):
     for layer, _ in SOURCES:
         path = tmp_path / f"{layer}.gpkg"
-        n = export_layer(loaded_db, layer, path)
-        report = load_file(loaded_db, layer, path, progress=False)
+        n = export_layer(loaded_db, layer, path, timezone=LocalTimeSettings().local_timezone)
+        report = load_file(loaded_db, layer, path, progress=False, area=ServiceAreaSettings(),
+                           settings=IngestSettings(), coverage=CoverageSettings())
         assert (report.inserted, report.skipped) == (0, n), layer
 
 

@@ -9,9 +9,11 @@ from sqlalchemy import text
 from test_grid_packing import brute_force
 
 from geo.db.engine import make_engine
-from geo.gridplan import plans, service
+from geo.gridplan import plan_views, plans
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
+from geo.gridplan.settings import GridPlanSettings
+from geo.settings import ServiceAreaSettings
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +55,10 @@ def city_redistricted(city_demo):
     with engine.begin() as conn:
         active = conn.execute(text("SELECT id FROM grid_plans WHERE status = 'active'")).scalar()
         draft = plans.create_plan(conn, "acceptance: city redistricted", active, "pytest")
-    report = redistrict(engine, draft, RedistrictParams(), actor="pytest")
-    evaluation = service.evaluate_plan(engine, draft)
+    report = redistrict(engine, draft, RedistrictParams(), actor="pytest",
+                        area=ServiceAreaSettings())
+    evaluation = plan_views.evaluate_plan(engine, draft, settings=GridPlanSettings(),
+                                          area=ServiceAreaSettings())
     yield engine, active, draft, report, evaluation
     with engine.begin() as conn:  # leave the shared demo as we found it
         conn.execute(text("DELETE FROM grid_plans WHERE id = :p"), {"p": draft})
@@ -161,8 +165,8 @@ def test_small_demo_repeatable_local_and_keeps_codes(small_demo_copy):
             active = conn.execute(text("SELECT id FROM grid_plans WHERE status='active'")).scalar()
             a = plans.create_plan(conn, "a", active)
             b = plans.create_plan(conn, "b", active)
-        redistrict(engine, a, RedistrictParams())
-        redistrict(engine, b, RedistrictParams())
+        redistrict(engine, a, RedistrictParams(), area=ServiceAreaSettings())
+        redistrict(engine, b, RedistrictParams(), area=ServiceAreaSettings())
         with engine.connect() as conn:
             same = diff_plans(conn, a, b)
         assert same["added"] == same["removed"] == same["changed"] == []
@@ -177,7 +181,7 @@ def test_small_demo_repeatable_local_and_keeps_codes(small_demo_copy):
                               WHERE community_code = :c AND households BETWEEN 10 AND 40)
             """), {"c": code})
             c = plans.create_plan(conn, "c", a)
-        redistrict(engine, c, RedistrictParams())
+        redistrict(engine, c, RedistrictParams(), area=ServiceAreaSettings())
         with engine.connect() as conn:
             d = diff_plans(conn, a, c)
         touched = set(d["added"]) | set(d["removed"]) | set(d["changed"])

@@ -167,8 +167,8 @@ def load_synthetic_city(engine, seed: int = 7, with_incidents: bool = True) -> d
                  **{c: v.tolist() for c, v in exact_cells(shapely.get_x(lonlat),
                                                           shapely.get_y(lonlat)).items()}},
             )
-    from geo.gridplan import store
+    from geo.io import membership
 
     with engine.begin() as conn:
-        store.refresh_stats(conn, plan)
+        membership.refresh_stats(conn, plan)
     return {"active": plan}

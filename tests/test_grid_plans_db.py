@@ -16,11 +16,13 @@ from test_grid_fixtures import (
 )
 
 from geo.errors import Conflict, InvalidInput, NotFound, PlanConflict
-from geo.gridplan import plans, service
+from geo.gridplan import plan_views, plans
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
 from geo.gridplan.overlay import read_layer
 from geo.gridplan.redistrict import RedistrictParams, redistrict
+from geo.gridplan.settings import GridPlanSettings
+from geo.settings import ServiceAreaSettings
 
 
 @pytest.fixture()
@@ -33,7 +35,8 @@ def city(empty_db):
 def districted(city):
     engine, active = city
     draft = new_draft(engine, active)
-    report = redistrict(engine, draft, RedistrictParams(), actor="tester")
+    report = redistrict(engine, draft, RedistrictParams(), actor="tester",
+                        area=ServiceAreaSettings())
     return engine, active, draft, report
 
 
@@ -91,7 +94,8 @@ def test_draft_is_a_copy_of_its_parent(city):
 def test_redistrict_balances_every_feasible_grid(districted):
     engine, _, draft, report = districted
     assert report["within_band_share"] >= 0.99
-    ev = service.evaluate_plan(engine, draft)
+    ev = plan_views.evaluate_plan(engine, draft, settings=GridPlanSettings(),
+                                  area=ServiceAreaSettings())
     s = ev["summary"]
     assert s["feasible_grids"] == s["grids"] - 2  # the oversized building and the small community
     assert s["within_band_share"] >= 0.99
@@ -153,10 +157,11 @@ def test_codes_follow_the_rule(districted):
 def test_redistricting_is_deterministic_and_keeps_codes(districted):
     engine, active, draft, _ = districted
     other = new_draft(engine, active, "again")
-    redistrict(engine, other, RedistrictParams())
+    redistrict(engine, other, RedistrictParams(), area=ServiceAreaSettings())
     assert grid_state(engine, other) == grid_state(engine, draft)
     before = grid_state(engine, draft)
-    redistrict(engine, draft, RedistrictParams())  # same input, same plan: nothing changes
+    # same input, same plan: nothing changes
+    redistrict(engine, draft, RedistrictParams(), area=ServiceAreaSettings())
     assert grid_state(engine, draft) == before
     with engine.connect() as conn:
         d = diff_plans(conn, draft, other)
@@ -176,7 +181,7 @@ def test_one_building_changes_only_its_community(districted):
             {"c": community},
         )
     again = new_draft(engine, active, "after one building")
-    redistrict(engine, again, RedistrictParams())
+    redistrict(engine, again, RedistrictParams(), area=ServiceAreaSettings())
     with engine.connect() as conn:
         d = diff_plans(conn, draft, again)
     touched = set(d["added"]) | set(d["removed"]) | set(d["changed"])
@@ -193,14 +198,16 @@ def test_locked_grid_is_left_untouched(districted):
     engine, _, draft, _ = districted
     code = sorted(grid_state(engine, draft))[3]
     v = version_of(engine, draft)
-    apply_edit(engine, draft, {"op": "lock", "grid": code}, if_match=v)
+    apply_edit(engine, draft, {"op": "lock", "grid": code}, if_match=v,
+               settings=GridPlanSettings(), area=ServiceAreaSettings())
     before = grid_state(engine, draft)[code]
     with engine.connect() as conn:
         geom_before = conn.execute(
             text("SELECT ST_AsBinary(geom) FROM grids WHERE plan_id=:p AND code=:c"),
             {"p": draft, "c": code},
         ).scalar()
-    redistrict(engine, draft, RedistrictParams(target=250), communities=[before[0]])
+    redistrict(engine, draft, RedistrictParams(target=250), communities=[before[0]],
+               area=ServiceAreaSettings())
     with engine.connect() as conn:
         geom_after = conn.execute(
             text("SELECT ST_AsBinary(geom) FROM grids WHERE plan_id=:p AND code=:c"),
@@ -208,7 +215,8 @@ def test_locked_grid_is_left_untouched(districted):
         ).scalar()
     assert grid_state(engine, draft)[code] == before
     assert bytes(geom_after) == bytes(geom_before)
-    ev = service.evaluate_plan(engine, draft, communities=[before[0]])
+    ev = plan_views.evaluate_plan(engine, draft, communities=[before[0]],
+                                  settings=GridPlanSettings(), area=ServiceAreaSettings())
     c = ev["communities"][0]
     assert c["overlap_m2"] <= 1e-3 * c["area_m2"] and c["gap_m2"] <= 1e-3 * c["area_m2"]
 
@@ -221,7 +229,8 @@ def test_move_split_merge_with_versions(districted):
     v = version_of(engine, draft)
     moved = list(state[a][1][:2])
     res = apply_edit(
-        engine, draft, {"op": "move", "buildings": moved, "to_grid": b}, actor="alice", if_match=v
+        engine, draft, {"op": "move", "buildings": moved, "to_grid": b}, actor="alice", if_match=v,
+        settings=GridPlanSettings(), area=ServiceAreaSettings()
     )
     assert res["version"] == v + 1
     assert set(res["touched"]) == {a, b}
@@ -230,14 +239,17 @@ def test_move_split_merge_with_versions(districted):
     assert set(moved) <= set(after[b][1]) and not set(moved) & set(after[a][1])
     assert after[a][2] + after[b][2] == state[a][2] + state[b][2]
 
-    res = apply_edit(engine, draft, {"op": "split", "grid": b, "k": 2}, if_match=v + 1)
+    res = apply_edit(engine, draft, {"op": "split", "grid": b, "k": 2}, if_match=v + 1,
+                     settings=GridPlanSettings(), area=ServiceAreaSettings())
     assert len(res["touched"]) == 2 and b in res["touched"]
     new_code = next(c for c in res["touched"] if c != b)
-    res = apply_edit(engine, draft, {"op": "merge", "grids": [b, new_code]}, if_match=v + 2)
+    res = apply_edit(engine, draft, {"op": "merge", "grids": [b, new_code]}, if_match=v + 2,
+                     settings=GridPlanSettings(), area=ServiceAreaSettings())
     assert res["touched"] == [b]
     final = grid_state(engine, draft)
     assert final[b][2] == after[b][2] and new_code not in final
-    ev = service.evaluate_plan(engine, draft, communities=[COMMUNITIES[0]])
+    ev = plan_views.evaluate_plan(engine, draft, communities=[COMMUNITIES[0]],
+                                  settings=GridPlanSettings(), area=ServiceAreaSettings())
     c = ev["communities"][0]
     assert c["overlap_m2"] <= 1e-3 * c["area_m2"] and c["gap_m2"] <= 1e-3 * c["area_m2"]
     with engine.connect() as conn:
@@ -250,14 +262,17 @@ def test_stale_version_conflicts_and_changes_nothing(districted):
     state = grid_state(engine, draft)
     a, b = sorted(state)[:2]
     v = version_of(engine, draft)
-    apply_edit(engine, draft, {"op": "lock", "grid": a}, if_match=v)
+    apply_edit(engine, draft, {"op": "lock", "grid": a}, if_match=v, settings=GridPlanSettings(),
+               area=ServiceAreaSettings())
     snapshot = grid_state(engine, draft)
     with pytest.raises(PlanConflict):
-        apply_edit(engine, draft, {"op": "merge", "grids": [a, b]}, if_match=v)
+        apply_edit(engine, draft, {"op": "merge", "grids": [a, b]}, if_match=v,
+                   settings=GridPlanSettings(), area=ServiceAreaSettings())
     assert grid_state(engine, draft) == snapshot
     assert version_of(engine, draft) == v + 1
     with pytest.raises(Conflict, match="locked"):
-        apply_edit(engine, draft, {"op": "merge", "grids": [a, b]}, if_match=v + 1)
+        apply_edit(engine, draft, {"op": "merge", "grids": [a, b]}, if_match=v + 1,
+                   settings=GridPlanSettings(), area=ServiceAreaSettings())
     assert version_of(engine, draft) == v + 1
 
 
@@ -274,15 +289,16 @@ def test_stale_version_conflicts_and_changes_nothing(districted):
 def test_bad_edits_are_domain_errors(districted, edit, error):
     engine, _, draft, _ = districted
     with pytest.raises(error):
-        apply_edit(engine, draft, edit)
+        apply_edit(engine, draft, edit, settings=GridPlanSettings(), area=ServiceAreaSettings())
 
 
 def test_active_plan_is_not_editable(city):
     engine, active = city
     with pytest.raises(Conflict, match="only drafts"):
-        apply_edit(engine, active, {"op": "lock", "grid": COMMUNITIES[0] + "001"})
+        apply_edit(engine, active, {"op": "lock", "grid": COMMUNITIES[0] + "001"},
+                   settings=GridPlanSettings(), area=ServiceAreaSettings())
     with pytest.raises(Conflict):
-        redistrict(engine, active, RedistrictParams())
+        redistrict(engine, active, RedistrictParams(), area=ServiceAreaSettings())
 
 
 def test_publish_archives_and_reassigns_incidents(districted):
@@ -311,7 +327,8 @@ def test_publish_archives_and_reassigns_incidents(districted):
     assert status[active] == "archived" and status[draft] == "active"
     assert wrong == 0 and inside
     with pytest.raises(Conflict):
-        apply_edit(engine, draft, {"op": "lock", "grid": sorted(grid_state(engine, draft))[0]})
+        apply_edit(engine, draft, {"op": "lock", "grid": sorted(grid_state(engine, draft))[0]},
+                   settings=GridPlanSettings(), area=ServiceAreaSettings())
 
 
 def test_diff_against_the_current_plan(districted):
@@ -345,7 +362,7 @@ def test_overlay_of_a_department_layer(districted, tmp_path):
     path = tmp_path / "dept.geojson"
     dept.to_file(path)
     layer = read_layer(str(path), key="name")
-    res = service.overlay(engine, draft, layer)
+    res = plan_views.overlay(engine, draft, layer, area=ServiceAreaSettings())
     status = {f["properties"]["key"]: f["properties"]["status"] for f in res["layer"]["features"]}
     assert status == {"whole community": "covers", "straddles": "conflict", "far away": "outside"}
     assert res["summary"]["department_grids"] == 3

@@ -18,6 +18,7 @@ from geo.errors import PlanConflict
 from geo.gridplan import plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
+from geo.settings import ServiceAreaSettings
 
 # The reference: the lowest-id grid of the plan that intersects the incident, one incident at
 # a time, written independently of geo.gridplan.plans.
@@ -100,7 +101,7 @@ def redistricted(demo):
             .all()
         )
         draft = plans.create_plan(conn, "redistricted", active)
-    redistrict(engine, draft, RedistrictParams(), communities=codes)
+    redistrict(engine, draft, RedistrictParams(), communities=codes, area=ServiceAreaSettings())
     return engine, active, draft
 
 

@@ -22,11 +22,13 @@ from api.state import AppState
 from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 from geo.hotspots import analyses
 from geo.hotspots.params import hotspot_query
-from geo.hotspots.service import HotspotService
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
 from geo.hotspots.snapshot import IncidentColumns
+from geo.settings import ServiceAreaSettings
 
 SETTINGS = HotspotSettings(_env_file=None)
+AREA = ServiceAreaSettings(_env_file=None)
 LAT, LON = h3.cell_to_latlng(STEADY_CELL9)
 CELL12 = h3.str_to_int(h3.latlng_to_cell(LAT, LON, 12))
 
@@ -58,7 +60,7 @@ def same_rows(a: IncidentColumns, b: IncidentColumns) -> bool:
 
 
 def test_twenty_concurrent_requests_for_new_parameters_compute_once(loaded):
-    svc = HotspotService(loaded, SETTINGS)
+    svc = HotspotService(loaded, SETTINGS, AREA)
     q = hotspot_query(SETTINGS, res=9, from_="2025-02-01", to="2025-09-01", category="hazard")
     start = threading.Barrier(20)
 
@@ -70,7 +72,7 @@ def test_twenty_concurrent_requests_for_new_parameters_compute_once(loaded):
         results = list(pool.map(lambda _: ask(), range(20)))
     assert all(r is results[0] for r in results)
     assert svc.results.computed == 1
-    assert svc._loads.computed == 1  # one snapshot read, not twenty
+    assert svc.snapshots.loads.computed == 1  # one snapshot read, not twenty
 
 
 def test_incremental_refresh_equals_a_full_read(loaded):
@@ -117,7 +119,7 @@ def test_a_rewrite_forces_a_full_read(loaded):
 
 
 def test_stale_answers_stay_within_max_stale_and_then_follow(loaded):
-    svc = HotspotService(loaded, HotspotSettings(_env_file=None, max_stale_s=60))
+    svc = HotspotService(loaded, HotspotSettings(_env_file=None, max_stale_s=60), AREA)
     q = hotspot_query(SETTINGS)
     before = analyses.hotspots(svc, q)
     with loaded.begin() as conn:
@@ -129,7 +131,7 @@ def test_stale_answers_stay_within_max_stale_and_then_follow(loaded):
     assert fresh.parameters["data_version"] > before.parameters["data_version"]
     assert fresh.counts.sum() == before.counts.sum() + 1
     # With max_stale_s = 0 every answer reads the newest data.
-    now = HotspotService(loaded, HotspotSettings(_env_file=None, max_stale_s=0))
+    now = HotspotService(loaded, HotspotSettings(_env_file=None, max_stale_s=0), AREA)
     first = analyses.hotspots(now, q)
     with loaded.begin() as conn:
         insert(conn, "stale-2")
@@ -137,7 +139,7 @@ def test_stale_answers_stay_within_max_stale_and_then_follow(loaded):
 
 
 def test_background_refresh_brings_the_new_data_within_max_stale(loaded):
-    svc = HotspotService(loaded, HotspotSettings(_env_file=None, max_stale_s=1.0))
+    svc = HotspotService(loaded, HotspotSettings(_env_file=None, max_stale_s=1.0), AREA)
     q = hotspot_query(SETTINGS)
     before = analyses.hotspots(svc, q)
     with loaded.begin() as conn:

@@ -14,12 +14,15 @@ from geo.errors import InvalidInput, NotEnoughData
 from geo.h3cells import SQL_COLUMNS, SQL_PARAMS, cells_of
 from geo.hotspots import analyses
 from geo.hotspots.aggregate import counts_by_cell
+from geo.hotspots.analyses import hotspot_cells
 from geo.hotspots.cells import polyfill
 from geo.hotspots.params import Filters, emerging_query, hotspot_query
-from geo.hotspots.service import HotspotService, hotspot_cells
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
+from geo.settings import ServiceAreaSettings
 
 SETTINGS = HotspotSettings(_env_file=None)
+AREA = ServiceAreaSettings(_env_file=None)
 FILTERS = [
     {},
     {"from_": "2025-03-01", "to": "2025-06-30"},
@@ -36,19 +39,19 @@ def loaded(engine):
 
 @pytest.fixture()
 def memory(loaded):
-    return HotspotService(loaded[0], SETTINGS)
+    return HotspotService(loaded[0], SETTINGS, AREA)
 
 
 @pytest.fixture()
 def sql(loaded):
-    return HotspotService(loaded[0], HotspotSettings(_env_file=None, memory_rows=0))
+    return HotspotService(loaded[0], HotspotSettings(_env_file=None, memory_rows=0), AREA)
 
 
 @pytest.mark.parametrize("raw", FILTERS)
 def test_memory_and_sql_counts_agree_and_match_sql_count(memory, sql, loaded, raw):
     q = hotspot_query(SETTINGS, **raw)
     a, b = analyses.hotspots(memory, q), analyses.hotspots(sql, q)
-    assert memory.columns(memory.state()) is not None and sql.columns(sql.state()) is None
+    assert memory.state().cols is not None and sql.state().cols is None
     assert np.array_equal(a.counts, b.counts) and np.array_equal(a.study.cells, b.study.cells)
     assert np.array_equal(a.z, b.z)
     clauses, params = ["true"], {}
@@ -82,7 +85,7 @@ def test_every_cell_of_the_area_is_present_with_zeros(memory, loaded):
 
 
 def test_planted_cluster_is_a_99_percent_hot_spot(memory):
-    frame = hotspot_cells(memory.engine, hotspot_query(SETTINGS))
+    frame = hotspot_cells(memory, hotspot_query(SETTINGS))
     row = frame.set_index("h3").loc[STEADY_CELL9]
     assert row["bin"] == 3 and row["class"] == "hot_99" and row["gi_z"] > 5
     assert list(frame.columns) == ["h3", "count", "gi_z", "p_value", "bin", "class"]
@@ -159,7 +162,7 @@ def test_bbox_slice_equals_filling_the_clipped_area(memory):
     st = memory.state()
     bbox = (118.02, 36.78, 118.06, 36.81)
     sliced = memory.study(9, bbox, st)
-    filled = memory._fill(9, bbox, st)
+    filled = memory.studies.fill(9, bbox, st, memory.counter(st))
     assert np.array_equal(sliced.cells, filled.cells)
     for k in (1, 2, 3):
         assert (sliced.weights(k) != filled.weights(k)).nnz == 0
@@ -193,7 +196,7 @@ def test_admin_areas_define_the_study_area(empty_db):
             "('370303', '张店区', 'district', ST_Multi(ST_GeomFromText(:g, 4326))), "
             "('370303001', 'street', 'street', ST_Multi(ST_GeomFromText(:g, 4326)))"),
             {"g": square})
-    svc = HotspotService(empty_db, SETTINGS)
+    svc = HotspotService(empty_db, SETTINGS, AREA)
     r = analyses.hotspots(svc, hotspot_query(SETTINGS))
     assert r.parameters["study_area"] == "admin_areas:district"
     from shapely import wkt
@@ -206,7 +209,7 @@ def test_admin_areas_define_the_study_area(empty_db):
 
 
 def test_no_data_at_all_is_not_enough_data(empty_db):
-    svc = HotspotService(empty_db, SETTINGS)
+    svc = HotspotService(empty_db, SETTINGS, AREA)
     with pytest.raises(NotEnoughData, match="no incidents and no admin areas"):
         analyses.hotspots(svc, hotspot_query(SETTINGS))
 

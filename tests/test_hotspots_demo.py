@@ -15,8 +15,9 @@ from test_hotspots_stats import esda_z
 from geo.db.engine import make_engine
 from geo.hotspots import analyses
 from geo.hotspots.params import emerging_query, hotspot_query
-from geo.hotspots.service import HotspotService
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
+from geo.settings import ServiceAreaSettings
 
 SETTINGS = HotspotSettings(_env_file=None)
 TARGET_RECOVERY = 0.9
@@ -32,7 +33,7 @@ def window(truth: dict) -> tuple[datetime, datetime]:
 
 def service(settings):
     engine = make_engine(settings)
-    return engine, HotspotService(engine, SETTINGS)
+    return engine, HotspotService(engine, SETTINGS, ServiceAreaSettings(_env_file=None))
 
 
 @pytest.fixture(scope="module")

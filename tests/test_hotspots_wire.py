@@ -22,10 +22,13 @@ from api.settings import ApiSettings
 from api.state import AppState
 from geo.hotspots import analyses
 from geo.hotspots.params import hotspot_query
-from geo.hotspots.service import HotspotService, service_for
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
+from geo.hotspots.warmup import start_warm_up, warm_up
+from geo.settings import ServiceAreaSettings
 
 SETTINGS = HotspotSettings(_env_file=None)
+AREA = ServiceAreaSettings(_env_file=None)
 PARAMS = {"res": 9, "category": "dispute,hazard", "from": "2025-02-01"}
 
 
@@ -118,7 +121,7 @@ def test_zstd_frames_keep_within_the_8_mib_window_of_rfc_9659(client):
 
 
 def test_sent_bodies_are_kept_per_coding(loaded):
-    svc = HotspotService(loaded, SETTINGS)
+    svc = HotspotService(loaded, SETTINGS, AREA)
     result = analyses.hotspots(svc, hotspot_query(SETTINGS, source="110"))
     made = []
 
@@ -134,58 +137,61 @@ def test_sent_bodies_are_kept_per_coding(loaded):
 
 
 def test_warm_up_loads_the_default_study_before_any_request(loaded):
-    svc = HotspotService(loaded, SETTINGS)
-    thread = svc.start_warm_up().thread
+    svc = HotspotService(loaded, SETTINGS, AREA)
+    thread = start_warm_up(svc).thread
     thread.join(60)
     assert not thread.is_alive()
-    studies, loads = svc._studies.computed, svc._loads.computed
+    studies, loads = svc.studies.studies.computed, svc.snapshots.loads.computed
     assert loads == 1 and studies == 1
     t = time.perf_counter()
     r = analyses.hotspots(svc, hotspot_query(SETTINGS, category="dispute"))
     assert time.perf_counter() - t < 5
-    assert (svc._studies.computed, svc._loads.computed) == (studies, loads)  # nothing reloaded
+    # nothing reloaded
+    assert (svc.studies.studies.computed, svc.snapshots.loads.computed) == (studies, loads)
     assert len(r.study) == r.parameters["cells"] and r.study.res == SETTINGS.res
 
 
 def test_warm_up_can_be_turned_off(loaded):
-    svc = HotspotService(loaded, HotspotSettings(_env_file=None, warm_up=False))
-    assert svc.start_warm_up().thread is None
-    assert svc._loads.computed == 0
+    svc = HotspotService(loaded, HotspotSettings(_env_file=None, warm_up=False), AREA)
+    assert start_warm_up(svc).thread is None
+    assert svc.snapshots.loads.computed == 0
 
 
 def test_a_stopped_warm_up_ends_after_its_step(loaded):
-    svc = HotspotService(loaded, SETTINGS)
+    svc = HotspotService(loaded, SETTINGS, AREA)
     stop = threading.Event()
     stop.set()
-    assert svc.warm_up(stop=stop) is None
-    assert svc._loads.computed == 1 and svc._studies.computed == 0  # only the first step ran
+    assert warm_up(svc, stop=stop) is None
+    # only the first step ran
+    assert svc.snapshots.loads.computed == 1 and svc.studies.studies.computed == 0
 
 
 def test_app_start_warms_up_in_the_background(loaded, db_settings):
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
     with TestClient(app) as c:
         assert c.get("/healthz").status_code == 200
-        svc = service_for(app.state.onemap.engine)
+        svc = app.state.onemap.hotspots
         deadline = time.monotonic() + 60
-        while svc._columns is None and time.monotonic() < deadline:
+        while svc.snapshots.columns is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert svc._columns is not None and len(svc._columns) > 10_000  # no hotspot request
+        # no hotspot request
+        assert svc.snapshots.columns is not None and len(svc.snapshots.columns) > 10_000
     # Shutdown waits for the warm-up: no thread outlives the app.
     assert not [t for t in threading.enumerate() if t.name == "onemap-hotspot-warm-up"]
 
 
 def test_a_bbox_study_places_incidents_through_its_parent(loaded):
-    svc = HotspotService(loaded, SETTINGS)
+    svc = HotspotService(loaded, SETTINGS, AREA)
     st = svc.state()
     sub = svc.study(9, (118.02, 36.78, 118.06, 36.81), st)
     assert sub.parent is not None
     direct = st.cols.cell_index(9, sub.cells)
-    assert np.array_equal(svc._cell_index(st.cols, sub), direct)
+    assert np.array_equal(svc.index.rows(st.cols, sub), direct)
 
 
 # Last: it empties the database the module loaded.
 def test_app_starts_on_an_empty_database_and_warm_up_only_logs(empty_db, db_settings, caplog):
-    caplog.set_level(logging.INFO, logger="geo.hotspots.service")
+    caplog.set_level(logging.INFO, logger="geo.hotspots.warmup")
     app = create_app(AppState.build(api=ApiSettings(_env_file=None), db=db_settings))
     with TestClient(app) as c:
         assert c.get("/healthz").status_code == 200

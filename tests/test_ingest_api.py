@@ -15,8 +15,11 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
 from geo import keys
+from geo.coverage.settings import CoverageSettings
 from geo.crs import wgs84_to_gcj02
 from geo.io.load import load_file
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 LOAD = Path(__file__).resolve().parent / "fixtures" / "load"
 
@@ -35,8 +38,10 @@ def collection(*features) -> dict:
 
 @pytest.fixture()
 def client(empty_db, db_settings):
-    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False)
-    load_file(empty_db, "grids", LOAD / "grids.geojson", progress=False)
+    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+    load_file(empty_db, "grids", LOAD / "grids.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     state = AppState.build(api=ApiSettings(_env_file=None), db=db_settings)
     with TestClient(create_app(state)) as c:
         yield c

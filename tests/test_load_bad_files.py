@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from api.cli import main
+from geo.coverage.settings import CoverageSettings
 from geo.io.load import load_file
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 LOAD = Path(__file__).resolve().parent / "fixtures" / "load"
 BAD = LOAD / "bad"
@@ -99,7 +102,8 @@ def loaded_db(empty_db, db_env):
                         ("buildings", "buildings.geojson"), ("cameras", "cameras.csv"),
                         ("incidents", "incidents.csv"), ("roads", "roads.geojson"),
                         ("places", "places.geojson")]:
-        load_file(empty_db, layer, LOAD / name, progress=False)
+        load_file(empty_db, layer, LOAD / name, progress=False, area=ServiceAreaSettings(),
+                  settings=IngestSettings(), coverage=CoverageSettings())
     return empty_db
 
 

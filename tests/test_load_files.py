@@ -10,8 +10,11 @@ import pytest
 import shapely
 from sqlalchemy import text
 
+from geo.coverage.settings import CoverageSettings
 from geo.errors import InvalidInput
 from geo.io.load import load_file, load_frame
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 LOAD = Path(__file__).resolve().parent / "fixtures" / "load"
 
@@ -24,12 +27,15 @@ def count(engine, table: str) -> int:
 @pytest.fixture()
 def area_db(empty_db):
     """An empty database with the fixture district's admin areas loaded."""
-    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False)
+    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     return empty_db
 
 
 def test_admin_areas_load_as_multipolygons(empty_db):
-    report = load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False)
+    report = load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
+                       area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert (report.read, report.inserted, report.rejected) == (3, 3, 0)
     with empty_db.connect() as conn:
         rows = conn.execute(text(
@@ -42,13 +48,16 @@ def test_every_layer_loads(area_db):
     for layer, name in [("grids", "grids.geojson"), ("buildings", "buildings.geojson"),
                         ("cameras", "cameras.csv"), ("incidents", "incidents.csv"),
                         ("roads", "roads.geojson"), ("places", "places.geojson")]:
-        report = load_file(area_db, layer, LOAD / name, progress=False)
+        report = load_file(area_db, layer, LOAD / name, progress=False,
+                           area=ServiceAreaSettings(), settings=IngestSettings(),
+                           coverage=CoverageSettings())
         assert report.rejected == 0, report.messages
         assert report.inserted == report.read == count(area_db, layer), layer
 
 
 def test_camera_aliases_become_canonical(area_db):
-    load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False)
+    load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     with area_db.connect() as conn:
         rows = dict(conn.execute(text("SELECT code, class FROM cameras")).all())
         kinds = {k for (k,) in conn.execute(text("SELECT DISTINCT kind FROM cameras"))}
@@ -61,7 +70,8 @@ def test_camera_aliases_become_canonical(area_db):
 
 
 def test_incident_times_keep_their_zone(area_db):
-    load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False)
+    load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     with area_db.connect() as conn:
         got = dict(conn.execute(text(
             "SELECT external_id, extract(epoch FROM occurred_at)::bigint FROM incidents")).all())
@@ -71,8 +81,10 @@ def test_incident_times_keep_their_zone(area_db):
 
 
 def test_incidents_get_h3_and_grid(area_db):
-    load_file(area_db, "grids", LOAD / "grids.geojson", progress=False)
-    load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False)
+    load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+    load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     import h3
 
     with area_db.connect() as conn:
@@ -87,9 +99,12 @@ def test_incidents_get_h3_and_grid(area_db):
 
 
 def test_grids_made_after_incidents_still_assign_them(area_db):
-    load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False)
+    load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     assert count_null_grids(area_db) == 40
-    report = load_file(area_db, "grids", LOAD / "grids.geojson", progress=False)
+    report = load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
+                       area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert count_null_grids(area_db) == 0
     assert any("40 incidents assigned" in m for m in report.messages)
 
@@ -100,8 +115,10 @@ def count_null_grids(engine) -> int:
 
 
 def test_grids_create_the_import_plan_and_memberships(area_db):
-    load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False)
-    load_file(area_db, "grids", LOAD / "grids.geojson", progress=False)
+    load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+    load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     with area_db.connect() as conn:
         plans = conn.execute(text("SELECT name, status FROM grid_plans")).all()
         members = conn.execute(text(
@@ -114,8 +131,10 @@ def test_grids_create_the_import_plan_and_memberships(area_db):
 
 
 def test_buildings_loaded_after_grids_get_members(area_db):
-    load_file(area_db, "grids", LOAD / "grids.geojson", progress=False)
-    load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False)
+    load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+    load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     assert count(area_db, "grid_members") == 6
 
 
@@ -125,15 +144,20 @@ def test_grid_frame_with_plan_id_targets_that_plan(area_db):
             "INSERT INTO grid_plans (name, status) VALUES ('草案', 'draft') RETURNING id")).scalar()
     frame = gpd.read_file(LOAD / "grids.geojson")
     frame["plan_id"] = draft
-    load_frame(area_db, "grids", frame, progress=False)
+    load_frame(area_db, "grids", frame, progress=False, settings=IngestSettings(),
+               area=ServiceAreaSettings())
     with area_db.connect() as conn:
         plans = conn.execute(text("SELECT DISTINCT plan_id FROM grids")).scalars().all()
     assert plans == [draft]
 
 
 def test_loading_the_same_incidents_twice_adds_nothing(area_db):
-    first = load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False)
-    second = load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False)
+    first = load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
+                      area=ServiceAreaSettings(), settings=IngestSettings(),
+                      coverage=CoverageSettings())
+    second = load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
+                       area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert (first.inserted, second.inserted, second.skipped) == (40, 0, 40)
     assert count(area_db, "incidents") == 40
 
@@ -152,8 +176,10 @@ def test_bulk_path_is_idempotent_too(area_db):
     bulk = IngestSettings(_env_file=None, bulk_min_rows=1)
     frame = read_frame(LOAD / "incidents.csv")
     # The first load is larger than the (empty) table: secondary indexes are rebuilt.
-    first = load_frame(area_db, "incidents", frame, progress=False, settings=bulk)
-    again = load_frame(area_db, "incidents", frame, progress=False, settings=bulk)
+    first = load_frame(area_db, "incidents", frame, progress=False, settings=bulk,
+                       area=ServiceAreaSettings())
+    again = load_frame(area_db, "incidents", frame, progress=False, settings=bulk,
+                       area=ServiceAreaSettings())
     assert (first.inserted, again.inserted, again.skipped) == (40, 0, 40)
     assert indexes() == before and len(before) >= 7
     with area_db.connect() as conn:
@@ -169,8 +195,10 @@ def test_incidents_without_external_id_are_idempotent(area_db, tmp_path):
     table = pd.read_csv(LOAD / "incidents.csv", dtype=str).drop(columns="external_id")
     path = tmp_path / "noid.csv"
     table.to_csv(path, index=False)
-    load_file(area_db, "incidents", path, progress=False)
-    again = load_file(area_db, "incidents", path, progress=False)
+    load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
+              settings=IngestSettings(), coverage=CoverageSettings())
+    again = load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
+                      settings=IngestSettings(), coverage=CoverageSettings())
     assert (again.inserted, again.skipped, count(area_db, "incidents")) == (0, 40, 40)
     with area_db.connect() as conn:
         ids = conn.execute(text("SELECT external_id FROM incidents")).scalars().all()
@@ -178,20 +206,27 @@ def test_incidents_without_external_id_are_idempotent(area_db, tmp_path):
 
 
 def test_keyless_layers_are_idempotent(area_db):
-    load_file(area_db, "roads", LOAD / "roads.geojson", progress=False)
-    again = load_file(area_db, "roads", LOAD / "roads.geojson", progress=False)
+    load_file(area_db, "roads", LOAD / "roads.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+    again = load_file(area_db, "roads", LOAD / "roads.geojson", progress=False,
+                      area=ServiceAreaSettings(), settings=IngestSettings(),
+                      coverage=CoverageSettings())
     assert (again.inserted, again.skipped, count(area_db, "roads")) == (0, 3, 3)
 
 
 def test_on_conflict_update_changes_existing_rows(area_db, tmp_path):
-    load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False)
+    load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     table = pd.read_csv(LOAD / "cameras.csv", dtype=str)
     table["status"] = "fault"
     path = tmp_path / "cams.csv"
     table.to_csv(path, index=False)
-    skip = load_file(area_db, "cameras", path, progress=False)
+    skip = load_file(area_db, "cameras", path, progress=False, area=ServiceAreaSettings(),
+                     settings=IngestSettings(), coverage=CoverageSettings())
     assert (skip.inserted, skip.updated, skip.skipped) == (0, 0, 12)
-    upd = load_file(area_db, "cameras", path, on_conflict="update", progress=False)
+    upd = load_file(area_db, "cameras", path, on_conflict="update", progress=False,
+                    area=ServiceAreaSettings(), settings=IngestSettings(),
+                    coverage=CoverageSettings())
     assert (upd.inserted, upd.updated) == (0, 12)
     with area_db.connect() as conn:
         statuses = conn.execute(text("SELECT DISTINCT status FROM cameras")).scalars().all()
@@ -204,7 +239,8 @@ def test_mapping_renames_columns(area_db, tmp_path):
     path = tmp_path / "cams.csv"
     table.to_csv(path, index=False)
     report = load_file(area_db, "cameras", path, progress=False,
-                       mapping={"名称": "name", "类别": "class"})
+                       mapping={"名称": "name", "类别": "class"}, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     assert report.inserted == 12
     with area_db.connect() as conn:
         named = conn.execute(text("SELECT count(*) FROM cameras WHERE name LIKE '摄像机%'"))
@@ -214,7 +250,8 @@ def test_mapping_renames_columns(area_db, tmp_path):
 def test_reject_file_loads_the_good_rows(area_db, tmp_path):
     rejects = tmp_path / "rejects.csv"
     report = load_file(area_db, "cameras", LOAD / "bad" / "swapped.csv", reject_file=rejects,
-                       progress=False)
+                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert (report.inserted, report.rejected) == (2, 1)
     back = pd.read_csv(rejects, dtype=str)
     assert list(back.columns) == [*pd.read_csv(LOAD / "bad" / "swapped.csv").columns, "reason"]
@@ -226,7 +263,8 @@ def test_reject_file_loads_the_good_rows(area_db, tmp_path):
 def test_reject_file_in_the_input_format(area_db, tmp_path):
     rejects = tmp_path / "rejects.geojson"
     report = load_file(area_db, "grids", LOAD / "bad" / "invalid_polygon.geojson",
-                       reject_file=rejects, progress=False)
+                       reject_file=rejects, progress=False, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     assert (report.inserted, report.rejected) == (1, 1)
     back = gpd.read_file(rejects)
     assert back["code"].tolist() == ["G902"]
@@ -238,7 +276,8 @@ def test_invalid_polygon_is_repaired_and_reported(area_db, tmp_path):
     frame = gpd.GeoDataFrame({"code": ["G777"]}, geometry=[bowtie], crs=4326)
     path = tmp_path / "bowtie.geojson"
     frame.to_file(path)
-    report = load_file(area_db, "grids", path, progress=False)
+    report = load_file(area_db, "grids", path, progress=False, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     assert (report.inserted, report.repaired) == (1, 1)
     assert any("repaired invalid polygon (Self-intersection" in m for m in report.messages)
     with area_db.connect() as conn:
@@ -249,9 +288,12 @@ def test_invalid_polygon_is_repaired_and_reported(area_db, tmp_path):
 
 def test_allow_outside(area_db):
     with pytest.raises(InvalidInput, match="far outside the service area"):
-        load_file(area_db, "cameras", LOAD / "bad" / "outside.csv", progress=False)
+        load_file(area_db, "cameras", LOAD / "bad" / "outside.csv", progress=False,
+                  area=ServiceAreaSettings(), settings=IngestSettings(),
+                  coverage=CoverageSettings())
     report = load_file(area_db, "cameras", LOAD / "bad" / "outside.csv", allow_outside=True,
-                       progress=False)
+                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert report.inserted == 2
 
 
@@ -259,10 +301,12 @@ def test_service_bbox_setting_when_no_admin_areas(empty_db):
     from geo.settings import ServiceAreaSettings
 
     area = ServiceAreaSettings(_env_file=None, service_bbox=(118.0, 36.7, 118.2, 36.9))
-    ok = load_file(empty_db, "cameras", LOAD / "cameras.csv", progress=False, area=area)
+    ok = load_file(empty_db, "cameras", LOAD / "cameras.csv", progress=False, area=area,
+                   settings=IngestSettings(), coverage=CoverageSettings())
     assert ok.inserted == 12
     with pytest.raises(InvalidInput, match="far outside"):
-        load_file(empty_db, "cameras", LOAD / "bad" / "outside.csv", progress=False, area=area)
+        load_file(empty_db, "cameras", LOAD / "bad" / "outside.csv", progress=False, area=area,
+                  settings=IngestSettings(), coverage=CoverageSettings())
 
 
 def test_waterways_load_through_load_frame(area_db):
@@ -271,7 +315,8 @@ def test_waterways_load_through_load_frame(area_db):
                              (118.02, 36.771)])
     frame = gpd.GeoDataFrame({"name": ["孝妇河", "引水渠"], "kind": ["river", None]},
                              geometry=[river, canal], crs=4326)
-    report = load_frame(area_db, "waterways", frame, progress=False)
+    report = load_frame(area_db, "waterways", frame, progress=False, settings=IngestSettings(),
+                        area=ServiceAreaSettings())
     assert report.inserted == 2
     with area_db.connect() as conn:
         kinds = dict(conn.execute(text("SELECT name, kind FROM waterways")).all())
@@ -282,10 +327,13 @@ def test_file_loads_refresh_camera_views(area_db):
     """The caller of a load runs the coverage hook (as ``onemap load`` does)."""
     from geo.coverage.hooks import after_report
 
+    ingest, area, coverage = IngestSettings(), ServiceAreaSettings(), CoverageSettings()
     after_report(area_db, load_file(area_db, "buildings", LOAD / "buildings.geojson",
-                                    progress=False))
-    report = load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False)
-    after_report(area_db, report)
+                                    progress=False, area=area, settings=ingest),
+                 settings=coverage, area=area)
+    report = load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False,
+                       area=area, settings=ingest)
+    after_report(area_db, report, settings=coverage, area=area)
     assert any(m.startswith("camera views: ") for m in report.messages)
     with area_db.connect() as conn:
         views = conn.execute(text("SELECT count(*) FROM camera_views")).scalar()

@@ -17,7 +17,10 @@ from api.app import create_app
 from api.cli import main
 from api.settings import ApiSettings
 from api.state import AppState
+from geo.coverage.settings import CoverageSettings
 from geo.io.load import load_file
+from geo.io.settings import IngestSettings
+from geo.settings import ServiceAreaSettings
 
 NS_TIME = "2026-02-19T07:01:03.631217872+08:00"
 
@@ -46,7 +49,8 @@ def stored_us(engine) -> dict[str, int]:
 
 @pytest.fixture()
 def area_db(empty_db, db_env):
-    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False)
+    load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
+              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
     return empty_db
 
 
@@ -79,7 +83,9 @@ def test_pandas_nanosecond_csv_loads_through_the_cli(area_db, tmp_path, capsys, 
 
 def test_naive_nanosecond_times_are_local(area_db, tmp_path):
     df = pandas_csv(tmp_path / "naive.csv", 300, tz=None)
-    report = load_file(area_db, "incidents", tmp_path / "naive.csv", progress=False)
+    report = load_file(area_db, "incidents", tmp_path / "naive.csv", progress=False,
+                       area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert report.inserted == 300
     got = stored_us(area_db)
     want = df.occurred_at.dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC").dt.round("us")
@@ -100,7 +106,9 @@ def test_geoparquet_timestamps_of_every_unit(area_db, tmp_path, unit, tz):
          "occurred_at": t},
         geometry=gpd.points_from_xy([118.01, 118.02, 118.03], [36.8, 36.8, 36.8]), crs=4326)
     frame.to_parquet(tmp_path / "t.parquet")
-    report = load_file(area_db, "incidents", tmp_path / "t.parquet", progress=False)
+    report = load_file(area_db, "incidents", tmp_path / "t.parquet", progress=False,
+                       area=ServiceAreaSettings(), settings=IngestSettings(),
+                       coverage=CoverageSettings())
     assert report.inserted == 3
     local = t if tz else t.dt.tz_localize("Asia/Shanghai")
     want = local.dt.tz_convert("UTC").dt.round("us").astype("datetime64[us, UTC]")
@@ -177,7 +185,8 @@ def test_csv_as_excel_saves_it(area_db, tmp_path):
              "36.81,2024-05-01 08:31:00,hazard,  118.06,110 ,X2"]
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
-    report = load_file(area_db, "incidents", path, progress=False)
+    report = load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     assert (report.inserted, report.rejected) == (2, 0), report.messages
     with area_db.connect() as conn:
         rows = conn.execute(text("SELECT external_id, source, category, ST_X(geom), h3_9 "
@@ -205,7 +214,8 @@ def test_gdal_written_3d_points_with_fids(area_db, tmp_path, suffix, driver):
         geometry=shapely.points(lon, lat, np.array([12.5, 13.0, 0.0])), crs=4326)
     path = tmp_path / f"qgis{suffix}"
     frame.to_file(path, driver=driver, engine="pyogrio")
-    report = load_file(area_db, "incidents", path, progress=False)
+    report = load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
+                       settings=IngestSettings(), coverage=CoverageSettings())
     assert (report.inserted, report.rejected) == (3, 0), report.messages
     with area_db.connect() as conn:
         rows = conn.execute(text("SELECT ST_X(geom), ST_Y(geom), ST_NDims(geom), h3_7, h3_12 "

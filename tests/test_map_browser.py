@@ -26,9 +26,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine, text
 
 from geo.coverage.gapstore import refresh_gaps
+from geo.coverage.settings import CoverageSettings
 from geo.coverage.views import refresh_all
 from geo.db.engine import make_engine
-from geo.settings import DatabaseSettings
+from geo.settings import DatabaseSettings, ServiceAreaSettings
 
 pytestmark = pytest.mark.browser
 
@@ -123,8 +124,8 @@ def demo(pg_server: DatabaseSettings, _small_demo_template) -> Iterator[Database
     settings = clone_database(pg_server, template, name)
     engine = make_engine(settings)
     try:
-        refresh_all(engine)
-        refresh_gaps(engine)
+        refresh_all(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
+        refresh_gaps(engine, settings=CoverageSettings(), area=ServiceAreaSettings())
     finally:
         engine.dispose()
     yield settings

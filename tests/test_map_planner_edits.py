@@ -12,7 +12,8 @@ from sqlalchemy import Engine, text
 from geo.db.engine import make_engine
 from geo.gridplan import plans
 from geo.gridplan.edits import apply_edit
-from geo.settings import DatabaseSettings
+from geo.gridplan.settings import GridPlanSettings
+from geo.settings import DatabaseSettings, ServiceAreaSettings
 
 
 @pytest.fixture()
@@ -40,7 +41,8 @@ def test_split_keeps_name_and_worker_in_every_part(draft: tuple[Engine, int]) ->
             "SELECT code, name, worker FROM grids WHERE plan_id = :p AND buildings >= 6 "
             "ORDER BY households DESC LIMIT 1"), {"p": plan}).mappings().one()
     assert g["name"] and g["worker"]
-    out = apply_edit(engine, plan, {"op": "split", "grid": g["code"], "k": 3}, actor="tester")
+    out = apply_edit(engine, plan, {"op": "split", "grid": g["code"], "k": 3}, actor="tester",
+                     settings=GridPlanSettings(), area=ServiceAreaSettings())
     parts = [_grid(engine, plan, c) for c in out["touched"]]
     assert len(parts) == 3
     assert all(p["worker"] == g["worker"] for p in parts)
@@ -68,7 +70,8 @@ def test_merge_leaves_no_hole(draft: tuple[Engine, int]) -> None:
                 0.000001)))
             FROM grids x WHERE x.plan_id = :p AND x.code = :a AND y.plan_id = :p AND y.code = :b
         """), {"p": plan, "a": a, "b": b})
-    out = apply_edit(engine, plan, {"op": "merge", "grids": [a, b]}, actor="tester")
+    out = apply_edit(engine, plan, {"op": "merge", "grids": [a, b]}, actor="tester",
+                     settings=GridPlanSettings(), area=ServiceAreaSettings())
     ev = {g["code"]: g for g in out["evaluation"]["grids"]}
     (kept,) = out["touched"]
     assert ev[kept]["holes"] == 0, ev[kept]
@@ -100,7 +103,8 @@ def test_merge_keeps_an_enclave_as_a_hole(draft: tuple[Engine, int]) -> None:
             UPDATE grids SET geom = ST_Multi(ST_Buffer(ST_PointOnSurface(g.geom), 0.0001))
             FROM (SELECT geom FROM grids WHERE plan_id = :p AND code = :a) g
             WHERE plan_id = :p AND code = 'ENCLAVE'"""), {"p": plan, "a": a})
-    out = apply_edit(engine, plan, {"op": "merge", "grids": [a, b]}, actor="tester")
+    out = apply_edit(engine, plan, {"op": "merge", "grids": [a, b]}, actor="tester",
+                     settings=GridPlanSettings(), area=ServiceAreaSettings())
     (kept,) = out["touched"]
     geom = shapely.from_wkb(_grid(engine, plan, kept)["wkb"])
     assert shapely.get_num_interior_rings(shapely.get_parts(geom)).sum() == 1

@@ -20,6 +20,7 @@ from api.state import AppState
 from geo.db.engine import make_engine
 from geo.response.context import reach_context
 from geo.response.settings import ResponseSettings
+from geo.settings import ServiceAreaSettings
 
 SETTINGS = ResponseSettings(_env_file=None)
 
@@ -33,7 +34,7 @@ def demo_engine(small_demo_copy):
 
 @pytest.mark.parametrize("mode,breaks", [("drive", (1, 3, 5)), ("walk", (5, 10))])
 def test_households_reached_equal_an_independent_networkx_oracle(demo_engine, mode, breaks):
-    ctx = reach_context(demo_engine, mode, settings=SETTINGS)
+    ctx = reach_context(demo_engine, mode, settings=SETTINGS, area=ServiceAreaSettings())
     hh = ctx.buildings.frame["households"].to_numpy(float)
     best = ctx.building_s.min(axis=0)
     want = oracle_households(demo_engine, mode, breaks)
@@ -46,7 +47,7 @@ def test_households_reached_equal_an_independent_networkx_oracle(demo_engine, mo
 
 def test_pgrouting_driving_distance_equals_scipy(demo_engine):
     from geo.response.pgr import pgr_node_seconds
-    ctx = reach_context(demo_engine, "drive", settings=SETTINGS)
+    ctx = reach_context(demo_engine, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     for p in range(len(ctx.posts)):
         with demo_engine.begin() as conn:
             pgr = pgr_node_seconds(conn, ctx.graph, p, 300.0)

@@ -16,9 +16,11 @@ from sqlalchemy import text
 
 from geo.errors import Infeasible, InvalidInput
 from geo.io.load import load_frame
+from geo.io.settings import IngestSettings
 from geo.response.areas import response_areas
 from geo.response.context import ReachContext, ResponseCache, check_minutes, reach_context
 from geo.response.settings import ResponseSettings
+from geo.settings import LocalTimeSettings, ServiceAreaSettings
 
 X0, Y0 = 590_000.0, 4_073_000.0  # near 118.0°E, 36.8°N in EPSG:32650
 _TO_LL = Transformer.from_crs(32650, 4326, always_xy=True)
@@ -34,13 +36,16 @@ def _ll(geom):
 def _load(engine, roads, posts, buildings) -> None:
     road_rows = [{"name": n, "class": c, "oneway": o, "geometry": _ll(LineString(xy))}
                  for n, c, o, xy in roads]
-    load_frame(engine, "roads", gpd.GeoDataFrame(road_rows, crs=4326), progress=False)
+    load_frame(engine, "roads", gpd.GeoDataFrame(road_rows, crs=4326), progress=False,
+               settings=IngestSettings(), area=ServiceAreaSettings())
     post_rows = [{"code": c, "name": c, "kind": "police_post", "mode": m, "turnout_s": t,
                   "status": s, "geometry": _ll(Point(xy))} for c, m, t, s, xy in posts]
-    load_frame(engine, "posts", gpd.GeoDataFrame(post_rows, crs=4326), progress=False)
+    load_frame(engine, "posts", gpd.GeoDataFrame(post_rows, crs=4326), progress=False,
+               settings=IngestSettings(), area=ServiceAreaSettings())
     b_rows = [{"code": c, "households": h, "population": 3 * h, "geometry": _ll(Point(xy))}
               for c, h, xy in buildings]
-    load_frame(engine, "buildings", gpd.GeoDataFrame(b_rows, crs=4326), progress=False)
+    load_frame(engine, "buildings", gpd.GeoDataFrame(b_rows, crs=4326), progress=False,
+               settings=IngestSettings(), area=ServiceAreaSettings())
 
 
 def _seconds(ctx: ReachContext, code: str) -> float:
@@ -61,14 +66,14 @@ def street(empty_db):
 
 
 def test_400_m_along_a_40_kmh_street_is_36_s_plus_connectors(street):
-    ctx = reach_context(street, "drive", settings=SETTINGS)
+    ctx = reach_context(street, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     expected = 30.0 + 20 / CONN + 400 / (40 / 3.6) + 10 / CONN
     assert 400 / (40 / 3.6) == pytest.approx(36.0)
     assert _seconds(ctx, "B400") == pytest.approx(expected, abs=1e-3)
 
 
 def test_off_duty_post_never_counts(street):
-    ctx = reach_context(street, "drive", settings=SETTINGS)
+    ctx = reach_context(street, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     assert list(ctx.posts["code"]) == ["P1"]
     # B900 is 8 m from the off-duty post but 900 m from P1.
     assert _seconds(ctx, "B900") == pytest.approx(30 + 20 / CONN + 81.0 + 8 / CONN, abs=1e-3)
@@ -76,7 +81,7 @@ def test_off_duty_post_never_counts(street):
 
 def test_partial_edge_counts(street):
     """At 2 minutes P1 covers 666.7 m each way of a 2 km edge whose ends it never reaches."""
-    ctx = reach_context(street, "drive", settings=SETTINGS)
+    ctx = reach_context(street, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     fc = response_areas(ctx, [2.0], "dissolve")
     props = fc["features"][0]["properties"]
     # time left after turnout and connector: 120 - 30 - 14.4 = 75.6 s → 840 m of street.
@@ -98,10 +103,10 @@ def test_one_way_is_not_driven_against_but_is_walked(empty_db):
           posts=[("CAR", "drive", 0.0, "on_duty", (0, 0)),
                  ("FOOT", "walk", 0.0, "on_duty", (0, 0))],
           buildings=[("EAST", 5, (300, 0)), ("WEST", 7, (-300, 0))])
-    drive = reach_context(empty_db, "drive", settings=SETTINGS)
+    drive = reach_context(empty_db, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     assert _seconds(drive, "EAST") == pytest.approx(300 / (20 / 3.6), abs=1e-3)
     assert np.isinf(_seconds(drive, "WEST"))
-    walk = reach_context(empty_db, "walk", settings=SETTINGS)
+    walk = reach_context(empty_db, "walk", settings=SETTINGS, area=ServiceAreaSettings())
     assert _seconds(walk, "WEST") == pytest.approx(300 / (5 / 3.6), abs=1e-3)
     assert _seconds(walk, "EAST") == pytest.approx(300 / (5 / 3.6), abs=1e-3)
 
@@ -111,16 +116,17 @@ def test_reverse_one_way_is_driven_against_the_drawing(empty_db):
           roads=[("反向巷", "local", "reverse", [(-1000, 0), (1000, 0)])],
           posts=[("CAR", "drive", 0.0, "on_duty", (0, 0))],
           buildings=[("EAST", 5, (300, 0)), ("WEST", 7, (-300, 0))])
-    drive = reach_context(empty_db, "drive", settings=SETTINGS)
+    drive = reach_context(empty_db, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     assert np.isinf(_seconds(drive, "EAST"))
     assert _seconds(drive, "WEST") == pytest.approx(54.0, abs=1e-3)
 
 
 def test_bad_input_is_refused(street):
     with pytest.raises(InvalidInput, match="unknown mode"):
-        reach_context(street, "fly", settings=SETTINGS)
+        reach_context(street, "fly", settings=SETTINGS, area=ServiceAreaSettings())
     with pytest.raises(Infeasible, match="no on-duty post of mode walk"):
-        reach_context(street, "walk", settings=SETTINGS, cache=ResponseCache())
+        reach_context(street, "walk", settings=SETTINGS, cache=ResponseCache(),
+                      area=ServiceAreaSettings())
     for bad in ([0], [-1], [61], []):
         with pytest.raises(InvalidInput):
             check_minutes(bad, SETTINGS)
@@ -146,7 +152,7 @@ def test_hand_network_with_one_ways_equals_the_oracle_exactly(empty_db):
                  ("OFF", "drive", 0.0, "off_duty", (1190, 1190))],
           buildings=blds)
     for mode, breaks in (("drive", (1, 2, 3, 4)), ("walk", (5, 10, 15))):
-        ctx = reach_context(empty_db, mode, settings=SETTINGS)
+        ctx = reach_context(empty_db, mode, settings=SETTINGS, area=ServiceAreaSettings())
         hh = ctx.buildings.frame["households"].to_numpy(float)
         best = ctx.building_s.min(axis=0)
         want = oracle_households(empty_db, mode, breaks)
@@ -192,7 +198,7 @@ def test_posts_and_one_way_roads_round_trip_through_files(street, tmp_path):
 
     for layer in ("posts", "roads"):
         out = tmp_path / f"{layer}.geojson"
-        export_layer(street, layer, out)
+        export_layer(street, layer, out, timezone=LocalTimeSettings().local_timezone)
         back = gpd.read_file(out)
         if layer == "posts":
             assert sorted(back["status"]) == ["off_duty", "on_duty"]
@@ -207,13 +213,14 @@ def test_a_bad_post_row_is_refused_with_its_reason(empty_db):
 
     rows = [{"code": "X", "kind": "police_post", "mode": "fly", "geometry": _ll(Point(0, 0))}]
     with pytest.raises(InvalidRows, match="mode"):
-        load_frame(empty_db, "posts", gpd.GeoDataFrame(rows, crs=4326), progress=False)
+        load_frame(empty_db, "posts", gpd.GeoDataFrame(rows, crs=4326), progress=False,
+                   settings=IngestSettings(), area=ServiceAreaSettings())
 
 
 def test_nearest_gives_seconds_metres_and_the_route(street):
     from geo.response.nearest import nearest_posts
 
-    ctx = reach_context(street, "drive", settings=SETTINGS)
+    ctx = reach_context(street, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     target = _ll(Point(400, -10))
     fc = nearest_posts(ctx, target.x, target.y, k=3)
     assert len(fc["features"]) == 1  # the off-duty post is never sent
@@ -236,7 +243,7 @@ def test_siting_puts_a_post_where_the_unreached_households_are(empty_db):
           posts=[("WEST", "drive", 0.0, "on_duty", (0, 0))],
           buildings=[("NEAR", 5, (100, 5)), ("FAR1", 100, (2450, 5)),
                      ("FAR2", 100, (2500, 300)), ("FAR3", 100, (2550, -5))])
-    ctx = reach_context(empty_db, "drive", settings=SETTINGS)
+    ctx = reach_context(empty_db, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     greedy = site_posts(ctx, 1, 2.0, "households", method="greedy")
     exact = site_posts(ctx, 1, 2.0, "households", method="exact")
     for fc in (greedy, exact):
@@ -248,16 +255,18 @@ def test_siting_puts_a_post_where_the_unreached_households_are(empty_db):
 
 def test_network_follows_road_changes(street):
     """A new one-way spur is routed on the next request (the roads layer version changed)."""
-    ctx = reach_context(street, "drive", settings=SETTINGS)
+    ctx = reach_context(street, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     assert ctx.graph.n_nodes == 3  # two ends and the post
     load_frame(street, "buildings", gpd.GeoDataFrame(
         [{"code": "SPUR", "households": 9, "geometry": _ll(Point(200, 300))}], crs=4326),
-        progress=False)
-    before = _seconds(reach_context(street, "drive", settings=SETTINGS), "SPUR")
+        progress=False, settings=IngestSettings(), area=ServiceAreaSettings())
+    before = _seconds(reach_context(street, "drive", settings=SETTINGS,
+                                    area=ServiceAreaSettings()), "SPUR")
     load_frame(street, "roads", gpd.GeoDataFrame(
         [{"name": "支巷", "class": "local", "oneway": "yes",
-          "geometry": _ll(LineString([(200, 0), (200, 300)]))}], crs=4326), progress=False)
-    after = reach_context(street, "drive", settings=SETTINGS)
+          "geometry": _ll(LineString([(200, 0), (200, 300)]))}], crs=4326), progress=False,
+                          settings=IngestSettings(), area=ServiceAreaSettings())
+    after = reach_context(street, "drive", settings=SETTINGS, area=ServiceAreaSettings())
     assert after.graph.n_nodes == 5
     # 200 m at 40 km/h + 300 m at 20 km/h, post turnout and connector; SPUR sits on the spur.
     assert _seconds(after, "SPUR") == pytest.approx(30 + 20 / CONN + 18 + 54, abs=1e-3)

@@ -21,16 +21,20 @@ from geo.response.areas import response_areas
 from geo.response.context import reach_context
 from geo.response.nearest import nearest_posts
 from geo.response.settings import ResponseSettings
-from geo.settings import DatabaseSettings
+from geo.settings import DatabaseSettings, ServiceAreaSettings
 
 POINT = {"lon": 118.05, "lat": 36.80, "k": 3}
 
 
+def _app(demo: DatabaseSettings, monkeypatch):
+    monkeypatch.setenv("ONEMAP_RESPONSE_WARM_POLL_S", "0.2")
+    db = DatabaseSettings(_env_file=None, database_url=demo.database_url)
+    return create_app(AppState.build(api=ApiSettings(_env_file=None), db=db))
+
+
 @pytest.fixture()
 def app(small_demo_copy, monkeypatch):
-    monkeypatch.setenv("ONEMAP_RESPONSE_WARM_POLL_S", "0.2")
-    db = DatabaseSettings(_env_file=None, database_url=small_demo_copy.database_url)
-    return create_app(AppState.build(api=ApiSettings(_env_file=None), db=db))
+    return _app(small_demo_copy, monkeypatch)
 
 
 def _json(obj):
@@ -39,15 +43,16 @@ def _json(obj):
 
 def _fresh(engine):
     """What a cold computation gives now (no cache at all)."""
-    ctx = reach_context(engine, "drive", settings=ResponseSettings(_env_file=None))
+    ctx = reach_context(engine, "drive", settings=ResponseSettings(_env_file=None),
+                        area=ServiceAreaSettings())
     return ctx, _json(nearest_posts(ctx, POINT["lon"], POINT["lat"], POINT["k"]))
 
 
 def test_the_first_requests_after_start_are_answered_from_the_warm_caches(app):
     with TestClient(app) as client:
-        warmer = app.state.response_warmer
+        warmer = app.state.onemap.response_warmer
         assert warmer.wait(1, timeout=120), "no warm-up within 2 minutes"
-        cache, answers = app.state.response_cache, app.state.response_answers
+        cache, answers = app.state.onemap.response_cache, app.state.onemap.response_answers
         made = dict(cache.made)
         assert made["graph"] == 2 and made["reach"] == 2  # drive and walk
         assert answers.made["areas"] == 3 * 2  # dissolve, split, overlap per mode
@@ -78,9 +83,9 @@ def test_the_first_requests_after_start_are_answered_from_the_warm_caches(app):
 
 def test_a_change_to_posts_is_warmed_before_it_is_asked_and_never_served_stale(app):
     with TestClient(app) as client:
-        warmer = app.state.response_warmer
+        warmer = app.state.onemap.response_warmer
         assert warmer.wait(1, timeout=120)
-        cache = app.state.response_cache
+        cache = app.state.onemap.response_cache
         first = client.get("/api/v1/response/nearest", params=POINT).json()["features"]
         fastest = first[0]["properties"]["code"]
         engine = make_engine(app.state.onemap.db)
@@ -114,12 +119,13 @@ def test_a_change_to_posts_is_warmed_before_it_is_asked_and_never_served_stale(a
             engine.dispose()
 
 
-def test_the_warm_up_can_be_turned_off(app, monkeypatch):
-    monkeypatch.setenv("ONEMAP_RESPONSE_WARM_UP", "false")
+def test_the_warm_up_can_be_turned_off(small_demo_copy, monkeypatch):
+    monkeypatch.setenv("ONEMAP_RESPONSE_WARM_UP", "false")  # read when the app is built
+    app = _app(small_demo_copy, monkeypatch)
     with TestClient(app) as client:
-        assert app.state.response_warmer.thread is None
+        assert app.state.onemap.response_warmer.thread is None
         assert client.get("/api/v1/response/nearest", params=POINT).status_code == 200
-        assert app.state.response_cache.made["graph"] == 1  # made by the request
+        assert app.state.onemap.response_cache.made["graph"] == 1  # made by the request
 
 
 NEW_INCIDENT = text(
@@ -139,7 +145,7 @@ def test_new_incidents_may_lag_only_within_the_bound(small_demo_copy):
 
     def ctx(lag):
         return reach_context(engine, "drive", settings=settings, cache=cache,
-                             incidents_lag_s=lag)
+                             incidents_lag_s=lag, area=ServiceAreaSettings())
 
     try:
         first = ctx(60)
@@ -168,7 +174,7 @@ def test_new_incidents_may_lag_only_within_the_bound(small_demo_copy):
 
 def test_the_server_reads_a_new_incident_in_the_background(app):
     with TestClient(app) as client:
-        warmer = app.state.response_warmer
+        warmer = app.state.onemap.response_warmer
         assert warmer.wait(1, timeout=120)
 
         def figures():

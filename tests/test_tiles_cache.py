@@ -284,6 +284,6 @@ def test_gzip_bytes_are_made_once(empty_db, db_settings):
     seed_cameras(empty_db, 100, spread=0.004)
     with client_for(db_settings) as client:
         r = client.get(_url("cameras", CAM))
-        tile = client.app.state.tiles.cached(r.headers["etag"])
+        tile = client.app.state.onemap.tiles.cached(r.headers["etag"])
     assert tile is not None and tile.gz is not None
     assert gzip.decompress(tile.gz) == tile.data == r.content

@@ -8,7 +8,10 @@ import shapely
 from sqlalchemy import text
 from test_tiles_support import LAT0, LON0, client_for, features, role_keys, seed_incidents, tile_of
 
-from geo.hotspots.service import hotspot_cells
+from geo.hotspots.analyses import hotspot_cells
+from geo.hotspots.runtime import HotspotService
+from geo.hotspots.settings import HotspotSettings
+from geo.settings import ServiceAreaSettings
 from tiles.cells import cell_polygons, tile_bounds
 
 
@@ -21,7 +24,8 @@ def test_hotspot_tile_carries_the_gi_star_cells(empty_db, db_settings):
                           "+ (id % 4) * interval '1 day' WHERE external_id LIKE 't7-%'"))
     z = 13  # → H3 res 9
     x, y = tile_of(LON0 + 0.01, LAT0 + 0.01, z)
-    frame = hotspot_cells(empty_db, res=9, category=["dispute", "hazard"])
+    svc = HotspotService(empty_db, HotspotSettings(), ServiceAreaSettings())
+    frame = hotspot_cells(svc, res=9, category=["dispute", "hazard"])
     cells = [h3.str_to_int(c) if isinstance(c, str) else int(c) for c in frame["h3"]]
     box = shapely.box(*tile_bounds(z, x, y, 256 / 4096))
     inside = {format(c, "x") for c, p in zip(cells, cell_polygons(cells), strict=True)

@@ -6,7 +6,8 @@ table; ``tiles.sql`` assembles them into stable statement texts.
 
 Examples
 --------
->>> layer = get_layer("cameras")
+>>> from tiles.settings import TileSettings
+>>> layer = get_layer("cameras", registry(TileSettings(_env_file=None)))
 >>> layer.kind, layer.filters
 ('point', ())
 >>> [p.name for p in layer.properties][:3]
@@ -258,9 +259,8 @@ _BASE: tuple[TileLayer, ...] = (
 LAYER_NAMES = tuple(layer.name for layer in _BASE)
 
 
-def registry(settings: TileSettings | None = None) -> dict[str, TileLayer]:
+def registry(settings: TileSettings) -> dict[str, TileLayer]:
     """All layers with the settings' defaults and per-layer overrides applied."""
-    settings = settings or TileSettings()
     out = {}
     for layer in _BASE:
         layer = replace(
@@ -286,9 +286,8 @@ def registry(settings: TileSettings | None = None) -> dict[str, TileLayer]:
     return out
 
 
-def get_layer(name: str, layers: dict[str, TileLayer] | None = None) -> TileLayer:
-    """The layer called ``name``, or :class:`~geo.errors.UnknownLayer`."""
-    layers = layers if layers is not None else registry(TileSettings(_env_file=None))
+def get_layer(name: str, layers: dict[str, TileLayer]) -> TileLayer:
+    """The layer called ``name`` in ``layers`` (a :func:`registry`), or ``UnknownLayer``."""
     try:
         return layers[name]
     except KeyError:

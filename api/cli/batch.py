@@ -52,6 +52,8 @@ def export(layer: str = typer.Argument(..., help="incidents, cameras, buildings,
     """Export LAYER from PostGIS to a partitioned GeoParquet dataset with a manifest."""
     from api.cli.database import open_engine
     from geo.batch.export import export_dataset
+    from geo.batch.settings import BatchSettings
+    from geo.settings import LocalTimeSettings, ServiceAreaSettings
 
     with open_engine() as engine:
         with _progress(f"export {layer}") as bar:
@@ -60,8 +62,10 @@ def export(layer: str = typer.Argument(..., help="incidents, cameras, buildings,
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            manifest = export_dataset(engine, layer, folder, partition=partition,
-                                      progress=tick)
+            manifest = export_dataset(engine, layer, folder, settings=BatchSettings(),
+                                      area=ServiceAreaSettings(),
+                                      timezone=LocalTimeSettings().local_timezone,
+                                      partition=partition, progress=tick)
     typer.echo(f"{layer}: {manifest.rows} rows in {len(manifest.files)} files "
                f"({len({(f.month, f.cell) for f in manifest.files})} partitions) → {folder}")
 
@@ -76,13 +80,14 @@ def hotspots(folder: Path = typer.Argument(..., help="incidents dataset folder")
     from geo.batch.cluster import dask_client, task_errors
     from geo.batch.hotspots import BatchHotspots
     from geo.batch.output import check_out, write_cells
+    from geo.batch.settings import DaskSettings
     from geo.hotspots.params import hotspot_query
     from geo.hotspots.settings import HotspotSettings
 
     check_out(out)
     q = hotspot_query(HotspotSettings(), res=res, k=k, alpha=alpha, from_=from_, to=to,
                       category=category, source=source)
-    with dask_client(scheduler=scheduler) as client, task_errors("batch hotspots"):
+    with dask_client(DaskSettings(), scheduler=scheduler) as client, task_errors("batch hotspots"):
         job = BatchHotspots(client, folder, q)
         parts = job.count()
         _wait(parts, f"counting {len(parts)} files")
@@ -106,13 +111,14 @@ def emerging(folder: Path = typer.Argument(..., help="incidents dataset folder")
     from geo.batch.cluster import dask_client
     from geo.batch.emerging import BatchEmerging
     from geo.batch.output import check_out, write_cells
+    from geo.batch.settings import DaskSettings
     from geo.hotspots.params import emerging_query
     from geo.hotspots.settings import HotspotSettings
 
     check_out(out)
     q = emerging_query(HotspotSettings(), res=res, k=k, step=step, from_=from_, to=to,
                        category=category, source=source, time_window=time_window)
-    with dask_client(scheduler=scheduler) as client:
+    with dask_client(DaskSettings(), scheduler=scheduler) as client:
         from rich.console import Console
 
         with Console(stderr=True).status("emerging hot spots on Dask…"):
@@ -135,9 +141,10 @@ def coverage(cameras: Path = typer.Argument(..., help="cameras dataset folder"),
     from geo.batch.cluster import dask_client
     from geo.batch.coverage import BatchViews
     from geo.batch.output import check_out, write_cells
+    from geo.batch.settings import DaskSettings
 
     check_out(out)
-    with dask_client(scheduler=scheduler) as client:
+    with dask_client(DaskSettings(), scheduler=scheduler) as client:
         job = BatchViews(client, cameras, buildings)
         futures_done = job.run()
     frame = futures_done.frame_

@@ -53,15 +53,16 @@ def refresh(gaps: bool = typer.Option(True, "--gaps/--no-gaps",
     from geo.coverage.gapstore import refresh_gaps
     from geo.coverage.settings import CoverageSettings
     from geo.coverage.views import refresh_all
+    from geo.settings import ServiceAreaSettings
 
-    settings = CoverageSettings()
+    settings, area = CoverageSettings(), ServiceAreaSettings()
     if workers:
         settings = settings.model_copy(update={"workers": workers})
     with _engine() as engine:
-        report = refresh_all(engine, settings, progress=True)
+        report = refresh_all(engine, settings, area, progress=True)
         typer.echo(report.summary())
         if gaps:
-            typer.echo(f"{refresh_gaps(engine, settings)} gaps stored")
+            typer.echo(f"{refresh_gaps(engine, settings, area)} gaps stored")
 
 
 @app.command()
@@ -72,10 +73,13 @@ def summary(level: str = typer.Option("city", "--level", help=LEVELS),
     from rich.console import Console
     from rich.table import Table
 
+    from geo.coverage.settings import CoverageSettings
     from geo.coverage.summary import summary as compute
+    from geo.settings import ServiceAreaSettings
 
     with _engine() as engine:
-        out = compute(engine, level, days=days)
+        out = compute(engine, level, days=days, settings=CoverageSettings(),
+                      area=ServiceAreaSettings())
     if as_json:
         typer.echo(_dump(out))
         return
@@ -107,11 +111,13 @@ def gaps(limit: int = typer.Option(20, "--limit", min=1),
     from rich.table import Table
 
     from geo.coverage.gapstore import gap_features
+    from geo.coverage.settings import CoverageSettings
     from geo.params import parse_bbox
+    from geo.settings import ServiceAreaSettings
 
     with _engine() as engine:
         fc = gap_features(engine, bbox=parse_bbox(bbox), min_area=min_area, limit=limit,
-                          days=days)
+                          days=days, settings=CoverageSettings(), area=ServiceAreaSettings())
     if out is not None:
         _write_geojson(out, fc)
     table = Table(title=f"top {len(fc['features'])} gaps (≥ {fc['min_area_m2']:.0f} m²)")
@@ -138,10 +144,13 @@ def siting(k: int = typer.Option(10, "--k", min=1, max=500, help="cameras to add
     from rich.table import Table
 
     from geo.coverage.placement import site_cameras
+    from geo.coverage.settings import CoverageSettings
+    from geo.settings import ServiceAreaSettings
 
     posted = _read_candidates(candidates) if candidates else None
     with _engine() as engine, Console(stderr=True).status("building candidates and solving…"):
-        res = site_cameras(engine, k, weight, candidates=posted, method=method)
+        res = site_cameras(engine, k, weight, candidates=posted, method=method,
+                           settings=CoverageSettings(), area=ServiceAreaSettings())
     if out is not None:
         _write_geojson(out, res["sites"])
     if as_json:

@@ -33,7 +33,7 @@ def command(
 
     from api.cli.database import open_engine
     from geo.db import cluster, migrate
-    from geo.demo import load_demo
+    from geo.demo import DemoSettings, load_demo
     from geo.demo.spec import spec_for
     from geo.settings import DatabaseSettings
 
@@ -47,8 +47,9 @@ def command(
         if settings.embedded:
             cluster.start(settings)
         migrate.upgrade(settings)
-        result = load_demo(engine, size, seed, replace=replace, if_empty=if_empty, end=end_date,
-                           progress=True, data_dir=settings.data_dir, console=console)
+        result = load_demo(engine, size, seed, settings=DemoSettings.from_env(),
+                           data_dir=settings.data_dir, replace=replace, if_empty=if_empty,
+                           end=end_date, progress=True, console=console)
     if result.skipped:
         typer.echo("demo: buildings already exist; nothing loaded (--if-empty)")
         return

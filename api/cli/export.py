@@ -21,8 +21,10 @@ def command(
     """Export LAYER to FILE (CSV: points as lon/lat, other shapes as WKT)."""
     from geo.io.export import export_layer
     from geo.layers import get_layer
+    from geo.settings import LocalTimeSettings
 
     get_layer(layer)
     with open_engine() as engine:
-        n = export_layer(engine, layer, file, crs=crs)
+        n = export_layer(engine, layer, file, timezone=LocalTimeSettings().local_timezone,
+                         crs=crs)
     typer.echo(f"{layer}: wrote {n} rows to {file}")

@@ -12,13 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from geo.errors import InvalidInput
-from geo.gridplan import plans, service, store
+from geo.gridplan import plan_views, plans, store
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.export import FORMATS, export_grids, export_members
 from geo.gridplan.overlay import read_layer
 from geo.gridplan.parallel import Parallelism
 from geo.gridplan.redistrict import RedistrictParams, redistrict
 from geo.gridplan.settings import GridPlanSettings
+from geo.settings import ServiceAreaSettings
 
 app = typer.Typer(
     help="Grid plans: evaluate, redistrict, diff, publish, export, 多网合一.", no_args_is_help=True
@@ -66,7 +67,7 @@ def new_cmd(
 ) -> None:
     """Create a draft as a copy of a plan; prints its id last."""
     engine = _engine()
-    src = service.resolve_plan(engine, from_plan)
+    src = plan_views.resolve_plan(engine, from_plan)
     with engine.begin() as conn:
         plan_id = plans.create_plan(conn, name, src, "cli", note)
     typer.echo(f"draft {plan_id} created from plan {src}")
@@ -83,10 +84,11 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate a plan: band, contiguity, compactness, gaps/overlaps, crossings, infeasible."""
     engine = _engine()
-    plan_id = service.resolve_plan(engine, plan)
+    plan_id = plan_views.resolve_plan(engine, plan)
     with _spinner(f"evaluating plan {plan_id}"):
-        ev = service.evaluate_plan(
-            engine, plan_id, GridPlanSettings(), community or None, target, tolerance, grids=as_json
+        ev = plan_views.evaluate_plan(
+            engine, plan_id, GridPlanSettings(), community or None, target, tolerance,
+            grids=as_json, area=ServiceAreaSettings(),
         )
     if as_json:
         _out(ev)
@@ -112,7 +114,7 @@ def redistrict_cmd(
     settings = GridPlanSettings()
     params = RedistrictParams.from_settings(settings, target=target, tolerance=tolerance, seed=seed)
     if plan is None:
-        src = service.resolve_plan(engine, None)
+        src = plan_views.resolve_plan(engine, None)
         with engine.begin() as conn:
             plan = plans.create_plan(
                 conn,
@@ -135,6 +137,7 @@ def redistrict_cmd(
             community or None,
             progress=lambda code: bar.update(task, advance=1, description=code),
             parallel=Parallelism.from_settings(settings),
+            area=ServiceAreaSettings(),
         )
     if as_json:
         _out(rep)
@@ -201,12 +204,12 @@ def export_cmd(
 ) -> None:
     """Export a plan's grids (GeoPackage/GeoJSON/Shapefile) and/or the building → grid CSV."""
     engine = _engine()
-    plan_id = service.resolve_plan(engine, plan)
+    plan_id = plan_views.resolve_plan(engine, plan)
     if file.suffix.lower() == ".csv":
         n = export_members(engine, plan_id, file)
         typer.echo(f"{n} buildings → {file}")
     else:
-        n = export_grids(engine, plan_id, file)
+        n = export_grids(engine, plan_id, file, GridPlanSettings())
         typer.echo(f"{n} grids → {file}")
     if members is not None:
         n = export_members(engine, plan_id, members)
@@ -224,8 +227,9 @@ def overlay_cmd(
     if not file.exists():
         raise InvalidInput(f"no such file: {file}")
     engine = _engine()
-    plan_id = service.resolve_plan(engine, plan)
-    res = service.overlay(engine, plan_id, read_layer(str(file), key))
+    plan_id = plan_views.resolve_plan(engine, plan)
+    res = plan_views.overlay(engine, plan_id, read_layer(str(file), key),
+                             area=ServiceAreaSettings())
     s = res["summary"]
     _summary_table(
         f"{file.name} vs plan {plan_id}",

@@ -33,10 +33,12 @@ def _service():
     """A hotspot service on the configured database, with a spinner while it works."""
     from rich.console import Console
 
-    from geo.hotspots.service import HotspotService
+    from geo.hotspots.runtime import HotspotService
+    from geo.hotspots.settings import HotspotSettings
+    from geo.settings import ServiceAreaSettings
 
     with open_engine() as engine, Console(stderr=True).status("reading incidents and computing…"):
-        yield HotspotService(engine)
+        yield HotspotService(engine, HotspotSettings(), ServiceAreaSettings())
 
 
 def _check_out(out: Path, allowed: tuple[str, ...] = (".geojson", ".json", ".gpkg")) -> str:

@@ -20,10 +20,16 @@ def command(level: str = typer.Option("community", "--level",
     from rich.console import Console
     from rich.table import Table
 
-    from geo.cases.service import CaseService
+    from geo.cases.answers import CaseService
+    from geo.cases.settings import CaseSettings, IndexSettings
+    from geo.coverage.settings import CoverageSettings
+    from geo.response.settings import ResponseSettings
+    from geo.settings import ServiceAreaSettings
 
+    service = CaseService.from_settings(CaseSettings(), IndexSettings(), CoverageSettings(),
+                                        ResponseSettings(), ServiceAreaSettings())
     with _engine() as engine:
-        out = CaseService().index(engine, level, period, weights)
+        out = service.index(engine, level, period, weights)
     if as_json:
         typer.echo(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY).decode())
         return

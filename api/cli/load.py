@@ -47,16 +47,21 @@ def command(
     """Load FILE into LAYER (validated; nothing is written if a row is bad)."""
     from api.cli.database import open_engine
     from geo.coverage.hooks import after_report
+    from geo.coverage.settings import CoverageSettings
     from geo.io.load import load_file
+    from geo.io.settings import IngestSettings
     from geo.layers import get_layer
     from geo.options import spelled
+    from geo.settings import ServiceAreaSettings
 
     get_layer(layer)
+    area = ServiceAreaSettings()
     with open_engine() as engine, spelled(FLAGS):
         report = load_file(engine, layer, file, crs=crs, mapping=parse_mapping(mapping),
                            on_conflict=on_conflict, reject_file=reject_file,
-                           allow_outside=allow_outside, progress=True, encoding=encoding)
-        after_report(engine, report)
+                           allow_outside=allow_outside, progress=True, encoding=encoding,
+                           area=area, settings=IngestSettings())
+        after_report(engine, report, settings=CoverageSettings(), area=area)
     for message in report.messages[:20]:
         typer.echo(f"  {message}", err=True)
     if len(report.messages) > 20:

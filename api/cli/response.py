@@ -36,9 +36,12 @@ def _working(label: str):
 
 def _context(engine, mode: str):
     from geo.response.context import check_mode, reach_context
+    from geo.response.settings import ResponseSettings
+    from geo.settings import ServiceAreaSettings
 
     with _working(f"response: routing every {check_mode(mode)} post"):
-        return reach_context(engine, mode)
+        return reach_context(engine, mode, settings=ResponseSettings(),
+                             area=ServiceAreaSettings())
 
 
 def _minutes(value: str | None, mode: str):
@@ -155,12 +158,15 @@ def siting(k: int = typer.Option(..., "--k", min=1, max=200),
     from geo.response.context import check_minutes, check_mode, reach_context
     from geo.response.settings import ResponseSettings
     from geo.response.siting import site_posts
+    from geo.settings import ServiceAreaSettings
 
     check_mode(mode)
-    (m,) = check_minutes([minutes], ResponseSettings())
+    settings = ResponseSettings()
+    (m,) = check_minutes([minutes], settings)
     with _engine() as engine:
         with _working("response: siting"):
-            ctx = reach_context(engine, mode, require_posts=False)
+            ctx = reach_context(engine, mode, settings=settings, area=ServiceAreaSettings(),
+                                require_posts=False)
             fc = site_posts(ctx, k, m, weight, method)
     if out is not None:
         _write_geojson(out, fc)
@@ -172,8 +178,10 @@ def siting(k: int = typer.Option(..., "--k", min=1, max=200),
 @app.command()
 def refresh() -> None:
     """Rebuild the network if roads changed and recompute the stored response areas."""
+    from geo.response.settings import ResponseSettings
     from geo.response.store import refresh_areas
+    from geo.settings import ServiceAreaSettings
 
     with _engine() as engine, _working("response: areas"):
-        n = refresh_areas(engine)
+        n = refresh_areas(engine, ResponseSettings(), ServiceAreaSettings())
     typer.echo(f"{n} response areas stored")

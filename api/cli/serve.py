@@ -18,7 +18,8 @@ def command(
     os.environ["ONEMAP_API_HOST"] = host
     os.environ["ONEMAP_API_PORT"] = str(port)
     from api.startup import check_can_listen
+    from geo.settings import DatabaseSettings
 
-    check_can_listen(host)
+    check_can_listen(host, DatabaseSettings())
     uvicorn.run("api.asgi:app", factory=False, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False)

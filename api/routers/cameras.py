@@ -13,12 +13,11 @@ from fastapi.responses import Response
 
 from api.auth import current_actor
 from api.bodies import SmallJsonObject, json_body_doc
-from api.deps import EngineDep, StateDep
+from api.deps import CoverageSettingsDep, EngineDep, StateDep
 from api.models.base import documented
 from api.models.cameras import CameraCollection
 from api.models.geojson import Feature
 from api.params import BboxDep
-from api.routers.coverage import SettingsDep
 from geo.coverage import camera_edits
 from geo.vocabulary import CAMERA_CLASSES, CAMERA_KINDS, CAMERA_STATUSES
 
@@ -62,8 +61,8 @@ def _with_report(feature: dict, report) -> dict:
 
 @router.post("", status_code=201, responses=documented(Feature, "created", 201, True),
              openapi_extra=json_body_doc("GeoJSON Feature or fields with lon/lat"))
-def create_camera(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-                  body: SmallJsonObject) -> Response:
+def create_camera(request: Request, engine: EngineDep, state: StateDep,
+                  settings: CoverageSettingsDep, body: SmallJsonObject) -> Response:
     """Add a camera; its view is computed before the answer (201)."""
     feature, report = camera_edits.create_camera(engine, body, current_actor(request),
                                                  settings=settings, area=state.area)
@@ -73,7 +72,7 @@ def create_camera(request: Request, engine: EngineDep, state: StateDep, settings
 @router.put("/{camera_id}", responses=documented(Feature, geojson=True),
             openapi_extra=json_body_doc("fields to change (Feature or flat)"))
 def update_camera(camera_id: CameraId, request: Request, engine: EngineDep, state: StateDep,
-                  settings: SettingsDep, body: SmallJsonObject) -> Response:
+                  settings: CoverageSettingsDep, body: SmallJsonObject) -> Response:
     """Change a camera (fields not given keep their values); its view is recomputed."""
     feature, report = camera_edits.update_camera(engine, camera_id, body, current_actor(request),
                                                  settings=settings, area=state.area)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
-from api.deps import EngineDep
+from api.deps import CaseCacheDep, CasesDep, EngineDep, HotspotsDep
 from api.models.base import documented
 from api.models.cases import Case, CaseSummary, Repeats, SafetyIndex, Warnings
 from api.responses import json_body
@@ -20,10 +19,6 @@ from geo.cases.history import EDITABLE, patch_case
 from geo.cases.lights import LIGHTS, warnings
 from geo.cases.params import moment, window
 from geo.cases.repeats import repeats
-from geo.cases.service import CaseService
-from geo.cases.settings import CaseSettings, IndexSettings
-from geo.cases.table import CaseCache
-from geo.cases.units import UnitContext
 from geo.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -34,54 +29,8 @@ To = Annotated[str | None, Query(description="ISO 8601 end (exclusive; a date me
 At = Annotated[str | None, Query(description="the moment (ISO 8601; default now)")]
 
 
-_SERVICE_LOCK = threading.Lock()
-
-
-def service_of(app) -> CaseService:
-    """The case service of ``app`` (made on first use; one per app)."""
-    st = app.state
-    with _SERVICE_LOCK:
-        if getattr(st, "case_service", None) is None:
-            st.case_service = CaseService(CaseSettings(), IndexSettings(),
-                                          units=UnitContext(_providers(st)))
-    return st.case_service
-
-
-def _providers(st) -> dict:
-    """The index's optional components.
-
-    The response reach reads the app's response cache (kept warm by the response
-    warmer) when the app has one.
-    """
-    from functools import partial
-
-    from geo.cases.units import PROVIDERS, response_reach
-
-    cache = getattr(st, "response_cache", None)
-    if cache is None:
-        return dict(PROVIDERS)
-    onemap = getattr(st, "onemap", None)
-    return {**PROVIDERS, "response": partial(
-        response_reach, cache=cache, settings=getattr(st, "response_settings", None),
-        area=None if onemap is None else onemap.area)}
-
-
-def case_service(request: Request) -> CaseService:
-    """The app's case service (cases in memory, computed indexes)."""
-    return service_of(request.app)
-
-
-def case_cache(service: Annotated[CaseService, Depends(case_service)]) -> CaseCache:
-    """The app's cache of the cases in memory."""
-    return service.cases
-
-
-ServiceDep = Annotated[CaseService, Depends(case_service)]
-CacheDep = Annotated[CaseCache, Depends(case_cache)]
-
-
 @router.patch("/incidents/{source}/{external_id}", responses=documented(Case))
-async def patch_incident(request: Request, engine: EngineDep, service: ServiceDep,
+async def patch_incident(request: Request, engine: EngineDep, service: CasesDep,
                          background: BackgroundTasks, source: str, external_id: str,
                          changes: Annotated[dict[str, Any], Body(
                              description=f"fields to change: {', '.join(EDITABLE)}")]
@@ -101,7 +50,7 @@ async def patch_incident(request: Request, engine: EngineDep, service: ServiceDe
 
 
 @router.get("/cases/summary", responses=documented(CaseSummary))
-async def cases_summary(engine: EngineDep, cache: CacheDep, level: Level = "city",
+async def cases_summary(engine: EngineDep, cache: CaseCacheDep, level: Level = "city",
                         by: Annotated[str | None, Query(
                             description="department|category|source")] = None,
                         from_: From = None, to: To = None, at: At = None) -> Response:
@@ -123,7 +72,7 @@ def _iso(us: int) -> str:
 
 
 @router.get("/cases/warnings", responses=documented(Warnings))
-async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "city",
+async def cases_warnings(engine: EngineDep, cache: CaseCacheDep, level: Level = "city",
                          at: At = None,
                          light: Annotated[str | None, Query(description="red|yellow|green: "
                                                             "list only these")] = None,
@@ -144,7 +93,7 @@ async def cases_warnings(engine: EngineDep, cache: CacheDep, level: Level = "cit
 
 
 @router.get("/cases/repeats", responses=documented(Repeats))
-async def cases_repeats(engine: EngineDep, cache: CacheDep, level: Level = "city",
+async def cases_repeats(engine: EngineDep, cache: CaseCacheDep, level: Level = "city",
                         radius_m: Annotated[float, Query(gt=0, le=5000)] = 50.0,
                         days: Annotated[float, Query(gt=0, le=366)] = 30.0,
                         from_: From = None, to: To = None, at: At = None,
@@ -162,7 +111,7 @@ async def cases_repeats(engine: EngineDep, cache: CacheDep, level: Level = "city
 
 
 @router.get("/safety-index", responses=documented(SafetyIndex, geojson=True))
-async def safety_index(engine: EngineDep, service: ServiceDep,
+async def safety_index(engine: EngineDep, service: CasesDep,
                        level: Annotated[str, Query(description="grid|community|street|"
                                                    "district|city")] = "community",
                        period: Annotated[str | None, Query(description="2026-10 or 2026-W44 "
@@ -181,16 +130,18 @@ async def safety_index(engine: EngineDep, service: ServiceDep,
 
 
 @router.get("/reports/{period}.html", response_class=Response)
-async def report_html(engine: EngineDep, service: ServiceDep, period: str) -> Response:
+async def report_html(engine: EngineDep, service: CasesDep, hotspots: HotspotsDep,
+                      period: str) -> Response:
     """The periodic 平安 report as one self-contained, printable HTML page (Chinese)."""
     from geo.cases.report import render_html
 
-    html = await run_in_threadpool(render_html, engine, service, period)
+    html = await run_in_threadpool(render_html, engine, service, hotspots, period)
     return Response(html, media_type="text/html; charset=utf-8")
 
 
 @router.get("/reports/{period}.pdf", response_class=Response)
-async def report_pdf(engine: EngineDep, service: ServiceDep, period: str) -> Response:
+async def report_pdf(engine: EngineDep, service: CasesDep, hotspots: HotspotsDep,
+                     period: str) -> Response:
     """The periodic 平安 report as PDF (printed by headless Chromium)."""
     import tempfile
     from pathlib import Path
@@ -198,7 +149,7 @@ async def report_pdf(engine: EngineDep, service: ServiceDep, period: str) -> Res
     from geo.cases.report import html_to_pdf, render_html
 
     def run() -> bytes:
-        html = render_html(engine, service, period)
+        html = render_html(engine, service, hotspots, period)
         with tempfile.TemporaryDirectory(prefix="onemap-pdf-") as tmp:
             return html_to_pdf(html, Path(tmp) / "report.pdf").read_bytes()
 

@@ -6,20 +6,25 @@ import asyncio
 import threading
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, StateDep, app_object
+from api.deps import (
+    CoverageCacheDep,
+    CoverageSettingsDep,
+    EngineDep,
+    GapsRefresherDep,
+    StateDep,
+)
 from api.models.base import documented
 from api.models.coverage import CameraSiting, CoverageSummary, GapCollection, RefreshReport
 from api.params import BboxDep, LocalZoneDep
 from api.responses import json_body
-from geo.coverage.gapstore import Refresher, gap_features
+from geo.coverage.gapstore import gap_features
 from geo.coverage.placement import site_cameras
-from geo.coverage.settings import CoverageSettings
-from geo.coverage.summary import ResultCache, summary
+from geo.coverage.summary import summary
 from geo.coverage.views import refresh_all
 from geo.params import parse_time
 
@@ -29,27 +34,9 @@ Level = Literal["city", "district", "street", "community", "grid"]
 Days = Annotated[int | None, Query(ge=1, le=3660, description="incident window, days")]
 
 
-def coverage_settings(request: Request) -> CoverageSettings:
-    """The app's coverage settings (read from the environment once per app)."""
-    return app_object(request, "coverage_settings", CoverageSettings)
-
-
-def coverage_cache(request: Request) -> ResultCache:
-    """The app's cache of computed figures and gaps."""
-    return app_object(request, "coverage_cache", ResultCache)
-
-
-def gaps_refresher(request: Request) -> Refresher:
-    """The app's background refresher of stored gaps."""
-    return app_object(request, "gaps_refresher", Refresher)
-
-
-SettingsDep = Annotated[CoverageSettings, Depends(coverage_settings)]
-CacheDep = Annotated[ResultCache, Depends(coverage_cache)]
-
-
 @router.get("/summary", responses=documented(CoverageSummary))
-def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
+def coverage_summary(engine: EngineDep, state: StateDep, settings: CoverageSettingsDep,
+                     cache: CoverageCacheDep,
                      tz: LocalZoneDep, level: Level = "city", days: Days = None,
                      until: Annotated[str | None, Query(
                          description="end of the incident window, ISO 8601; without an "
@@ -66,8 +53,9 @@ def coverage_summary(engine: EngineDep, state: StateDep, settings: SettingsDep, 
 
 
 @router.get("/gaps", responses=documented(GapCollection, geojson=True))
-def coverage_gaps(engine: EngineDep, state: StateDep, settings: SettingsDep, cache: CacheDep,
-                  refresher: Annotated[Refresher, Depends(gaps_refresher)],
+def coverage_gaps(engine: EngineDep, state: StateDep, settings: CoverageSettingsDep,
+                  cache: CoverageCacheDep,
+                  refresher: GapsRefresherDep,
                   bbox: BboxDep,
                   min_area: Annotated[float | None, Query(ge=0, description="m²")] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
@@ -110,7 +98,7 @@ class SitingRequest(BaseModel):
 
 @router.post("/siting", responses=documented(CameraSiting))
 async def coverage_siting(body: SitingRequest, request: Request, engine: EngineDep,
-                          state: StateDep, settings: SettingsDep) -> Response:
+                          state: StateDep, settings: CoverageSettingsDep) -> Response:
     """Propose ``k`` new cameras (existing ones fixed) with the coverage curve.
 
     The exact solver's child process is ended at ``ONEMAP_COVERAGE_SITE_TIME_LIMIT_S``
@@ -135,7 +123,7 @@ async def coverage_siting(body: SitingRequest, request: Request, engine: EngineD
 
 
 @router.post("/refresh", response_model=RefreshReport)
-def coverage_refresh(engine: EngineDep, state: StateDep, settings: SettingsDep) -> dict:
+def coverage_refresh(engine: EngineDep, state: StateDep, settings: CoverageSettingsDep) -> dict:
     """Recompute every camera view (and the stored gaps on their next read).
 
     Runs in this process (no forked workers from a server thread); the CLI's

@@ -9,6 +9,7 @@ Versions, evaluation, redistricting, edits, diff, 多网合一.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import current_actor
 from api.bodies import decode_object, json_body_doc
-from api.deps import EngineDep, StateDep, app_object
+from api.deps import AreaDep, EngineDep, GridSettingsDep, StateDep
 from api.errors import error_response
 from api.models.base import documented
 from api.models.grid_plans import (
@@ -39,13 +40,12 @@ from api.routers.jobs import accepted, launch
 from geo import jobs
 from geo.errors import NotFound, PlanConflict
 from geo.geojson_checks import features_of
-from geo.gridplan import plans, service
+from geo.gridplan import plan_views, plans
 from geo.gridplan.diff import diff_plans
 from geo.gridplan.edits import apply_edit
 from geo.gridplan.overlay import read_layer
 from geo.gridplan.parallel import Parallelism
 from geo.gridplan.redistrict import RedistrictParams, redistrict
-from geo.gridplan.settings import GridPlanSettings
 from geo.params import BIGINT_MAX
 
 router = APIRouter(prefix="/api/v1/grid-plans", tags=["grid plans"])
@@ -90,11 +90,11 @@ class EditBody(BaseModel):
 
 def _plan_id(engine, plan: str) -> int:
     if plan == "active":
-        return service.resolve_plan(engine, None)
+        return plan_views.resolve_plan(engine, None)
     plan_id = int(plan)
     if not 0 < plan_id <= BIGINT_MAX:
         raise NotFound(f"no grid plan {plan}")
-    return service.resolve_plan(engine, plan_id)
+    return plan_views.resolve_plan(engine, plan_id)
 
 
 def _version(if_match: str | None) -> int | None:
@@ -159,6 +159,8 @@ def plan_history(plan: PlanRef, engine: EngineDep) -> list[dict]:
 def evaluate(
     plan: PlanRef,
     engine: EngineDep,
+    settings: GridSettingsDep,
+    area: AreaDep,
     target: Annotated[int | None, Query(ge=10, le=10_000)] = None,
     tolerance: Annotated[float | None, Query(gt=0, lt=1)] = None,
     community: Annotated[list[str] | None, Query()] = None,
@@ -173,15 +175,16 @@ def evaluate(
     buildings, crossings, infeasible cases.
     """
     plan_id = _plan_id(engine, plan)
-    return service.evaluate_plan(
-        engine, plan_id, GridPlanSettings(), community, target, tolerance, grids=grids,
-        exact=exact,
+    return plan_views.evaluate_plan(
+        engine, plan_id, settings, community, target, tolerance, grids=grids,
+        exact=exact, area=area,
     )
 
 
 @router.get("/{plan}/grids", responses=documented(GridCollection, geojson=True))
 def grids(
-    plan: PlanRef, engine: EngineDep, community: str | None = None, buildings: bool = True
+    plan: PlanRef, engine: EngineDep, settings: GridSettingsDep, community: str | None = None,
+    buildings: bool = True,
 ) -> Response:
     """FeatureCollection of the plan's grids.
 
@@ -189,7 +192,7 @@ def grids(
     building_ids (``buildings=false`` leaves the ids out).
     """
     plan_id = _plan_id(engine, plan)
-    fc = service.grids_geojson(engine, plan_id, GridPlanSettings(), community, buildings)
+    fc = plan_views.grids_geojson(engine, plan_id, settings, community, buildings)
     return _geojson(fc)
 
 
@@ -204,7 +207,7 @@ def plan_buildings(
 ) -> Response:
     """Buildings (points) with their grid code in this plan; ``grid=`` or ``community=`` filter."""
     plan_id = _plan_id(engine, plan)
-    fc = service.buildings_geojson(engine, plan_id, grid, community, limit)
+    fc = plan_views.buildings_geojson(engine, plan_id, grid, community, limit)
     return _geojson(fc)
 
 
@@ -215,22 +218,18 @@ def redistrict_plan(
     request: Request,
     response: Response,
     engine: EngineDep,
+    settings: GridSettingsDep,
+    area: AreaDep,
     if_match: IfMatch = None,
 ) -> dict:
     """Redistrict the draft's communities (all, or ``communities``)."""
     plan_id = _plan_id(engine, plan)
-    settings = app_object(request, "grid_settings", GridPlanSettings)
     params = RedistrictParams.from_settings(
         settings, target=body.target, tolerance=body.tolerance, seed=body.seed
     )
     out = redistrict(
-        engine,
-        plan_id,
-        params,
-        current_actor(request),
-        body.communities,
-        _version(if_match),
-        parallel=Parallelism.from_settings(settings),
+        engine, plan_id, params, current_actor(request), body.communities, _version(if_match),
+        parallel=Parallelism.from_settings(settings), area=area,
     )
     _etag(response, out["version"])
     return out
@@ -251,6 +250,8 @@ def edit_plan(
     request: Request,
     response: Response,
     engine: EngineDep,
+    settings: GridSettingsDep,
+    area: AreaDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Edit a draft: move buildings, split, merge, lock/unlock.
@@ -270,7 +271,8 @@ def edit_plan(
         body.model_dump(exclude_none=True),
         current_actor(request),
         _version(if_match),
-        GridPlanSettings(),
+        settings=settings,
+        area=area,
     )
     _etag(response, out["version"])
     return out
@@ -324,4 +326,5 @@ async def overlay(plan: PlanRef, request: Request, state: StateDep,
     """多网合一: another department's grid layer (GeoJSON FeatureCollection) against this plan."""
     layer = await state.bodies.run(_overlay_layer, await request.body(), key)
     plan_id = await run_in_threadpool(_plan_id, state.engine, plan)
-    return await run_in_threadpool(service.overlay, state.engine, plan_id, layer)
+    return await run_in_threadpool(partial(plan_views.overlay, area=state.area),
+                                   state.engine, plan_id, layer)

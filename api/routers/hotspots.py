@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.codings import negotiate
-from api.deps import EngineDep
+from api.deps import HotspotsDep
 from api.models.base import documented
 from api.models.hotspots import HEATMAP, Backtest, EmergingCollection, HotspotCollection
 from geo.hotspots import analyses
@@ -34,7 +34,7 @@ from geo.hotspots.params import (
     heatmap_query,
     hotspot_query,
 )
-from geo.hotspots.service import HotspotService, service_for
+from geo.hotspots.runtime import HotspotService
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 
@@ -75,15 +75,7 @@ async def _answer(request: Request, svc: HotspotService, analysis, q, variant: s
     return _send(await svc.gate.run(run, timeout=svc.settings.time_budget_s), coding)
 
 
-def get_service(engine: EngineDep) -> HotspotService:
-    """The hotspot service (and caches) of the app's engine."""
-    return service_for(engine)
-
-
-ServiceDep = Annotated[HotspotService, Depends(get_service)]
-
-
-def hotspot_params(svc: ServiceDep, res: Res = None, k: Rings = None, from_: From = None,
+def hotspot_params(svc: HotspotsDep, res: Res = None, k: Rings = None, from_: From = None,
                    to: To = None, category: Category = None, source: Source = None,
                    bbox: Bbox = None,
                    alpha: Annotated[float | None, Query(
@@ -93,7 +85,7 @@ def hotspot_params(svc: ServiceDep, res: Res = None, k: Rings = None, from_: Fro
     return hotspot_query(svc.settings, res, k, alpha, from_, to, category, source, bbox)
 
 
-def emerging_params(svc: ServiceDep, res: Res = None, k: Rings = None, from_: From = None,
+def emerging_params(svc: HotspotsDep, res: Res = None, k: Rings = None, from_: From = None,
                     to: To = None, step: Literal["week", "month"] = "week",
                     category: Category = None, source: Source = None, bbox: Bbox = None,
                     time_window: Annotated[int | None, Query(
@@ -108,7 +100,7 @@ def emerging_params(svc: ServiceDep, res: Res = None, k: Rings = None, from_: Fr
                           time_window, alpha, trend_alpha)
 
 
-def backtest_params(svc: ServiceDep, res: Res = None, k: Rings = None,
+def backtest_params(svc: HotspotsDep, res: Res = None, k: Rings = None,
                     train_from: str | None = None, train_to: str | None = None,
                     test_from: str | None = None, test_to: str | None = None,
                     top: Annotated[float, Query(description="share of cells, (0, 0.5]")] = 0.05,
@@ -119,7 +111,7 @@ def backtest_params(svc: ServiceDep, res: Res = None, k: Rings = None,
                           method, category, source, bbox)
 
 
-def heatmap_params(svc: ServiceDep, res: Res = None,
+def heatmap_params(svc: HotspotsDep, res: Res = None,
                    bandwidth_m: Annotated[float | None, Query(
                        description="kernel radius in metres (default: rule)")] = None,
                    from_: From = None, to: To = None, category: Category = None,
@@ -135,7 +127,7 @@ HeatmapParams = Annotated[HeatmapQuery, Depends(heatmap_params)]
 
 
 @router.get("/hotspots", responses=documented(HotspotCollection))
-async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
+async def hotspots(request: Request, svc: HotspotsDep, q: HotspotParams,
                    significant_only: bool = False) -> Response:
     """Gi* hot and cold spots on H3 cells with BH-FDR bins (FeatureCollection)."""
     return await _answer(request, svc, analyses.hotspots, q, f"fc-{significant_only}",
@@ -143,7 +135,7 @@ async def hotspots(request: Request, svc: ServiceDep, q: HotspotParams,
 
 
 @router.get("/hotspots/emerging", responses=documented(EmergingCollection))
-async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
+async def emerging(request: Request, svc: HotspotsDep, q: EmergingParams,
                    pattern_only: bool = False) -> Response:
     """Emerging hot spot category of every cell (FeatureCollection)."""
     return await _answer(request, svc, analyses.emerging, q, f"fc-{pattern_only}",
@@ -151,13 +143,13 @@ async def emerging(request: Request, svc: ServiceDep, q: EmergingParams,
 
 
 @router.get("/hotspots/backtest", responses=documented(Backtest))
-async def backtest(request: Request, svc: ServiceDep, q: BacktestParams) -> Response:
+async def backtest(request: Request, svc: HotspotsDep, q: BacktestParams) -> Response:
     """Hit rate, PAI and RRI of training-window hotspots on the test window."""
     return await _answer(request, svc, analyses.backtest, q, "json", lambda r: r.to_dict())
 
 
 @router.get("/heatmap", responses=documented(HEATMAP))
-async def heatmap(request: Request, svc: ServiceDep, q: HeatmapParams,
+async def heatmap(request: Request, svc: HotspotsDep, q: HeatmapParams,
                   format: Literal["points", "cells"] = "points") -> Response:
     """Quartic kernel density: ``[[lat, lon, density]]`` for Leaflet.heat, or H3 cells."""
     return await _answer(request, svc, analyses.heatmap, q, format,

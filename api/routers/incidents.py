@@ -76,7 +76,8 @@ async def ingest_incidents(
     frame = await run_in_threadpool(to_wgs84, frame, source_crs)
     report = await run_in_threadpool(
         load_frame, state.engine, "incidents", frame, on_conflict=on_conflict, progress=False,
-        area=state.area, label="feature", actor=current_actor(request),
+        area=state.area, settings=state.ingest_settings, label="feature",
+        actor=current_actor(request),
     )
     return IngestResult(received=report.read, inserted=report.inserted,
                         already_present=report.skipped, updated=report.updated)

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from api.auth import current_role
-from api.deps import StateDep
+from api.deps import DashboardSettingsDep, GridSettingsDep, StateDep
 from api.map import data
 from api.map.config import DEFAULT_WINDOW_DAYS, EmbedRequest, PageConfig
 from api.map.page import render_page
@@ -25,11 +25,9 @@ from api.params import LocalZoneDep
 from api.state import AppState
 from geo.dashboard.records import record
 from geo.dashboard.search import search
-from geo.dashboard.settings import DashboardSettings
 from geo.dashboard.stats import area_stats
 from geo.dashboard.trends import trends
 from geo.dashboard.window import Window
-from geo.gridplan.settings import GridPlanSettings
 from geo.widget import WIDGET
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "map" / "static"
@@ -149,13 +147,12 @@ To = Annotated[str, Query(description="ISO 8601 end (exclusive)")]
 
 @router.get("/map/stats", response_model=AreaStats, response_model_exclude_unset=True)
 async def map_stats(
-    state: StateDep, tz: LocalZoneDep, from_: From, to: To,
+    state: StateDep, grid: GridSettingsDep, tz: LocalZoneDep, from_: From, to: To,
     level: Annotated[str, Query(description="street, community or grid")] = "community",
     category: str | None = None, source: str | None = None,
 ) -> dict:
     """Statistics by area for the screen's table: incidents, rates, cameras, grid balance."""
     window = _window(from_, to, category, source, tz)
-    grid = GridPlanSettings()
     units = await run_in_threadpool(area_stats, state.engine, level, window, grid.grid_target,
                                     grid.grid_tolerance)
     return {"level": level, "from": window.t0.isoformat(), "to": window.t1.isoformat(),
@@ -176,11 +173,11 @@ async def map_trends(
 
 @router.get("/map/search", response_model=Search, response_model_exclude_unset=True)
 async def map_search(
-    state: StateDep,
+    state: StateDep, dashboard: DashboardSettingsDep,
     q: Annotated[str, Query(description="code, incident number or part of a name")],
 ) -> dict:
     """Grid and camera codes, posts, incident numbers and names → places to fly to."""
-    hits = await run_in_threadpool(search, state.engine, q, DashboardSettings().search_limit)
+    hits = await run_in_threadpool(search, state.engine, q, dashboard.search_limit)
     return {"query": q, "hits": hits}
 
 

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Path, Request, Response
 from starlette.exceptions import HTTPException
 
 from api.auth import current_role
+from api.deps import OgcSettingsDep
 from api.models.base import documented
 from api.models.ogc import Collection as CollectionDoc
 from api.models.ogc import Collections, Conformance, Item, Items, Landing
 from api.ogc import documents
 from api.ogc.collections import COLLECTION_NAMES, Collection, get_collection
 from api.ogc.query import ItemsQuery, feature_sql, item_sql, items_sql, number_matched
-from api.ogc.settings import OgcSettings
 from api.secrets import TOKEN_PARAMS
 from geo.errors import InvalidInput, NotFound
 from geo.widget import WIDGET
@@ -40,14 +40,6 @@ def _base(request: Request) -> str:
 
 def _json(doc: dict, media_type: str = documents.JSON) -> Response:
     return Response(orjson.dumps(doc), media_type=media_type)
-
-
-def _settings(request: Request) -> OgcSettings:
-    found = getattr(request.app.state, "ogc_settings", None)
-    if found is None:
-        found = OgcSettings()
-        request.app.state.ogc_settings = found
-    return found
 
 
 def _check_format(request: Request) -> None:
@@ -122,12 +114,12 @@ async def collection(request: Request, collection_id: str = Path(description="co
     response_class=Response,
     responses=documented(Items, "GeoJSON FeatureCollection", geojson=True),
 )
-async def items(request: Request, collection_id: str = Path(description="collection")):
+async def items(request: Request, s: OgcSettingsDep,
+                collection_id: str = Path(description="collection")):
     """Features with ``bbox``, ``datetime``, ``limit``, ``offset`` and ``<property>=value``."""
     _check_format(request)
     c = get_collection(collection_id)
     _guard(request, c)
-    s = _settings(request)
     # A key sent as ?access_token= is neither a filter nor copied into the links.
     params = {k: v for k, v in request.query_params.items() if k not in TOKEN_PARAMS}
     q = ItemsQuery.parse(c, params, s.default_limit, s.max_limit,

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.codings import negotiate
-from api.deps import EngineDep, StateDep, app_object
+from api.deps import (
+    EngineDep,
+    ResponseAnswersDep,
+    ResponseCacheDep,
+    ResponseSettingsDep,
+    StateDep,
+)
 from api.models.base import documented
 from api.models.response import NearestPosts, PostSiting, ReachAreas, ReachSummary
 from api.responses import json_body
@@ -19,7 +25,6 @@ from geo.errors import InvalidInput
 from geo.response.areas import cached_areas, check_overlap
 from geo.response.context import (
     ReachContext,
-    ResponseCache,
     check_minutes,
     check_mode,
     default_minutes,
@@ -30,41 +35,10 @@ from geo.response.nearest import nearest_posts
 from geo.response.settings import ResponseSettings
 from geo.response.siting import site_posts
 from geo.response.summary import LEVELS, response_summary
-from geo.response.warm import ResponseWarmer
 
 router = APIRouter(prefix="/api/v1/response", tags=["response"])
 
 
-def response_settings(request: Request) -> ResponseSettings:
-    """The app's response settings (read from the environment once per app)."""
-    return app_object(request, "response_settings", ResponseSettings)
-
-
-def response_cache(request: Request) -> ResponseCache:
-    """The app's cache of loaded graphs and reach matrices (keyed by layer versions)."""
-    return app_object(request, "response_cache", ResponseCache)
-
-
-def response_answers(request: Request) -> ResponseCache:
-    """The app's kept area answers (keyed by the versions and posts they were drawn from)."""
-    return app_object(request, "response_answers", lambda: ResponseCache(size=48))
-
-
-def start_warm_up(app, state) -> ResponseWarmer:
-    """The app's caches, warmed in the background from now on (see geo/response/warm.py)."""
-    settings = ResponseSettings()
-    app.state.response_settings = settings
-    app.state.response_cache = ResponseCache()
-    app.state.response_answers = ResponseCache(size=48)
-    warmer = ResponseWarmer(state.engine, app.state.response_cache, app.state.response_answers,
-                            settings, state.area)
-    app.state.response_warmer = warmer
-    return warmer.start()
-
-
-SettingsDep = Annotated[ResponseSettings, Depends(response_settings)]
-CacheDep = Annotated[ResponseCache, Depends(response_cache)]
-AnswersDep = Annotated[ResponseCache, Depends(response_answers)]
 ModeQ = Annotated[str, Query(description="drive (police cars) or walk (e.g. 党群服务中心)")]
 MinutesQ = Annotated[str | None, Query(
     description="breaks in minutes, comma-separated (default 1,3,5 driving; 10 walking)")]
@@ -84,8 +58,8 @@ def _minutes(value: str | None, mode: str, settings: ResponseSettings) -> tuple[
 def _context(request: Request, engine, state, settings, cache, mode: str,
              require_posts: bool = True) -> ReachContext:
     """The reach of ``mode``; recent incidents may lag while the warm-up reads new ones."""
-    warmer = getattr(request.app.state, "response_warmer", None)
-    lag = settings.incidents_lag_s if warmer is not None and warmer.running else 0.0
+    warmer = state.response_warmer
+    lag = settings.incidents_lag_s if warmer.running else 0.0
     ctx = reach_context(engine, check_mode(mode), settings=settings, area=state.area,
                         cache=cache, require_posts=require_posts, incidents_lag_s=lag)
     if ctx.incidents_stale:
@@ -94,8 +68,9 @@ def _context(request: Request, engine, state, settings, cache, mode: str,
 
 
 @router.get("/areas", responses=documented(ReachAreas, geojson=True))
-def areas(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-          cache: CacheDep, answers: AnswersDep, minutes: MinutesQ = None, mode: ModeQ = "drive",
+def areas(request: Request, engine: EngineDep, state: StateDep, settings: ResponseSettingsDep,
+          cache: ResponseCacheDep, answers: ResponseAnswersDep, minutes: MinutesQ = None,
+          mode: ModeQ = "drive",
           kind: Annotated[str | None, Query(description="post kinds, comma-separated")] = None,
           posts: Annotated[str | None, Query(description="post codes, comma-separated")] = None,
           overlap: Annotated[str, Query(description="dissolve | split | overlap")] = "dissolve",
@@ -122,8 +97,9 @@ def areas(request: Request, engine: EngineDep, state: StateDep, settings: Settin
 
 
 @router.get("/summary", responses=documented(ReachSummary))
-def summary(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-            cache: CacheDep, level: Annotated[str, Query(description="|".join(LEVELS))] = "city",
+def summary(request: Request, engine: EngineDep, state: StateDep, settings: ResponseSettingsDep,
+            cache: ResponseCacheDep,
+            level: Annotated[str, Query(description="|".join(LEVELS))] = "city",
             minutes: MinutesQ = None, mode: ModeQ = "drive") -> Response:
     """Households, population, key places and recent incidents reached per unit and break."""
     if level not in LEVELS:
@@ -136,8 +112,8 @@ def summary(request: Request, engine: EngineDep, state: StateDep, settings: Sett
 
 
 @router.get("/nearest", responses=documented(NearestPosts, geojson=True))
-def nearest(request: Request, engine: EngineDep, state: StateDep, settings: SettingsDep,
-            cache: CacheDep, lon: Annotated[float, Query(ge=-180, le=180)],
+def nearest(request: Request, engine: EngineDep, state: StateDep, settings: ResponseSettingsDep,
+            cache: ResponseCacheDep, lon: Annotated[float, Query(ge=-180, le=180)],
             lat: Annotated[float, Query(ge=-90, le=90)],
             k: Annotated[int, Query(ge=1, le=100)] = 3, mode: ModeQ = "drive") -> Response:
     """The k fastest posts to a point (an incident), with seconds, metres and the route."""
@@ -157,7 +133,7 @@ class SitingRequest(BaseModel):
 
 @router.post("/siting", responses=documented(PostSiting, geojson=True))
 def siting(request: Request, body: SitingRequest, engine: EngineDep, state: StateDep,
-           settings: SettingsDep, cache: CacheDep) -> Response:
+           settings: ResponseSettingsDep, cache: ResponseCacheDep) -> Response:
     """Propose ``k`` new posts (existing ones fixed) with the coverage curve."""
     check_mode(body.mode)
     (m,) = check_minutes([body.minutes], settings)

@@ -16,25 +16,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import current_role
+from api.deps import MetricsDep, TilesDep
 from api.errors import RETRY_AFTER_S, UNAVAILABLE, unavailable_body
-from api.metrics import metrics
 from api.models.base import documented
 from api.models.tiles import TileJson
 from api.secrets import redact_query
-from geo.db.urls import libpq_url
 from geo.errors import DatabaseUnavailable, OnemapError
 from tiles.cache import Tile
 from tiles.render import TileTimeout
 from tiles.service import TileRequest, TileService
-from tiles.settings import TileSettings
 from tiles.tilejson import tilejson
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -43,42 +40,7 @@ _DISCONNECT_POLL_S = 0.25
 _WATCH_AFTER_S = 0.05
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI):
-    yield
-    service = getattr(app.state, "tiles", None)
-    if service is not None:
-        app.state.tiles = None
-        await service.close()
-
-
-router = APIRouter(tags=["tiles"], lifespan=_lifespan)
-
-
-def _build(app: FastAPI) -> TileService:
-    state = app.state.onemap
-    settings = TileSettings()
-    m = metrics(app)
-    policy = state.widget
-    from tiles.hotspots import hotspot_source
-
-    service = TileService(settings, state.pool, libpq_url(state.db), policy,
-                          hotspots=hotspot_source(state.engine), observer=m.observe_render)
-    m.cache_bytes.set_function(lambda: service.cache.nbytes)
-    m.cache_entries.set_function(lambda: len(service.cache))
-    return service
-
-
-async def tile_service(request: Request) -> TileService:
-    """The app's tile service, built and started on first use."""
-    app = request.app
-    service = getattr(app.state, "tiles", None)
-    if service is None:
-        service = _build(app)
-        app.state.tiles = service
-    if not service.versions.started:
-        await service.start()
-    return service
+router = APIRouter(tags=["tiles"])
 
 
 @dataclass
@@ -202,7 +164,7 @@ class TileFastPath:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        ans = await answer(service, req, inm, gz, disconnected, app.state.metrics)
+        ans = await answer(service, req, inm, gz, disconnected, app.state.onemap.metrics)
         if ans.status == 499:
             return
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in ans.headers.items()]
@@ -214,10 +176,10 @@ class TileFastPath:
     @staticmethod
     def _parse(scope) -> tuple[TileService, TileRequest, str | None, bool] | None:
         app = scope.get("app")
-        service = getattr(getattr(app, "state", None), "tiles", None)
-        if service is None or not service.versions.started \
-                or getattr(app.state, "metrics", None) is None:
+        state = getattr(getattr(app, "state", None), "onemap", None)
+        if state is None or not state.tiles.versions.started:
             return None
+        service = state.tiles
         parts = scope["path"].split("/")
         if len(parts) != 6 or not parts[5].endswith(".pbf"):
             return None
@@ -245,6 +207,8 @@ class TileFastPath:
 )
 async def get_tile(
     request: Request,
+    service: TilesDep,
+    metrics: MetricsDep,
     layers: str = Path(description="layer, or comma-separated layers for one composite tile"),
     z: int = Path(description="zoom 0..24"),
     x: int = Path(description="column 0..2^z-1"),
@@ -256,7 +220,6 @@ async def get_tile(
     plan: int | None = Query(None, description="grid plan id (grids; default: the active plan)"),
 ) -> Response:
     """One MVT tile of one or more layers (incidents and hotspots take the filters)."""
-    service = await tile_service(request)
     req = service.request(layers, z, x, y, request.query_params, current_role(request))
 
     async def disconnected() -> None:
@@ -265,7 +228,7 @@ async def get_tile(
 
     ans = await answer(service, req, request.headers.get("if-none-match"),
                        "gzip" in request.headers.get("accept-encoding", ""), disconnected,
-                       metrics(request.app))
+                       metrics)
     media = ans.headers.pop("Content-Type", None)
     return Response(ans.body, status_code=ans.status, headers=ans.headers, media_type=media)
 
@@ -274,10 +237,10 @@ async def get_tile(
             responses=documented(TileJson, "TileJSON 3.0.0"))
 async def get_tilejson(
     request: Request,
+    service: TilesDep,
     layers: str = Path(description="layer, or comma-separated layers"),
 ) -> Response:
     """TileJSON 3.0.0 of one or more layers; query filters are carried into the tile URL."""
-    service = await tile_service(request)
     role = current_role(request)
     req = service.request(layers, 0, 0, 0, request.query_params, role)
     bounds = [await service.bounds(layer, role) for layer in req.layers]

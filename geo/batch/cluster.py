@@ -16,7 +16,7 @@ from geo.errors import InvalidInput
 
 
 @contextmanager
-def dask_client(settings: DaskSettings | None = None, scheduler: str | None = None
+def dask_client(settings: DaskSettings, scheduler: str | None = None
                 ) -> Iterator:
     """A ``distributed.Client`` for one batch job (closed, and a local cluster stopped, after).
 
@@ -27,7 +27,6 @@ def dask_client(settings: DaskSettings | None = None, scheduler: str | None = No
     """
     from distributed import Client, LocalCluster
 
-    settings = settings or DaskSettings()
     address = scheduler or settings.scheduler
     if address:
         try:

@@ -24,6 +24,7 @@ from geo.batch import dataset
 from geo.batch.settings import BatchSettings
 from geo.errors import InvalidInput, NotEnoughData
 from geo.layers import CONTRACT_LAYERS, get_layer
+from geo.settings import ServiceAreaSettings
 from geo.versions import layer_versions
 
 _ARROW = {"text": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
@@ -107,8 +108,8 @@ def _study_area(conn) -> dict | None:
 
 
 def export_dataset(engine: Engine, layer: str, target: str | Path, *,
-                   settings: BatchSettings | None = None, partition: str = "month",
-                   timezone: str | None = None,
+                   settings: BatchSettings, area: ServiceAreaSettings, timezone: str,
+                   partition: str = "month",
                    progress: Callable[[int, int], None] | None = None) -> dataset.Manifest:
     """Write ``layer`` to a new dataset folder ``target``; returns its manifest.
 
@@ -120,18 +121,19 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
         A contract layer (grids: the active plan's).
     target : path-like
         A folder that must not exist yet.
-    settings : BatchSettings, optional
+    settings : BatchSettings
         Partition resolution and chunk size.
+    area : ServiceAreaSettings
+        The metric EPSG recorded in the manifest.
     partition : {"month", "cell"}
         Incidents only: ``month`` partitions by month and coarse cell, ``cell``
         by coarse cell alone. Other layers are partitioned by coarse cell.
-    timezone : str, optional
-        Of the month keys (default ``ONEMAP_LOCAL_TIMEZONE``).
+    timezone : str
+        Of the month keys (the service's local time zone).
     progress : callable, optional
         Called as ``progress(rows_done, rows_total)`` after each chunk.
     """
     from geo.coverage.metric import metric_epsg
-    from geo.hotspots.settings import HotspotSettings
 
     if layer not in CONTRACT_LAYERS:
         raise InvalidInput(f"unknown layer {layer!r}; layers are: {', '.join(CONTRACT_LAYERS)}")
@@ -139,8 +141,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
         raise InvalidInput(f"--partition must be month or cell, got {partition!r}")
     if partition == "month" and layer != "incidents":
         partition = "cell"
-    settings = settings or BatchSettings()
-    tz = timezone or HotspotSettings().timezone
+    tz = timezone
     by_month = partition == "month"
     schema = arrow_schema(layer)
     geo_schema = dataset.with_geo(schema, _GEOMETRY_TYPES.get(layer, []))
@@ -148,7 +149,7 @@ def export_dataset(engine: Engine, layer: str, target: str | Path, *,
     with engine.connect() as conn:
         total = int(conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar())
         study = _study_area(conn) if layer == "incidents" else None
-        epsg = metric_epsg(conn)
+        epsg = metric_epsg(conn, area)
         version = layer_versions(conn, (layer,))[layer]
     if total == 0:
         raise NotEnoughData(f"the {layer} table is empty; nothing to export")

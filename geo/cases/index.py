@@ -140,10 +140,9 @@ def raw_components(cases: Cases, level: str, period: Period, households: dict[st
 
 
 def compute_index(cases: Cases, ctx: UnitContext, engine, level: str, period: Period,
-                  settings: IndexSettings | None = None,
+                  settings: IndexSettings,
                   weights: dict[str, float] | None = None) -> dict:
     """Index, components, rank and level per unit of ``level`` for ``period``."""
-    settings = settings or IndexSettings()
     if level not in LEVELS:
         raise InvalidInput(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
     if level == "city":

@@ -20,12 +20,13 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from sqlalchemy import Engine
 
 from geo.cases import svg
+from geo.cases.answers import CaseService
 from geo.cases.figures import METHOD as CASE_METHOD
 from geo.cases.figures import Window, from_us, summary, to_us
 from geo.cases.lights import warnings
 from geo.cases.period import Period
-from geo.cases.service import CaseService
 from geo.errors import InvalidInput, NotEnoughData, OnemapError
+from geo.hotspots.runtime import HotspotService
 
 RISK_NAMES = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
 TREND_PERIODS = 6
@@ -55,18 +56,17 @@ def _city(cases, p: Period) -> dict | None:
         return None
 
 
-def _hotspot_map(engine: Engine, p: Period, outlines: list) -> tuple[str, str]:
+def _hotspot_map(hotspots: HotspotService, p: Period, outlines: list) -> tuple[str, str]:
     """Gi* hot and cold cells of the period over the community outlines (or why not)."""
     import h3
 
     from geo.hotspots import analyses
     from geo.hotspots.params import hotspot_query
-    from geo.hotspots.service import service_for
 
     try:
-        svc = service_for(engine)
-        r = analyses.hotspots(svc, hotspot_query(svc.settings, from_=p.start.isoformat(),
-                                                 to=p.end.isoformat()))
+        r = analyses.hotspots(hotspots, hotspot_query(hotspots.settings,
+                                                      from_=p.start.isoformat(),
+                                                      to=p.end.isoformat()))
     except OnemapError as exc:
         return "", f"热点分析未完成：{exc.detail}"
     frame = r.frame()
@@ -84,7 +84,8 @@ def _hotspot_map(engine: Engine, p: Period, outlines: list) -> tuple[str, str]:
     return svg.choropleth(shapes, title="热点分布", legend=legend), note
 
 
-def build_context(engine: Engine, service: CaseService, period: str) -> dict:
+def build_context(engine: Engine, service: CaseService, hotspots: HotspotService,
+                  period: str) -> dict:
     """Every figure the report shows."""
     tz = service.settings.timezone
     p = Period.parse(period, tz)
@@ -107,7 +108,7 @@ def build_context(engine: Engine, service: CaseService, period: str) -> dict:
     legend = {f"{RISK_NAMES[k]}预警" if k != "none" else "无预警": c
               for k, c in svg.RISK_COLOURS.items()}
     index_map = svg.choropleth(shapes, title="各社区平安指数与预警等级", legend=legend)
-    hot_map, hot_note = _hotspot_map(engine, p, outlines)
+    hot_map, hot_note = _hotspot_map(hotspots, p, outlines)
     depts = summary(cases, "city", w, "department")["units"]
     depts = sorted(depts, key=lambda d: (d["satisfaction_rate"] is None,
                                          -(d["satisfaction_rate"] or 0)))
@@ -150,9 +151,10 @@ def build_context(engine: Engine, service: CaseService, period: str) -> dict:
             "risk_colours": svg.RISK_COLOURS}
 
 
-def render_html(engine: Engine, service: CaseService, period: str) -> str:
+def render_html(engine: Engine, service: CaseService, hotspots: HotspotService,
+                period: str) -> str:
     """The report as one self-contained HTML page."""
-    ctx = build_context(engine, service, period)
+    ctx = build_context(engine, service, hotspots, period)
     text = (files("geo.cases") / "report_template.html").read_text(encoding="utf-8")
     return _env(service.settings.timezone).from_string(text).render(**ctx)
 
@@ -182,8 +184,8 @@ def html_to_pdf(html: str, out: Path, timeout_s: float = 120.0) -> Path:
     return Path(out)
 
 
-def write_report(engine: Engine, period: str, out: Path,
-                 service: CaseService | None = None) -> Path:
+def write_report(engine: Engine, period: str, out: Path, service: CaseService,
+                 hotspots: HotspotService) -> Path:
     """Write the report of ``period`` to ``out`` (.html or .pdf)."""
     out = Path(out)
     suffix = out.suffix.lower()
@@ -191,7 +193,7 @@ def write_report(engine: Engine, period: str, out: Path,
         raise InvalidInput(f"--out must end with .html or .pdf, not {out.name!r}")
     if not out.parent.exists():
         raise InvalidInput(f"folder {out.parent} does not exist")
-    html = render_html(engine, service or CaseService(), period)
+    html = render_html(engine, service, hotspots, period)
     if suffix == ".html":
         out.write_text(html, encoding="utf-8")
         return out

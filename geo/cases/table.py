@@ -362,14 +362,13 @@ def carry_repeat_flags(base: Cases, cases: Cases, merge: _Merge, gone_rows: np.n
     cases.__dict__["_repeat_flags"] = out
 
 
-def load_cases(engine: Engine, settings: CaseSettings | None = None,
+def load_cases(engine: Engine, settings: CaseSettings,
                base: Cases | None = None) -> Cases:
     """The cases and the data versions they were read at (:attr:`Cases.key`).
 
     With ``base`` (cases read earlier from the same database) and the grids and admin
     areas unchanged since, only the rows changed since are read (see the module notes).
     """
-    settings = settings or CaseSettings()
     raw = engine.raw_connection()
     try:
         pg = raw.driver_connection
@@ -391,7 +390,7 @@ def _unit_part(key: tuple | None) -> tuple | None:
     return None if key is None else tuple(r for r in key if r[0] in _UNIT_LAYERS)
 
 
-def read_cases(engine: Engine, settings: CaseSettings | None = None) -> Cases:
+def read_cases(engine: Engine, settings: CaseSettings) -> Cases:
     """Every case with its units, read from the database."""
     return load_cases(engine, settings)
 
@@ -408,8 +407,8 @@ def sync_limits(engine: Engine, hours: dict[str, float]) -> None:
 class CaseCache:
     """The last :class:`Cases` read, kept while the data versions stay the same."""
 
-    def __init__(self, settings: CaseSettings | None = None):
-        self.settings = settings or CaseSettings()
+    def __init__(self, settings: CaseSettings):
+        self.settings = settings
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._cases: Cases | None = None

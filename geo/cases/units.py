@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -42,12 +43,16 @@ _OUTLINES = text("""
 _UNIT_LAYERS = ("admin_areas", "buildings", "grids")  # what households and outlines read
 
 
-def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
-    """Share of public ground seen by cameras per unit (geo.coverage), or None."""
+def camera_coverage(engine: Engine, level: str, *, settings, area) -> dict[str, float] | None:
+    """Share of public ground seen by cameras per unit (geo.coverage), or None.
+
+    ``settings`` (``CoverageSettings``) and ``area`` (``ServiceAreaSettings``) are those of
+    :func:`geo.coverage.summary.summary`.
+    """
     from geo.coverage.summary import summary
 
     try:
-        out = summary(engine, level)
+        out = summary(engine, level, settings=settings, area=area)
     except Exception:  # no cameras / views yet: the component is left out
         return None
     shares = {u["code"]: u.get("area_share") for u in out["units"]}
@@ -55,8 +60,8 @@ def camera_coverage(engine: Engine, level: str) -> dict[str, float] | None:
     return shares or None
 
 
-def response_reach(engine: Engine, level: str, *, cache=None, settings=None,
-                   area=None) -> dict[str, float] | None:
+def response_reach(engine: Engine, level: str, *, settings, area,
+                   cache=None) -> dict[str, float] | None:
     """Share of households a post reaches within 5 minutes' drive (ARCHITECTURE.md §9), or None.
 
     None when no on-duty driving post exists (the component then weighs 0). ``cache``,
@@ -78,7 +83,20 @@ def response_reach(engine: Engine, level: str, *, cache=None, settings=None,
             if u["reached"]["5"].get("household_share") is not None} or None
 
 
-PROVIDERS: dict[str, Provider] = {"cameras": camera_coverage, "response": response_reach}
+#: The optional components of the index, by name.
+COMPONENTS = ("cameras", "response")
+
+
+def providers(coverage, response, area, cache=None) -> dict[str, Provider]:
+    """The index's optional components, bound to their settings.
+
+    ``coverage`` (``CoverageSettings``), ``response`` (``ResponseSettings``) and ``area``
+    (``ServiceAreaSettings``); ``cache``: the app's response cache, kept warm by
+    ``geo.response.warm``, so the graph and the buildings' reach are not computed again.
+    """
+    return {"cameras": partial(camera_coverage, settings=coverage, area=area),
+            "response": partial(response_reach, settings=response, area=area, cache=cache)}
+
 #: Layers each provider's figures depend on (besides the units: grids and admin areas).
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "cameras": ("camera_views", "cameras", "buildings", "waterways", "roads", "places"),
@@ -89,8 +107,8 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
 class UnitContext:
     """Households, outlines and provider figures per level, kept until the data change."""
 
-    def __init__(self, providers: dict[str, Provider] | None = None):
-        self.providers = PROVIDERS if providers is None else providers
+    def __init__(self, providers: dict[str, Provider]):
+        self.providers = providers
         self._lock = threading.Lock()
         self._key = None
         self._base: tuple | None = None

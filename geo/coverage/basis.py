@@ -231,7 +231,7 @@ def doorsteps(x, y, obstacles: np.ndarray, step: float = 1.0) -> tuple[np.ndarra
 
 
 def read_basis(conn: Connection, *, window_days: int = 90, until: datetime | None = None,
-               since: datetime | None = None, area: ServiceAreaSettings | None = None,
+               since: datetime | None = None, area: ServiceAreaSettings,
                doorstep_m: float = 1.0, tile_size: float = 250.0) -> Basis:
     """Read the views, obstacles, roads, key places and windowed incidents."""
     proj = Projector(metric_epsg(conn, area))

@@ -68,7 +68,7 @@ def parse_body(body: Any) -> tuple[dict, shapely.Point | None]:
 
 
 def _validate(conn: Connection, fields: dict, point: shapely.Point | None,
-              area: ServiceAreaSettings | None) -> dict:
+              area: ServiceAreaSettings) -> dict:
     """One camera checked by the loader's rules.
 
     The ``geo.layers`` specs, GB/T 28181 codes and the service area, without
@@ -212,8 +212,8 @@ def _write(conn: Connection, rec: dict, camera_id: int | None) -> int:
 
 
 def create_camera(engine: Engine, body: Any, actor: str = "local", *,
-                  settings: CoverageSettings | None = None,
-                  area: ServiceAreaSettings | None = None) -> tuple[dict, RefreshReport]:
+                  settings: CoverageSettings,
+                  area: ServiceAreaSettings) -> tuple[dict, RefreshReport]:
     """Validate and insert a camera, compute its view; returns (Feature, refresh report)."""
     fields, point = parse_body(body)
     with engine.begin() as conn:
@@ -225,8 +225,8 @@ def create_camera(engine: Engine, body: Any, actor: str = "local", *,
 
 
 def update_camera(engine: Engine, camera_id: int, body: Any, actor: str = "local", *,
-                  settings: CoverageSettings | None = None,
-                  area: ServiceAreaSettings | None = None) -> tuple[dict, RefreshReport]:
+                  settings: CoverageSettings,
+                  area: ServiceAreaSettings) -> tuple[dict, RefreshReport]:
     """Change a camera (fields not given keep their values) and recompute its view."""
     fields, point = parse_body(body)
     with engine.begin() as conn:

@@ -63,7 +63,7 @@ def gap_areas(conn: Connection, basis) -> pd.DataFrame:
         return read_units(conn, "city", basis.proj).assign(code=None)
 
 
-def find_gaps(conn: Connection, settings: CoverageSettings, area: ServiceAreaSettings | None,
+def find_gaps(conn: Connection, settings: CoverageSettings, area: ServiceAreaSettings,
               days: int | None = None, until: datetime | None = None,
               min_area: float = FLOOR_M2) -> tuple[pd.DataFrame, object]:
     """Compute gaps now → (frame with metric geometry, projector)."""
@@ -74,10 +74,9 @@ def find_gaps(conn: Connection, settings: CoverageSettings, area: ServiceAreaSet
     return finder.gaps_, basis.proj
 
 
-def refresh_gaps(engine: Engine, settings: CoverageSettings | None = None,
-                 area: ServiceAreaSettings | None = None) -> int:
+def refresh_gaps(engine: Engine, settings: CoverageSettings,
+                 area: ServiceAreaSettings) -> int:
     """Recompute and store the gaps of the default window; returns how many."""
-    settings = settings or CoverageSettings()
     with engine.begin() as conn:
         gaps, proj = find_gaps(conn, settings, area)
         conn.execute(text("DELETE FROM coverage_gaps"))
@@ -147,8 +146,8 @@ def _check(min_area: float, limit: int, bbox) -> None:
 
 
 def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, limit: int = 100,
-                 days: int | None = None, settings: CoverageSettings | None = None,
-                 area: ServiceAreaSettings | None = None,
+                 days: int | None = None, settings: CoverageSettings,
+                 area: ServiceAreaSettings,
                  cache: ResultCache | None = None, refresher: Refresher | None = None) -> dict:
     """Gaps as a GeoJSON FeatureCollection, best first.
 
@@ -156,7 +155,6 @@ def gap_features(engine: Engine, *, bbox=None, min_area: float | None = None, li
     with a ``refresher`` and gaps stored before, served at once marked ``stale: true``
     while the refresher recomputes them (a city's gaps take seconds; the map must not).
     """
-    settings = settings or CoverageSettings()
     min_area = settings.gap_min_area_m2 if min_area is None else float(min_area)
     _check(min_area, limit, bbox)
     if days is not None and days != settings.window_days:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from geo.coverage.settings import CoverageSettings
 from geo.coverage.views import RefreshReport, refresh_all, refresh_cameras, refresh_near
+from geo.settings import ServiceAreaSettings
 
 if TYPE_CHECKING:
     from geo.io.load import LoadReport
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 VIEW_INPUTS = ("cameras", "buildings")
 
 
-def after_load(engine: Engine, layer: str, *, camera_ids=None, geometry=None,
+def after_load(engine: Engine, layer: str, *, settings: CoverageSettings,
+               area: ServiceAreaSettings, camera_ids=None, geometry=None,
                progress: bool = False) -> RefreshReport | None:
     """Bring ``camera_views`` up to date after ``layer`` changed.
 
@@ -32,6 +35,10 @@ def after_load(engine: Engine, layer: str, *, camera_ids=None, geometry=None,
         The database.
     layer : str
         The layer that was written; other layers need nothing (None is returned).
+    settings : CoverageSettings
+        Coverage settings, as for :func:`geo.coverage.views.refresh_all`.
+    area : ServiceAreaSettings
+        The service area (its metric EPSG).
     camera_ids : iterable of int, optional
         For ``cameras``: the cameras added or changed (default: all of them).
     geometry : shapely geometry, optional
@@ -43,13 +50,14 @@ def after_load(engine: Engine, layer: str, *, camera_ids=None, geometry=None,
     if layer not in VIEW_INPUTS:
         return None
     if layer == "cameras" and camera_ids is not None:
-        return refresh_cameras(engine, camera_ids)
+        return refresh_cameras(engine, camera_ids, settings, area)
     if layer == "buildings" and geometry is not None:
-        return refresh_near(engine, geometry)
-    return refresh_all(engine, progress=progress)
+        return refresh_near(engine, geometry, settings, area)
+    return refresh_all(engine, settings, area, progress=progress)
 
 
-def after_report(engine: Engine, report: LoadReport) -> None:
+def after_report(engine: Engine, report: LoadReport, *, settings: CoverageSettings,
+                 area: ServiceAreaSettings) -> None:
     """Bring camera views up to date after the file load ``report`` describes.
 
     Only what the load changed is recomputed (the cameras it wrote, the camera views
@@ -60,8 +68,10 @@ def after_report(engine: Engine, report: LoadReport) -> None:
     import shapely
 
     if report.layer == "cameras":
-        done = after_load(engine, "cameras", camera_ids=report.changed_ids)
+        done = after_load(engine, "cameras", settings=settings, area=area,
+                          camera_ids=report.changed_ids)
     else:
-        done = after_load(engine, "buildings", geometry=shapely.box(*report.changed_bounds))
+        done = after_load(engine, "buildings", settings=settings, area=area,
+                          geometry=shapely.box(*report.changed_bounds))
     if done is not None:
         report.messages.append(f"camera views: {done.summary()}")

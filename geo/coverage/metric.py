@@ -23,10 +23,9 @@ _CENTRE_SQL = text(
 )
 
 
-def metric_epsg(conn: Connection, area: ServiceAreaSettings | None = None,
+def metric_epsg(conn: Connection, area: ServiceAreaSettings,
                 fallback: tuple[float, float] | None = None) -> int:
     """The EPSG code to do metric work in for this database."""
-    area = area or ServiceAreaSettings()
     if area.metric_epsg:
         return area.metric_epsg
     if area.service_bbox:

@@ -131,7 +131,7 @@ def solve(problem: Problem, k: int, method: str, time_limit: float, cancel=None)
 
 def site_cameras(engine: Engine, k: int, weight: str = "incidents", *,
                  candidates: list[dict] | None = None, method: str = "greedy",
-                 settings: CoverageSettings | None = None, area: ServiceAreaSettings | None = None,
+                 settings: CoverageSettings, area: ServiceAreaSettings,
                  days: int | None = None, cancel=None) -> dict:
     """Propose ``k`` new cameras (``cancel``: a ``threading.Event`` ending the exact solver).
 
@@ -144,7 +144,6 @@ def site_cameras(engine: Engine, k: int, weight: str = "incidents", *,
         ``demand_points`` and the solver facts (``method``, ``seconds``; for
         the exact solver ``status``, ``objective``, ``bound``, ``gap``).
     """
-    settings = settings or CoverageSettings()
     if not 1 <= int(k) <= 500:
         raise InvalidInput("k must be between 1 and 500")
     t0 = time.perf_counter()

@@ -35,8 +35,8 @@ class ResultCache(Lru):
         super().__init__(size)
 
 
-def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings | None = None,
-            area: ServiceAreaSettings | None = None, until: datetime | None = None,
+def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings,
+            area: ServiceAreaSettings, until: datetime | None = None,
             days: int | None = None, cache: ResultCache | None = None) -> dict:
     """Coverage figures for every unit of ``level``.
 
@@ -47,7 +47,6 @@ def summary(engine: Engine, level: str = "city", *, settings: CoverageSettings |
         and class), ``blocked`` (online cameras that see nothing), ``units``
         (see :class:`~geo.coverage.figures.CoverageFigures`) and ``versions``.
     """
-    settings = settings or CoverageSettings()
     check_level(level)
     days = days or settings.window_days
     with engine.connect() as conn:

@@ -101,10 +101,9 @@ def _split_status(cams: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
     return cams[online].reset_index(drop=True), cams.loc[~online, "id"].astype(int).tolist()
 
 
-def refresh_all(engine: Engine, settings: CoverageSettings | None = None,
-                area: ServiceAreaSettings | None = None, progress: bool = False) -> RefreshReport:
+def refresh_all(engine: Engine, settings: CoverageSettings,
+                area: ServiceAreaSettings, progress: bool = False) -> RefreshReport:
     """Recompute and store the view of every online camera."""
-    settings = settings or CoverageSettings()
     t0 = time.perf_counter()
     with engine.connect() as conn:
         proj = Projector(metric_epsg(conn, area))
@@ -184,14 +183,13 @@ def _run(ctx: _Context, jobs: list, progress: bool) -> tuple[np.ndarray, np.ndar
     return tuple(np.concatenate([r[i] for r in results]) for i in range(3))  # type: ignore[return-value]
 
 
-def refresh_cameras(engine: Engine, ids, settings: CoverageSettings | None = None,
-                    area: ServiceAreaSettings | None = None, *, conn=None) -> RefreshReport:
+def refresh_cameras(engine: Engine, ids, settings: CoverageSettings,
+                    area: ServiceAreaSettings, *, conn=None) -> RefreshReport:
     """Recompute the views of the cameras ``ids`` only (deleted ones lose their view).
 
     Pass ``conn`` to run inside an open transaction (e.g. the request that edits
     the camera), so the camera and its view change together.
     """
-    settings = settings or CoverageSettings()
     if conn is None:
         with engine.begin() as own:
             return refresh_cameras(engine, ids, settings, area, conn=own)
@@ -232,8 +230,8 @@ def cameras_near(conn, geometry) -> list[int]:
     return [r[0] for r in rows]
 
 
-def refresh_near(engine: Engine, geometry, settings: CoverageSettings | None = None,
-                 area: ServiceAreaSettings | None = None, *, conn=None) -> RefreshReport:
+def refresh_near(engine: Engine, geometry, settings: CoverageSettings,
+                 area: ServiceAreaSettings, *, conn=None) -> RefreshReport:
     """Recompute the views of cameras whose range circle touches ``geometry`` (lon/lat).
 
     After a building edit pass both footprints, e.g. ``old.union(new)``.

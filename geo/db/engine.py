@@ -8,9 +8,8 @@ from geo.db.urls import sqlalchemy_url
 from geo.settings import DatabaseSettings
 
 
-def make_engine(settings: DatabaseSettings | None = None, **kwargs) -> Engine:
+def make_engine(settings: DatabaseSettings, **kwargs) -> Engine:
     """An engine on the configured database with a statement timeout and fast failure."""
-    settings = settings or DatabaseSettings()
     connect_args = {
         "connect_timeout": max(2, round(settings.connect_timeout_s)),  # libpq: whole seconds
         "options": f"-c statement_timeout={settings.statement_timeout_ms}",

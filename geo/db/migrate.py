@@ -12,9 +12,8 @@ from geo.db.urls import sqlalchemy_url, url_string
 from geo.settings import DatabaseSettings
 
 
-def alembic_config(settings: DatabaseSettings | None = None, database: str | None = None) -> Config:
+def alembic_config(settings: DatabaseSettings, database: str | None = None) -> Config:
     """An Alembic config pointing at ``geo/migrations`` and the configured database."""
-    settings = settings or DatabaseSettings()
     cfg = Config()
     cfg.set_main_option("script_location", str(files("geo") / "migrations"))
     url = url_string(sqlalchemy_url(settings, database))
@@ -22,7 +21,7 @@ def alembic_config(settings: DatabaseSettings | None = None, database: str | Non
     return cfg
 
 
-def upgrade(settings: DatabaseSettings | None = None, database: str | None = None) -> None:
+def upgrade(settings: DatabaseSettings, database: str | None = None) -> None:
     """``alembic upgrade head``."""
     command.upgrade(alembic_config(settings, database), "head")
 

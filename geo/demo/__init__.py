@@ -5,9 +5,9 @@ planted hotspot clusters and camera gaps.
 """
 
 from geo.demo.city import LAYERS, DemoCity, generate
-from geo.demo.load import DemoLoad, load_demo
+from geo.demo.load import DemoLoad, DemoSettings, load_demo
 from geo.demo.spec import DEFAULT_END, SIZES
 from geo.demo.truth import truth_path
 
-__all__ = ["DEFAULT_END", "LAYERS", "SIZES", "DemoCity", "DemoLoad", "generate", "load_demo",
-           "truth_path"]
+__all__ = ["DEFAULT_END", "LAYERS", "SIZES", "DemoCity", "DemoLoad", "DemoSettings", "generate",
+           "load_demo", "truth_path"]

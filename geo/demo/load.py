@@ -9,9 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from geo.coverage.settings import CoverageSettings
 from geo.demo.city import DemoCity, generate
 from geo.demo.truth import write_truth
 from geo.errors import Conflict
+from geo.io.settings import IngestSettings
+from geo.response.settings import ResponseSettings
+from geo.settings import ServiceAreaSettings
 
 #: Tables emptied by ``replace`` (keys and the audit log stay).
 DATA_TABLES = ("plan_edits", "coverage_gaps", "camera_views", "incidents", "grid_members",
@@ -19,6 +23,22 @@ DATA_TABLES = ("plan_edits", "coverage_gaps", "camera_views", "incidents", "grid
                "admin_areas", "posts", "response_edges", "response_network",
                "response_areas")
 PLAN_NAME = "现状网格"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """The settings a demo load passes on to the loader and the derived tables."""
+
+    ingest: IngestSettings
+    area: ServiceAreaSettings
+    coverage: CoverageSettings
+    response: ResponseSettings
+
+    @classmethod
+    def from_env(cls) -> DemoSettings:
+        """Each settings class read from the environment (what the CLI and tests use)."""
+        return cls(IngestSettings(), ServiceAreaSettings(), CoverageSettings(),
+                   ResponseSettings())
 
 
 @dataclass
@@ -62,9 +82,9 @@ def _ensure_plan(engine: Engine) -> None:
             {"name": PLAN_NAME})
 
 
-def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, replace: bool = False,
-              if_empty: bool = False, end: date | None = None, progress: bool = True,
-              data_dir: Path | None = None, console=None) -> DemoLoad:
+def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, settings: DemoSettings,
+              data_dir: Path, replace: bool = False, if_empty: bool = False,
+              end: date | None = None, progress: bool = True, console=None) -> DemoLoad:
     """Generate the demo city, load every layer and write ``data/demo/<size>/ground_truth.json``.
 
     Parameters
@@ -79,8 +99,10 @@ def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, replace: bo
         Do nothing when buildings already exist.
     progress : bool
         Show progress (rich).
-    data_dir : Path, optional
-        Where ``demo/<size>/ground_truth.json`` goes (``ONEMAP_DATA_DIR``, default ``data``).
+    settings : DemoSettings
+        Ingest, service-area, coverage and response settings.
+    data_dir : Path
+        Where ``demo/<size>/ground_truth.json`` goes (the CLI gives ``ONEMAP_DATA_DIR``).
     console : rich.console.Console, optional
         Where progress lines go.
 
@@ -90,7 +112,6 @@ def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, replace: bo
         The database already holds data and neither ``replace`` nor ``if_empty`` was given.
     """
     from geo.io.load import load_frame
-    from geo.settings import DatabaseSettings
 
     if if_empty and has_buildings(engine):
         return DemoLoad(None, None, skipped=True)
@@ -106,19 +127,21 @@ def load_demo(engine: Engine, size: str = "city", seed: int = 42, *, replace: bo
         if console is not None and progress:
             console.print(f"demo: loading {name} ({len(frame):,} rows)")
         out.reports.append(load_frame(engine, name, frame, progress=progress,
-                                      label=name.rstrip("s")))
-    out.derived = derive_tables(engine, progress=progress, console=console)
+                                      label=name.rstrip("s"), area=settings.area,
+                                      settings=settings.ingest))
+    out.derived = derive_tables(engine, settings.coverage, settings.area, progress=progress,
+                                console=console)
     from geo.response.store import refresh_areas
 
     if console is not None and progress:
         console.print("demo: response areas")
-    refresh_areas(engine)
-    data_dir = data_dir if data_dir is not None else DatabaseSettings().data_dir
+    refresh_areas(engine, settings.response, settings.area)
     out.truth_path = write_truth(city.truth, data_dir)
     return out
 
 
-def derive_tables(engine: Engine, *, progress: bool = False, console=None) -> list[str]:
+def derive_tables(engine: Engine, coverage: CoverageSettings, area: ServiceAreaSettings, *,
+                  progress: bool = False, console=None) -> list[str]:
     """Compute what the service derives from the loaded layers, so the first map is complete.
 
     ``load_frame`` leaves camera views to bulk callers; the demo computes them once
@@ -136,13 +159,13 @@ def derive_tables(engine: Engine, *, progress: bool = False, console=None) -> li
     lines = []
     if console is not None and progress:
         console.print("demo: computing camera views")
-    views = refresh_all(engine, progress=progress)
+    views = refresh_all(engine, coverage, area, progress=progress)
     lines.append(f"camera views: {views.summary()}")
     t0 = time.perf_counter()
     if console is not None and progress:
         with console.status("demo: finding coverage gaps"):
-            n = refresh_gaps(engine)
+            n = refresh_gaps(engine, coverage, area)
     else:
-        n = refresh_gaps(engine)
+        n = refresh_gaps(engine, coverage, area)
     lines.append(f"coverage gaps: {n} stored in {time.perf_counter() - t0:.2f} s")
     return lines

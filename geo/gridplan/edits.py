@@ -26,6 +26,8 @@ from geo.gridplan.districting import RegionDistricting
 from geo.gridplan.evaluate import PlanEvaluation
 from geo.gridplan.polygons import as_multipolygon, retile
 from geo.gridplan.settings import GridPlanSettings
+from geo.io import membership
+from geo.settings import ServiceAreaSettings
 
 OPS = ("move", "split", "merge", "lock", "unlock")
 MAX_SPLIT = 20
@@ -37,21 +39,22 @@ def apply_edit(
     edit: dict,
     actor: str = "system",
     if_match: int | None = None,
-    settings: GridPlanSettings | None = None,
+    *,
+    settings: GridPlanSettings,
+    area: ServiceAreaSettings,
 ) -> dict:
     """Apply one edit; returns ``{version, op, touched, evaluation}``."""
-    settings = settings or GridPlanSettings()
     op = edit.get("op")
     if op not in OPS:
         raise InvalidInput(f"unknown edit op {op!r}; expected one of {', '.join(OPS)}")
     with engine.begin() as conn:
         plans.check_draft(conn, plan_id, if_match)
-        proj = store.projector(conn)
+        proj = store.projector(conn, area)
         handler = {"move": _move, "split": _split, "merge": _merge, "lock": _lock, "unlock": _lock}[
             op
         ]
         touched, detail = handler(conn, plan_id, proj, edit, settings)
-        store.refresh_stats(conn, plan_id, touched)
+        membership.refresh_stats(conn, plan_id, touched)
         version = plans.bump(conn, plan_id, actor, op, detail)
         ev = evaluate_grids(conn, plan_id, proj, touched, settings)
     return {"plan": plan_id, "version": version, "op": op, **ev}

@@ -24,7 +24,7 @@ SHP_NAMES = {
 
 
 def export_grids(
-    engine: Engine, plan_id: int, path: Path, settings: GridPlanSettings | None = None
+    engine: Engine, plan_id: int, path: Path, settings: GridPlanSettings
 ) -> int:
     """Write the plan's grids (EPSG:4326) with households and band figures; returns the count."""
     path = Path(path)
@@ -33,7 +33,7 @@ def export_grids(
         raise InvalidInput(
             f"unknown export format {path.suffix!r}; use one of {', '.join(FORMATS)} or .csv"
         )
-    s = settings or GridPlanSettings()
+    s = settings
     lo, hi = band(s.grid_target, s.grid_tolerance)
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)

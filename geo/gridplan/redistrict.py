@@ -27,6 +27,8 @@ from geo.gridplan.parallel import Parallelism, RegionJob, district_regions
 from geo.gridplan.polygons import as_multipolygon
 from geo.gridplan.proofs import ProofKind
 from geo.gridplan.settings import GridPlanSettings, band
+from geo.io import membership
+from geo.settings import ServiceAreaSettings
 
 
 @dataclass
@@ -64,6 +66,8 @@ def redistrict(
     if_match: int | None = None,
     progress: Callable[[str], None] | None = None,
     parallel: Parallelism | None = None,
+    *,
+    area: ServiceAreaSettings,
 ) -> dict:
     """Redistrict ``communities`` (all by default) of draft ``plan_id``; a JSON-ready report.
 
@@ -75,7 +79,7 @@ def redistrict(
     with engine.begin() as conn:
         plans.check_draft(conn, plan_id, if_match)
         codes = store.community_codes(conn, communities)
-        proj = store.projector(conn)
+        proj = store.projector(conn, area)
         ctx = _Context.load(conn, plan_id, proj, codes)
         pieces = [_Piece.cut(ctx, code) for code in codes]
         todo = [p for p in pieces if not p.empty]
@@ -192,7 +196,7 @@ def _write(conn: Connection, plan_id: int, ctx: _Context, pieces: list[_Piece], 
         g_ids.append(np.asarray(ids)[p.rd.labels_] if not p.empty else np.full(len(p.bld), ids[0]))
     if b_ids:
         store.set_members(conn, plan_id, np.concatenate(b_ids), np.concatenate(g_ids))
-    store.refresh_stats(conn, plan_id, list(code_to_id.values()))
+    membership.refresh_stats(conn, plan_id, list(code_to_id.values()))
     rows = []
     for p, new_codes in planned:
         if p.empty:

@@ -46,7 +46,7 @@ def active_plan_id(conn: Connection) -> int | None:
     return conn.execute(text("SELECT id FROM grid_plans WHERE status = 'active'")).scalar()
 
 
-def projector(conn: Connection, settings: ServiceAreaSettings | None = None) -> Projector:
+def projector(conn: Connection, settings: ServiceAreaSettings) -> Projector:
     """Metric projector for the service area (centre of the admin areas or buildings)."""
     row = conn.execute(
         text("""
@@ -58,7 +58,7 @@ def projector(conn: Connection, settings: ServiceAreaSettings | None = None) -> 
     """)
     ).first()
     lon, lat = (row[0], row[1]) if row else (118.05, 36.8)
-    return Projector.for_area(lon, lat, (settings or ServiceAreaSettings()).metric_epsg)
+    return Projector.for_area(lon, lat, settings.metric_epsg)
 
 
 def community_codes(conn: Connection, codes: Sequence[str] | None = None) -> list[str]:
@@ -270,33 +270,6 @@ def delete_grids(conn: Connection, ids: Sequence[int]) -> None:
     """Delete grids (their memberships go with them)."""
     if len(ids):
         conn.execute(text("DELETE FROM grids WHERE id = ANY(:ids)"), {"ids": [int(i) for i in ids]})
-
-
-def refresh_stats(conn: Connection, plan_id: int, grid_ids: Sequence[int] | None = None) -> None:
-    """Recompute the cached households / population / buildings of grids.
-
-    Aggregated per grid from its own members (``grid_members_grid`` index), so
-    the work is proportional to the grids asked for, whatever the planner's
-    estimate for a plan created in this transaction.
-    """
-    only = "AND t.id = ANY(:ids)" if grid_ids is not None else ""
-    conn.execute(
-        text(f"""
-        UPDATE grids g
-           SET households = s.households, population = s.population, buildings = s.buildings
-          FROM (SELECT t.id,
-                       COALESCE(sum(b.households), 0)::int AS households,
-                       COALESCE(sum(b.population), 0)::int AS population,
-                       count(b.id)::int AS buildings
-                  FROM grids t
-                  LEFT JOIN grid_members m ON m.grid_id = t.id
-                  LEFT JOIN buildings b ON b.id = m.building_id
-                 WHERE t.plan_id = :plan {only}
-                 GROUP BY t.id) s
-         WHERE g.id = s.id
-    """),
-        {"plan": plan_id, "ids": [int(i) for i in (grid_ids or [])]},
-    )
 
 
 def members_by_grid(

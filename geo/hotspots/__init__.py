@@ -6,5 +6,8 @@ backtests (hit rate, PAI, RRI).
 
 The statistics (``gistar``, ``fdr``, ``trend``, ``emerging``, ``heatmap``,
 ``backtest``) are pure numpy/scipy; ``aggregate`` and ``snapshot`` read the
-database; ``service`` orchestrates and caches.
+database; ``freshness`` (which snapshot an answer reads), ``counting`` (memory or
+SQL), ``studies`` (study areas) and ``runtime`` (``HotspotService``) keep what
+outlives a request; ``warmup`` fills them at start; ``analyses`` runs the four
+analyses on a ``HotspotService``.
 """

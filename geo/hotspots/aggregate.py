@@ -80,13 +80,6 @@ def time_range(conn: Connection, f: Filters) -> tuple[datetime | None, datetime 
     return row[0], row[1]
 
 
-def layer_versions(conn: Connection) -> dict[str, int]:
-    """Data versions of the layers hotspots depend on."""
-    rows = conn.execute(text(
-        "SELECT layer, version FROM layer_versions WHERE layer IN ('incidents', 'admin_areas')"))
-    return {layer: int(version) for layer, version in rows}
-
-
 def admin_area(conn: Connection) -> tuple[BaseGeometry | None, str | None]:
     """Union of the admin areas of the top level present, and that level."""
     row = conn.execute(text(

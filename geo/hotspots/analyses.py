@@ -1,4 +1,4 @@
-"""The four analyses on top of ``HotspotService``.
+"""The four analyses on top of ``HotspotService`` (``geo.hotspots.runtime``).
 
 Each validates its query,
 counts, runs the estimator and returns a result that echoes its parameters.
@@ -10,17 +10,30 @@ the incidents as they are now; otherwise it may read a snapshot up to
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from geo.errors import NotEnoughData, TooLarge
 from geo.hotspots.backtest import Backtest
+from geo.hotspots.counting import Counter, in_box
 from geo.hotspots.emerging import EmergingHotspots
 from geo.hotspots.fdr import confidence_label, fdr_levels
+from geo.hotspots.freshness import DataState
 from geo.hotspots.gistar import GiStar, gi_star_z
 from geo.hotspots.heatmap import QuarticKDE
-from geo.hotspots.params import BacktestQuery, EmergingQuery, Filters, HeatmapQuery, HotspotQuery
+from geo.hotspots.params import (
+    BacktestQuery,
+    EmergingQuery,
+    Filters,
+    HeatmapQuery,
+    HotspotQuery,
+    emerging_query,
+    hotspot_query,
+)
 from geo.hotspots.results import BacktestResult, EmergingResult, HeatmapResult, HotspotResult
-from geo.hotspots.service import DataState, HotspotService
+from geo.hotspots.runtime import HotspotService
 from geo.hotspots.steps import default_end, step_edges
+
+HEAT_SOURCE_RES = 11  # heatmap input: incidents per cell at this resolution
 
 
 def _base(q, study, st: DataState) -> dict:
@@ -38,7 +51,7 @@ def hotspots(svc: HotspotService, q: HotspotQuery, fresh: bool = False) -> Hotsp
 
 def _hotspots(svc: HotspotService, q: HotspotQuery, st: DataState) -> HotspotResult:
     study = svc.study(q.res, q.bbox, st)
-    counts = svc.counts(study, q.filters, st)
+    counts = svc.counter(st).counts(study, q.filters)
     svc.require(int(counts.sum()))
     gi = GiStar(alpha=q.alpha).fit(counts, study.weights(q.k))
     levels = dict(zip(("3", "2", "1"), fdr_levels(q.alpha), strict=True))
@@ -59,16 +72,17 @@ def emerging(svc: HotspotService, q: EmergingQuery, fresh: bool = False) -> Emer
 def _emerging(svc: HotspotService, q: EmergingQuery, st: DataState) -> EmergingResult:
     tz = svc.settings.timezone
     f = q.filters
+    counter = svc.counter(st)
     end = f.t1
     if end is None:
-        last = svc.time_range(Filters(f.t0, None, f.categories, f.sources), st)[1]
+        last = counter.time_range(Filters(f.t0, None, f.categories, f.sources))[1]
         svc.require(0 if last is None else svc.settings.min_incidents)
         end = default_end(last, tz)
     edges = step_edges(f.t0, end, q.step, tz)
     window = Filters(edges[0], edges[-1], f.categories, f.sources)
     study = svc.study(q.res, q.bbox, st)
     check_emerging_size(len(study), len(edges) - 1, q, svc.settings)
-    cube = svc.cube(study, window, edges, st)
+    cube = counter.cube(study, window, edges)
     svc.require(int(cube.sum()))
     ehs = EmergingHotspots(q.time_window, q.alpha, q.trend_alpha).fit(cube, study.weights(q.k))
     params = {**_base(q, study, st), **window.echo(), "step": q.step, "steps": len(edges) - 1,
@@ -103,8 +117,9 @@ def backtest(svc: HotspotService, q: BacktestQuery, fresh: bool = False) -> Back
 
 def _backtest(svc: HotspotService, q: BacktestQuery, st: DataState) -> BacktestResult:
     study = svc.study(q.res, q.bbox, st)
-    train = svc.counts(study, q.train, st)
-    test = svc.counts(study, q.test, st)
+    counter = svc.counter(st)
+    train = counter.counts(study, q.train)
+    test = counter.counts(study, q.test)
     svc.require(int(train.sum()), "the training window")
     svc.require(int(test.sum()), "the test window")
     W = study.weights(q.k)
@@ -125,13 +140,14 @@ def heatmap(svc: HotspotService, q: HeatmapQuery, fresh: bool = False) -> Heatma
 
 
 def _heatmap(svc: HotspotService, q: HeatmapQuery, st: DataState) -> HeatmapResult:
-    cells, n = svc.fine_counts(q.filters, q.bbox, st)
+    counter = svc.counter(st)
+    cells, n = _fine_counts(counter, q, HEAT_SOURCE_RES)
     total = int(np.sum(n))
     if total == 0:
         raise NotEnoughData("no incidents match this window and filter")
     kde = QuarticKDE(q.bandwidth_m, q.res, svc.area_settings.metric_epsg,
                      svc.settings.heatmap_max_cells, svc.settings.heatmap_max_pairs).fit(
-        cells, n, counts_at=lambda r: svc.fine_counts(q.filters, q.bbox, st, r))
+        cells, n, counts_at=lambda r: _fine_counts(counter, q, r))
     params = {**q.filters.echo(), "bbox": list(q.bbox) if q.bbox else None,
               "bandwidth_m": round(kde.bandwidth_m_, 3),
               "bandwidth_rule": "given" if q.bandwidth_m else
@@ -139,3 +155,29 @@ def _heatmap(svc: HotspotService, q: HeatmapQuery, st: DataState) -> HeatmapResu
               "kernel": "quartic", "res": kde.res_, "metric_epsg": kde.epsg_,
               "incidents": total, "points": len(kde.cells_)}
     return HeatmapResult(kde.cells_, kde.lonlat_, kde.density_, params)
+
+
+def _fine_counts(counter: Counter, q: HeatmapQuery, res: int):
+    """Incidents per cell at ``res`` in the query's bbox (heatmap input)."""
+    cells, n = counter.cell_counts(q.filters, res)
+    return in_box(cells, n, q.bbox)
+
+
+def hotspot_cells(svc: HotspotService, params: HotspotQuery | None = None, fresh: bool = True,
+                  **query) -> pd.DataFrame:
+    """Gi* per cell as a DataFrame (h3 str, count, gi_z, p_value, bin, class); cached.
+
+    ``params`` is a ``HotspotQuery``; or give raw values as keywords
+    (``res``, ``k``, ``alpha``, ``from_``, ``to``, ``category``, ``source``, ``bbox``).
+    ``fresh`` (default): read the incidents as they are now; False accepts a snapshot
+    up to ``ONEMAP_HOTSPOT_MAX_STALE_S`` old, as the HTTP API does.
+    """
+    q = params or hotspot_query(svc.settings, **query)
+    return hotspots(svc, q, fresh).frame()
+
+
+def emerging_cells(svc: HotspotService, params: EmergingQuery | None = None,
+                   **query) -> pd.DataFrame:
+    """Emerging categories per cell as a DataFrame (h3 str, category, trend_z, trend_p, …)."""
+    q = params or emerging_query(svc.settings, **query)
+    return emerging(svc, q).frame()

@@ -11,7 +11,7 @@ rows in seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import h3.api.basic_int as h3i
 import numpy as np
@@ -83,8 +83,3 @@ def copy_incidents(engine: Engine, df: pd.DataFrame, res: int = 12, prefix: str 
     finally:
         raw.close()
     return len(df)
-
-
-def days_after(start: datetime, days: float) -> datetime:
-    """``start`` plus a number of days."""
-    return start + timedelta(days=days)

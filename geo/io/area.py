@@ -42,9 +42,8 @@ def admin_extent(conn: Connection | Engine) -> Bbox | None:
     return None if row[0] is None else tuple(float(v) for v in row)
 
 
-def service_area_bbox(conn: Connection | Engine, area: ServiceAreaSettings | None = None) -> Bbox:
+def service_area_bbox(conn: Connection | Engine, area: ServiceAreaSettings) -> Bbox:
     """The box points must fall in (see the module docstring)."""
-    area = area or ServiceAreaSettings()
     extent = admin_extent(conn)
     if extent is not None:
         return buffer_bbox(extent, area.outside_tolerance_m)

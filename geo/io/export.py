@@ -17,7 +17,6 @@ from sqlalchemy import Engine, text
 from geo.crs import from_wgs84, parse_crs
 from geo.errors import InvalidInput
 from geo.io.membership import active_plan
-from geo.io.settings import IngestSettings
 from geo.io.write import write_frame
 from geo.layers import LayerSpec, get_layer
 
@@ -56,7 +55,8 @@ def read_layer(engine: Engine, layer: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=table.index), crs=4326)
 
 
-def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | None = None) -> int:
+def export_layer(engine: Engine, layer: str, path: str | Path, *, timezone: str,
+                 crs: str | None = None) -> int:
     """Write ``layer`` to ``path`` (format from the suffix); returns the row count.
 
     Parameters
@@ -67,11 +67,13 @@ def export_layer(engine: Engine, layer: str, path: str | Path, *, crs: str | Non
         Layer name.
     path : path-like
         Target file, replaced when it exists.
+    timezone : str
+        Local time zone of the written times (the service's ``ONEMAP_LOCAL_TIMEZONE``).
     crs : str, optional
         Target CRS (EPSG code, ``gcj02`` or ``bd09``); WGS84 when None.
     """
     spec = get_layer(layer)
     frame = from_wgs84(read_layer(engine, layer), parse_crs(crs))
     times = [f for f, fs in spec.fields.items() if fs.kind == "time"]
-    write_frame(frame, path, time_columns=times, tz=IngestSettings().local_timezone)
+    write_frame(frame, path, time_columns=times, tz=timezone)
     return len(frame)

@@ -192,10 +192,10 @@ def load_frame(
     reject_file: Path | None = None,
     allow_outside: bool = False,
     progress: bool = True,
-    area: ServiceAreaSettings | None = None,
+    area: ServiceAreaSettings,
     source_frame: gpd.GeoDataFrame | None = None,
     label: str = "row",
-    settings: IngestSettings | None = None,
+    settings: IngestSettings,
     actor: str | None = None,
 ) -> LoadReport:
     """Validate ``frame`` and write it into ``layer`` in one transaction.
@@ -217,14 +217,14 @@ def load_frame(
         Accept points far outside the service area.
     progress : bool
         Show a progress bar for frames over ``progress_min_rows`` rows.
-    area : ServiceAreaSettings, optional
-        Service-area settings (environment when None).
+    area : ServiceAreaSettings
+        Service-area settings.
     source_frame : geopandas.GeoDataFrame, optional
         The rows as read (original CRS and values), for the reject file.
     label : str
         What rows are called in messages.
-    settings : IngestSettings, optional
-        Ingest settings (environment when None).
+    settings : IngestSettings
+        Ingest settings.
     actor : str, optional
         Who loads, written with every case change to ``incident_history``.
 
@@ -234,8 +234,6 @@ def load_frame(
     """
     started = time.perf_counter()
     spec = get_layer(layer)
-    settings = settings or IngestSettings()
-    area = area or ServiceAreaSettings()
     if on_conflict not in ON_CONFLICT:
         raise InvalidInput(f"{option('on_conflict')} must be one of {', '.join(ON_CONFLICT)}, "
                            f"not {on_conflict!r}")
@@ -363,7 +361,8 @@ def load_file(
     allow_outside: bool = False,
     progress: bool = True,
     encoding: str | None = None,
-    area: ServiceAreaSettings | None = None,
+    area: ServiceAreaSettings,
+    settings: IngestSettings,
 ) -> LoadReport:
     """Read ``path``, convert it to WGS84 and load it into ``layer``.
 
@@ -380,7 +379,7 @@ def load_file(
         file declares).
     mapping : dict, optional
         Source column → canonical column.
-    on_conflict, reject_file, allow_outside, progress, area
+    on_conflict, reject_file, allow_outside, progress, area, settings
         As for :func:`load_frame`.
     encoding : str, optional
         Text encoding of CSV files (UTF-8 by default).
@@ -397,7 +396,7 @@ def load_file(
     frame = to_wgs84(raw, source_crs)
     report = load_frame(engine, layer, frame, on_conflict=on_conflict, reject_file=reject_file,
                         allow_outside=allow_outside, progress=progress, area=area,
-                        source_frame=raw, actor=f"load {path.name}")
+                        source_frame=raw, settings=settings, actor=f"load {path.name}")
     report.seconds = time.perf_counter() - started
     report.timings = {"read+crs": report.seconds - sum(report.timings.values()),
                       **report.timings}

@@ -10,6 +10,8 @@ than probing the index once per row inside the INSERT.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import shapely
 from sqlalchemy import Connection, text
@@ -62,8 +64,6 @@ def fill_members(conn: Connection, plan_id: int) -> int:
         {"plan": plan_id},
     )
     # Buildings (or their households) changed: keep the per-grid figures current.
-    from geo.gridplan.store import refresh_stats
-
     refresh_stats(conn, plan_id)
     return result.rowcount
 
@@ -125,3 +125,30 @@ def _join(ids: np.ndarray, grids: np.ndarray, x: np.ndarray, y: np.ndarray) -> n
     found = best < len(ids)
     out[found] = ids[best[found]]
     return out
+
+
+def refresh_stats(conn: Connection, plan_id: int, grid_ids: Sequence[int] | None = None) -> None:
+    """Recompute the cached households / population / buildings of grids.
+
+    Aggregated per grid from its own members (``grid_members_grid`` index), so
+    the work is proportional to the grids asked for, whatever the planner's
+    estimate for a plan created in this transaction.
+    """
+    only = "AND t.id = ANY(:ids)" if grid_ids is not None else ""
+    conn.execute(
+        text(f"""
+        UPDATE grids g
+           SET households = s.households, population = s.population, buildings = s.buildings
+          FROM (SELECT t.id,
+                       COALESCE(sum(b.households), 0)::int AS households,
+                       COALESCE(sum(b.population), 0)::int AS population,
+                       count(b.id)::int AS buildings
+                  FROM grids t
+                  LEFT JOIN grid_members m ON m.grid_id = t.id
+                  LEFT JOIN buildings b ON b.id = m.building_id
+                 WHERE t.plan_id = :plan {only}
+                 GROUP BY t.id) s
+         WHERE g.id = s.id
+    """),
+        {"plan": plan_id, "ids": [int(i) for i in (grid_ids or [])]},
+    )

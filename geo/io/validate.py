@@ -14,7 +14,8 @@ Examples
 >>> import geopandas as gpd, shapely
 >>> frame = gpd.GeoDataFrame({"class": ["一类", "D"]},
 ...                          geometry=[shapely.Point(118.05, 36.8)] * 2, crs=4326)
->>> clean, rejects = validate_frame("cameras", frame)
+>>> from geo.io.settings import IngestSettings
+>>> clean, rejects = validate_frame("cameras", frame, settings=IngestSettings(_env_file=None))
 >>> list(clean["class"]), rejects["reason"].tolist()
 (['A'], ["row 2: class 'D' is not one of A, B, C"])
 """
@@ -80,7 +81,7 @@ def validate_frame(
     area_bbox: tuple[float, float, float, float] | None = None,
     allow_outside: bool = False,
     label: str = "row",
-    settings: IngestSettings | None = None,
+    settings: IngestSettings,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Validate and canonicalise ``frame`` for ``layer``.
 
@@ -96,7 +97,7 @@ def validate_frame(
         Load points far outside the service area instead of rejecting them.
     label : str
         What a row is called in messages (``row``, ``feature``).
-    settings : IngestSettings, optional
+    settings : IngestSettings
         Time zone for naive times and similar.
 
     Returns
@@ -113,7 +114,6 @@ def validate_frame(
         When a required column is missing altogether.
     """
     spec = get_layer(layer)
-    settings = settings or IngestSettings()
     _require_columns(spec, frame)
     reasons = _Reasons(len(frame), label)
     geoms, parsed = _check_geometry(spec, frame, reasons)

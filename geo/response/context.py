@@ -217,8 +217,8 @@ def _window(until: datetime | None, days: int) -> tuple[datetime, datetime]:
     return until - timedelta(days=days), until
 
 
-def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSettings | None = None,
-                  area: ServiceAreaSettings | None = None, cache: ResponseCache | None = None,
+def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSettings,
+                  area: ServiceAreaSettings, cache: ResponseCache | None = None,
                   until: datetime | None = None, require_posts: bool = True,
                   incidents_lag_s: float = 0.0) -> ReachContext:
     """Everything a reach figure needs for ``mode`` (from ``cache`` when versions match).
@@ -234,7 +234,6 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
     Infeasible
         No on-duty post of this mode (with ``require_posts``).
     """
-    settings = settings or ResponseSettings()
     cache = cache if cache is not None else ResponseCache(size=12)
     check_mode(mode)
     roads_v, epsg = ensure_network(engine, settings, area)

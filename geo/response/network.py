@@ -228,10 +228,9 @@ def rebuild(conn: Connection, settings: ResponseSettings, epsg: int) -> int:
     return version
 
 
-def ensure_network(engine: Engine, settings: ResponseSettings | None = None,
-                   area: ServiceAreaSettings | None = None) -> tuple[int, int]:
+def ensure_network(engine: Engine, settings: ResponseSettings,
+                   area: ServiceAreaSettings) -> tuple[int, int]:
     """Bring ``response_edges`` up to date with the roads; (roads version, metric EPSG)."""
-    settings = settings or ResponseSettings()
     with engine.connect() as conn:
         built = conn.execute(_BUILT_SQL).first()
         version = roads_version(conn)

@@ -28,11 +28,10 @@ _INSERT = text(
 )
 
 
-def refresh_areas(engine: Engine, settings: ResponseSettings | None = None,
-                  area: ServiceAreaSettings | None = None,
+def refresh_areas(engine: Engine, settings: ResponseSettings,
+                  area: ServiceAreaSettings,
                   cache: ResponseCache | None = None) -> int:
     """Recompute the stored areas; returns how many were written."""
-    settings = settings or ResponseSettings()
     rows = []
     for mode in MODES:
         try:

@@ -53,13 +53,13 @@ class ResponseWarmer:
         As for :func:`reach_context`.
     """
 
-    def __init__(self, engine: Engine, cache: ResponseCache, answers: ResponseCache | None = None,
-                 settings: ResponseSettings | None = None,
-                 area: ServiceAreaSettings | None = None):
+    def __init__(self, engine: Engine, cache: ResponseCache, answers: ResponseCache | None,
+                 settings: ResponseSettings,
+                 area: ServiceAreaSettings):
         self.engine = engine
         self.cache = cache
         self.answers = answers
-        self.settings = settings or ResponseSettings()
+        self.settings = settings
         self.area = area
         self.stopping = threading.Event()
         self.rounds = 0  # warm-ups finished

@@ -1,4 +1,8 @@
-"""The case-flow answers put together for the API and the CLI: caches, defaults, storage."""
+"""The case-flow answers put together for the API and the CLI: caches, defaults, storage.
+
+``CaseService`` is what outlives a request: the cases in memory, the unit context and
+the computed 平安指数 answers. The app holds one (``api.state.AppState``).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from geo.cases.index_store import store_index
 from geo.cases.period import Period
 from geo.cases.settings import CaseSettings, IndexSettings
 from geo.cases.table import NAT, CaseCache
-from geo.cases.units import PROVIDERS, UnitContext
+from geo.cases.units import COMPONENTS, UnitContext, providers
 from geo.errors import NotEnoughData
 
 log = logging.getLogger(__name__)
@@ -25,13 +29,18 @@ log = logging.getLogger(__name__)
 class CaseService:
     """One per app: the cases in memory, unit context, and computed indexes (LRU)."""
 
-    def __init__(self, settings: CaseSettings | None = None,
-                 index_settings: IndexSettings | None = None, cache_entries: int = 32,
-                 units: UnitContext | None = None):
-        self.settings = settings or CaseSettings()
-        self.index_settings = index_settings or IndexSettings()
+    @classmethod
+    def from_settings(cls, settings: CaseSettings, index_settings: IndexSettings,
+                      coverage, response, area) -> CaseService:
+        """A service whose index components read ``coverage``/``response``/``area`` settings."""
+        return cls(settings, index_settings, UnitContext(providers(coverage, response, area)))
+
+    def __init__(self, settings: CaseSettings, index_settings: IndexSettings,
+                 units: UnitContext, cache_entries: int = 32):
+        self.settings = settings
+        self.index_settings = index_settings
         self.cases = CaseCache(self.settings)
-        self.units = units or UnitContext()
+        self.units = units
         self._answers: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._size = cache_entries
@@ -93,7 +102,7 @@ class CaseService:
         p = Period.parse(period or self.latest_month(engine), self.settings.timezone)
         cases = self.cases.get(engine)
         self.units.households(engine, level)  # brings the unit context up to date
-        key = (cases.key, self.units.key, self.units.component_key(engine, PROVIDERS), level,
+        key = (cases.key, self.units.key, self.units.component_key(engine, COMPONENTS), level,
                p.key, tuple(sorted((w or {}).items())))
         with self._lock:
             if key in self._answers:

@@ -18,17 +18,20 @@ from geo.gridplan import store
 from geo.gridplan.evaluate import PlanEvaluation
 from geo.gridplan.overlay import LayerOverlay
 from geo.gridplan.settings import GridPlanSettings, band
+from geo.settings import ServiceAreaSettings
 
 
 def evaluate_plan(
     engine: Engine,
     plan_id: int,
-    settings: GridPlanSettings | None = None,
+    settings: GridPlanSettings,
     communities: Sequence[str] | None = None,
     target: float | None = None,
     tolerance: float | None = None,
     grids: bool = True,
     exact: bool = True,
+    *,
+    area: ServiceAreaSettings,
 ) -> dict:
     """Evaluation of a whole plan (or of some communities).
 
@@ -36,12 +39,12 @@ def evaluate_plan(
     get the contiguity proof (``geo.gridplan.exact``: seconds per community); without it
     only the households-only checks run (what an interactive view needs).
     """
-    s = settings or GridPlanSettings()
+    s = settings
     with engine.connect() as conn:
         plan = store.plan_row(conn, plan_id)
         if communities is not None:
             store.community_codes(conn, communities)
-        proj = store.projector(conn)
+        proj = store.projector(conn, area)
         data = store.plan_data(conn, plan_id, proj, communities=communities)
     ev = PlanEvaluation(
         target or s.grid_target, tolerance or s.grid_tolerance, s.grid_barrier_tolerance_m,
@@ -70,12 +73,12 @@ def resolve_plan(engine: Engine, plan_id: int | None) -> int:
 def grids_geojson(
     engine: Engine,
     plan_id: int,
-    settings: GridPlanSettings | None = None,
+    settings: GridPlanSettings,
     community: str | None = None,
     with_buildings: bool = True,
 ) -> dict:
     """FeatureCollection of a plan's grids with households, deviation, band, lock, building ids."""
-    s = settings or GridPlanSettings()
+    s = settings
     lo, hi = band(s.grid_target, s.grid_tolerance)
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)
@@ -166,11 +169,12 @@ def buildings_geojson(
     }
 
 
-def overlay(engine: Engine, plan_id: int, layer: gpd.GeoDataFrame, **params) -> dict:
+def overlay(engine: Engine, plan_id: int, layer: gpd.GeoDataFrame, *,
+            area: ServiceAreaSettings, **params) -> dict:
     """多网合一 report of ``layer`` (EPSG:4326, column ``key``) against the plan's grids."""
     with engine.connect() as conn:
         store.plan_row(conn, plan_id)
-        proj = store.projector(conn)
+        proj = store.projector(conn, area)
         base = store.grids_frame(conn, plan_id, proj)
     other = gpd.GeoDataFrame(layer[["key"]].copy(), geometry=proj.to_metric(layer.geometry.values))
     ov = LayerOverlay(**params).fit(other, base.reset_index())
