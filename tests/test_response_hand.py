@@ -178,10 +178,13 @@ def test_streets_stopping_short_are_joined_within_the_gap_setting(empty_db):
           buildings=blds)
     got = {}
     for gap in (0.0, 3.0):
+        # the stored network is rebuilt by itself for the new setting
         settings = ResponseSettings(_env_file=None, join_gap_m=gap)
-        with empty_db.begin() as conn:  # the network is rebuilt for the new setting
-            conn.execute(text("DELETE FROM response_network"))
-        ctx = reach_context(empty_db, "drive", settings=settings, cache=ResponseCache())
+        ctx = reach_context(empty_db, "drive", settings=settings, area=ServiceAreaSettings(),
+                            cache=ResponseCache())
+        with empty_db.connect() as conn:
+            assert conn.execute(text("SELECT recipe FROM response_network")).scalar() == (
+                settings.network_recipe())
         hh = ctx.buildings.frame["households"].to_numpy(float)
         best = ctx.building_s.min(axis=0)
         got[gap] = {m: float(hh[best <= m * 60].sum()) for m in (1, 3, 10)}
@@ -358,3 +361,18 @@ def test_a_value_being_made_is_shared_not_made_twice():
         t.join()
     assert len(errors) == 3 and len(calls) == 2 and ("bad",) not in cache
     assert cache.get(("bad",), lambda: 5) == 5  # a failure is not kept
+
+
+def test_a_new_road_speed_setting_reprices_the_stored_network(street):
+    """Changing ONEMAP_RESPONSE_ARTERIAL_KMH rebuilds response_edges on the next reach."""
+    area = ServiceAreaSettings()
+    at_40 = _seconds(reach_context(street, "drive", settings=SETTINGS, area=area), "B700")
+    slower = ResponseSettings(_env_file=None, arterial_kmh=20.0)
+    at_20 = _seconds(reach_context(street, "drive", settings=slower, area=area,
+                                   cache=ResponseCache()), "B700")
+    # 30 s turnout, 20 m connector, 700 m of road, 1 m connector: only the road part doubles
+    road_40 = 700 / (40 / 3.6)
+    assert at_20 - at_40 == pytest.approx(road_40, abs=0.5)
+    with street.connect() as conn:
+        total = conn.execute(text("SELECT sum(drive_cost) FROM response_edges")).scalar()
+    assert total == pytest.approx(2000 / (20 / 3.6), rel=1e-6)

@@ -177,7 +177,7 @@ def siting(k: int = typer.Option(..., "--k", min=1, max=200),
 
 @app.command()
 def refresh() -> None:
-    """Rebuild the network if roads changed and recompute the stored response areas."""
+    """Rebuild the network if roads or its speeds changed; recompute the stored response areas."""
     from geo.response.settings import ResponseSettings
     from geo.response.store import refresh_areas
     from geo.settings import ServiceAreaSettings

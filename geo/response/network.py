@@ -4,7 +4,8 @@
 road it came from, orients it the way that road was drawn and prices it per mode:
 ``drive_cost``/``drive_reverse_cost`` in seconds at ``speed_kmh`` (else the class
 speed), ``-1`` against a one-way; ``walk_cost`` at the walking speed both ways.
-``ensure_network`` keeps ``response_edges`` in step with the roads layer version.
+``ensure_network`` keeps ``response_edges`` in step with the roads layer version and
+with the settings the edges are priced with.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ _ROADS_SQL = text(
     FROM roads ORDER BY id
     """
 )
-_BUILT_SQL = text("SELECT roads_version, metric_epsg FROM response_network WHERE id = 1")
+_BUILT_SQL = text(
+    "SELECT roads_version, metric_epsg, recipe FROM response_network WHERE id = 1")
 _INSERT_SQL = text(
     """
     INSERT INTO response_edges (id, road_id, source, target, length_m, drive_cost,
@@ -43,10 +45,10 @@ _INSERT_SQL = text(
 )
 _MARK_SQL = text(
     """
-    INSERT INTO response_network (id, roads_version, metric_epsg, built_at)
-    VALUES (1, :version, :epsg, now())
+    INSERT INTO response_network (id, roads_version, metric_epsg, recipe, built_at)
+    VALUES (1, :version, :epsg, :recipe, now())
     ON CONFLICT (id) DO UPDATE SET roads_version = excluded.roads_version,
-        metric_epsg = excluded.metric_epsg, built_at = now()
+        metric_epsg = excluded.metric_epsg, recipe = excluded.recipe, built_at = now()
     """
 )
 _EDGES_SQL = text(
@@ -224,24 +226,38 @@ def rebuild(conn: Connection, settings: ResponseSettings, epsg: int) -> int:
         "drc": edges.drive_reverse_cost.tolist(), "wc": edges.walk_cost.tolist(),
         "wkb": [shapely.to_wkb(g) for g in edges.geoms], "epsg": epsg})
     version = roads_version(conn)
-    conn.execute(_MARK_SQL, {"version": version, "epsg": epsg})
+    conn.execute(_MARK_SQL, {"version": version, "epsg": epsg,
+                             "recipe": settings.network_recipe()})
     return version
 
 
 def ensure_network(engine: Engine, settings: ResponseSettings,
                    area: ServiceAreaSettings) -> tuple[int, int]:
-    """Bring ``response_edges`` up to date with the roads; (roads version, metric EPSG)."""
-    with engine.connect() as conn:
+    """Bring ``response_edges`` up to date; (roads version, metric EPSG).
+
+    The network is rebuilt when the roads changed (their layer version), or when it was
+    built with other speeds, join gap (``settings.network_recipe()``) or metric CRS.
+    """
+    recipe = settings.network_recipe()
+
+    def current(conn: Connection) -> tuple[int, int] | None:
         built = conn.execute(_BUILT_SQL).first()
         version = roads_version(conn)
-        if built is not None and built[0] == version:
-            return version, int(built[1])
+        if built is None or built[0] != version or built[2] != recipe:
+            return None
+        if area.metric_epsg and int(built[1]) != area.metric_epsg:
+            return None
+        return version, int(built[1])
+
+    with engine.connect() as conn:
+        found = current(conn)
+    if found is not None:
+        return found
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('onemap_response_network'))"))
-        built = conn.execute(_BUILT_SQL).first()
-        version = roads_version(conn)
-        if built is not None and built[0] == version:
-            return version, int(built[1])
+        found = current(conn)
+        if found is not None:
+            return found
         epsg = metric_epsg(conn, area)
         return rebuild(conn, settings, epsg), epsg
 

@@ -8,6 +8,10 @@ from pydantic_settings import BaseSettings
 from geo.settings_base import concern
 
 
+#: The fields that price or shape the stored network (``response_edges``).
+_NETWORK_FIELDS = ("arterial_kmh", "join_gap_m", "local_kmh", "secondary_kmh", "walk_kmh")
+
+
 class ResponseSettings(BaseSettings):
     """Speeds, connectors, road-side width and limits of the response analyses.
 
@@ -46,6 +50,18 @@ class ResponseSettings(BaseSettings):
     incidents_lag_s: float = Field(60.0, ge=0, le=3600, description=(
         "while the server's warm-up reads changed incidents, its answers may use the "
         "incidents read up to this many seconds ago (marked incidents_stale); 0: wait"))
+
+    def network_recipe(self) -> str:
+        """The settings the stored network's edges are built with, as a stable string.
+
+        A network built with another recipe is rebuilt (:func:`geo.response.network.ensure_network`).
+
+        Examples
+        --------
+        >>> ResponseSettings(_env_file=None, join_gap_m=2).network_recipe()
+        'arterial_kmh=40.0;join_gap_m=2.0;local_kmh=20.0;secondary_kmh=30.0;walk_kmh=5.0'
+        """
+        return ";".join(f"{name}={float(getattr(self, name))}" for name in _NETWORK_FIELDS)
 
     def drive_speed(self, road_class: str) -> float:
         """Default driving speed (km/h) of a road class."""
