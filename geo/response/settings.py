@@ -7,7 +7,6 @@ from pydantic_settings import BaseSettings
 
 from geo.settings_base import concern
 
-
 #: The fields that price or shape the stored network (``response_edges``).
 _NETWORK_FIELDS = ("arterial_kmh", "join_gap_m", "local_kmh", "secondary_kmh", "walk_kmh")
 
@@ -54,7 +53,8 @@ class ResponseSettings(BaseSettings):
     def network_recipe(self) -> str:
         """The settings the stored network's edges are built with, as a stable string.
 
-        A network built with another recipe is rebuilt (:func:`geo.response.network.ensure_network`).
+        A network built with another recipe is rebuilt
+        (:func:`geo.response.network.ensure_network`).
 
         Examples
         --------
