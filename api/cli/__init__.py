@@ -25,17 +25,37 @@ def main() -> None:
     except KeyboardInterrupt:
         print("onemap: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            print(f"onemap: error: {exc.format_message()}", file=sys.stderr)
-            sys.exit(exc.exit_code or 2)
-        print(f"onemap: error: {unexpected(exc)}", file=sys.stderr)
-        sys.exit(1)
+    except Exception as exc:  # usage errors and the like
+        code = _parser_failure(exc)
+        if code is None:
+            print(f"onemap: error: {unexpected(exc)}", file=sys.stderr)
+            code = 1
+        sys.exit(code)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _parser_failure(exc: BaseException) -> int | None:
+    """Report a failure of the command-line parser itself; its exit code, or None if not one.
+
+    Typer carries its own copy of click's exceptions (``typer._click``), so both click's
+    and Typer's classes are recognised: a missing command shows the help, a wrong one
+    says so in one line, Ctrl-C at a prompt exits 1.
+    """
+    import click
+    import typer
+    from typer.exceptions import TyperException
+
+    if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
+        return 1
+    if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+        help_text = exc.ctx.get_help()  # Typer prints its rich help itself and returns ""
+        if help_text:
+            print(help_text)
+        return 2
+    if isinstance(exc, (click.ClickException, TyperException)) and hasattr(exc, "format_message"):
+        print(f"onemap: error: {exc.format_message()}", file=sys.stderr)
+        return getattr(exc, "exit_code", None) or 2
+    return None
 
 
 def unexpected(exc: BaseException) -> str:

@@ -11,18 +11,14 @@ from pathlib import Path
 
 import typer
 
+from api.cli.options import CATEGORY, FROM, RES, SOURCE, TO, K
+
 app = typer.Typer(help="Batch analyses on Dask over partitioned GeoParquet.",
                   no_args_is_help=True)
 
 SCHEDULER = typer.Option(None, "--scheduler",
                          help="Dask scheduler address (default: ONEMAP_DASK_SCHEDULER, "
                               "else a local cluster)")
-RES = typer.Option(None, "--res", help="H3 resolution 6..12 (default 9)")
-K = typer.Option(None, "--k", help="k-ring neighbourhood 1..3 (default 1)")
-FROM = typer.Option(None, "--from", help="ISO 8601 start (inclusive)")
-TO = typer.Option(None, "--to", help="ISO 8601 end (exclusive; a date means its end)")
-CATEGORY = typer.Option(None, "--category", help="comma-separated categories")
-SOURCE = typer.Option(None, "--source", help="comma-separated sources")
 OUT = typer.Option(..., "--out", help="output GeoParquet file (.parquet)")
 
 

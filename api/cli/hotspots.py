@@ -13,17 +13,12 @@ import numpy as np
 import typer
 
 from api.cli.database import open_engine
+from api.cli.options import CATEGORY, FROM, RES, SOURCE, TO, K
 from geo.errors import InvalidInput
 
 app = typer.Typer(help="Hotspots (Gi* + FDR), emerging hot spots, backtests, heatmaps.",
                   no_args_is_help=True)
 
-RES = typer.Option(None, "--res", help="H3 resolution 6..12 (default 9)")
-K = typer.Option(None, "--k", help="k-ring neighbourhood 1..3 (default 1)")
-FROM = typer.Option(None, "--from", help="ISO 8601 start (inclusive)")
-TO = typer.Option(None, "--to", help="ISO 8601 end (exclusive; a date means its end)")
-CATEGORY = typer.Option(None, "--category", help="comma-separated categories")
-SOURCE = typer.Option(None, "--source", help="comma-separated sources")
 BBOX = typer.Option(None, "--bbox", help="lon_min,lat_min,lon_max,lat_max")
 OUT = typer.Option(..., "--out", help="output file: .geojson, .json or .gpkg")
 
