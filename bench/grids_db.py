@@ -250,7 +250,8 @@ def publish_once(engine, case: str) -> dict:
         draft = plans.create_plan(conn, "bench publish", active, "bench")
     try:
         if case == "one community redistricted":
-            redistrict(engine, draft, RedistrictParams(), communities=[code])
+            redistrict(engine, draft, RedistrictParams(), communities=[code],
+                       area=ServiceAreaSettings())
         with engine.connect() as conn:
             tx = conn.begin()
             t0 = time.perf_counter()

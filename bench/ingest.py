@@ -34,7 +34,6 @@ import _results  # noqa: E402
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from geo.coverage.settings import CoverageSettings  # noqa: E402
 from geo.db import migrate  # noqa: E402
 from geo.db.engine import make_engine  # noqa: E402
 from geo.io.load import load_file, load_frame  # noqa: E402
@@ -146,7 +145,7 @@ def timed_load(engine, path: Path):
     """Load ``path`` and return (report, CPU seconds of this process + the database)."""
     cpu0, db0 = time.process_time(), backend_cpu(engine)
     report = load_file(engine, "incidents", path, progress=True, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     db1 = backend_cpu(engine)
     db = sum(v - db0.get(pid, 0.0) for pid, v in db1.items())
     return report, time.process_time() - cpu0 + db

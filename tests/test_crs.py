@@ -13,7 +13,6 @@ import shapely
 from pyproj import Geod
 from sqlalchemy import text
 
-from geo.coverage.settings import CoverageSettings
 from geo.crs import (
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -122,7 +121,7 @@ def test_parse_crs_refuses_nonsense():
 @pytest.fixture()
 def area_db(empty_db):
     load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     return empty_db
 
 
@@ -138,8 +137,7 @@ def camera_offsets(engine) -> np.ndarray:
 
 def test_gcj02_camera_file_lands_on_the_truth(area_db):
     report = load_file(area_db, "cameras", LOAD / "cameras_gcj02.csv", crs="gcj02",
-                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings())
     assert report.inserted == 12
     assert camera_offsets(area_db).max() < 0.5
     assert camera_offsets(area_db).max() < 1e-3  # in fact sub-millimetre
@@ -149,7 +147,7 @@ def test_gcj02_camera_file_without_crs_lands_hundreds_of_metres_off(area_db):
     # Not flagged (still inside the district): the shift near Zibo is ~540-550 m, which is
     # what the README documents for unconverted 高德/腾讯 coordinates.
     load_file(area_db, "cameras", LOAD / "cameras_gcj02.csv", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     off = camera_offsets(area_db)
     assert 300 < off.min() and off.max() < 700
     assert off.mean() == pytest.approx(545, abs=15)
@@ -162,7 +160,7 @@ def test_bd09_file_lands_on_the_truth(area_db, tmp_path):
     path = tmp_path / "bd09.csv"
     table.to_csv(path, index=False)
     load_file(area_db, "cameras", path, crs="bd09", progress=False, area=ServiceAreaSettings(),
-              settings=IngestSettings(), coverage=CoverageSettings())
+              settings=IngestSettings())
     assert camera_offsets(area_db).max() < 1e-3
 
 
@@ -175,7 +173,7 @@ def test_projected_file_is_reprojected(area_db, tmp_path):
     projected.to_file(path)
     # the GeoPackage declares its CRS
     load_file(area_db, "cameras", path, progress=False, area=ServiceAreaSettings(),
-              settings=IngestSettings(), coverage=CoverageSettings())
+              settings=IngestSettings())
     assert camera_offsets(area_db).max() < 1e-4
 
 

@@ -13,7 +13,6 @@ import shapely
 from sqlalchemy import text
 
 from api.cli import main
-from geo.coverage.settings import CoverageSettings
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InvalidInput
 from geo.io.export import export_layer, read_layer
@@ -33,7 +32,7 @@ FORMATS = ["geojson", "gpkg", "shp", "fgb", "parquet", "csv"]
 def loaded_db(empty_db):
     for layer, name in SOURCES:
         load_file(empty_db, layer, LOAD / name, progress=False, area=ServiceAreaSettings(),
-                  settings=IngestSettings(), coverage=CoverageSettings())
+                  settings=IngestSettings())
     return empty_db
 
 
@@ -57,7 +56,7 @@ def reload(engine, layer: str, path: Path) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"DELETE FROM {layer}"))
     report = load_file(engine, layer, path, progress=False, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     assert report.rejected == 0 and report.inserted == report.read
 
 
@@ -105,7 +104,7 @@ def test_export_in_gcj02_and_back(loaded_db, tmp_path):
     with loaded_db.begin() as conn:
         conn.execute(text("DELETE FROM cameras"))
     load_file(loaded_db, "cameras", path, crs="gcj02", progress=False, area=ServiceAreaSettings(),
-              settings=IngestSettings(), coverage=CoverageSettings())
+              settings=IngestSettings())
     after = snapshot(loaded_db, "cameras")
     assert shapely.equals_exact(np.asarray(before.geometry.values),
                                 np.asarray(after.geometry.values), tolerance=1e-10).all()
@@ -130,7 +129,7 @@ def test_reloading_an_export_adds_nothing(loaded_db, tmp_path):
         path = tmp_path / f"{layer}.gpkg"
         n = export_layer(loaded_db, layer, path, timezone=LocalTimeSettings().local_timezone)
         report = load_file(loaded_db, layer, path, progress=False, area=ServiceAreaSettings(),
-                           settings=IngestSettings(), coverage=CoverageSettings())
+                           settings=IngestSettings())
         assert (report.inserted, report.skipped) == (0, n), layer
 
 

@@ -184,7 +184,7 @@ def test_publishing_one_changed_community_touches_only_its_incidents(demo):
             {"p": active},
         ).scalar_one()
         draft = plans.create_plan(conn, "one community", active)
-    redistrict(engine, draft, RedistrictParams(), communities=[code])
+    redistrict(engine, draft, RedistrictParams(), communities=[code], area=ServiceAreaSettings())
     with engine.connect() as conn:
         before = grid_of_incidents(conn)
         versions = xmins(conn)

@@ -20,6 +20,7 @@ from geo.db.engine import make_engine
 from geo.errors import NotFound
 from geo.gridplan import plans
 from geo.gridplan.redistrict import RedistrictParams, redistrict
+from geo.settings import ServiceAreaSettings
 
 BASE = "/api/v1/grid-plans"
 
@@ -54,7 +55,8 @@ def setup(small_demo_copy):
             {"p": active},
         ).scalar_one()
         draft = plans.create_plan(conn, "job", active)
-    report = redistrict(engine, draft, RedistrictParams(), communities=[code])
+    report = redistrict(engine, draft, RedistrictParams(), communities=[code],
+                        area=ServiceAreaSettings())
     with serve({"ONEMAP_DATABASE_URL": small_demo_copy.database_url,
                 "ONEMAP_API_HOST": "127.0.0.1"}) as base:
         yield engine, base, active, draft, report["version"]

@@ -15,7 +15,6 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.state import AppState
 from geo import keys
-from geo.coverage.settings import CoverageSettings
 from geo.crs import wgs84_to_gcj02
 from geo.io.load import load_file
 from geo.io.settings import IngestSettings
@@ -39,9 +38,9 @@ def collection(*features) -> dict:
 @pytest.fixture()
 def client(empty_db, db_settings):
     load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     load_file(empty_db, "grids", LOAD / "grids.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     state = AppState.build(api=ApiSettings(_env_file=None), db=db_settings)
     with TestClient(create_app(state)) as c:
         yield c

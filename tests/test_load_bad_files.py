@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 
 from api.cli import main
-from geo.coverage.settings import CoverageSettings
 from geo.io.load import load_file
 from geo.io.settings import IngestSettings
 from geo.settings import ServiceAreaSettings
@@ -103,7 +102,7 @@ def loaded_db(empty_db, db_env):
                         ("incidents", "incidents.csv"), ("roads", "roads.geojson"),
                         ("places", "places.geojson")]:
         load_file(empty_db, layer, LOAD / name, progress=False, area=ServiceAreaSettings(),
-                  settings=IngestSettings(), coverage=CoverageSettings())
+                  settings=IngestSettings())
     return empty_db
 
 
@@ -166,16 +165,18 @@ def test_the_library_names_options_by_parameter_and_the_cli_by_flag(empty_db, ca
     from geo.errors import FileFormatError, InvalidInput
 
     with pytest.raises(InvalidInput, match="^on_conflict must be one of skip, update"):
-        load_file(empty_db, "cameras", LOAD / "cameras.csv", on_conflict="merge", progress=False)
+        load_file(empty_db, "cameras", LOAD / "cameras.csv", on_conflict="merge", progress=False,
+                  area=ServiceAreaSettings(), settings=IngestSettings())
     with pytest.raises(FileFormatError, match="^mapping names column"):
         load_file(empty_db, "cameras", LOAD / "cameras.csv", mapping={"名字": "name"},
-                  progress=False)
+                  progress=False, area=ServiceAreaSettings(), settings=IngestSettings())
     code, _, err = run_cli(["load", "cameras", str(LOAD / "cameras.csv"), "--on-conflict", "x"],
                            capsys, monkeypatch)
     assert code == 2 and "--on-conflict must be one of skip, update" in err
     # The flag spelling was for that call only.
     with pytest.raises(InvalidInput, match="^on_conflict must"):
-        load_file(empty_db, "cameras", LOAD / "cameras.csv", on_conflict="x", progress=False)
+        load_file(empty_db, "cameras", LOAD / "cameras.csv", on_conflict="x", progress=False,
+                  area=ServiceAreaSettings(), settings=IngestSettings())
 
 
 @pytest.mark.parametrize("args", [["load", "cameras", str(LOAD / "cameras.csv")],

@@ -28,14 +28,13 @@ def count(engine, table: str) -> int:
 def area_db(empty_db):
     """An empty database with the fixture district's admin areas loaded."""
     load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     return empty_db
 
 
 def test_admin_areas_load_as_multipolygons(empty_db):
     report = load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
-                       area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       area=ServiceAreaSettings(), settings=IngestSettings())
     assert (report.read, report.inserted, report.rejected) == (3, 3, 0)
     with empty_db.connect() as conn:
         rows = conn.execute(text(
@@ -49,15 +48,14 @@ def test_every_layer_loads(area_db):
                         ("cameras", "cameras.csv"), ("incidents", "incidents.csv"),
                         ("roads", "roads.geojson"), ("places", "places.geojson")]:
         report = load_file(area_db, layer, LOAD / name, progress=False,
-                           area=ServiceAreaSettings(), settings=IngestSettings(),
-                           coverage=CoverageSettings())
+                           area=ServiceAreaSettings(), settings=IngestSettings())
         assert report.rejected == 0, report.messages
         assert report.inserted == report.read == count(area_db, layer), layer
 
 
 def test_camera_aliases_become_canonical(area_db):
     load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     with area_db.connect() as conn:
         rows = dict(conn.execute(text("SELECT code, class FROM cameras")).all())
         kinds = {k for (k,) in conn.execute(text("SELECT DISTINCT kind FROM cameras"))}
@@ -71,7 +69,7 @@ def test_camera_aliases_become_canonical(area_db):
 
 def test_incident_times_keep_their_zone(area_db):
     load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     with area_db.connect() as conn:
         got = dict(conn.execute(text(
             "SELECT external_id, extract(epoch FROM occurred_at)::bigint FROM incidents")).all())
@@ -82,9 +80,9 @@ def test_incident_times_keep_their_zone(area_db):
 
 def test_incidents_get_h3_and_grid(area_db):
     load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     import h3
 
     with area_db.connect() as conn:
@@ -100,11 +98,10 @@ def test_incidents_get_h3_and_grid(area_db):
 
 def test_grids_made_after_incidents_still_assign_them(area_db):
     load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     assert count_null_grids(area_db) == 40
     report = load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
-                       area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       area=ServiceAreaSettings(), settings=IngestSettings())
     assert count_null_grids(area_db) == 0
     assert any("40 incidents assigned" in m for m in report.messages)
 
@@ -116,9 +113,9 @@ def count_null_grids(engine) -> int:
 
 def test_grids_create_the_import_plan_and_memberships(area_db):
     load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     with area_db.connect() as conn:
         plans = conn.execute(text("SELECT name, status FROM grid_plans")).all()
         members = conn.execute(text(
@@ -132,9 +129,9 @@ def test_grids_create_the_import_plan_and_memberships(area_db):
 
 def test_buildings_loaded_after_grids_get_members(area_db):
     load_file(area_db, "grids", LOAD / "grids.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     load_file(area_db, "buildings", LOAD / "buildings.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     assert count(area_db, "grid_members") == 6
 
 
@@ -153,11 +150,9 @@ def test_grid_frame_with_plan_id_targets_that_plan(area_db):
 
 def test_loading_the_same_incidents_twice_adds_nothing(area_db):
     first = load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
-                      area=ServiceAreaSettings(), settings=IngestSettings(),
-                      coverage=CoverageSettings())
+                      area=ServiceAreaSettings(), settings=IngestSettings())
     second = load_file(area_db, "incidents", LOAD / "incidents.csv", progress=False,
-                       area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       area=ServiceAreaSettings(), settings=IngestSettings())
     assert (first.inserted, second.inserted, second.skipped) == (40, 0, 40)
     assert count(area_db, "incidents") == 40
 
@@ -196,9 +191,9 @@ def test_incidents_without_external_id_are_idempotent(area_db, tmp_path):
     path = tmp_path / "noid.csv"
     table.to_csv(path, index=False)
     load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
-              settings=IngestSettings(), coverage=CoverageSettings())
+              settings=IngestSettings())
     again = load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
-                      settings=IngestSettings(), coverage=CoverageSettings())
+                      settings=IngestSettings())
     assert (again.inserted, again.skipped, count(area_db, "incidents")) == (0, 40, 40)
     with area_db.connect() as conn:
         ids = conn.execute(text("SELECT external_id FROM incidents")).scalars().all()
@@ -207,26 +202,24 @@ def test_incidents_without_external_id_are_idempotent(area_db, tmp_path):
 
 def test_keyless_layers_are_idempotent(area_db):
     load_file(area_db, "roads", LOAD / "roads.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     again = load_file(area_db, "roads", LOAD / "roads.geojson", progress=False,
-                      area=ServiceAreaSettings(), settings=IngestSettings(),
-                      coverage=CoverageSettings())
+                      area=ServiceAreaSettings(), settings=IngestSettings())
     assert (again.inserted, again.skipped, count(area_db, "roads")) == (0, 3, 3)
 
 
 def test_on_conflict_update_changes_existing_rows(area_db, tmp_path):
     load_file(area_db, "cameras", LOAD / "cameras.csv", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     table = pd.read_csv(LOAD / "cameras.csv", dtype=str)
     table["status"] = "fault"
     path = tmp_path / "cams.csv"
     table.to_csv(path, index=False)
     skip = load_file(area_db, "cameras", path, progress=False, area=ServiceAreaSettings(),
-                     settings=IngestSettings(), coverage=CoverageSettings())
+                     settings=IngestSettings())
     assert (skip.inserted, skip.updated, skip.skipped) == (0, 0, 12)
     upd = load_file(area_db, "cameras", path, on_conflict="update", progress=False,
-                    area=ServiceAreaSettings(), settings=IngestSettings(),
-                    coverage=CoverageSettings())
+                    area=ServiceAreaSettings(), settings=IngestSettings())
     assert (upd.inserted, upd.updated) == (0, 12)
     with area_db.connect() as conn:
         statuses = conn.execute(text("SELECT DISTINCT status FROM cameras")).scalars().all()
@@ -240,7 +233,7 @@ def test_mapping_renames_columns(area_db, tmp_path):
     table.to_csv(path, index=False)
     report = load_file(area_db, "cameras", path, progress=False,
                        mapping={"名称": "name", "类别": "class"}, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     assert report.inserted == 12
     with area_db.connect() as conn:
         named = conn.execute(text("SELECT count(*) FROM cameras WHERE name LIKE '摄像机%'"))
@@ -250,8 +243,7 @@ def test_mapping_renames_columns(area_db, tmp_path):
 def test_reject_file_loads_the_good_rows(area_db, tmp_path):
     rejects = tmp_path / "rejects.csv"
     report = load_file(area_db, "cameras", LOAD / "bad" / "swapped.csv", reject_file=rejects,
-                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings())
     assert (report.inserted, report.rejected) == (2, 1)
     back = pd.read_csv(rejects, dtype=str)
     assert list(back.columns) == [*pd.read_csv(LOAD / "bad" / "swapped.csv").columns, "reason"]
@@ -264,7 +256,7 @@ def test_reject_file_in_the_input_format(area_db, tmp_path):
     rejects = tmp_path / "rejects.geojson"
     report = load_file(area_db, "grids", LOAD / "bad" / "invalid_polygon.geojson",
                        reject_file=rejects, progress=False, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     assert (report.inserted, report.rejected) == (1, 1)
     back = gpd.read_file(rejects)
     assert back["code"].tolist() == ["G902"]
@@ -277,7 +269,7 @@ def test_invalid_polygon_is_repaired_and_reported(area_db, tmp_path):
     path = tmp_path / "bowtie.geojson"
     frame.to_file(path)
     report = load_file(area_db, "grids", path, progress=False, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     assert (report.inserted, report.repaired) == (1, 1)
     assert any("repaired invalid polygon (Self-intersection" in m for m in report.messages)
     with area_db.connect() as conn:
@@ -289,11 +281,9 @@ def test_invalid_polygon_is_repaired_and_reported(area_db, tmp_path):
 def test_allow_outside(area_db):
     with pytest.raises(InvalidInput, match="far outside the service area"):
         load_file(area_db, "cameras", LOAD / "bad" / "outside.csv", progress=False,
-                  area=ServiceAreaSettings(), settings=IngestSettings(),
-                  coverage=CoverageSettings())
+                  area=ServiceAreaSettings(), settings=IngestSettings())
     report = load_file(area_db, "cameras", LOAD / "bad" / "outside.csv", allow_outside=True,
-                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       progress=False, area=ServiceAreaSettings(), settings=IngestSettings())
     assert report.inserted == 2
 
 
@@ -302,11 +292,11 @@ def test_service_bbox_setting_when_no_admin_areas(empty_db):
 
     area = ServiceAreaSettings(_env_file=None, service_bbox=(118.0, 36.7, 118.2, 36.9))
     ok = load_file(empty_db, "cameras", LOAD / "cameras.csv", progress=False, area=area,
-                   settings=IngestSettings(), coverage=CoverageSettings())
+                   settings=IngestSettings())
     assert ok.inserted == 12
     with pytest.raises(InvalidInput, match="far outside"):
         load_file(empty_db, "cameras", LOAD / "bad" / "outside.csv", progress=False, area=area,
-                  settings=IngestSettings(), coverage=CoverageSettings())
+                  settings=IngestSettings())
 
 
 def test_waterways_load_through_load_frame(area_db):

@@ -17,7 +17,6 @@ from api.app import create_app
 from api.cli import main
 from api.settings import ApiSettings
 from api.state import AppState
-from geo.coverage.settings import CoverageSettings
 from geo.io.load import load_file
 from geo.io.settings import IngestSettings
 from geo.settings import ServiceAreaSettings
@@ -50,7 +49,7 @@ def stored_us(engine) -> dict[str, int]:
 @pytest.fixture()
 def area_db(empty_db, db_env):
     load_file(empty_db, "admin_areas", LOAD / "admin_areas.geojson", progress=False,
-              area=ServiceAreaSettings(), settings=IngestSettings(), coverage=CoverageSettings())
+              area=ServiceAreaSettings(), settings=IngestSettings())
     return empty_db
 
 
@@ -84,8 +83,7 @@ def test_pandas_nanosecond_csv_loads_through_the_cli(area_db, tmp_path, capsys, 
 def test_naive_nanosecond_times_are_local(area_db, tmp_path):
     df = pandas_csv(tmp_path / "naive.csv", 300, tz=None)
     report = load_file(area_db, "incidents", tmp_path / "naive.csv", progress=False,
-                       area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       area=ServiceAreaSettings(), settings=IngestSettings())
     assert report.inserted == 300
     got = stored_us(area_db)
     want = df.occurred_at.dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC").dt.round("us")
@@ -107,8 +105,7 @@ def test_geoparquet_timestamps_of_every_unit(area_db, tmp_path, unit, tz):
         geometry=gpd.points_from_xy([118.01, 118.02, 118.03], [36.8, 36.8, 36.8]), crs=4326)
     frame.to_parquet(tmp_path / "t.parquet")
     report = load_file(area_db, "incidents", tmp_path / "t.parquet", progress=False,
-                       area=ServiceAreaSettings(), settings=IngestSettings(),
-                       coverage=CoverageSettings())
+                       area=ServiceAreaSettings(), settings=IngestSettings())
     assert report.inserted == 3
     local = t if tz else t.dt.tz_localize("Asia/Shanghai")
     want = local.dt.tz_convert("UTC").dt.round("us").astype("datetime64[us, UTC]")
@@ -186,7 +183,7 @@ def test_csv_as_excel_saves_it(area_db, tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     report = load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     assert (report.inserted, report.rejected) == (2, 0), report.messages
     with area_db.connect() as conn:
         rows = conn.execute(text("SELECT external_id, source, category, ST_X(geom), h3_9 "
@@ -215,7 +212,7 @@ def test_gdal_written_3d_points_with_fids(area_db, tmp_path, suffix, driver):
     path = tmp_path / f"qgis{suffix}"
     frame.to_file(path, driver=driver, engine="pyogrio")
     report = load_file(area_db, "incidents", path, progress=False, area=ServiceAreaSettings(),
-                       settings=IngestSettings(), coverage=CoverageSettings())
+                       settings=IngestSettings())
     assert (report.inserted, report.rejected) == (3, 0), report.messages
     with area_db.connect() as conn:
         rows = conn.execute(text("SELECT ST_X(geom), ST_Y(geom), ST_NDims(geom), h3_7, h3_12 "
