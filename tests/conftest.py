@@ -58,10 +58,17 @@ def create_database(server: DatabaseSettings, name: str) -> DatabaseSettings:
 
 
 def drop_database(server: DatabaseSettings, name: str) -> None:
-    """Drop a test database (closing other sessions on it)."""
+    """Drop a test database (closing other sessions on it).
+
+    Only client sessions are closed here: an autovacuum worker busy on the database (after
+    a large load) belongs to no role, and a role that is not a superuser may not signal
+    it; ``DROP DATABASE`` stops such workers itself.
+    """
     with psycopg.connect(libpq_url(server, "postgres"), autocommit=True) as conn:
         conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            (name,),
         )
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
