@@ -35,7 +35,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import _results  # noqa: E402
-from load import bench_database  # noqa: E402
+from _databases import demo_database  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--publish", action="store_true", help="time publishing only")
     args = parser.parse_args()
-    db = bench_database(args.size)
+    db = demo_database(args.size, who="grids_db")
     engine = make_engine(db)
     if args.publish:
         publish_bench(engine, args)
