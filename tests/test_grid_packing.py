@@ -126,3 +126,18 @@ def test_evaluation_reports_the_same_community():
     assert case["buildings"] == list(range(100, 100 + len(hh)))
     assert ev.summary_["feasible_grids"] == 0
     assert ev.summary_["grids"] == rd.n_grids_
+    # no feasible grid: the share in the band is unknown, not 100 %
+    assert ev.summary_["within_band_share"] is None
+    assert ev.summary_["within_band_share_decided"] is None
+
+
+def test_a_redistricting_without_feasible_grids_has_no_share():
+    from geo.gridplan.redistrict import RedistrictParams, _report
+
+    row = {"community_code": "c", "grids": 1, "feasible_grids": 0, "within_band": 0,
+           "infeasible": [{"kind": "no_grouping_fits", "detail": "…"}], "undecided": [],
+           "undecided_grids": 0}
+    report = _report(7, 2, [row], RedistrictParams(), 0.1, 0.1)
+    assert report["within_band_share"] is None and report["feasible_grids"] == 0
+    row = {**row, "grids": 2, "feasible_grids": 2, "within_band": 1, "infeasible": []}
+    assert _report(7, 2, [row], RedistrictParams(), 0.1, 0.1)["within_band_share"] == 0.5

@@ -243,7 +243,8 @@ def overlay_cmd(
 def _summary_table(title: str, data: dict) -> None:
     table = Table("figure", "value", title=title)
     for k, v in data.items():
-        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+        shown = "–" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+        table.add_row(k, shown)
     Console().print(table)
 
 

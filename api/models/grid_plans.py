@@ -80,7 +80,8 @@ class Redistricted(Answer):
     grids: int
     feasible_grids: int
     within_band: int
-    within_band_share: float
+    within_band_share: float | None = Field(description=(
+        "share of the feasible grids within the band; null when no grid is feasible"))
     infeasible: Rows
     undecided: Rows
     undecided_grids: int

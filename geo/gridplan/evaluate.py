@@ -323,13 +323,14 @@ class PlanEvaluation:
             "grids": int(len(df)),
             "feasible_grids": int(len(feas)),
             "within_band": int(feas["within_band"].sum()),
-            "within_band_share": float(feas["within_band"].mean()) if len(feas) else 1.0,
+            # None when no grid is feasible: a share of nothing is not 100 %
+            "within_band_share": float(feas["within_band"].mean()) if len(feas) else None,
             # grids of communities neither solved in the band nor shown infeasible
             "undecided_grids": int(feas["undecided"].sum()),
             "undecided_outside_band": int((feas["undecided"] & ~feas["within_band"]).sum()),
             "within_band_share_decided": float(decided["within_band"].mean())
             if len(decided)
-            else 1.0,
+            else None,
             "households": int(df["households"].sum()),
             "mean_abs_deviation": float(df["deviation"].abs().mean()) if len(df) else 0.0,
             "non_contiguous": int((~df["contiguous"]).sum()),

@@ -330,7 +330,7 @@ def _report(plan_id, version, rows, params, seconds, compute) -> dict:
         "grids": sum(r["grids"] for r in rows),
         "feasible_grids": feasible,
         "within_band": within,
-        "within_band_share": within / feasible if feasible else 1.0,
+        "within_band_share": within / feasible if feasible else None,  # no feasible grid
         "infeasible": [
             {"community_code": r["community_code"], **d} for r in rows for d in r["infeasible"]
         ],
