@@ -244,7 +244,7 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
     since = hour - (until - since)
     posts_v, buildings_v, places_v, incidents_v = (
         versions.get(k) for k in ("posts", "buildings", "places", "incidents"))
-    net = (roads_v, epsg)
+    net = (roads_v, epsg, settings.network_recipe())  # the edges as priced by these settings
 
     def read(fn, *args):
         def make():
@@ -285,7 +285,7 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
     key = (*graph_key, buildings_v, places_v)
     snaps, secs = cache.get(("reach", *key), make_reach)
     inc, inc_snap, inc_s, read_at, stale = _incidents(
-        cache, index, graph, node_s, graph_key, (incidents_v, hour),
+        cache, index, graph, node_s, net, graph_key, (incidents_v, hour),
         read(_read_incidents, epsg, since, hour), incidents_lag_s)
     return ReachContext(mode, graph, posts, node_s, Places(bf, snaps[0]), Places(pf, snaps[1]),
                         Places(inc, inc_snap), secs[0], secs[1], inc_s, Projector(epsg),
@@ -294,22 +294,23 @@ def reach_context(engine: Engine, mode: str = "drive", *, settings: ResponseSett
 
 
 def _incidents(cache: ResponseCache, index: EdgeIndex, graph: ModeGraph, node_s: np.ndarray,
-               graph_key: tuple, state: tuple, read, lag_s: float):
+               net: tuple, graph_key: tuple, state: tuple, read, lag_s: float):
     """The window's incidents, joined to the graph, with the fastest post's seconds.
 
     ``state`` is (incidents version, hour). With ``lag_s`` > 0, while this state is not
     read yet, the last state read at most ``lag_s`` seconds ago in the same hour is used
     instead (``stale``): the answer then misses at most the incident changes of the
     last ``lag_s`` seconds, and whoever computes the new state (the warm-up) pays the
-    read. Returns (frame, snap, seconds, read at, stale).
+    read. ``net`` is the network's key (roads version, metric EPSG, recipe). Returns
+    (frame, snap, seconds, read at, stale).
     """
-    net = graph_key[:2]
+    epsg = net[1]
     latest = ("incidents", *net)
     use = state
     if lag_s > 0 and ("snap-incidents", *net, *state) not in cache:
         last = cache.latest.get(latest)
         if (last is not None and last[0][1] == state[1] and time.time() - last[1] <= lag_s
-                and ("incidents", *last[0], net[1]) in cache
+                and ("incidents", *last[0], epsg) in cache
                 and ("snap-incidents", *net, *last[0]) in cache):
             use = last[0]
 
@@ -317,7 +318,7 @@ def _incidents(cache: ResponseCache, index: EdgeIndex, graph: ModeGraph, node_s:
         read_at = time.time()
         return read(), read_at
 
-    (inc, read_at) = cache.get(("incidents", *use, net[1]), timed_read)
+    (inc, read_at) = cache.get(("incidents", *use, epsg), timed_read)
     base = cache.get(("snap-incidents", *net, *use),
                      lambda: index.nearest(inc["geometry"].to_numpy()))
 
