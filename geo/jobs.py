@@ -111,13 +111,26 @@ def get(engine: Engine, job_id: str) -> dict:
 
 
 def _set(engine: Engine, job_id: str, **fields: Any) -> None:
+    with engine.begin() as conn:
+        _update(conn, job_id, **fields)
+
+
+def _update(conn: Connection, job_id: str, **fields: Any) -> None:
     sets = ", ".join(f"{k} = :{k}" for k in fields)
     for k in ("error", "result"):
         if k in fields:
             sets = sets.replace(f":{k}", f"CAST(:{k} AS jsonb)")
             fields[k] = json.dumps(fields[k], ensure_ascii=False, default=str)
-    with engine.begin() as conn:
-        conn.execute(text(f"UPDATE jobs SET {sets} WHERE id = :id"), {"id": job_id, **fields})
+    conn.execute(text(f"UPDATE jobs SET {sets} WHERE id = :id"), {"id": job_id, **fields})
+
+
+def _error_of(job_id: str, exc: Exception) -> dict:
+    """What a failed job says: a domain error's own detail and code, else the class only."""
+    if isinstance(exc, OnemapError):
+        return {"detail": exc.detail, "code": exc.code}
+    log.error("job %s failed", job_id, exc_info=exc)
+    return {"detail": f"the job failed ({type(exc).__name__}); nothing was changed",
+            "code": "job_failed"}
 
 
 def run(engine: Engine, job_id: str, work: Work) -> dict:
@@ -135,24 +148,28 @@ def run(engine: Engine, job_id: str, work: Work) -> dict:
         with engine.begin() as conn:
             conn.execute(text(f"SELECT {_LOCK}"), {"id": job_id})
             _set(engine, job_id, state="running", started_at=_now(engine), step="starting")
-            result = work(conn, progress)
-            # Recorded with the work, under its lock: a job is never seen running unlocked.
-            conn.execute(
-                text("""
-                UPDATE jobs SET state = 'succeeded', progress = 1, step = 'done',
-                       finished_at = clock_timestamp(), result = CAST(:result AS jsonb)
-                 WHERE id = :id
-            """),
-                {"id": job_id, "result": json.dumps(result, ensure_ascii=False, default=str)},
-            )
-    except OnemapError as exc:
+            # The outcome is recorded in the work's transaction, under its lock (a failure
+            # after rolling the work back to a savepoint): a job is never seen running
+            # unlocked, so a reader never takes a failing job for an interrupted one.
+            try:
+                with conn.begin_nested():
+                    result = work(conn, progress)
+            except Exception as exc:  # noqa: BLE001 - a job must end in a state
+                _update(conn, job_id, state="failed", finished_at=_now(engine),
+                        error=_error_of(job_id, exc))
+            else:
+                conn.execute(
+                    text("""
+                    UPDATE jobs SET state = 'succeeded', progress = 1, step = 'done',
+                           finished_at = clock_timestamp(), result = CAST(:result AS jsonb)
+                     WHERE id = :id
+                """),
+                    {"id": job_id,
+                     "result": json.dumps(result, ensure_ascii=False, default=str)},
+                )
+    except Exception as exc:  # noqa: BLE001 - the transaction itself broke (connection lost)
         _set(engine, job_id, state="failed", finished_at=_now(engine),
-             error={"detail": exc.detail, "code": exc.code})
-    except Exception as exc:  # noqa: BLE001 - a job must end in a state, whatever broke
-        log.exception("job %s failed", job_id)
-        _set(engine, job_id, state="failed", finished_at=_now(engine),
-             error={"detail": f"the job failed ({type(exc).__name__}); nothing was changed",
-                    "code": "job_failed"})
+             error=_error_of(job_id, exc))
     return get(engine, job_id)
 
 
