@@ -14,7 +14,13 @@ from scipy import sparse
 from geo.gridplan.codes import assign_codes, spatial_order
 from geo.gridplan.districting import RegionDistricting
 from geo.gridplan.partition import BalancedPartition, choose_parts
-from geo.gridplan.tessellation import dedupe_points, split_region
+from geo.gridplan.tessellation import (
+    block_cells,
+    candidate_pairs,
+    dedupe_points,
+    shared_lengths,
+    split_region,
+)
 
 REGION = shapely.box(0, 0, 1200, 900)
 
@@ -109,6 +115,25 @@ def test_roads_cut_grids():
     # cells never cross the road: a road splits the region into two blocks
     assert len(split_region(REGION, road)) == 2
     assert shapely.area(rd.polygons_).sum() == pytest.approx(REGION.area, rel=1e-3)
+
+
+@pytest.mark.parametrize("seed", [5, 11])
+def test_shared_borders_equal_a_polygon_overlay(seed):
+    """Edge matching measures what intersecting each pair of cells measures, barriers included."""
+    pts, _ = synth(900, seed=seed)
+    road = np.array(
+        [
+            shapely.LineString([(600, -10), (640, 910)]),
+            shapely.LineString([(-10, 450), (1210, 380)]),
+        ]
+    )
+    atoms, _ = dedupe_points(pts)
+    cells, _, block_of = block_cells(atoms, REGION, road)
+    pairs = candidate_pairs(atoms)
+    overlay = shapely.length(shapely.intersection(cells[pairs[:, 0]], cells[pairs[:, 1]]))
+    same = block_of[pairs[:, 0]] == block_of[pairs[:, 1]]
+    assert (~same).sum() > 10 and (overlay[~same] > 1).sum() > 5  # borders along the roads
+    np.testing.assert_allclose(shared_lengths(cells, pairs, same), overlay, atol=1e-6)
 
 
 def test_oversized_building_and_small_community_are_reported():
