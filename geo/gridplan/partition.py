@@ -149,10 +149,12 @@ class BalancedPartition:
             ks = self._parts_per_component(w[rest], comp, ncomp)
             for c in range(ncomp):
                 idx = rest[comp == c]
-                local, ok = self._fit_component(w[idx], adj[idx][:, idx], ks[c], lo, hi)
+                cw, cadj = w[idx], adj[idx][:, idx]
+                proof = _QuickProof(self, cw, cadj, lo, hi)
+                local, ok = self._fit_component(cw, cadj, ks[c], lo, hi, hopeless=proof.proved)
                 verdict = None
-                if ok and self._outside_band(local, w[idx], lo, hi):
-                    local, verdict = self._decide(w[idx], adj[idx][:, idx], local, lo, hi, ks[c])
+                if ok and self._outside_band(local, cw, lo, hi):
+                    local, verdict = self._decide(cw, cadj, local, lo, hi, ks[c], proof)
                 labels[idx] = local + len(feasible)
                 if not ok:
                     self.infeasible_.append(self._why(w[idx].sum(), idx, ks[c], lo, hi))
@@ -182,7 +184,7 @@ class BalancedPartition:
                 labels = again
         return labels
 
-    def _decide(self, w, adj, labels, lo, hi, k) -> tuple[np.ndarray, dict | None]:
+    def _decide(self, w, adj, labels, lo, hi, k, proof) -> tuple[np.ndarray, dict | None]:
         """Parts still outside the band: solve exactly, or prove no plan fits.
 
         Returns the labels (a split inside the band when one was found) and
@@ -198,20 +200,8 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": "grids outside the band with roads and river cut; not decided there",
             }
-        if packs(heavy, lo, hi) is False:
-            return labels, {
-                "kind": ProofKind.NO_GROUPING_FITS,
-                "detail": (
-                    f"the households of its {len(heavy)} buildings "
-                    f"({', '.join(f'{x:g}' for x in sorted(heavy))}) cannot be grouped "
-                    f"into grids of [{lo:g}, {hi:g}]"
-                ),
-            }
-        exact = dict(max_sets=8_000, max_steps=self.exact_steps)
-        if len(heavy) <= self.max_exact:  # the quick proof first: no use solving around then
-            quick = ConnectedGrouping(self.target, lo, hi, link_caps=(), **exact).fit(w, adj)
-            if quick.status_ == INFEASIBLE:
-                return labels, _no_contiguous(quick, len(heavy), lo, hi)
+        if proof.proved():  # the quick proofs first: no use solving around then
+            return labels, proof.verdict
         labels = self._reseed(w, adj, labels, lo, hi, k)
         labels = self._solve_around(w, adj, labels, lo, hi)
         if not self._outside_band(labels, w, lo, hi):
@@ -221,6 +211,7 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
             }
+        exact = dict(max_sets=8_000, max_steps=self.exact_steps)
         cg = ConnectedGrouping(self.target, lo, hi, relaxation=False, **exact).fit(w, adj)
         if cg.status_ == FEASIBLE:
             polished = rebalance(
@@ -292,8 +283,14 @@ class BalancedPartition:
         return {"kind": kind, "atoms": [int(i) for i in idx], "detail": detail}
 
     # -- one connected component --------------------------------------------------
-    def _fit_component(self, w, adj, k, lo, hi, seed=None) -> tuple[np.ndarray, bool]:
-        """Best of a few attempts (part counts and seeds), each started by METIS and repaired."""
+    def _fit_component(
+        self, w, adj, k, lo, hi, seed=None, hopeless=None
+    ) -> tuple[np.ndarray, bool]:
+        """Best of a few attempts (part counts and seeds), each started by METIS and repaired.
+
+        ``hopeless()`` (when given) is asked once two attempts have left parts
+        outside the band: True (no plan can fit, e.g. proved) ends the attempts.
+        """
         seed = self.seed if seed is None else seed
         n = len(w)
         k = max(1, min(k, n))
@@ -310,6 +307,8 @@ class BalancedPartition:
                 best, cost = labels, now
             if cost == 0 or not avg_ok:
                 break
+            if i >= 1 and hopeless is not None and hopeless():
+                return _compact(best), avg_ok
         if cost > 0 and avg_ok and self._towers(w, int(best.max()) + 1):
             around = cover_around(best, w, adj, self.target, lo, hi)
             around = rebalance(
@@ -370,6 +369,52 @@ class BalancedPartition:
             if cover.ok_:
                 labels = self._pick(labels, cover.labels_, w, adj, lo, hi)
         return labels, _violation(labels, w, lo, hi)
+
+
+class _QuickProof:
+    """The cheap proofs that no plan of a component fits the band, run once when first asked.
+
+    Households alone (:func:`~geo.gridplan.packing.packs`), then contiguity with
+    link buildings allowed to serve several grids (``ConnectedGrouping``'s
+    relaxation, for components of at most ``max_exact`` household-holding
+    atoms). Nothing is proved on a graph with barrier edges cut (``prove``
+    False) or for a forced part count.
+    """
+
+    def __init__(self, owner: BalancedPartition, w, adj, lo, hi):
+        self._owner, self._w, self._adj, self._lo, self._hi = owner, w, adj, lo, hi
+        self._asked = False
+        self.verdict: dict | None = None
+
+    def proved(self) -> bool:
+        """Whether no plan fits (``verdict`` then says why)."""
+        if not self._asked:
+            self._asked = True
+            self.verdict = self._prove()
+        return self.verdict is not None
+
+    def _prove(self) -> dict | None:
+        owner, w, lo, hi = self._owner, self._w, self._lo, self._hi
+        if not owner.prove or owner.n_parts is not None:
+            return None
+        heavy = w[w > 0]
+        if packs(heavy, lo, hi) is False:
+            return {
+                "kind": ProofKind.NO_GROUPING_FITS,
+                "detail": (
+                    f"the households of its {len(heavy)} buildings "
+                    f"({', '.join(f'{x:g}' for x in sorted(heavy))}) cannot be grouped "
+                    f"into grids of [{lo:g}, {hi:g}]"
+                ),
+            }
+        if len(heavy) > owner.max_exact:
+            return None
+        quick = ConnectedGrouping(
+            owner.target, lo, hi, link_caps=(), max_sets=8_000, max_steps=owner.exact_steps
+        ).fit(w, self._adj)
+        if quick.status_ == INFEASIBLE:
+            return _no_contiguous(quick, len(heavy), lo, hi)
+        return None
 
 
 def choose_parts(households: float, target: float, tolerance: float) -> int:
