@@ -14,6 +14,7 @@ from scipy import sparse
 from geo.gridplan.codes import assign_codes, spatial_order
 from geo.gridplan.districting import RegionDistricting
 from geo.gridplan.partition import BalancedPartition, choose_parts
+from geo.gridplan.recombine import RandomForest, Sampler
 from geo.gridplan.tessellation import (
     block_cells,
     candidate_pairs,
@@ -134,6 +135,41 @@ def test_shared_borders_equal_a_polygon_overlay(seed):
     same = block_of[pairs[:, 0]] == block_of[pairs[:, 1]]
     assert (~same).sum() > 10 and (overlay[~same] > 1).sum() > 5  # borders along the roads
     np.testing.assert_allclose(shared_lengths(cells, pairs, same), overlay, atol=1e-6)
+
+
+def test_random_forest_trees_span_the_graph_and_weigh_their_subtrees():
+    """Every drawn tree uses graph edges only; each subtree weight is the sum of its atoms."""
+    rng = np.random.default_rng(4)
+    pts = rng.random((40, 2))
+    pairs = candidate_pairs(pts)
+    nbrs = [[] for _ in range(40)]
+    for a, b in pairs.tolist():
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    w = rng.integers(0, 90, 40).astype(float)
+    forest = RandomForest.draw(nbrs, w, Sampler(0, 100), 9)
+    assert forest.below.shape == (9, 40)
+    for t in range(9):
+        parent = forest._parent[t]
+        assert all(parent[v] in nbrs[v] for v in range(1, 40)) and parent[0] == -1
+        for v in range(40):
+            assert w[forest.subtree(t, v)].sum() == pytest.approx(forest.below[t, v])
+
+
+def test_random_forest_draws_every_spanning_tree_of_a_cycle():
+    """A 5-cycle has 5 spanning trees (drop one edge); 200 draws see each about 40 times."""
+    nbrs = [[(v - 1) % 5, (v + 1) % 5] for v in range(5)]
+    forest = RandomForest.draw(nbrs, np.ones(5), Sampler(1, 200), 200)
+    dropped = []
+    for t in range(200):
+        kept = {frozenset((v, int(forest._parent[t][v]))) for v in range(1, 5)}
+        cycle = [frozenset((v, (v + 1) % 5)) for v in range(5)]
+        (gone,) = [v for v in range(5) if cycle[v] not in kept]
+        dropped.append(gone)
+    counts = np.bincount(dropped, minlength=5)
+    assert counts.min() >= 20, counts
+    assert RandomForest.draw([[1], [0], []], np.ones(3), Sampler(0, 5), 3) is None  # not connected
+    assert RandomForest.draw(nbrs, np.ones(5), Sampler(0, 0), 3) is None  # budget spent
 
 
 def test_oversized_building_and_small_community_are_reported():

@@ -13,11 +13,12 @@ the unions are small, and lists are cheaper to cut out than sparse matrices.
 
 from __future__ import annotations
 
-import heapq
+import itertools
 from collections import deque
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 
 def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.ndarray:
@@ -162,29 +163,32 @@ def best_split(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees:
     n = len(w)
     if n < 2:
         return np.inf, None
-    drawn = _draw_trees(nbrs, w, rng, trees)
-    if not drawn:
+    forest = RandomForest.draw(nbrs, w, rng, trees)
+    if forest is None:
         return np.inf, None
-    sums = np.array([s for _, _, s in drawn])  # (trees, n - 1): weight below each cut edge
-    total = float(w.sum())
-    costs = band_cost(sums, target, lo, hi) + band_cost(total - sums, target, lo, hi)
-    t, i = np.unravel_index(int(np.argmin(costs)), costs.shape)
-    order, parent, _ = drawn[t]
-    return float(costs[t, i]), _subtree(order, parent, order[i + 1], n)
+    below = forest.below  # (trees, n): weight of the subtree under each atom (root: all)
+    costs = band_cost(below, target, lo, hi) + band_cost(forest.total - below, target, lo, hi)
+    costs[:, forest.root] = np.inf  # cutting above the root cuts nothing
+    t, v = np.unravel_index(int(np.argmin(costs)), costs.shape)
+    return float(costs[t, v]), forest.subtree(int(t), int(v))
 
 
 def best_split3(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees: int = 12):
     """Best three-way cut: one subtree of a random spanning tree, the rest cut in two."""
     n = len(w)
-    total = float(w.sum())
     best = (np.inf, None)
-    drawn = _draw_trees(nbrs, w, rng, trees)
-    if not drawn:
+    if n < 3:
         return best
-    sums = np.array([s for _, _, s in drawn])
-    approx = band_cost(sums, target, lo, hi) + 2 * band_cost((total - sums) / 2, target, lo, hi)
-    for (order, parent, _), i in zip(drawn, np.argmin(approx, axis=1).tolist(), strict=True):
-        piece = _subtree(order, parent, order[i + 1], n)
+    forest = RandomForest.draw(nbrs, w, rng, trees)
+    if forest is None:
+        return best
+    below = forest.below
+    approx = band_cost(below, target, lo, hi) + 2 * band_cost(
+        (forest.total - below) / 2, target, lo, hi
+    )
+    approx[:, forest.root] = np.inf
+    for t, v in enumerate(np.argmin(approx, axis=1).tolist()):
+        piece = forest.subtree(t, v)
         rest = np.flatnonzero(~piece)
         cost2, side = best_split(w[rest], induced(nbrs, rest), target, lo, hi, rng, trees=8)
         cost = float(band_cost(w[piece].sum(), target, lo, hi)) + cost2
@@ -196,59 +200,86 @@ def best_split3(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees
     return best
 
 
-def _draw_trees(nbrs, w, rng, trees) -> list[tuple[list[int], list[int], list[float]]]:
-    """Up to ``trees`` random spanning trees: (visit order, parents, weight under each cut).
+class RandomForest:
+    """Random spanning trees of one small graph, drawn together.
 
-    The cut list follows ``order[1:]``: entry ``i`` is the weight of the subtree
-    rooted at ``order[i + 1]``. Empty when the graph is not connected.
+    Each tree is the minimum spanning tree of the graph under independent
+    uniform edge weights; the copies are solved as one block-diagonal graph (one
+    sparse MST and one breadth-first order in compiled code), their roots (atom
+    ``root`` of every copy) hung from one extra node.
+
+    Attributes
+    ----------
+    below : ndarray (trees, n)
+        Weight of the subtree under each atom (at the root: the total).
+    total : float
+    root : int
     """
-    n = len(w)
-    wl = np.asarray(w, dtype=float).tolist()
-    out = []
-    for _ in range(trees):
-        if rng.left <= 0:
-            break
-        order, parent = _random_tree(nbrs, rng)
-        if len(order) < n:
-            return []
-        sub = wl[:]
-        for v in order[:0:-1]:
-            sub[parent[v]] += sub[v]
-        out.append((order, parent, [sub[v] for v in order[1:]]))
-    return out
 
+    root = 0
 
-def _random_tree(nbrs: list[list[int]], rng: Sampler) -> tuple[list[int], list[int]]:
-    """A spanning tree by Prim's algorithm on random edge weights: visit order, parents."""
-    rng.left -= 1
-    n = len(nbrs)
-    parent = [-1] * n
-    seen = [False] * n
-    seen[0] = True
-    order = [0]
-    keys = rng.random(sum(len(x) for x in nbrs)).tolist()
-    heap = [(keys.pop(), 0, u) for u in nbrs[0]]
-    heapq.heapify(heap)
-    while heap:
-        _, p, v = heapq.heappop(heap)
-        if seen[v]:
-            continue
-        seen[v] = True
-        parent[v] = p
-        order.append(v)
-        for u in nbrs[v]:
-            if not seen[u]:
-                heapq.heappush(heap, (keys.pop() if keys else 0.5, v, u))
-    return order, parent
+    def __init__(self, below, parent, order, n, total):
+        self.below, self._parent, self._order, self._n = below, parent, order, n
+        self.total = total
 
+    @classmethod
+    def draw(cls, nbrs: list[list[int]], w, rng: Sampler, trees: int) -> RandomForest | None:
+        """Up to ``trees`` trees (fewer when the sampler's budget is short).
 
-def _subtree(order, parent, root, n) -> np.ndarray:
-    side = [False] * n
-    side[root] = True
-    for v in order:
-        if v != root and parent[v] >= 0 and side[parent[v]]:
-            side[v] = True
-    return np.array(side, dtype=bool)
+        None when the budget is spent or the graph is not connected.
+        """
+        trees = min(trees, rng.left)
+        if trees <= 0:
+            return None
+        rng.left -= trees
+        w = np.asarray(w, dtype=float)
+        n = len(w)
+        deg = np.fromiter((len(x) for x in nbrs), dtype=np.int64, count=n)
+        tail = np.repeat(np.arange(n), deg)
+        head = np.fromiter(itertools.chain.from_iterable(nbrs), dtype=np.int64, count=deg.sum())
+        one = tail < head
+        tail, head = tail[one], head[one]
+        m, size = len(tail), trees * n
+        shift = np.repeat(np.arange(trees) * n, m)
+        weights = rng.random(trees * m) + 1.0  # a sparse zero would be no edge at all
+        graph = sparse.csr_array(
+            (weights, (np.tile(tail, trees) + shift, np.tile(head, trees) + shift)),
+            shape=(size + 1, size + 1),
+        )
+        mst = minimum_spanning_tree(graph).tocoo()
+        if mst.nnz != trees * (n - 1):
+            return None  # not connected
+        top = np.arange(trees) * n + cls.root  # every tree's root hangs from node ``size``
+        rows = np.concatenate([mst.row, np.full(trees, size)])
+        cols = np.concatenate([mst.col, top])
+        edges = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(size + 1, size + 1))
+        order, parent = breadth_first_order(edges, size, directed=False, return_predecessors=True)
+        below = np.append(np.tile(w, trees), 0.0)
+        # a breadth-first order lists the levels one after another, and the parents'
+        # places in it never decrease: each level is the run of atoms whose parents
+        # lie in the previous one
+        place = np.empty(size + 1, dtype=np.int64)
+        place[order] = np.arange(size + 1)
+        parent_place = place[parent[order[1:]]]
+        ends = [1]
+        while ends[-1] < size + 1:
+            ends.append(1 + int(np.searchsorted(parent_place, ends[-1])))
+        for start, end in zip(ends[-2:0:-1], ends[:1:-1], strict=True):
+            level = order[start:end]
+            below += np.bincount(parent[level], below[level], minlength=size + 1)
+        kept = parent[:size].reshape(trees, n) - (np.arange(trees) * n)[:, None]
+        kept[:, cls.root] = -1
+        return cls(below[:size].reshape(trees, n), kept, order[1:], n, float(w.sum()))
+
+    def subtree(self, t: int, v: int) -> np.ndarray:
+        """Atoms of the subtree under ``v`` in tree ``t`` (a boolean mask)."""
+        parent = self._parent[t].tolist()
+        side = [False] * self._n
+        side[v] = True
+        for u in (self._order[self._order // self._n == t] - t * self._n).tolist():
+            if u != v and parent[u] >= 0 and side[parent[u]]:
+                side[u] = True
+        return np.array(side, dtype=bool)
 
 
 MAX_SEEDED = {2: 14, 3: 9}
