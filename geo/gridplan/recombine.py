@@ -204,9 +204,9 @@ class RandomForest:
     """Random spanning trees of one small graph, drawn together.
 
     Each tree is the minimum spanning tree of the graph under independent
-    uniform edge weights; the copies are solved as one block-diagonal graph (one
-    sparse MST and one breadth-first order in compiled code), their roots (atom
-    ``root`` of every copy) hung from one extra node.
+    uniform edge weights; the copies are solved as one block-diagonal graph, their
+    roots (atom ``root`` of every copy) hung from one extra node: one sparse MST
+    and one breadth-first order, in compiled code.
 
     Attributes
     ----------
@@ -241,19 +241,17 @@ class RandomForest:
         tail, head = tail[one], head[one]
         m, size = len(tail), trees * n
         shift = np.repeat(np.arange(trees) * n, m)
-        weights = rng.random(trees * m) + 1.0  # a sparse zero would be no edge at all
-        graph = sparse.csr_array(
-            (weights, (np.tile(tail, trees) + shift, np.tile(head, trees) + shift)),
-            shape=(size + 1, size + 1),
-        )
-        mst = minimum_spanning_tree(graph).tocoo()
-        if mst.nnz != trees * (n - 1):
+        top = np.arange(trees) * n + cls.root
+        # every copy's root hangs from one extra node (``size``) by an edge lighter than
+        # all others: the MST is each copy's own MST plus these edges
+        weights = np.append(rng.random(trees * m) + 1.0, np.full(trees, 0.5))
+        rows = np.append(np.tile(tail, trees) + shift, np.full(trees, size))
+        cols = np.append(np.tile(head, trees) + shift, top)
+        graph = sparse.csr_array((weights, (rows, cols)), shape=(size + 1, size + 1))
+        mst = minimum_spanning_tree(graph)
+        if mst.nnz != trees * n:
             return None  # not connected
-        top = np.arange(trees) * n + cls.root  # every tree's root hangs from node ``size``
-        rows = np.concatenate([mst.row, np.full(trees, size)])
-        cols = np.concatenate([mst.col, top])
-        edges = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(size + 1, size + 1))
-        order, parent = breadth_first_order(edges, size, directed=False, return_predecessors=True)
+        order, parent = breadth_first_order(mst, size, directed=False, return_predecessors=True)
         below = np.append(np.tile(w, trees), 0.0)
         # a breadth-first order lists the levels one after another, and the parents'
         # places in it never decrease: each level is the run of atoms whose parents

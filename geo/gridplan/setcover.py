@@ -162,16 +162,19 @@ def _links(nbrs, nz, group, heavy, memo, max_hops: int = HOPS) -> frozenset | No
     ``memo`` keeps the paths already searched (groups share their first members).
     """
     members = [nz[i] for i in group]
-    linked = {members[0]}
+    joined = {members[0]}  # members linked so far and the links between them
     extra: set[int] = set()
     todo = members[1:]
     stall = 0
     while todo:
         v = todo.pop(0)
-        key = (v, frozenset(linked | extra))
-        if key not in memo:
-            memo[key] = _free_path(nbrs, v, key[1], heavy, max_hops)
-        path = memo[key]
+        if not joined.isdisjoint(nbrs[v]):  # touches them: no link needed
+            path = ()
+        else:
+            key = (v, frozenset(joined))
+            if key not in memo:
+                memo[key] = _free_path(nbrs, v, key[1], heavy, max_hops)
+            path = memo[key]
         if path is None:
             todo.append(v)
             stall += 1
@@ -180,7 +183,8 @@ def _links(nbrs, nz, group, heavy, memo, max_hops: int = HOPS) -> frozenset | No
             continue
         stall = 0
         extra.update(path)
-        linked.add(v)
+        joined.update(path)
+        joined.add(v)
     return frozenset(extra)
 
 

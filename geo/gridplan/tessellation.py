@@ -87,7 +87,10 @@ def voronoi_cells(points: np.ndarray, region) -> np.ndarray:
     if len(cells) != n:  # degenerate input (should not happen for distinct points)
         raise ValueError(f"voronoi returned {len(cells)} cells for {n} points")
     shapely.prepare(region)
-    return shapely.intersection(cells, region)
+    clipped = cells.copy()
+    cut = ~shapely.contains_properly(region, cells)  # cells well inside stay as they are
+    clipped[cut] = shapely.intersection(cells[cut], region)
+    return clipped
 
 
 def split_region(region, barriers) -> np.ndarray:
