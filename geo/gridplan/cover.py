@@ -79,6 +79,8 @@ class ExactCover:
         search = _Search(w, groups, links, inside, order, self.lo, self.hi, self.max_nodes)
         worst_inside = len(w) * max(self.hi - self.target, self.target - self.lo) ** 2 / self.target
         for q in self.levels:
+            if bound == np.inf:
+                break
             if q == 0 and bound > worst_inside + 1e-6:
                 continue  # the relaxation already costs more than any cover inside the band
             chosen = search.run(q)
@@ -118,6 +120,8 @@ class ExactCover:
             bounds=(0, 1),
             method="highs",
         )
+        if res.status == 2:  # not even fractionally: no cover at all
+            return np.zeros(len(groups)), np.inf
         if res.x is None:
             return np.zeros(len(groups)), 0.0
         return res.x, float(res.fun) if res.status == 0 else 0.0  # a bound only when optimal
