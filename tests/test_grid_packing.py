@@ -141,3 +141,23 @@ def test_a_redistricting_without_feasible_grids_has_no_share():
     assert report["within_band_share"] is None and report["feasible_grids"] == 0
     row = {**row, "grids": 2, "feasible_grids": 2, "within_band": 1, "infeasible": []}
     assert _report(7, 2, [row], RedistrictParams(), 0.1, 0.1)["within_band_share"] == 0.5
+
+
+def test_a_proved_community_ends_its_attempts(monkeypatch):
+    """Two attempts, then the quick proof: no more attempts, reseeds or exact search."""
+    from scipy import sparse
+
+    from geo.gridplan import partition
+    from geo.gridplan.partition import BalancedPartition
+
+    starts = []
+    start = BalancedPartition._start
+    monkeypatch.setattr(
+        BalancedPartition, "_start", lambda self, *a: starts.append(1) or start(self, *a)
+    )
+    # towers of 200, 200, 100, 100 in a row: 200 + 100 twice fits by households, not contiguously
+    path = sparse.diags([np.ones(3), np.ones(3)], [-1, 1]).tocsr()
+    bp = BalancedPartition(300).fit(np.array([200.0, 200, 100, 100]), path)
+    (case,) = bp.infeasible_
+    assert case["kind"] == partition.ProofKind.NO_CONTIGUOUS_GROUPING_FITS
+    assert len(starts) == 2 and bp.undecided_ == []
