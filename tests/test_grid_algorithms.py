@@ -172,6 +172,27 @@ def test_random_forest_draws_every_spanning_tree_of_a_cycle():
     assert RandomForest.draw(nbrs, np.ones(5), Sampler(0, 0), 3) is None  # budget spent
 
 
+def test_forests_of_several_graphs_are_drawn_together():
+    """Each graph gets its own trees; a lone atom or a disconnected graph gets none."""
+    cycle = [[(v - 1) % 5, (v + 1) % 5] for v in range(5)]
+    path = [[1], [0, 2], [1]]
+    graphs = [
+        (cycle, np.arange(5.0)),
+        ([[]], np.ones(1)),
+        ([[1], [0], []], np.ones(3)),
+        (path, np.ones(3)),
+    ]
+    rng = Sampler(2, 100)
+    first, lone, split, last = RandomForest.draw_many(graphs, rng, 6)
+    assert lone is None and split is None and rng.left == 100 - 6 * 3
+    assert first.below.shape == (6, 5) and (first.below[:, 0] == 10).all()
+    assert last.below.shape == (6, 3) and (last.below[:, 0] == 3).all()
+    for t in range(6):  # on a path rooted at its end, the middle holds two atoms
+        assert last.below[t].tolist() == [3.0, 2.0, 1.0]
+        for v in range(5):
+            assert np.arange(5.0)[first.subtree(t, v)].sum() == first.below[t, v]
+
+
 def test_oversized_building_and_small_community_are_reported():
     pts = np.array([[10.0, 10], [20, 10], [30, 10], [40, 10]])
     rd = RegionDistricting().fit(shapely.box(0, 0, 50, 20), pts, [400, 30, 30, 30])

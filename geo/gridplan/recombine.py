@@ -160,10 +160,13 @@ def best_split(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees:
     (cost, side) : (float, ndarray of bool) or (inf, None)
         ``side`` is True for the atoms of the first half.
     """
-    n = len(w)
-    if n < 2:
+    if len(w) < 2:
         return np.inf, None
-    forest = RandomForest.draw(nbrs, w, rng, trees)
+    return _best_cut(RandomForest.draw(nbrs, w, rng, trees), target, lo, hi)
+
+
+def _best_cut(forest: RandomForest | None, target, lo, hi):
+    """The cut of one tree edge of ``forest`` whose two halves fit the band best."""
     if forest is None:
         return np.inf, None
     below = forest.below  # (trees, n): weight of the subtree under each atom (root: all)
@@ -174,7 +177,10 @@ def best_split(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees:
 
 
 def best_split3(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees: int = 12):
-    """Best three-way cut: one subtree of a random spanning tree, the rest cut in two."""
+    """Best three-way cut: one subtree of a random spanning tree, the rest cut in two.
+
+    The rests of all the trees are cut in two together (eight trees each).
+    """
     n = len(w)
     best = (np.inf, None)
     if n < 3:
@@ -187,10 +193,11 @@ def best_split3(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees
         (forest.total - below) / 2, target, lo, hi
     )
     approx[:, forest.root] = np.inf
-    for t, v in enumerate(np.argmin(approx, axis=1).tolist()):
-        piece = forest.subtree(t, v)
-        rest = np.flatnonzero(~piece)
-        cost2, side = best_split(w[rest], induced(nbrs, rest), target, lo, hi, rng, trees=8)
+    pieces = [forest.subtree(t, v) for t, v in enumerate(np.argmin(approx, axis=1).tolist())]
+    rests = [np.flatnonzero(~piece) for piece in pieces]
+    halves = RandomForest.draw_many([(induced(nbrs, r), w[r]) for r in rests], rng, 8)
+    for piece, rest, half in zip(pieces, rests, halves, strict=True):
+        cost2, side = _best_cut(half, target, lo, hi)
         cost = float(band_cost(w[piece].sum(), target, lo, hi)) + cost2
         if side is not None and cost < best[0]:
             lab = np.zeros(n, dtype=np.int64)
@@ -201,12 +208,13 @@ def best_split3(w: np.ndarray, nbrs: list[list[int]], target, lo, hi, rng, trees
 
 
 class RandomForest:
-    """Random spanning trees of one small graph, drawn together.
+    """Random spanning trees of a small graph, drawn together.
 
     Each tree is the minimum spanning tree of the graph under independent
-    uniform edge weights; the copies are solved as one block-diagonal graph, their
-    roots (atom ``root`` of every copy) hung from one extra node: one sparse MST
-    and one breadth-first order, in compiled code.
+    uniform edge weights. All copies (of one graph, or of several: ``draw_many``)
+    are solved as one block-diagonal graph whose copies' roots (atom ``root`` of
+    each) hang from one extra node: one sparse MST and one breadth-first order,
+    in compiled code.
 
     Attributes
     ----------
@@ -228,46 +236,62 @@ class RandomForest:
 
         None when the budget is spent or the graph is not connected.
         """
-        trees = min(trees, rng.left)
+        return cls.draw_many([(nbrs, w)], rng, trees)[0]
+
+    @classmethod
+    def draw_many(cls, graphs, rng: Sampler, trees: int) -> list[RandomForest | None]:
+        """A forest of up to ``trees`` trees for each ``(nbrs, w)`` of ``graphs``.
+
+        The sampler's budget is shared out evenly; a graph of fewer than two
+        atoms, or not connected, gets None (as all do once the budget is spent).
+        """
+        trees = min(trees, rng.left // max(len(graphs), 1))
         if trees <= 0:
-            return None
-        rng.left -= trees
-        w = np.asarray(w, dtype=float)
-        n = len(w)
-        deg = np.fromiter((len(x) for x in nbrs), dtype=np.int64, count=n)
-        tail = np.repeat(np.arange(n), deg)
-        head = np.fromiter(itertools.chain.from_iterable(nbrs), dtype=np.int64, count=deg.sum())
-        one = tail < head
-        tail, head = tail[one], head[one]
-        m, size = len(tail), trees * n
-        shift = np.repeat(np.arange(trees) * n, m)
-        top = np.arange(trees) * n + cls.root
+            return [None] * len(graphs)
+        used = [g for g, (nbrs, _) in enumerate(graphs) if len(nbrs) >= 2]
+        if not used:
+            return [None] * len(graphs)
+        rng.left -= trees * len(used)
+        sizes = np.array([len(graphs[g][1]) for g in used])
+        starts = np.concatenate([[0], np.cumsum(sizes * trees)])  # first node of each graph
+        size = int(starts[-1])
+        rows, cols, weights, tops = [], [], [], []
+        for g, first, n in zip(used, starts[:-1].tolist(), sizes.tolist(), strict=True):
+            tail, head = _edges(graphs[g][0])
+            shift = np.repeat(first + np.arange(trees) * n, len(tail))
+            rows.append(np.tile(tail, trees) + shift)
+            cols.append(np.tile(head, trees) + shift)
+            weights.append(rng.random(trees * len(tail)) + 1.0)  # a sparse zero is no edge
+            tops.append(first + np.arange(trees) * n + cls.root)
         # every copy's root hangs from one extra node (``size``) by an edge lighter than
         # all others: the MST is each copy's own MST plus these edges
-        weights = np.append(rng.random(trees * m) + 1.0, np.full(trees, 0.5))
-        rows = np.append(np.tile(tail, trees) + shift, np.full(trees, size))
-        cols = np.append(np.tile(head, trees) + shift, top)
-        graph = sparse.csr_array((weights, (rows, cols)), shape=(size + 1, size + 1))
-        mst = minimum_spanning_tree(graph)
-        if mst.nnz != trees * n:
-            return None  # not connected
+        tops = np.concatenate(tops)
+        graph = sparse.csr_array(
+            (
+                np.concatenate([*weights, np.full(len(tops), 0.5)]),
+                (np.concatenate([*rows, np.full(len(tops), size)]), np.concatenate([*cols, tops])),
+            ),
+            shape=(size + 1, size + 1),
+        )
+        mst = minimum_spanning_tree(graph).tocsr()
         order, parent = breadth_first_order(mst, size, directed=False, return_predecessors=True)
-        below = np.append(np.tile(w, trees), 0.0)
-        # a breadth-first order lists the levels one after another, and the parents'
-        # places in it never decrease: each level is the run of atoms whose parents
-        # lie in the previous one
-        place = np.empty(size + 1, dtype=np.int64)
-        place[order] = np.arange(size + 1)
-        parent_place = place[parent[order[1:]]]
-        ends = [1]
-        while ends[-1] < size + 1:
-            ends.append(1 + int(np.searchsorted(parent_place, ends[-1])))
-        for start, end in zip(ends[-2:0:-1], ends[:1:-1], strict=True):
-            level = order[start:end]
-            below += np.bincount(parent[level], below[level], minlength=size + 1)
-        kept = parent[:size].reshape(trees, n) - (np.arange(trees) * n)[:, None]
-        kept[:, cls.root] = -1
-        return cls(below[:size].reshape(trees, n), kept, order[1:], n, float(w.sum()))
+        below = np.zeros(size + 1)
+        for g, first, n in zip(used, starts[:-1].tolist(), sizes.tolist(), strict=True):
+            below[first : first + n * trees] = np.tile(np.asarray(graphs[g][1], float), trees)
+        _sum_subtrees(order, parent, below)
+        reached = np.zeros(size + 1, dtype=bool)
+        reached[order] = True
+        out: list[RandomForest | None] = [None] * len(graphs)
+        for g, first, n in zip(used, starts[:-1].tolist(), sizes.tolist(), strict=True):
+            last = first + n * trees
+            if not reached[first:last].all():
+                continue  # not connected
+            mine = order[(order >= first) & (order < last)] - first
+            kept = parent[first:last].reshape(trees, n) - (first + np.arange(trees) * n)[:, None]
+            kept[:, cls.root] = -1
+            below_g = below[first:last].reshape(trees, n)
+            out[g] = cls(below_g, kept, mine, n, float(np.sum(graphs[g][1])))
+        return out
 
     def subtree(self, t: int, v: int) -> np.ndarray:
         """Atoms of the subtree under ``v`` in tree ``t`` (a boolean mask)."""
@@ -278,6 +302,33 @@ class RandomForest:
             if u != v and parent[u] >= 0 and side[parent[u]]:
                 side[u] = True
         return np.array(side, dtype=bool)
+
+
+def _edges(nbrs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each edge of the neighbour lists once: (tail, head) with tail < head."""
+    deg = np.fromiter((len(x) for x in nbrs), dtype=np.int64, count=len(nbrs))
+    tail = np.repeat(np.arange(len(nbrs)), deg)
+    head = np.fromiter(itertools.chain.from_iterable(nbrs), dtype=np.int64, count=deg.sum())
+    one = tail < head
+    return tail[one], head[one]
+
+
+def _sum_subtrees(order: np.ndarray, parent: np.ndarray, below: np.ndarray) -> None:
+    """Add every atom's weight to its ancestors' (in place), level by level.
+
+    A breadth-first order lists the levels one after another and the parents'
+    places in it never decrease, so each level is the run of atoms whose parents
+    lie in the previous one. The first entry of ``order`` is the root.
+    """
+    place = np.zeros(len(below), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    parent_place = place[parent[order[1:]]]
+    ends = [1]
+    while ends[-1] < len(order):
+        ends.append(1 + int(np.searchsorted(parent_place, ends[-1])))
+    for start, end in zip(ends[-2:0:-1], ends[:1:-1], strict=True):
+        level = order[start:end]
+        below += np.bincount(parent[level], below[level], minlength=len(below))
 
 
 MAX_SEEDED = {2: 14, 3: 9}
