@@ -75,16 +75,23 @@ class ExactCover:
         sums = np.array([w[list(g)].sum() for g in groups])
         inside = (sums >= self.lo - 1e-9) & (sums <= self.hi + 1e-9)
         rank, bound = self._relaxation(w, groups, links, sums)
+        if bound == np.inf:
+            return self
         order = np.lexsort((np.abs(sums - self.target), ~inside, -np.round(rank, 3)))
-        search = _Search(w, groups, links, inside, order, self.lo, self.hi, self.max_nodes)
+        limits = (self.lo, self.hi, self.max_nodes)
+        # the relaxation's own groups first (often a cover already), then all of them
+        small = _Search(w, groups, links, inside, order[rank[order] > 1e-6], *limits)
+        full = None
         worst_inside = len(w) * max(self.hi - self.target, self.target - self.lo) ** 2 / self.target
         for q in self.levels:
-            if bound == np.inf:
-                break
             if q == 0 and bound > worst_inside + 1e-6:
                 continue  # the relaxation already costs more than any cover inside the band
-            chosen = search.run(q)
-            self.nodes_ += search.nodes
+            chosen = small.run(q)
+            self.nodes_ += small.nodes
+            if chosen is None:
+                full = full or _Search(w, groups, links, inside, order, *limits)
+                chosen = full.run(q)
+                self.nodes_ += full.nodes
             if chosen is not None:
                 self.chosen_ = chosen
                 self.outside_ = int((~inside[chosen]).sum())
@@ -133,16 +140,13 @@ class _Search:
     def __init__(self, w, groups, links, inside, order, lo, hi, max_nodes):
         self.m, self.lo, self.hi, self.max_nodes = len(w), lo, hi, max_nodes
         self.w = w.tolist()
-        item_mask = [_mask(g) for g in groups]
-        link_mask = [_mask(lk) for lk in links]
         self.options: list[list[tuple[int, int, bool, int]]] = [[] for _ in range(self.m)]
-        for i in order.tolist():
-            opt = (item_mask[i], link_mask[i], bool(inside[i]), i)
+        self.near = [0] * self.m  # items that share a group: a cover's groups stay inside these
+        for i in order.tolist():  # the groups searched, best first
+            mask = _mask(groups[i])
+            opt = (mask, _mask(links[i]), bool(inside[i]), i)
             for a in groups[i]:
                 self.options[a].append(opt)
-        self.near = [0] * self.m  # items that share a group: a cover's groups stay inside these
-        for g, mask in zip(groups, item_mask, strict=True):
-            for a in g:
                 self.near[a] |= mask
         self.full = (1 << self.m) - 1
         # items with few groups first: the first scan then sets a low bar for the others
