@@ -21,8 +21,8 @@ from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
 from geo.gridplan.neighbourhood import cover_around, ring_parts
-from geo.gridplan.packing import packs
 from geo.gridplan.proofs import ProofKind
+from geo.gridplan.quickproof import QuickProof, no_contiguous
 from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
@@ -150,7 +150,7 @@ class BalancedPartition:
             for c in range(ncomp):
                 idx = rest[comp == c]
                 cw, cadj = w[idx], adj[idx][:, idx]
-                proof = _QuickProof(self, cw, cadj, lo, hi)
+                proof = QuickProof(cw, cadj, lo, hi, **self._proving())
                 local, ok = self._fit_component(cw, cadj, ks[c], lo, hi, hopeless=proof.proved)
                 verdict = None
                 if ok and self._outside_band(local, cw, lo, hi):
@@ -171,6 +171,15 @@ class BalancedPartition:
         return self
 
     # -- exact decision ---------------------------------------------------------------
+    def _proving(self) -> dict:
+        """What :class:`QuickProof` may do here."""
+        return {
+            "target": self.target,
+            "allowed": self.prove and self.n_parts is None,
+            "max_exact": self.max_exact,
+            "max_steps": self.exact_steps,
+        }
+
     def _outside_band(self, labels, w, lo, hi) -> bool:
         return self.n_parts is None and _outside(labels, w, lo, hi) > 0
 
@@ -219,7 +228,7 @@ class BalancedPartition:
             )
             return _compact(polished), None
         if cg.status_ == INFEASIBLE:
-            return labels, _no_contiguous(cg, len(heavy), lo, hi)
+            return labels, no_contiguous(cg, len(heavy), lo, hi)
         return labels, {
             "kind": "undecided",
             "detail": f"no split into the band found within {cg.sets_} candidate groups",
@@ -371,52 +380,6 @@ class BalancedPartition:
         return labels, _violation(labels, w, lo, hi)
 
 
-class _QuickProof:
-    """The cheap proofs that no plan of a component fits the band, run once when first asked.
-
-    Households alone (:func:`~geo.gridplan.packing.packs`), then contiguity with
-    link buildings allowed to serve several grids (``ConnectedGrouping``'s
-    relaxation, for components of at most ``max_exact`` household-holding
-    atoms). Nothing is proved on a graph with barrier edges cut (``prove``
-    False) or for a forced part count.
-    """
-
-    def __init__(self, owner: BalancedPartition, w, adj, lo, hi):
-        self._owner, self._w, self._adj, self._lo, self._hi = owner, w, adj, lo, hi
-        self._asked = False
-        self.verdict: dict | None = None
-
-    def proved(self) -> bool:
-        """Whether no plan fits (``verdict`` then says why)."""
-        if not self._asked:
-            self._asked = True
-            self.verdict = self._prove()
-        return self.verdict is not None
-
-    def _prove(self) -> dict | None:
-        owner, w, lo, hi = self._owner, self._w, self._lo, self._hi
-        if not owner.prove or owner.n_parts is not None:
-            return None
-        heavy = w[w > 0]
-        if packs(heavy, lo, hi) is False:
-            return {
-                "kind": ProofKind.NO_GROUPING_FITS,
-                "detail": (
-                    f"the households of its {len(heavy)} buildings "
-                    f"({', '.join(f'{x:g}' for x in sorted(heavy))}) cannot be grouped "
-                    f"into grids of [{lo:g}, {hi:g}]"
-                ),
-            }
-        if len(heavy) > owner.max_exact:
-            return None
-        quick = ConnectedGrouping(
-            owner.target, lo, hi, link_caps=(), max_sets=8_000, max_steps=owner.exact_steps
-        ).fit(w, self._adj)
-        if quick.status_ == INFEASIBLE:
-            return _no_contiguous(quick, len(heavy), lo, hi)
-        return None
-
-
 def choose_parts(households: float, target: float, tolerance: float) -> int:
     """Number of grids for ``households``.
 
@@ -437,22 +400,6 @@ def choose_parts(households: float, target: float, tolerance: float) -> int:
     if fits:
         return min(fits, key=lambda k: (abs(households / k - target), k))
     return max(1, round(households / target))
-
-
-def _no_contiguous(cg: ConnectedGrouping, heavy: int, lo: float, hi: float) -> dict:
-    """The record of a component no contiguous split fits, with how it was shown."""
-    how = (
-        "even if household-free buildings could link several grids"
-        if cg.proof_ == "shared_links"
-        else f"every contiguous grouping checked ({cg.sets_} candidate groups)"
-    )
-    return {
-        "kind": ProofKind.NO_CONTIGUOUS_GROUPING_FITS,
-        "detail": (
-            f"the households of its {heavy} buildings can be grouped into "
-            f"[{lo:g}, {hi:g}] but not into contiguous grids: {how}"
-        ),
-    }
 
 
 def _outside(labels, w, lo, hi) -> int:
