@@ -147,3 +147,85 @@ def test_needed_links_equal_a_brute_force_cut_check():
         assert _needed_links(nbrs, heavy, group) == sorted(want)
         checked += bool(want)
     assert checked > 20  # the random graphs do have needed links
+
+
+def split_exists(g: nx.Graph, w) -> bool:
+    """Brute force pruned by blocks: the block holding the first atom left, then the rest."""
+
+    def rest_splits(left: frozenset) -> bool:
+        if not left:
+            return True
+        first, others = min(left), sorted(left - {min(left)})
+        for size in range(len(others) + 1):
+            for more in itertools.combinations(others, size):
+                block = [first, *more]
+                if LO <= sum(w[v] for v in block) <= HI and nx.is_connected(g.subgraph(block)):
+                    if rest_splits(left - set(block)):
+                        return True
+        return False
+
+    return rest_splits(frozenset(g.nodes))
+
+
+def strip(links: int) -> nx.Graph:
+    """Towers 0 and 1 at the two ends of a strip of link atoms 2.. (each joined to the next two).
+
+    Every link atom has three neighbours or more (none is reduced away), and
+    the shortest route between the towers passes ``(links + 1) // 2`` of them.
+    """
+    g = nx.Graph()
+    chain = list(range(2, 2 + links))
+    for i, z in enumerate(chain):
+        for step in (1, 2):
+            if i + step < links:
+                g.add_edge(z, chain[i + step])
+    g.add_edge(0, chain[0])
+    g.add_edge(1, chain[-1])
+    return g
+
+
+def test_towers_joined_by_a_long_route_are_split_in_the_band():
+    # the two towers can only share a grid, through five link atoms or more: past the cap of 4
+    g = strip(9)
+    hh = np.zeros(g.number_of_nodes())
+    hh[[0, 1]] = [150, 150]
+    assert split_exists(g, hh)
+    old = ConnectedGrouping(300, LO, HI, route_steps=0).fit(hh, _graph(g))
+    assert old.status_ == "undecided"
+    cg = ConnectedGrouping(300, LO, HI).fit(hh, _graph(g))
+    assert cg.status_ == "feasible" and cg.proof_ is None
+    assert cg.labels_.tolist() == [0] * g.number_of_nodes()
+
+
+def test_long_routes_that_would_cross_are_never_claimed():
+    # two pairs of towers needing long routes through one strip: they would have to cross
+    g = strip(9)
+    g.add_edge(10, 2)
+    g.add_edge(11, 10)
+    hh = np.zeros(g.number_of_nodes())
+    hh[[0, 1, 10, 11]] = [150, 150, 140, 140]
+    assert not split_exists(g, hh)
+    for routes in (0, 100_000):
+        cg = ConnectedGrouping(300, LO, HI, relaxation=False, route_steps=routes)
+        assert cg.fit(hh, _graph(g)).status_ != "feasible"
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_no_claim_is_ever_false_on_link_heavy_graphs(seed):
+    # few towers, many link atoms, a tight link cap: the routes' last resort is what decides
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(7, 11))
+    g = nx.connected_watts_strogatz_graph(n, 4, 0.3, seed=int(rng.integers(1e9)))
+    hh = np.zeros(n)
+    towers = rng.choice(n, size=int(rng.integers(2, 5)), replace=False)
+    hh[towers] = rng.choice([100, 140, 150, 160, 200], size=len(towers))
+    truth = split_exists(g, hh)
+    cg = ConnectedGrouping(300, LO, HI, link_caps=(1,), relaxation=False).fit(hh, _graph(g))
+    if cg.status_ == "infeasible":
+        assert not truth, (seed, hh.tolist())
+    if cg.status_ == "feasible":
+        assert truth
+        for k in np.unique(cg.labels_):
+            block = np.flatnonzero(cg.labels_ == k).tolist()
+            assert LO <= hh[block].sum() <= HI
+            assert nx.is_connected(g.subgraph(block))

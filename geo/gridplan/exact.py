@@ -18,7 +18,12 @@ The search is exact, and small by construction:
    atoms could be dropped (a *minimal* set) is enumerated;
 3. a set partitioning over them (each household-holding atom exactly once, each
    link atom at most once) is solved as a MILP by HiGHS: infeasible is a proof
-   that no plan fits the band, a solution is a plan that does.
+   that no plan fits the band, a solution is a plan that does;
+4. when sets needing more link atoms than the cap were cut (infeasible but not
+   proved), every group of towers in the band is joined by shortest routes
+   through link atoms (one candidate from each of its towers) and the set
+   partitioning is solved again over these too: a solution is a plan (checked
+   connected and in the band before it is claimed), no solution proves nothing.
 
 Enumeration and MILP have budgets counted in sets, steps and branch-and-bound
 nodes, not seconds (equal input, equal answer); when one is exhausted the
@@ -59,6 +64,13 @@ class ConnectedGrouping:
         proves infeasibility only when its linear relaxation is already infeasible.
     relaxation : bool
         Whether to try the relaxation's proof first (off when a caller already did).
+    route_steps : int
+        Budget (steps, as ``max_steps``) of the last resort when the capped
+        enumeration neither solves nor proves: every tower group joined by
+        shortest routes through link atoms, however many (0: skip it).
+    route_nodes : int
+        Branch-and-bound nodes of that last resort's MILP (it can only find a
+        split, never prove there is none, so it is not worth a long search).
 
     Attributes
     ----------
@@ -99,6 +111,8 @@ class ConnectedGrouping:
         max_steps: int = 10**9,
         max_relaxation_columns: int = 2_000,
         relaxation: bool = True,
+        route_steps: int = 100_000,
+        route_nodes: int = 20,
     ):
         self.target, self.lo, self.hi = float(target), float(lo), float(hi)
         self.max_sets = max_sets
@@ -107,6 +121,8 @@ class ConnectedGrouping:
         self.max_steps = max_steps
         self.max_relaxation_columns = max_relaxation_columns
         self.relaxation = relaxation
+        self.route_steps = route_steps
+        self.route_nodes = route_nodes
 
     def fit(self, w, adj) -> ConnectedGrouping:
         """Decide for atoms of weights ``w`` on the symmetric ``adj`` (one connected component)."""
@@ -125,8 +141,9 @@ class ConnectedGrouping:
         if self.relaxation and self._shared_links_fail(nbrs, w, heavy):
             self.status_, self.proof_ = INFEASIBLE, "shared_links"
             return self
+        graph = [set(around) for around in nbrs]  # as given: the reduction edits nbrs
         kept, removed = _reduce(nbrs, heavy)
-        chosen = None
+        chosen, sets = None, []
         for cap in self.link_caps:
             sets, complete = self._enumerate(nbrs, kept, w, heavy, cap)
             if sets is None:
@@ -140,16 +157,56 @@ class ConnectedGrouping:
                 return self
             if status != INFEASIBLE:
                 return self
+        if chosen is None and self.link_caps and self.route_steps:
+            chosen = self._route_towers(nbrs, kept, w, heavy, sets)
         if chosen is None:
             return self
+        labels = self._labels(chosen, nbrs, kept, removed, n)
+        if not _fits(labels, w, graph, self.lo, self.hi):  # a plan is claimed only when checked
+            return self
+        self.labels_, self.status_ = labels, FEASIBLE
+        return self
+
+    def _labels(self, chosen, nbrs, kept, removed, n) -> np.ndarray:
+        """Part of every atom from the chosen sets (left-over and removed link atoms joined)."""
         labels = np.full(n, -1, dtype=np.int64)
         for k, s in enumerate(chosen):
             labels[list(s)] = k
         _grow(nbrs, kept, labels)
         for z, around in reversed(removed):  # taken out last, put back first
             labels[z] = labels[around[0]] if around else 0
-        self.labels_, self.status_ = labels, FEASIBLE
-        return self
+        return labels
+
+    def _route_towers(self, nbrs, kept, w, heavy, exact_sets):
+        """A split whose sets join their towers by shortest routes, or None (nothing proved).
+
+        The capped enumeration misses sets needing more link atoms than its cap.
+        Every group of towers with households in the band that link atoms can
+        join (as in :meth:`_shared_links_fail`) gets more candidates: its
+        towers joined by the shortest routes through link atoms from each of
+        them in turn. Any solution of the set partitioning over these and the
+        enumerated sets is a plan; infeasibility proves nothing.
+        """
+        limit = self.steps_ + self.route_steps
+        groups = self._tower_groups(nbrs, w, heavy, set(kept), limit)
+        if groups is None:
+            return None
+        trees, looked = _link_trees(nbrs, heavy)
+        self.steps_ += looked
+        routed = set()
+        for group in groups:
+            for root in sorted(group):
+                route = _route(trees, group, root)
+                if route is not None:
+                    routed.add(route)
+            self.steps_ += 1
+            if self.steps_ > limit:
+                return None
+        routed -= set(exact_sets)
+        self.sets_ += len(routed)
+        sets = [*exact_sets, *sorted(routed, key=sorted)]
+        chosen, _ = self._solve(sets, kept, w, heavy, node_limit=self.route_nodes, balance=False)
+        return chosen
 
     def _shared_links_fail(self, nbrs, w, heavy) -> bool:
         """True when no split fits even if link atoms could serve several parts.
@@ -161,11 +218,31 @@ class ConnectedGrouping:
         partition of the towers into such groups inside the band, those link
         atoms used once at most, proves that no plan fits.
         """
+        sets = self._tower_groups(nbrs, w, heavy)
+        if sets is None:
+            return False
+        self.sets_ = len(sets)
+        links = [frozenset(_needed_links(nbrs, heavy, t)) for t in sets]
+        cols = [t | lk for t, lk in zip(sets, links, strict=True)]
+        needed = sorted(set().union(*links)) if links else []
+        towers = [int(v) for v in np.flatnonzero(heavy)]
+        _, status = self._solve(cols, towers + needed, w, heavy, feasibility=True)
+        return status == INFEASIBLE
+
+    def _tower_groups(self, nbrs, w, heavy, alive=None, limit=None) -> list[frozenset] | None:
+        """Connected groups of towers with households in the band, or None past the budget.
+
+        Two towers are neighbours when they touch or touch one connected patch
+        of link atoms (of ``alive`` ones, all by default). ``limit`` is the
+        step count past which the search gives up (``max_steps`` by default).
+        """
+        limit = self.max_steps if limit is None else limit
         n = len(w)
+        alive = range(n) if alive is None else alive
         near = [set(u for u in nbrs[v] if heavy[u]) for v in range(n)]
         seen = np.zeros(n, dtype=bool)
         for z in np.flatnonzero(~heavy):
-            if seen[z]:
+            if seen[z] or z not in alive:
                 continue
             patch, touch, queue = [], set(), [int(z)]
             seen[z] = True
@@ -188,12 +265,12 @@ class ConnectedGrouping:
             while stack:
                 sub, ext, total = stack.pop()
                 self.steps_ += 1
-                if self.steps_ > self.max_steps:
-                    return False
+                if self.steps_ > limit:
+                    return None
                 if total >= self.lo - 1e-9:
                     sets.append(frozenset(sub))
                     if len(sets) > self.max_sets:
-                        return False
+                        return None
                 ext = set(ext)
                 while ext:
                     u = ext.pop()
@@ -205,12 +282,7 @@ class ConnectedGrouping:
                         around.update(adj[s])
                     more = ext | {x for x in adj[u] if x > v and x not in around}
                     stack.append(((*sub, u), frozenset(more), t))
-        self.sets_ = len(sets)
-        links = [frozenset(_needed_links(nbrs, heavy, t)) for t in sets]
-        cols = [t | lk for t, lk in zip(sets, links, strict=True)]
-        needed = sorted(set().union(*links)) if links else []
-        _, status = self._solve(cols, towers + needed, w, heavy, feasibility=True)
-        return status == INFEASIBLE
+        return sets
 
     def _enumerate(self, nbrs, kept, w, heavy, max_links):
         """Minimal connected sets of ``kept`` atoms with households in the band.
@@ -251,14 +323,46 @@ class ConnectedGrouping:
                     stack.append(((*sub, u), frozenset(more), t, lk))
         return out, complete
 
-    def _solve(self, sets, kept, w, heavy, feasibility=False):
+    def _solve(self, sets, kept, w, heavy, feasibility=False, node_limit=None, balance=True):
         """Chosen sets (a partition of the household-holding atoms) and the status.
 
         With ``feasibility`` only the status is wanted: no objective, so the
-        first integer solution ends the search.
+        first integer solution ends the search. Without ``balance`` the first
+        split found is taken too (the caller balances it).
         """
         if not sets:
             return None, INFEASIBLE
+        cons = self._partitioning(sets, kept, heavy)
+        m = len(sets)
+        sums = np.array([sum(w[v] for v in s) for s in sets])
+        cost = (sums - self.target) ** 2 / self.target + 1.0  # fewer, balanced parts
+        if feasibility or not balance:
+            cost = np.zeros(m)
+        if feasibility:
+            lp = milp(cost, constraints=cons, integrality=np.zeros(m), bounds=(0, 1))
+            if lp.status == 2:  # not even fractionally: no integer answer either
+                return None, INFEASIBLE
+            if m > self.max_relaxation_columns:  # an integer search this wide runs for seconds
+                return None, UNDECIDED
+        res = milp(
+            cost,
+            constraints=cons,
+            integrality=np.ones(m),
+            bounds=(0, 1),
+            # HiGHS's presolve prints a debug line to stdout when it maps a solution back
+            # (HighsMipSolverData::transformNewIntegerFeasibleSolution); these set
+            # partitionings are small enough to solve without it
+            options={"node_limit": node_limit or self.node_limit, "presolve": False},
+        )
+        if res.status == 2:
+            return None, INFEASIBLE
+        if res.x is None:
+            return None, UNDECIDED
+        return [sets[j] for j in np.flatnonzero(res.x > 0.5)], FEASIBLE
+
+    @staticmethod
+    def _partitioning(sets, kept, heavy) -> list[LinearConstraint]:
+        """Each household-holding atom of ``kept`` in one set exactly, each link atom at most."""
         rows_h = {v: i for i, v in enumerate(v for v in sorted(kept) if heavy[v])}
         rows_z = {v: i for i, v in enumerate(v for v in sorted(kept) if not heavy[v])}
         hr, hc, zr, zc = [], [], [], []
@@ -282,30 +386,7 @@ class ConnectedGrouping:
                     sparse.csr_array((np.ones(len(zr)), (zr, zc)), shape=(len(rows_z), m)), 0, 1
                 )
             )
-        sums = np.array([sum(w[v] for v in s) for s in sets])
-        cost = (sums - self.target) ** 2 / self.target + 1.0  # fewer, balanced parts
-        if feasibility:
-            cost = np.zeros(m)
-            lp = milp(cost, constraints=cons, integrality=np.zeros(m), bounds=(0, 1))
-            if lp.status == 2:  # not even fractionally: no integer answer either
-                return None, INFEASIBLE
-            if m > self.max_relaxation_columns:  # an integer search this wide runs for seconds
-                return None, UNDECIDED
-        res = milp(
-            cost,
-            constraints=cons,
-            integrality=np.ones(m),
-            bounds=(0, 1),
-            # HiGHS's presolve prints a debug line to stdout when it maps a solution back
-            # (HighsMipSolverData::transformNewIntegerFeasibleSolution); these set
-            # partitionings are small enough to solve without it
-            options={"node_limit": self.node_limit, "presolve": False},
-        )
-        if res.status == 2:
-            return None, INFEASIBLE
-        if res.x is None:
-            return None, UNDECIDED
-        return [sets[j] for j in np.flatnonzero(res.x > 0.5)], FEASIBLE
+        return cons
 
 
 def _neighbours(adj: sparse.csr_array, n: int) -> list[set[int]]:
@@ -371,6 +452,65 @@ def _needed_links(nbrs, heavy, group) -> list[int]:
     if held[start] < len(group):
         return []
     return sorted(needed)
+
+
+def _link_trees(nbrs, heavy) -> tuple[dict, int]:
+    """Shortest routes through link atoms from every tower, and the atoms looked at.
+
+    For each tower, the predecessor of every atom a breadth-first search
+    reaches from it, passing through link atoms only (a tower it reaches ends
+    a route: routes never cross another tower).
+    """
+    trees, looked = {}, 0
+    for tower in np.flatnonzero(heavy).tolist():
+        came_from = {tower: None}
+        queue = deque([tower])
+        while queue:
+            x = queue.popleft()
+            looked += 1
+            for u in sorted(nbrs[x]):
+                if u not in came_from:
+                    came_from[u] = x
+                    if not heavy[u]:
+                        queue.append(u)
+        trees[tower] = came_from
+    return trees, looked
+
+
+def _route(trees, group, root) -> frozenset | None:
+    """``group`` joined along the shortest routes from ``root`` (a subtree), or None."""
+    came_from = trees[root]
+    joined = {root}
+    for tower in group:
+        if tower not in came_from:
+            return None
+        x = tower
+        while x not in joined:
+            joined.add(x)
+            x = came_from[x]
+    return frozenset(joined)
+
+
+def _fits(labels, w, nbrs, lo, hi) -> bool:
+    """Every part connected and holding households inside ``[lo, hi]``."""
+    if (labels < 0).any():
+        return False
+    totals = np.bincount(labels, w)
+    if ((totals < lo - 1e-9) | (totals > hi + 1e-9)).any():
+        return False
+    for k in range(len(totals)):
+        members = set(np.flatnonzero(labels == k).tolist())
+        start = next(iter(members))
+        seen, queue = {start}, [start]
+        while queue:
+            x = queue.pop()
+            for u in nbrs[x]:
+                if u in members and u not in seen:
+                    seen.add(u)
+                    queue.append(u)
+        if len(seen) < len(members):
+            return False
+    return True
 
 
 def _minimal(sub: tuple, adj: dict, heavy) -> bool:
