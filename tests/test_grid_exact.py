@@ -229,3 +229,17 @@ def test_no_claim_is_ever_false_on_link_heavy_graphs(seed):
             block = np.flatnonzero(cg.labels_ == k).tolist()
             assert LO <= hh[block].sum() <= HI
             assert nx.is_connected(g.subgraph(block))
+
+
+def test_highs_debug_line_is_kept_off_standard_output(capfd):
+    """The solver's stray printf is dropped; anything else written meanwhile comes out."""
+    import os
+
+    from geo.gridplan.exact import _without_highs_debug_line
+
+    with _without_highs_debug_line():
+        os.write(1, b"before ")
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();")
+        os.write(1, b"after\n")
+    out, _ = capfd.readouterr()
+    assert out == "before after\n"

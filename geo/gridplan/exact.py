@@ -32,7 +32,13 @@ answer is ``"undecided"``, never a false claim.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+import threading
 from collections import deque
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
@@ -344,16 +350,16 @@ class ConnectedGrouping:
                 return None, INFEASIBLE
             if m > self.max_relaxation_columns:  # an integer search this wide runs for seconds
                 return None, UNDECIDED
-        res = milp(
-            cost,
-            constraints=cons,
-            integrality=np.ones(m),
-            bounds=(0, 1),
-            # HiGHS's presolve prints a debug line to stdout when it maps a solution back
-            # (HighsMipSolverData::transformNewIntegerFeasibleSolution); these set
-            # partitionings are small enough to solve without it
-            options={"node_limit": node_limit or self.node_limit, "presolve": False},
-        )
+        with _without_highs_debug_line():
+            res = milp(
+                cost,
+                constraints=cons,
+                integrality=np.ones(m),
+                bounds=(0, 1),
+                # these set partitionings are small enough to solve without presolve, which
+                # makes the debug line below rarer
+                options={"node_limit": node_limit or self.node_limit, "presolve": False},
+            )
         if res.status == 2:
             return None, INFEASIBLE
         if res.x is None:
@@ -387,6 +393,40 @@ class ConnectedGrouping:
                 )
             )
         return cons
+
+
+_HIGHS_DEBUG = re.compile(rb"HighsMipSolverData::\w+ tmpSolver\.run\(\);\n?")
+_STDOUT = threading.Lock()
+
+
+@contextmanager
+def _without_highs_debug_line():
+    """Keep HiGHS's stray debug line off the process's standard output.
+
+    The MIP solver bundled with SciPy prints
+    ``HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();`` with a
+    bare ``printf`` when it maps a solution back, even with output off: into a
+    CLI's JSON, say. File descriptor 1 goes to a temporary file while the solver
+    runs (one solver at a time); what else was written there meanwhile is passed on.
+    """
+    with _STDOUT, tempfile.TemporaryFile() as caught:
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+        except (AttributeError, OSError, ValueError):  # no standard output to keep clean
+            yield
+            return
+        os.dup2(caught.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            caught.seek(0)
+            rest = _HIGHS_DEBUG.sub(b"", caught.read())
+            if rest:
+                os.write(1, rest)
 
 
 def _neighbours(adj: sparse.csr_array, n: int) -> list[set[int]]:
