@@ -200,8 +200,7 @@ class BalancedPartition:
         None (solved), an infeasibility record, or ``{"kind": "undecided"}``.
         """
         heavy = w[w > 0]
-        if not self.prove:  # a graph with barrier edges cut: solve locally, prove nothing
-            labels = self._reseed(w, adj, labels, lo, hi, k)
+        if not self.prove:  # barrier edges cut: the whole graph is tried after this anyway
             labels = self._solve_around(w, adj, labels, lo, hi)
             if not self._outside_band(labels, w, lo, hi):
                 return labels, None
