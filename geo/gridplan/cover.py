@@ -89,7 +89,8 @@ class ExactCover:
             chosen = small.run(q)
             self.nodes_ += small.nodes
             if chosen is None:
-                full = full or _Search(w, groups, links, inside, order, *limits)
+                if full is None:
+                    full = _Search(w, groups, links, inside, order, *limits)
                 chosen = full.run(q)
                 self.nodes_ += full.nodes
             if chosen is not None:

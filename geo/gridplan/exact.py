@@ -538,19 +538,19 @@ def _fits(labels, w, nbrs, lo, hi) -> bool:
     totals = np.bincount(labels, w)
     if ((totals < lo - 1e-9) | (totals > hi + 1e-9)).any():
         return False
-    for k in range(len(totals)):
-        members = set(np.flatnonzero(labels == k).tolist())
-        start = next(iter(members))
-        seen, queue = {start}, [start]
-        while queue:
-            x = queue.pop()
-            for u in nbrs[x]:
-                if u in members and u not in seen:
-                    seen.add(u)
-                    queue.append(u)
-        if len(seen) < len(members):
-            return False
-    return True
+    return all(_joined(set(np.flatnonzero(labels == k).tolist()), nbrs) for k in range(len(totals)))
+
+
+def _joined(members: set, nbrs) -> bool:
+    """Whether ``members`` (not empty) are connected by the edges among them."""
+    start = next(iter(members))
+    seen, queue = {start}, [start]
+    while queue:
+        for u in nbrs[queue.pop()]:
+            if u in members and u not in seen:
+                seen.add(u)
+                queue.append(u)
+    return len(seen) == len(members)
 
 
 def _minimal(sub: tuple, adj: dict, heavy) -> bool:
@@ -562,20 +562,7 @@ def _minimal(sub: tuple, adj: dict, heavy) -> bool:
     for z in links:  # a link atom with one neighbour in the set can go: cheap and common
         if sum(u in members for u in adj[z]) <= 1:
             return False
-    for z in links:
-        rest = members - {z}
-        start = next(iter(rest))
-        seen = {start}
-        queue = [start]
-        while queue:
-            x = queue.pop()
-            for u in adj[x]:
-                if u in rest and u not in seen:
-                    seen.add(u)
-                    queue.append(u)
-        if len(seen) == len(rest):
-            return False
-    return True
+    return not any(_joined(members - {z}, adj) for z in links)
 
 
 def _grow(nbrs, kept, labels) -> None:
