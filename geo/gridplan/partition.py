@@ -20,9 +20,10 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
+from geo.gridplan.frontier import FrontierSplit
 from geo.gridplan.neighbourhood import cover_around, ring_parts
 from geo.gridplan.proofs import ProofKind
-from geo.gridplan.quickproof import QuickProof, no_contiguous
+from geo.gridplan.quickproof import QuickProof, checked, no_contiguous
 from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
@@ -66,6 +67,10 @@ class BalancedPartition:
     reseeds : int
         Whole new attempts (seeds ``seed + 100·i``) for a component still
         outside the band, before the exact decision.
+    frontier_states : int
+        Budget of the last exact step, when the grouping's budgets run out: the
+        atom-by-atom search (:class:`~geo.gridplan.frontier.FrontierSplit`, no
+        link-building cap), in states kept. Past it a component is "undecided".
 
     Attributes
     ----------
@@ -107,6 +112,7 @@ class BalancedPartition:
         prove: bool = True,
         exact_steps: int = 60_000,
         reseeds: int = 2,
+        frontier_states: int = 150_000,
     ):
         self.target = target
         self.tolerance = tolerance
@@ -120,6 +126,7 @@ class BalancedPartition:
         self.prove = prove
         self.exact_steps = exact_steps
         self.reseeds = reseeds
+        self.frontier_states = frontier_states
 
     def fit(self, weights, adjacency) -> BalancedPartition:
         """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
@@ -221,17 +228,25 @@ class BalancedPartition:
             }
         exact = dict(max_sets=8_000, max_steps=self.exact_steps)
         cg = ConnectedGrouping(self.target, lo, hi, relaxation=False, **exact).fit(w, adj)
-        if cg.status_ == FEASIBLE:
-            polished = rebalance(
-                cg.labels_, w, adj, self.target, lo, hi, self.compactness, self.max_passes
-            )
-            return _compact(polished), None
         if cg.status_ == INFEASIBLE:
-            return labels, no_contiguous(cg, len(heavy), lo, hi)
-        return labels, {
-            "kind": "undecided",
-            "detail": f"no split into the band found within {cg.sets_} candidate groups",
-        }
+            return labels, no_contiguous(checked(cg), len(heavy), lo, hi)
+        split = cg.labels_
+        if cg.status_ != FEASIBLE:  # the grouping's budgets ran out: atom by atom, no link cap
+            fs = FrontierSplit(lo, hi, max_states=self.frontier_states).fit(w, adj)
+            if fs.status_ == INFEASIBLE:
+                how = f"every contiguous split checked atom by atom ({fs.states_} states)"
+                return labels, no_contiguous(how, len(heavy), lo, hi)
+            split = fs.labels_
+        if split is None:
+            return labels, {
+                "kind": "undecided",
+                "detail": (
+                    f"no split into the band found within {cg.sets_} candidate groups "
+                    f"and {fs.states_} states"
+                ),
+            }
+        polished = rebalance(split, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
+        return _compact(polished), None
 
     def _solve_around(self, w, adj, labels, lo, hi, rings=(1, 2)) -> np.ndarray:
         """Solve exactly the neighbourhood (rings of parts) of each part outside the band.

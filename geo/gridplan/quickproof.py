@@ -56,17 +56,19 @@ class QuickProof:
             self._target, lo, hi, link_caps=(), max_sets=8_000, max_steps=self._max_steps
         ).fit(w, self._adj)
         if quick.status_ == INFEASIBLE:
-            return no_contiguous(quick, len(heavy), lo, hi)
+            return no_contiguous(checked(quick), len(heavy), lo, hi)
         return None
 
 
-def no_contiguous(cg: ConnectedGrouping, heavy: int, lo: float, hi: float) -> dict:
-    """The record of a component no contiguous split fits, with how it was shown."""
-    how = (
-        "even if household-free buildings could link several grids"
-        if cg.proof_ == "shared_links"
-        else f"every contiguous grouping checked ({cg.sets_} candidate groups)"
-    )
+def checked(cg: ConnectedGrouping) -> str:
+    """How a :class:`ConnectedGrouping` showed that no contiguous split fits."""
+    if cg.proof_ == "shared_links":
+        return "even if household-free buildings could link several grids"
+    return f"every contiguous grouping checked ({cg.sets_} candidate groups)"
+
+
+def no_contiguous(how: str, heavy: int, lo: float, hi: float) -> dict:
+    """The record of a component no contiguous split fits, with ``how`` it was shown."""
     return {
         "kind": ProofKind.NO_CONTIGUOUS_GROUPING_FITS,
         "detail": (
