@@ -224,9 +224,10 @@ def main() -> None:
         f"Redistricting gave {report['grids']} grids, {report['within_band_share']:.2%} of the "
         f"{report['feasible_grids']} feasible ones within the band; infeasible cases by kind: "
         + ", ".join(f"{k} {v}" for k, v in sorted(_kinds(report).items()))
-        + f"; {report['undecided_grids']} grids in {len(report['undecided'])} undecided pieces "
-        "(left outside the band by the heuristics, neither solved nor proved infeasible by the "
-        "exact search within its budget).",
+        + f"; {report['undecided_grids']} grids in {len(report['undecided'])} undecided "
+        + ("piece" if len(report["undecided"]) == 1 else "pieces")
+        + " (left outside the band by the heuristics, neither solved nor proved infeasible by the "
+        "exact searches within their budgets).",
     ]
     print("\n".join(lines))
     if not args.no_write:
