@@ -234,15 +234,16 @@ class BalancedPartition:
         if cg.status_ != FEASIBLE:  # the grouping's budgets ran out: atom by atom, no link cap
             fs = FrontierSplit(lo, hi, max_states=self.frontier_states).fit(w, adj)
             if fs.status_ == INFEASIBLE:
-                how = f"every contiguous split checked atom by atom ({fs.states_} states)"
+                how = f"every contiguous split checked atom by atom ({fs.states_:,} states)"
                 return labels, no_contiguous(how, len(heavy), lo, hi)
             split = fs.labels_
         if split is None:
             return labels, {
                 "kind": "undecided",
                 "detail": (
-                    f"no split into the band found within {cg.sets_} candidate groups "
-                    f"and {fs.states_} states"
+                    "neither solved nor proved infeasible within the exact searches' budgets "
+                    f"({cg.steps_:,} steps of the tower grouping, more than "
+                    f"{self.frontier_states:,} states atom by atom)"
                 ),
             }
         polished = rebalance(split, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
