@@ -81,6 +81,15 @@ def test_households_that_are_not_whole_numbers_are_split_exactly():
     assert_plan(g, hh, fs.labels_)
 
 
+def test_a_lone_atom_and_no_atom():
+    one = sparse.csr_array((1, 1))
+    assert FrontierSplit(LO, HI).fit(np.array([300.0]), one).labels_.tolist() == [0]
+    assert FrontierSplit(LO, HI).fit(np.array([100.0]), one).status_ == "infeasible"
+    assert FrontierSplit(LO, HI).fit(np.array([400.0]), one).status_ == "infeasible"
+    empty = FrontierSplit(LO, HI).fit(np.zeros(0), sparse.csr_array((0, 0)))
+    assert empty.status_ == "feasible" and empty.labels_.tolist() == []
+
+
 def test_crossing_long_routes_are_proved_where_the_link_cap_only_gives_up():
     # two pairs of towers needing long routes through one strip of link atoms: they cross
     g = strip(9)

@@ -13,7 +13,9 @@ unless the states kept pass their budget (``"undecided"``).
 Households only matter up to what the atoms still to come could add: an open
 grid's households are kept as the range of those additions that would land it
 in the band, so grids that differ by households no remaining subset could tell
-apart count once.
+apart count once; and of two ways that differ only by the households of grids
+already inside the band, the one with no more households in each such grid has
+every future of the other, so the other is dropped.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class FrontierSplit:
         nbrs = [set(adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist()) for v in range(len(w))]
         nbrs = [around - {v} for v, around in enumerate(nbrs)]
         self.status_, self.labels_, self.states_, self.width_ = UNDECIDED, None, 0, 0
+        if not len(w):  # nothing to split
+            self.status_, self.labels_ = FEASIBLE, np.zeros(0, dtype=np.int64)
+            return self
         order = narrow_order(nbrs)
         levels = self._search(w, nbrs, order)
         if levels is None:
@@ -90,13 +95,13 @@ class FrontierSplit:
         levels = []
         for i in range(len(order)):
             kept: dict = {}
-            room = self.max_states - self.states_  # a key holds one state or a few: checked often
+            left = self.max_states - self.states_  # a key holds one state or a few: checked often
             for j, (grids, pieces, weights, *_) in enumerate(states):
                 for g in range(len(weights) + 1):
                     made = steps.take(i, grids, pieces, weights, g)
                     if made is not None:
                         _keep(kept, made[0], (*made[1:], (j, g)), steps.full_at(made[3]))
-                if len(kept) > room:
+                if len(kept) > left:
                     self.states_ = self.max_states + 1
                     return None
             states = [state for same in kept.values() for state in same]
