@@ -11,11 +11,12 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geo.gridplan.exact import ConnectedGrouping
+from geo.gridplan.frontier import STATES, FrontierSplit
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import BalancedPartition, choose_parts
 from geo.gridplan.polygons import dissolve, give_away_orphans, share_leftover
-from geo.gridplan.proofs import PROVED_KINDS, ProofKind
+from geo.gridplan.proofs import PROVED_KINDS
+from geo.gridplan.quickproof import QuickProof, no_contiguous
 from geo.gridplan.settings import band
 from geo.gridplan.tessellation import build_graph, dedupe_points
 
@@ -186,14 +187,24 @@ class RegionDistricting:
         return float(np.mean(lab[cross.row] == lab[cross.col]))
 
 
-def grouping_verdict(region, points, households, barriers, target, tolerance) -> list[dict]:
-    """Cheap exact verdicts on a region whose plan keeps grids outside the band.
+EXACT_ATOMS = 300  # the largest piece the evaluation searches atom by atom
+
+
+def grouping_verdict(
+    region, points, households, barriers, target, tolerance, states=STATES
+) -> tuple[list[dict], int]:
+    """Exact verdicts on a region whose plan keeps grids outside the band, and the states spent.
 
     Per connected piece of the building graph (buildings above the upper
-    bound left out) whose households fit a number of grids: a proof that no
-    contiguous grouping fits (:class:`~geo.gridplan.exact.ConnectedGrouping`'s
-    relaxation, milliseconds), or ``{"kind": "undecided"}``. Used by the
-    evaluation, which has no redistricting run to ask.
+    bound left out) whose households fit a number of grids: the quick proofs
+    the redistricting asks (:class:`~geo.gridplan.quickproof.QuickProof`, with
+    its budgets), then, for pieces of at most ``EXACT_ATOMS`` buildings, the
+    atom-by-atom search (:class:`~geo.gridplan.frontier.FrontierSplit`, with as
+    many states as the redistricting gives it), all within ``states`` for the
+    whole region. A piece proved gets its record; one the search splits inside
+    the band gets none (a plan fits there, this one does not); the rest get
+    ``{"kind": "undecided"}``. Used by the evaluation, which has no
+    redistricting run to ask.
     """
     lo, hi = band(target, tolerance)
     households = np.asarray(households, dtype=float)
@@ -203,38 +214,34 @@ def grouping_verdict(region, points, households, barriers, target, tolerance) ->
     keep = np.flatnonzero(w <= hi)
     adj = graph.adjacency[keep][:, keep]
     ncomp, comp = connected_components(adj, directed=False)
-    out = []
+    out, spent = [], 0
     for c in range(ncomp):
         idx = keep[comp == c]
         h = w[idx].sum()
         k = choose_parts(h, target, tolerance)
         if h < lo or not lo <= h / k <= hi:
             continue
-        cg = ConnectedGrouping(target, lo, hi, link_caps=()).fit(
-            w[idx], adj[comp == c][:, comp == c]
-        )
+        piece = adj[comp == c][:, comp == c]
         buildings = np.flatnonzero(np.isin(atom_of, idx)).tolist()
-        if cg.status_ == "infeasible":
-            out.append(
-                {
-                    "kind": ProofKind.NO_CONTIGUOUS_GROUPING_FITS,
-                    "detail": (
-                        f"the households of its {int((w[idx] > 0).sum())} buildings cannot be "
-                        f"grouped into contiguous grids of [{lo:g}, {hi:g}], even if "
-                        "household-free buildings could link several grids"
-                    ),
-                    "buildings": buildings,
-                }
-            )
-        else:
-            out.append(
-                {
-                    "kind": "undecided",
-                    "detail": "not shown infeasible by the quick proof",
-                    "buildings": buildings,
-                }
-            )
-    return out
+        proof = QuickProof(w[idx], piece, lo, hi, target=target)
+        if proof.proved():
+            out.append({**proof.verdict, "buildings": buildings})
+            continue
+        left = states - spent
+        why = "not shown infeasible by the quick proofs"
+        if len(idx) > EXACT_ATOMS or (w[idx] > 0).sum() > proof.max_exact or left <= 0:
+            out.append({"kind": "undecided", "detail": why, "buildings": buildings})
+            continue
+        fs = FrontierSplit(lo, hi, max_states=min(STATES, left)).fit(w[idx], piece)
+        spent += min(fs.states_, STATES, left)
+        if fs.status_ == "infeasible":
+            how = f"every contiguous split checked atom by atom ({fs.states_:,} states)"
+            heavy = int((w[idx] > 0).sum())
+            out.append({**no_contiguous(how, heavy, lo, hi), "buildings": buildings})
+        elif fs.status_ == "undecided":
+            why += f" nor settled by the atom-by-atom search within {min(STATES, left):,} states"
+            out.append({"kind": "undecided", "detail": why, "buildings": buildings})
+    return out, spent
 
 
 def _outside(part: BalancedPartition, target, tolerance) -> int:

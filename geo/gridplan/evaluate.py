@@ -16,6 +16,7 @@ import shapely
 
 from geo.gridplan.alternatives import alternatives
 from geo.gridplan.districting import grouping_verdict
+from geo.gridplan.frontier import STATES
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import choose_parts
 from geo.gridplan.settings import band
@@ -63,6 +64,10 @@ class PlanEvaluation:
         Whether communities left outside the band are checked for a proof that
         no contiguous grouping fits (builds their building graph; off for the
         per-edit evaluation, which sees only the touched grids' buildings).
+    search_states : int
+        States the atom-by-atom searches of one evaluation may keep in all
+        (:class:`~geo.gridplan.frontier.FrontierSplit`, about 2 s per 150,000);
+        pieces left when it is spent are reported undecided.
 
     Attributes
     ----------
@@ -85,15 +90,18 @@ class PlanEvaluation:
         tolerance: float = 0.15,
         barrier_tolerance_m: float = 15.0,
         exact: bool = True,
+        search_states: int = 4 * STATES,
     ):
         self.target = target
         self.tolerance = tolerance
         self.barrier_tolerance_m = barrier_tolerance_m
         self.exact = exact
+        self.search_states = search_states
 
     def fit(self, data: PlanData) -> PlanEvaluation:
         """Evaluate ``data``."""
         self.undecided_ = []
+        self._states_left = self.search_states
         self.infeasible_ = self._infeasible(data)
         bad_communities = {
             d["community_code"]
@@ -292,9 +300,12 @@ class PlanEvaluation:
             near = near[shapely.intersects(near, shapely.envelope(geoms[0]))]
         pts = shapely.get_coordinates(shapely.point_on_surface(grp.geometry.values))
         out = []
-        for d in grouping_verdict(
-            geoms[0], pts, grp["households"].to_numpy(float), near, self.target, self.tolerance
-        ):
+        verdicts, spent = grouping_verdict(
+            geoms[0], pts, grp["households"].to_numpy(float), near, self.target, self.tolerance,
+            states=self._states_left,
+        )
+        self._states_left -= spent
+        for d in verdicts:
             rec = {
                 "community_code": code,
                 **d,

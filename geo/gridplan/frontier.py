@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
+STATES = 150_000  # the default budget: about 2 s of one core on the demos' tower pieces
 
 
 class FrontierSplit:
@@ -61,7 +62,7 @@ class FrontierSplit:
     [0, 0, 0, 1, 1]
     """
 
-    def __init__(self, lo: float, hi: float, max_states: int = 300_000):
+    def __init__(self, lo: float, hi: float, max_states: int = STATES):
         self.lo, self.hi = float(lo), float(hi)
         self.max_states = max_states
 

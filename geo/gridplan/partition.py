@@ -20,7 +20,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
-from geo.gridplan.frontier import FrontierSplit
+from geo.gridplan.frontier import STATES, FrontierSplit
 from geo.gridplan.neighbourhood import cover_around, ring_parts
 from geo.gridplan.proofs import ProofKind
 from geo.gridplan.quickproof import QuickProof, checked, no_contiguous
@@ -112,7 +112,7 @@ class BalancedPartition:
         prove: bool = True,
         exact_steps: int = 60_000,
         reseeds: int = 2,
-        frontier_states: int = 150_000,
+        frontier_states: int = STATES,
     ):
         self.target = target
         self.tolerance = tolerance

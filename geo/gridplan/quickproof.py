@@ -25,7 +25,7 @@ class QuickProof:
     def __init__(self, w, adj, lo, hi, *, target, allowed=True, max_exact=120, max_steps=60_000):
         self._w, self._adj, self._lo, self._hi = w, adj, lo, hi
         self._target, self._allowed = target, allowed
-        self._max_exact, self._max_steps = max_exact, max_steps
+        self.max_exact, self._max_steps = max_exact, max_steps
         self._asked = False
         self.verdict: dict | None = None
 
@@ -50,7 +50,7 @@ class QuickProof:
                     f"into grids of [{lo:g}, {hi:g}]"
                 ),
             }
-        if len(heavy) > self._max_exact:
+        if len(heavy) > self.max_exact:
             return None
         quick = ConnectedGrouping(
             self._target, lo, hi, link_caps=(), max_sets=8_000, max_steps=self._max_steps
