@@ -197,13 +197,18 @@ def test_towers_joined_by_a_long_route_are_split_in_the_band():
     assert cg.labels_.tolist() == [0] * g.number_of_nodes()
 
 
-def test_long_routes_that_would_cross_are_never_claimed():
-    # two pairs of towers needing long routes through one strip: they would have to cross
+def crossing_routes() -> tuple[nx.Graph, np.ndarray]:
+    """Two pairs of towers needing long routes through one strip: they would have to cross."""
     g = strip(9)
     g.add_edge(10, 2)
     g.add_edge(11, 10)
     hh = np.zeros(g.number_of_nodes())
     hh[[0, 1, 10, 11]] = [150, 150, 140, 140]
+    return g, hh
+
+
+def test_long_routes_that_would_cross_are_never_claimed():
+    g, hh = crossing_routes()
     assert not split_exists(g, hh)
     for routes in (0, 100_000):
         cg = ConnectedGrouping(300, LO, HI, relaxation=False, route_steps=routes)

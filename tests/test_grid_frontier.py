@@ -19,7 +19,7 @@ from geo.gridplan.exact import ConnectedGrouping
 from geo.gridplan.frontier import FrontierSplit, narrow_order
 from geo.gridplan.partition import BalancedPartition
 from geo.gridplan.proofs import ProofKind
-from tests.test_grid_exact import HI, LO, _graph, lattice, split_exists, strip
+from tests.test_grid_exact import HI, LO, _graph, crossing_routes, lattice, split_exists, strip
 
 
 def assert_plan(g: nx.Graph, hh, labels) -> None:
@@ -91,12 +91,7 @@ def test_a_lone_atom_and_no_atom():
 
 
 def test_crossing_long_routes_are_proved_where_the_link_cap_only_gives_up():
-    # two pairs of towers needing long routes through one strip of link atoms: they cross
-    g = strip(9)
-    g.add_edge(10, 2)
-    g.add_edge(11, 10)
-    hh = np.zeros(g.number_of_nodes())
-    hh[[0, 1, 10, 11]] = [150, 150, 140, 140]
+    g, hh = crossing_routes()
     assert not split_exists(g, hh)
     capped = ConnectedGrouping(300, LO, HI, relaxation=False).fit(hh, _graph(g))
     assert capped.status_ == "undecided"

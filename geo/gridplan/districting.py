@@ -228,15 +228,15 @@ def grouping_verdict(
             out.append({**proof.verdict, "buildings": buildings})
             continue
         left = states - spent
+        heavy = int((w[idx] > 0).sum())
         why = "not shown infeasible by the quick proofs"
-        if len(idx) > EXACT_ATOMS or (w[idx] > 0).sum() > proof.max_exact or left <= 0:
+        if len(idx) > EXACT_ATOMS or heavy > proof.max_exact or left <= 0:
             out.append({"kind": "undecided", "detail": why, "buildings": buildings})
             continue
         fs = FrontierSplit(lo, hi, max_states=min(STATES, left)).fit(w[idx], piece)
         spent += min(fs.states_, STATES, left)
         if fs.status_ == "infeasible":
             how = f"every contiguous split checked atom by atom ({fs.states_:,} states)"
-            heavy = int((w[idx] > 0).sum())
             out.append({**no_contiguous(how, heavy, lo, hi), "buildings": buildings})
         elif fs.status_ == "undecided":
             why += f" nor settled by the atom-by-atom search within {min(STATES, left):,} states"

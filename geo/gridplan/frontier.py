@@ -77,24 +77,24 @@ class FrontierSplit:
             self.status_, self.labels_ = FEASIBLE, np.zeros(0, dtype=np.int64)
             return self
         order = narrow_order(nbrs)
-        levels = self._search(w, nbrs, order)
+        steps = _Steps(w, nbrs, order, self.lo, self.hi)
+        self.width_ = steps.width
+        levels = self._search(steps, len(order))
         if levels is None:
             return self
         if not levels[-1]:
             self.status_ = INFEASIBLE
             return self
-        self.labels_ = self._replay(w, nbrs, order, levels)
+        self.labels_ = self._replay(steps, order, levels, len(w))
         self.status_ = FEASIBLE
         return self
 
     # -- the search --------------------------------------------------------------
-    def _search(self, w, nbrs, order) -> list[list] | None:
+    def _search(self, steps, n) -> list[list] | None:
         """Every level's kept states, each with the state and step it came from."""
-        steps = _Steps(w, nbrs, order, self.lo, self.hi)
-        self.width_ = steps.width
         states = [((), (), (), None)]
         levels = []
-        for i in range(len(order)):
+        for i in range(n):
             kept: dict = {}
             left = self.max_states - self.states_  # a key holds one state or a few: checked often
             for j, (grids, pieces, weights, *_) in enumerate(states):
@@ -114,7 +114,7 @@ class FrontierSplit:
                 break
         return levels
 
-    def _replay(self, w, nbrs, order, levels) -> np.ndarray:
+    def _replay(self, steps, order, levels, n) -> np.ndarray:
         """The plan of a state that reached the end, followed back and replayed forward."""
         choices = []
         j = 0
@@ -122,8 +122,7 @@ class FrontierSplit:
             j, g = levels[i][j][3]
             choices.append(g)
         choices.reverse()
-        steps = _Steps(w, nbrs, order, self.lo, self.hi)
-        labels = np.full(len(w), -1, dtype=np.int64)
+        labels = np.full(n, -1, dtype=np.int64)
         grids, pieces, weights, names, fresh = (), (), (), [], 0  # names: plan grids of open ones
         for i, g in enumerate(choices):
             if g == len(weights):
