@@ -11,7 +11,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geo.gridplan.frontier import STATES, FrontierSplit
+from geo.gridplan.exactsplit import SearchBudget
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import BalancedPartition, choose_parts
 from geo.gridplan.polygons import dissolve, give_away_orphans, share_leftover
@@ -191,20 +191,20 @@ EXACT_ATOMS = 300  # the largest piece the evaluation searches atom by atom
 
 
 def grouping_verdict(
-    region, points, households, barriers, target, tolerance, states=STATES
-) -> tuple[list[dict], int]:
-    """Exact verdicts on a region whose plan keeps grids outside the band, and the states spent.
+    region, points, households, barriers, target, tolerance, budget: SearchBudget | None = None
+) -> list[dict]:
+    """Exact verdicts on a region whose plan keeps grids outside the band.
 
     Per connected piece of the building graph (buildings above the upper
     bound left out) whose households fit a number of grids: the quick proofs
     the redistricting asks (:class:`~geo.gridplan.quickproof.QuickProof`, with
     its budgets), then, for pieces of at most ``EXACT_ATOMS`` buildings, the
-    atom-by-atom search (:class:`~geo.gridplan.frontier.FrontierSplit`, with as
-    many states as the redistricting gives it), all within ``states`` for the
-    whole region. A piece proved gets its record; one the search splits inside
-    the band gets none (a plan fits there, this one does not); the rest get
-    ``{"kind": "undecided"}``. Used by the evaluation, which has no
-    redistricting run to ask.
+    exact searches (:func:`~geo.gridplan.exactsplit.split_exactly`: atom by
+    atom, then the constraint solver, with the redistricting's budgets per
+    piece), all within ``budget`` (taken off as spent; one piece's by default). A piece
+    proved gets its record; one the searches split inside the band gets none
+    (a plan fits there, this one does not); the rest get ``{"kind":
+    "undecided"}``. Used by the evaluation, which has no redistricting run to ask.
     """
     lo, hi = band(target, tolerance)
     households = np.asarray(households, dtype=float)
@@ -214,7 +214,8 @@ def grouping_verdict(
     keep = np.flatnonzero(w <= hi)
     adj = graph.adjacency[keep][:, keep]
     ncomp, comp = connected_components(adj, directed=False)
-    out, spent = [], 0
+    budget = SearchBudget() if budget is None else budget
+    out = []
     for c in range(ncomp):
         idx = keep[comp == c]
         h = w[idx].sum()
@@ -227,21 +228,18 @@ def grouping_verdict(
         if proof.proved():
             out.append({**proof.verdict, "buildings": buildings})
             continue
-        left = states - spent
         heavy = int((w[idx] > 0).sum())
         why = "not shown infeasible by the quick proofs"
-        if len(idx) > EXACT_ATOMS or heavy > proof.max_exact or left <= 0:
+        if len(idx) > EXACT_ATOMS or heavy > proof.max_exact:
             out.append({"kind": "undecided", "detail": why, "buildings": buildings})
             continue
-        fs = FrontierSplit(lo, hi, max_states=min(STATES, left)).fit(w[idx], piece)
-        spent += min(fs.states_, STATES, left)
-        if fs.status_ == "infeasible":
-            how = f"every contiguous split checked atom by atom ({fs.states_:,} states)"
-            out.append({**no_contiguous(how, heavy, lo, hi), "buildings": buildings})
-        elif fs.status_ == "undecided":
-            why += f" nor settled by the atom-by-atom search within {min(STATES, left):,} states"
+        exact = budget.ask(w[idx], piece, lo, hi)
+        if exact.status == "infeasible":
+            out.append({**no_contiguous(exact.how, heavy, lo, hi), "buildings": buildings})
+        elif exact.status == "undecided":
+            why += f" nor settled by the exact searches ({exact.how})"
             out.append({"kind": "undecided", "detail": why, "buildings": buildings})
-    return out, spent
+    return out
 
 
 def _outside(part: BalancedPartition, target, tolerance) -> int:

@@ -15,7 +15,9 @@ import pandas as pd
 import shapely
 
 from geo.gridplan.alternatives import alternatives
+from geo.gridplan.constraint import WORK
 from geo.gridplan.districting import grouping_verdict
+from geo.gridplan.exactsplit import SearchBudget
 from geo.gridplan.frontier import STATES
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import choose_parts
@@ -67,7 +69,10 @@ class PlanEvaluation:
     search_states : int
         States the atom-by-atom searches of one evaluation may keep in all
         (:class:`~geo.gridplan.frontier.FrontierSplit`, about 2 s per 150,000);
-        pieces left when it is spent are reported undecided.
+    solver_work : float
+        Deterministic work the constraint solver of one evaluation may spend in
+        all (:class:`~geo.gridplan.constraint.ConstraintSplit`, about 0.5 s a
+        unit); pieces left when the budgets are spent are reported undecided.
 
     Attributes
     ----------
@@ -91,17 +96,19 @@ class PlanEvaluation:
         barrier_tolerance_m: float = 15.0,
         exact: bool = True,
         search_states: int = 4 * STATES,
+        solver_work: float = 2 * WORK,
     ):
         self.target = target
         self.tolerance = tolerance
         self.barrier_tolerance_m = barrier_tolerance_m
         self.exact = exact
         self.search_states = search_states
+        self.solver_work = solver_work
 
     def fit(self, data: PlanData) -> PlanEvaluation:
         """Evaluate ``data``."""
         self.undecided_ = []
-        self._states_left = self.search_states
+        self._budget = SearchBudget(self.search_states, self.solver_work)
         self.infeasible_ = self._infeasible(data)
         bad_communities = {
             d["community_code"]
@@ -300,11 +307,10 @@ class PlanEvaluation:
             near = near[shapely.intersects(near, shapely.envelope(geoms[0]))]
         pts = shapely.get_coordinates(shapely.point_on_surface(grp.geometry.values))
         out = []
-        verdicts, spent = grouping_verdict(
+        verdicts = grouping_verdict(
             geoms[0], pts, grp["households"].to_numpy(float), near, self.target, self.tolerance,
-            states=self._states_left,
+            self._budget,
         )
-        self._states_left -= spent
         for d in verdicts:
             rec = {
                 "community_code": code,

@@ -19,8 +19,10 @@ import pymetis
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from geo.gridplan.constraint import WORK
 from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
-from geo.gridplan.frontier import STATES, FrontierSplit
+from geo.gridplan.exactsplit import split_exactly
+from geo.gridplan.frontier import STATES
 from geo.gridplan.neighbourhood import cover_around, ring_parts
 from geo.gridplan.proofs import ProofKind
 from geo.gridplan.quickproof import QuickProof, checked, no_contiguous
@@ -70,7 +72,12 @@ class BalancedPartition:
     frontier_states : int
         Budget of the last exact step, when the grouping's budgets run out: the
         atom-by-atom search (:class:`~geo.gridplan.frontier.FrontierSplit`, no
-        link-building cap), in states kept. Past it a component is "undecided".
+        link-building cap), in states kept.
+    solver_work : float
+        Budget of the constraint solver asked after it on pieces of at most
+        :data:`~geo.gridplan.constraint.MAX_ATOMS` atoms
+        (:class:`~geo.gridplan.constraint.ConstraintSplit`), in deterministic
+        work units. Past both a component is "undecided".
 
     Attributes
     ----------
@@ -113,6 +120,7 @@ class BalancedPartition:
         exact_steps: int = 60_000,
         reseeds: int = 2,
         frontier_states: int = STATES,
+        solver_work: float = WORK,
     ):
         self.target = target
         self.tolerance = tolerance
@@ -127,6 +135,7 @@ class BalancedPartition:
         self.exact_steps = exact_steps
         self.reseeds = reseeds
         self.frontier_states = frontier_states
+        self.solver_work = solver_work
 
     def fit(self, weights, adjacency) -> BalancedPartition:
         """Partition atoms with ``weights`` (households) on the symmetric ``adjacency``."""
@@ -226,26 +235,24 @@ class BalancedPartition:
                 "kind": "undecided",
                 "detail": f"{len(heavy)} buildings with households: too many to decide exactly",
             }
-        exact = dict(max_sets=8_000, max_steps=self.exact_steps)
-        cg = ConnectedGrouping(self.target, lo, hi, relaxation=False, **exact).fit(w, adj)
+        budgets = dict(max_sets=8_000, max_steps=self.exact_steps)
+        cg = ConnectedGrouping(self.target, lo, hi, relaxation=False, **budgets).fit(w, adj)
         if cg.status_ == INFEASIBLE:
             return labels, no_contiguous(checked(cg), len(heavy), lo, hi)
         split = cg.labels_
         if cg.status_ != FEASIBLE:  # the grouping's budgets ran out: atom by atom, no link cap
-            fs = FrontierSplit(lo, hi, max_states=self.frontier_states).fit(w, adj)
-            if fs.status_ == INFEASIBLE:
-                how = f"every contiguous split checked atom by atom ({fs.states_:,} states)"
-                return labels, no_contiguous(how, len(heavy), lo, hi)
-            split = fs.labels_
-        if split is None:
-            return labels, {
-                "kind": "undecided",
-                "detail": (
-                    "neither solved nor proved infeasible within the exact searches' budgets "
-                    f"({cg.steps_:,} steps of the tower grouping, more than "
-                    f"{self.frontier_states:,} states atom by atom)"
-                ),
-            }
+            exact = split_exactly(w, adj, lo, hi, self.frontier_states, self.solver_work)
+            if exact.status == INFEASIBLE:
+                return labels, no_contiguous(exact.how, len(heavy), lo, hi)
+            if exact.status != FEASIBLE:
+                return labels, {
+                    "kind": "undecided",
+                    "detail": (
+                        "neither solved nor proved infeasible within the exact searches' "
+                        f"budgets ({cg.steps_:,} steps of the tower grouping, {exact.how})"
+                    ),
+                }
+            split = exact.labels
         polished = rebalance(split, w, adj, self.target, lo, hi, self.compactness, self.max_passes)
         return _compact(polished), None
 
