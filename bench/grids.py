@@ -287,7 +287,8 @@ def report(args, rows, maxp, ours_small, loads) -> list[str]:
         "(or river/road-separated parts) proved infeasible: households that fit no number of "
         "grids, that no grouping fits (`no_grouping_fits`, households alone), or that no "
         "contiguous grouping fits (`no_contiguous_grouping_fits`: `geo.gridplan.exact`, then "
-        "`geo.gridplan.frontier` atom by atom, link buildings included). *Undecided* grids "
+        "`geo.gridplan.frontier` atom by atom, link buildings included, then the constraint "
+        "solver `geo.gridplan.constraint`). *Undecided* grids "
         "belong to pieces left outside the band where the exact searches ran out of their "
         "budgets (neither solved nor proved infeasible); they "
         "count as feasible in the first share and apart in the decided one.",
