@@ -30,10 +30,7 @@ class GroupCover:
     target, lo, hi : float
         Target and band.
     max_size : int
-        Largest group (atoms) enumerated. Three: on the demos (10k subset, large,
-        city) groups of four or five gave no grid more inside the band, and there
-        are several times as many (a tower community of the 10k subset: 0.38 → 0.04 s);
-        the exact searches after it are not capped so.
+        Largest group (atoms) enumerated.
     max_groups : int
         Give up (``ok_ = False``) when more candidate groups than this exist.
     max_nodes : int
@@ -62,7 +59,7 @@ class GroupCover:
         target: float,
         lo: float,
         hi: float,
-        max_size: int = 3,
+        max_size: int = 5,
         max_groups: int = 12_000,
         max_nodes: int = 2000,
         over: float = 0.0,
