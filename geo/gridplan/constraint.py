@@ -34,7 +34,8 @@ from scipy.sparse.csgraph import connected_components
 
 from geo.gridplan.frontier import FEASIBLE, INFEASIBLE, UNDECIDED
 
-WORK = 80.0  # deterministic work units (about 40 s of one core here) per piece
+WORK = 100.0  # deterministic work units (about 50 s of one core here) per piece; the hardest
+# piece of the demos (370302008007, large) takes 76.8
 MAX_ATOMS = 150  # larger tower pieces were not decided in 300 s (the demos' 200-building ones)
 SCALE = 100  # households are kept in hundredths, exactly, as integers
 
