@@ -185,7 +185,7 @@ def choose_port(settings: DatabaseSettings, choice: str) -> int:
     st = status(settings)
     current = port(settings)
     if choice == "auto":
-        if st.running or not ports.listening(current):
+        if st.running or (not ports.listening(current) and ports.bindable(current)):
             return current
         new = ports.free_port(current + 1)
         if new is None:

@@ -116,10 +116,26 @@ def describe_listener(port: int) -> str:
     return "another server"
 
 
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``host:port`` now (bound as PostgreSQL binds).
+
+    Nothing listening is not enough: a client connection whose local end happens
+    to be that port (any outgoing connection takes an ephemeral port) makes the
+    server's bind fail.
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(start: int, tries: int = 100) -> int | None:
-    """The first port from ``start`` on which nothing listens (None when all are taken)."""
+    """The first port from ``start`` a server can take (None when none): free and bindable."""
     for port in range(start, min(start + tries, 65536)):
-        if not listening(port):
+        if not listening(port) and bindable(port):
             return port
     return None
 
