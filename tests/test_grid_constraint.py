@@ -47,6 +47,10 @@ def test_households_in_hundredths_are_exact_and_finer_ones_are_not_claimed():
     assert_plan(g, hh, cs.labels_)
     thirds = np.array([127 + 1 / 3, 127 + 2 / 3, 150.0, 150.0])
     assert ConstraintSplit(LO, HI).fit(thirds, _graph(g)).status_ == "undecided"
+    # a band from 0 would let a grid hold no households: the model cannot say, so it does not
+    assert ConstraintSplit(0, HI).fit(np.array([0.0, 0, 300, 0]), _graph(g)).status_ == (
+        "undecided"
+    )
 
 
 def test_long_routes_crossing_or_alone():

@@ -91,6 +91,8 @@ class ConstraintSplit:
             return self
         if not np.allclose(w * SCALE, np.rint(w * SCALE), rtol=0, atol=1e-6):
             return self  # households finer than hundredths: not put to the solver
+        if self.lo <= 0:
+            return self  # a grid without households could fit: the model roots grids at one
         model = _Model(w, adj, self.lo, self.hi)
         if model.hopeless:
             self.status_ = INFEASIBLE
