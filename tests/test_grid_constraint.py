@@ -8,9 +8,6 @@ leaves undecided past 3,000,000 states.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import networkx as nx
 import numpy as np
 import pytest
@@ -86,12 +83,7 @@ def test_the_same_budget_gives_the_same_answer_and_past_it_nothing_is_claimed():
 
 def solver_piece() -> tuple[np.ndarray, sparse.csr_array]:
     """A piece of a tower community of the large demo the frontier search leaves undecided."""
-    data = json.loads((Path(__file__).parent / "fixtures" / "grid_piece_solver.json").read_text())
-    w = np.array(data["households"], dtype=float)
-    u, v = np.array(data["edges"]).T
-    n = len(w)
-    adj = sparse.coo_array((np.ones(2 * len(u)), (np.r_[u, v], np.r_[v, u])), shape=(n, n))
-    return w, sparse.csr_array(adj)
+    return demo_piece("grid_piece_solver.json")
 
 
 def test_a_piece_the_frontier_cannot_finish_is_proved_by_the_partition():

@@ -127,9 +127,9 @@ def test_the_order_keeps_a_lattice_narrow():
     assert fs.width_ <= 7
 
 
-def demo_piece() -> tuple[np.ndarray, sparse.csr_array]:
-    """A piece of a tower community of the city demo the grouping left undecided."""
-    data = json.loads((Path(__file__).parent / "fixtures" / "grid_piece_towers.json").read_text())
+def demo_piece(name: str = "grid_piece_towers.json") -> tuple[np.ndarray, sparse.csr_array]:
+    """A piece of a tower community a demo left undecided (by default the city's, 38 buildings)."""
+    data = json.loads((Path(__file__).parent / "fixtures" / name).read_text())
     w = np.array(data["households"], dtype=float)
     u, v = np.array(data["edges"]).T
     n = len(w)

@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
+from geo.gridplan.exact import neighbours, plan_fits
 from geo.gridplan.frontier import FEASIBLE, INFEASIBLE, UNDECIDED
 
 WORK = 100.0  # deterministic work units (about 50 s of one core here) per piece; the hardest
@@ -107,7 +107,7 @@ class ConstraintSplit:
             self.status_ = INFEASIBLE
         elif status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             labels = model.labels(solver)
-            if _fits(labels, w, adj, self.lo, self.hi):  # checked, not taken on trust
+            if plan_fits(labels, w, neighbours(adj, len(w)), self.lo, self.hi):  # checked
                 self.status_, self.labels_ = FEASIBLE, labels
         return self
 
@@ -207,16 +207,3 @@ def _reachable(nbrs, hh, r, high) -> list[int]:
                 heapq.heappush(queue, (more, u))
     return sorted(best)
 
-
-def _fits(labels, w, adj, lo, hi) -> bool:
-    """Every grid connected and inside the band."""
-    held = np.bincount(labels, w)
-    if np.any(held < lo - 1e-9) or np.any(held > hi + 1e-9):
-        return False
-    coo = adj.tocoo()
-    same = labels[coo.row] == labels[coo.col]
-    inner = sparse.coo_array(
-        (np.ones(int(same.sum())), (coo.row[same], coo.col[same])), shape=adj.shape
-    )
-    pieces, _ = connected_components(inner, directed=False)
-    return pieces == len(held)

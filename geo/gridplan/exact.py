@@ -143,7 +143,7 @@ class ConnectedGrouping:
         if w.max() > self.hi + 1e-9:
             self.status_ = INFEASIBLE
             return self
-        nbrs = _neighbours(sparse.csr_array(adj), n)
+        nbrs = neighbours(sparse.csr_array(adj), n)
         if self.relaxation and self._shared_links_fail(nbrs, w, heavy):
             self.status_, self.proof_ = INFEASIBLE, "shared_links"
             return self
@@ -168,7 +168,7 @@ class ConnectedGrouping:
         if chosen is None:
             return self
         labels = self._labels(chosen, nbrs, kept, removed, n)
-        if not _fits(labels, w, graph, self.lo, self.hi):  # a plan is claimed only when checked
+        if not plan_fits(labels, w, graph, self.lo, self.hi):  # a plan is claimed only when checked
             return self
         self.labels_, self.status_ = labels, FEASIBLE
         return self
@@ -429,7 +429,8 @@ def _without_highs_debug_line():
                 os.write(1, rest)
 
 
-def _neighbours(adj: sparse.csr_array, n: int) -> list[set[int]]:
+def neighbours(adj: sparse.csr_array, n: int) -> list[set[int]]:
+    """Each atom's neighbours in the symmetric ``adj`` (itself left out)."""
     return [set(adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist()) - {v} for v in range(n)]
 
 
@@ -531,7 +532,7 @@ def _route(trees, group, root) -> frozenset | None:
     return frozenset(joined)
 
 
-def _fits(labels, w, nbrs, lo, hi) -> bool:
+def plan_fits(labels, w, nbrs, lo, hi) -> bool:
     """Every part connected and holding households inside ``[lo, hi]``."""
     if (labels < 0).any():
         return False
