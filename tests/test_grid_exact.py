@@ -119,7 +119,7 @@ def test_brute_force_oracle_itself():
 
 def test_needed_links_equal_a_brute_force_cut_check():
     # a link atom is needed by a group when removing it disconnects the group (networkx)
-    from geo.gridplan.exact import _needed_links
+    from geo.gridplan.exact import NeededLinks
 
     rng = np.random.default_rng(1)
     checked = 0
@@ -144,7 +144,7 @@ def test_needed_links_equal_a_brute_force_cut_check():
                 z for z in allowed if not heavy[z] and not joined([v for v in allowed if v != z])
             ]
         nbrs = [set(g.neighbors(v)) for v in range(n)]
-        assert _needed_links(nbrs, heavy, group) == sorted(want)
+        assert NeededLinks(nbrs, heavy)(group) == sorted(want)
         checked += bool(want)
     assert checked > 20  # the random graphs do have needed links
 

@@ -228,7 +228,8 @@ class ConnectedGrouping:
         if sets is None:
             return False
         self.sets_ = len(sets)
-        links = [frozenset(_needed_links(nbrs, heavy, t)) for t in sets]
+        needed_by = NeededLinks(nbrs, heavy)
+        links = [frozenset(needed_by(t)) for t in sets]
         cols = [t | lk for t, lk in zip(sets, links, strict=True)]
         needed = sorted(set().union(*links)) if links else []
         towers = [int(v) for v in np.flatnonzero(heavy)]
@@ -456,43 +457,57 @@ def _reduce(nbrs: list[set[int]], heavy: np.ndarray):
     return sorted(alive), removed
 
 
-def _needed_links(nbrs, heavy, group) -> list[int]:
-    """Link atoms that every connection of ``group``'s atoms through link atoms passes.
+class NeededLinks:
+    """Link atoms that every connection of a group's atoms through link atoms passes.
 
-    One depth-first search (Tarjan's low points) over the group and the link
-    atoms: a link atom is needed when the subtree below one of its children
-    holds group atoms and no back edge from that subtree climbs above it.
+    Built once per graph (each atom's link and tower neighbours apart); then,
+    per group, one depth-first search (Tarjan's low points) over the group and
+    the link atoms: a link atom is needed when the subtree below one of its
+    children holds group atoms and no back edge from that subtree climbs
+    above it. A group its link atoms cannot join needs none (it is no group).
     """
-    if len(group) < 2:
-        return []
-    start = min(group)
-    disc = {start: 0}
-    low = {start: 0}
-    held = {start: 1}  # group atoms in each subtree
-    needed = set()
-    stack = [(start, iter(sorted(nbrs[start])))]
-    while stack:
-        x, it = stack[-1]
-        for u in it:
-            if heavy[u] and u not in group:
-                continue
-            if u not in disc:
-                disc[u] = low[u] = len(disc)
-                held[u] = int(u in group)
-                stack.append((u, iter(sorted(nbrs[u]))))
-                break
-            low[x] = min(low[x], disc[u])
-        else:
-            stack.pop()
-            if stack:
-                parent = stack[-1][0]
-                low[parent] = min(low[parent], low[x])
-                held[parent] += held[x]
-                if low[x] >= disc[parent] and held[x] and parent != start and not heavy[parent]:
-                    needed.add(parent)
-    if held[start] < len(group):
-        return []
-    return sorted(needed)
+
+    def __init__(self, nbrs, heavy):
+        self._heavy = heavy
+        self._links = [[u for u in sorted(around) if not heavy[u]] for around in nbrs]
+        self._towers = [[u for u in sorted(around) if heavy[u]] for around in nbrs]
+
+    def __call__(self, group) -> list[int]:
+        """The needed link atoms of ``group`` (a set of tower atoms), sorted."""
+        if len(group) < 2:
+            return []
+        start = min(group)
+        disc = {start: 0}
+        low, held = [0], [1]  # by discovery index; held: group atoms in the subtree
+        needed = set()
+        stack = [(start, 0, iter(self._around(start, group)))]
+        while stack:
+            x, dx, it = stack[-1]
+            for u in it:
+                du = disc.get(u)
+                if du is None:
+                    du = disc[u] = len(low)
+                    low.append(du)
+                    held.append(int(u in group))
+                    stack.append((u, du, iter(self._around(u, group))))
+                    break
+                if du < low[dx]:
+                    low[dx] = du
+            else:
+                stack.pop()
+                if stack:
+                    parent, dp, _ = stack[-1]
+                    if low[dx] < low[dp]:
+                        low[dp] = low[dx]
+                    held[dp] += held[dx]
+                    if held[dx] and low[dx] >= dp and dp != 0 and not self._heavy[parent]:
+                        needed.add(parent)
+        if held[0] < len(group):
+            return []
+        return sorted(needed)
+
+    def _around(self, x, group) -> list[int]:
+        return self._links[x] + [u for u in self._towers[x] if u in group]
 
 
 def _link_trees(nbrs, heavy) -> tuple[dict, int]:
