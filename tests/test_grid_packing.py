@@ -144,7 +144,7 @@ def test_a_redistricting_without_feasible_grids_has_no_share():
 
 
 def test_a_proved_community_ends_its_attempts(monkeypatch):
-    """Two attempts, then the quick proof: no more attempts, reseeds or exact search."""
+    """One attempt, then the quick proof (small budget): no more attempts or exact search."""
     from scipy import sparse
 
     from geo.gridplan import partition
@@ -160,4 +160,21 @@ def test_a_proved_community_ends_its_attempts(monkeypatch):
     bp = BalancedPartition(300).fit(np.array([200.0, 200, 100, 100]), path)
     (case,) = bp.infeasible_
     assert case["kind"] == partition.ProofKind.NO_CONTIGUOUS_GROUPING_FITS
-    assert len(starts) == 2 and bp.undecided_ == []
+    assert len(starts) == 1 and bp.undecided_ == []
+
+
+def test_a_quick_ask_that_proves_nothing_leaves_the_full_proof_to_come(monkeypatch):
+    from scipy import sparse
+
+    from geo.gridplan import quickproof
+    from geo.gridplan.quickproof import QuickProof
+
+    path = sparse.diags([np.ones(3), np.ones(3)], [-1, 1]).tocsr()
+    w = np.array([200.0, 200, 100, 100])  # no contiguous split (see above)
+    monkeypatch.setattr(quickproof, "QUICK", (0, 0))  # no tower group fits this budget
+    proof = QuickProof(w, path, 255, 345, target=300)
+    assert proof.proved(quick=True) is False and proof.verdict is None
+    assert proof.proved() is True and "contiguous" in proof.verdict["detail"]
+    monkeypatch.setattr(quickproof, "QUICK", (1_000, 5_000))
+    quick = QuickProof(w, path, 255, 345, target=300)
+    assert quick.proved(quick=True) is True and quick.verdict == proof.verdict

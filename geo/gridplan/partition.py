@@ -319,8 +319,9 @@ class BalancedPartition:
     ) -> tuple[np.ndarray, bool]:
         """Best of a few attempts (part counts and seeds), each started by METIS and repaired.
 
-        ``hopeless()`` (when given) is asked once two attempts have left parts
-        outside the band: True (no plan can fit, e.g. proved) ends the attempts.
+        ``hopeless(quick)`` (when given) is asked after each attempt that left
+        parts outside the band, within a small budget after the first: True (no
+        plan can fit, e.g. proved) ends the attempts.
         """
         seed = self.seed if seed is None else seed
         n = len(w)
@@ -338,7 +339,7 @@ class BalancedPartition:
                 best, cost = labels, now
             if cost == 0 or not avg_ok:
                 break
-            if i >= 1 and hopeless is not None and hopeless():
+            if hopeless is not None and hopeless(quick=i == 0):
                 return _compact(best), avg_ok
         if cost > 0 and avg_ok and self._towers(w, int(best.max()) + 1):
             around = cover_around(best, w, adj, self.target, lo, hi)

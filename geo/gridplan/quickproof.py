@@ -11,6 +11,8 @@ from geo.gridplan.exact import INFEASIBLE, ConnectedGrouping
 from geo.gridplan.packing import packs
 from geo.gridplan.proofs import ProofKind
 
+QUICK = (1_000, 5_000)  # tower groups and steps of a quick ask (after one attempt)
+
 
 class QuickProof:
     """Whether a component is proved to fit no plan, worked out once, when first asked.
@@ -29,14 +31,23 @@ class QuickProof:
         self._asked = False
         self.verdict: dict | None = None
 
-    def proved(self) -> bool:
-        """Whether no plan fits (``verdict`` then says why)."""
+    def proved(self, quick: bool = False) -> bool:
+        """Whether no plan fits (``verdict`` then says why).
+
+        ``quick``: within a budget of ``QUICK`` (sets, steps), and asked again
+        in full later when it proved nothing.
+        """
+        if not self._asked and quick:
+            verdict = self._prove(*QUICK)
+            if verdict is not None:  # a proof within the small budget is a proof
+                self._asked, self.verdict = True, verdict
+            return verdict is not None
         if not self._asked:
             self._asked = True
-            self.verdict = self._prove()
+            self.verdict = self._prove(8_000, self._max_steps)
         return self.verdict is not None
 
-    def _prove(self) -> dict | None:
+    def _prove(self, max_sets: int, max_steps: int) -> dict | None:
         w, lo, hi = self._w, self._lo, self._hi
         if not self._allowed:
             return None
@@ -53,7 +64,7 @@ class QuickProof:
         if len(heavy) > self.max_exact:
             return None
         quick = ConnectedGrouping(
-            self._target, lo, hi, link_caps=(), max_sets=8_000, max_steps=self._max_steps
+            self._target, lo, hi, link_caps=(), max_sets=max_sets, max_steps=max_steps
         ).fit(w, self._adj)
         if quick.status_ == INFEASIBLE:
             return no_contiguous(checked(quick), len(heavy), lo, hi)
