@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 
 from geo.gridplan.districting import RegionDistricting
-from geo.gridplan.parallel import Parallelism, RegionJob, district_regions
+from geo.gridplan.parallel import Parallelism, RegionJob, district_regions, expected_work
 
 
 def _jobs(n: int) -> list[RegionJob]:
@@ -43,3 +43,13 @@ def test_small_jobs_stay_in_process():
     assert not Parallelism(workers=1, min_buildings=0, min_regions=1).use_workers(_jobs(6))
     fits = district_regions(jobs, RegionDistricting(300), p)
     assert [len(f.labels_) for f in fits] == [j.size for j in jobs]
+
+
+def test_tower_regions_go_to_the_workers_first():
+    box = shapely.box(0, 0, 10, 10)
+    spread = RegionJob(box, np.zeros((600, 2)), np.full(600, 20.0))  # many small buildings
+    towers = RegionJob(box, np.zeros((60, 2)), np.r_[np.full(30, 150.0), np.zeros(30)])
+    few = RegionJob(box, np.zeros((60, 2)), np.r_[np.full(5, 150.0), np.zeros(55)])
+    jobs = [spread, few, towers]
+    order = sorted(range(3), key=lambda i: expected_work(jobs[i], 300))
+    assert order == [2, 1, 0]  # 30 towers, then 5, then none (600 buildings or not)

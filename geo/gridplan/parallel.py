@@ -88,9 +88,22 @@ def district_regions(
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(max_workers=parallel.workers, timeout=600)
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].size)  # largest first
+    order = sorted(range(len(jobs)), key=lambda i: expected_work(jobs[i], params["target"]))
     futures = {i: executor.submit(_fit, params, jobs[i]) for i in order}
     return [futures[i].result() for i in range(len(jobs))]
+
+
+def expected_work(job: RegionJob, target: float) -> tuple[int, int]:
+    """A sort key putting the costliest regions first, so no worker is left with one at the end.
+
+    Towers (buildings of a third of a grid's households or more) cost far more
+    than their number of buildings says: grouping them exactly and proving
+    their contiguity is where the time goes (10k subset: a community of 58
+    buildings, 30 of them towers, takes five times one of 685 buildings, 13
+    towers). So: towers first, then buildings.
+    """
+    towers = int(np.count_nonzero(np.asarray(job.households) >= target / 3))
+    return -towers, -job.size
 
 
 def warm_up(parallel: Parallelism) -> None:
