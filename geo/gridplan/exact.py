@@ -470,17 +470,19 @@ class NeededLinks:
     def __init__(self, nbrs, heavy):
         self._heavy = heavy
         self._links = [[u for u in sorted(around) if not heavy[u]] for around in nbrs]
-        self._towers = [[u for u in sorted(around) if heavy[u]] for around in nbrs]
+        self._towers = [frozenset(u for u in around if heavy[u]) for around in nbrs]
 
     def __call__(self, group) -> list[int]:
         """The needed link atoms of ``group`` (a set of tower atoms), sorted."""
         if len(group) < 2:
             return []
+        group = frozenset(group)
+        links, towers = self._links, self._towers
         start = min(group)
         disc = {start: 0}
         low, held = [0], [1]  # by discovery index; held: group atoms in the subtree
         needed = set()
-        stack = [(start, 0, iter(self._around(start, group)))]
+        stack = [(start, 0, iter(links[start] + list(towers[start] & group)))]
         while stack:
             x, dx, it = stack[-1]
             for u in it:
@@ -489,7 +491,7 @@ class NeededLinks:
                     du = disc[u] = len(low)
                     low.append(du)
                     held.append(int(u in group))
-                    stack.append((u, du, iter(self._around(u, group))))
+                    stack.append((u, du, iter(links[u] + list(towers[u] & group))))
                     break
                 if du < low[dx]:
                     low[dx] = du
@@ -505,9 +507,6 @@ class NeededLinks:
         if held[0] < len(group):
             return []
         return sorted(needed)
-
-    def _around(self, x, group) -> list[int]:
-        return self._links[x] + [u for u in self._towers[x] if u in group]
 
 
 def _link_trees(nbrs, heavy) -> tuple[dict, int]:
