@@ -336,6 +336,33 @@ def test_exact_cover_never_shares_a_link_building():
     assert chosen == [2, 3, 4] and ec.outside_ == 2
 
 
+def test_exact_cover_skips_the_levels_its_relaxation_rules_out():
+    from itertools import combinations
+
+    from geo.gridplan.cover import ExactCover
+
+    # 150, 150, 100 on a path: the 100 can join no group inside [255, 345], so one stays out
+    w = np.array([150.0, 150.0, 100.0])
+    groups = [(0,), (1,), (2,), (0, 1), (1, 2)]
+    ec = ExactCover(300, 255, 345, levels=(0,)).fit(w, groups, [frozenset()] * 5)
+    assert ec.chosen_ is None and ec.nodes_ == 0  # no search at all
+    # three 100s: every group is outside the band and a cover takes two groups at least, so
+    # the search for one outside (which would fail after its nodes) is not run either
+    no_links, hundreds = [frozenset()] * 5, np.full(3, 100.0)
+    one_out = ExactCover(300, 255, 345, levels=(0, 1)).fit(hundreds, groups, no_links)
+    assert one_out.chosen_ is None and one_out.nodes_ == 0
+    assert ExactCover(300, 255, 345, levels=(0, 1, 2)).fit(hundreds, groups, no_links).outside_ == 2
+    ec = ExactCover(300, 255, 345, levels=(0, 1)).fit(w, groups, [frozenset()] * 5)
+    assert ec.outside_ == 1 and sorted(len(groups[i]) for i in ec.chosen_) == [1, 2]
+    # the fewest groups outside, by brute force over every cover: the search found it
+    covers = [
+        c for k in (1, 2, 3) for c in combinations(range(5), k)
+        if sorted(a for i in c for a in groups[i]) == [0, 1, 2]
+    ]
+    fewest = min(sum(not 255 <= w[list(groups[i])].sum() <= 345 for i in c) for c in covers)
+    assert fewest == ec.outside_ == 1
+
+
 def test_forced_split_keeps_its_count_in_a_tower_district():
     rng = np.random.default_rng(4)
     region = shapely.box(0, 0, 300, 300)

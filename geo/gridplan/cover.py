@@ -4,7 +4,9 @@ The candidates are connected groups of buildings, each with the household-free
 buildings that link it (its *links*). A cover picks groups so that every
 building is in exactly one group and no link building serves two groups; the
 chosen groups then grow into grids. The linear relaxation (HiGHS, in process)
-ranks the candidates; a depth-first search then builds the cover, always
+ranks the candidates, and a second one bounds how few groups any cover leaves
+outside the band (the searches allowing fewer are not run); a depth-first
+search then builds the cover, always
 branching on the building with the fewest groups still possible, remembering
 dead ends and cutting branches whose uncovered buildings can no longer be
 grouped inside the band. The search counts nodes, not seconds, so the same
@@ -74,9 +76,12 @@ class ExactCover:
             return self
         sums = np.array([w[list(g)].sum() for g in groups])
         inside = (sums >= self.lo - 1e-9) & (sums <= self.hi + 1e-9)
-        rank, bound = self._relaxation(w, groups, links, sums)
+        rows = _Rows(len(w), groups, links)
+        rank, bound = self._relaxation(rows, band_cost(sums, self.target, self.lo, self.hi))
         if bound == np.inf:
             return self
+        # no cover has fewer groups outside the band than the relaxation of that count
+        _, fewest = self._relaxation(rows, (~inside).astype(float))
         order = np.lexsort((np.abs(sums - self.target), ~inside, -np.round(rank, 3)))
         limits = (self.lo, self.hi, self.max_nodes)
         # the relaxation's own groups first (often a cover already), then all of them
@@ -86,6 +91,8 @@ class ExactCover:
         for q in self.levels:
             if q == 0 and bound > worst_inside + 1e-6:
                 continue  # the relaxation already costs more than any cover inside the band
+            if q < fewest - 1e-4:
+                continue  # even fractionally, more than q groups must lie outside the band
             chosen = small.run(q)
             self.nodes_ += small.nodes
             if chosen is None:
@@ -99,40 +106,49 @@ class ExactCover:
                 break
         return self
 
-    def _relaxation(self, w, groups, links, sums) -> tuple[np.ndarray, float]:
-        """LP values of the groups and the LP optimum (zeros and 0 when the LP fails).
+    @staticmethod
+    def _relaxation(rows: _Rows, cost: np.ndarray) -> tuple[np.ndarray, float]:
+        """LP values of the groups and the LP optimum of ``cost`` (zeros and 0 when it fails).
 
-        The optimum bounds every cover's cost from below.
+        The optimum bounds every cover's ``cost`` from below; ``inf`` when no
+        cover exists even fractionally.
         """
-        cost = band_cost(sums, self.target, self.lo, self.hi)
+        res = linprog(
+            cost,
+            A_ub=rows.a_ub,
+            b_ub=rows.b_ub,
+            A_eq=rows.a_eq,
+            b_eq=np.ones(rows.a_eq.shape[0]),
+            bounds=(0, 1),
+            method="highs",
+        )
+        if res.status == 2:  # not even fractionally: no cover at all
+            return np.zeros(len(cost)), np.inf
+        if res.x is None:
+            return np.zeros(len(cost)), 0.0
+        return res.x, float(res.fun) if res.status == 0 else 0.0  # a bound only when optimal
+
+
+class _Rows:
+    """The cover's constraints: each item in one group; each link atom in one group at most."""
+
+    def __init__(self, n_items: int, groups: list[tuple], links: list[frozenset]):
         rows = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])
         cols = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-        a_eq = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(w), len(groups)))
+        shape = (n_items, len(groups))
+        self.a_eq = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=shape)
         users: dict[int, list[int]] = {}
         for i, lk in enumerate(links):
             for z in lk:
                 users.setdefault(z, []).append(i)
         shared = [u for u in users.values() if len(u) > 1]
-        a_ub = b_ub = None
+        self.a_ub = self.b_ub = None
         if shared:
             r = np.repeat(np.arange(len(shared)), [len(u) for u in shared])
             c = np.concatenate([np.asarray(u, dtype=np.int64) for u in shared])
-            a_ub = sparse.csr_array((np.ones(len(r)), (r, c)), shape=(len(shared), len(groups)))
-            b_ub = np.ones(len(shared))
-        res = linprog(
-            cost,
-            A_ub=a_ub,
-            b_ub=b_ub,
-            A_eq=a_eq,
-            b_eq=np.ones(len(w)),
-            bounds=(0, 1),
-            method="highs",
-        )
-        if res.status == 2:  # not even fractionally: no cover at all
-            return np.zeros(len(groups)), np.inf
-        if res.x is None:
-            return np.zeros(len(groups)), 0.0
-        return res.x, float(res.fun) if res.status == 0 else 0.0  # a bound only when optimal
+            shape = (len(shared), len(groups))
+            self.a_ub = sparse.csr_array((np.ones(len(r)), (r, c)), shape=shape)
+            self.b_ub = np.ones(len(shared))
 
 
 class _Search:
