@@ -80,18 +80,19 @@ class ExactCover:
         rank, bound = self._relaxation(rows, band_cost(sums, self.target, self.lo, self.hi))
         if bound == np.inf:
             return self
-        # no cover has fewer groups outside the band than the relaxation of that count
-        _, fewest = self._relaxation(rows, (~inside).astype(float))
         order = np.lexsort((np.abs(sums - self.target), ~inside, -np.round(rank, 3)))
         limits = (self.lo, self.hi, self.max_nodes)
         # the relaxation's own groups first (often a cover already), then all of them
         small = _Search(w, groups, links, inside, order[rank[order] > 1e-6], *limits)
-        full = None
+        full = fewest = None
         worst_inside = len(w) * max(self.hi - self.target, self.target - self.lo) ** 2 / self.target
         for q in self.levels:
             if q == 0 and bound > worst_inside + 1e-6:
                 continue  # the relaxation already costs more than any cover inside the band
-            if q < fewest - 1e-4:
+            if q > 0 and fewest is None:  # asked once a cover inside the band is out of reach
+                # no cover leaves fewer groups outside the band than the relaxation of that count
+                _, fewest = self._relaxation(rows, (~inside).astype(float))
+            if q > 0 and q < fewest - 1e-4:
                 continue  # even fractionally, more than q groups must lie outside the band
             chosen = small.run(q)
             self.nodes_ += small.nodes
