@@ -103,6 +103,21 @@ def test_shares_that_cannot_add_up_prove_it_and_shares_that_do_are_joined():
     assert got.status == "feasible" and got.labels.tolist() == [0, 0, 0, 1]
 
 
+def test_a_cut_with_many_sides_is_not_combined_window_by_window():
+    # a link building with 13 sides hung on it, each two towers of 150 in a row: each side
+    # gives the cut grid nothing or 300, so 2^13 window combinations, past the limit: they are
+    # not all looked at, and the first that adds up (one side's 300) is joined
+    g = nx.Graph()
+    for s in range(13):
+        g.add_edges_from([(0, 2 * s + 1), (2 * s + 1, 2 * s + 2)])
+    hh = np.r_[0.0, np.full(26, 150.0)]
+    asked = _Exact()
+    got = split_at_cut(hh, _graph(g), LO, HI, asked)
+    assert got.status == "feasible" and asked.asked == 13 * 4  # joined as found: no more asks
+    assert_plan(g, hh, got.labels)
+    assert len(set(got.labels.tolist())) == 13  # one side's pair with the cut, the others alone
+
+
 def test_no_cut_no_band_no_answer():
     assert split_at_cut(np.full(4, 150.0), _graph(nx.cycle_graph(4)), LO, HI, _Exact()) is None
     assert split_at_cut(np.full(3, 150.0), _graph(nx.path_graph(3)), 0, HI, _Exact()) is None

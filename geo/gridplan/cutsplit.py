@@ -41,6 +41,8 @@ from geo.gridplan.frontier import FEASIBLE, INFEASIBLE, UNDECIDED
 
 SCALE = 100  # pendant households are set in hundredths, as integers
 MAX_JOINS = 4  # combinations of the sides' splits tried when their shares do not add up as found
+MAX_COMBINATIONS = 4_096  # of the sides' windows looked at (four windows each: six sides);
+# past it the shares are not proved apart, and only the first combinations are joined
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ def split_at_cut(w, adj, lo: float, hi: float, ask: Ask) -> CutVerdict | None:
                 f"the grid through the cut takes of them ({len(windows[-1])} searches)",
             )
     open_ = [[x for x in side if x[0] != INFEASIBLE] for side in windows]
-    if not any(_adds_up(combo, room) for combo in itertools.product(*open_)):
+    every = math.prod(map(len, open_)) <= MAX_COMBINATIONS  # else a cut with many sides
+    if every and not any(_adds_up(combo, room) for combo in itertools.product(*open_)):
         return CutVerdict(
             INFEASIBLE,
             None,
@@ -119,7 +122,10 @@ def _join(w, adj, lo, hi, cut, sides, open_, ask) -> CutVerdict:
     asked again with pendants holding what the others gave (a few combinations).
     """
     found = [[x for x in side if x[0] == FEASIBLE] for side in open_]
-    combos = [c for c in itertools.product(*found) if _adds_up(c, (lo - w[cut], hi - w[cut]))]
+    room = (lo - w[cut], hi - w[cut])
+    combos = list(itertools.islice(
+        (c for c in itertools.product(*found) if _adds_up(c, room)), MAX_COMBINATIONS
+    ))
     for combo in combos:
         total = w[cut] + sum(x[3] for x in combo)
         if lo - 1e-9 <= total <= hi + 1e-9:
