@@ -72,9 +72,7 @@ def split_at_cut(w, adj, lo: float, hi: float, ask: Ask) -> CutVerdict | None:
     cut = most_balanced_cut(graph)
     if cut is None or w[cut] > hi:
         return None
-    rest = graph.copy()
-    rest.remove_node(cut)
-    sides = sorted((sorted(s) for s in nx.connected_components(rest)), key=lambda s: (len(s), s))
+    sides = sorted((sorted(s) for s in _sides(graph, cut)), key=lambda s: (len(s), s))
     room = (lo - w[cut], hi - w[cut])  # what the sides may give the cut grid together
     windows = []  # per side: (status, low, high, share, side labels) of every load
     for side in sides:
@@ -95,7 +93,7 @@ def split_at_cut(w, adj, lo: float, hi: float, ask: Ask) -> CutVerdict | None:
             f"what the {len(sides)} sides of a cut building can each give the grid through it "
             f"never adds up to the band ({sum(map(len, windows))} searches)",
         )
-    return _join(w, adj, lo, hi, cut, sides, open_, ask)
+    return _join(w, adj, lo, hi, cut, sides, open_, room, ask)
 
 
 def _windows(w, adj, side, cut, lo, hi, ask) -> list[tuple]:
@@ -115,14 +113,13 @@ def _adds_up(combo, room) -> bool:
     return sum(x[1] for x in combo) <= room[1] + 1e-9 and sum(x[2] for x in combo) >= room[0] - 1e-9
 
 
-def _join(w, adj, lo, hi, cut, sides, open_, ask) -> CutVerdict:
+def _join(w, adj, lo, hi, cut, sides, open_, room, ask) -> CutVerdict:
     """A split put together from the sides' splits whose shares add up to the band.
 
     Shares that add up as found are joined at once; otherwise the last side is
     asked again with pendants holding what the others gave (a few combinations).
     """
     found = [[x for x in side if x[0] == FEASIBLE] for side in open_]
-    room = (lo - w[cut], hi - w[cut])
     combos = list(itertools.islice(
         (c for c in itertools.product(*found) if _adds_up(c, room)), MAX_COMBINATIONS
     ))
@@ -185,12 +182,15 @@ def most_balanced_cut(graph: nx.Graph) -> int | None:
     """The cut atom whose largest side is smallest (None when the graph has none)."""
     best, size = None, math.inf
     for cut in sorted(nx.articulation_points(graph)):
-        rest = graph.copy()
-        rest.remove_node(cut)
-        largest = max(len(c) for c in nx.connected_components(rest))
+        largest = max(len(c) for c in _sides(graph, cut))
         if largest < size:
             best, size = cut, largest
     return best
+
+
+def _sides(graph: nx.Graph, cut: int) -> list[set]:
+    """The connected pieces ``graph`` falls into without ``cut``."""
+    return list(nx.connected_components(nx.restricted_view(graph, [cut], [])))
 
 
 def pendant_loads(w_cut: float, lo: float, hi: float) -> list[float]:
