@@ -501,13 +501,20 @@ def rebalance(labels, w, adj, target, lo, hi, lam=0.01, max_passes=40) -> np.nda
 
 
 class _Rebalancer:
+    """The local search's state, kept in plain lists: it reads one atom at a time."""
+
     def __init__(self, labels, w, adj, target, lo, hi, lam):
-        self.labels = labels.copy()
-        self.w = np.asarray(w, dtype=float)
-        self.indptr, self.indices, self.data = adj.indptr, adj.indices, adj.data.astype(float)
+        w = np.asarray(w, dtype=float)
         k = int(labels.max()) + 1
-        self.pw = np.bincount(labels, self.w, minlength=k)
-        self.count = np.bincount(labels, minlength=k)
+        self.n = len(w)
+        self.labels = labels.tolist()
+        self.w = w.tolist()
+        self.indptr, self.indices = adj.indptr.tolist(), adj.indices.tolist()
+        self.data = adj.data.astype(float).tolist()
+        self.rows = np.repeat(np.arange(self.n), np.diff(adj.indptr))
+        self.cols = adj.indices
+        self.pw = np.bincount(labels, w, minlength=k).tolist()
+        self.count = np.bincount(labels, minlength=k).tolist()
         self.t, self.lo, self.hi, self.lam = float(target), float(lo), float(hi), float(lam)
         self.penalty = outside_penalty(self.lo, self.hi)
 
@@ -520,23 +527,22 @@ class _Rebalancer:
         return d * d / self.t
 
     def run(self, max_passes: int) -> np.ndarray:
-        todo = np.arange(len(self.w))
+        todo = range(self.n)
         for _ in range(max_passes):
             changed: set[int] = set()
-            for v in todo.tolist():
+            for v in todo:
                 b = self._try(v)
                 if b is not None:
                     changed.update(b)
             if not changed:
                 break
-            todo = self._around(np.fromiter(changed, dtype=np.int64))
-        return self.labels
+            todo = self._around(np.fromiter(changed, dtype=np.int64)).tolist()
+        return np.asarray(self.labels, dtype=np.int64)
 
     def _around(self, parts: np.ndarray) -> np.ndarray:
         """Atoms in or next to ``parts``: the only ones whose gains changed."""
-        hit = np.isin(self.labels, parts)
-        rows = np.repeat(np.arange(len(self.w)), np.diff(self.indptr))
-        hit[rows[hit[self.indices]]] = True
+        hit = np.isin(np.asarray(self.labels, dtype=np.int64), parts)
+        hit[self.rows[hit[self.cols]]] = True
         return np.flatnonzero(hit)
 
     def _try(self, v: int) -> tuple[int, int] | None:
@@ -550,15 +556,15 @@ class _Rebalancer:
             touch[lab] = touch.get(lab, 0.0) + e
         if len(touch) == 1 and a in touch:
             return None
-        wv, pa = self.w[v], self.pw[a]
-        base_a = self.cost(pa) - self.cost(pa - wv)
+        wv, pa, pw, cost = self.w[v], self.pw[a], self.pw, self.cost
+        base_a = cost(pa) - cost(pa - wv)
         e_a = touch.get(a, 0.0)
         options = []
         for b, e_b in touch.items():
             if b == a:
                 continue
-            pb = self.pw[b]
-            delta = self.cost(pb + wv) - self.cost(pb) - base_a + self.lam * (e_a - e_b)
+            pb = pw[b]
+            delta = cost(pb + wv) - cost(pb) - base_a + self.lam * (e_a - e_b)
             if delta < -1e-9:
                 options.append((delta, b))
         if not options:
@@ -567,11 +573,11 @@ class _Rebalancer:
             return None
         _, b = min(options)
         labels[v] = b
-        self.pw[a] -= wv
-        self.pw[b] += wv
+        pw[a] -= wv
+        pw[b] += wv
         self.count[a] -= 1
         self.count[b] += 1
-        return int(a), int(b)
+        return a, b
 
     def _stays_connected(self, v: int, a: int) -> bool:
         labels, indptr, indices = self.labels, self.indptr, self.indices
