@@ -147,10 +147,11 @@ def candidate_pairs(points: np.ndarray) -> np.ndarray:
     except QhullError:
         i, j = np.triu_indices(n, 1)
         return np.column_stack([i, j])
-    s = tri.simplices
-    edges = np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
-    edges.sort(axis=1)
-    return np.unique(edges, axis=0)
+    s = tri.simplices.astype(np.int64)
+    a = np.concatenate([s[:, 0], s[:, 1], s[:, 0]])
+    b = np.concatenate([s[:, 1], s[:, 2], s[:, 2]])
+    key = np.unique(np.minimum(a, b) * n + np.maximum(a, b))  # sorted as the pairs (i, j)
+    return np.column_stack([key // n, key % n])
 
 
 def shared_lengths(
