@@ -354,17 +354,24 @@ def seeded_split(w, nbrs, k, target, lo, hi, candidates: int = 40):
     assign = np.column_stack([np.zeros(len(grid), dtype=np.int64), grid])
     sums = np.stack([((assign == g) * w[nz]).sum(axis=1) for g in range(k)], axis=1)
     cost = band_cost(sums, target, lo, hi).sum(axis=1)
-    for i in np.argsort(cost, kind="stable")[:candidates]:
-        labels = _grow(nbrs, nz, assign[i], len(w))
-        if labels is not None and all(_connected(nbrs, labels, g) for g in range(k)):
-            return float(cost[i]), labels
+    seeds = nz.tolist()
+    for i in np.argsort(cost, kind="stable")[:candidates].tolist():
+        labels = _grown(nbrs, seeds, assign[i].tolist(), len(w))
+        if labels is not None and _pieces(nbrs, labels, k) == [1] * k:
+            return float(cost[i]), np.array(labels, dtype=np.int64)
     return np.inf, None
 
 
 def _grow(nbrs, seeds, groups, n) -> np.ndarray | None:
+    """Labels grown breadth first from ``seeds`` (labelled ``groups``); None if one is missed."""
+    labels = _grown(nbrs, seeds.tolist(), groups.tolist(), n)
+    return None if labels is None else np.array(labels, dtype=np.int64)
+
+
+def _grown(nbrs, seeds: list[int], groups: list[int], n: int) -> list[int] | None:
     labels = [-1] * n
     queue = deque()
-    for s, g in zip(seeds.tolist(), groups.tolist(), strict=True):
+    for s, g in zip(seeds, groups, strict=True):
         labels[s] = g
         queue.append(s)
     while queue:
@@ -373,7 +380,26 @@ def _grow(nbrs, seeds, groups, n) -> np.ndarray | None:
             if labels[u] < 0:
                 labels[u] = labels[v]
                 queue.append(u)
-    return None if min(labels) < 0 else np.array(labels, dtype=np.int64)
+    return None if min(labels) < 0 else labels
+
+
+def _pieces(nbrs, labels: list[int], k: int) -> list[int]:
+    """Connected pieces of each label ``0..k-1`` (one pass over every atom)."""
+    count = [0] * k
+    seen = [False] * len(labels)
+    for start, g in enumerate(labels):
+        if seen[start]:
+            continue
+        count[g] += 1
+        seen[start] = True
+        stack = [start]
+        while stack:
+            v = stack.pop()
+            for u in nbrs[v]:
+                if not seen[u] and labels[u] == g:
+                    seen[u] = True
+                    stack.append(u)
+    return count
 
 
 def _connected(nbrs, labels, g) -> bool:
