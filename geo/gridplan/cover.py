@@ -121,7 +121,7 @@ class ExactCover:
             A_eq=rows.a_eq,
             b_eq=np.ones(rows.a_eq.shape[0]),
             bounds=(0, 1),
-            method="highs-ds",  # dual simplex: on the demos the same solutions as "highs", ~20 % sooner
+            method="highs-ds",  # dual simplex: the demos' solutions of "highs", ~20 % sooner
         )
         if res.status == 2:  # not even fractionally: no cover at all
             return np.zeros(len(cost)), np.inf

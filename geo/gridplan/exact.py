@@ -246,12 +246,15 @@ class ConnectedGrouping:
         limit = self.max_steps if limit is None else limit
         n = len(w)
         alive = range(n) if alive is None else alive
+        towers = np.flatnonzero(heavy).tolist()
+        free = np.flatnonzero(~heavy).tolist()
+        w, heavy = np.asarray(w, dtype=float).tolist(), heavy.tolist()  # read atom by atom
         near = [set(u for u in nbrs[v] if heavy[u]) for v in range(n)]
-        seen = np.zeros(n, dtype=bool)
-        for z in np.flatnonzero(~heavy):
+        seen = [False] * n
+        for z in free:
             if seen[z] or z not in alive:
                 continue
-            patch, touch, queue = [], set(), [int(z)]
+            patch, touch, queue = [], set(), [z]
             seen[z] = True
             while queue:
                 x = queue.pop()
@@ -264,7 +267,6 @@ class ConnectedGrouping:
                         queue.append(u)
             for a in touch:
                 near[a] |= touch - {a}
-        towers = sorted(int(v) for v in np.flatnonzero(heavy))
         adj = {v: sorted(near[v]) for v in towers}
         sets = []
         for v in towers:
@@ -468,6 +470,7 @@ class NeededLinks:
     """
 
     def __init__(self, nbrs, heavy):
+        heavy = np.asarray(heavy, dtype=bool).tolist()  # read one atom at a time
         self._heavy = heavy
         self._links = [[u for u in sorted(around) if not heavy[u]] for around in nbrs]
         self._towers = [frozenset(u for u in around if heavy[u]) for around in nbrs]
