@@ -93,7 +93,12 @@ def recombine(
 
 
 class _Graph:
-    """Neighbour lists of a component and its edge list (for part adjacency)."""
+    """Neighbour lists of a component, its edge list (for part adjacency) and its seeded splits.
+
+    A union of parts comes back when a pair or trio is tried again (the trio
+    a–b–c is also a–c–b); its seeded split, which depends on its atoms only,
+    is then looked up instead of enumerated again.
+    """
 
     def __init__(self, adj: sparse.csr_array):
         self.nbrs = [
@@ -101,6 +106,15 @@ class _Graph:
         ]
         coo = adj.tocoo()
         self.row, self.col = coo.row, coo.col
+        self._seeded: dict[tuple[int, bytes], tuple] = {}
+
+    def seeded_split(self, w, nodes: np.ndarray, k: int, target, lo, hi):
+        """:func:`seeded_split` of the union ``nodes`` (sorted atoms) into ``k`` parts."""
+        key = (k, nodes.tobytes())
+        if key not in self._seeded:
+            sub = induced(self.nbrs, nodes)
+            self._seeded[key] = seeded_split(w[nodes], sub, k, target, lo, hi)
+        return self._seeded[key]
 
     def touching(self, labels, parts) -> np.ndarray:
         """Parts next to ``parts`` (not in them)."""
@@ -122,11 +136,10 @@ def _fix_part(labels, w, graph, a, target, lo, hi, rng) -> bool:
     for b in sorted(graph.touching(labels, [a]), key=lambda b: abs(pw[a] + pw[b] - 2 * target)):
         nodes = np.flatnonzero((labels == a) | (labels == b))
         now = float(band_cost(pw[[a, b]], target, lo, hi).sum())
-        sub = induced(graph.nbrs, nodes)
-        cost, lab = seeded_split(w[nodes], sub, 2, target, lo, hi)
+        cost, lab = graph.seeded_split(w, nodes, 2, target, lo, hi)
         side = lab == 0 if lab is not None else None
         if side is None or cost >= now - 1e-9:
-            cost, side = best_split(w[nodes], sub, target, lo, hi, rng)
+            cost, side = best_split(w[nodes], induced(graph.nbrs, nodes), target, lo, hi, rng)
         if side is not None and cost < now - 1e-9:
             labels[nodes[side]] = a
             labels[nodes[~side]] = b
@@ -142,9 +155,9 @@ def _fix_part3(labels, w, graph, a, target, lo, hi, rng) -> bool:
             trio = [a, int(b), int(c)]
             nodes = np.flatnonzero(np.isin(labels, trio))
             now = float(band_cost(pw[trio], target, lo, hi).sum())
-            sub = induced(graph.nbrs, nodes)
-            cost, lab = seeded_split(w[nodes], sub, 3, target, lo, hi)
+            cost, lab = graph.seeded_split(w, nodes, 3, target, lo, hi)
             if lab is None:
+                sub = induced(graph.nbrs, nodes)
                 cost, lab = best_split3(w[nodes], sub, target, lo, hi, rng)
             if lab is not None and cost < now - 1e-9:
                 labels[nodes] = np.asarray(trio)[lab]

@@ -89,6 +89,9 @@ def voronoi_cells(points: np.ndarray, region) -> np.ndarray:
     shapely.prepare(region)
     clipped = cells.copy()
     cut = ~shapely.contains_properly(region, cells)  # cells well inside stay as they are
+    apart = cut & ~shapely.intersects(region, cells)  # e.g. most cells over a lone park
+    clipped[apart] = shapely.Polygon()
+    cut &= ~apart
     clipped[cut] = shapely.intersection(cells[cut], region)
     return clipped
 
