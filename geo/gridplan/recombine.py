@@ -14,11 +14,12 @@ the unions are small, and lists are cheaper to cut out than sparse matrices.
 from __future__ import annotations
 
 import itertools
-from collections import deque
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+from geo.gridplan.growth import grow_labels, pieces_per_label
 
 
 def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.ndarray:
@@ -369,63 +370,7 @@ def seeded_split(w, nbrs, k, target, lo, hi, candidates: int = 40):
     cost = band_cost(sums, target, lo, hi).sum(axis=1)
     seeds = nz.tolist()
     for i in np.argsort(cost, kind="stable")[:candidates].tolist():
-        labels = _grown(nbrs, seeds, assign[i].tolist(), len(w))
-        if labels is not None and _pieces(nbrs, labels, k) == [1] * k:
+        labels = grow_labels(nbrs, seeds, assign[i].tolist(), len(w))
+        if labels is not None and pieces_per_label(nbrs, labels, k) == [1] * k:
             return float(cost[i]), np.array(labels, dtype=np.int64)
     return np.inf, None
-
-
-def _grow(nbrs, seeds, groups, n) -> np.ndarray | None:
-    """Labels grown breadth first from ``seeds`` (labelled ``groups``); None if one is missed."""
-    labels = _grown(nbrs, seeds.tolist(), groups.tolist(), n)
-    return None if labels is None else np.array(labels, dtype=np.int64)
-
-
-def _grown(nbrs, seeds: list[int], groups: list[int], n: int) -> list[int] | None:
-    labels = [-1] * n
-    queue = deque()
-    for s, g in zip(seeds, groups, strict=True):
-        labels[s] = g
-        queue.append(s)
-    while queue:
-        v = queue.popleft()
-        for u in nbrs[v]:
-            if labels[u] < 0:
-                labels[u] = labels[v]
-                queue.append(u)
-    return None if min(labels) < 0 else labels
-
-
-def _pieces(nbrs, labels: list[int], k: int) -> list[int]:
-    """Connected pieces of each label ``0..k-1`` (one pass over every atom)."""
-    count = [0] * k
-    seen = [False] * len(labels)
-    for start, g in enumerate(labels):
-        if seen[start]:
-            continue
-        count[g] += 1
-        seen[start] = True
-        stack = [start]
-        while stack:
-            v = stack.pop()
-            for u in nbrs[v]:
-                if not seen[u] and labels[u] == g:
-                    seen[u] = True
-                    stack.append(u)
-    return count
-
-
-def _connected(nbrs, labels, g) -> bool:
-    members = np.flatnonzero(labels == g)
-    if len(members) == 0:
-        return False
-    lab = labels.tolist()
-    seen = {int(members[0])}
-    queue = deque(seen)
-    while queue:
-        v = queue.popleft()
-        for u in nbrs[v]:
-            if u not in seen and lab[u] == g:
-                seen.add(u)
-                queue.append(u)
-    return len(seen) == len(members)

@@ -12,12 +12,11 @@ the growth leaves disconnected are repaired by the caller.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 from scipy import sparse
 
 from geo.gridplan.cover import ExactCover
+from geo.gridplan.growth import grow_labels, pieces_per_label
 
 HOPS = 3  # household-free atoms a link between two buildings may pass through
 
@@ -102,11 +101,12 @@ class GroupCover:
             labels[nz[list(groups[i])]] = k
             labels[list(links[i])] = k
         chosen = [groups[i] for i in chosen]
-        labels = _grow(adj, np.flatnonzero(labels >= 0), labels[labels >= 0], len(w))
-        if labels is None:
+        seeds = np.flatnonzero(labels >= 0)
+        grown = grow_labels(nbrs, seeds.tolist(), labels[seeds].tolist(), len(w))
+        if grown is None:
             return self
-        self.broken_ = sum(not _connected(adj, labels, k) for k in range(len(chosen)))
-        self.labels_, self.ok_ = labels, True
+        self.broken_ = sum(c != 1 for c in pieces_per_label(nbrs, grown, len(chosen)))
+        self.labels_, self.ok_ = np.array(grown, dtype=np.int64), True
         return self
 
 
@@ -208,31 +208,3 @@ def _free_path(nbrs, v, targets, heavy, max_hops):
                     nxt.append(u)
         frontier = nxt
     return None
-
-
-def _grow(adj, seeds, part, n) -> np.ndarray | None:
-    labels = np.full(n, -1, dtype=np.int64)
-    labels[seeds] = part
-    queue = deque(int(s) for s in seeds)
-    while queue:
-        v = queue.popleft()
-        for u in adj.indices[adj.indptr[v] : adj.indptr[v + 1]]:
-            if labels[u] < 0:
-                labels[u] = labels[v]
-                queue.append(u)
-    return None if (labels < 0).any() else labels
-
-
-def _connected(adj, labels, k) -> bool:
-    members = np.flatnonzero(labels == k)
-    if len(members) == 0:
-        return False
-    seen = {int(members[0])}
-    queue = deque(seen)
-    while queue:
-        v = queue.popleft()
-        for u in adj.indices[adj.indptr[v] : adj.indptr[v + 1]]:
-            if u not in seen and labels[u] == k:
-                seen.add(u)
-                queue.append(u)
-    return len(seen) == len(members)
