@@ -118,6 +118,28 @@ def test_roads_cut_grids():
     assert shapely.area(rd.polygons_).sum() == pytest.approx(REGION.area, rel=1e-3)
 
 
+@pytest.mark.parametrize("seed", [3, 8])
+def test_empty_blocks_go_to_the_grids_of_their_nearest_buildings(seed):
+    """Each point of a park (a block without buildings) joins the grid of its nearest building."""
+    parks = [shapely.box(480, 300, 700, 520), shapely.box(40, 700, 160, 860)]
+    pts, hh = synth(700, seed=seed)
+    inside = np.zeros(len(pts), dtype=bool)
+    for park in parks:
+        inside |= shapely.contains_xy(park, pts[:, 0], pts[:, 1])
+    pts, hh = pts[~inside], hh[~inside]
+    rd = RegionDistricting(target=300).fit(REGION, pts, hh, np.array([p.exterior for p in parks]))
+    rng = np.random.default_rng(seed)
+    for park in parks:
+        x0, y0, x1, y1 = park.bounds
+        probe = np.column_stack([rng.uniform(x0, x1, 300), rng.uniform(y0, y1, 300)])
+        nearest = np.argmin(((probe[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2), axis=1)
+        owner = rd.labels_[nearest]
+        holds = shapely.contains_xy(rd.polygons_[owner], probe[:, 0], probe[:, 1])
+        assert holds.all(), probe[~holds][:3]
+        assert len(np.unique(owner)) > 1  # shared among grids, not given to one
+    assert shapely.area(rd.polygons_).sum() == pytest.approx(REGION.area, rel=1e-6)
+
+
 @pytest.mark.parametrize("seed", [5, 11])
 def test_shared_borders_equal_a_polygon_overlay(seed):
     """Edge matching measures what intersecting each pair of cells measures, barriers included."""

@@ -104,11 +104,32 @@ def share_leftover(
         return polys
     polys = polys.copy()
     blocks = shapely.union_all(pieces)
-    cells = voronoi_cells(points, blocks)
-    for lab, part in enumerate(dissolve(cells, labels, len(polys))):
+    near = _atoms_near(points, np.asarray(pieces, dtype=object))
+    cells = voronoi_cells(points[near], blocks)
+    for lab, part in enumerate(dissolve(cells, labels[near], len(polys))):
         if not part.is_empty:
             polys[lab] = as_multipolygon(shapely.union(polys[lab], part))
     return polys
+
+
+def _atoms_near(points: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Atoms that can be the nearest atom of some point of ``blocks`` (sorted indices).
+
+    Every point of a block lies within ``d + D`` of the atom nearest to the
+    block (``d`` its distance to it, ``D`` the diagonal of its bounding box),
+    so its own nearest atom does too: the atoms farther than that from every
+    block own none of them, and the Voronoi cells of the rest cut the blocks
+    exactly as the cells of all atoms would.
+    """
+    pts = shapely.points(points)
+    tree = shapely.STRtree(pts)
+    (block, _), d = tree.query_nearest(blocks, return_distance=True, all_matches=False)
+    x0, y0, x1, y1 = shapely.bounds(blocks).T
+    reach = np.full(len(blocks), np.inf)
+    np.minimum.at(reach, block, d)
+    reach += np.hypot(x1 - x0, y1 - y0)
+    _, near = tree.query(blocks, predicate="dwithin", distance=reach)
+    return np.unique(near)
 
 
 def _longest_border(piece, polys, own) -> int | None:
