@@ -74,7 +74,8 @@ class ExactCover:
         self.chosen_, self.outside_, self.nodes_ = None, 0, 0
         if len(groups) == 0:
             return self
-        sums = np.array([w[list(g)].sum() for g in groups])
+        wl = w.tolist()
+        sums = np.array([sum(wl[i] for i in g) for g in groups], dtype=float)
         inside = (sums >= self.lo - 1e-9) & (sums <= self.hi + 1e-9)
         rows = _Rows(len(w), groups, links)
         rank, bound = self._relaxation(rows, band_cost(sums, self.target, self.lo, self.hi))
