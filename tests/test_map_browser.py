@@ -359,6 +359,117 @@ def test_planner_moves_a_building_and_the_households_follow(server: Server, brow
     page.close()
 
 
+# Every infeasible/undecided row of the planner's list, in its order: (community, kind).
+REPORT_JS = """() => [...document.querySelectorAll('#om-infeasible tr[data-community]')]
+    .map(r => [r.dataset.community, r.dataset.kind, r.innerText])"""
+# A community of the small demo whose contiguity the evaluation leaves undecided in seconds.
+PROVED_COMMUNITY = "370303001008"
+
+
+def _expected_rows(fast: dict, exact: dict | None = None, proved: frozenset = frozenset()
+                   ) -> list[dict]:
+    """What the list must show: the households-only answer, the communities ``proved``
+    taken from the exact one; infeasible then undecided, communities in code order."""
+
+    def rows(ev: dict, keep) -> list[dict]:
+        undecided = [{**d, "kind": "undecided", "alternatives": []} for d in ev["undecided"]]
+        return [d for d in ev["infeasible"] + undecided if keep(d["community_code"])]
+
+    out = rows(fast, lambda c: c not in proved)
+    if exact is not None:
+        out += rows(exact, lambda c: c in proved)
+    return sorted(out, key=lambda d: d["community_code"])
+
+
+def _assert_report(page: Page, expected: list[dict]) -> None:
+    from api.map.i18n import ZH
+
+    shown = page.evaluate(REPORT_JS)
+    assert [(c, k) for c, k, _ in shown] == [(d["community_code"], d["kind"]) for d in expected]
+    for (_, _, text_), d in zip(shown, expected, strict=True):
+        assert ZH[f"pl.kind_{d['kind']}"] in text_ and (d["detail"] or "") in text_
+        for alt in d["alternatives"]:
+            if alt["tolerance"] is not None:
+                assert f"容差 {alt['tolerance']:.2f}" in text_, (text_, alt)
+            if alt.get("grids"):
+                assert f"{alt['grids']} 个网格" in text_, (text_, alt)
+
+
+def test_planner_lists_the_communities_that_cannot_fit(server: Server, browser: Browser) -> None:
+    """Issue 19.3: the infeasible communities with their nearest feasible alternatives, the
+    contiguity proofs on demand, the list refreshed after an edit; all as the API answers."""
+    api = server.url + "/api/v1/grid-plans"
+    w = open_page(browser, server.url + "/map")
+    page = w.page
+    page.click("#om-planner-toggle")
+    page.click("#om-new-draft")
+    page.wait_for_function("onemap.planner.state.plan && onemap.planner.state.evaluation && "
+                           "document.querySelector('#om-infeasible tbody tr')", timeout=30_000)
+    plan_id = page.evaluate("onemap.planner.state.plan.id")
+    fast = httpx.get(f"{api}/{plan_id}/evaluate", params={"grids": "false", "exact": "false"},
+                     timeout=60).json()
+    expected = _expected_rows(fast)
+    assert {d["kind"] for d in expected} >= {"community_too_small", "no_grouping_fits"}
+    assert any(a["tolerance"] is not None for d in expected for a in d["alternatives"])
+    _assert_report(page, expected)
+
+    # Every community but one balanced by the redistricting (through the API): the one left
+    # is the only community with grids outside the band that nothing explains.
+    grids = httpx.get(f"{api}/{plan_id}/grids", params={"buildings": "false"}, timeout=60).json()
+    others = sorted({f["properties"]["community_code"] for f in grids["features"]}
+                    - {PROVED_COMMUNITY})
+    version = page.evaluate("onemap.planner.state.plan.version")
+    r = httpx.post(f"{api}/{plan_id}/redistrict", json={"communities": others},
+                   headers={"If-Match": f'"{version}"'}, timeout=120)
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+    page.select_option("#om-plan", "")
+    page.select_option("#om-plan", str(plan_id))
+    page.wait_for_function(f"onemap.planner.state.evaluation && "
+                           f"onemap.planner.state.evaluation.version === {version}",
+                           timeout=30_000)
+    fast = httpx.get(f"{api}/{plan_id}/evaluate", params={"grids": "false", "exact": "false"},
+                     timeout=60).json()
+    _assert_report(page, _expected_rows(fast))
+    assert all(d["community_code"] != PROVED_COMMUNITY for d in fast["infeasible"])
+
+    page.click("#om-prove")
+    page.wait_for_function("onemap.planner.state.proving === true", timeout=5_000)
+    assert page.is_disabled("#om-prove")
+    assert "正在证明连通性" in page.inner_text("#om-prove-progress")
+    page.wait_for_function("onemap.planner.state.proving === false", timeout=240_000)
+    assert page.inner_text("#om-prove-progress").startswith("已检查 1 个社区")
+    asked = [u for u in w.requests if "/evaluate?" in u and "exact=true" in u]
+    assert len(asked) == 1 and asked[0].endswith(f"&community={PROVED_COMMUNITY}"), asked
+    exact = httpx.get(asked[0], timeout=300).json()
+    expected = _expected_rows(fast, exact, frozenset({PROVED_COMMUNITY}))
+    proved = [d for d in expected if d["community_code"] == PROVED_COMMUNITY]
+    assert proved, "the contiguity check of the community reports nothing (the test is moot)"
+    _assert_report(page, expected)
+    # The whole panel for a person to read (tall enough not to scroll), mouse off the rows.
+    page.mouse.move(5, 5)
+    page.set_viewport_size({"width": 1600, "height": 2000})
+    page.locator(".om-planner-wrap").screenshot(
+        path=str(SCREENSHOT.parent / "planner-infeasible.png"))
+    page.set_viewport_size({"width": 1600, "height": 900})
+
+    # An edit of the community proved: its proof is stale, the list is the new evaluation.
+    outside = sorted(f["properties"]["code"] for f in httpx.get(
+        f"{api}/{plan_id}/grids", params={"buildings": "false", "community": PROVED_COMMUNITY},
+        timeout=60).json()["features"] if not f["properties"]["within_band"])
+    page.select_option("#om-target", outside[0])
+    page.click("#om-split")
+    page.wait_for_function(f"document.getElementById('om-plan-version').textContent === "
+                           f"'{version + 1}' && !document.querySelector('#om-planner-msg')"
+                           f".classList.contains('om-error')", timeout=60_000)
+    page.wait_for_function(f"onemap.planner.state.evaluation.version === {version + 1}")
+    fast = httpx.get(f"{api}/{plan_id}/evaluate", params={"grids": "false", "exact": "false"},
+                     timeout=60).json()
+    _assert_report(page, _expected_rows(fast))
+    assert w.errors == [] and w.failed == [] and off_host(w, server.host) == []
+    page.close()
+
+
 def test_gcj02_base_map_is_shifted_under_our_layers(demo: DatabaseSettings,
                                                     browser: Browser) -> None:
     """With a GCJ-02 base map, its pane moves by the WGS-84 → GCJ-02 offset at the centre."""

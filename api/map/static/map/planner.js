@@ -4,6 +4,8 @@
  * grid (or pick it in the list) as the target, move; split a grid into k; merge
  * selected grids; every edit is sent with If-Match: "<plan version>" and the touched
  * grids' households and the plan's evaluation are reloaded; publish makes it active.
+ * Communities that cannot fit the band are listed with the nearest feasible alternatives;
+ * the contiguity proofs for the rest of the unbalanced ones run on demand.
  */
 (function () {
   "use strict";
@@ -12,7 +14,11 @@
   var P = "/api/v1/grid-plans";
   var SELECTED = { color: "#ff6f00", weight: 2, fill: true, fillColor: "#ffca28", fillOpacity: 0.95, opacity: 1 };
 
-  var st = { active: false, plan: null, grids: null, selected: {}, target: "", mergeSel: {}, touched: [], layer: null, labels: null, buildings: null };
+  var st = { active: false, plan: null, grids: null, selected: {}, target: "", mergeSel: {}, touched: [], layer: null, labels: null, buildings: null, exact: {}, proving: false };
+  // Contiguity proofs: one evaluation's search budget is shared by the communities it is
+  // asked for (about 4 min in all on the small demo's tower communities), so they are asked
+  // PROVE_BATCH at a time and at most PROVE_MAX per click.
+  var PROVE_BATCH = 4, PROVE_MAX = 8;
   var ui = {};
 
   function plansOf(body) { return Array.isArray(body) ? body : (body && (body.plans || body.items || body.features)) || []; }
@@ -57,7 +63,8 @@
 
   function openPlan(id) {
     if (!id) return Promise.resolve();
-    st.selected = {}; st.mergeSel = {}; st.touched = []; st.target = "";
+    st.selected = {}; st.mergeSel = {}; st.touched = []; st.target = ""; st.exact = {};
+    ui.proveMsg.textContent = "";
     return U.api(P + "/" + id).then(function (r) {
       st.plan = r.body;
       var etag = r.headers.get("ETag");
@@ -180,8 +187,10 @@
       var b = r.body || {}, etag = r.headers.get("ETag");
       st.plan.version = b.version !== undefined ? b.version : (b.plan && b.plan.version) || (etag ? etag.replace(/"/g, "") : st.plan.version);
       st.lastEdit = b;
+      var old = st.grids;
       return reloadGrids().then(function () {
         st.touched = touchedCodes(b, body);
+        forgetProofs(st.touched, old);
         clearSelection();
         st.mergeSel = {};
         return evaluate();
@@ -370,6 +379,152 @@
     return grids.filter(function (f) { return S.gridBand(f.properties.households) === "ok"; }).length / grids.length;
   }
 
+  // -- Communities that cannot fit: the evaluation's infeasible and undecided entries, those
+  // of the communities proved on demand (st.exact: code → {infeasible, undecided}) replacing
+  // the households-only ones.
+  function byCommunity(list, code) { return (list || []).filter(function (d) { return d.community_code === code; }); }
+
+  function undecidedRow(d) {
+    return { community_code: d.community_code, kind: "undecided", detail: d.detail, buildings: d.buildings, alternatives: [] };
+  }
+
+  function reportRows() {
+    var ev = st.evaluation || {}, rows = [];
+    (ev.infeasible || []).concat((ev.undecided || []).map(undecidedRow)).forEach(function (d) {
+      if (!st.exact[d.community_code]) rows.push(d);
+    });
+    Object.keys(st.exact).forEach(function (code) {
+      var x = st.exact[code];
+      rows = rows.concat(x.infeasible, x.undecided.map(undecidedRow));
+    });
+    return rows.sort(function (a, b) { return a.community_code < b.community_code ? -1 : a.community_code > b.community_code ? 1 : 0; });
+  }
+
+  // The alternatives' notes come from the server in English; the known ones are translated,
+  // a grid count's note ("two grids") is already said by the count.
+  var NOTES = {
+    "the building alone as one grid": "pl.note_building_alone",
+    "the plan drawn fits the band at this tolerance": "pl.note_plan_drawn",
+    "the households can be grouped from this tolerance": "pl.note_grouped",
+    "no households: join a neighbouring community": "pl.note_no_households",
+  };
+
+  function fill(key, values) {
+    return t(key).replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
+  }
+
+  function altText(a) {
+    var parts = [], target = onemap.cfg.band.target;
+    if (a.grids !== undefined && a.grids !== null) parts.push(fill(a.grids === 1 ? "pl.alt_grid" : "pl.alt_grids", { n: a.grids }));
+    if (typeof a.households_per_grid === "number") parts.push(fill("pl.alt_per_grid", { h: U.fmt(a.households_per_grid) }));
+    if (typeof a.tolerance === "number") {
+      // The band in whole households (a product like 300 × 0.76 is not exactly 228 in floats).
+      var lo = Math.ceil(target * (1 - a.tolerance) - 1e-6), hi = Math.floor(target * (1 + a.tolerance) + 1e-6);
+      parts.push(fill("pl.alt_tolerance", { tol: a.tolerance.toFixed(2), band: U.fmt(lo) + "\u2060–\u2060" + U.fmt(hi) }));
+    }
+    var note = a.note || "";
+    if (NOTES[note]) note = t(NOTES[note]);
+    else if (a.grids !== undefined && /^\w+ grids?$/.test(note)) note = "";
+    if (note) parts.push(note);
+    return parts.join(t("pl.alt_sep"));
+  }
+
+  function zoomToCommunity(code) {
+    var fs = (st.grids ? st.grids.features : []).filter(function (f) { return f.properties.community_code === code; });
+    if (fs.length) onemap.map.fitBounds(L.geoJSON({ type: "FeatureCollection", features: fs }).getBounds(), { maxZoom: 17 });
+  }
+
+  function renderInfeasible() {
+    var rows = reportRows();
+    ui.infeasible.innerHTML = "";
+    if (!rows.length) {
+      ui.infeasible.appendChild(el("tr", { class: "om-inf-none" }, [el("td", { text: st.evaluation ? t("pl.inf_none") : "—" })]));
+      return;
+    }
+    rows.forEach(function (d) {
+      var code = d.community_code, name = onemap.areaName ? onemap.areaName(code) : code;
+      var lines = [
+        el("div", { class: "om-inf-head" }, [el("span", { class: "om-inf-name", text: name }), name !== code ? el("span", { class: "om-inf-code", text: code }) : null]),
+        el("div", { class: "om-inf-kind", text: onemap.cfg.t["pl.kind_" + d.kind] || d.kind }),
+        el("div", { class: "om-inf-detail", text: d.detail || "" }),
+      ];
+      (d.alternatives || []).forEach(function (a) { lines.push(el("div", { class: "om-inf-alt", text: altText(a) })); });
+      ui.infeasible.appendChild(el("tr", { "data-community": code, "data-kind": d.kind, title: t("pl.inf_zoom"), onclick: function () { zoomToCommunity(code); } }, [el("td", {}, lines)]));
+    });
+  }
+
+  // Communities with grids outside the band that nothing explains yet: no proof of the
+  // households-only evaluation, no contiguity proof asked, not a building over the bound.
+  function proveCandidates() {
+    var over = {}, explained = {}, out = {};
+    ((st.evaluation && st.evaluation.infeasible) || []).forEach(function (d) {
+      if (d.kind !== "building_over_upper_bound") explained[d.community_code] = true;
+      else (d.buildings || []).forEach(function (b) { over[b] = true; });
+    });
+    (st.grids ? st.grids.features : []).forEach(function (f) {
+      var p = f.properties, c = p.community_code;
+      var inBand = typeof p.within_band === "boolean" ? p.within_band : S.gridBand(p.households) === "ok";
+      if (!c || inBand || explained[c] || st.exact[c]) return;
+      if ((p.building_ids || []).some(function (b) { return over[b]; })) return;
+      out[c] = true;
+    });
+    return Object.keys(out).sort();
+  }
+
+  // An edit makes the proofs of the communities it touched stale (grids before and after it).
+  function forgetProofs(codes, oldGrids) {
+    var olds = oldGrids ? oldGrids.features : [];
+    codes.forEach(function (code) {
+      var f = gridByCode(code) || olds.filter(function (g) { return g.properties.code === code; })[0];
+      if (f) delete st.exact[f.properties.community_code];
+    });
+  }
+
+  function prove() {
+    var todo = proveCandidates(), plan = st.plan;
+    if (!plan) return;
+    if (!todo.length) { ui.proveMsg.textContent = t("pl.prove_none"); return; }
+    var rest = Math.max(0, todo.length - PROVE_MAX), t0 = Date.now(), done = 0, n = { bad: 0, und: 0, ok: 0 }, stale = false;
+    todo = todo.slice(0, PROVE_MAX);
+    var tick = function () {
+      ui.proveMsg.textContent = fill("pl.proving", { i: done, n: todo.length, s: Math.round((Date.now() - t0) / 1000) });
+    };
+    var batches = [];
+    for (var i = 0; i < todo.length; i += PROVE_BATCH) batches.push(todo.slice(i, i + PROVE_BATCH));
+    st.proving = true;
+    render();
+    tick();
+    var timer = setInterval(tick, 500);
+    var current = function (version) { return st.plan === plan && String(version) === String(plan.version); };
+    var version = plan.version;
+    batches.reduce(function (chain, batch) {
+      return chain.then(function () {
+        if (stale || !current(version)) { stale = true; return; }
+        var q = batch.map(function (c) { return "&community=" + encodeURIComponent(c); }).join("");
+        return U.api(P + "/" + plan.id + "/evaluate?grids=false&exact=true" + q).then(function (r) {
+          done += batch.length;
+          if (!current(r.body.version)) { stale = true; return; }
+          batch.forEach(function (c) {
+            var x = { infeasible: byCommunity(r.body.infeasible, c), undecided: byCommunity(r.body.undecided, c) };
+            st.exact[c] = x;
+            if (x.infeasible.length) n.bad += 1; else if (x.undecided.length) n.und += 1; else n.ok += 1;
+          });
+          renderInfeasible();
+        });
+      });
+    }, Promise.resolve()).then(function () {
+      ui.proveMsg.textContent = stale ? t("pl.prove_stale") :
+        fill("pl.proved", { n: todo.length, bad: n.bad, und: n.und, ok: n.ok }) + (rest ? fill("pl.prove_more", { r: rest }) : "");
+    }, function (e) {
+      ui.proveMsg.textContent = "";
+      fail(e);
+    }).then(function () {
+      clearInterval(timer);
+      st.proving = false;
+      render();
+    });
+  }
+
   function render() {
     if (!ui.panel) return;
     var ids = selectedIds();
@@ -384,6 +539,7 @@
     ui.merge.disabled = !st.plan;
     ui.merge.classList.toggle("om-active", st.mode === "merge");
     ui.publish.disabled = !st.plan;
+    ui.prove.disabled = !st.plan || st.proving;
     ui.mergeSel.textContent = Object.keys(st.mergeSel).join("、") || "—";
     var share = inBandShare(st.evaluation);
     ui.band.textContent = share === null ? "—" : (share * 100).toFixed(1) + "%";
@@ -396,6 +552,7 @@
         el("td", { class: "om-" + band, text: band ? t("legend.grid_" + band).split(/[（(]/)[0] : "—" }),
       ]));
     });
+    renderInfeasible();
   }
 
   function setActive(on) {
@@ -451,6 +608,9 @@
       ui.mergeSel = el("span", { id: "om-merge-sel", text: "—" });
       ui.band = el("span", { id: "om-in-band", text: "—" });
       ui.touched = el("tbody", { id: "om-touched" });
+      ui.infeasible = el("tbody", {});
+      ui.prove = el("button", { type: "button", id: "om-prove", text: t("pl.prove"), title: t("pl.prove_hint"), onclick: prove });
+      ui.proveMsg = el("div", { class: "om-msg", id: "om-prove-progress" });
       ui.msg = el("div", { class: "om-msg", id: "om-planner-msg" });
       ui.panel = el("div", { class: "om-planner", style: "display:none" }, [
         el("h3", { text: t("pl.title") }),
@@ -466,6 +626,11 @@
         el("h4", { text: t("pl.touched") }),
         el("table", {}, [el("thead", {}, [el("tr", {}, [el("th", { text: t("f.code") }), el("th", { text: t("f.households") }), el("th", { text: t("f.deviation") })])]), ui.touched]),
         el("div", { class: "om-row" }, [el("label", { text: t("pl.in_band") }), ui.band]),
+        el("h4", { text: t("pl.infeasible") }),
+        el("div", { class: "om-note", text: t("pl.inf_note") }),
+        el("table", { id: "om-infeasible", class: "om-inf" }, [ui.infeasible]),
+        el("div", { class: "om-btns" }, [ui.prove]),
+        ui.proveMsg,
         ui.confirm, ui.progress, ui.msg,
       ]);
       var wrap = el("div", { class: "om-panel om-planner-wrap" }, [ui.toggle, ui.panel]);
