@@ -120,14 +120,31 @@ def test_the_partition_with_no_work_for_the_solver_stays_undecided():
     assert "constraint solver" in proved.infeasible_[0]["detail"]
 
 
-def test_the_evaluation_keeps_to_its_budgets():
-    # corners hold 200/100/100/200 households on a 3 × 3 lattice: a split fits (no record), but
-    # only the exact searches can tell; with nothing left the piece is undecided, nothing spent
+def test_the_evaluation_settles_by_redistricting_before_searching():
+    # corners hold 200/100/100/200 households on a 3 × 3 lattice: the redistricting's heuristics
+    # split it inside the band, so no record and nothing spent, even with no budget at all
     from geo.gridplan.districting import grouping_verdict
 
-    pts, box, _ = lattice(3, 3)
+    pts, box, g = lattice(3, 3)
     hh = np.zeros(9)
     hh[[0, 2, 6, 8]] = [200, 100, 100, 200]
+    assert split_exists(g, hh)
+    spent = SearchBudget(states=0, work=0)
+    assert grouping_verdict(box, pts, hh, None, 300, 0.15, spent) == []
+
+
+def test_the_evaluation_keeps_to_its_budgets():
+    # 200/120/50/80/200 households on a 5 × 5 lattice: a split fits (no record, as the brute
+    # force says), but the heuristics miss it and only the exact searches can tell; with nothing
+    # left the piece is undecided, nothing spent
+    from geo.gridplan.districting import grouping_verdict
+
+    pts, box, g = lattice(5, 5)
+    hh = np.zeros(25)
+    hh[[7, 24, 23, 14, 8]] = [200, 120, 50, 80, 200]
+    east = {8, 13, 18, 19, 24}  # a split that fits: 200 + 120 down column 3, the rest 330
+    for block in (east, set(range(25)) - east):
+        assert LO <= hh[list(block)].sum() <= HI and nx.is_connected(g.subgraph(block))
     full = SearchBudget()
     assert grouping_verdict(box, pts, hh, None, 300, 0.15, full) == []
     assert 0 < full.states < SearchBudget().states

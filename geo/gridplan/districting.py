@@ -11,6 +11,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from geo.gridplan.exact import neighbours, plan_fits
 from geo.gridplan.exactsplit import SearchBudget
 from geo.gridplan.packing import grouping_problem
 from geo.gridplan.partition import BalancedPartition, choose_parts
@@ -198,12 +199,13 @@ def grouping_verdict(
     Per connected piece of the building graph (buildings above the upper
     bound left out) whose households fit a number of grids: the quick proofs
     the redistricting asks (:class:`~geo.gridplan.quickproof.QuickProof`, with
-    its budgets), then, for pieces of at most ``EXACT_ATOMS`` buildings, the
-    exact searches (:func:`~geo.gridplan.exactsplit.split_exactly`: atom by
-    atom, then the constraint solver, with the redistricting's budgets per
-    piece), all within ``budget`` (taken off as spent; one piece's by default). A piece
-    proved gets its record; one the searches split inside the band gets none
-    (a plan fits there, this one does not); the rest get ``{"kind":
+    its budgets), then the redistricting's heuristics (a split inside the band
+    found there settles the piece), then, for pieces of at most ``EXACT_ATOMS``
+    buildings, the exact searches (:func:`~geo.gridplan.exactsplit.split_exactly`:
+    atom by atom, then the constraint solver, with the redistricting's budgets
+    per piece), all within ``budget`` (taken off as spent; one piece's by
+    default). A piece proved gets its record; one split inside the band gets
+    none (a plan fits there, this one does not); the rest get ``{"kind":
     "undecided"}``. Used by the evaluation, which has no redistricting run to ask.
     """
     lo, hi = band(target, tolerance)
@@ -228,6 +230,8 @@ def grouping_verdict(
         if proof.proved():
             out.append({**proof.verdict, "buildings": buildings})
             continue
+        if _redistricted_in_band(w[idx], piece, target, tolerance):
+            continue  # a plan fits here (the redistricting found one): not this plan's
         heavy = int((w[idx] > 0).sum())
         why = "not shown infeasible by the quick proofs"
         if len(idx) > EXACT_ATOMS or heavy > proof.max_exact:
@@ -240,6 +244,18 @@ def grouping_verdict(
             why += f" nor settled by the exact searches ({exact.how})"
             out.append({"kind": "undecided", "detail": why, "buildings": buildings})
     return out
+
+
+def _redistricted_in_band(w, adj, target, tolerance) -> bool:
+    """Whether the redistricting's heuristics split this piece inside the band (checked).
+
+    They find most plans in milliseconds where the exact searches would spend
+    their whole budget (minutes) looking for one; their exact steps past the
+    heuristics are left to the caller (no proofs, no atom-by-atom search here).
+    """
+    lo, hi = band(target, tolerance)
+    part = BalancedPartition(target, tolerance, prove=False).fit(w, adj)
+    return plan_fits(part.labels_, w, neighbours(adj, len(w)), lo, hi)
 
 
 def _outside(part: BalancedPartition, target, tolerance) -> int:
