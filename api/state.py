@@ -31,6 +31,7 @@ from geo.coverage.summary import ResultCache
 from geo.dashboard.settings import DashboardSettings
 from geo.db.engine import make_engine
 from geo.db.urls import libpq_url
+from geo.gridplan.compiled import load_compiled_in_background
 from geo.gridplan.settings import GridPlanSettings
 from geo.hotspots.runtime import HotspotService
 from geo.hotspots.settings import HotspotSettings
@@ -144,8 +145,12 @@ class AppState:
         return service
 
     def start(self) -> None:
-        """Start the background work: warm-ups (hotspots, response, cases), the hang watch."""
+        """Start the background work: warm-ups, the hang watch.
+
+        Warmed: hotspots, response, cases and grid planning's compiled parts.
+        """
         self._hotspot_warm_up = start_warm_up(self.hotspots)
+        load_compiled_in_background()
         self.response_warmer.start()
         self.cases.start_warm_up(self.engine)
         self.watch.start()  # notices a hung database (api/dbwatch.py)

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "coverage", "response", "tiles", "map",
-         "load", "widget", "cases", "batch"]
+ORDER = ["demo", "ingest", "hotspots", "grids", "grids_db", "camera_coverage", "response",
+         "tiles", "map", "load", "widget", "cases", "batch"]
 
 
 def main(argv: list[str]) -> int:

@@ -149,6 +149,34 @@ def test_needed_links_equal_a_brute_force_cut_check():
     assert checked > 20  # the random graphs do have needed links
 
 
+def test_needed_links_of_many_groups_in_one_call_equal_a_brute_force_cut_check():
+    # the compiled search reuses its arrays from group to group: nothing may leak between them
+    from geo.gridplan.exact import NeededLinks
+
+    rng = np.random.default_rng(7)
+    g = nx.gnp_random_graph(40, 0.12, seed=3)
+    heavy = rng.random(40) < 0.5
+    towers = np.flatnonzero(heavy).tolist()
+    groups = [set(rng.choice(towers, size=int(rng.integers(1, 7)), replace=False).tolist())
+              for _ in range(300)]
+
+    def joined(nodes, group):
+        sub = g.subgraph(nodes)
+        return min(group) in sub and group <= nx.node_connected_component(sub, min(group))
+
+    want = []
+    for group in groups:
+        allowed = [v for v in range(40) if not heavy[v] or v in group]
+        cut = []
+        if len(group) > 1 and joined(allowed, group):
+            cut = [z for z in allowed
+                   if not heavy[z] and not joined([v for v in allowed if v != z], group)]
+        want.append(cut)
+    got = NeededLinks([set(g.neighbors(v)) for v in range(40)], heavy).many(groups)
+    assert got == want
+    assert sum(bool(c) for c in want) > 30
+
+
 def split_exists(g: nx.Graph, w) -> bool:
     """Brute force pruned by blocks: the block holding the first atom left, then the rest."""
 

@@ -44,6 +44,8 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import LinearConstraint, milp
 
+from geo.gridplan.cutpoints import needed_links
+
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
 
 
@@ -228,8 +230,7 @@ class ConnectedGrouping:
         if sets is None:
             return False
         self.sets_ = len(sets)
-        needed_by = NeededLinks(nbrs, heavy)
-        links = [frozenset(needed_by(t)) for t in sets]
+        links = [frozenset(lk) for lk in NeededLinks(nbrs, heavy).many(sets)]
         cols = [t | lk for t, lk in zip(sets, links, strict=True)]
         needed = sorted(set().union(*links)) if links else []
         towers = [int(v) for v in np.flatnonzero(heavy)]
@@ -462,54 +463,27 @@ def _reduce(nbrs: list[set[int]], heavy: np.ndarray):
 class NeededLinks:
     """Link atoms that every connection of a group's atoms through link atoms passes.
 
-    Built once per graph (each atom's link and tower neighbours apart); then,
-    per group, one depth-first search (Tarjan's low points) over the group and
-    the link atoms: a link atom is needed when the subtree below one of its
-    children holds group atoms and no back edge from that subtree climbs
-    above it. A group its link atoms cannot join needs none (it is no group).
+    The graph is taken once (in CSR form); the groups are searched by
+    :func:`~geo.gridplan.cutpoints.needed_links`, many in one compiled call.
+    A group its link atoms cannot join needs none (it is no group).
     """
 
     def __init__(self, nbrs, heavy):
-        heavy = np.asarray(heavy, dtype=bool).tolist()  # read one atom at a time
-        self._heavy = heavy
-        self._links = [[u for u in sorted(around) if not heavy[u]] for around in nbrs]
-        self._towers = [frozenset(u for u in around if heavy[u]) for around in nbrs]
+        self._heavy = np.asarray(heavy, dtype=bool)
+        around = [sorted(a) for a in nbrs]
+        self._indptr = np.zeros(len(around) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in around], out=self._indptr[1:])
+        self._indices = np.fromiter(
+            (u for a in around for u in a), dtype=np.int64, count=int(self._indptr[-1])
+        )
 
     def __call__(self, group) -> list[int]:
         """The needed link atoms of ``group`` (a set of tower atoms), sorted."""
-        if len(group) < 2:
-            return []
-        group = frozenset(group)
-        links, towers = self._links, self._towers
-        start = min(group)
-        disc = {start: 0}
-        low, held = [0], [1]  # by discovery index; held: group atoms in the subtree
-        needed = set()
-        stack = [(start, 0, iter(links[start] + list(towers[start] & group)))]
-        while stack:
-            x, dx, it = stack[-1]
-            for u in it:
-                du = disc.get(u)
-                if du is None:
-                    du = disc[u] = len(low)
-                    low.append(du)
-                    held.append(int(u in group))
-                    stack.append((u, du, iter(links[u] + list(towers[u] & group))))
-                    break
-                if du < low[dx]:
-                    low[dx] = du
-            else:
-                stack.pop()
-                if stack:
-                    parent, dp, _ = stack[-1]
-                    if low[dx] < low[dp]:
-                        low[dp] = low[dx]
-                    held[dp] += held[dx]
-                    if held[dx] and low[dx] >= dp and dp != 0 and not self._heavy[parent]:
-                        needed.add(parent)
-        if held[0] < len(group):
-            return []
-        return sorted(needed)
+        return self.many([group])[0]
+
+    def many(self, groups) -> list[list[int]]:
+        """:meth:`__call__` for each of ``groups``, in one call."""
+        return needed_links(self._indptr, self._indices, self._heavy, groups)
 
 
 def _link_trees(nbrs, heavy) -> tuple[dict, int]:

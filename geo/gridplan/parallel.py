@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.gridplan.compiled import load_compiled
 from geo.gridplan.districting import RegionDistricting
 from geo.gridplan.settings import GridPlanSettings
 
@@ -107,7 +108,7 @@ def expected_work(job: RegionJob, target: float) -> tuple[int, int]:
 
 
 def warm_up(parallel: Parallelism) -> None:
-    """Start the worker processes and import the districting there (once per process)."""
+    """Start the worker processes; import the districting and load its compiled parts there."""
     if parallel.workers <= 1:
         return
     from joblib.externals.loky import get_reusable_executor
@@ -117,6 +118,7 @@ def warm_up(parallel: Parallelism) -> None:
 
 
 def _ready(_: int) -> bool:
+    load_compiled()
     return RegionDistricting is not None
 
 

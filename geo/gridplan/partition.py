@@ -12,7 +12,6 @@ neighbourhoods are regrouped exactly. Everything is deterministic for a seed.
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import numpy as np
 import pymetis
@@ -23,14 +22,13 @@ from geo.gridplan.constraint import WORK
 from geo.gridplan.exact import FEASIBLE, INFEASIBLE, ConnectedGrouping
 from geo.gridplan.exactsplit import split_exactly
 from geo.gridplan.frontier import STATES
+from geo.gridplan.localsearch import rebalance
 from geo.gridplan.neighbourhood import cover_around, ring_parts
 from geo.gridplan.proofs import ProofKind
 from geo.gridplan.quickproof import QuickProof, checked, no_contiguous
 from geo.gridplan.recombine import outside_penalty, recombine
 from geo.gridplan.setcover import GroupCover
 from geo.gridplan.settings import band
-
-BIG = 1000.0
 
 
 class BalancedPartition:
@@ -493,103 +491,3 @@ def make_connected(labels: np.ndarray, adj: sparse.csr_array, w: np.ndarray) -> 
             if score:
                 labels[nodes] = max(sorted(score), key=lambda lab: score[lab])
     return labels
-
-
-def rebalance(labels, w, adj, target, lo, hi, lam=0.01, max_passes=40) -> np.ndarray:
-    """Local search moving boundary atoms between adjacent parts (see module doc)."""
-    return _Rebalancer(labels, w, adj, target, lo, hi, lam).run(max_passes)
-
-
-class _Rebalancer:
-    """The local search's state, kept in plain lists: it reads one atom at a time."""
-
-    def __init__(self, labels, w, adj, target, lo, hi, lam):
-        w = np.asarray(w, dtype=float)
-        k = int(labels.max()) + 1
-        self.n = len(w)
-        self.labels = labels.tolist()
-        self.w = w.tolist()
-        self.indptr, self.indices = adj.indptr.tolist(), adj.indices.tolist()
-        self.data = adj.data.astype(float).tolist()
-        self.rows = np.repeat(np.arange(self.n), np.diff(adj.indptr))
-        self.cols = adj.indices
-        self.pw = np.bincount(labels, w, minlength=k).tolist()
-        self.count = np.bincount(labels, minlength=k).tolist()
-        self.t, self.lo, self.hi, self.lam = float(target), float(lo), float(hi), float(lam)
-        self.penalty = outside_penalty(self.lo, self.hi)
-
-    def cost(self, x: float) -> float:
-        d = x - self.t
-        if x > self.hi:
-            return BIG * (x - self.hi + self.penalty) + d * d / self.t
-        if x < self.lo:
-            return BIG * (self.lo - x + self.penalty) + d * d / self.t
-        return d * d / self.t
-
-    def run(self, max_passes: int) -> np.ndarray:
-        todo = range(self.n)
-        for _ in range(max_passes):
-            changed: set[int] = set()
-            for v in todo:
-                b = self._try(v)
-                if b is not None:
-                    changed.update(b)
-            if not changed:
-                break
-            todo = self._around(np.fromiter(changed, dtype=np.int64)).tolist()
-        return np.asarray(self.labels, dtype=np.int64)
-
-    def _around(self, parts: np.ndarray) -> np.ndarray:
-        """Atoms in or next to ``parts``: the only ones whose gains changed."""
-        hit = np.isin(np.asarray(self.labels, dtype=np.int64), parts)
-        hit[self.rows[hit[self.cols]]] = True
-        return np.flatnonzero(hit)
-
-    def _try(self, v: int) -> tuple[int, int] | None:
-        labels, a = self.labels, self.labels[v]
-        lo, hi = self.indptr[v], self.indptr[v + 1]
-        if lo == hi or self.count[a] <= 1:
-            return None
-        touch: dict[int, float] = {}
-        for u, e in zip(self.indices[lo:hi], self.data[lo:hi], strict=True):
-            lab = labels[u]
-            touch[lab] = touch.get(lab, 0.0) + e
-        if len(touch) == 1 and a in touch:
-            return None
-        wv, pa, pw, cost = self.w[v], self.pw[a], self.pw, self.cost
-        base_a = cost(pa) - cost(pa - wv)
-        e_a = touch.get(a, 0.0)
-        options = []
-        for b, e_b in touch.items():
-            if b == a:
-                continue
-            pb = pw[b]
-            delta = cost(pb + wv) - cost(pb) - base_a + self.lam * (e_a - e_b)
-            if delta < -1e-9:
-                options.append((delta, b))
-        if not options:
-            return None
-        if not self._stays_connected(v, a):
-            return None
-        _, b = min(options)
-        labels[v] = b
-        pw[a] -= wv
-        pw[b] += wv
-        self.count[a] -= 1
-        self.count[b] += 1
-        return a, b
-
-    def _stays_connected(self, v: int, a: int) -> bool:
-        labels, indptr, indices = self.labels, self.indptr, self.indices
-        starts = [u for u in indices[indptr[v] : indptr[v + 1]] if labels[u] == a]
-        if not starts:
-            return False
-        seen = {v, starts[0]}
-        queue = deque([starts[0]])
-        while queue:
-            x = queue.popleft()
-            for u in indices[indptr[x] : indptr[x + 1]]:
-                if u not in seen and labels[u] == a:
-                    seen.add(u)
-                    queue.append(u)
-        return len(seen) - 1 == self.count[a] - 1

@@ -7,7 +7,7 @@ Writes the ``## Coverage`` section of ``bench/RESULTS.md``.
 
 Usage::
 
-    python bench/coverage.py [--size large] [--edits 30] [--no-write]
+    python bench/camera_coverage.py [--size large] [--edits 30] [--no-write]
 
 The demo layers (all but incidents, which the refresh does not read) are loaded
 into their own database (``onemap_bench_coverage``), dropped afterwards; the
