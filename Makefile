@@ -19,11 +19,13 @@ system:
 venv: $(STAMP)
 
 # Installs exactly the locked versions (hash-checked); the project itself goes in editable,
-# without dependencies and with the locked setuptools (no build isolation).
+# without dependencies and with the locked setuptools (no build isolation); then the grid
+# planning's numba loops are compiled once into their disk cache (geo/gridplan/__pycache__).
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
 	@$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@$(PY) -c "from geo.gridplan.compiled import load_compiled as l; print(f'numba: grid planning compiled in {l():.0f} s')"
 	@touch $(STAMP)
 
 # Refresh the lock after changing dependencies in pyproject.toml (see README, "Dependencies").

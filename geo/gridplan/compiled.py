@@ -1,11 +1,12 @@
 """Loading the districting's compiled parts before anyone waits for them.
 
-The local search (:mod:`~geo.gridplan.localsearch`) and the needed-links
-search (:mod:`~geo.gridplan.cutpoints`) are compiled by numba on their first
-run on a machine (about 10 s) and loaded from numba's disk cache after that
-(about 0.3 s per process). :func:`load_compiled` runs both on tiny inputs: the
-service calls it in the background when it starts, the worker processes when
-they start, so no request pays either.
+The local search (:mod:`~geo.gridplan.localsearch`), the piece repair
+(:mod:`~geo.gridplan.pieces`), the spanning trees (:mod:`~geo.gridplan.spanning`)
+and the needed-links search (:mod:`~geo.gridplan.cutpoints`) are compiled by
+numba on their first run on a machine (seconds each) and loaded from numba's
+disk cache after that (well under a second per process). :func:`load_compiled`
+runs each on tiny inputs: the service calls it in the background when it
+starts, the worker processes when they start, so no request pays either.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from scipy import sparse
 
 from geo.gridplan.cutpoints import needed_links
 from geo.gridplan.localsearch import rebalance
+from geo.gridplan.pieces import make_connected
+from geo.gridplan.spanning import spanning_forest
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ def load_compiled() -> float:
     t0 = time.perf_counter()
     path = sparse.csr_array(sparse.diags([1.0, 1.0], [-1, 1], shape=(4, 4)))
     rebalance(np.array([0, 1, 1, 1]), np.full(4, 100.0), path, 200, 170, 230)
+    make_connected(np.array([0, 1, 0, 1]), path, np.ones(4))
+    spanning_forest(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 2.0]), 0, np.ones(3))
     heavy = np.array([True, False, True, False])
     needed_links(path.indptr, path.indices, heavy, [{0, 2}])
     return time.perf_counter() - t0

@@ -24,6 +24,7 @@ from geo.gridplan.exactsplit import split_exactly
 from geo.gridplan.frontier import STATES
 from geo.gridplan.localsearch import rebalance
 from geo.gridplan.neighbourhood import cover_around, ring_parts
+from geo.gridplan.pieces import make_connected
 from geo.gridplan.proofs import ProofKind
 from geo.gridplan.quickproof import QuickProof, checked, no_contiguous
 from geo.gridplan.recombine import outside_penalty, recombine
@@ -459,35 +460,3 @@ def _compact(labels: np.ndarray) -> np.ndarray:
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[inv.ravel()]
-
-
-def make_connected(labels: np.ndarray, adj: sparse.csr_array, w: np.ndarray) -> np.ndarray:
-    """Give every detached piece of a part to the neighbouring part it touches most."""
-    labels = labels.copy()
-    coo = adj.tocoo()
-    for _ in range(50):
-        same = labels[coo.row] == labels[coo.col]
-        inner = sparse.coo_array((coo.data[same], (coo.row[same], coo.col[same])), shape=adj.shape)
-        ncomp, comp = connected_components(inner, directed=False)
-        if ncomp == len(np.unique(labels)):
-            return labels
-        size = np.bincount(comp, w + 1e-6)
-        keep = {}
-        for c in np.argsort(-size, kind="stable"):
-            lab = labels[np.flatnonzero(comp == c)[0]]
-            keep.setdefault(lab, c)
-        kept = np.isin(comp, list(keep.values()))
-        for c in np.unique(comp[~kept]):
-            nodes = np.flatnonzero(comp == c)
-            score: dict[int, float] = {}
-            for v in nodes:
-                for u, e in zip(
-                    adj.indices[adj.indptr[v] : adj.indptr[v + 1]],
-                    adj.data[adj.indptr[v] : adj.indptr[v + 1]],
-                    strict=True,
-                ):
-                    if comp[u] != c:
-                        score[labels[u]] = score.get(labels[u], 0) + e
-            if score:
-                labels[nodes] = max(sorted(score), key=lambda lab: score[lab])
-    return labels

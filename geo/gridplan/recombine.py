@@ -17,9 +17,9 @@ import itertools
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from geo.gridplan.growth import grow_labels, pieces_per_label
+from geo.gridplan.spanning import spanning_forest
 
 
 def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.ndarray:
@@ -227,8 +227,9 @@ class RandomForest:
     Each tree is the minimum spanning tree of the graph under independent
     uniform edge weights. All copies (of one graph, or of several: ``draw_many``)
     are solved as one block-diagonal graph whose copies' roots (atom ``root`` of
-    each) hang from one extra node: one sparse MST and one breadth-first order,
-    in compiled code.
+    each) hang from one extra node: one minimum spanning forest, breadth-first
+    order and subtree sum (:func:`~geo.gridplan.spanning.spanning_forest`).
+    Households are whole numbers, so the sums are exact in any order.
 
     Attributes
     ----------
@@ -275,24 +276,22 @@ class RandomForest:
             shift = np.repeat(first + np.arange(trees) * n, len(tail))
             rows.append(np.tile(tail, trees) + shift)
             cols.append(np.tile(head, trees) + shift)
-            weights.append(rng.random(trees * len(tail)) + 1.0)  # a sparse zero is no edge
+            weights.append(rng.random(trees * len(tail)) + 1.0)  # above the roots' 0.5
             tops.append(first + np.arange(trees) * n + cls.root)
         # every copy's root hangs from one extra node (``size``) by an edge lighter than
-        # all others: the MST is each copy's own MST plus these edges
+        # all others: the spanning forest is each copy's own tree plus these edges
         tops = np.concatenate(tops)
-        graph = sparse.csr_array(
-            (
-                np.concatenate([*weights, np.full(len(tops), 0.5)]),
-                (np.concatenate([*rows, np.full(len(tops), size)]), np.concatenate([*cols, tops])),
-            ),
-            shape=(size + 1, size + 1),
-        )
-        mst = minimum_spanning_tree(graph).tocsr()
-        order, parent = breadth_first_order(mst, size, directed=False, return_predecessors=True)
         below = np.zeros(size + 1)
         for g, first, n in zip(used, starts[:-1].tolist(), sizes.tolist(), strict=True):
             below[first : first + n * trees] = np.tile(np.asarray(graphs[g][1], float), trees)
-        _sum_subtrees(order, parent, below)
+        order, parent, below = spanning_forest(
+            size + 1,
+            np.concatenate([*rows, np.full(len(tops), size)]),
+            np.concatenate([*cols, tops]),
+            np.concatenate([*weights, np.full(len(tops), 0.5)]),
+            size,
+            below,
+        )
         reached = np.zeros(size + 1, dtype=bool)
         reached[order] = True
         out: list[RandomForest | None] = [None] * len(graphs)
@@ -325,24 +324,6 @@ def _edges(nbrs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     head = np.fromiter(itertools.chain.from_iterable(nbrs), dtype=np.int64, count=deg.sum())
     one = tail < head
     return tail[one], head[one]
-
-
-def _sum_subtrees(order: np.ndarray, parent: np.ndarray, below: np.ndarray) -> None:
-    """Add every atom's weight to its ancestors' (in place), level by level.
-
-    A breadth-first order lists the levels one after another and the parents'
-    places in it never decrease, so each level is the run of atoms whose parents
-    lie in the previous one. The first entry of ``order`` is the root.
-    """
-    place = np.zeros(len(below), dtype=np.int64)
-    place[order] = np.arange(len(order))
-    parent_place = place[parent[order[1:]]]
-    ends = [1]
-    while ends[-1] < len(order):
-        ends.append(1 + int(np.searchsorted(parent_place, ends[-1])))
-    for start, end in zip(ends[-2:0:-1], ends[:1:-1], strict=True):
-        level = order[start:end]
-        below += np.bincount(parent[level], below[level], minlength=len(below))
 
 
 MAX_SEEDED = {2: 14, 3: 9}
