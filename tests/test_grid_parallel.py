@@ -53,3 +53,23 @@ def test_tower_regions_go_to_the_workers_first():
     jobs = [spread, few, towers]
     order = sorted(range(3), key=lambda i: expected_work(jobs[i], 300))
     assert order == [2, 1, 0]  # 30 towers, then 5, then none (600 buildings or not)
+
+
+def _compiled_here(_: int) -> tuple[int, bool]:
+    """In a worker: its pid and whether every compiled loop is loaded (before any job ran)."""
+    import os
+
+    from geo.gridplan import cutpoints, linkpaths, localsearch, pieces, spanning
+
+    loops = [localsearch._search, pieces._connect, spanning._forest, linkpaths._join,
+             cutpoints._needed]
+    return os.getpid(), all(loop.signatures for loop in loops)
+
+
+def test_every_worker_loads_the_compiled_loops_as_it_starts():
+    from geo.gridplan.parallel import _executor, warm_up
+
+    par = Parallelism(workers=2, min_buildings=0, min_regions=2)
+    warm_up(par)
+    answers = list(_executor(2).map(_compiled_here, range(8)))
+    assert all(loaded for _, loaded in answers)

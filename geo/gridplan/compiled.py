@@ -1,8 +1,9 @@
 """Loading the districting's compiled parts before anyone waits for them.
 
 The local search (:mod:`~geo.gridplan.localsearch`), the piece repair
-(:mod:`~geo.gridplan.pieces`), the spanning trees (:mod:`~geo.gridplan.spanning`)
-and the needed-links search (:mod:`~geo.gridplan.cutpoints`) are compiled by
+(:mod:`~geo.gridplan.pieces`), the spanning trees (:mod:`~geo.gridplan.spanning`),
+the joining of tower groups (:mod:`~geo.gridplan.linkpaths`) and the
+needed-links search (:mod:`~geo.gridplan.cutpoints`) are compiled by
 numba on their first run on a machine (seconds each) and loaded from numba's
 disk cache after that (well under a second per process). :func:`load_compiled`
 runs each on tiny inputs: the service calls it in the background when it
@@ -19,6 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from geo.gridplan.cutpoints import needed_links
+from geo.gridplan.linkpaths import group_links
 from geo.gridplan.localsearch import rebalance
 from geo.gridplan.pieces import make_connected
 from geo.gridplan.spanning import spanning_forest
@@ -35,6 +37,7 @@ def load_compiled() -> float:
     spanning_forest(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 2.0]), 0, np.ones(3))
     heavy = np.array([True, False, True, False])
     needed_links(path.indptr, path.indices, heavy, [{0, 2}])
+    group_links(path.indptr, path.indices, heavy, [[0, 2]], 3)
     return time.perf_counter() - t0
 
 

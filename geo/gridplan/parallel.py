@@ -86,9 +86,7 @@ def district_regions(
     params = make.get_params()
     if not parallel.use_workers(jobs):
         return [_fit(params, j) for j in jobs]
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(max_workers=parallel.workers, timeout=600)
+    executor = _executor(parallel.workers)
     order = sorted(range(len(jobs)), key=lambda i: expected_work(jobs[i], params["target"]))
     futures = {i: executor.submit(_fit, params, jobs[i]) for i in order}
     return [futures[i].result() for i in range(len(jobs))]
@@ -108,17 +106,24 @@ def expected_work(job: RegionJob, target: float) -> tuple[int, int]:
 
 
 def warm_up(parallel: Parallelism) -> None:
-    """Start the worker processes; import the districting and load its compiled parts there."""
+    """Start the worker processes (each loads the compiled parts as it starts)."""
     if parallel.workers <= 1:
         return
+    list(_executor(parallel.workers).map(_ready, range(parallel.workers)))
+
+
+def _executor(workers: int):
+    """The reusable worker pool.
+
+    Every worker, restarted ones too, first loads the compiled parts
+    (:func:`~geo.gridplan.compiled.load_compiled`), so that no job waits for them.
+    """
     from joblib.externals.loky import get_reusable_executor
 
-    executor = get_reusable_executor(max_workers=parallel.workers, timeout=600)
-    list(executor.map(_ready, range(parallel.workers)))
+    return get_reusable_executor(max_workers=workers, timeout=600, initializer=load_compiled)
 
 
 def _ready(_: int) -> bool:
-    load_compiled()
     return RegionDistricting is not None
 
 

@@ -17,6 +17,7 @@ from scipy import sparse
 
 from geo.gridplan.cover import ExactCover
 from geo.gridplan.growth import grow_labels, pieces_per_label
+from geo.gridplan.linkpaths import group_links
 
 HOPS = 3  # household-free atoms a link between two buildings may pass through
 
@@ -85,11 +86,12 @@ class GroupCover:
         groups = _connected_subsets(near, w[nz], top, self.max_size, self.max_groups)
         if groups is None:
             return self
-        heavy = (w > 0).tolist()
         nbrs = [adj.indices[adj.indptr[v] : adj.indptr[v + 1]].tolist() for v in range(len(w))]
         members = nz.tolist()
-        memo: dict = {}
-        links = [_links(nbrs, members, g, heavy, memo, self.hops) for g in groups]
+        joining = group_links(
+            adj.indptr, adj.indices, w > 0, [[members[i] for i in g] for g in groups], self.hops
+        )
+        links = [None if lk is None else frozenset(set(lk)) for lk in joining]
         keep = [i for i, lk in enumerate(links) if lk is not None]
         groups, links = [groups[i] for i in keep], [links[i] for i in keep]
         cover = ExactCover(self.target, self.lo, self.hi, self.max_nodes, self.levels)
@@ -154,57 +156,3 @@ def _connected_subsets(
                     more = ext | {x for x in nbrs[u] if x > v and x not in excl}
                     stack.append((new, more, t))
     return list(dict.fromkeys(out))
-
-
-def _links(nbrs, nz, group, heavy, memo, max_hops: int = HOPS) -> frozenset | None:
-    """Household-free atoms joining the towers of ``group`` (None if they cannot be joined).
-
-    ``memo`` keeps the paths already searched (groups share their first members).
-    """
-    members = [nz[i] for i in group]
-    joined = {members[0]}  # members linked so far and the links between them
-    extra: set[int] = set()
-    todo = members[1:]
-    stall = 0
-    while todo:
-        v = todo.pop(0)
-        if not joined.isdisjoint(nbrs[v]):  # touches them: no link needed
-            path = ()
-        else:
-            key = (v, frozenset(joined))
-            if key not in memo:
-                memo[key] = _free_path(nbrs, v, key[1], heavy, max_hops)
-            path = memo[key]
-        if path is None:
-            todo.append(v)
-            stall += 1
-            if stall > len(todo):
-                return None
-            continue
-        stall = 0
-        extra.update(path)
-        joined.update(path)
-        joined.add(v)
-    return frozenset(extra)
-
-
-def _free_path(nbrs, v, targets, heavy, max_hops):
-    prev = {v: None}
-    frontier = [v]
-    for _ in range(max_hops + 1):
-        nxt = []
-        for x in frontier:
-            for u in nbrs[x]:
-                if u in prev:
-                    continue
-                if u in targets:
-                    path, y = [], x
-                    while y is not None and y != v:
-                        path.append(y)
-                        y = prev[y]
-                    return path
-                if not heavy[u]:
-                    prev[u] = x
-                    nxt.append(u)
-        frontier = nxt
-    return None
