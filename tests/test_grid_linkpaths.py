@@ -99,3 +99,24 @@ def test_joined_groups_are_connected_and_refusals_are_real():
             assert nx.is_connected(g.subgraph(set(grp) | set(links)))
             joined += 1
     assert joined > 200 and refused > 20
+
+
+@pytest.mark.parametrize("hops", [0, 1, 3])
+def test_tower_graph_equals_walks_counted_by_matrix_products(hops):
+    # near: a walk of at most hops + 1 edges whose inner atoms are free (boolean matrix powers)
+    from geo.gridplan.linkpaths import tower_graph
+
+    for seed in range(25):
+        _, adj, heavy, _ = case(seed)
+        a = (adj > 0).astype(np.int64)
+        light = sparse.diags_array((~heavy).astype(np.int64), dtype=np.int64)
+        reach, step = a.copy(), a
+        for _ in range(hops):
+            step = ((step @ light @ a) > 0).astype(np.int64)
+            reach = reach + step
+        want = (reach > 0).toarray()
+        np.fill_diagonal(want, False)
+        nz = np.flatnonzero(heavy)
+        got = tower_graph(adj, heavy, hops)
+        assert got.has_sorted_indices
+        assert np.array_equal(got.toarray() > 0, want[np.ix_(nz, nz)])

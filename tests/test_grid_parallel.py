@@ -62,7 +62,7 @@ def _compiled_here(_: int) -> tuple[int, bool]:
     from geo.gridplan import cutpoints, linkpaths, localsearch, pieces, spanning
 
     loops = [localsearch._search, pieces._connect, spanning._forest, linkpaths._join,
-             cutpoints._needed]
+             linkpaths._near, cutpoints._needed]
     return os.getpid(), all(loop.signatures for loop in loops)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from geo.gridplan.cutpoints import needed_links
-from geo.gridplan.linkpaths import group_links
+from geo.gridplan.linkpaths import group_links, tower_graph
 from geo.gridplan.localsearch import rebalance
 from geo.gridplan.pieces import make_connected
 from geo.gridplan.spanning import spanning_forest
@@ -38,6 +38,7 @@ def load_compiled() -> float:
     heavy = np.array([True, False, True, False])
     needed_links(path.indptr, path.indices, heavy, [{0, 2}])
     group_links(path.indptr, path.indices, heavy, [[0, 2]], 3)
+    tower_graph(path, heavy, 3)
     return time.perf_counter() - t0
 
 

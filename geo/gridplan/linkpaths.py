@@ -1,4 +1,8 @@
-"""Household-free atoms that join each candidate group of towers, for many groups at once.
+"""Towers joined through household-free atoms: which pairs can be, and each group's links.
+
+Two towers are *near* when a walk of at most ``hops + 1`` edges joins them
+whose inner atoms hold no households (:func:`tower_graph`); the tower grouping
+enumerates connected groups on that graph.
 
 A group's towers are joined one after another: a tower that touches the
 towers (and links) joined so far needs nothing; otherwise the shortest path
@@ -14,6 +18,89 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy import sparse
+
+
+def tower_graph(adj, heavy, hops: int) -> sparse.csr_array:
+    """The near graph among the towers (``heavy`` atoms, in index order), 1 for near pairs.
+
+    ``adj``: the atom graph (CSR; an edge is a positive entry).
+
+    Examples
+    --------
+    >>> # a path 0-1-2-3-4, towers 0, 3, 4: 0 and 3 near through 1 and 2 when hops >= 2
+    >>> path = sparse.csr_array(sparse.diags([1.0, 1.0], [-1, 1], shape=(5, 5)))
+    >>> heavy = np.array([True, False, False, True, True])
+    >>> tower_graph(path, heavy, 2).toarray().tolist()
+    [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+    >>> tower_graph(path, heavy, 1).toarray().tolist()
+    [[0, 0, 0], [0, 0, 1], [0, 1, 0]]
+    """
+    heavy = np.asarray(heavy, dtype=np.bool_)
+    indptr, indices = _near(
+        np.asarray(adj.indptr, dtype=np.int64),
+        np.asarray(adj.indices, dtype=np.int64),
+        np.asarray(adj.data) > 0,
+        heavy,
+        int(hops),
+    )
+    m = int(heavy.sum())
+    return sparse.csr_array((np.ones(len(indices), dtype=np.int64), indices, indptr), shape=(m, m))
+
+
+@njit(cache=True, nogil=True)
+def _near(indptr, indices, edge, heavy, hops):
+    n = len(heavy)
+    rank = np.full(n, -1, dtype=np.int64)  # a tower's row in the near graph
+    m = 0
+    for v in range(n):
+        if heavy[v]:
+            rank[v] = m
+            m += 1
+    depth = np.full(n, -1, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    found = np.zeros(m, dtype=np.bool_)
+    out_ptr = np.zeros(m + 1, dtype=np.int64)
+    out = np.empty(16, dtype=np.int64)
+    out_n = 0
+    for v in range(n):
+        if not heavy[v]:
+            continue
+        depth[v] = 0
+        queue[0] = v
+        head, tail = 0, 1
+        while head < tail:
+            x = queue[head]
+            head += 1
+            if depth[x] > hops or (x != v and heavy[x]):
+                continue  # too far to go on, or a tower: walks stop there
+            for i in range(indptr[x], indptr[x + 1]):
+                u = indices[i]
+                if not edge[i]:
+                    continue
+                if heavy[u] and u != v:
+                    found[rank[u]] = True
+                if depth[u] < 0:
+                    depth[u] = depth[x] + 1
+                    queue[tail] = u
+                    tail += 1
+        count = 0
+        for j in range(m):
+            if found[j]:
+                count += 1
+        if out_n + count > len(out):
+            grown = np.empty(max(2 * len(out), out_n + count), dtype=np.int64)
+            grown[:out_n] = out[:out_n]
+            out = grown
+        for j in range(m):
+            if found[j]:
+                out[out_n] = j
+                out_n += 1
+                found[j] = False
+        out_ptr[rank[v] + 1] = out_n
+        for i in range(tail):
+            depth[queue[i]] = -1
+    return out_ptr, out[:out_n]
 
 
 def group_links(indptr, indices, heavy, groups, max_hops: int) -> list[list[int] | None]:

@@ -17,7 +17,7 @@ from scipy import sparse
 
 from geo.gridplan.cover import ExactCover
 from geo.gridplan.growth import grow_labels, pieces_per_label
-from geo.gridplan.linkpaths import group_links
+from geo.gridplan.linkpaths import group_links, tower_graph
 
 HOPS = 3  # household-free atoms a link between two buildings may pass through
 
@@ -81,7 +81,7 @@ class GroupCover:
         nz = np.flatnonzero(w > 0)
         if len(nz) < 2:
             return self
-        near = _tower_graph(adj, w > 0, self.hops)[nz][:, nz]
+        near = tower_graph(adj, w > 0, self.hops)
         top = self.hi + self.over * self.target
         groups = _connected_subsets(near, w[nz], top, self.max_size, self.max_groups)
         if groups is None:
@@ -110,21 +110,6 @@ class GroupCover:
         self.broken_ = sum(c != 1 for c in pieces_per_label(nbrs, grown, len(chosen)))
         self.labels_, self.ok_ = np.array(grown, dtype=np.int64), True
         return self
-
-
-def _tower_graph(adj: sparse.csr_array, heavy: np.ndarray, hops: int = HOPS) -> sparse.csr_array:
-    """Atoms adjacent directly or through up to ``hops`` household-free atoms."""
-    a = (adj > 0).astype(np.int64)
-    light = sparse.diags_array((~heavy).astype(np.int64), dtype=np.int64)
-    reach = a.copy()
-    step = a
-    for _ in range(hops):
-        step = ((step @ light @ a) > 0).astype(np.int64)
-        reach = reach + step
-    out = (reach > 0).astype(np.int64).tocsr()
-    out.setdiag(0)
-    out.eliminate_zeros()
-    return out
 
 
 def _connected_subsets(
