@@ -74,14 +74,20 @@ def _connect(labels, indptr, indices, data, w, rounds):
         if ncomp == present.sum():
             return labels
         size = np.zeros(ncomp)
-        first = np.full(ncomp, -1, dtype=np.int64)
+        start = np.zeros(ncomp + 1, dtype=np.int64)
         for v in range(n):
             size[comp[v]] += w[v] + 1e-6
-            if first[comp[v]] < 0:
-                first[comp[v]] = v
+            start[comp[v] + 1] += 1
+        for c in range(ncomp):
+            start[c + 1] += start[c]
+        members = np.empty(n, dtype=np.int64)  # each piece's atoms, in index order
+        fill = start[:-1].copy()
+        for v in range(n):
+            members[fill[comp[v]]] = v
+            fill[comp[v]] += 1
         keep = np.full(k, -1, dtype=np.int64)  # the piece each label keeps: its largest
         for c in np.argsort(-size, kind="mergesort"):
-            lab = labels[first[c]]
+            lab = labels[members[start[c]]]
             if keep[lab] < 0:
                 keep[lab] = c
         kept = np.zeros(ncomp, dtype=np.bool_)
@@ -93,9 +99,8 @@ def _connect(labels, indptr, indices, data, w, rounds):
         for c in range(ncomp):
             if kept[c]:
                 continue
-            for v in range(first[c], n):
-                if comp[v] != c:
-                    continue
+            for j in range(start[c], start[c + 1]):
+                v = members[j]
                 for i in range(indptr[v], indptr[v + 1]):
                     u = indices[i]
                     if comp[u] != c:
@@ -106,9 +111,8 @@ def _connect(labels, indptr, indices, data, w, rounds):
                 if touched[lab] and (best < 0 or score[lab] > score[best]):
                     best = lab
             if best >= 0:
-                for v in range(first[c], n):
-                    if comp[v] == c:
-                        labels[v] = best
+                for j in range(start[c], start[c + 1]):
+                    labels[members[j]] = best
             score[:] = 0.0
             touched[:] = False
     return labels
