@@ -412,3 +412,18 @@ def test_neighbourhood_of_a_grid_outside_is_regrouped_inside_the_band():
     inside = np.array([0, 0, 1, 1, 2, 2])  # already inside the band: left as it is
     again = cover_around(inside, np.full(6, 150.0), path, 300, 255, 345)
     np.testing.assert_array_equal(again, inside)
+
+
+def test_band_cost_equals_its_numpy_formula_bit_for_bit():
+    # compiled (numba ufunc) in geo.gridplan.recombine; the repairs compare these costs exactly
+    from geo.gridplan.recombine import band_cost, outside_penalty
+
+    rng = np.random.default_rng(0)
+    for shape in [(), (7,), (3, 5), (40, 12)]:
+        x = np.round(rng.uniform(0, 700, shape), int(rng.integers(0, 3)))
+        for target, lo, hi in [(300, 255, 345), (150, 127.5, 172.5)]:
+            viol = np.maximum(0.0, x - hi) + np.maximum(0.0, lo - x)
+            penalty = outside_penalty(lo, hi) * (viol > 0)
+            want = 1000.0 * (viol + penalty) + (x - target) ** 2 / target
+            assert np.array_equal(np.asarray(band_cost(x, target, lo, hi)), want)
+    assert band_cost(np.array([300, 600]), 300, 255, 345).tolist()[0] == 0.0  # whole numbers too

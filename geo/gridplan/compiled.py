@@ -23,6 +23,7 @@ from geo.gridplan.cutpoints import needed_links
 from geo.gridplan.linkpaths import group_links, tower_graph
 from geo.gridplan.localsearch import rebalance
 from geo.gridplan.pieces import make_connected
+from geo.gridplan.recombine import band_cost
 from geo.gridplan.spanning import spanning_forest
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def load_compiled() -> float:
     needed_links(path.indptr, path.indices, heavy, [{0, 2}])
     group_links(path.indptr, path.indices, heavy, [[0, 2]], 3)
     tower_graph(path, heavy, 3)
+    band_cost(np.array([250.0, 300.0]), 300, 255, 345)
     return time.perf_counter() - t0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from numba import vectorize
 from scipy import sparse
 
 from geo.gridplan.growth import grow_labels, pieces_per_label
@@ -28,9 +29,13 @@ def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.
     A part outside the band pays half the band's width on top of its violation, so
     of two repairs with the same total violation the one with fewer parts outside wins.
     """
-    x = np.asarray(x, dtype=float)
-    viol = np.maximum(0.0, x - hi) + np.maximum(0.0, lo - x)
-    return 1000.0 * (viol + outside_penalty(lo, hi) * (viol > 0)) + (x - target) ** 2 / target
+    return _band_cost(x, float(target), float(lo), float(hi), outside_penalty(lo, hi))
+
+
+@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+def _band_cost(x, target, lo, hi, penalty):  # one compiled loop: these arrays are small
+    viol = max(0.0, x - hi) + max(0.0, lo - x)
+    return 1000.0 * (viol + penalty * (viol > 0)) + (x - target) ** 2 / target
 
 
 def outside_penalty(lo: float, hi: float) -> float:
