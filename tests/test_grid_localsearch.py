@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from geo.gridplan.localsearch import BIG, rebalance
+from geo.gridplan.localsearch import rebalance
+from geo.gridplan.recombine import BIG
 
 
 def cost(x, t, lo, hi):

@@ -19,19 +19,23 @@ import time
 import numpy as np
 from scipy import sparse
 
-from geo.gridplan.cutpoints import needed_links
-from geo.gridplan.linkpaths import group_links, tower_graph
-from geo.gridplan.localsearch import rebalance
-from geo.gridplan.pieces import make_connected
-from geo.gridplan.recombine import band_cost
-from geo.gridplan.spanning import spanning_forest
-
 log = logging.getLogger(__name__)
 
 
 def load_compiled() -> float:
-    """Compile (or load from the cache) and run the compiled parts once; seconds taken."""
+    """Compile (or load from the cache) and run the compiled parts once; seconds taken.
+
+    numba itself is imported here, not when this module is: the service imports this
+    module at start-up and loads the parts in the background.
+    """
     t0 = time.perf_counter()
+    from geo.gridplan.cutpoints import needed_links
+    from geo.gridplan.linkpaths import group_links, tower_graph
+    from geo.gridplan.localsearch import rebalance
+    from geo.gridplan.pieces import make_connected
+    from geo.gridplan.recombine import band_cost
+    from geo.gridplan.spanning import spanning_forest
+
     path = sparse.csr_array(sparse.diags([1.0, 1.0], [-1, 1], shape=(4, 4)))
     rebalance(np.array([0, 1, 1, 1]), np.full(4, 100.0), path, 200, 170, 230)
     make_connected(np.array([0, 1, 0, 1]), path, np.ones(4))

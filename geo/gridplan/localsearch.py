@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-BIG = 1000.0
+from geo.gridplan.recombine import outside_penalty, part_cost
 
 
 def rebalance(labels, w, adj, target, lo, hi, lam=0.01, max_passes=40) -> np.ndarray:
@@ -30,7 +30,7 @@ def rebalance(labels, w, adj, target, lo, hi, lam=0.01, max_passes=40) -> np.nda
     [0, 0, 1, 1]
     """
     labels = np.asarray(labels, dtype=np.int64)
-    penalty = (hi - lo) / 2  # recombine.outside_penalty: half the band's width
+    penalty = outside_penalty(lo, hi)
     return _search(
         labels.copy(),
         np.asarray(w, dtype=np.float64),
@@ -44,16 +44,6 @@ def rebalance(labels, w, adj, target, lo, hi, lam=0.01, max_passes=40) -> np.nda
         float(penalty),
         int(max_passes),
     )
-
-
-@njit(cache=True, nogil=True)
-def _cost(x, t, lo, hi, penalty):
-    d = x - t
-    if x > hi:
-        return BIG * (x - hi + penalty) + d * d / t
-    if x < lo:
-        return BIG * (lo - x + penalty) + d * d / t
-    return d * d / t
 
 
 @njit(cache=True, nogil=True)
@@ -93,7 +83,7 @@ def _search(labels, w, indptr, indices, data, t, lo, hi, lam, penalty, max_passe
             best = 0.0
             if not (m == 1 and touched[0] == a):
                 wv, pa = w[v], pw[a]
-                base_a = _cost(pa, t, lo, hi, penalty) - _cost(pa - wv, t, lo, hi, penalty)
+                base_a = part_cost(pa, t, lo, hi, penalty) - part_cost(pa - wv, t, lo, hi, penalty)
                 e_a = touch[a] if is_touched[a] else 0.0
                 for j in range(m):
                     b = touched[j]
@@ -101,8 +91,8 @@ def _search(labels, w, indptr, indices, data, t, lo, hi, lam, penalty, max_passe
                         continue
                     pb = pw[b]
                     delta = (
-                        _cost(pb + wv, t, lo, hi, penalty)
-                        - _cost(pb, t, lo, hi, penalty)
+                        part_cost(pb + wv, t, lo, hi, penalty)
+                        - part_cost(pb, t, lo, hi, penalty)
                         - base_a
                         + lam * (e_a - touch[b])
                     )

@@ -16,15 +16,17 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from numba import vectorize
+from numba import njit, vectorize
 from scipy import sparse
 
 from geo.gridplan.growth import grow_labels, pieces_per_label
 from geo.gridplan.spanning import spanning_forest
 
+BIG = 1000.0  # households of band violation weigh this much more than a square deviation
+
 
 def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.ndarray:
-    """``1000·(band violation + outside penalty) + (x − target)² / target`` (vectorised).
+    """``BIG·(band violation + outside penalty) + (x − target)² / target`` (vectorised).
 
     A part outside the band pays half the band's width on top of its violation, so
     of two repairs with the same total violation the one with fewer parts outside wins.
@@ -32,10 +34,16 @@ def band_cost(x: np.ndarray | float, target: float, lo: float, hi: float) -> np.
     return _band_cost(x, float(target), float(lo), float(hi), outside_penalty(lo, hi))
 
 
+@njit(cache=True, nogil=True)
+def part_cost(x, target, lo, hi, penalty):
+    """:func:`band_cost` of one part, compiled (``penalty``: :func:`outside_penalty`)."""
+    viol = max(0.0, x - hi) + max(0.0, lo - x)
+    return BIG * (viol + penalty * (viol > 0)) + (x - target) ** 2 / target
+
+
 @vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
 def _band_cost(x, target, lo, hi, penalty):  # one compiled loop: these arrays are small
-    viol = max(0.0, x - hi) + max(0.0, lo - x)
-    return 1000.0 * (viol + penalty * (viol > 0)) + (x - target) ** 2 / target
+    return part_cost(x, target, lo, hi, penalty)
 
 
 def outside_penalty(lo: float, hi: float) -> float:
